@@ -1,0 +1,87 @@
+"""The importer registry: detection order and lookup by --format name.
+
+Detection follows formats.md section 2 *in order*; the first importer whose
+`detect` accepts a record wins. Adding a provider means adding its module here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+# Order matters (formats.md section 2): more specific signatures first, our own
+# format and the generic column mapper last.
+DETECTION_ORDER: tuple[str, ...] = (
+    "ses",
+    "mailgun",
+    "postmark",
+    "sparkpost",
+    "cloudflare",
+    "resend",
+    "mandrill",
+    "postal",
+    "sendgrid",
+    "mailjet",
+    "brevo",
+    "audit",
+    "maillog",
+    "generic",
+)
+# CSV flavours are told apart by their header, in this order.
+CSV_ORDER: tuple[str, ...] = ("sendgrid_csv", "audit", "maillog", "generic")
+
+
+@cache
+def load(name: str) -> ModuleType | None:
+    """The importer module called `name`, or None while it does not exist yet."""
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__name__}.{name}":
+            return None
+        raise
+
+
+def json_importers() -> list[ModuleType]:
+    return [m for n in DETECTION_ORDER if (m := load(n)) is not None and hasattr(m, "detect")]
+
+
+def csv_importers() -> list[ModuleType]:
+    return [m for n in CSV_ORDER if (m := load(n)) is not None and hasattr(m, "detect_header")]
+
+
+def all_importers() -> list[ModuleType]:
+    seen: dict[str, ModuleType] = {}
+    for n in (*DETECTION_ORDER, *CSV_ORDER, "email_files"):
+        m = load(n)
+        if m is not None:
+            seen.setdefault(m.NAME, m)
+    return list(seen.values())
+
+
+def by_format(name: str) -> ModuleType | None:
+    """The importer for `--format NAME` (its NAME, or the module name)."""
+    wanted = name.strip().lower().replace("_", "-")
+    for m in all_importers():
+        if m.NAME == wanted or m.__name__.rsplit(".", 1)[1].replace("_", "-") == wanted:
+            return m
+    return None
+
+
+def detect(obj: Any) -> ModuleType | None:
+    """The first importer that recognises a JSON record."""
+    if not isinstance(obj, dict):
+        return None
+    for m in json_importers():
+        if m.detect(obj):
+            return m
+    return None
+
+
+def detect_csv(columns: list[str]) -> ModuleType | None:
+    for m in csv_importers():
+        if m.detect_header(columns):
+            return m
+    return None

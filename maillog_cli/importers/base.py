@@ -1,0 +1,89 @@
+"""What an importer module is, and the context the pipeline hands it.
+
+An importer is a small module in `maillog_cli/importers/` with:
+
+    NAME: str                 the --format name ("sendgrid", "ses", …)
+    PROVIDER: str | None      the provider slug it produces (None: taken from the data)
+    SIGNATURE: str            how it is recognised, for `import --list-formats`
+    SHAPES: str               the shapes it accepts, for the README table
+    def detect(obj: dict) -> bool                  JSON records (optional)
+    def detect_header(columns: list[str]) -> bool  CSV headers (optional)
+    def parse(obj: dict, ctx: Context) -> Iterable[Event | AuditEntry | Skip]
+
+`parse` raises `RecordError` (or any ValueError/KeyError/TypeError, which the
+pipeline reports the same way) for a record it recognised but cannot read.
+Importers never touch the store and never print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Any, Protocol
+
+from ..dates import to_iso
+from ..errors import RecordError
+from ..model import AuditEntry, Event, Skip
+from ..normalize import event_hash
+
+Parsed = Event | AuditEntry | Skip
+
+
+@dataclass(slots=True)
+class Context:
+    """Per-import settings an importer may need."""
+
+    default_tz: tzinfo | None = None  # --tz: zone for times that carry none
+    field_map: dict[str, str] = field(default_factory=dict)  # --map col=field (generic)
+
+    def time(self, value: Any) -> str:
+        """The one timestamp rule, with this import's --tz."""
+        return to_iso(value, self.default_tz)
+
+
+class ImporterModule(Protocol):
+    NAME: str
+    PROVIDER: str | None
+    SIGNATURE: str
+    SHAPES: str
+
+    def parse(self, obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]: ...
+
+
+def require(obj: dict[str, Any], key: str) -> Any:
+    """obj[key], or a RecordError naming the missing key."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if value is None or value == "":
+        raise RecordError(f"missing {key!r}")
+    return value
+
+
+def as_dict(value: Any, what: str) -> dict[str, Any]:
+    """A nested object the format promises, or a RecordError."""
+    if not isinstance(value, dict):
+        raise RecordError(f"{what} is not an object")
+    return value
+
+
+def finish(event: Event) -> Event:
+    """Fill the stable event id when the source has none (formats.md 3.7)."""
+    if not event.event_id:
+        event.event_id = event_hash(
+            event.provider, event.message_id, event.timestamp, event.raw_status, event.recipient
+        )
+    return event
+
+
+def map_status(table: dict[str, str | None], word: Any, what: str = "event") -> str | None:
+    """Look a provider word up in its status table.
+
+    Returns the canonical status, or None for words the table maps to None (skip);
+    raises RecordError for words the table does not know.
+    """
+    if not isinstance(word, str) or word not in table:
+        raise RecordError(f"unknown {what} {word!r}")
+    return table[word]
+
+
+Detector = Callable[[dict[str, Any]], bool]
