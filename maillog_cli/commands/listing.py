@@ -1,0 +1,86 @@
+"""Printing lists of events the same way in every command (search, tail, bounces …)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..model import EVENT_KEYS
+from ..options import OutputFormat
+from ..render import (
+    console,
+    is_terminal,
+    json_line,
+    one_line,
+    status_text,
+    table,
+    write_rows,
+    write_tsv,
+)
+
+TABLE_COLUMNS = ("time", "status", "recipient", "subject", "provider", "class", "code", "diagnostic")
+
+
+def rows_as_dicts(cursor: Iterable[sqlite3.Row | tuple[Any, ...]], names: list[str]) -> Iterator[dict[str, Any]]:
+    for row in cursor:
+        yield dict(zip(names, row, strict=False))
+
+
+def short_time(ts: str | None) -> str:
+    return (ts or "")[:19].replace("T", " ")
+
+
+def table_cells(row: dict[str, Any]) -> list[Any]:
+    code = row.get("enhanced_code") or (str(row["smtp_code"]) if row.get("smtp_code") else "")
+    return [
+        short_time(row.get("timestamp")),
+        row.get("status"),
+        row.get("recipient"),
+        row.get("subject"),
+        row.get("provider"),
+        row.get("bounce_class"),
+        code,
+        row.get("diagnostic"),
+    ]
+
+
+def emit_events(rows: Iterable[dict[str, Any]], fmt: OutputFormat | str, title: str | None = None) -> int:
+    """Print events in the chosen format; returns how many were printed."""
+    fmt = OutputFormat(fmt)
+    if fmt is not OutputFormat.table:
+        return write_rows(rows, EVENT_KEYS, fmt.value)
+    if not is_terminal():
+        return write_tsv(table_cells(r) for r in rows)
+    rows = list(rows)
+    out = console()
+    if not rows:
+        out.print("no matching events", style="dim")
+        return 0
+    columns = [
+        ("time", {"no_wrap": True, "style": "dim"}),
+        ("status", {"no_wrap": True}),
+        ("recipient", {"no_wrap": True, "overflow": "ellipsis", "max_width": 36}),
+        ("subject", {"no_wrap": True, "overflow": "ellipsis", "ratio": 2}),
+        ("provider", {"no_wrap": True, "overflow": "ellipsis", "max_width": 10}),
+        ("class", {"no_wrap": True}),
+        ("code", {"no_wrap": True}),
+        ("diagnostic", {"no_wrap": True, "overflow": "ellipsis", "ratio": 3}),
+    ]
+    cells = []
+    for r in rows:
+        c = table_cells(r)
+        c[1] = status_text(r.get("status"))
+        c[3] = one_line(c[3])
+        c[7] = one_line(c[7])
+        cells.append(c)
+    out.print(table(columns, cells, title=title))
+    return len(rows)
+
+
+def event_line(row: dict[str, Any], fmt: OutputFormat | str) -> str | None:
+    """One event as one line (tail): jsonl, or the table cells tab-separated."""
+    fmt = OutputFormat(fmt)
+    if fmt is OutputFormat.jsonl or fmt is OutputFormat.json:
+        return json_line({k: row.get(k) for k in EVENT_KEYS})
+    return None

@@ -1,0 +1,145 @@
+"""One message and its whole timeline: what `show` prints and the TUI detail screen shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .model import EVENT_KEYS
+from .store import Store
+
+
+@dataclass
+class MessageDetail:
+    message_id: str
+    message: dict[str, Any]
+    events: list[dict[str, Any]]
+    aliases: list[str] = field(default_factory=list)
+    resends: list[str] = field(default_factory=list)
+    raw: bytes | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        msg = dict(self.message)
+        msg["headers"] = orjson.loads(msg["headers"]) if msg.get("headers") else None
+        return {
+            "message": msg,
+            "aliases": self.aliases,
+            "resends": self.resends,
+            "events": [{k: e.get(k) for k in EVENT_KEYS} for e in self.events],
+        }
+
+    def renderable(self):  # -> rich Group
+        from rich.console import Group
+        from rich.text import Text
+
+        from .render import status_text, table, visible
+
+        m = self.message
+        head = Text()
+
+        def line(label: str, value: Any, style: str = "") -> None:
+            if value in (None, ""):
+                return
+            head.append(f"{label:<13}", style="bold")
+            head.append(visible(value), style=style)
+            head.append("\n")
+
+        line("Message-ID", self.message_id)
+        line("Also known as", ", ".join(self.aliases))
+        line("From", m.get("sender"))
+        line("To", m.get("recipient"))
+        line("Subject", m.get("subject"))
+        line("Provider", m.get("provider"))
+        line("Tag", m.get("tag"))
+        line("First seen", (m.get("first_seen") or "")[:19].replace("T", " "))
+        if m.get("last_status"):
+            head.append(f"{'Status':<13}", style="bold")
+            head.append_text(status_text(m["last_status"]))
+            if m.get("bounce_class"):
+                head.append(f"  ({visible(m['bounce_class'])}: {visible(m.get('bounce_reason'))})")
+            head.append("\n")
+        for key, label in (("opened_at", "Opened"), ("clicked_at", "Clicked"), ("complained_at", "Complained"), ("unsubscribed_at", "Unsubscribed")):
+            line(label, (m.get(key) or "")[:19].replace("T", " "))
+        auth = [f"{k.upper()}={m[k]}" for k in ("spf", "dkim", "dmarc") if m.get(k)]
+        line("Auth", " ".join(auth))
+        line("Size", f"{m['size']} bytes" if m.get("size") else None)
+        line("Content", "stored (maillog show --raw, maillog resend)" if m.get("has_content") else "not stored")
+        line("Resent from", m.get("resent_from"))
+        line("Resent as", ", ".join(self.resends))
+        explain = self._explanation()
+        rows = []
+        for e in self.events:
+            code = " ".join(str(x) for x in (e.get("smtp_code"), e.get("enhanced_code")) if x)
+            cls = f"{e['bounce_class']}/{e['bounce_reason']}" if e.get("bounce_class") else ""
+            rows.append(
+                [
+                    (e.get("timestamp") or "")[:23].replace("T", " "),
+                    status_text(e.get("status")),
+                    e.get("raw_status"),
+                    e.get("recipient"),
+                    code,
+                    cls,
+                    e.get("diagnostic"),
+                ]
+            )
+        timeline = table(
+            [
+                ("time", {"no_wrap": True, "style": "dim"}),
+                ("status", {"no_wrap": True}),
+                ("provider's word", {"overflow": "fold", "max_width": 24}),
+                ("recipient", {"overflow": "fold", "max_width": 32}),
+                ("code", {"no_wrap": True}),
+                ("class/reason", {"overflow": "fold"}),
+                ("diagnostic", {"overflow": "fold", "ratio": 1}),
+            ],
+            rows,
+            title="Timeline",
+        )
+        parts: list[Any] = [head, timeline]
+        if explain is not None:
+            parts.append(explain)
+        return Group(*parts)
+
+    def _explanation(self):
+        """Why it bounced and what to do, for the latest bounce-like event."""
+        from rich.text import Text
+
+        try:
+            from .bounces import REASONS
+        except ImportError:  # pragma: no cover
+            return None
+        for e in reversed(self.events):
+            reason = e.get("bounce_reason")
+            if reason and reason in REASONS:
+                info = REASONS[reason]
+                t = Text()
+                t.append("\nWhy: ", style="bold")
+                t.append(f"{reason} ({e.get('bounce_class')}): {info.meaning}\n")
+                t.append("What to do: ", style="bold")
+                t.append(info.action)
+                return t
+        return None
+
+
+def load_message(store: Store, ident: str) -> MessageDetail | None:
+    """Everything about one message, by any of its identities."""
+    mid = store.resolve_message_id(ident)
+    if mid is None:
+        return None
+    conn = store.conn
+    cur = conn.execute("SELECT * FROM messages WHERE message_id = ?", (mid,))
+    names = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    message = dict(zip(names, row, strict=True)) if row else {"message_id": mid}
+    cur = conn.execute(
+        f"SELECT seq, {', '.join(EVENT_KEYS)} FROM events WHERE message_id = ? ORDER BY timestamp, seq",
+        (mid,),
+    )
+    names = [d[0] for d in cur.description]
+    events = [dict(zip(names, r, strict=True)) for r in cur]
+    aliases = [r[0] for r in conn.execute("SELECT alias FROM message_aliases WHERE message_id = ? ORDER BY alias", (mid,))]
+    resends = [r[0] for r in conn.execute("SELECT message_id FROM messages WHERE resent_from = ? ORDER BY first_seen", (mid,))]
+    raw_row = conn.execute("SELECT raw FROM message_content WHERE message_id = ?", (mid,)).fetchone()
+    return MessageDetail(mid, message, events, aliases, resends, raw_row[0] if raw_row else None)

@@ -1,0 +1,203 @@
+"""Numbered schema migrations, applied in order on every open.
+
+Append-only: never edit a migration that has shipped; add the next number.
+`PRAGMA user_version` records how far a store has been migrated.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Execute statements one by one, inside the caller's transaction.
+
+    (`executescript` would COMMIT the open transaction first.)
+    """
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                conn.execute(buffer)
+            buffer = ""
+    if buffer.strip():
+        conn.execute(buffer)
+
+
+def m001_initial(conn: sqlite3.Connection) -> None:
+    """Events, messages, audit, imports; the indexes the filters use; FTS over text."""
+    run_script(conn, 
+        """
+        CREATE TABLE imports (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            sha256 TEXT,
+            format TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            new_events INTEGER NOT NULL DEFAULT 0,
+            duplicates INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            new_messages INTEGER NOT NULL DEFAULT 0,
+            new_audit INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            message_id TEXT,
+            timestamp TEXT NOT NULL,
+            provider TEXT,
+            direction TEXT NOT NULL DEFAULT 'outbound',
+            status TEXT NOT NULL,
+            raw_status TEXT,
+            sender TEXT,
+            recipient TEXT,
+            recipient_domain TEXT,
+            subject TEXT,
+            smtp_code INTEGER,
+            enhanced_code TEXT,
+            diagnostic TEXT,
+            bounce_class TEXT,
+            bounce_reason TEXT,
+            bounce_hint TEXT,
+            tag TEXT,
+            extra TEXT,
+            import_id INTEGER
+        );
+        CREATE INDEX events_timestamp ON events(timestamp);
+        CREATE INDEX events_status ON events(status, timestamp);
+        CREATE INDEX events_recipient ON events(recipient, timestamp);
+        CREATE INDEX events_domain ON events(recipient_domain, timestamp);
+        CREATE INDEX events_message ON events(message_id, timestamp);
+        CREATE INDEX events_class ON events(bounce_class, timestamp) WHERE bounce_class IS NOT NULL;
+
+        CREATE TABLE messages (
+            message_id TEXT PRIMARY KEY,
+            sender TEXT,
+            recipient TEXT,
+            recipient_domain TEXT,
+            subject TEXT,
+            tag TEXT,
+            provider TEXT,
+            send_method TEXT,
+            size INTEGER,
+            direction TEXT,
+            first_seen TEXT,
+            last_status TEXT,
+            last_status_at TEXT,
+            bounce_class TEXT,
+            bounce_reason TEXT,
+            opened_at TEXT,
+            clicked_at TEXT,
+            complained_at TEXT,
+            unsubscribed_at TEXT,
+            event_count INTEGER NOT NULL DEFAULT 0,
+            last_seq INTEGER,
+            spf TEXT,
+            dkim TEXT,
+            dmarc TEXT,
+            headers TEXT,
+            has_content INTEGER NOT NULL DEFAULT 0,
+            resent_from TEXT
+        );
+        CREATE INDEX messages_first_seen ON messages(first_seen);
+        CREATE INDEX messages_last_status ON messages(last_status, last_status_at);
+        CREATE INDEX messages_last_status_at ON messages(last_status_at);
+        CREATE INDEX messages_recipient ON messages(recipient);
+        CREATE INDEX messages_domain ON messages(recipient_domain, first_seen);
+        CREATE INDEX messages_resent_from ON messages(resent_from) WHERE resent_from IS NOT NULL;
+
+        -- The raw content, apart so that scans of messages stay small.
+        CREATE TABLE message_content (
+            message_id TEXT PRIMARY KEY,
+            raw BLOB NOT NULL
+        );
+        -- Other identities of a message: provider ids, RFC Message-ID, queue ids.
+        CREATE TABLE message_aliases (
+            alias TEXT PRIMARY KEY,
+            message_id TEXT NOT NULL
+        );
+
+        CREATE TABLE audit (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            actor_id TEXT,
+            actor_email TEXT,
+            action TEXT NOT NULL,
+            raw_action TEXT,
+            target_type TEXT,
+            target_id TEXT,
+            metadata TEXT,
+            ip TEXT,
+            user_agent TEXT,
+            import_id INTEGER
+        );
+        CREATE INDEX audit_created ON audit(created_at);
+        CREATE INDEX audit_action ON audit(action, created_at);
+        CREATE INDEX audit_actor_email ON audit(actor_email);
+        CREATE INDEX audit_actor_id ON audit(actor_id);
+        CREATE INDEX audit_target ON audit(target_id);
+
+        CREATE VIRTUAL TABLE events_fts USING fts5(
+            subject, sender, recipient, diagnostic,
+            content='events', content_rowid='seq', tokenize='unicode61'
+        );
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        """
+    )
+    create_fts_triggers(conn)
+
+
+def create_fts_triggers(conn: sqlite3.Connection) -> None:
+    """Keep events_fts in step with events (dropped during bulk loads, then rebuilt)."""
+    run_script(conn, 
+        """
+        CREATE TRIGGER IF NOT EXISTS events_fts_ai AFTER INSERT ON events BEGIN
+            INSERT INTO events_fts(rowid, subject, sender, recipient, diagnostic)
+            VALUES (new.seq, new.subject, new.sender, new.recipient, new.diagnostic);
+        END;
+        CREATE TRIGGER IF NOT EXISTS events_fts_ad AFTER DELETE ON events BEGIN
+            INSERT INTO events_fts(events_fts, rowid, subject, sender, recipient, diagnostic)
+            VALUES ('delete', old.seq, old.subject, old.sender, old.recipient, old.diagnostic);
+        END;
+        CREATE TRIGGER IF NOT EXISTS events_fts_au AFTER UPDATE OF subject, sender, recipient, diagnostic ON events BEGIN
+            INSERT INTO events_fts(events_fts, rowid, subject, sender, recipient, diagnostic)
+            VALUES ('delete', old.seq, old.subject, old.sender, old.recipient, old.diagnostic);
+            INSERT INTO events_fts(rowid, subject, sender, recipient, diagnostic)
+            VALUES (new.seq, new.subject, new.sender, new.recipient, new.diagnostic);
+        END;
+        """
+    )
+
+
+def drop_fts_triggers(conn: sqlite3.Connection) -> None:
+    run_script(conn, 
+        "DROP TRIGGER IF EXISTS events_fts_ai; DROP TRIGGER IF EXISTS events_fts_ad;"
+        " DROP TRIGGER IF EXISTS events_fts_au;"
+    )
+
+
+def m002_prunes(conn: sqlite3.Connection) -> None:
+    """A record of every prune: when, the cut-off and what went."""
+    run_script(conn, 
+        """
+        CREATE TABLE prunes (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            cutoff TEXT NOT NULL,
+            filters TEXT,
+            events INTEGER NOT NULL,
+            messages INTEGER NOT NULL,
+            audit INTEGER NOT NULL,
+            archive TEXT
+        );
+        """
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (m001_initial, m002_prunes)

@@ -1,0 +1,373 @@
+"""The import pipeline, written once for every format.
+
+read (stream, sniff the container) → detect the importer per record → parse to canonical
+events → classify bounces → insert in batches → refresh the messages rows → record
+provenance. One transaction per file: a file either goes in (minus its reported bad
+records) or, on a file-level problem, `--strict`, Ctrl-C or a kill, not at all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any
+
+import orjson
+
+from . import importers, readers
+from .errors import FileFormatError, MaillogError, RecordError
+from .importers.base import Context
+from .model import AuditEntry, Event, Skip, StoredMessage
+from .store import Store
+
+BATCH = 5000
+# What an importer may raise for a record it recognised but cannot read.
+RECORD_ERRORS = (RecordError, ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, RecursionError)
+
+Reporter = Callable[[str], None]
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class Options:
+    fmt: str | None = None  # --format; None/"auto" = detect per record
+    strict: bool = False
+    rejects: IO[str] | None = None
+    ctx: Context = field(default_factory=Context)
+
+
+@dataclass
+class FileResult:
+    source: str
+    new: int = 0
+    duplicates: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # valid records with no event, by why
+    rejected: int = 0  # malformed or unrecognised records
+    new_messages: int = 0
+    contents: int = 0
+    audit: int = 0
+    formats: Counter[str] = field(default_factory=Counter)
+    error: str | None = None  # a file-level problem: nothing was imported
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.rejected == 0
+
+
+class _Abort(Exception):
+    """Internal: stop this file and roll it back (strict mode, unknown format)."""
+
+
+def _keys(obj: Any) -> str:
+    if isinstance(obj, dict):
+        keys = list(obj)[:8]
+        more = ", …" if len(obj) > 8 else ""
+        return ", ".join(str(k)[:40] for k in keys) + more if keys else "(none)"
+    return f"a JSON {type(obj).__name__}"
+
+
+def _classifier() -> Callable[[Event], None]:
+    try:
+        from .bounces import classify
+    except ImportError:  # pragma: no cover - the classifier lands with the bounces work
+        return lambda e: None
+
+    def apply(e: Event) -> None:
+        if e.bounce_class is None or e.bounce_reason is None:
+            v = classify(e.status, e.smtp_code, e.enhanced_code, e.diagnostic, e.bounce_hint)
+            if v is not None:
+                e.bounce_class = e.bounce_class or v.bounce_class
+                e.bounce_reason = e.bounce_reason or v.bounce_reason
+
+    return apply
+
+
+class Ingest:
+    """Collects parsed items for one file inside one open write transaction."""
+
+    def __init__(self, store: Store, result: FileResult, import_id: int) -> None:
+        self.store, self.result, self.import_id = store, result, import_id
+        self.events: list[Event] = []
+        self.audit: list[AuditEntry] = []
+        self.classify = _classifier()
+        store.conn.execute("CREATE TEMP TABLE IF NOT EXISTS touched (message_id TEXT PRIMARY KEY)")
+        store.conn.execute("DELETE FROM touched")
+
+    def add(self, item: Event | AuditEntry | Skip | StoredMessage) -> None:
+        if isinstance(item, Event):
+            self.classify(item)
+            self.events.append(item)
+            if len(self.events) >= BATCH:
+                self.flush()
+        elif isinstance(item, AuditEntry):
+            self.audit.append(item)
+            if len(self.audit) >= BATCH:
+                self.flush()
+        elif isinstance(item, StoredMessage):
+            if self.store.save_content(item):
+                self.result.contents += 1
+            self.store.conn.execute("INSERT OR IGNORE INTO touched VALUES (?)", (item.message_id,))
+        elif isinstance(item, Skip):
+            self.result.skipped[item.why] += 1
+
+    def flush(self) -> None:
+        if self.events:
+            new = self.store.insert_events(self.events, self.import_id)
+            self.result.new += new
+            self.result.duplicates += len(self.events) - new
+            conn = self.store.conn
+            conn.executemany(
+                "INSERT OR IGNORE INTO touched VALUES (?)",
+                {(e.message_id,) for e in self.events if e.message_id},
+            )
+            aliases = {(a, e.message_id) for e in self.events if e.message_id for a in e.aliases if a and a != e.message_id}
+            if aliases:
+                self.store.insert_aliases(aliases)
+            self.events.clear()
+        if self.audit:
+            self.result.audit += self.store.insert_audit(self.audit, self.import_id)
+            self.audit.clear()
+
+    def finish(self) -> None:
+        self.flush()
+        self.result.new_messages = self.store.refresh_messages("touched")
+
+
+# --- reading a source into parsed items -------------------------------------------------------
+
+
+Item = tuple[int | str, Any, Any]  # (location, Event/AuditEntry/Skip/StoredMessage or RecordError, raw record)
+
+
+def parse_value(value: Any, ctx: Context, forced: ModuleType | None, result: FileResult) -> Iterator[Any]:
+    """Detect and parse one JSON value (arrays are walked); yields items or RecordErrors."""
+    if isinstance(value, list):
+        for element in value:
+            yield from parse_value(element, ctx, forced, result)
+        return
+    if not isinstance(value, dict):
+        yield RecordError(f"unrecognised record: {_keys(value)}")
+        return
+    module = forced if forced is not None else importers.detect(value)
+    if module is None:
+        yield RecordError(f"unrecognised record: keys {_keys(value)}")
+        return
+    if forced is not None and hasattr(forced, "detect") and not forced.detect(value):
+        yield RecordError(f"does not fit --format {forced.NAME}: keys {_keys(value)}")
+        return
+    result.formats[module.NAME] += 1
+    try:
+        yield from list(module.parse(value, ctx))
+    except RECORD_ERRORS as exc:
+        yield exc if isinstance(exc, RecordError) else RecordError(_describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}" if exc.args else "missing field"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+def iter_items(source: readers.Source, ctx: Context, forced: ModuleType | None, result: FileResult) -> Iterator[Item]:
+    """Every parsed item of a source with its location; FileFormatError for file problems."""
+    head = readers.peek_head(source)
+    if not head.strip():
+        result.note = "empty input"
+        return
+    email_mod = importers.load("email_files")
+    if email_mod is not None and (forced is email_mod or (forced is None and email_mod.sniff(source.name, head))):
+        result.formats[email_mod.NAME] += 1
+        for loc, item in email_mod.read(source.stream, source.name, ctx):
+            yield loc, item, None
+        return
+    codec, bom = readers.detect_encoding(head)
+    container = readers.container_of(head[bom:])
+    if forced is not None and hasattr(forced, "detect_header") and not hasattr(forced, "detect"):
+        container = "csv"
+    if container == "jsonl":
+        values: Iterable[tuple[int | str, Any]] = readers.iter_jsonl(source.stream, codec, bom)
+    elif container == "json":
+        values = readers.iter_json_document(source.stream, codec, bom, source.size, source.path)
+    elif container == "form":
+        values = _form_values(source)
+    else:
+        yield from _csv_items(source, codec, bom, ctx, forced, result)
+        return
+    for loc, value in values:
+        if isinstance(value, RecordError):
+            yield loc, value, getattr(value, "raw", None)
+            continue
+        for item in parse_value(value, ctx, forced, result):
+            yield loc, item, value
+
+
+def _form_values(source: readers.Source) -> Iterator[tuple[int, Any]]:
+    mandrill = importers.load("mandrill")
+    if mandrill is None or not hasattr(mandrill, "decode_form_body"):
+        raise FileFormatError("form-encoded bodies are not supported yet")
+    data = source.stream.read()
+    try:
+        text = data.decode("utf-8")
+        yield 1, mandrill.decode_form_body(text)
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(f"form body is not valid UTF-8 at byte {exc.start}") from None
+    except RecordError as exc:
+        raise FileFormatError(f"mandrill_events form body: {exc}") from None
+
+
+def _csv_items(source: readers.Source, codec: str, bom: int, ctx: Context, forced: ModuleType | None, result: FileResult) -> Iterator[Item]:
+    header, rows = readers.iter_csv(source.stream, codec, bom)
+    if not header:
+        result.note = "empty input"
+        return
+    if forced is not None:
+        module = forced
+        if not hasattr(module, "detect_header") or not module.detect_header(header):
+            raise FileFormatError(
+                f"line 1: the CSV columns do not fit --format {forced.NAME}: {', '.join(header[:10])}"
+            )
+    else:
+        module = importers.detect_csv(header)
+        if module is None:
+            raise FileFormatError(
+                f"line 1: CSV without the required columns (has {', '.join(h[:30] for h in header[:10])})",
+                "maillog CSV needs status and timestamp; or map columns with --format generic --map col=field",
+            )
+    for loc, row in rows:
+        if isinstance(row, RecordError):
+            yield loc, row, None
+            continue
+        result.formats[module.NAME] += 1
+        try:
+            for item in list(module.parse(row, ctx)):
+                yield loc, item, row
+        except RECORD_ERRORS as exc:
+            yield loc, exc if isinstance(exc, RecordError) else RecordError(_describe(exc)), row
+
+
+# --- importing ----------------------------------------------------------------------------------
+
+
+def resolve_format(name: str | None) -> ModuleType | None:
+    if name is None or name == "auto":
+        return None
+    module = importers.by_format(name)
+    if module is None:
+        names = ", ".join(sorted(m.NAME for m in importers.all_importers()))
+        raise MaillogError(f"unknown format {name!r}", f"use one of: auto, {names}")
+    return module
+
+
+def write_reject(out: IO[str], source: str, loc: int | str, why: str, raw: Any) -> None:
+    """One rejected record as a JSON line: where it came from, why, and the record itself."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    out.write(orjson.dumps({"source": source, "line": loc, "error": why, "record": raw}, default=str).decode() + "\n")
+
+
+def import_source(
+    store: Store,
+    source: readers.Source,
+    opts: Options,
+    report: Reporter,
+    progress: Progress | None = None,
+) -> FileResult:
+    """Import one opened source in one transaction; never raises for bad data."""
+    result = FileResult(source=source.name)
+    forced = resolve_format(opts.fmt)
+    try:
+        with store.write():
+            import_id = store.start_import(source.name, opts.fmt or "auto")
+            ingest = Ingest(store, result, import_id)
+            n = 0
+            try:
+                for loc, item, raw in iter_items(source, opts.ctx, forced, result):
+                    if isinstance(item, Exception):
+                        why = str(item) if isinstance(item, RecordError) else _describe(item)
+                        result.rejected += 1
+                        report(f"{source.name}:{loc}: {why}")
+                        if opts.rejects is not None:
+                            write_reject(opts.rejects, source.name, loc, why, raw)
+                        if opts.strict:
+                            raise _Abort(f"{source.name}:{loc}: {why} (--strict: nothing imported from this file)")
+                        continue
+                    ingest.add(item)
+                    n += 1
+                    if progress is not None and n % 2000 == 0:
+                        progress(source.counter.count, source.size)
+            except (OSError, EOFError) as exc:
+                raise FileFormatError(f"{source.name}: unreadable data: {exc}") from None
+            except UnicodeDecodeError as exc:
+                raise FileFormatError(f"{source.name}: not valid UTF-8 (byte {exc.start})", "re-save it as UTF-8") from None
+            produced = result.new + len(ingest.events) + sum(result.skipped.values()) + result.contents + result.audit + len(ingest.audit)
+            if result.rejected and not produced and not result.formats:
+                hint = f"--format {forced.NAME}" if forced else "--format NAME (see maillog import --list-formats)"
+                raise _Abort(f"{source.name}: no record in a format maillog knows; nothing imported (try {hint})")
+            ingest.finish()
+            store.finish_import(
+                import_id,
+                sha256=source.counter.sha256.hexdigest(),
+                new_events=result.new,
+                duplicates=result.duplicates,
+                skipped=sum(result.skipped.values()),
+                errors=result.rejected,
+                new_messages=result.new_messages,
+                new_audit=result.audit,
+                format=",".join(sorted(result.formats)) or opts.fmt or "auto",
+            )
+    except _Abort as exc:
+        return _failed(result, str(exc))
+    except FileFormatError as exc:
+        msg = str(exc)
+        return _failed(result, msg if msg.startswith(source.name) else f"{source.name}: {msg}")
+    if progress is not None:
+        progress(source.counter.count, source.size)
+    return result
+
+
+def _failed(result: FileResult, message: str) -> FileResult:
+    """Nothing of the file stays: zero the counts and keep the one-line reason."""
+    fresh = FileResult(source=result.source, rejected=result.rejected, error=message)
+    return fresh
+
+
+def import_path(store: Store, path: str, opts: Options, report: Reporter, progress: Progress | None = None) -> FileResult:
+    """Open and import one command-line argument (a file, `-`, a .gz, or a Maildir folder)."""
+    p = Path(path)
+    email_mod = importers.load("email_files")
+    if path != "-" and p.is_dir() and email_mod is not None and email_mod.is_maildir(p):
+        return _import_maildir(store, p, opts, report, email_mod)
+    try:
+        source = readers.open_source(path)
+    except FileFormatError as exc:
+        return FileResult(source=path, error=str(exc))
+    try:
+        return import_source(store, source, opts, report, progress)
+    finally:
+        source.close()
+
+
+def _import_maildir(store: Store, path: Path, opts: Options, report: Reporter, email_mod: ModuleType) -> FileResult:
+    result = FileResult(source=str(path))
+    with store.write():
+        import_id = store.start_import(str(path), "email")
+        ingest = Ingest(store, result, import_id)
+        for loc, item in email_mod.read_maildir(path, opts.ctx):
+            if isinstance(item, Exception):
+                result.rejected += 1
+                report(f"{path}/{loc}: {item}")
+                continue
+            ingest.add(item)
+        ingest.finish()
+        store.finish_import(import_id, new_events=result.new, duplicates=result.duplicates,
+                            skipped=sum(result.skipped.values()), errors=result.rejected,
+                            new_messages=result.new_messages)
+    result.formats["email"] += 1
+    return result

@@ -1,0 +1,275 @@
+"""Filters → parameterised SQL, shared by every command and the TUI.
+
+`Filters` is built from CLI options (options.py) or from TUI filter words
+(`parse_words`); both go through the same validation, and `where()` is the one
+place that turns them into SQL. Values are always bound parameters.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+from .dates import format_dt, parse_when
+from .errors import MaillogError
+from .normalize import address, message_id
+from .statuses import STATUSES, canonical_status
+
+BOUNCE_CLASSES = ("hard", "soft", "block", "undetermined")
+_FTS = sqlite_utils.Database(memory=True)
+
+
+@dataclass
+class Filters:
+    """What the user asked to see. Empty lists / None mean "any"."""
+
+    statuses: list[str] = field(default_factory=list)
+    to: str | None = None
+    sender: str | None = None
+    domain: str | None = None
+    subject: str | None = None
+    providers: list[str] = field(default_factory=list)
+    message_id: str | None = None
+    bounce_class: list[str] = field(default_factory=list)
+    reason: list[str] = field(default_factory=list)
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+
+    def is_empty(self) -> bool:
+        return all(not getattr(self, f.name) for f in fields(self))
+
+    def describe(self) -> str:
+        """The filter as filter words (what the TUI header and messages show)."""
+        words: list[str] = []
+        for s in self.statuses:
+            words.append(f"status:{s}")
+        for name, key in (("to", "to"), ("sender", "from"), ("domain", "domain"), ("subject", "subject"), ("message_id", "id")):
+            value = getattr(self, name)
+            if value:
+                words.append(f"{key}:{shlex.quote(value)}")
+        words += [f"provider:{p}" for p in self.providers]
+        words += [f"class:{c}" for c in self.bounce_class]
+        words += [f"reason:{r}" for r in self.reason]
+        if self.since:
+            words.append(f"since:{format_dt(self.since)}")
+        if self.until:
+            words.append(f"until:{format_dt(self.until)}")
+        if self.text:
+            words.append(shlex.quote(self.text))
+        return " ".join(words)
+
+
+# --- validation shared by CLI options and filter words ---------------------------------------
+
+
+def check_status(word: str) -> str:
+    status = canonical_status(word)
+    if status is None:
+        raise MaillogError(f"unknown status {word!r}", f"use one of: {', '.join(STATUSES)} (or spam, bounce, suppressed, delayed, open, click)")
+    return status
+
+
+def check_class(word: str) -> str:
+    w = word.strip().lower()
+    if w not in BOUNCE_CLASSES:
+        raise MaillogError(f"unknown bounce class {word!r}", f"use one of: {', '.join(BOUNCE_CLASSES)}")
+    return w
+
+
+def build(
+    statuses: list[str] | None = None,
+    to: str | None = None,
+    sender: str | None = None,
+    domain: str | None = None,
+    subject: str | None = None,
+    providers: list[str] | None = None,
+    message_id_: str | None = None,
+    bounce_class: list[str] | None = None,
+    reason: list[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    text: str | None = None,
+    now: datetime | None = None,
+) -> Filters:
+    """Validate raw user words into Filters; MaillogError for anything unreadable."""
+    f = Filters(
+        statuses=list(dict.fromkeys(check_status(s) for s in statuses or [])),
+        to=(to.strip().lower() or None) if to else None,
+        sender=(sender.strip().lower() or None) if sender else None,
+        domain=(domain.strip().lower().lstrip("@").rstrip(".") or None) if domain else None,
+        subject=subject or None,
+        providers=[p.strip().lower() for p in providers or [] if p.strip()],
+        message_id=message_id(message_id_) if message_id_ else None,
+        bounce_class=[check_class(c) for c in bounce_class or []],
+        reason=[r.strip().lower() for r in reason or [] if r.strip()],
+        since=parse_when(since, now) if since else None,
+        until=parse_when(until, now) if until else None,
+        text=text.strip() or None if text else None,
+    )
+    if f.since and f.until and f.since > f.until:
+        raise MaillogError("--since is after --until", "swap them")
+    return f
+
+
+FILTER_WORDS: dict[str, str] = {
+    "status": "statuses",
+    "to": "to",
+    "from": "sender",
+    "domain": "domain",
+    "subject": "subject",
+    "provider": "providers",
+    "id": "message_id_",
+    "message-id": "message_id_",
+    "class": "bounce_class",
+    "bounce-class": "bounce_class",
+    "reason": "reason",
+    "since": "since",
+    "until": "until",
+}
+_LIST_WORDS = {"statuses", "providers", "bounce_class", "reason"}
+
+
+def parse_words(text: str, now: datetime | None = None) -> Filters:
+    """TUI filter words: `status:bounced domain:gmail.com since:7d "free text"`.
+
+    The same validation as the CLI options; MaillogError names the bad word.
+    """
+    try:
+        tokens = shlex.split(text)
+    except ValueError as exc:
+        raise MaillogError(f"cannot read the filter: {exc}", 'close the quote: "free text"') from None
+    kwargs: dict[str, Any] = {}
+    free: list[str] = []
+    for token in tokens:
+        key, sep, value = token.partition(":")
+        if sep and key.lower() in FILTER_WORDS:
+            name = FILTER_WORDS[key.lower()]
+            if not value:
+                raise MaillogError(f"{key}: needs a value", f"for example {key}:…")
+            if name in _LIST_WORDS:
+                kwargs.setdefault(name, []).extend(v for v in value.split(",") if v)
+            else:
+                kwargs[name] = value
+        elif sep and " " not in token and key.isalpha() and key.lower() not in FILTER_WORDS and not token.startswith("http"):
+            raise MaillogError(f"unknown filter word {key}:", f"use {', '.join(sorted(set(FILTER_WORDS) - {'message-id', 'bounce-class'}))}")
+        else:
+            free.append(token)
+    if free:
+        kwargs["text"] = " ".join(free)
+    return build(**kwargs, now=now)
+
+
+# --- SQL --------------------------------------------------------------------------------------
+
+
+def _iso(dt: datetime) -> str:
+    return format_dt(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
+
+
+def where(f: Filters, alias: str = "e") -> tuple[str, list[Any]]:
+    """The WHERE clause (without the keyword; '1' when empty) over the events table."""
+    a = f"{alias}." if alias else ""
+    clauses: list[str] = []
+    params: list[Any] = []
+
+    def any_of(column: str, values: list[str]) -> None:
+        clauses.append(f"{a}{column} IN ({', '.join('?' for _ in values)})")
+        params.extend(values)
+
+    if f.statuses:
+        any_of("status", f.statuses)
+    if f.to:
+        _match_address(clauses, params, f"{a}recipient", f.to)
+    if f.sender:
+        _match_address(clauses, params, f"{a}sender", f.sender)
+    if f.domain:
+        clauses.append(f"{a}recipient_domain = ?")
+        params.append(f.domain)
+    if f.subject:
+        clauses.append(f"{a}subject LIKE ? ESCAPE '\\'")
+        params.append("%" + _like_escape(f.subject) + "%")
+    if f.providers:
+        any_of("provider", f.providers)
+    if f.message_id:
+        clauses.append(
+            f"({a}message_id = ? OR {a}message_id IN (SELECT message_id FROM message_aliases WHERE alias = ?))"
+        )
+        params += [f.message_id, f.message_id]
+    if f.bounce_class:
+        any_of("bounce_class", f.bounce_class)
+    if f.reason:
+        any_of("bounce_reason", f.reason)
+    if f.since:
+        clauses.append(f"{a}timestamp >= ?")
+        params.append(_iso(f.since))
+    if f.until:
+        clauses.append(f"{a}timestamp < ?")
+        params.append(_iso(f.until))
+    if f.text:
+        clauses.append(f"{a}seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+        params.append(_FTS.quote_fts(f.text))
+    return (" AND ".join(clauses) or "1"), params
+
+
+def _like_escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _match_address(clauses: list[str], params: list[Any], column: str, value: str) -> None:
+    """A full address matches exactly; `*` globs; a bare local part or word matches by prefix."""
+    if "*" in value or "?" in value:
+        clauses.append(f"{column} GLOB ?")
+        params.append(value)
+    elif "@" in value:
+        clauses.append(f"{column} = ?")
+        params.append(address(value) or value)
+    else:
+        clauses.append(f"{column} LIKE ? ESCAPE '\\'")
+        params.append(_like_escape(value) + "@%")
+
+
+EVENT_SELECT = (
+    "e.seq, e.event_id, e.message_id, e.timestamp, e.provider, e.direction, e.status, e.raw_status,"
+    " e.sender, e.recipient, e.subject, e.smtp_code, e.enhanced_code, e.diagnostic,"
+    " e.bounce_class, e.bounce_reason"
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Keyset position: rows strictly older than (timestamp, seq)."""
+
+    timestamp: str
+    seq: int
+
+
+def events_sql(f: Filters, limit: int | None, after: Page | None = None, messages: bool = False) -> tuple[str, list[Any]]:
+    """SELECT of events (or of each message's latest event), newest first, keyset-paged."""
+    clause, params = where(f, "e")
+    if after is not None:
+        clause += " AND (e.timestamp < ? OR (e.timestamp = ? AND e.seq < ?))"
+        params += [after.timestamp, after.timestamp, after.seq]
+    if messages:
+        source = "messages m JOIN events e ON e.seq = m.last_seq"
+    else:
+        source = "events e"
+    sql = f"SELECT {EVENT_SELECT} FROM {source} WHERE {clause} ORDER BY e.timestamp DESC, e.seq DESC"
+    if limit:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return sql, params
+
+
+def count_sql(f: Filters, messages: bool = False) -> tuple[str, list[Any]]:
+    clause, params = where(f, "e")
+    source = "messages m JOIN events e ON e.seq = m.last_seq" if messages else "events e"
+    return f"SELECT count(*) FROM {source} WHERE {clause}", params
+
+
+def with_changes(f: Filters, **changes: Any) -> Filters:
+    return replace(f, **changes)

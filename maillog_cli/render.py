@@ -1,0 +1,152 @@
+"""Output: Rich tables on a terminal, plain TSV in pipes, streamed json/jsonl/csv.
+
+Render code never queries. Untrusted text goes through `visible()` for anything shown
+to a person (control characters and bidi overrides become visible escapes) and is
+always handed to Rich as `Text`, never as markup. Machine formats never pass through Rich.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, Any
+
+import orjson
+
+FORMATS = ("table", "json", "jsonl", "csv")
+# C0 (except nothing), DEL, C1, and the Unicode bidi/format controls that reorder text.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    c = m.group(0)
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(value: Any) -> str:
+    """Text for a person: control characters, bidi overrides shown as `\\x1b`, `\\u202e`."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def one_line(value: Any, width: int | None = None) -> str:
+    """visible() on one line, optionally cut with an ellipsis."""
+    text = visible(value)
+    if width is not None and len(text) > width:
+        return text[: max(0, width - 1)] + "…"
+    return text
+
+
+# --- machine formats ---------------------------------------------------------------------------
+
+
+def json_line(row: Mapping[str, Any]) -> str:
+    """One JSON object, UTF-8, with C1 and bidi controls escaped too (orjson escapes C0)."""
+    text = orjson.dumps(row, default=str).decode()
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def neutralise_cell(value: Any) -> Any:
+    """Spreadsheet-safe cell: a leading = + - @ tab or CR gets a ' in front."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_rows(rows: Iterable[Mapping[str, Any]], keys: Sequence[str], fmt: str, out: IO[str] | None = None) -> int:
+    """Stream rows as json (an array), jsonl or csv, flushing per row; returns the count."""
+    out = out or sys.stdout
+    n = 0
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json_line({k: row.get(k) for k in keys}) + "\n")
+            out.flush()
+            n += 1
+    elif fmt == "json":
+        out.write("[")
+        for row in rows:
+            out.write(("\n" if n == 0 else ",\n") + json_line({k: row.get(k) for k in keys}))
+            n += 1
+        out.write("\n]\n" if n else "]\n")
+    elif fmt == "csv":
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(keys)
+        for row in rows:
+            w.writerow([_csv_value(row.get(k)) for k in keys])
+            n += 1
+    else:  # pragma: no cover - guarded by the option's choices
+        raise ValueError(fmt)
+    out.flush()
+    return n
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        value = json_line(value)
+    return neutralise_cell(value)
+
+
+# --- people formats -----------------------------------------------------------------------------
+
+
+def is_terminal(stream: IO[str] | None = None) -> bool:
+    stream = stream or sys.stdout
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def console(stderr: bool = False):  # -> rich.console.Console
+    """A Console that honours NO_COLOR, never emits markup/emoji/highlighting from data."""
+    from rich.console import Console
+
+    return Console(
+        stderr=stderr,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        no_color=bool(os.environ.get("NO_COLOR")),
+    )
+
+
+def write_tsv(rows: Iterable[Sequence[Any]], out: IO[str] | None = None) -> int:
+    """gh's convention in pipes: plain tab-separated lines, untruncated, uncoloured."""
+    out = out or sys.stdout
+    n = 0
+    for row in rows:
+        out.write("\t".join(visible(v).replace("\t", "\\t") for v in row) + "\n")
+        n += 1
+    out.flush()
+    return n
+
+
+def status_text(status: str | None):  # -> rich.text.Text
+    from rich.text import Text
+
+    from .statuses import COLOURS
+
+    return Text(status or "", style=COLOURS.get(status or "", ""))
+
+
+def table(columns: Sequence[tuple[str, dict[str, Any]]], rows: Iterable[Sequence[Any]], title: str | None = None):
+    """A Rich Table whose cells are Text (never markup); str cells are made visible()."""
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(title=title, header_style="bold", expand=False, pad_edge=False, box=None)
+    for name, opts in columns:
+        t.add_column(name, **opts)
+    for row in rows:
+        t.add_row(*(c if isinstance(c, Text) else Text(visible(c)) for c in row))
+    return t

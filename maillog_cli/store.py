@@ -1,0 +1,343 @@
+"""The one SQLite file: open (WAL, busy timeout, migrations), batched writes, lookups.
+
+Writers take `BEGIN IMMEDIATE` so two imports queue instead of failing with
+"database is locked"; WAL lets `tail --follow` and the TUI read meanwhile.
+Core code only: nothing here prints.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlite_utils
+
+from .errors import MaillogError
+from .migrations import MIGRATIONS
+from .model import AuditEntry, Event, StoredMessage
+from .normalize import domain_of
+from .statuses import LIFECYCLE, LIFECYCLE_RANK
+
+BUSY_TIMEOUT_MS = 30_000
+EVENT_COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "message_id",
+    "timestamp",
+    "provider",
+    "direction",
+    "status",
+    "raw_status",
+    "sender",
+    "recipient",
+    "recipient_domain",
+    "subject",
+    "smtp_code",
+    "enhanced_code",
+    "diagnostic",
+    "bounce_class",
+    "bounce_reason",
+    "bounce_hint",
+    "tag",
+    "extra",
+    "import_id",
+)
+_INSERT_EVENT = (
+    f"INSERT OR IGNORE INTO events ({', '.join(EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
+)
+
+
+def now_iso() -> str:
+    from .dates import format_dt
+
+    return format_dt(datetime.now(UTC))
+
+
+def _dumps(value: Any) -> str | None:
+    if not value:
+        return None
+    return orjson.dumps(value, default=str).decode()
+
+
+def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
+    """An Event as the tuple `_INSERT_EVENT` takes."""
+    return (
+        e.event_id,
+        e.message_id,
+        e.timestamp,
+        e.provider,
+        e.direction or "outbound",
+        e.status,
+        e.raw_status,
+        e.sender,
+        e.recipient,
+        domain_of(e.recipient),
+        e.subject,
+        e.smtp_code,
+        e.enhanced_code,
+        e.diagnostic,
+        e.bounce_class,
+        e.bounce_reason,
+        e.bounce_hint,
+        e.tag,
+        _dumps(e.extra),
+        import_id,
+    )
+
+
+class Store:
+    """An open maillog database."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool = False) -> None:
+        self.path = path
+        self.conn = conn
+        self.readonly = readonly
+        self.db = sqlite_utils.Database(conn)
+
+    # --- opening -----------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path | str, readonly: bool = False, create: bool = True) -> Store:
+        """Open (and create and migrate) the store; MaillogError when it cannot be."""
+        p = Path(path).expanduser()
+        if p.is_dir():
+            raise MaillogError(f"{p} is a directory", "give the path of a database file with --db")
+        if readonly or not create:
+            if not p.exists():
+                raise MaillogError(
+                    f"no maillog database at {p}", "import something first: maillog import FILE"
+                )
+        try:
+            if readonly:
+                conn = sqlite3.connect(
+                    f"file:{p}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                )
+            else:
+                p.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(p, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not readonly:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA cache_size = -65536")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            store = cls(p, conn, readonly=readonly)
+            if not readonly:
+                store.migrate()
+            else:
+                store.check_version()
+        except sqlite3.DatabaseError as exc:
+            raise MaillogError(
+                f"{p} is not a usable maillog database: {exc}",
+                "check the path given with --db or $MAILLOG_DB",
+            ) from exc
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @property
+    def version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def check_version(self) -> None:
+        if self.version > len(MIGRATIONS):
+            raise MaillogError(
+                f"{self.path} was written by a newer maillog (schema {self.version})",
+                "upgrade maillog",
+            )
+
+    def migrate(self) -> None:
+        """Apply every migration newer than the file, each in its own transaction."""
+        self.check_version()
+        if self.version >= len(MIGRATIONS):
+            return
+        with self.write():
+            current = self.version  # re-read under the lock: another process may have won
+            for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+                migration(self.conn)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+        if current == 0:
+            self.conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            self.conn.execute("VACUUM")
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+        if self.readonly:
+            raise MaillogError("the store is open read-only")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # --- writing -------------------------------------------------------------------
+    def insert_events(self, events: Sequence[Event], import_id: int | None) -> int:
+        """INSERT OR IGNORE a batch; returns how many were new (the rest were duplicates)."""
+        cur = self.conn.executemany(_INSERT_EVENT, [event_row(e, import_id) for e in events])
+        return cur.rowcount
+
+    def insert_aliases(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO message_aliases(alias, message_id) VALUES (?, ?)", pairs
+        )
+
+    def save_content(self, m: StoredMessage) -> bool:
+        """Store a raw email and its message-level facts; False when already stored."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO message_content(message_id, raw) VALUES (?, ?)",
+            (m.message_id, m.raw),
+        )
+        self.conn.execute(
+            """
+            INSERT INTO messages(message_id, sender, recipient, recipient_domain, subject, size,
+                                 first_seen, spf, dkim, dmarc, headers, has_content, send_method)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'smtp')
+            ON CONFLICT(message_id) DO UPDATE SET
+                sender = coalesce(messages.sender, excluded.sender),
+                recipient = coalesce(messages.recipient, excluded.recipient),
+                recipient_domain = coalesce(messages.recipient_domain, excluded.recipient_domain),
+                subject = coalesce(messages.subject, excluded.subject),
+                size = coalesce(excluded.size, messages.size),
+                spf = coalesce(excluded.spf, messages.spf),
+                dkim = coalesce(excluded.dkim, messages.dkim),
+                dmarc = coalesce(excluded.dmarc, messages.dmarc),
+                headers = coalesce(excluded.headers, messages.headers),
+                has_content = 1
+            """,
+            (
+                m.message_id,
+                m.sender,
+                m.recipients[0] if m.recipients else None,
+                domain_of(m.recipients[0]) if m.recipients else None,
+                m.subject,
+                m.size,
+                m.timestamp,
+                m.spf,
+                m.dkim,
+                m.dmarc,
+                _dumps(m.headers),
+            ),
+        )
+        return cur.rowcount > 0
+
+    def insert_audit(self, entries: Sequence[AuditEntry], import_id: int | None) -> int:
+        cur = self.conn.executemany(
+            """INSERT OR IGNORE INTO audit(id, created_at, actor_id, actor_email, action,
+                   raw_action, target_type, target_id, metadata, ip, user_agent, import_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                (
+                    a.id,
+                    a.created_at,
+                    a.actor_id,
+                    a.actor_email,
+                    a.action,
+                    a.raw_action,
+                    a.target_type,
+                    a.target_id,
+                    orjson.dumps(a.metadata or {}, default=str).decode(),
+                    a.ip,
+                    a.user_agent,
+                    import_id,
+                )
+                for a in entries
+            ],
+        )
+        return cur.rowcount
+
+    def refresh_messages(self, touched_table: str = "touched") -> int:
+        """Recompute the messages rows of the ids in temp table `touched_table` from events.
+
+        Set-based: one aggregate for the firsts and counts, one for the latest lifecycle
+        status (SQLite takes bare columns from the row that holds max()).
+        Returns how many message rows are new.
+        """
+        before = self.conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+        lifecycle = ", ".join(f"'{s}'" for s in LIFECYCLE)
+        rank = " ".join(f"WHEN '{s}' THEN {r}" for s, r in LIFECYCLE_RANK.items())
+        self.conn.execute(
+            f"""
+            INSERT INTO messages(message_id, sender, recipient, recipient_domain, subject, tag,
+                provider, direction, first_seen, opened_at, clicked_at, complained_at,
+                unsubscribed_at, event_count)
+            SELECT e.message_id, max(e.sender), min(e.recipient), min(e.recipient_domain),
+                max(e.subject), max(e.tag), max(e.provider), max(e.direction), min(e.timestamp),
+                min(CASE WHEN e.status = 'opened' THEN e.timestamp END),
+                min(CASE WHEN e.status = 'clicked' THEN e.timestamp END),
+                min(CASE WHEN e.status = 'complained' THEN e.timestamp END),
+                min(CASE WHEN e.status = 'unsubscribed' THEN e.timestamp END),
+                count(*)
+            FROM events e JOIN {touched_table} t ON t.message_id = e.message_id
+            GROUP BY e.message_id
+            ON CONFLICT(message_id) DO UPDATE SET
+                sender = coalesce(messages.sender, excluded.sender),
+                recipient = coalesce(messages.recipient, excluded.recipient),
+                recipient_domain = coalesce(messages.recipient_domain, excluded.recipient_domain),
+                subject = coalesce(messages.subject, excluded.subject),
+                tag = coalesce(excluded.tag, messages.tag),
+                provider = coalesce(excluded.provider, messages.provider),
+                direction = coalesce(excluded.direction, messages.direction),
+                first_seen = min(coalesce(messages.first_seen, excluded.first_seen), excluded.first_seen),
+                opened_at = excluded.opened_at,
+                clicked_at = excluded.clicked_at,
+                complained_at = excluded.complained_at,
+                unsubscribed_at = excluded.unsubscribed_at,
+                event_count = excluded.event_count
+            """
+        )
+        self.conn.execute(
+            f"""
+            UPDATE messages SET (last_status, last_status_at, bounce_class, bounce_reason, last_seq) = (
+                SELECT status, timestamp, bounce_class, bounce_reason, seq FROM (
+                    SELECT status, timestamp, bounce_class, bounce_reason, seq,
+                           max(timestamp || ':' || CASE status {rank} ELSE 0 END || ':' || printf('%012d', seq))
+                    FROM events WHERE message_id = messages.message_id AND status IN ({lifecycle})
+                )
+            )
+            WHERE message_id IN (SELECT message_id FROM {touched_table})
+            """
+        )
+        after = self.conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+        return after - before
+
+    # --- provenance ------------------------------------------------------------------
+    def start_import(self, source: str, fmt: str | None) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO imports(source, format, started_at) VALUES (?, ?, ?)",
+            (source, fmt, now_iso()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def finish_import(self, import_id: int, **counts: Any) -> None:
+        sets = ", ".join(f"{k} = ?" for k in counts)
+        self.conn.execute(
+            f"UPDATE imports SET {sets}, finished_at = ? WHERE id = ?",
+            (*counts.values(), now_iso(), import_id),
+        )
+
+    # --- reading ---------------------------------------------------------------------
+    def resolve_message_id(self, ident: str) -> str | None:
+        """The stored message id for any of its identities (with or without <>)."""
+        from .normalize import message_id
+
+        mid = message_id(ident)
+        if not mid:
+            return None
+        for sql in (
+            "SELECT message_id FROM messages WHERE message_id = ?",
+            "SELECT message_id FROM message_aliases WHERE alias = ?",
+            "SELECT message_id FROM events WHERE message_id = ? LIMIT 1",
+        ):
+            row = self.conn.execute(sql, (mid,)).fetchone()
+            if row:
+                return row[0]
+        return None
