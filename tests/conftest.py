@@ -1,0 +1,61 @@
+"""Shared fixtures: a real SQLite file per test, the real CLI, the shared samples."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from maillog_cli.cli import app
+
+SHARED = Path(os.environ.get("MAILLOG_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+SAMPLES = SHARED / "samples"
+
+
+@pytest.fixture(autouse=True)
+def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own store and config; output is pinned (no colour, 120 columns)."""
+    monkeypatch.setenv("MAILLOG_DB", str(tmp_path / "maillog.db"))
+    monkeypatch.setenv("MAILLOG_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "120")
+    for var in ("MAILLOG_SMTP_HOST", "MAILLOG_SMTP_PORT", "MAILLOG_SMTP_USER", "MAILLOG_SMTP_PASSWORD", "MAILLOG_SMTP_TLS"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "maillog.db"
+
+
+class Result:
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+
+    def __repr__(self) -> str:
+        return f"Result(exit={self.exit_code}, stdout={self.stdout[:500]!r}, stderr={self.stderr[:500]!r})"
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """Invoke the real Typer app in-process; MaillogError is mapped like `main()` does."""
+    from maillog_cli.errors import MaillogError
+
+    def invoke(*args: str, input: str | bytes | None = None) -> Result:
+        runner = CliRunner()
+        try:
+            r = runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+        except MaillogError as exc:
+            return Result(1, "", f"maillog: error: {exc}\n")
+        return Result(r.exit_code, r.stdout, r.stderr)
+
+    return invoke
+
+
+def require_shared() -> Path:
+    if not SAMPLES.exists():
+        pytest.skip(f"shared samples not found at {SHARED} (set MAILLOG_SHARED)")
+    return SHARED
