@@ -44,7 +44,12 @@ def _version(value: bool) -> None:
 def main_callback(
     ctx: typer.Context,
     db: DbOption = None,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """maillog: what happened to this email, which ones bounced and why, who changed what."""
     ctx.obj = State(db=db)
@@ -62,7 +67,12 @@ def db_path(ctx: typer.Context | None, override: Path | None = None) -> Path:
     return default_db_path()
 
 
-def open_store(ctx: typer.Context | None, override: Path | None = None, readonly: bool = False, create: bool = True):
+def open_store(
+    ctx: typer.Context | None,
+    override: Path | None = None,
+    readonly: bool = False,
+    create: bool = True,
+):
     from .store import Store
 
     return Store.open(db_path(ctx, override), readonly=readonly, create=create)

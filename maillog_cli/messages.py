@@ -60,12 +60,20 @@ class MessageDetail:
             if m.get("bounce_class"):
                 head.append(f"  ({visible(m['bounce_class'])}: {visible(m.get('bounce_reason'))})")
             head.append("\n")
-        for key, label in (("opened_at", "Opened"), ("clicked_at", "Clicked"), ("complained_at", "Complained"), ("unsubscribed_at", "Unsubscribed")):
+        for key, label in (
+            ("opened_at", "Opened"),
+            ("clicked_at", "Clicked"),
+            ("complained_at", "Complained"),
+            ("unsubscribed_at", "Unsubscribed"),
+        ):
             line(label, (m.get(key) or "")[:19].replace("T", " "))
         auth = [f"{k.upper()}={m[k]}" for k in ("spf", "dkim", "dmarc") if m.get(k)]
         line("Auth", " ".join(auth))
         line("Size", f"{m['size']} bytes" if m.get("size") else None)
-        line("Content", "stored (maillog show --raw, maillog resend)" if m.get("has_content") else "not stored")
+        line(
+            "Content",
+            "stored (maillog show --raw, maillog resend)" if m.get("has_content") else "not stored",
+        )
         line("Resent from", m.get("resent_from"))
         line("Resent as", ", ".join(self.resends))
         explain = self._explanation()
@@ -139,7 +147,19 @@ def load_message(store: Store, ident: str) -> MessageDetail | None:
     )
     names = [d[0] for d in cur.description]
     events = [dict(zip(names, r, strict=True)) for r in cur]
-    aliases = [r[0] for r in conn.execute("SELECT alias FROM message_aliases WHERE message_id = ? ORDER BY alias", (mid,))]
-    resends = [r[0] for r in conn.execute("SELECT message_id FROM messages WHERE resent_from = ? ORDER BY first_seen", (mid,))]
-    raw_row = conn.execute("SELECT raw FROM message_content WHERE message_id = ?", (mid,)).fetchone()
+    aliases = [
+        r[0]
+        for r in conn.execute(
+            "SELECT alias FROM message_aliases WHERE message_id = ? ORDER BY alias", (mid,)
+        )
+    ]
+    resends = [
+        r[0]
+        for r in conn.execute(
+            "SELECT message_id FROM messages WHERE resent_from = ? ORDER BY first_seen", (mid,)
+        )
+    ]
+    raw_row = conn.execute(
+        "SELECT raw FROM message_content WHERE message_id = ?", (mid,)
+    ).fetchone()
     return MessageDetail(mid, message, events, aliases, resends, raw_row[0] if raw_row else None)

@@ -30,7 +30,8 @@ def run_script(conn: sqlite3.Connection, script: str) -> None:
 
 def m001_initial(conn: sqlite3.Connection) -> None:
     """Events, messages, audit, imports; the indexes the filters use; FTS over text."""
-    run_script(conn, 
+    run_script(
+        conn,
         """
         CREATE TABLE imports (
             id INTEGER PRIMARY KEY,
@@ -148,14 +149,15 @@ def m001_initial(conn: sqlite3.Connection) -> None:
             content='events', content_rowid='seq', tokenize='unicode61'
         );
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
-        """
+        """,
     )
     create_fts_triggers(conn)
 
 
 def create_fts_triggers(conn: sqlite3.Connection) -> None:
     """Keep events_fts in step with events (dropped during bulk loads, then rebuilt)."""
-    run_script(conn, 
+    run_script(
+        conn,
         """
         CREATE TRIGGER IF NOT EXISTS events_fts_ai AFTER INSERT ON events BEGIN
             INSERT INTO events_fts(rowid, subject, sender, recipient, diagnostic)
@@ -171,20 +173,22 @@ def create_fts_triggers(conn: sqlite3.Connection) -> None:
             INSERT INTO events_fts(rowid, subject, sender, recipient, diagnostic)
             VALUES (new.seq, new.subject, new.sender, new.recipient, new.diagnostic);
         END;
-        """
+        """,
     )
 
 
 def drop_fts_triggers(conn: sqlite3.Connection) -> None:
-    run_script(conn, 
-        "DROP TRIGGER IF EXISTS events_fts_ai; DROP TRIGGER IF EXISTS events_fts_ad;"
-        " DROP TRIGGER IF EXISTS events_fts_au;"
+    run_script(
+        conn,
+        "DROP TRIGGER IF EXISTS events_fts_ai;\nDROP TRIGGER IF EXISTS events_fts_ad;\n"
+        "DROP TRIGGER IF EXISTS events_fts_au;\n",
     )
 
 
 def m002_prunes(conn: sqlite3.Connection) -> None:
     """A record of every prune: when, the cut-off and what went."""
-    run_script(conn, 
+    run_script(
+        conn,
         """
         CREATE TABLE prunes (
             id INTEGER PRIMARY KEY,
@@ -196,7 +200,7 @@ def m002_prunes(conn: sqlite3.Connection) -> None:
             audit INTEGER NOT NULL,
             archive TEXT
         );
-        """
+        """,
     )
 
 

@@ -21,6 +21,8 @@ _ENHANCED_FULL = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
 
 def text_or_none(value: Any) -> str | None:
     """A string field: None, '' and non-strings without meaning become None."""
+    if type(value) is str:
+        return value if value and not value.isspace() else None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -48,7 +50,9 @@ def address(value: Any) -> str | None:
     s = text_or_none(value)
     if s is None:
         return None
-    if "<" in s and ">" in s:
+    if "<" not in s:
+        return s.strip().lower() or None
+    if ">" in s:
         start = s.rfind("<")
         end = s.find(">", start)
         if end > start:

@@ -30,21 +30,106 @@ class OutputFormat(StrEnum):
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="Database file (default: $MAILLOG_DB, else the user data dir).", show_default=False, rich_help_panel="Store"),
+    typer.Option(
+        "--db",
+        help="Database file (default: $MAILLOG_DB, else the user data dir).",
+        show_default=False,
+        rich_help_panel="Store",
+    ),
 ]
 
 _FILTERS: list[tuple[str, Any, Any]] = [
-    ("status", list[str] | None, typer.Option("--status", "-s", help="Canonical status or alias (bounced, deferred, spam …); repeat for several.", rich_help_panel="Filters")),
-    ("to", str | None, typer.Option("--to", help="Recipient: full address, local part, or a glob (*@example.com).", rich_help_panel="Filters")),
-    ("from_", str | None, typer.Option("--from", help="Sender address (same forms as --to).", rich_help_panel="Filters")),
-    ("domain", str | None, typer.Option("--domain", help="Recipient domain, e.g. gmail.com.", rich_help_panel="Filters")),
-    ("subject", str | None, typer.Option("--subject", help="Subject contains this text.", rich_help_panel="Filters")),
-    ("provider", list[str] | None, typer.Option("--provider", help="Provider slug (sendgrid, ses …); repeat for several.", rich_help_panel="Filters")),
-    ("message_id", str | None, typer.Option("--message-id", help="Any identity of the message, with or without <>.", rich_help_panel="Filters")),
-    ("bounce_class", list[str] | None, typer.Option("--bounce-class", "--class", help="hard, soft, block or undetermined.", rich_help_panel="Filters")),
-    ("reason", list[str] | None, typer.Option("--reason", help="Bounce reason, e.g. mailbox_full (see `maillog bounces explain`).", rich_help_panel="Filters")),
-    ("since", str | None, typer.Option("--since", help="From this time: 2h, 7d, yesterday, last monday, 2026-01-31 …", rich_help_panel="Filters")),
-    ("until", str | None, typer.Option("--until", help="Before this time (same forms as --since).", rich_help_panel="Filters")),
+    (
+        "status",
+        list[str] | None,
+        typer.Option(
+            "--status",
+            "-s",
+            help="Canonical status or alias (bounced, deferred, spam …); repeat for several.",
+            rich_help_panel="Filters",
+        ),
+    ),
+    (
+        "to",
+        str | None,
+        typer.Option(
+            "--to",
+            help="Recipient: full address, local part, or a glob (*@example.com).",
+            rich_help_panel="Filters",
+        ),
+    ),
+    (
+        "from_",
+        str | None,
+        typer.Option(
+            "--from", help="Sender address (same forms as --to).", rich_help_panel="Filters"
+        ),
+    ),
+    (
+        "domain",
+        str | None,
+        typer.Option(
+            "--domain", help="Recipient domain, e.g. gmail.com.", rich_help_panel="Filters"
+        ),
+    ),
+    (
+        "subject",
+        str | None,
+        typer.Option("--subject", help="Subject contains this text.", rich_help_panel="Filters"),
+    ),
+    (
+        "provider",
+        list[str] | None,
+        typer.Option(
+            "--provider",
+            help="Provider slug (sendgrid, ses …); repeat for several.",
+            rich_help_panel="Filters",
+        ),
+    ),
+    (
+        "message_id",
+        str | None,
+        typer.Option(
+            "--message-id",
+            help="Any identity of the message, with or without <>.",
+            rich_help_panel="Filters",
+        ),
+    ),
+    (
+        "bounce_class",
+        list[str] | None,
+        typer.Option(
+            "--bounce-class",
+            "--class",
+            help="hard, soft, block or undetermined.",
+            rich_help_panel="Filters",
+        ),
+    ),
+    (
+        "reason",
+        list[str] | None,
+        typer.Option(
+            "--reason",
+            help="Bounce reason, e.g. mailbox_full (see `maillog bounces explain`).",
+            rich_help_panel="Filters",
+        ),
+    ),
+    (
+        "since",
+        str | None,
+        typer.Option(
+            "--since",
+            help="From this time: 2h, 7d, yesterday, last monday, 2026-01-31 …",
+            rich_help_panel="Filters",
+        ),
+    ),
+    (
+        "until",
+        str | None,
+        typer.Option(
+            "--until", help="Before this time (same forms as --since).", rich_help_panel="Filters"
+        ),
+    ),
 ]
 FILTER_NAMES = tuple(name for name, _, _ in _FILTERS)
 
@@ -67,7 +152,11 @@ def filters_from(values: dict[str, Any], text: str | None = None) -> Filters:
     )
 
 
-def _extend(func: F, extra: list[inspect.Parameter], collect: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]) -> F:
+def _extend(
+    func: F,
+    extra: list[inspect.Parameter],
+    collect: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
+) -> F:
     sig = inspect.signature(func, eval_str=True)
     own = [p for p in sig.parameters.values() if p.name not in {"filters"}]
     names = {p.name for p in extra}
@@ -79,7 +168,10 @@ def _extend(func: F, extra: list[inspect.Parameter], collect: Callable[[dict[str
         return func(*args, **kwargs)
 
     wrapper.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {**{k: v for k, v in func.__annotations__.items() if k != "filters"}, **{p.name: p.annotation for p in extra}}
+    wrapper.__annotations__ = {
+        **{k: v for k, v in func.__annotations__.items() if k != "filters"},
+        **{p.name: p.annotation for p in extra},
+    }
     return wrapper
 
 
@@ -89,16 +181,34 @@ def filter_options(func: F) -> F:
     A command with a `text` parameter gets it folded into the filters as free text too.
     """
     extra = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[typ, opt])
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[typ, opt]
+        )
         for name, typ, opt in _FILTERS
     ]
 
     def collect(values: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
         text = kwargs.get("text")
-        return {"filters": filters_from(values, text=" ".join(text) if isinstance(text, list) else text)}
+        return {
+            "filters": filters_from(values, text=" ".join(text) if isinstance(text, list) else text)
+        }
 
     return _extend(func, extra, collect)
 
 
-LimitOption = Annotated[int, typer.Option("--limit", "-n", help="At most this many rows; 0 for all.", min=0, rich_help_panel="Output")]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table (a terminal table, or TSV in a pipe), json, jsonl or csv.", case_sensitive=False, rich_help_panel="Output")]
+LimitOption = Annotated[
+    int,
+    typer.Option(
+        "--limit", "-n", help="At most this many rows; 0 for all.", min=0, rich_help_panel="Output"
+    ),
+]
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table (a terminal table, or TSV in a pipe), json, jsonl or csv.",
+        case_sensitive=False,
+        rich_help_panel="Output",
+    ),
+]

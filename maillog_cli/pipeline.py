@@ -24,8 +24,23 @@ from .model import AuditEntry, Event, Skip, StoredMessage
 from .store import Store
 
 BATCH = 5000
+# Files at least this big defer FTS maintenance to the end of the load; when they are also
+# big next to the store, the events indexes are dropped and rebuilt (measured: benchmarks/).
+BULK_BYTES = 8 << 20
+BYTES_PER_EVENT = 250
+REPORT_LIMIT = 20  # per file; the rest are counted (and written to --rejects)
+UNKNOWN_AFTER = 1000  # bad records in a row with nothing recognised: the file is not ours
 # What an importer may raise for a record it recognised but cannot read.
-RECORD_ERRORS = (RecordError, ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, RecursionError)
+RECORD_ERRORS = (
+    RecordError,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+)
 
 Reporter = Callable[[str], None]
 Progress = Callable[[int, int | None], None]
@@ -89,8 +104,14 @@ def _classifier() -> Callable[[Event], None]:
 class Ingest:
     """Collects parsed items for one file inside one open write transaction."""
 
-    def __init__(self, store: Store, result: FileResult, import_id: int) -> None:
+    def __init__(
+        self, store: Store, result: FileResult, import_id: int, size: int | None = None
+    ) -> None:
         self.store, self.result, self.import_id = store, result, import_id
+        self.bulk: tuple[int, list[str]] | None = None
+        if size is not None and size >= BULK_BYTES:
+            expected = size // BYTES_PER_EVENT
+            self.bulk = store.begin_bulk(drop_indexes=expected > 2 * store.event_count_estimate())
         self.events: list[Event] = []
         self.audit: list[AuditEntry] = []
         self.classify = _classifier()
@@ -124,7 +145,13 @@ class Ingest:
                 "INSERT OR IGNORE INTO touched VALUES (?)",
                 {(e.message_id,) for e in self.events if e.message_id},
             )
-            aliases = {(a, e.message_id) for e in self.events if e.message_id for a in e.aliases if a and a != e.message_id}
+            aliases = {
+                (a, e.message_id)
+                for e in self.events
+                if e.message_id
+                for a in e.aliases
+                if a and a != e.message_id
+            }
             if aliases:
                 self.store.insert_aliases(aliases)
             self.events.clear()
@@ -134,16 +161,22 @@ class Ingest:
 
     def finish(self) -> None:
         self.flush()
+        if self.bulk is not None:
+            self.store.end_bulk(self.bulk)
         self.result.new_messages = self.store.refresh_messages("touched")
 
 
 # --- reading a source into parsed items -------------------------------------------------------
 
 
-Item = tuple[int | str, Any, Any]  # (location, Event/AuditEntry/Skip/StoredMessage or RecordError, raw record)
+Item = tuple[
+    int | str, Any, Any
+]  # (location, Event/AuditEntry/Skip/StoredMessage or RecordError, raw record)
 
 
-def parse_value(value: Any, ctx: Context, forced: ModuleType | None, result: FileResult) -> Iterator[Any]:
+def parse_value(
+    value: Any, ctx: Context, forced: ModuleType | None, result: FileResult
+) -> Iterator[Any]:
     """Detect and parse one JSON value (arrays are walked); yields items or RecordErrors."""
     if isinstance(value, list):
         for element in value:
@@ -175,14 +208,18 @@ def _describe(exc: BaseException) -> str:
     return text[:200]
 
 
-def iter_items(source: readers.Source, ctx: Context, forced: ModuleType | None, result: FileResult) -> Iterator[Item]:
+def iter_items(
+    source: readers.Source, ctx: Context, forced: ModuleType | None, result: FileResult
+) -> Iterator[Item]:
     """Every parsed item of a source with its location; FileFormatError for file problems."""
     head = readers.peek_head(source)
     if not head.strip():
         result.note = "empty input"
         return
     email_mod = importers.load("email_files")
-    if email_mod is not None and (forced is email_mod or (forced is None and email_mod.sniff(source.name, head))):
+    if email_mod is not None and (
+        forced is email_mod or (forced is None and email_mod.sniff(source.name, head))
+    ):
         result.formats[email_mod.NAME] += 1
         for loc, item in email_mod.read(source.stream, source.name, ctx):
             yield loc, item, None
@@ -222,7 +259,14 @@ def _form_values(source: readers.Source) -> Iterator[tuple[int, Any]]:
         raise FileFormatError(f"mandrill_events form body: {exc}") from None
 
 
-def _csv_items(source: readers.Source, codec: str, bom: int, ctx: Context, forced: ModuleType | None, result: FileResult) -> Iterator[Item]:
+def _csv_items(
+    source: readers.Source,
+    codec: str,
+    bom: int,
+    ctx: Context,
+    forced: ModuleType | None,
+    result: FileResult,
+) -> Iterator[Item]:
     header, rows = readers.iter_csv(source.stream, codec, bom)
     if not header:
         result.note = "empty input"
@@ -269,7 +313,12 @@ def write_reject(out: IO[str], source: str, loc: int | str, why: str, raw: Any) 
     """One rejected record as a JSON line: where it came from, why, and the record itself."""
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")
-    out.write(orjson.dumps({"source": source, "line": loc, "error": why, "record": raw}, default=str).decode() + "\n")
+    out.write(
+        orjson.dumps(
+            {"source": source, "line": loc, "error": why, "record": raw}, default=str
+        ).decode()
+        + "\n"
+    )
 
 
 def import_source(
@@ -285,18 +334,23 @@ def import_source(
     try:
         with store.write():
             import_id = store.start_import(source.name, opts.fmt or "auto")
-            ingest = Ingest(store, result, import_id)
+            ingest = Ingest(store, result, import_id, source.size)
             n = 0
             try:
                 for loc, item, raw in iter_items(source, opts.ctx, forced, result):
                     if isinstance(item, Exception):
                         why = str(item) if isinstance(item, RecordError) else _describe(item)
                         result.rejected += 1
-                        report(f"{source.name}:{loc}: {why}")
+                        if result.rejected <= REPORT_LIMIT:
+                            report(f"{source.name}:{loc}: {why}")
+                        if result.rejected >= UNKNOWN_AFTER and not n and not result.formats:
+                            break
                         if opts.rejects is not None:
                             write_reject(opts.rejects, source.name, loc, why, raw)
                         if opts.strict:
-                            raise _Abort(f"{source.name}:{loc}: {why} (--strict: nothing imported from this file)")
+                            raise _Abort(
+                                f"{source.name}:{loc}: {why} (--strict: nothing imported from this file)"
+                            )
                         continue
                     ingest.add(item)
                     n += 1
@@ -305,11 +359,32 @@ def import_source(
             except (OSError, EOFError) as exc:
                 raise FileFormatError(f"{source.name}: unreadable data: {exc}") from None
             except UnicodeDecodeError as exc:
-                raise FileFormatError(f"{source.name}: not valid UTF-8 (byte {exc.start})", "re-save it as UTF-8") from None
-            produced = result.new + len(ingest.events) + sum(result.skipped.values()) + result.contents + result.audit + len(ingest.audit)
+                raise FileFormatError(
+                    f"{source.name}: not valid UTF-8 (byte {exc.start})", "re-save it as UTF-8"
+                ) from None
+            if result.rejected > REPORT_LIMIT:
+                more = result.rejected - REPORT_LIMIT
+                report(
+                    f"{source.name}: … {more} more bad record{'s' if more > 1 else ''} not shown"
+                    + ("" if opts.rejects else " (--rejects FILE keeps them all)")
+                )
+            produced = (
+                result.new
+                + len(ingest.events)
+                + sum(result.skipped.values())
+                + result.contents
+                + result.audit
+                + len(ingest.audit)
+            )
             if result.rejected and not produced and not result.formats:
-                hint = f"--format {forced.NAME}" if forced else "--format NAME (see maillog import --list-formats)"
-                raise _Abort(f"{source.name}: no record in a format maillog knows; nothing imported (try {hint})")
+                hint = (
+                    f"--format {forced.NAME}"
+                    if forced
+                    else "--format NAME (see maillog import --list-formats)"
+                )
+                raise _Abort(
+                    f"{source.name}: no record in a format maillog knows; nothing imported (try {hint})"
+                )
             ingest.finish()
             store.finish_import(
                 import_id,
@@ -338,7 +413,9 @@ def _failed(result: FileResult, message: str) -> FileResult:
     return fresh
 
 
-def import_path(store: Store, path: str, opts: Options, report: Reporter, progress: Progress | None = None) -> FileResult:
+def import_path(
+    store: Store, path: str, opts: Options, report: Reporter, progress: Progress | None = None
+) -> FileResult:
     """Open and import one command-line argument (a file, `-`, a .gz, or a Maildir folder)."""
     p = Path(path)
     email_mod = importers.load("email_files")
@@ -354,7 +431,9 @@ def import_path(store: Store, path: str, opts: Options, report: Reporter, progre
         source.close()
 
 
-def _import_maildir(store: Store, path: Path, opts: Options, report: Reporter, email_mod: ModuleType) -> FileResult:
+def _import_maildir(
+    store: Store, path: Path, opts: Options, report: Reporter, email_mod: ModuleType
+) -> FileResult:
     result = FileResult(source=str(path))
     with store.write():
         import_id = store.start_import(str(path), "email")
@@ -366,8 +445,13 @@ def _import_maildir(store: Store, path: Path, opts: Options, report: Reporter, e
                 continue
             ingest.add(item)
         ingest.finish()
-        store.finish_import(import_id, new_events=result.new, duplicates=result.duplicates,
-                            skipped=sum(result.skipped.values()), errors=result.rejected,
-                            new_messages=result.new_messages)
+        store.finish_import(
+            import_id,
+            new_events=result.new,
+            duplicates=result.duplicates,
+            skipped=sum(result.skipped.values()),
+            errors=result.rejected,
+            new_messages=result.new_messages,
+        )
     result.formats["email"] += 1
     return result

@@ -30,7 +30,11 @@ SNIFF_BYTES = 1 << 20
 # streamed with ijson so memory stays flat.
 WHOLE_DOCUMENT_LIMIT = 32 << 20
 WRAPPER_KEYS = ("items", "entries", "Messages", "results", "Bounces", "events", "data")
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 class CountingReader(io.RawIOBase):
@@ -75,7 +79,9 @@ def open_source(path: str) -> Source:
     else:
         p = Path(path)
         if p.is_dir():
-            raise FileFormatError(f"{path}: is a directory", "give the files inside it (or a Maildir folder)")
+            raise FileFormatError(
+                f"{path}: is a directory", "give the files inside it (or a Maildir folder)"
+            )
         try:
             raw = open(p, "rb")  # noqa: SIM115 - closed by Source.close
             size = p.stat().st_size
@@ -91,10 +97,18 @@ def open_source(path: str) -> Source:
     head = buffered.peek(2)[:2]
     stream: IO[bytes] = buffered
     if head == b"\x1f\x8b":
-        stream = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), buffer_size=SNIFF_BYTES)  # type: ignore[arg-type]
+        stream = io.BufferedReader(
+            gzip.GzipFile(fileobj=buffered, mode="rb"), buffer_size=SNIFF_BYTES
+        )  # type: ignore[arg-type]
     else:
         stream = io.BufferedReader(buffered, buffer_size=SNIFF_BYTES)  # type: ignore[arg-type]
-    return Source(name=name, stream=stream, counter=counter, size=size, path=None if path == "-" else Path(path))
+    return Source(
+        name=name,
+        stream=stream,
+        counter=counter,
+        size=size,
+        path=None if path == "-" else Path(path),
+    )
 
 
 def peek_head(source: Source) -> bytes:
@@ -171,7 +185,11 @@ def iter_jsonl(stream: IO[bytes], codec: str, bom: int) -> Iterator[tuple[int, A
         if first and bom and codec == "utf-8":
             raw_line = raw_line[bom:]
         first = False
-        parts = [raw_line] if b"\r" not in raw_line else raw_line.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        parts = (
+            [raw_line]
+            if b"\r" not in raw_line
+            else raw_line.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        )
         if len(parts) > 1 and parts[-1] == b"":
             parts.pop()
         for part in parts:
@@ -195,7 +213,9 @@ def iter_json_document(
     try:
         text = data[bom:].decode(codec) if codec != "utf-8" else data[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FileFormatError(f"not valid {codec.upper()} at byte {exc.start}", "re-save it as UTF-8") from exc
+        raise FileFormatError(
+            f"not valid {codec.upper()} at byte {exc.start}", "re-save it as UTF-8"
+        ) from exc
     yield from _walk_text(text)
 
 
@@ -261,7 +281,9 @@ def _walk_text(text: str) -> Iterator[tuple[int, Any]]:
                     break
                 if pos >= n:
                     raise FileFormatError("truncated JSON document (the array is not closed)")
-                raise FileFormatError(f"line {_line_at(text, pos, cache)}: invalid JSON: expected ',' or ']'")
+                raise FileFormatError(
+                    f"line {_line_at(text, pos, cache)}: invalid JSON: expected ',' or ']'"
+                )
         else:
             line = _line_at(text, pos, cache)
             value, pos = _decode_at(text, pos)
@@ -269,7 +291,9 @@ def _walk_text(text: str) -> Iterator[tuple[int, Any]]:
             pos = _skip_ws(text, pos)
 
 
-def _stream_large_document(stream: IO[bytes], bom: int, path: Path | None) -> Iterator[tuple[int | str, Any]]:
+def _stream_large_document(
+    stream: IO[bytes], bom: int, path: Path | None
+) -> Iterator[tuple[int | str, Any]]:
     """Big documents through ijson: array items one by one, or a wrapped page's list items
     each handed on as a one-item page (the page's other keys kept, read in a first pass)."""
     import ijson
@@ -283,12 +307,16 @@ def _stream_large_document(stream: IO[bytes], bom: int, path: Path | None) -> It
                 yield f"item {i}", item
             return
         if path is None or head[:1] != b"{":
-            for i, value in enumerate(ijson.items(stream, "", use_float=True, multiple_values=True), start=1):
+            for i, value in enumerate(
+                ijson.items(stream, "", use_float=True, multiple_values=True), start=1
+            ):
                 yield f"value {i}", value
             return
         frame, list_key = _page_frame(path)
         if list_key is None:
-            for i, value in enumerate(ijson.items(stream, "", use_float=True, multiple_values=True), start=1):
+            for i, value in enumerate(
+                ijson.items(stream, "", use_float=True, multiple_values=True), start=1
+            ):
                 yield f"value {i}", value
             return
         for i, item in enumerate(ijson.items(stream, f"{list_key}.item", use_float=True), start=1):
@@ -315,7 +343,12 @@ def _page_frame(path: Path) -> tuple[dict[str, Any], str | None]:
                 continue
             if current is None:
                 continue
-            if prefix == current and event == "start_array" and current in WRAPPER_KEYS and list_key is None:
+            if (
+                prefix == current
+                and event == "start_array"
+                and current in WRAPPER_KEYS
+                and list_key is None
+            ):
                 list_key = current
                 continue
             if list_key is not None and (prefix == list_key or prefix.startswith(list_key + ".")):
@@ -332,9 +365,13 @@ def _page_frame(path: Path) -> tuple[dict[str, Any], str | None]:
 # --- CSV --------------------------------------------------------------------------------------
 
 
-def iter_csv(stream: IO[bytes], codec: str, bom: int) -> tuple[list[str], Iterator[tuple[int, Any]]]:
+def iter_csv(
+    stream: IO[bytes], codec: str, bom: int
+) -> tuple[list[str], Iterator[tuple[int, Any]]]:
     """(header columns, iterator of (first physical line of the row, row dict or RecordError))."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig" if codec == "utf-8" else codec, errors="strict", newline="")
+    text = io.TextIOWrapper(
+        stream, encoding="utf-8-sig" if codec == "utf-8" else codec, errors="strict", newline=""
+    )
     csv.field_size_limit(16 << 20)
     reader = csv.reader(text)
     try:
@@ -360,7 +397,10 @@ def iter_csv(stream: IO[bytes], codec: str, bom: int) -> tuple[list[str], Iterat
                 start = reader.line_num + 1
                 continue
             except UnicodeDecodeError as exc:
-                raise FileFormatError(f"line {start}: not valid UTF-8 (byte {exc.start} of the line)", "re-save it as UTF-8") from None
+                raise FileFormatError(
+                    f"line {start}: not valid UTF-8 (byte {exc.start} of the line)",
+                    "re-save it as UTF-8",
+                ) from None
             line, start = start, reader.line_num + 1
             if not row or all(not c.strip() for c in row):
                 continue

@@ -19,7 +19,9 @@ import orjson
 FORMATS = ("table", "json", "jsonl", "csv")
 # C0 (except nothing), DEL, C1, and the Unicode bidi/format controls that reorder text.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]")
+_JSON_UNSAFE = re.compile(
+    "[\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]"
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -61,7 +63,9 @@ def neutralise_cell(value: Any) -> Any:
     return value
 
 
-def write_rows(rows: Iterable[Mapping[str, Any]], keys: Sequence[str], fmt: str, out: IO[str] | None = None) -> int:
+def write_rows(
+    rows: Iterable[Mapping[str, Any]], keys: Sequence[str], fmt: str, out: IO[str] | None = None
+) -> int:
     """Stream rows as json (an array), jsonl or csv, flushing per row; returns the count."""
     out = out or sys.stdout
     n = 0
@@ -139,7 +143,11 @@ def status_text(status: str | None):  # -> rich.text.Text
     return Text(status or "", style=COLOURS.get(status or "", ""))
 
 
-def table(columns: Sequence[tuple[str, dict[str, Any]]], rows: Iterable[Sequence[Any]], title: str | None = None):
+def table(
+    columns: Sequence[tuple[str, dict[str, Any]]],
+    rows: Iterable[Sequence[Any]],
+    title: str | None = None,
+):
     """A Rich Table whose cells are Text (never markup); str cells are made visible()."""
     from rich.table import Table
     from rich.text import Text

@@ -123,8 +123,9 @@ class Store:
             if not readonly:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA cache_size = -65536")
-            conn.execute("PRAGMA temp_store = MEMORY")
+            # 32 MiB of page cache; temp b-trees (index builds, GROUP BY) spill to disk so
+            # that importing a 1 GB file stays well under 150 MB of memory.
+            conn.execute("PRAGMA cache_size = -32768")
             store = cls(p, conn, readonly=readonly)
             if not readonly:
                 store.migrate()
@@ -257,27 +258,44 @@ class Store:
     def refresh_messages(self, touched_table: str = "touched") -> int:
         """Recompute the messages rows of the ids in temp table `touched_table` from events.
 
-        Set-based: one aggregate for the firsts and counts, one for the latest lifecycle
-        status (SQLite takes bare columns from the row that holds max()).
+        Set-based, in two statements: the latest lifecycle event per message (SQLite takes
+        bare columns from the row that holds max()), then one upsert of the aggregates.
         Returns how many message rows are new.
         """
         before = self.conn.execute("SELECT count(*) FROM messages").fetchone()[0]
         lifecycle = ", ".join(f"'{s}'" for s in LIFECYCLE)
         rank = " ".join(f"WHEN '{s}' THEN {r}" for s, r in LIFECYCLE_RANK.items())
+        self.conn.execute("DROP TABLE IF EXISTS temp.latest")
+        self.conn.execute(
+            f"""
+            CREATE TEMP TABLE latest AS
+            SELECT message_id, status, timestamp, bounce_class, bounce_reason, seq,
+                   max(timestamp || CASE status {rank} ELSE 0 END || printf('%012d', seq)) AS k
+            FROM events
+            WHERE message_id IN (SELECT message_id FROM {touched_table}) AND status IN ({lifecycle})
+            GROUP BY message_id
+            """
+        )
+        self.conn.execute("CREATE INDEX temp.latest_id ON latest(message_id)")
         self.conn.execute(
             f"""
             INSERT INTO messages(message_id, sender, recipient, recipient_domain, subject, tag,
                 provider, direction, first_seen, opened_at, clicked_at, complained_at,
-                unsubscribed_at, event_count)
-            SELECT e.message_id, max(e.sender), min(e.recipient), min(e.recipient_domain),
-                max(e.subject), max(e.tag), max(e.provider), max(e.direction), min(e.timestamp),
-                min(CASE WHEN e.status = 'opened' THEN e.timestamp END),
-                min(CASE WHEN e.status = 'clicked' THEN e.timestamp END),
-                min(CASE WHEN e.status = 'complained' THEN e.timestamp END),
-                min(CASE WHEN e.status = 'unsubscribed' THEN e.timestamp END),
-                count(*)
-            FROM events e JOIN {touched_table} t ON t.message_id = e.message_id
-            GROUP BY e.message_id
+                unsubscribed_at, event_count, last_status, last_status_at, bounce_class,
+                bounce_reason, last_seq)
+            SELECT a.*, l.status, l.timestamp, l.bounce_class, l.bounce_reason, l.seq
+            FROM (
+                SELECT message_id, max(sender), min(recipient), min(recipient_domain),
+                    max(subject), max(tag), max(provider), max(direction), min(timestamp),
+                    min(CASE WHEN status = 'opened' THEN timestamp END),
+                    min(CASE WHEN status = 'clicked' THEN timestamp END),
+                    min(CASE WHEN status = 'complained' THEN timestamp END),
+                    min(CASE WHEN status = 'unsubscribed' THEN timestamp END),
+                    count(*)
+                FROM events WHERE message_id IN (SELECT message_id FROM {touched_table})
+                GROUP BY message_id
+            ) AS a LEFT JOIN latest l ON l.message_id = a.message_id
+            WHERE true
             ON CONFLICT(message_id) DO UPDATE SET
                 sender = coalesce(messages.sender, excluded.sender),
                 recipient = coalesce(messages.recipient, excluded.recipient),
@@ -291,23 +309,56 @@ class Store:
                 clicked_at = excluded.clicked_at,
                 complained_at = excluded.complained_at,
                 unsubscribed_at = excluded.unsubscribed_at,
-                event_count = excluded.event_count
+                event_count = excluded.event_count,
+                last_status = excluded.last_status,
+                last_status_at = excluded.last_status_at,
+                bounce_class = excluded.bounce_class,
+                bounce_reason = excluded.bounce_reason,
+                last_seq = excluded.last_seq
             """
         )
-        self.conn.execute(
-            f"""
-            UPDATE messages SET (last_status, last_status_at, bounce_class, bounce_reason, last_seq) = (
-                SELECT status, timestamp, bounce_class, bounce_reason, seq FROM (
-                    SELECT status, timestamp, bounce_class, bounce_reason, seq,
-                           max(timestamp || ':' || CASE status {rank} ELSE 0 END || ':' || printf('%012d', seq))
-                    FROM events WHERE message_id = messages.message_id AND status IN ({lifecycle})
-                )
-            )
-            WHERE message_id IN (SELECT message_id FROM {touched_table})
-            """
-        )
+        self.conn.execute("DROP TABLE temp.latest")
         after = self.conn.execute("SELECT count(*) FROM messages").fetchone()[0]
         return after - before
+
+    # --- bulk loads ----------------------------------------------------------------------
+    def begin_bulk(self, drop_indexes: bool) -> tuple[int, list[str]]:
+        """Defer FTS (and optionally index) maintenance to the end of a big load.
+
+        Inside the caller's write transaction, so a kill or error rolls it all back.
+        Returns the state `end_bulk` needs: the last seq before the load, and the
+        SQL of the dropped indexes.
+        """
+        from .migrations import drop_fts_triggers
+
+        before = self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        drop_fts_triggers(self.conn)
+        dropped: list[str] = []
+        if drop_indexes:
+            for name, sql in self.conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL"
+            ).fetchall():
+                self.conn.execute(f'DROP INDEX "{name}"')
+                dropped.append(sql)
+        return before, dropped
+
+    def end_bulk(self, state: tuple[int, list[str]]) -> None:
+        """Rebuild what begin_bulk deferred: indexes, then the FTS rows of the new events."""
+        from .migrations import create_fts_triggers
+
+        before, dropped = state
+        for sql in dropped:
+            self.conn.execute(sql)
+        self.conn.execute(
+            "INSERT INTO events_fts(rowid, subject, sender, recipient, diagnostic)"
+            " SELECT seq, subject, sender, recipient, diagnostic FROM events WHERE seq > ?",
+            (before,),
+        )
+        create_fts_triggers(self.conn)
+
+    def event_count_estimate(self) -> int:
+        """Rows in events, cheaply (max seq; deletions make it an over-estimate)."""
+        return int(self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
 
     # --- provenance ------------------------------------------------------------------
     def start_import(self, source: str, fmt: str | None) -> int:

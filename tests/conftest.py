@@ -22,7 +22,13 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAILLOG_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "120")
-    for var in ("MAILLOG_SMTP_HOST", "MAILLOG_SMTP_PORT", "MAILLOG_SMTP_USER", "MAILLOG_SMTP_PASSWORD", "MAILLOG_SMTP_TLS"):
+    for var in (
+        "MAILLOG_SMTP_HOST",
+        "MAILLOG_SMTP_PORT",
+        "MAILLOG_SMTP_USER",
+        "MAILLOG_SMTP_PASSWORD",
+        "MAILLOG_SMTP_TLS",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 

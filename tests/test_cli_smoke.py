@@ -18,7 +18,9 @@ def test_import_search_show_roundtrip(cli, tmp_path: Path) -> None:
     rows = [orjson.loads(line) for line in r.stdout.splitlines()]
     assert len(rows) == 5
     assert all(list(row) == list(EVENT_KEYS) for row in rows)
-    assert [row["timestamp"] for row in rows] == sorted((row["timestamp"] for row in rows), reverse=True)
+    assert [row["timestamp"] for row in rows] == sorted(
+        (row["timestamp"] for row in rows), reverse=True
+    )
     out = tmp_path / "out.jsonl"
     out.write_text(r.stdout)
     other = tmp_path / "other.db"

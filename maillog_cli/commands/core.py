@@ -23,11 +23,18 @@ def register(app: typer.Typer) -> None:
 @filter_options
 def search(
     ctx: typer.Context,
-    text: Annotated[list[str] | None, typer.Argument(help="Free text in subject, addresses and diagnostics.", show_default=False)] = None,
-    messages: Annotated[bool, typer.Option("--messages", "-m", help="One row per email, with its latest status.")] = False,
+    text: Annotated[
+        list[str] | None,
+        typer.Argument(help="Free text in subject, addresses and diagnostics.", show_default=False),
+    ] = None,
+    messages: Annotated[
+        bool, typer.Option("--messages", "-m", help="One row per email, with its latest status.")
+    ] = False,
     fmt: FormatOption = OutputFormat.table,
     limit: LimitOption = 100,
-    db: Annotated[Path | None, typer.Option("--db", help="Database file.", show_default=False)] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Database file.", show_default=False)
+    ] = None,
     filters: Filters = None,  # type: ignore[assignment]  # filled by @filter_options
 ) -> None:
     """Search events (newest first) with filters and free text."""
@@ -44,10 +51,21 @@ def search(
 
 def show(
     ctx: typer.Context,
-    ident: Annotated[str, typer.Argument(metavar="MESSAGE_ID", help="Message-ID, provider message id or queue id; <> optional.")],
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.", case_sensitive=False)] = OutputFormat.table,
-    raw: Annotated[bool, typer.Option("--raw", help="Print the stored email itself (when one was imported).")] = False,
-    db: Annotated[Path | None, typer.Option("--db", help="Database file.", show_default=False)] = None,
+    ident: Annotated[
+        str,
+        typer.Argument(
+            metavar="MESSAGE_ID", help="Message-ID, provider message id or queue id; <> optional."
+        ),
+    ],
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table or json.", case_sensitive=False)
+    ] = OutputFormat.table,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Print the stored email itself (when one was imported).")
+    ] = False,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Database file.", show_default=False)
+    ] = None,
 ) -> None:
     """One message: what is known about it, then its events as a timeline."""
     from ..cli import open_store
@@ -56,10 +74,16 @@ def show(
     store = open_store(ctx, db, readonly=True)
     detail = load_message(store, ident)
     if detail is None:
-        raise MaillogError(f"no message {ident!r} in {store.path}", "check the id with: maillog search --message-id ID, or maillog search TEXT")
+        raise MaillogError(
+            f"no message {ident!r} in {store.path}",
+            "check the id with: maillog search --message-id ID, or maillog search TEXT",
+        )
     if raw:
         if detail.raw is None:
-            raise MaillogError(f"no stored content for {detail.message_id}", "import the original (.eml, mbox) first")
+            raise MaillogError(
+                f"no stored content for {detail.message_id}",
+                "import the original (.eml, mbox) first",
+            )
         import sys
 
         sys.stdout.buffer.write(detail.raw)
@@ -82,9 +106,16 @@ def show(
 
 def sql(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="A SELECT over the documented schema (events, messages, audit, imports).")],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help="A SELECT over the documented schema (events, messages, audit, imports)."
+        ),
+    ],
     fmt: FormatOption = OutputFormat.table,
-    db: Annotated[Path | None, typer.Option("--db", help="Database file.", show_default=False)] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Database file.", show_default=False)
+    ] = None,
 ) -> None:
     """Read-only SQL escape hatch: the store is opened read-only, so nothing can change."""
     from ..cli import open_store
@@ -94,12 +125,17 @@ def sql(
     try:
         cur = store.conn.execute(query)
     except sqlite3.Error as exc:
-        raise MaillogError(f"SQL error: {exc}", "the schema is in the README (tables events, messages, audit, imports)") from None
+        raise MaillogError(
+            f"SQL error: {exc}",
+            "the schema is in the README (tables events, messages, audit, imports)",
+        ) from None
     names = [d[0] for d in cur.description or []]
     rows: Any = (dict(zip(names, r, strict=False)) for r in cur)
     if fmt is not OutputFormat.table:
         write_rows(rows, names, fmt.value)
     elif is_terminal():
-        console().print(table([(n, {"overflow": "fold"}) for n in names], ([r[n] for n in names] for r in rows)))
+        console().print(
+            table([(n, {"overflow": "fold"}) for n in names], ([r[n] for n in names] for r in rows))
+        )
     else:
         write_tsv([r[n] for n in names] for r in rows)

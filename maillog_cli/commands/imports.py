@@ -17,15 +17,55 @@ def register(app: typer.Typer) -> None:
 
 def import_cmd(
     ctx: typer.Context,
-    files: Annotated[list[str] | None, typer.Argument(help="Files to import; - for stdin; .gz is read transparently; a Maildir folder.", show_default=False)] = None,
-    fmt: Annotated[str, typer.Option("--format", help="auto (detect per record), or force one format: see --list-formats.")] = "auto",
-    strict: Annotated[bool, typer.Option("--strict", help="Abort a file at its first bad record and import nothing from it.")] = False,
-    rejects: Annotated[Path | None, typer.Option("--rejects", help="Write rejected records here (JSONL: source, line, error, record).")] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="Time zone for times that carry none (default UTC), e.g. Europe/Berlin.")] = None,
-    field_map: Annotated[list[str] | None, typer.Option("--map", help="Generic CSV/JSONL: map a column to a field, col=field (repeatable).")] = None,
-    list_formats: Annotated[bool, typer.Option("--list-formats", help="List every format and how it is recognised, then exit.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
-    db: Annotated[Path | None, typer.Option("--db", help="Database file.", show_default=False)] = None,
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Files to import; - for stdin; .gz is read transparently; a Maildir folder.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="auto (detect per record), or force one format: see --list-formats."
+        ),
+    ] = "auto",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Abort a file at its first bad record and import nothing from it."
+        ),
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            "--rejects", help="Write rejected records here (JSONL: source, line, error, record)."
+        ),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz", help="Time zone for times that carry none (default UTC), e.g. Europe/Berlin."
+        ),
+    ] = None,
+    field_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map", help="Generic CSV/JSONL: map a column to a field, col=field (repeatable)."
+        ),
+    ] = None,
+    list_formats: Annotated[
+        bool,
+        typer.Option(
+            "--list-formats", help="List every format and how it is recognised, then exit."
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")
+    ] = False,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Database file.", show_default=False)
+    ] = None,
 ) -> None:
     """Import exports and webhook dumps of any provider (auto-detected per record), raw emails and audit logs.
 
@@ -47,7 +87,11 @@ def import_cmd(
         if not sep or not col.strip() or not target.strip():
             raise typer.BadParameter(f"{item!r} is not col=field", param_hint="--map")
         mapping[col.strip()] = target.strip()
-    opts = pipeline.Options(fmt=None if fmt == "auto" else fmt, strict=strict, ctx=Context(default_tz=parse_tz(tz), field_map=mapping))
+    opts = pipeline.Options(
+        fmt=None if fmt == "auto" else fmt,
+        strict=strict,
+        ctx=Context(default_tz=parse_tz(tz), field_map=mapping),
+    )
     pipeline.resolve_format(opts.fmt)  # fail fast on an unknown --format
     from ..cli import error, open_store
 
@@ -83,15 +127,25 @@ def _import_one(store, path: str, opts, report, show_progress: bool):
     from ..render import console, visible
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-        console=console(stderr=True), transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console(stderr=True),
+        transient=True,
     ) as progress:
         task = progress.add_task(visible(Path(path).name)[:40], total=None)
 
         def update(done: int, total: int | None) -> None:
             progress.update(task, completed=done, total=total)
 
-        return pipeline.import_path(store, path, opts, lambda m: progress.console.print(m, markup=False, highlight=False), update)
+        return pipeline.import_path(
+            store,
+            path,
+            opts,
+            lambda m: progress.console.print(m, markup=False, highlight=False),
+            update,
+        )
 
 
 def _summary(result) -> None:
@@ -133,6 +187,15 @@ def _list_formats() -> None:
 
     rows = [(m.NAME, m.SIGNATURE, getattr(m, "SHAPES", "")) for m in importers.all_importers()]
     if is_terminal():
-        console().print(table([("format", {"style": "bold", "no_wrap": True}), ("recognised by", {}), ("shapes", {})], rows))
+        console().print(
+            table(
+                [
+                    ("format", {"style": "bold", "no_wrap": True}),
+                    ("recognised by", {}),
+                    ("shapes", {}),
+                ],
+                rows,
+            )
+        )
     else:
         write_tsv(rows)

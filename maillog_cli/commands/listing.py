@@ -19,10 +19,21 @@ from ..render import (
     write_tsv,
 )
 
-TABLE_COLUMNS = ("time", "status", "recipient", "subject", "provider", "class", "code", "diagnostic")
+TABLE_COLUMNS = (
+    "time",
+    "status",
+    "recipient",
+    "subject",
+    "provider",
+    "class",
+    "code",
+    "diagnostic",
+)
 
 
-def rows_as_dicts(cursor: Iterable[sqlite3.Row | tuple[Any, ...]], names: list[str]) -> Iterator[dict[str, Any]]:
+def rows_as_dicts(
+    cursor: Iterable[sqlite3.Row | tuple[Any, ...]], names: list[str]
+) -> Iterator[dict[str, Any]]:
     for row in cursor:
         yield dict(zip(names, row, strict=False))
 
@@ -45,7 +56,9 @@ def table_cells(row: dict[str, Any]) -> list[Any]:
     ]
 
 
-def emit_events(rows: Iterable[dict[str, Any]], fmt: OutputFormat | str, title: str | None = None) -> int:
+def emit_events(
+    rows: Iterable[dict[str, Any]], fmt: OutputFormat | str, title: str | None = None
+) -> int:
     """Print events in the chosen format; returns how many were printed."""
     fmt = OutputFormat(fmt)
     if fmt is not OutputFormat.table:

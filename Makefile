@@ -1,0 +1,45 @@
+# maillog — one command to set up and run on demo data, one to test.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+BIN     = $(VENV)/bin
+DEMO_DB ?= demo/maillog-demo.db
+
+.PHONY: install run demo test lint format bench completions clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Generate demo data, import it into a fresh demo database, open the main view.
+run: demo
+	$(BIN)/maillog --db $(DEMO_DB) tui 2>/dev/null || $(BIN)/maillog --db $(DEMO_DB) tail -n 30
+
+demo: install
+	rm -rf demo && mkdir -p demo
+	$(BIN)/maillog demo --out demo/data
+	$(BIN)/maillog --db $(DEMO_DB) import demo/data/*
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check maillog_cli tests benchmarks
+	$(BIN)/ruff format --check maillog_cli tests benchmarks
+
+format: install
+	$(BIN)/ruff format maillog_cli tests benchmarks
+	$(BIN)/ruff check --fix maillog_cli tests benchmarks
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+completions: install
+	$(PY) -m maillog_cli.completion_scripts completions
+
+clean:
+	rm -rf $(VENV) demo benchmarks/out .pytest_cache
