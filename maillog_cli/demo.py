@@ -199,11 +199,17 @@ def iter_events(
         }
 
         def ev(
-            i: int, when: datetime, status: str, raw: str, diag: str | None = None
+            i: int,
+            when: datetime,
+            status: str,
+            raw: str,
+            diag: str | None = None,
+            _id: str = f"{provider}-{seed}-{n}",
+            _base: dict[str, Any] = base,
         ) -> dict[str, Any]:
             return {
-                "event_id": f"{provider}-{seed}-{n}-{i}",
-                **base,
+                "event_id": f"{_id}-{i}",
+                **_base,
                 "timestamp": format_dt(when),
                 "status": status,
                 "raw_status": raw,
