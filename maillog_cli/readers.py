@@ -140,11 +140,14 @@ def container_of(head: bytes) -> str:
         ends = [i for i in (nl, cr) if i >= 0]
         if not ends:
             return "json"
-        first = text[: min(ends)]
+        first = text[: min(ends)].strip()
         try:
             orjson.loads(first)
         except orjson.JSONDecodeError:
-            return "json"
+            # A one-line object that is itself broken is still a JSONL file's first record;
+            # a pretty-printed document starts with a lone "{" or "[".
+            closed = len(first) > 1 and (first[:1], first[-1:]) in ((b"{", b"}"), (b"[", b"]"))
+            return "jsonl" if closed else "json"
         return "jsonl"
     if text.startswith(b"mandrill_events="):
         return "form"
@@ -249,8 +252,10 @@ def _decode_at(text: str, pos: int) -> tuple[Any, int]:
 def _json_problem(text: str, exc: ValueError) -> str:
     pos = getattr(exc, "pos", None)
     msg = getattr(exc, "msg", str(exc))
-    if pos is not None and pos >= len(text.rstrip()):
-        return "truncated JSON document (it ends before the JSON does)"
+    rest = text[pos:].strip() if pos is not None else "x"
+    if pos is not None and (not rest or (msg.startswith("Unterminated string") and '"' not in rest[1:])):
+        line = text.count("\n", 0, pos) + 1
+        return f"line {line}: truncated JSON document (the file ends inside a value)"
     if pos is not None:
         line = text.count("\n", 0, pos) + 1
         return f"line {line}: invalid JSON: {msg}"
