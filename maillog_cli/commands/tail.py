@@ -1,0 +1,230 @@
+"""`maillog tail`: the last N matching events oldest first, then (--follow) new ones live."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..options import FormatOption, OutputFormat, filter_options
+from ..query import Filters
+
+STATUS_WIDTH = 12
+TIME_WIDTH = 19
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tail")(tail)
+
+
+@filter_options
+def tail(
+    ctx: typer.Context,
+    text: Annotated[
+        list[str] | None,
+        typer.Argument(help="Free text in subject, addresses and diagnostics.", show_default=False),
+    ] = None,
+    lines: Annotated[
+        int,
+        typer.Option(
+            "--lines",
+            "-n",
+            min=0,
+            help="Show the last N matching events first, oldest first; 0 for none.",
+            rich_help_panel="Output",
+        ),
+    ] = 20,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-F",
+            help="Keep printing new matching events as they are imported (Ctrl-C to stop).",
+        ),
+    ] = False,
+    import_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--import",
+            metavar="FILE",
+            help="Follow a file another process appends to: import each new line, show the matches (implies --follow).",
+            show_default=False,
+        ),
+    ] = None,
+    from_start: Annotated[
+        bool,
+        typer.Option(
+            "--from-start",
+            help="With --import: import the whole file first, not only what is appended from now on.",
+        ),
+    ] = False,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval",
+            min=0.05,
+            max=60.0,
+            help="Seconds between checks for new events while following.",
+        ),
+    ] = 0.25,
+    fmt: FormatOption = OutputFormat.table,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Database file.", show_default=False)
+    ] = None,
+    filters: Filters = None,  # type: ignore[assignment]  # filled by @filter_options
+) -> None:
+    """The last events (oldest first, like tail(1)); with --follow, new ones as they land.
+
+    New events come from any `maillog import` running meanwhile, or from a file being appended to (--import FILE). Ctrl-C stops cleanly.
+    """
+    from .. import follow as core
+    from ..cli import error, open_store
+
+    if from_start and import_file is None:
+        raise typer.BadParameter("only makes sense with --import FILE", param_hint="--from-start")
+    store = open_store(ctx, db, readonly=import_file is None)
+    growing = None
+    try:
+        if import_file is not None:
+            growing = core.GrowingFile(import_file, from_start, notice=error)
+        following = follow or growing is not None
+        if following:
+            _line_buffered()
+            if fmt is OutputFormat.table and _is_tty(sys.stdout) and _is_tty(sys.stderr):
+                _hint(lines)
+        rows = core.tail(
+            store,
+            filters,
+            lines,
+            following,
+            growing,
+            report=error,
+            interval=interval,
+            stop=_reader_gone,
+        )
+        _emit(_until_interrupted(rows), fmt, following)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a follow ends: exit 0, no traceback
+    except BrokenPipeError:
+        _silence_stdout()  # `maillog tail | head`: the reader has what it wanted
+    finally:
+        if growing is not None:
+            growing.close()
+        store.close()
+
+
+def _until_interrupted(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """End the stream on Ctrl-C, so writers close it properly (a json array gets its `]`)."""
+    try:
+        yield from rows
+    except KeyboardInterrupt:
+        return
+
+
+def _emit(rows: Iterable[dict[str, Any]], fmt: OutputFormat, following: bool) -> None:
+    from ..model import EVENT_KEYS
+    from ..render import console, is_terminal, write_rows, write_tsv
+    from .listing import table_cells
+
+    if fmt is not OutputFormat.table:
+        write_rows(rows, EVENT_KEYS, fmt.value)
+        return
+    if not is_terminal():
+        write_tsv(table_cells(r) for r in rows)
+        return
+    out = console()
+    shown = 0
+    for row in rows:
+        out.print(event_line(row, out.width), no_wrap=True, overflow="ellipsis", crop=True)
+        shown += 1
+    if not shown and not following:
+        out.print("no matching events", style="dim")
+
+
+def event_line(row: dict[str, Any], width: int):  # -> rich.text.Text
+    """One event on one terminal line: time, coloured status, recipient, subject, diagnostic."""
+    from rich.text import Text
+
+    from ..render import one_line, status_text
+    from .listing import short_time
+
+    rest = max(30, width - TIME_WIDTH - STATUS_WIDTH - 2)
+    to_width = min(32, max(12, rest * 3 // 10))
+    subject_width = max(8, (rest - to_width - 2) * 9 // 20)
+    diag_width = max(0, rest - to_width - subject_width - 2)
+    code = row.get("enhanced_code") or (str(row["smtp_code"]) if row.get("smtp_code") else "")
+    status = status_text(row.get("status"))
+    status.truncate(STATUS_WIDTH, pad=True)
+
+    def cell(value: Any, cells: int) -> Text:
+        t = Text(one_line(value))
+        t.truncate(cells, overflow="ellipsis", pad=True)
+        return t
+
+    line = Text.assemble(
+        Text(short_time(row.get("timestamp")).ljust(TIME_WIDTH), style="dim"),
+        " ",
+        status,
+        " ",
+        cell(row.get("recipient"), to_width),
+        " ",
+        cell(row.get("subject"), subject_width),
+        " ",
+    )
+    diagnostic = Text(one_line(row.get("diagnostic") or code), style="dim")
+    diagnostic.truncate(diag_width, overflow="ellipsis")
+    line.append_text(diagnostic)
+    line.rstrip()
+    return line
+
+
+def _hint(lines: int) -> None:
+    from ..render import console
+
+    what = "new matching events appear below" if lines else "waiting for new matching events"
+    console(stderr=True).print(f"following: {what} (Ctrl-C to stop)", style="dim")
+
+
+def _is_tty(stream: Any) -> bool:
+    from ..render import is_terminal
+
+    return is_terminal(stream)
+
+
+def _line_buffered() -> None:
+    """While following, every line reaches a pipe at once (jq, grep), whatever the format."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(line_buffering=True)
+        except (ValueError, OSError):  # pragma: no cover - an unusual stdout
+            pass
+
+
+def _reader_gone() -> bool:
+    """True when stdout is a pipe whose reader has gone (`| head` finished) — noticed while idle."""
+    import select
+    import stat
+
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        poller = select.poll()
+        poller.register(fd, 0)  # POLLERR / POLLHUP are always reported
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):
+        pass
