@@ -108,6 +108,10 @@ _register()
 
 def main() -> None:
     """Entry point: run the app with the one error path around it."""
+    import signal
+
+    # `maillog search | head`: when the reader goes away, end quietly like any Unix tool.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         app(prog_name="maillog")
     except MaillogError as exc:
@@ -121,3 +125,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         sys.exit(130)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else "cannot write the output: "
+        error(f"error: {where}{exc.strerror or exc}")
+        sys.exit(1)

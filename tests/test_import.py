@@ -26,7 +26,9 @@ def row(i: int, **changes: object) -> dict[str, object]:
 
 
 def jsonl(path: Path, rows: list[object]) -> Path:
-    path.write_bytes(b"".join((r if isinstance(r, bytes) else orjson.dumps(r)) + b"\n" for r in rows))
+    path.write_bytes(
+        b"".join((r if isinstance(r, bytes) else orjson.dumps(r)) + b"\n" for r in rows)
+    )
     return path
 
 
@@ -36,7 +38,9 @@ def count(db: Path, table: str = "events") -> int:
 
 
 def test_good_file_imports_and_normalises(cli, tmp_path: Path, db_path: Path) -> None:
-    f = jsonl(tmp_path / "a.jsonl", [row(1), row(2, status="bounce", diagnostic="550 5.1.1 no such user")])
+    f = jsonl(
+        tmp_path / "a.jsonl", [row(1), row(2, status="bounce", diagnostic="550 5.1.1 no such user")]
+    )
     r = cli("import", f)
     assert r.exit_code == 0, r
     assert "2 new events, 0 already present, 0 skipped" in r.stderr
@@ -55,11 +59,25 @@ def test_reimport_adds_nothing(cli, tmp_path: Path, db_path: Path) -> None:
     assert count(db_path) == 2
 
 
-def test_bad_lines_are_reported_with_their_physical_line_and_skipped(cli, tmp_path: Path, db_path: Path) -> None:
-    f = jsonl(tmp_path / "b.jsonl", [row(1), b"{not json", b"", row(3, status="exploded"), row(4, timestamp="99999-01-01"), row(5)])
+def test_bad_lines_are_reported_with_their_physical_line_and_skipped(
+    cli, tmp_path: Path, db_path: Path
+) -> None:
+    f = jsonl(
+        tmp_path / "b.jsonl",
+        [
+            row(1),
+            b"{not json",
+            b"",
+            row(3, status="exploded"),
+            row(4, timestamp="99999-01-01"),
+            row(5),
+        ],
+    )
     r = cli("import", f)
     assert r.exit_code == 1
-    lines = [line for line in r.stderr.splitlines() if ".jsonl:" in line and "new events" not in line]
+    lines = [
+        line for line in r.stderr.splitlines() if ".jsonl:" in line and "new events" not in line
+    ]
     assert lines[0].startswith(f"maillog: {f}:2: invalid JSON")
     assert f"{f}:4: unknown status 'exploded'" in lines[1]
     assert f"{f}:5: " in lines[2] and "99999" in lines[2]
@@ -67,7 +85,9 @@ def test_bad_lines_are_reported_with_their_physical_line_and_skipped(cli, tmp_pa
     assert count(db_path) == 2
 
 
-def test_strict_imports_nothing_from_a_bad_file_but_continues(cli, tmp_path: Path, db_path: Path) -> None:
+def test_strict_imports_nothing_from_a_bad_file_but_continues(
+    cli, tmp_path: Path, db_path: Path
+) -> None:
     bad = jsonl(tmp_path / "bad.jsonl", [row(1), b"[1, 2", row(3)])
     good = jsonl(tmp_path / "good.jsonl", [row(10)])
     r = cli("import", "--strict", bad, good)
@@ -88,14 +108,20 @@ def test_rejects_file_keeps_the_bad_records(cli, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("trunc.json", b'[\n {"status": "sent", "timestamp": 1700000000},\n {"status": "se', "truncated JSON"),
+        (
+            "trunc.json",
+            b'[\n {"status": "sent", "timestamp": 1700000000},\n {"status": "se',
+            "truncated JSON",
+        ),
         ("cols.csv", b"a,b,c\n1,2,3\n", "CSV without the required columns"),
         ("utf16.jsonl", "\u0000".encode("utf-16-le") * 3, "UTF-16"),
         ("gz.jsonl.gz", b"\x1f\x8bnot really gzip", "compress"),
         ("deep.json", b"[" * 10000 + b"]" * 10000, ""),
     ],
 )
-def test_whole_file_problems_import_nothing_and_do_not_stop_the_others(cli, tmp_path: Path, db_path: Path, name: str, content: bytes, message: str) -> None:
+def test_whole_file_problems_import_nothing_and_do_not_stop_the_others(
+    cli, tmp_path: Path, db_path: Path, name: str, content: bytes, message: str
+) -> None:
     bad = tmp_path / name
     bad.write_bytes(content)
     good = jsonl(tmp_path / "good.jsonl", [row(1)])
@@ -120,7 +146,9 @@ def test_empty_input_is_not_an_error(cli, tmp_path: Path) -> None:
 
 
 def test_encodings_and_line_ends(cli, tmp_path: Path, db_path: Path) -> None:
-    body = orjson.dumps(row(1)) + b"\r\n" + orjson.dumps(row(2)) + b"\r" + orjson.dumps(row(3)) + b"\n"
+    body = (
+        orjson.dumps(row(1)) + b"\r\n" + orjson.dumps(row(2)) + b"\r" + orjson.dumps(row(3)) + b"\n"
+    )
     (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + body)
     (tmp_path / "u16.jsonl").write_bytes(("\ufeff" + body.decode()).encode("utf-16-le"))
     r = cli("import", tmp_path / "bom.jsonl")
@@ -162,9 +190,13 @@ def test_gzip_and_stdin(cli, tmp_path: Path, db_path: Path) -> None:
     assert count(db_path) == 2
 
 
-def test_json_array_concatenated_objects_and_wrapped_pages(cli, tmp_path: Path, db_path: Path) -> None:
+def test_json_array_concatenated_objects_and_wrapped_pages(
+    cli, tmp_path: Path, db_path: Path
+) -> None:
     (tmp_path / "arr.json").write_text(json.dumps([row(1), row(2)], indent=2))
-    (tmp_path / "cat.json").write_text(json.dumps(row(3), indent=2) + "\n" + json.dumps(row(4), indent=2))
+    (tmp_path / "cat.json").write_text(
+        json.dumps(row(3), indent=2) + "\n" + json.dumps(row(4), indent=2)
+    )
     r = cli("import", tmp_path / "arr.json", tmp_path / "cat.json")
     assert r.exit_code == 0, r
     assert count(db_path) == 4
@@ -179,7 +211,9 @@ def test_bad_item_in_array_reports_its_line(cli, tmp_path: Path) -> None:
 
 def test_csv_physical_lines_count_quoted_newlines(cli, tmp_path: Path, db_path: Path) -> None:
     f = tmp_path / "e.csv"
-    f.write_text('timestamp,status,subject\n2026-01-01T00:00:00Z,sent,"two\nlines"\n2026-01-01T00:00:01Z,bogus,x\n')
+    f.write_text(
+        'timestamp,status,subject\n2026-01-01T00:00:00Z,sent,"two\nlines"\n2026-01-01T00:00:01Z,bogus,x\n'
+    )
     r = cli("import", f)
     assert f"{f}:4: unknown status 'bogus'" in r.stderr
     assert count(db_path) == 1
@@ -210,7 +244,9 @@ def test_provenance_is_recorded(cli, tmp_path: Path, db_path: Path) -> None:
     f = jsonl(tmp_path / "a.jsonl", [row(1), row(2)])
     cli("import", f)
     with sqlite3.connect(db_path) as conn:
-        source, sha, new, fmt = conn.execute("SELECT source, sha256, new_events, format FROM imports").fetchone()
+        source, sha, new, fmt = conn.execute(
+            "SELECT source, sha256, new_events, format FROM imports"
+        ).fetchone()
     import hashlib
 
     assert (source, new, fmt) == (str(f), 2, "maillog")

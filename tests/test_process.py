@@ -1,0 +1,127 @@
+"""Whole-process behaviour: kills, Ctrl-C, concurrent writers, closed pipes, start-up cost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def maillog(*args: str, db: Path, **kw) -> subprocess.Popen:
+    env = {**os.environ, "MAILLOG_DB": str(db), "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "maillog_cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kw,
+    )
+
+
+def big_file(path: Path, n: int, prefix: str = "e") -> Path:
+    with path.open("wb") as f:
+        for i in range(n):
+            f.write(
+                orjson.dumps(
+                    {
+                        "event_id": f"{prefix}{i}",
+                        "message_id": f"{prefix}{i % 5000}@x",
+                        "timestamp": 1_700_000_000 + i,
+                        "status": "delivered",
+                        "recipient": f"u{i % 977}@example.com",
+                        "subject": f"s {i}",
+                    }
+                )
+                + b"\n"
+            )
+    return path
+
+
+def events(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+
+def wait_for_import_to_start(db: Path, proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Until the importer is well into its write transaction (and has not finished)."""
+    deadline = time.monotonic() + timeout
+    wal = Path(str(db) + "-wal")
+    while time.monotonic() < deadline:
+        if wal.exists() and wal.stat().st_size > 4_000_000:
+            break
+        if proc.poll() is not None:
+            pytest.fail(f"import ended early: {proc.stderr.read().decode()}")
+        time.sleep(0.02)
+    else:
+        pytest.fail("import did not start writing")
+    assert proc.poll() is None, "the import finished before it could be interrupted"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_interrupted_import_leaves_nothing_and_rerun_completes(tmp_path: Path, sig: int) -> None:
+    db = tmp_path / "s.db"
+    f = big_file(tmp_path / "big.jsonl", 200_000)
+    assert maillog("import", str(big_file(tmp_path / "small.jsonl", 10, "k")), db=db).wait(30) == 0
+    proc = maillog("import", str(f), db=db)
+    wait_for_import_to_start(db, proc)
+    proc.send_signal(sig)
+    code = proc.wait(30)
+    err = proc.stderr.read().decode()
+    if sig == signal.SIGINT:
+        assert code == 130, err
+        assert "Traceback" not in err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert events(db) == 10
+    assert maillog("import", str(f), db=db).wait(120) == 0
+    assert events(db) == 200_010
+
+
+def test_two_imports_queue_instead_of_failing(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    a = big_file(tmp_path / "a.jsonl", 20_000, "a")
+    b = big_file(tmp_path / "b.jsonl", 20_000, "b")
+    pa, pb = maillog("import", str(a), db=db), maillog("import", str(b), db=db)
+    assert pa.wait(120) == 0, pa.stderr.read()
+    assert pb.wait(120) == 0, pb.stderr.read()
+    assert events(db) == 40_000
+
+
+def test_readers_are_not_blocked_by_an_import(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    assert maillog("import", str(big_file(tmp_path / "small.jsonl", 10, "k")), db=db).wait(30) == 0
+    proc = maillog("import", str(big_file(tmp_path / "big.jsonl", 200_000)), db=db)
+    wait_for_import_to_start(db, proc)
+    started = time.monotonic()
+    reader = maillog("search", "--limit", "0", "-f", "jsonl", db=db)
+    out, _ = reader.communicate(timeout=30)
+    assert time.monotonic() - started < 5
+    assert len(out.splitlines()) == 10  # the import in progress is invisible until it commits
+    proc.wait(120)
+
+
+def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    assert maillog("import", str(big_file(tmp_path / "a.jsonl", 30_000)), db=db).wait(60) == 0
+    proc = maillog("search", "--limit", "0", "-f", "jsonl", db=db)
+    proc.stdout.readline()
+    proc.stdout.close()
+    assert proc.wait(30) in (0, -signal.SIGPIPE)
+    assert proc.stderr.read() == b""
+
+
+def test_headless_commands_do_not_import_textual(tmp_path: Path) -> None:
+    code = "import sys; from maillog_cli.cli import app; import maillog_cli.commands.core; print('textual' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert out.stdout.strip() == "False"
