@@ -1,0 +1,145 @@
+"""Brevo (formerly Sendinblue) transactional webhooks (formats.md 4.10).
+
+One flat object per POST (an array when batched webhooks are on; the pipeline walks
+it). The event time is `ts_epoch` (milliseconds, UTC), else `ts_event`, else `ts`;
+`date` is wall-clock time in the account's zone and is only a last resort.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import tzinfo
+from typing import Any
+
+from dateutil import tz as du_tz
+
+from ..dates import to_iso
+from ..errors import RecordError
+from ..model import Event, Skip
+from ..normalize import address, message_id, reply_fields, text_or_none
+from .base import Context, Parsed, finish, map_status
+
+NAME = "brevo"
+PROVIDER = "brevo"
+SIGNATURE = "`event` and any of `message-id`, `ts_epoch`, `ts_event`"
+SHAPES = "webhook body (one object), batched webhook array, JSONL of bodies"
+
+# `event` → canonical status; None = skip.
+STATUS_MAP: dict[str, str | None] = {
+    "request": "queued",
+    "delivered": "delivered",
+    "deferred": "deferred",
+    "soft_bounce": "bounced",
+    "hard_bounce": "bounced",
+    "blocked": "dropped",
+    "invalid_email": "dropped",
+    "error": "failed",
+    "spam": "complained",
+    "complaint": "complained",
+    "opened": "opened",
+    "unique_opened": "opened",
+    "proxy_open": "opened",
+    "unique_proxy_open": "opened",
+    "click": "clicked",
+    "unsubscribed": "unsubscribed",
+    "unsubscribe": "unsubscribed",
+    "list_addition": None,
+}
+# The zone Brevo documents for `date` (CET/CEST), used only when no epoch field exists
+# and no --tz was given.
+ACCOUNT_ZONE = "Europe/Paris"
+_TIME_KEYS = ("ts_epoch", "ts_event", "ts")
+
+
+def detect(obj: dict[str, Any]) -> bool:
+    return "event" in obj and ("message-id" in obj or "ts_epoch" in obj or "ts_event" in obj)
+
+
+def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+    word = obj.get("event")
+    status = map_status(STATUS_MAP, word)
+    if status is None:
+        return [Skip(f"brevo {word}")]
+    smtp, enhanced, diag = reply_fields(status, obj.get("reason"))
+
+    tags = _tags(obj)
+    extra: dict[str, Any] = {}
+    if tags:
+        extra["tags"] = tags
+    custom = obj.get("X-Mailin-custom")
+    if isinstance(custom, str) and custom.strip():
+        try:
+            extra["custom"] = json.loads(custom)
+        except (json.JSONDecodeError, RecursionError):
+            extra["custom"] = custom
+    elif isinstance(custom, dict | list) and custom:
+        extra["custom"] = custom
+    for src, key in (
+        ("template_id", "template_id"),
+        ("sending_ip", "sending_ip"),
+        ("user_agent", "user_agent"),
+        ("device_used", "device_used"),
+        ("link", "url"),
+        ("id", "webhook_id"),
+    ):
+        value = obj.get(src)
+        if text_or_none(value) is not None:
+            extra[key] = value if isinstance(value, int | float) else text_or_none(value)
+
+    return [
+        finish(
+            Event(
+                timestamp=_timestamp(obj, ctx),
+                status=status,
+                raw_status=word,
+                provider=PROVIDER,
+                message_id=message_id(obj.get("message-id")),
+                sender=address(obj.get("sender_email")),
+                recipient=address(obj.get("email")),
+                subject=text_or_none(obj.get("subject")),
+                smtp_code=smtp,
+                enhanced_code=enhanced,
+                diagnostic=diag,
+                tag=tags[0] if tags else None,
+                extra=extra,
+            )
+        )
+    ]
+
+
+def _timestamp(obj: dict[str, Any], ctx: Context) -> str:
+    for key in _TIME_KEYS:
+        value = obj.get(key)
+        if value is not None and value != "":
+            try:
+                return ctx.time(value)
+            except RecordError as exc:
+                raise RecordError(f"{key}: {exc}") from None
+    date = obj.get("date")
+    if date is not None and date != "":
+        zone: tzinfo | None = ctx.default_tz or du_tz.gettz(ACCOUNT_ZONE)
+        try:
+            return to_iso(date, zone)
+        except RecordError as exc:
+            raise RecordError(f"date: {exc}") from None
+    raise RecordError("missing 'ts_epoch', 'ts_event', 'ts' and 'date'")
+
+
+def _tags(obj: dict[str, Any]) -> list[str]:
+    """`tags` (array) or `tag` (a string, sometimes a JSON-encoded array)."""
+    value = obj.get("tags")
+    if value is None or value == "" or value == []:
+        value = obj.get("tag")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except (json.JSONDecodeError, RecursionError):
+                return [text]
+        else:
+            return [text] if text else []
+    if isinstance(value, list):
+        return [t.strip() for t in value if isinstance(t, str) and t.strip()]
+    return []

@@ -1,0 +1,206 @@
+"""Mandrill (Mailchimp Transactional) webhooks (formats.md 4.9).
+
+The webhook POST is form-encoded: `mandrill_events=<url-encoded JSON array>`. Dumps
+show up in three shapes, all accepted: the raw form body (`decode_form_body`, called
+by the file reader), the parsed form `{"mandrill_events": "<JSON string>" | [ … ]}`,
+and the bare decoded array (the pipeline walks it and hands us each event).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import unquote_plus
+
+from ..errors import RecordError
+from ..model import Event, Skip
+from ..normalize import address, message_id, reply_fields, text_or_none
+from .base import Context, Parsed, as_dict, finish, map_status, require
+
+NAME = "mandrill"
+PROVIDER = "mandrill"
+SIGNATURE = "form body `mandrill_events=…`; `mandrill_events` (JSON string or array); `event` + `msg` object"
+SHAPES = "raw form-encoded webhook body, parsed form object, decoded event array (JSON/JSONL)"
+
+FIELD = "mandrill_events"
+
+# `event` → canonical status; None = skip.
+STATUS_MAP: dict[str, str | None] = {
+    "send": "sent",
+    "deferral": "deferred",
+    "hard_bounce": "bounced",
+    "soft_bounce": "bounced",  # reported once Mandrill stops retrying
+    "reject": "dropped",
+    "spam": "complained",
+    "unsub": "unsubscribed",
+    "open": "opened",
+    "click": "clicked",
+    "inbound": None,  # an inbound route, not a delivery event
+}
+# Sync events (`type` + `action` + `reject`, no `event`) report allow/deny-list changes.
+SYNC_TYPES = ("whitelist", "blacklist")
+
+
+def detect(obj: dict[str, Any]) -> bool:
+    if isinstance(obj.get(FIELD), str | list):
+        return True
+    return _is_event(obj)
+
+
+def _is_event(obj: Any) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    if "event" in obj:
+        return isinstance(obj.get("msg"), dict)
+    return "type" in obj and "reject" in obj
+
+
+def decode_form_body(text: str) -> Any:
+    """A raw `application/x-www-form-urlencoded` webhook body → the decoded JSON value.
+
+    Splits on `&`, URL-decodes with `+` as space (UTF-8) and parses the
+    `mandrill_events` field as JSON. Raises RecordError naming what is wrong.
+    """
+    if not isinstance(text, str):
+        raise RecordError("form body is not text")
+    body = text.lstrip("\ufeff").strip()
+    values: list[str] = []
+    for pair in body.split("&"):
+        if not pair.strip():
+            continue
+        name, sep, value = pair.partition("=")
+        if _unquote(name.strip(), "a field name") != FIELD:
+            continue
+        if not sep:
+            raise RecordError(f"{FIELD} has no value (no '=')")
+        values.append(_unquote(value.strip(), FIELD))
+    if not values:
+        raise RecordError(f"no {FIELD} field in the form body")
+    decoded = [_loads(v) for v in values]
+    if len(decoded) == 1:
+        return decoded[0]
+    merged: list[Any] = []
+    for d in decoded:
+        merged.extend(d if isinstance(d, list) else [d])
+    return merged
+
+
+def _unquote(value: str, what: str) -> str:
+    try:
+        return unquote_plus(value, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise RecordError(
+            f"{what} is not valid UTF-8 once URL-decoded (byte {exc.start})"
+        ) from None
+
+
+def _loads(text: str) -> Any:
+    if not text.strip():
+        raise RecordError(f"{FIELD} is empty")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"{FIELD} is not valid JSON: {exc.msg} at character {exc.pos}") from None
+    except RecursionError:
+        raise RecordError(f"{FIELD} is nested too deeply") from None
+    if not isinstance(value, list | dict):
+        raise RecordError(f"{FIELD} is not a JSON array (got {type(value).__name__})")
+    return value
+
+
+def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+    if FIELD in obj and not _is_event(obj):
+        return list(_parse_envelope(obj[FIELD], ctx))
+    return [_parse_event(obj, ctx)]
+
+
+def _parse_envelope(value: Any, ctx: Context) -> Iterator[Parsed]:
+    if isinstance(value, str):
+        value = _loads(value)
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise RecordError(f"{FIELD} is not a JSON array")
+    if not value:
+        yield Skip("mandrill empty batch")
+        return
+    for i, element in enumerate(value):
+        where = f"{FIELD}[{i}]"
+        if not _is_event(element):
+            keys = sorted(element)[:8] if isinstance(element, dict) else type(element).__name__
+            raise RecordError(f"{where} is not a Mandrill event: {keys}")
+        try:
+            yield _parse_event(element, ctx)
+        except RecordError as exc:
+            raise RecordError(f"{where}: {exc}") from None
+
+
+def _parse_event(ev: dict[str, Any], ctx: Context) -> Parsed:
+    if "event" not in ev:
+        kind = text_or_none(ev.get("type")) or "?"
+        return Skip(
+            f"mandrill sync event ({kind})" if kind in SYNC_TYPES else "mandrill sync event"
+        )
+    word = ev.get("event")
+    status = map_status(STATUS_MAP, word)
+    if status is None:
+        return Skip(f"mandrill {word}")
+    msg = as_dict(ev.get("msg"), "msg")
+
+    text = text_or_none(msg.get("diag")) or _last_smtp_diag(msg.get("smtp_events"))
+    smtp, enhanced, diag = reply_fields(status, text)
+
+    tags = msg.get("tags")
+    if isinstance(tags, str):
+        tags = [tags]
+    tag_list = (
+        [t for t in tags if isinstance(t, str) and t.strip()] if isinstance(tags, list) else []
+    )
+    extra: dict[str, Any] = {}
+    if tag_list:
+        extra["tags"] = tag_list
+    for key in ("metadata", "location", "user_agent_parsed"):
+        value = msg.get(key) if key == "metadata" else ev.get(key)
+        if isinstance(value, dict) and value:
+            extra[key] = value
+    for key, value in (
+        ("subaccount", msg.get("subaccount")),
+        ("template", msg.get("template")),
+        ("state", msg.get("state")),
+        ("bounce_description", msg.get("bounce_description")),
+        ("bgtools_code", msg.get("bgtools_code")),
+        ("ip", ev.get("ip")),
+        ("location", ev.get("location")),
+        ("user_agent", ev.get("user_agent")),
+        ("url", ev.get("url")),
+    ):
+        text_value = text_or_none(value)
+        if text_value is not None and key not in extra:
+            extra[key] = value if isinstance(value, int | float) else text_value
+
+    return finish(
+        Event(
+            timestamp=ctx.time(require(ev, "ts")),
+            status=status,
+            raw_status=word,
+            provider=PROVIDER,
+            message_id=message_id(ev.get("_id")) or message_id(msg.get("_id")),
+            sender=address(msg.get("sender")),
+            recipient=address(msg.get("email")),
+            subject=text_or_none(msg.get("subject")),
+            smtp_code=smtp,
+            enhanced_code=enhanced,
+            diagnostic=diag,
+            tag=tag_list[0] if tag_list else None,
+            extra=extra,
+        )
+    )
+
+
+def _last_smtp_diag(events: Any) -> str | None:
+    """`diag` of the last element of `msg.smtp_events` (a list of objects), if any."""
+    if not isinstance(events, list) or not events:
+        return None
+    last = events[-1]
+    return text_or_none(last.get("diag")) if isinstance(last, dict) else None
