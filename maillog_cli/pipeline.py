@@ -193,8 +193,17 @@ def parse_value(
         yield RecordError(f"does not fit --format {forced.NAME}: keys {_keys(value)}")
         return
     result.formats[module.NAME] += 1
+    yield from _guarded(module.parse(value, ctx))
+
+
+def _guarded(items: Iterable[Any]) -> Iterator[Any]:
+    """An importer's items; an exception it raises ends that record as a RecordError.
+
+    Importers may also yield RecordError instances for one bad element of a batch or page,
+    so the good elements of the same object are kept.
+    """
     try:
-        yield from list(module.parse(value, ctx))
+        yield from items
     except RECORD_ERRORS as exc:
         yield exc if isinstance(exc, RecordError) else RecordError(_describe(exc))
 
@@ -289,11 +298,8 @@ def _csv_items(
             yield loc, row, None
             continue
         result.formats[module.NAME] += 1
-        try:
-            for item in list(module.parse(row, ctx)):
-                yield loc, item, row
-        except RECORD_ERRORS as exc:
-            yield loc, exc if isinstance(exc, RecordError) else RecordError(_describe(exc)), row
+        for item in _guarded(module.parse(row, ctx)):
+            yield loc, item, row
 
 
 # --- importing ----------------------------------------------------------------------------------

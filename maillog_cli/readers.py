@@ -253,7 +253,9 @@ def _json_problem(text: str, exc: ValueError) -> str:
     pos = getattr(exc, "pos", None)
     msg = getattr(exc, "msg", str(exc))
     rest = text[pos:].strip() if pos is not None else "x"
-    if pos is not None and (not rest or (msg.startswith("Unterminated string") and '"' not in rest[1:])):
+    if pos is not None and (
+        not rest or (msg.startswith("Unterminated string") and '"' not in rest[1:])
+    ):
         line = text.count("\n", 0, pos) + 1
         return f"line {line}: truncated JSON document (the file ends inside a value)"
     if pos is not None:
@@ -308,23 +310,19 @@ def _stream_large_document(
     head = stream.peek(64).lstrip() if isinstance(stream, io.BufferedReader) else b""  # type: ignore[attr-defined]
     try:
         if head[:1] == b"[":
-            for i, item in enumerate(ijson.items(stream, "item", use_float=True), start=1):
+            for i, item in enumerate(ijson.items(stream, "item"), start=1):
                 yield f"item {i}", item
             return
         if path is None or head[:1] != b"{":
-            for i, value in enumerate(
-                ijson.items(stream, "", use_float=True, multiple_values=True), start=1
-            ):
+            for i, value in enumerate(ijson.items(stream, "", multiple_values=True), start=1):
                 yield f"value {i}", value
             return
         frame, list_key = _page_frame(path)
         if list_key is None:
-            for i, value in enumerate(
-                ijson.items(stream, "", use_float=True, multiple_values=True), start=1
-            ):
+            for i, value in enumerate(ijson.items(stream, "", multiple_values=True), start=1):
                 yield f"value {i}", value
             return
-        for i, item in enumerate(ijson.items(stream, f"{list_key}.item", use_float=True), start=1):
+        for i, item in enumerate(ijson.items(stream, f"{list_key}.item"), start=1):
             yield f"{list_key} item {i}", {**frame, list_key: [item]}
     except ijson.IncompleteJSONError as exc:
         raise FileFormatError(f"truncated or invalid JSON document: {exc}") from None
@@ -342,7 +340,7 @@ def _page_frame(path: Path) -> tuple[dict[str, Any], str | None]:
     builder: ObjectBuilder | None = None
     current: str | None = None
     with open_source(str(path)).stream as f:
-        for prefix, event, value in ijson.parse(f, use_float=True):
+        for prefix, event, value in ijson.parse(f):
             if prefix == "" and event == "map_key":
                 current = value
                 continue

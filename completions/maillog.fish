@@ -1,0 +1,1 @@
+complete --command maillog --no-files --arguments "(env _MAILLOG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) maillog)" --condition "env _MAILLOG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) maillog"
