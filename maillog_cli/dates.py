@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 
-from dateutil import parser as du_parser
-from dateutil import tz as du_tz
-from dateutil.relativedelta import relativedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # dateutil loads lazily: it costs start-up time on every command
+    from dateutil.relativedelta import relativedelta
 
 from .errors import MaillogError, RecordError
 
@@ -111,6 +112,8 @@ def _slow_parse(text: str, value: object) -> datetime:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         pass
+    from dateutil import parser as du_parser
+
     try:
         return du_parser.parse(text)
     except (ValueError, OverflowError, TypeError) as exc:
@@ -121,6 +124,8 @@ def parse_tz(name: str | None) -> tzinfo | None:
     """`--tz` value (an IANA name or an offset like +02:00) to a tzinfo."""
     if not name:
         return None
+    from dateutil import tz as du_tz
+
     zone = du_tz.gettz(name)
     if zone is None:
         raise MaillogError(
@@ -141,6 +146,8 @@ DURATION_FORMS = "90d, 12w, 6mo, 1y, 36h, 30min, or combinations like 1y6mo"
 
 def parse_duration(text: str) -> relativedelta:
     """`90d`, `12w`, `6mo`, `1y`, `36h`, `1y6mo` … → relativedelta; ValueError otherwise."""
+    from dateutil.relativedelta import relativedelta
+
     s = text.strip().lower().replace(" ", "")
     if not s:
         raise ValueError(f"empty duration; use {DURATION_FORMS}")

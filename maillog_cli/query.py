@@ -12,15 +12,12 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlite_utils
-
 from .dates import format_dt, parse_when
 from .errors import MaillogError
 from .normalize import address, message_id
 from .statuses import STATUSES, canonical_status
 
 BOUNCE_CLASSES = ("hard", "soft", "block", "undetermined")
-_FTS = sqlite_utils.Database(memory=True)
 
 
 @dataclass
@@ -234,8 +231,15 @@ def where(f: Filters, alias: str = "e") -> tuple[str, list[Any]]:
         params.append(_iso(f.until))
     if f.text:
         clauses.append(f"{a}seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
-        params.append(_FTS.quote_fts(f.text))
+        params.append(_quote_fts(f.text))
     return (" AND ".join(clauses) or "1"), params
+
+
+def _quote_fts(text: str) -> str:
+    """sqlite-utils' FTS quoting (every token a literal), loaded only when free text is used."""
+    from sqlite_utils.db import Database
+
+    return Database.quote_fts(None, text)  # type: ignore[arg-type]  # uses no instance state
 
 
 def _like_escape(s: str) -> str:
