@@ -1,0 +1,751 @@
+"""Raw emails as an import source: .eml files, mbox files and Maildir folders.
+
+This is the one source that carries the messages themselves, which `maillog show`
+and `maillog resend` need (DESIGN.md, formats.md 3.9). It is not a JSON importer:
+the pipeline asks `sniff()` about a file's first bytes and then hands the whole
+(decompressed) stream to `read()`; Maildir folders go to `read_maildir()`.
+
+For every message:
+
+- An ordinary (sent) email becomes a `StoredMessage` (the exact bytes plus the
+  facts `show` and `resend` need) followed by one `sent` event per To/Cc/Bcc
+  recipient (provider null, raw_status `sent`, extra `{"source": "eml"|"mbox"|
+  "maildir"}`).
+- A bounce (a delivery status notification, or a non-standard bounce that
+  `dsn.parse_dsn` can read) becomes one `bounced` / `deferred` event per failed or
+  delayed recipient, filed under the ORIGINAL message's id. The bounce itself is
+  not stored: it is not ours to resend.
+- Anything unreadable (not an email, NUL bytes or oversized headers, no usable
+  date, broken MIME that the parser chokes on) becomes a `RecordError` item for
+  that message; reading goes on with the next one. Nothing here raises on input.
+
+Rules worth knowing:
+
+- Message id: the Message-ID header (formats.md 3.3: trimmed, one pair of `<>`
+  removed, case kept). A message without one gets a stable synthetic id,
+  ``"sha1-" + sha1(raw bytes).hexdigest()[:32]``, so importing it again (or the same
+  message from an .eml and from an mbox, whose From_ line is not part of the
+  message) gives the same id.
+- Timestamp: the Date header; when it is missing or unreadable, the date of the
+  mbox From_ line (zone-less, so `--tz` applies); neither → RecordError.
+- Bounce event time: the DSN's Last-Attempt-Date for that recipient, else the
+  bounce's own Date, else the DSN's Arrival-Date. (Arrival-Date is when the
+  *original* reached the reporting MTA; used first it would make several delay
+  notices for one message hash to the same event id.)
+- A message counts as a bounce only when `dsn.is_bounce` says so *and* it carries
+  a structural sign of one (a delivery-status part, X-Failed-Recipients, a
+  mailer-daemon/postmaster sender, an empty Return-Path, Auto-Submitted, or a
+  returned message part). A sent mail whose subject merely says "rejected" or
+  "not delivered" is kept as a sent mail.
+- mbox: messages are split on "From " lines that follow a blank line (or, after
+  no blank line, a From_ line with a full asctime date); mboxrd quoting is undone (``>From `` → ``From ``,
+  ``>>From `` → ``>From ``), and the blank line that separates messages is not part
+  of the message. The stream is read line by line, so a huge mbox costs memory of
+  one message at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from email.header import decode_header, make_header
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import Compat32
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .. import normalize
+from ..errors import RecordError
+from ..model import Event, Skip, StoredMessage
+from .base import Context, finish
+
+try:  # written alongside this module; without it every message is an ordinary one
+    from .. import dsn as _dsn
+except ImportError:  # pragma: no cover - only while dsn.py does not exist yet
+    _dsn = None  # type: ignore[assignment]
+
+NAME = "email"
+PROVIDER = None
+SIGNATURE = (
+    "raw email: an mbox (first line 'From sender date') or an RFC 5322 message "
+    "(header lines such as Received:, Return-Path:, From:, Message-ID:, MIME-Version:)"
+)
+SHAPES = ".eml files, mbox files, Maildir folders (cur/ new/)"
+
+Item = StoredMessage | Event | Skip | Exception
+
+# Limits that keep hostile input from costing memory or time.
+SNIFF_LIMIT = 64 * 1024
+MAX_MESSAGE = 64 * 1024 * 1024  # one message (an mbox may be any size)
+MAX_HEADER_SECTION = 1024 * 1024
+MAX_FIELD = 64 * 1024  # one unfolded header field
+READ_CHUNK = 1024 * 1024  # longest physical line read at once
+
+# A header field line as real mail has it (RFC 5322 allows more in a name; nobody uses it,
+# and being strict keeps CSV headers such as "Message-ID,Status" out).
+_FIELD = re.compile(rb"[A-Za-z][A-Za-z0-9_-]*[ \t]*:")
+_KNOWN_FIELDS = frozenset(
+    b"""received return-path from to cc bcc subject date message-id delivered-to
+    mime-version content-type content-transfer-encoding reply-to sender in-reply-to
+    references x-mailer user-agent dkim-signature authentication-results arc-seal
+    arc-message-signature arc-authentication-results received-spf x-original-to
+    list-unsubscribe list-id precedence auto-submitted x-failed-recipients
+    envelope-to x-received x-google-dkim-signature thread-topic thread-index
+    importance x-priority feedback-id x-ses-outgoing x-sg-eid""".split()
+)
+# The first line of an mbox ("From sender asctime-date [more]"), for sniffing; inside the
+# file any "From " line after a blank line starts a message, and without the blank line
+# only one with a full asctime date does.
+_FROM_LINE = re.compile(rb"From \S*[ \t]+.*\d{1,2}:\d{2}")
+_STRICT_FROM_LINE = re.compile(
+    rb"From \S+[ \t]+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? +(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep"
+    rb"|Oct|Nov|Dec) +\d{1,2} +\d{1,2}:\d{2}(?::\d{2})?(?: +\S+)? +\d{4}\b"
+)
+_QUOTED_FROM = re.compile(rb">+From ")
+_AUTH_RESULT = re.compile(r"(?:^|;)\s*(spf|dkim|dmarc)\s*=\s*([A-Za-z]+)", re.I)
+_SPF_WORD = re.compile(r"^\s*([A-Za-z]+)")
+
+# Headers kept (decoded) with the stored message, in this order.
+KEPT_HEADERS = (
+    "From",
+    "Sender",
+    "To",
+    "Cc",
+    "Bcc",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Return-Path",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "List-Id",
+    "MIME-Version",
+    "Content-Type",
+    "X-Mailer",
+    "User-Agent",
+)
+MAX_KEPT_VALUE = 4000
+
+
+class _RawHeaders(Compat32):
+    """compat32, but header values come back as the parser read them (8-bit bytes as
+    surrogates) instead of as Header objects whose text has lost those bytes."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        return value
+
+
+_POLICY = _RawHeaders()
+
+_RETURNED_PARTS = (
+    "message/rfc822",
+    "text/rfc822-headers",
+    "message/global",
+    "message/global-headers",
+)
+_STATUS_PARTS = ("message/delivery-status", "message/global-delivery-status")
+_BOUNCE_ACTIONS = {"failed": "bounced", "delayed": "deferred"}
+
+
+# --- sniffing ------------------------------------------------------------------------------
+
+
+def _lines(head: bytes) -> list[bytes]:
+    """Complete lines of `head` (the last, possibly cut one is dropped when there are others)."""
+    lines = head.split(b"\n")
+    if len(lines) > 1:
+        lines.pop()  # "" after a final newline, or a line the sniff window cut
+    return [ln.rstrip(b"\r") for ln in lines]
+
+
+def _header_lines_ok(lines: list[bytes], min_fields: int) -> bool:
+    """Lines up to the first blank one are header fields or their continuations."""
+    fields = known = 0
+    for i, line in enumerate(lines):
+        if not line:
+            break
+        if b"\x00" in line:
+            return False
+        if line[:1] in (b" ", b"\t"):
+            if i == 0:
+                return False
+            continue
+        m = _FIELD.match(line)
+        if not m:
+            return False
+        fields += 1
+        name = line[: m.end() - 1].strip().lower()
+        if name in _KNOWN_FIELDS or name.startswith((b"x-", b"arc-", b"list-", b"content-")):
+            known += 1
+    return fields >= min_fields and known >= 1
+
+
+def sniff(name: str, head: bytes) -> bool:
+    """True for an mbox or an RFC 5322 message, judged from its first bytes and its name."""
+    head = head[:SNIFF_LIMIT]
+    stripped = head.lstrip()
+    if not stripped or stripped[:1] in (b"{", b"["):
+        return False
+    lines = _lines(head)
+    if not lines:
+        return False
+    first = lines[0]
+    if first.startswith(b"From "):
+        # An mbox: a From_ line with a date, then the first message's header lines.
+        return bool(_FROM_LINE.match(first)) and _header_lines_ok(lines[1:], 1)
+    lower = name.lower()
+    lenient = lower.endswith((".eml", ".msg.txt", ".email")) or lower.endswith(".eml.gz")
+    return _header_lines_ok(lines, 1 if lenient else 2)
+
+
+def is_maildir(path: Path) -> bool:
+    """A folder with `cur/` or `new/` inside (a Maildir, or a Maildir++ root)."""
+    try:
+        return path.is_dir() and ((path / "cur").is_dir() or (path / "new").is_dir())
+    except OSError:
+        return False
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read(stream: BinaryIO, name: str, ctx: Context) -> Iterator[tuple[int, Item]]:
+    """(line where the message starts, item) for every message of an .eml or an mbox."""
+    try:
+        first = stream.readline(READ_CHUNK)
+    except Exception as exc:  # a broken compressed stream and the like
+        yield 1, RecordError(f"cannot read the file: {_short(exc)}")
+        return
+    if first.startswith(b"From ") and first.endswith(b"\n"):
+        yield from _read_mbox(stream, first, ctx)
+        return
+    try:
+        rest = stream.read(MAX_MESSAGE + 1 - len(first))
+    except Exception as exc:
+        yield 1, RecordError(f"cannot read the file: {_short(exc)}")
+        return
+    raw = first + rest
+    if len(raw) > MAX_MESSAGE:
+        yield 1, RecordError(f"message larger than {MAX_MESSAGE >> 20} MiB")
+        return
+    for item in message_items(raw, "eml", ctx):
+        yield 1, item
+
+
+def read_maildir(path: Path, ctx: Context) -> Iterator[tuple[str, Item]]:
+    """(file name relative to the folder, item) for every message in cur/ and new/.
+
+    Maildir++ sub-folders (`.Sent/`, `.Archive/` …) are read too.
+    """
+    folders = [Path()]
+    try:
+        folders += sorted(
+            Path(p.name)
+            for p in path.iterdir()
+            if p.name.startswith(".") and p.name not in (".", "..") and is_maildir(p)
+        )
+    except OSError:
+        pass
+    for folder in folders:
+        for sub in ("new", "cur"):
+            where = path / folder / sub
+            try:
+                files = sorted(p for p in where.iterdir() if not p.name.startswith("."))
+            except OSError:
+                continue
+            for file in files:
+                loc = str(folder / sub / file.name)
+                try:
+                    if not file.is_file():
+                        continue
+                    if file.stat().st_size > MAX_MESSAGE:
+                        yield loc, RecordError(f"message larger than {MAX_MESSAGE >> 20} MiB")
+                        continue
+                    raw = file.read_bytes()
+                except OSError as exc:
+                    yield loc, RecordError(f"cannot read: {_short(exc)}")
+                    continue
+                for item in message_items(raw, "maildir", ctx):
+                    yield loc, item
+
+
+def _read_mbox(stream: BinaryIO, first: bytes, ctx: Context) -> Iterator[tuple[int, Item]]:
+    """Split an mbox stream into messages, one in memory at a time."""
+    line_no = 1  # physical line of the current From_ line
+    from_line = first
+    lines: list[bytes] = []
+    size = 0
+    too_big = False
+    at_line_start = True
+    prev_blank = False
+    physical = 1
+
+    def flush() -> Iterator[tuple[int, Item]]:
+        if too_big:
+            yield line_no, RecordError(f"message larger than {MAX_MESSAGE >> 20} MiB")
+            return
+        if lines and lines[-1] in (b"\n", b"\r\n"):
+            lines.pop()  # the blank line that separates messages
+        raw = b"".join(lines)
+        for item in message_items(raw, "mbox", ctx, _from_line_date(from_line)):
+            yield line_no, item
+
+    while True:
+        try:
+            chunk = stream.readline(READ_CHUNK)
+        except Exception as exc:
+            yield from flush()
+            yield physical + 1, RecordError(f"cannot read the rest of the file: {_short(exc)}")
+            return
+        if not chunk:
+            break
+        starts_line = at_line_start
+        at_line_start = chunk.endswith(b"\n")
+        if starts_line:
+            physical += 1
+            if chunk.startswith(b"From ") and (prev_blank or _STRICT_FROM_LINE.match(chunk)):
+                yield from flush()
+                line_no, from_line = physical, chunk
+                lines, size, too_big, prev_blank = [], 0, False, False
+                continue
+            if _QUOTED_FROM.match(chunk):
+                chunk = chunk[1:]  # mboxrd: one level of quoting comes off
+            prev_blank = chunk in (b"\n", b"\r\n")
+        else:
+            prev_blank = False
+        if too_big:
+            continue
+        size += len(chunk)
+        if size > MAX_MESSAGE:
+            too_big, lines = True, []
+            continue
+        lines.append(chunk)
+    yield from flush()
+
+
+def _from_line_date(line: bytes) -> str | None:
+    """The date part of a From_ line ("From sender Thu Jan  4 10:00:00 2024"), or None."""
+    parts = line.decode("latin-1").strip().split(None, 2)
+    if len(parts) < 3:
+        return None
+    text = re.sub(r"\s+remote from .*$", "", parts[2]).strip()
+    return text or None
+
+
+# --- one message ---------------------------------------------------------------------------
+
+
+def message_items(
+    raw: bytes, source: str, ctx: Context, from_line_date: str | None = None
+) -> list[Item]:
+    """Everything one message yields: [StoredMessage, Event…], bounce events, a Skip, or one error."""
+    try:
+        return _message_items(raw, source, ctx, from_line_date)
+    except RecordError as exc:
+        return [exc]
+    except RecursionError:
+        return [RecordError("MIME structure nested too deeply")]
+    except Exception as exc:  # hostile input must never stop an import
+        return [RecordError(f"unreadable message: {_short(exc)}")]
+
+
+def _message_items(raw: bytes, source: str, ctx: Context, from_line_date: str | None) -> list[Item]:
+    _check_headers(raw)
+    msg = BytesParser(policy=_POLICY).parsebytes(raw)
+    if _is_bounce(msg):
+        return _bounce_items(raw, msg, ctx, from_line_date)
+    return _sent_items(raw, msg, source, ctx, from_line_date)
+
+
+def _check_headers(raw: bytes) -> None:
+    """RecordError unless `raw` starts with a sane header section."""
+    if not raw.strip():
+        raise RecordError("empty message")
+    end = _header_end(raw)
+    section = raw[:end]
+    if len(section) > MAX_HEADER_SECTION:
+        raise RecordError(f"header section longer than {MAX_HEADER_SECTION >> 10} KiB")
+    if b"\x00" in section:
+        raise RecordError("NUL byte in the message headers")
+    fields = 0
+    length = 0
+    name = b""
+    for i, line in enumerate(section.split(b"\n")):
+        line = line.rstrip(b"\r")
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t"):
+            if i == 0:
+                raise RecordError("not an email message: it starts with a continuation line")
+            length += len(line)
+        elif m := _FIELD.match(line):
+            fields += 1
+            length = len(line)
+            name = line[: m.end() - 1].strip()[:40]
+        elif i == 0:
+            raise RecordError("not an email message: it does not start with header lines")
+        else:
+            # Python's parser treats this as the start of the body; so do we.
+            break
+        if length > MAX_FIELD:
+            what = name.decode("ascii", "replace")
+            raise RecordError(f"header field {what} longer than {MAX_FIELD >> 10} KiB")
+    if not fields:
+        raise RecordError("not an email message: no header fields")
+
+
+def _header_end(raw: bytes) -> int:
+    """Offset of the blank line that ends the header section (len(raw) when there is none)."""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
+    return min(ends) if ends else len(raw)
+
+
+def _is_bounce(msg: Message) -> bool:
+    if _dsn is None or not _dsn.is_bounce(msg):
+        return False
+    ctype = msg.get_content_type()
+    if ctype == "multipart/report" or msg.get("X-Failed-Recipients"):
+        return True
+    who = " ".join(_text(msg.get(h)) or "" for h in ("From", "Return-Path", "Sender"))
+    if _dsn.BOUNCE_SENDERS.search(who):
+        return True
+    if (_text(msg.get("Return-Path")) or "").strip() == "<>":
+        return True
+    if (_text(msg.get("Auto-Submitted")) or "").strip().lower().startswith("auto-"):
+        return True
+    return any(p.get_content_type() in _STATUS_PARTS + _RETURNED_PARTS for p in _walk(msg))
+
+
+def _sent_items(
+    raw: bytes, msg: Message, source: str, ctx: Context, from_line_date: str | None
+) -> list[Item]:
+    if not any(msg.get(h) for h in ("From", "To", "Cc", "Bcc", "Message-ID", "Date", "Subject")):
+        raise RecordError("not an email message: no From, To, Subject, Date or Message-ID")
+    message_id = normalize.message_id(_text(msg.get("Message-ID"))) or synthetic_id(raw)
+    timestamp = _timestamp(msg, ctx, from_line_date)
+    senders = _addresses(msg, "From")
+    sender = senders[0] if senders else None
+    recipients = tuple(dict.fromkeys(a for h in ("To", "Cc", "Bcc") for a in _addresses(msg, h)))
+    subject = _decoded(msg.get("Subject"))
+    spf, dkim, dmarc = auth_results(msg)
+    stored = StoredMessage(
+        message_id=message_id,
+        timestamp=timestamp,
+        sender=sender,
+        recipients=recipients,
+        subject=subject,
+        size=len(raw),
+        raw=raw,
+        spf=spf,
+        dkim=dkim,
+        dmarc=dmarc,
+        headers=kept_headers(msg),
+    )
+    items: list[Item] = [stored]
+    for rcpt in recipients:
+        items.append(
+            finish(
+                Event(
+                    timestamp=timestamp,
+                    status="sent",
+                    raw_status="sent",
+                    provider=None,
+                    message_id=message_id,
+                    sender=sender,
+                    recipient=rcpt,
+                    subject=subject,
+                    size=len(raw),
+                    extra={"source": source},
+                )
+            )
+        )
+    return items
+
+
+def _bounce_items(raw: bytes, msg: Message, ctx: Context, from_line_date: str | None) -> list[Item]:
+    recipients = [r for r in _dsn.parse_dsn(raw) if r.recipient]
+    if not recipients:
+        return [Skip("bounce message without a readable recipient")]
+    bounce_id = normalize.message_id(_text(msg.get("Message-ID"))) or synthetic_id(raw)
+    last_attempts = _last_attempt_dates(msg)
+    original = _returned_headers(msg)
+    orig_sender = None
+    orig_subject = None
+    if original is not None:
+        found = _addresses(original, "From")
+        orig_sender = found[0] if found else None
+        orig_subject = _decoded(original.get("Subject"))
+    items: list[Item] = []
+    for rec in recipients:
+        status = _bounce_status(rec.action, rec.status)
+        if status is None:
+            continue  # delivered / relayed / expanded: not a failure
+        recipient = rec.recipient.strip().lower()
+        timestamp = _bounce_time(
+            msg,
+            ctx,
+            [last_attempts.get(recipient), last_attempts.get("")],
+            rec.arrival_date,
+            from_line_date,
+        )
+        smtp_code, enhanced, diagnostic = normalize.reply_fields(
+            status, rec.diagnostic, rec.smtp_code, rec.status
+        )
+        extra: dict[str, Any] = {
+            "source": "dsn",
+            "bounce_message_id": bounce_id,
+            "remote_mta": rec.remote_mta,
+        }
+        message_id = normalize.message_id(rec.original_message_id)
+        if message_id is None:
+            message_id = bounce_id
+            extra["note"] = "the bounce does not name the original message; filed under its own id"
+        action = (rec.action or "").strip().lower() or (
+            "failed" if status == "bounced" else "delayed"
+        )
+        items.append(
+            finish(
+                Event(
+                    timestamp=timestamp,
+                    status=status,
+                    raw_status=f"dsn:{action}",
+                    provider=None,
+                    message_id=message_id,
+                    sender=orig_sender,
+                    recipient=recipient,
+                    subject=orig_subject,
+                    smtp_code=smtp_code,
+                    enhanced_code=enhanced,
+                    diagnostic=diagnostic,
+                    extra=extra,
+                )
+            )
+        )
+    return items or [Skip("delivery report without a failed or delayed recipient")]
+
+
+def _bounce_status(action: str | None, status: str | None) -> str | None:
+    action = (action or "").strip().lower()
+    if action in _BOUNCE_ACTIONS:
+        return _BOUNCE_ACTIONS[action]
+    if action in ("delivered", "relayed", "expanded"):
+        return None
+    if status and status.startswith("4"):
+        return "deferred"
+    return "bounced"
+
+
+def _bounce_time(
+    msg: Message,
+    ctx: Context,
+    last_attempt: list[str | None],
+    arrival: str | None,
+    from_line_date: str | None,
+) -> str:
+    for value in (*last_attempt, _text(msg.get("Date")), arrival, from_line_date):
+        if value and value.strip():
+            try:
+                return ctx.time(value.strip())
+            except (RecordError, ValueError, OverflowError):
+                continue
+    raise RecordError("bounce without a readable date")
+
+
+def _last_attempt_dates(msg: Message) -> dict[str, str]:
+    """Last-Attempt-Date per final recipient ("" for the first one seen)."""
+    found: dict[str, str] = {}
+    for part in _walk(msg):
+        if part.get_content_type() not in _STATUS_PARTS:
+            continue
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            blocks = [
+                dict((k.lower(), _text(v) or "") for k, v in sub.items())
+                for sub in payload
+                if isinstance(sub, Message)
+            ]
+        else:
+            blocks = _blocks(_payload_text(part))
+        for block in blocks:
+            when = " ".join((block.get("last-attempt-date") or "").split())
+            if not when:
+                continue
+            found.setdefault("", when)
+            rcpt = block.get("final-recipient") or block.get("original-recipient") or ""
+            m = re.search(r"[^\s;<>]+@[^\s;<>]+", rcpt)
+            if m:
+                found.setdefault(m.group().lower(), when)
+    return found
+
+
+def _blocks(text: str) -> list[dict[str, str]]:
+    blocks, block, last = [], {}, None
+    for line in text.splitlines():
+        if not line.strip():
+            if block:
+                blocks.append(block)
+            block, last = {}, None
+        elif line[:1] in (" ", "\t") and last:
+            block[last] += " " + line.strip()
+        elif ":" in line:
+            key, _, value = line.partition(":")
+            last = key.strip().lower()
+            block[last] = value.strip()
+    if block:
+        blocks.append(block)
+    return blocks
+
+
+def _returned_headers(msg: Message) -> Message | None:
+    """The headers of the returned original message, when the bounce carries them."""
+    for part in _walk(msg):
+        ctype = part.get_content_type()
+        if ctype in ("message/rfc822", "message/global"):
+            inner = part.get_payload()
+            inner = inner[0] if isinstance(inner, list) and inner else inner
+            if isinstance(inner, Message):
+                return inner
+        elif ctype in ("text/rfc822-headers", "message/global-headers"):
+            text = _payload_text(part)
+            return BytesParser(policy=_POLICY).parsebytes(
+                text.encode("utf-8", "replace"), headersonly=True
+            )
+    return None
+
+
+# --- header helpers ------------------------------------------------------------------------
+
+
+def synthetic_id(raw: bytes) -> str:
+    """The stable id of a message without a Message-ID: sha1 of its exact bytes."""
+    return "sha1-" + hashlib.sha1(raw).hexdigest()[:32]
+
+
+def _timestamp(msg: Message, ctx: Context, from_line_date: str | None) -> str:
+    date = _text(msg.get("Date"))
+    for value in (date, from_line_date):
+        if value and value.strip():
+            try:
+                return ctx.time(" ".join(value.split()))
+            except (RecordError, ValueError, OverflowError):
+                continue
+    if date:
+        raise RecordError(f"unreadable Date header {date[:60]!r}")
+    raise RecordError("message without a Date header")
+
+
+def auth_results(msg: Message) -> tuple[str | None, str | None, str | None]:
+    """(spf, dkim, dmarc): the first result of each method in Authentication-Results.
+
+    Headers are read top down (the topmost is the one the last receiving server
+    added); Received-SPF fills in spf when no Authentication-Results names it.
+    """
+    found: dict[str, str] = {}
+    for value in msg.get_all("Authentication-Results") or []:
+        text = _text(value) or ""
+        text = re.sub(r"\([^()]*\)", " ", text)  # comments may contain ';' and '='
+        for m in _AUTH_RESULT.finditer(text):
+            found.setdefault(m.group(1).lower(), m.group(2).lower())
+    if "spf" not in found:
+        for value in msg.get_all("Received-SPF") or []:
+            m = _SPF_WORD.match(_text(value) or "")
+            if m:
+                found["spf"] = m.group(1).lower()
+                break
+    return found.get("spf"), found.get("dkim"), found.get("dmarc")
+
+
+def kept_headers(msg: Message) -> dict[str, str]:
+    """The main headers, RFC 2047 decoded and unfolded (long values cut)."""
+    out: dict[str, str] = {}
+    for name in KEPT_HEADERS:
+        value = _decoded(msg.get(name))
+        if value is not None:
+            out[name] = value if len(value) <= MAX_KEPT_VALUE else value[:MAX_KEPT_VALUE] + "…"
+    return out
+
+
+def _addresses(msg: Message, name: str) -> list[str]:
+    """Bare lowercase addresses of one header (every occurrence)."""
+    values = [_text(v) or "" for v in msg.get_all(name) or []]
+    out: list[str] = []
+    try:
+        pairs = getaddresses(values)
+    except Exception:
+        pairs = []
+    for _display, addr in pairs:
+        addr = addr.strip().lower()
+        if addr and addr not in out:
+            out.append(addr)
+    if not out:  # what getaddresses could not read: formats.md 3.4 on each value
+        for value in values:
+            for piece in value.split(","):
+                addr = normalize.address(piece)
+                if addr and addr not in out and not addr.endswith(":;"):
+                    out.append(addr)
+    return out
+
+
+def _text(value: Any) -> str | None:
+    """A header value as text: 8-bit bytes read as UTF-8 (else Latin-1), folding removed."""
+    if value is None:
+        return None
+    s = str(value)
+    if any("\udc80" <= c <= "\udcff" for c in s):
+        data = s.encode("utf-8", "surrogateescape")
+        try:
+            s = data.decode("utf-8")
+        except UnicodeDecodeError:
+            s = data.decode("latin-1")
+    s = re.sub(r"\r?\n(?=[ \t])", "", s)
+    return s.replace("\x00", "")
+
+
+def _decoded(value: Any) -> str | None:
+    """A header with RFC 2047 encoded words decoded; None when absent or blank."""
+    s = _text(value)
+    if s is None:
+        return None
+    if "=?" in s:
+        try:
+            s = str(make_header(decode_header(s)))
+        except Exception:  # broken encoded words stay as written
+            pass
+        s = _text(s) or ""
+    s = s.strip()
+    return s or None
+
+
+def _payload_text(part: Message) -> str:
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if isinstance(payload, bytes):
+        for charset in (part.get_content_charset(), "utf-8"):
+            if charset:
+                try:
+                    return payload.decode(charset)
+                except (LookupError, UnicodeError):
+                    pass
+        return payload.decode("latin-1")
+    raw = part.get_payload()
+    return raw if isinstance(raw, str) else ""
+
+
+def _walk(msg: Message) -> Iterator[Message]:
+    try:
+        yield from msg.walk()
+    except Exception:
+        return
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
