@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import pipeline, readers
-from .errors import MaillogError
+from .errors import MaillogError, RecordError
 from .query import EVENT_SELECT, Filters, events_sql, where
 from .store import Store
 
@@ -150,7 +150,7 @@ def _count_lines(f: io.BufferedReader, upto: int) -> int:
 
 def _csv_header(line: bytes) -> bytes | None:
     """The first line when the file is CSV (to put in front of each later chunk), else None."""
-    if line.strip() and readers.container_of(line) == "csv":
+    if readers.container_of(line) == "csv" and any(sep in line for sep in (b",", b";", b"\t")):
         return line if line.endswith(b"\n") else line + b"\n"
     return None
 
@@ -248,8 +248,25 @@ class GrowingFile:
             elif self.header is not None:
                 lines = self.header + lines
                 first -= 1  # the header we put in front is line "first - 1" of the chunk
+            if self.header is None:
+                lines, first = self._skip_unreadable(lines, first)
             if lines.strip():
                 yield first, lines
+
+    def _skip_unreadable(self, lines: bytes, first: int) -> tuple[bytes, int]:
+        """Drop (and report) leading lines that are not JSON: the pipeline judges a chunk's
+        container by its first line, so one broken line there would sink the whole chunk."""
+        while lines:
+            end = lines.find(b"\n") + 1 or len(lines)
+            head = lines[:end]
+            if head.strip():
+                try:
+                    readers.loads(head)
+                    return lines, first
+                except RecordError as exc:
+                    self.notice(f"{self.name}:{first}: {exc}")
+            lines, first = lines[end:], first + 1
+        return lines, first
 
 
 def import_lines(
