@@ -1,0 +1,237 @@
+"""Mailgun webhooks, Events API and Logs API pages (formats.md 4.3, 4.4).
+
+Webhook: `{"signature": {…}, "event-data": {…}}`; every field lives in `event-data`.
+Events API page: `{"items": [event-data, …], "paging": {…}}`. Logs API page:
+`{"items": […], "pagination": {…}, "start", "end", "aggregates"}` whose items carry
+`@timestamp` (ISO) instead of the float `timestamp`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from email.utils import getaddresses
+from typing import Any
+
+from ..errors import RecordError
+from ..model import Event, Skip
+from ..normalize import address, message_id, reply_fields, text_or_none
+from ..statuses import BOUNCE_STATUSES
+from .base import Context, Parsed, as_dict, finish, map_status, require
+
+NAME = "mailgun"
+PROVIDER = "mailgun"
+SIGNATURE = (
+    "`signature` and `event-data` objects (webhook); `items` with `paging`/`pagination` (API page)"
+)
+SHAPES = "webhook body, JSONL of bodies, Events API page, Logs API page"
+
+# `event` (refined for `failed` as `failed:<severity>` and `failed:<severity>:<reason>`,
+# most specific first) → canonical status; None = skip.
+STATUS_MAP: dict[str, str | None] = {
+    "accepted": "queued",
+    "delivered": "delivered",
+    "failed": "bounced",
+    "failed:permanent": "bounced",
+    "failed:temporary": "deferred",
+    "failed:permanent:suppress-bounce": "dropped",
+    "failed:permanent:suppress-complaint": "dropped",
+    "failed:permanent:suppress-unsubscribe": "dropped",
+    "rejected": "dropped",
+    "opened": "opened",
+    "clicked": "clicked",
+    "complained": "complained",
+    "unsubscribed": "unsubscribed",
+    "stored": None,
+    "email_validation": None,
+    "trapped": None,
+    "list_member_uploaded": None,
+    "list_member_upload_error": None,
+    "list_uploaded": None,
+}
+# Mailing-list events of any name describe no delivery.
+SKIP_PREFIXES: tuple[str, ...] = ("list_",)
+
+
+def detect(obj: dict[str, Any]) -> bool:
+    if isinstance(obj.get("signature"), dict) and isinstance(obj.get("event-data"), dict):
+        return True
+    return isinstance(obj.get("items"), list) and ("paging" in obj or "pagination" in obj)
+
+
+def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+    if "event-data" in obj:
+        return [_event(as_dict(obj.get("event-data"), "event-data"), ctx)]
+    return list(_page(obj, ctx))
+
+
+def _page(obj: dict[str, Any], ctx: Context) -> Iterator[Parsed | RecordError]:
+    items = obj.get("items")
+    if not isinstance(items, list):
+        raise RecordError("items is not an array")
+    if not items:
+        yield Skip("mailgun empty API page")
+        return
+    for i, item in enumerate(items):
+        # One bad item is reported on its own; the rest of the page still imports.
+        try:
+            yield _event(as_dict(item, "the item"), ctx)
+        except RecordError as exc:
+            yield RecordError(f"items[{i}]: {exc}")
+
+
+def _status(d: dict[str, Any]) -> tuple[str, str | None, str]:
+    """(event word, canonical status or None for skip, raw_status)."""
+    word = require(d, "event")
+    if not isinstance(word, str):
+        raise RecordError(f"'event' is not a string: {word!r}")
+    if word not in STATUS_MAP and word.startswith(SKIP_PREFIXES):
+        return word, None, word
+    if word != "failed":
+        return word, map_status(STATUS_MAP, word), word
+    severity = text_or_none(d.get("severity"))
+    reason = text_or_none(d.get("reason"))
+    keys = []
+    if severity:
+        if reason:
+            keys.append(f"failed:{severity}:{reason}")
+        keys.append(f"failed:{severity}")
+    key = next((k for k in keys if k in STATUS_MAP), "failed")
+    raw = f"failed:{severity}" if severity else "failed"
+    return word, map_status(STATUS_MAP, key), raw
+
+
+def _headers(d: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    message = d.get("message")
+    if message is None:
+        return {}, {}
+    message = as_dict(message, "message")
+    headers = message.get("headers")
+    if headers is None:
+        return message, {}
+    return message, as_dict(headers, "message.headers")
+
+
+def _first_address(value: Any) -> str | None:
+    """The first address of a header value that may list several."""
+    text = text_or_none(value)
+    if text is None or not isinstance(value, str):
+        return address(value)
+    if "," in text:
+        for _name, addr in getaddresses([text]):
+            if addr:
+                return address(addr)
+    return address(text)
+
+
+def _event(d: dict[str, Any], ctx: Context) -> Parsed:
+    word, status, raw_status = _status(d)
+    if status is None:
+        return Skip(f"mailgun {word}")
+
+    if d.get("timestamp") not in (None, ""):
+        timestamp = ctx.time(d["timestamp"])
+    elif d.get("@timestamp") not in (None, ""):
+        timestamp = ctx.time(d["@timestamp"])
+    else:
+        raise RecordError("missing 'timestamp'")
+
+    message, headers = _headers(d)
+    msg_id = message_id(headers.get("message-id") or headers.get("Message-Id"))
+    recipient = address(d.get("recipient")) or _first_address(headers.get("to"))
+    envelope = d.get("envelope")
+    envelope = as_dict(envelope, "envelope") if envelope is not None else {}
+    sender = _first_address(headers.get("from")) or address(envelope.get("sender"))
+
+    ds = d.get("delivery-status")
+    ds = as_dict(ds, "delivery-status") if ds is not None else {}
+    if word == "rejected":
+        reject = d.get("reject")
+        reject = as_dict(reject, "reject") if reject is not None else {}
+        text = text_or_none(reject.get("reason")) or text_or_none(reject.get("description"))
+    else:
+        text = text_or_none(ds.get("message")) or text_or_none(ds.get("description"))
+    code = ds.get("code")
+    smtp, enhanced, diag = reply_fields(status, text, code, ds.get("enhanced-code"))
+
+    hint = None
+    reason = text_or_none(d.get("reason"))
+    if status in BOUNCE_STATUSES:
+        if reason:
+            hint = f"mailgun-reason:{reason}"
+        elif isinstance(code, int) and not isinstance(code, bool) and not 200 <= code <= 599:
+            hint = f"mailgun-code:{code}"
+
+    extra = _extra(d, envelope, ds, reason)
+    tags = extra.get("tags") or []
+    storage = d.get("storage")
+    storage_key = text_or_none(storage.get("key")) if isinstance(storage, dict) else None
+    size = message.get("size")
+    return finish(
+        Event(
+            timestamp=timestamp,
+            status=status,
+            raw_status=raw_status,
+            provider=PROVIDER,
+            event_id=text_or_none(d.get("id")),
+            message_id=msg_id,
+            sender=sender,
+            recipient=recipient,
+            subject=text_or_none(headers.get("subject")),
+            smtp_code=smtp,
+            enhanced_code=enhanced,
+            diagnostic=diag,
+            bounce_hint=hint,
+            tag=tags[0] if tags else None,
+            size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+            aliases=(storage_key,) if storage_key and storage_key != msg_id else (),
+            extra=extra,
+        )
+    )
+
+
+def _extra(
+    d: dict[str, Any], envelope: dict[str, Any], ds: dict[str, Any], reason: str | None
+) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    tags = d.get("tags")
+    if isinstance(tags, list):
+        kept = [t for v in tags if (t := text_or_none(v)) is not None]
+        if kept:
+            extra["tags"] = kept
+    elif text_or_none(tags):
+        extra["tags"] = [text_or_none(tags)]
+    for key, name in (
+        ("user-variables", "user_variables"),
+        ("ip", "ip"),
+        ("url", "url"),
+        ("severity", "severity"),
+        ("geolocation", "geolocation"),
+        ("campaigns", "campaigns"),
+        ("method", "method"),
+    ):
+        value = d.get(key)
+        if value not in (None, "", [], {}):
+            extra[name] = value
+    if reason:
+        extra["reason"] = reason
+    client = d.get("client-info")
+    if isinstance(client, dict) and text_or_none(client.get("user-agent")):
+        extra["user_agent"] = client["user-agent"]
+    if text_or_none(envelope.get("sender")):
+        extra["envelope_sender"] = envelope["sender"]
+    if text_or_none(envelope.get("sending-ip")):
+        extra["sending_ip"] = envelope["sending-ip"]
+    for key in ("attempt-no", "mx-host", "retry-seconds", "tls", "bounce-type"):
+        value = ds.get(key)
+        if value not in (None, ""):
+            extra[key.replace("-", "_")] = value
+    code = ds.get("code")
+    if code not in (None, "") and not (isinstance(code, int) and 200 <= code <= 599):
+        extra["mailgun_code"] = code
+    flags = d.get("flags")
+    if isinstance(flags, dict) and flags.get("is-delayed-bounce"):
+        extra["delayed_bounce"] = True
+    storage = d.get("storage")
+    if isinstance(storage, dict) and text_or_none(storage.get("url")):
+        extra["storage_url"] = storage["url"]
+    return extra

@@ -1,0 +1,162 @@
+"""Resend webhooks (formats.md 4.7).
+
+One object per POST: `{"type": "email.…", "created_at": ISO, "data": {…}}`. The event
+time is the top-level `created_at` (`data.created_at` is when the email was created);
+the message id is Resend's `data.email_id`. There is no event id in the body (it is only
+in the `svix-id` header), so ids are hashed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import RecordError
+from ..model import Event, Skip
+from ..normalize import address, message_id, reply_fields, text_or_none
+from .base import Context, Parsed, as_dict, finish, map_status
+
+NAME = "resend"
+PROVIDER = "resend"
+SIGNATURE = "`type` (`email.*`, `contact.*`, `domain.*`), `created_at` and a `data` object"
+SHAPES = "webhook body, JSONL of bodies"
+
+# `type` (bounces refined as `email.bounced:<subType>`) → canonical status; None = skip.
+STATUS_MAP: dict[str, str | None] = {
+    "email.scheduled": "queued",
+    "email.sent": "sent",
+    "email.delivered": "delivered",
+    "email.delivery_delayed": "deferred",
+    "email.bounced": "bounced",
+    "email.bounced:Suppressed": "dropped",
+    "email.bounced:OnAccountSuppressionList": "dropped",
+    "email.failed": "failed",
+    "email.suppressed": "dropped",
+    "email.complained": "complained",
+    "email.opened": "opened",
+    "email.clicked": "clicked",
+    "email.received": "processed",
+}
+# Contact and domain notifications describe no email.
+SKIP_PREFIXES: tuple[str, ...] = ("contact.", "domain.")
+_PREFIXES: tuple[str, ...] = ("email.", *SKIP_PREFIXES)
+INBOUND_TYPES = frozenset({"email.received"})
+
+
+def detect(obj: dict[str, Any]) -> bool:
+    kind = obj.get("type")
+    return (
+        isinstance(kind, str)
+        and kind.startswith(_PREFIXES)
+        and "created_at" in obj
+        and isinstance(obj.get("data"), dict)
+    )
+
+
+def _sub(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return as_dict(value, f"data.{key}") if value is not None else {}
+
+
+def _tags(value: Any) -> dict[str, Any]:
+    """`data.tags`: an object name → value, or (older payloads) `[{name, value}]`."""
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, list):
+        out: dict[str, Any] = {}
+        for item in value:
+            if isinstance(item, dict) and text_or_none(item.get("name")):
+                out[str(item["name"])] = item.get("value")
+        return out
+    return {}
+
+
+def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise RecordError(f"'type' is not a string: {kind!r}")
+    if kind.startswith(SKIP_PREFIXES):
+        return [Skip(f"resend {kind}")]
+    data = as_dict(obj.get("data"), "data")
+    bounce = _sub(data, "bounce")
+    key = kind
+    sub_type = text_or_none(bounce.get("subType"))
+    if kind == "email.bounced" and sub_type and f"{kind}:{sub_type}" in STATUS_MAP:
+        key = f"{kind}:{sub_type}"
+    status = map_status(STATUS_MAP, key, "type")
+    if status is None:
+        return [Skip(f"resend {kind}")]
+    if obj.get("created_at") in (None, ""):
+        raise RecordError("missing 'created_at'")
+    timestamp = ctx.time(obj["created_at"])
+
+    failed = _sub(data, "failed")
+    suppressed = _sub(data, "suppressed")
+    click = _sub(data, "click")
+    codes = bounce.get("diagnosticCode")
+    if isinstance(codes, list):
+        first = next((c for c in codes if text_or_none(c)), None)
+    else:
+        first = codes
+    text = (
+        text_or_none(first)
+        or text_or_none(bounce.get("message"))
+        or text_or_none(failed.get("reason"))
+        or text_or_none(suppressed.get("message"))
+    )
+    smtp, enhanced, diag = reply_fields(status, text)
+
+    hint = None
+    bounce_type = text_or_none(bounce.get("type"))
+    if bounce_type:
+        hint = f"resend:{bounce_type}/{sub_type}" if sub_type else f"resend:{bounce_type}"
+
+    tags = _tags(data.get("tags"))
+    extra: dict[str, Any] = {}
+    if tags:
+        extra["tags"] = tags
+    rfc_id = message_id(data.get("message_id"))
+    for name, value in (
+        ("rfc_message_id", rfc_id),
+        ("ip", click.get("ipAddress")),
+        ("user_agent", click.get("userAgent")),
+        ("url", click.get("link")),
+        ("broadcast_id", data.get("broadcast_id")),
+        ("template_id", data.get("template_id")),
+        ("bounce_type", bounce_type),
+        ("bounce_subtype", sub_type),
+        ("bounce_message", bounce.get("message") if text != bounce.get("message") else None),
+        ("failed_reason", failed.get("reason")),
+        ("suppressed_type", suppressed.get("type")),
+    ):
+        if value not in (None, "", [], {}):
+            extra[name] = value
+    if isinstance(codes, list) and len(codes) > 1:
+        extra["diagnostic_codes"] = codes
+    if isinstance(data.get("to"), list) and len(data["to"]) > 1:
+        extra["to"] = data["to"]
+
+    msg_id = message_id(data.get("email_id"))
+    first_tag = next(iter(tags.values()), None) if tags else None
+    return [
+        finish(
+            Event(
+                timestamp=timestamp,
+                status=status,
+                raw_status=kind,
+                provider=PROVIDER,
+                direction="inbound" if kind in INBOUND_TYPES else "outbound",
+                message_id=msg_id,
+                sender=address(data.get("from")),
+                recipient=address(data.get("to")),
+                subject=text_or_none(data.get("subject")),
+                smtp_code=smtp,
+                enhanced_code=enhanced,
+                diagnostic=diag,
+                bounce_hint=hint,
+                tag=text_or_none(first_tag) if not isinstance(first_tag, dict | list) else None,
+                aliases=(rfc_id,) if rfc_id and rfc_id != msg_id else (),
+                extra=extra,
+            )
+        )
+    ]

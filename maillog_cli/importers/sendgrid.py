@@ -1,0 +1,174 @@
+"""SendGrid Event Webhook (formats.md 4.1).
+
+The POST body is a JSON array of flat event objects (the pipeline walks it and hands us
+each one). The event time is `timestamp` (integer seconds); the message id is
+`sg_message_id` cut at the first `.filter` / `.recvd-` so every event of one message
+threads, with `smtp-id` (the RFC Message-ID) as the fallback and an alias.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import RecordError
+from ..model import Event, Skip
+from ..normalize import address, message_id, reply_fields, text_or_none
+from ..statuses import BOUNCE_STATUSES
+from .base import Context, Parsed, finish, map_status, require
+
+NAME = "sendgrid"
+PROVIDER = "sendgrid"
+SIGNATURE = "`event` and any of `sg_event_id`, `sg_message_id`, `smtp-id`"
+SHAPES = "Event Webhook POST body (JSON array), JSONL of bodies or of single events"
+
+# `event` → canonical status; None = skip. SendGrid's `processed` means "accepted into
+# SendGrid's queue", which is canonical `queued` (canonical `processed` is inbound).
+STATUS_MAP: dict[str, str | None] = {
+    "processed": "queued",
+    "deferred": "deferred",
+    "delivered": "delivered",
+    "bounce": "bounced",
+    "dropped": "dropped",
+    "open": "opened",
+    "click": "clicked",
+    "spamreport": "complained",
+    "unsubscribe": "unsubscribed",
+    "group_unsubscribe": "unsubscribed",
+    "group_resubscribe": None,
+    "account_status_change": None,
+}
+
+# Where sg_message_id stops being the send API's id (formats.md 4.1).
+_CUT_MARKERS = (".filter", ".recvd-")
+# Documented keys that are not custom arguments, and where the known extras go.
+_EXTRA_KEYS: dict[str, str] = {
+    "ip": "ip",
+    "useragent": "user_agent",
+    "url": "url",
+    "url_offset": "url_offset",
+    "attempt": "attempt",
+    "tls": "tls",
+    "pool": "pool",
+    "asm_group_id": "asm_group_id",
+    "sg_machine_open": "machine_open",
+    "type": "bounce_type",
+    "bounce_classification": "bounce_classification",
+    "sg_template_id": "template_id",
+    "sg_template_name": "template_name",
+    "sg_content_type": "content_type",
+    "marketing_campaign_id": "marketing_campaign_id",
+    "marketing_campaign_name": "marketing_campaign_name",
+    "marketing_campaign_version": "marketing_campaign_version",
+    "marketing_campaign_split_id": "marketing_campaign_split_id",
+    "singlesend_id": "singlesend_id",
+    "singlesend_name": "singlesend_name",
+    "cert_err": "cert_err",
+}
+_KNOWN_KEYS = frozenset(
+    {
+        "email",
+        "timestamp",
+        "event",
+        "smtp-id",
+        "sg_event_id",
+        "sg_message_id",
+        "category",
+        "response",
+        "reason",
+        "status",
+        "send_at",
+        *_EXTRA_KEYS,
+    }
+)
+
+
+def detect(obj: dict[str, Any]) -> bool:
+    if "event" not in obj:
+        return False
+    if "sg_event_id" in obj or "sg_message_id" in obj or "smtp-id" in obj:
+        return True
+    return obj.get("event") == "account_status_change"
+
+
+def cut_message_id(value: Any) -> str | None:
+    """`u7Hq….filter0417p1…` / `pX3f….recvd-5b8f…` → the send API's id; else the whole value."""
+    s = message_id(value)
+    if s is None:
+        return None
+    cuts = [i for i in (s.find(m) for m in _CUT_MARKERS) if i > 0]
+    return s[: min(cuts)] if cuts else s
+
+
+def tags_of(value: Any) -> list[str]:
+    """`category`: a string or an array of strings."""
+    if isinstance(value, list):
+        return [t for v in value if (t := text_or_none(v)) is not None]
+    t = text_or_none(value)
+    return [t] if t is not None else []
+
+
+def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+    word = obj.get("event")
+    status = map_status(STATUS_MAP, word)
+    if status is None:
+        return [Skip(f"sendgrid {word}")]
+
+    timestamp = ctx.time(require(obj, "timestamp"))
+    smtp_id = message_id(obj.get("smtp-id"))
+    long_id = message_id(obj.get("sg_message_id"))
+    msg_id = cut_message_id(long_id) or smtp_id
+    aliases = tuple(a for a in dict.fromkeys((smtp_id, long_id)) if a and a != msg_id)
+
+    text = text_or_none(obj.get("response")) or text_or_none(obj.get("reason"))
+    smtp, enhanced, diag = reply_fields(status, text, None, obj.get("status"))
+
+    hint = None
+    if status in BOUNCE_STATUSES:
+        reason = text_or_none(obj.get("reason"))
+        classification = text_or_none(obj.get("bounce_classification"))
+        if word == "dropped" and reason:
+            hint = f"sendgrid-drop:{reason.strip()}"
+        elif classification:
+            hint = f"sendgrid-class:{classification.strip()}"
+
+    tags = tags_of(obj.get("category"))
+    extra: dict[str, Any] = {}
+    if tags:
+        extra["tags"] = tags
+    for key, name in _EXTRA_KEYS.items():
+        value = obj.get(key)
+        if value is not None and value != "":
+            extra[name] = value
+    if status in ("opened", "clicked", "unsubscribed", "complained"):
+        # Engagement events carry no reply: keep SendGrid's words as data, not diagnostic.
+        for key in ("reason", "response"):
+            if text_or_none(obj.get(key)):
+                extra[key] = obj[key]
+    custom = {k: v for k, v in obj.items() if k not in _KNOWN_KEYS}
+    if custom:
+        extra["custom_args"] = custom
+
+    event_id = obj.get("sg_event_id")
+    if event_id is not None and not isinstance(event_id, str | int):
+        raise RecordError(f"'sg_event_id' is not a string: {event_id!r}")
+    return [
+        finish(
+            Event(
+                timestamp=timestamp,
+                status=status,
+                raw_status=word,
+                provider=PROVIDER,
+                event_id=text_or_none(event_id),
+                message_id=msg_id,
+                recipient=address(obj.get("email")),
+                smtp_code=smtp,
+                enhanced_code=enhanced,
+                diagnostic=diag,
+                bounce_hint=hint,
+                tag=tags[0] if tags else None,
+                aliases=aliases,
+                extra=extra,
+            )
+        )
+    ]
