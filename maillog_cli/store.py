@@ -183,8 +183,11 @@ class Store:
     # --- writing -------------------------------------------------------------------
     def insert_events(self, events: Sequence[Event], import_id: int | None) -> int:
         """INSERT OR IGNORE a batch; returns how many were new (the rest were duplicates)."""
-        cur = self.conn.executemany(_INSERT_EVENT, [event_row(e, import_id) for e in events])
-        return cur.rowcount
+        return self.insert_rows([event_row(e, import_id) for e in events])
+
+    def insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """INSERT OR IGNORE rows made by `event_row`; returns how many were new."""
+        return self.conn.executemany(_INSERT_EVENT, rows).rowcount
 
     def insert_aliases(self, pairs: Iterable[tuple[str, str]]) -> None:
         self.conn.executemany(
