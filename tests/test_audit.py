@@ -741,3 +741,29 @@ def test_the_docs_list_every_known_action_with_its_category() -> None:
         assert f"| `{action}` | {auditlog.category_of(action)} | {meaning} |" in doc, action
     for category in auditlog.CATEGORIES:
         assert f"**{category}**" in doc, category
+
+
+def test_a_closed_pipe_ends_quietly(loaded, tmp_path: Path) -> None:
+    """`maillog audit --format jsonl | head -1` in a real process: no traceback, and the
+    end of a Unix tool (cli.main restores SIGPIPE's default), or exit 0."""
+    import signal
+    import subprocess
+    import sys
+
+    many = [
+        {**ENTRIES[0], "id": f"bulk{i:05d}", "metadata": {"n": i, "pad": "x" * 200}}
+        for i in range(3000)
+    ]
+    assert loaded("import", write_page(tmp_path / "many.json", many)).exit_code == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maillog_cli", "audit", "--format", "jsonl", "--limit", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=30) in (0, -signal.SIGPIPE)
+    assert orjson.loads(first)["id"] == "01HAUD0050"
+    assert b"Traceback" not in err and err == b""
