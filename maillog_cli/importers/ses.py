@@ -112,6 +112,8 @@ def _loads_message(text: str) -> Any:
 
 def _sns(obj: dict[str, Any], ctx: Context) -> Iterator[Parsed]:
     kind = obj.get("Type")
+    if not isinstance(kind, str):
+        raise RecordError(f"SNS 'Type' is not a string: {kind!r}")
     if kind in SNS_SKIP_TYPES:
         yield Skip(f"ses SNS {kind}")
         return

@@ -292,6 +292,8 @@ def test_sns_unknown_type_and_foreign_message() -> None:
     with pytest.raises(RecordError):
         list(ses.parse({**sns(BOUNCE), "Type": "Weird"}, CTX))
     with pytest.raises(RecordError):
+        list(ses.parse({**sns(BOUNCE), "Type": ["Notification"]}, CTX))
+    with pytest.raises(RecordError):
         list(ses.parse(sns({"hello": "world"}), CTX))
 
 
