@@ -256,11 +256,18 @@ def parse_value(
     if module is None:
         yield RecordError(f"unrecognised record: keys {_keys(value)}")
         return
-    if forced is not None and hasattr(forced, "detect") and not forced.detect(value):
+    if forced is not None and not _fits(forced, value, ctx):
         yield RecordError(f"does not fit --format {forced.NAME}: keys {_keys(value)}")
         return
     result.formats[module.NAME] += 1
     yield from _guarded(module.parse(value, ctx))
+
+
+def _fits(module: ModuleType, value: dict[str, Any], ctx: Context) -> bool:
+    """Whether a forced format accepts a record (with --map applied where it matters)."""
+    if hasattr(module, "fits"):
+        return bool(module.fits(value, ctx))
+    return not hasattr(module, "detect") or bool(module.detect(value))
 
 
 def _guarded(items: Iterable[Any]) -> Iterator[Any]:
@@ -349,7 +356,12 @@ def _csv_items(
         return
     if forced is not None:
         module = forced
-        if not hasattr(module, "detect_header") or not module.detect_header(header):
+        fits = getattr(module, "fits_header", None)
+        if not (
+            fits(header, ctx)
+            if fits
+            else hasattr(module, "detect_header") and module.detect_header(header)
+        ):
             raise FileFormatError(
                 f"line 1: the CSV columns do not fit --format {forced.NAME}: {', '.join(header[:10])}"
             )

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import sys
 import zlib
 from collections.abc import Iterator
@@ -264,7 +265,26 @@ def _json_problem(text: str, exc: ValueError) -> str:
     return f"invalid JSON: {msg}"
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def _walk_text(text: str) -> Iterator[tuple[int, Any]]:
+    """Top-level values in order; a value with a lone surrogate is a RecordError (as in JSONL)."""
+    check = _SURROGATE_ESCAPE.search(text) is not None
+    for line, value in _walk_values(text):
+        if check:
+            try:
+                json.dumps(value, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                yield (
+                    line,
+                    RecordError("invalid JSON: a lone surrogate (\\ud800-\\udfff) in a string"),
+                )
+                continue
+        yield line, value
+
+
+def _walk_values(text: str) -> Iterator[tuple[int, Any]]:
     """Top-level values in order; top-level arrays are walked element by element."""
     pos, n, cache = _skip_ws(text, 0), len(text), [0, 1]
     while pos < n:
@@ -341,9 +361,10 @@ def _page_frame(path: Path) -> tuple[dict[str, Any], str | None]:
     current: str | None = None
     with open_source(str(path)).stream as f:
         for prefix, event, value in ijson.parse(f):
-            if prefix == "" and event == "map_key":
-                current = value
-                continue
+            if prefix == "":
+                if event == "map_key":
+                    current = value
+                continue  # the page object's own start and end
             if current is None:
                 continue
             if (

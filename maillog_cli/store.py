@@ -59,9 +59,15 @@ def now_iso() -> str:
 
 
 def _dumps(value: Any) -> str | None:
+    """JSON text for a column; integers beyond 64 bits (orjson refuses them) go through json."""
     if not value:
         return None
-    return orjson.dumps(value, default=str).decode()
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        import json
+
+        return json.dumps(value, default=str, ensure_ascii=False)
 
 
 def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:

@@ -251,3 +251,35 @@ def test_provenance_is_recorded(cli, tmp_path: Path, db_path: Path) -> None:
 
     assert (source, new, fmt) == (str(f), 2, "maillog")
     assert sha == hashlib.sha256(f.read_bytes()).hexdigest()
+
+
+def test_big_documents_are_streamed_with_the_same_result(
+    cli, tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from maillog_cli import readers
+
+    from .conftest import require_shared
+
+    page = require_shared() / "samples" / "mailgun" / "events-api-page.json"
+    arr = tmp_path / "arr.json"
+    arr.write_text(json.dumps([row(i) for i in range(50)], indent=1))
+    small = [cli("import", page), cli("import", arr)]
+    assert all(r.exit_code == 0 for r in small), small
+    before = cli("search", "-f", "jsonl", "--limit", "0").stdout
+    db_path.unlink()
+    monkeypatch.setattr(readers, "WHOLE_DOCUMENT_LIMIT", 10)
+    streamed = [cli("import", page), cli("import", arr)]
+    assert all(r.exit_code == 0 for r in streamed), streamed
+    assert cli("search", "-f", "jsonl", "--limit", "0").stdout == before
+
+
+def test_lone_surrogate_in_a_json_document_is_a_record_error(
+    cli, tmp_path: Path, db_path: Path
+) -> None:
+    f = tmp_path / "s.json"
+    f.write_text(
+        '[{"status": "sent", "timestamp": 1700000000, "subject": "\\ud800"},\n {"status": "sent", "timestamp": 1700000001, "subject": "\\ud83d\\ude00 ok"}]'
+    )
+    r = cli("import", f)
+    assert r.exit_code == 1 and "lone surrogate" in r.stderr
+    assert orjson.loads(cli("search", "-f", "jsonl").stdout)["subject"] == "😀 ok"

@@ -87,6 +87,13 @@ def import_cmd(
         if not sep or not col.strip() or not target.strip():
             raise typer.BadParameter(f"{item!r} is not col=field", param_hint="--map")
         mapping[col.strip()] = target.strip()
+    from ..importers.generic import FIELDS
+
+    for target in mapping.values():
+        if target not in FIELDS:
+            raise typer.BadParameter(
+                f"{target!r} is not a field; use one of {', '.join(FIELDS)}", param_hint="--map"
+            )
     opts = pipeline.Options(
         fmt=None if fmt == "auto" else fmt,
         strict=strict,

@@ -1,0 +1,165 @@
+"""Generic CSV/JSONL: columns mapped by common names, or by `--map col=field`.
+
+For application logs and exports no provider format covers. A record is recognised when
+it has (after `--map`) a time, a status and a recipient; the status word must be one
+maillog knows (canonical, alias, or one of the common words below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import RecordError
+from ..model import Event
+from ..normalize import address, message_id, reply_fields, text_or_none
+from ..statuses import canonical_status
+from .base import Context, Parsed, finish
+
+NAME = "generic"
+PROVIDER = None
+SIGNATURE = "a time, a status and a recipient column under common names (email/to/recipient, status/event, timestamp/date/created_at …); --map col=field for the rest"
+SHAPES = "JSONL, JSON array, CSV (last resort; force with --format generic)"
+
+# canonical field → the column names that commonly hold it (first present wins)
+COMMON_NAMES: dict[str, tuple[str, ...]] = {
+    "timestamp": (
+        "timestamp",
+        "date",
+        "created_at",
+        "time",
+        "datetime",
+        "ts",
+        "event_time",
+        "occurred_at",
+        "sent_at",
+        "@timestamp",
+    ),
+    "status": ("status", "event", "event_type", "type", "state", "delivery_status"),
+    "recipient": (
+        "recipient",
+        "email",
+        "to",
+        "rcpt",
+        "rcpt_to",
+        "address",
+        "email_address",
+        "recipient_email",
+    ),
+    "message_id": ("message_id", "message-id", "messageid", "msg_id", "smtp-id", "smtp_id"),
+    "event_id": ("event_id", "event-id", "eventid"),
+    "sender": ("sender", "from", "from_email", "mail_from"),
+    "subject": ("subject",),
+    "diagnostic": ("diagnostic", "response", "smtp_response", "reason", "error", "message"),
+    "smtp_code": ("smtp_code", "code", "status_code", "response_code"),
+    "enhanced_code": ("enhanced_code", "enhanced_status"),
+    "provider": ("provider", "service"),
+}
+FIELDS = tuple(COMMON_NAMES)
+# Common status words beyond the canonical names and aliases.
+STATUS_MAP: dict[str, str] = {
+    "accepted": "queued",
+    "send": "sent",
+    "delivery": "delivered",
+    "hard_bounce": "bounced",
+    "soft_bounce": "bounced",
+    "hardbounce": "bounced",
+    "softbounce": "bounced",
+    "deferral": "deferred",
+    "delay": "deferred",
+    "blocked": "dropped",
+    "reject": "dropped",
+    "error": "failed",
+    "spamreport": "complained",
+    "spam_report": "complained",
+    "complaint": "complained",
+    "unsubscribe": "unsubscribed",
+    "unsub": "unsubscribed",
+}
+
+
+def status_of(word: Any) -> str | None:
+    if not isinstance(word, str):
+        return None
+    return canonical_status(word) or STATUS_MAP.get(word.strip().lower())
+
+
+def _columns(keys: Iterable[str], field_map: dict[str, str]) -> dict[str, str]:
+    """canonical field → the record's key holding it."""
+    keys = list(keys)
+    lower = {k.lower(): k for k in keys}
+    found: dict[str, str] = {}
+    for col, target in field_map.items():
+        if col in keys:
+            found[target] = col
+    for target, names in COMMON_NAMES.items():
+        if target not in found:
+            for n in names:
+                if n in lower:
+                    found[target] = lower[n]
+                    break
+    return found
+
+
+def _recognised(cols: dict[str, str]) -> bool:
+    return all(f in cols for f in ("timestamp", "status", "recipient"))
+
+
+def detect(obj: dict[str, Any]) -> bool:
+    cols = _columns(obj, {})
+    return _recognised(cols) and status_of(obj.get(cols["status"])) is not None
+
+
+def detect_header(columns: list[str]) -> bool:
+    return _recognised(_columns(columns, {}))
+
+
+def fits(obj: dict[str, Any], ctx: Context) -> bool:
+    """Under --format generic: recognised once the --map columns are applied."""
+    return _recognised(_columns(obj, ctx.field_map))
+
+
+def fits_header(columns: list[str], ctx: Context) -> bool:
+    return _recognised(_columns(columns, ctx.field_map))
+
+
+def check_map(field_map: dict[str, str]) -> None:
+    """--map targets must be canonical fields."""
+    bad = [t for t in field_map.values() if t not in FIELDS]
+    if bad:
+        raise RecordError(f"--map target {bad[0]!r} is not a field; use one of {', '.join(FIELDS)}")
+
+
+def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+    check_map(ctx.field_map)
+    cols = _columns(obj, ctx.field_map)
+    missing = [f for f in ("timestamp", "status") if f not in cols]
+    if missing:
+        raise RecordError(f"no {' or '.join(missing)} column (map one with --map col={missing[0]})")
+
+    def get(field: str) -> Any:
+        return obj.get(cols[field]) if field in cols else None
+
+    word = get("status")
+    status = status_of(word)
+    if status is None:
+        raise RecordError(f"unknown status {word!r}")
+    code, enhanced, diag = reply_fields(
+        status, get("diagnostic"), get("smtp_code") or None, get("enhanced_code")
+    )
+    yield finish(
+        Event(
+            timestamp=ctx.time(get("timestamp")),
+            status=status,
+            raw_status=text_or_none(word),
+            provider=text_or_none(get("provider")),
+            event_id=text_or_none(get("event_id")),
+            message_id=message_id(get("message_id")),
+            sender=address(get("sender")),
+            recipient=address(get("recipient")),
+            subject=text_or_none(get("subject")),
+            smtp_code=code,
+            enhanced_code=enhanced,
+            diagnostic=diag,
+        )
+    )
