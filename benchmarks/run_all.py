@@ -1,0 +1,52 @@
+"""`make bench`: every benchmark script in turn, each printing its own figures.
+
+Big-data checks live here, not in `make test`. Set BENCH_EVENTS to shrink the runs
+(default 1,000,000) and BENCH_BIG=1 for the 1 GB memory checks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ORDER = (
+    "import_bench",
+    "bounce_accuracy",
+    "reclassify_bench",
+    "stats_bench",
+    "prune_bench",
+    "tail_latency",
+    "tui_bench",
+)
+
+
+def main() -> int:
+    scripts = {p.stem: p for p in HERE.glob("*.py") if p.stem not in ("run_all", "generate")}
+    names = [n for n in ORDER if n in scripts] + sorted(set(scripts) - set(ORDER))
+    failed = []
+    for name in names:
+        args = []
+        if name == "import_bench":
+            args = ["--events", os.environ.get("BENCH_EVENTS", "1000000")] + (
+                ["--big"] if os.environ.get("BENCH_BIG") else []
+            )
+        print(f"\n=== {name} ===", flush=True)
+        start = time.perf_counter()
+        code = subprocess.call([sys.executable, str(scripts[name]), *args], cwd=HERE.parent)
+        print(
+            f"--- {name}: {'ok' if code == 0 else f'exit {code}'} in {time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
+        if code:
+            failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
