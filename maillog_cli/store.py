@@ -19,28 +19,17 @@ import sqlite_utils
 
 from .errors import MaillogError
 from .migrations import MIGRATIONS
-from .model import AuditEntry, Event, StoredMessage
+from .model import EVENT_KEYS, AuditEntry, Event, StoredMessage
 from .normalize import domain_of
 from .statuses import LIFECYCLE, LIFECYCLE_RANK
 
 BUSY_TIMEOUT_MS = 30_000
+# The contract keys, with the derived recipient_domain after recipient, then our own columns.
+_AT = EVENT_KEYS.index("recipient") + 1
 EVENT_COLUMNS: tuple[str, ...] = (
-    "event_id",
-    "message_id",
-    "timestamp",
-    "provider",
-    "direction",
-    "status",
-    "raw_status",
-    "sender",
-    "recipient",
+    *EVENT_KEYS[:_AT],
     "recipient_domain",
-    "subject",
-    "smtp_code",
-    "enhanced_code",
-    "diagnostic",
-    "bounce_class",
-    "bounce_reason",
+    *EVENT_KEYS[_AT:],
     "bounce_hint",
     "tag",
     "extra",
