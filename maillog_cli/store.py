@@ -279,8 +279,8 @@ class Store:
             f"""
             INSERT INTO messages(message_id, sender, recipient, recipient_domain, subject, tag,
                 provider, direction, first_seen, opened_at, clicked_at, complained_at,
-                unsubscribed_at, event_count, last_status, last_status_at, bounce_class,
-                bounce_reason, last_seq)
+                unsubscribed_at, event_count, spf, dkim, dmarc, last_status, last_status_at,
+                bounce_class, bounce_reason, last_seq)
             SELECT a.*, l.status, l.timestamp, l.bounce_class, l.bounce_reason, l.seq
             FROM (
                 SELECT message_id, max(sender), min(recipient), min(recipient_domain),
@@ -289,7 +289,10 @@ class Store:
                     min(CASE WHEN status = 'clicked' THEN timestamp END),
                     min(CASE WHEN status = 'complained' THEN timestamp END),
                     min(CASE WHEN status = 'unsubscribed' THEN timestamp END),
-                    count(*)
+                    count(*),
+                    -- authentication results an importer found in the event (extra.spf …)
+                    max(json_extract(extra, '$.spf')), max(json_extract(extra, '$.dkim')),
+                    max(json_extract(extra, '$.dmarc'))
                 FROM events WHERE message_id IN (SELECT message_id FROM {touched_table})
                 GROUP BY message_id
             ) AS a LEFT JOIN latest l ON l.message_id = a.message_id
@@ -308,6 +311,9 @@ class Store:
                 complained_at = excluded.complained_at,
                 unsubscribed_at = excluded.unsubscribed_at,
                 event_count = excluded.event_count,
+                spf = coalesce(excluded.spf, messages.spf),
+                dkim = coalesce(excluded.dkim, messages.dkim),
+                dmarc = coalesce(excluded.dmarc, messages.dmarc),
                 last_status = excluded.last_status,
                 last_status_at = excluded.last_status_at,
                 bounce_class = excluded.bounce_class,

@@ -168,3 +168,14 @@ def test_sql_is_read_only(cli, db_path: Path) -> None:
     r = cli("sql", "DELETE FROM events")
     assert r.exit_code == 1 and "readonly" in r.stderr.replace("read-only", "readonly")
     assert len(ids(cli("search", "-f", "jsonl"))) == 5
+
+
+def test_auth_results_of_events_reach_the_message(cli, tmp_path: Path) -> None:
+    from .conftest import require_shared
+
+    cli("import", require_shared() / "samples" / "cloudflare" / "email-routing-graphql.json")
+    rows = [orjson.loads(x) for x in cli("ls", "--messages", "-f", "jsonl").stdout.splitlines()]
+    details = [
+        orjson.loads(cli("show", r["message_id"], "-f", "json").stdout)["message"] for r in rows
+    ]
+    assert any(d["dmarc"] for d in details), details
