@@ -1,0 +1,53 @@
+"""`maillog tui`: the Textual browser. Textual is imported only when this command runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import MaillogError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tui")(tui)
+
+
+def tui(
+    ctx: typer.Context,
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[FILTER WORDS]...",
+            help="Start filtered, e.g. status:bounced domain:gmail.com since:yesterday (the words `/` takes).",
+            show_default=False,
+        ),
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Database file.", show_default=False)
+    ] = None,
+) -> None:
+    """Browse the store full-screen: emails, bounces, audit, stats (press ? inside for the keys)."""
+    import shlex
+    import sys
+
+    from ..cli import db_path
+    from ..query import parse_words
+    from ..render import is_terminal
+
+    text = shlex.join(words) if words else ""
+    filters = parse_words(text)
+    if not (is_terminal(sys.stdin) and is_terminal(sys.stdout)):  # type: ignore[arg-type]
+        raise MaillogError(
+            "maillog tui needs a terminal", "in scripts use: maillog search --messages " + text
+        )
+    from ..tui.data import Source
+
+    source = Source(db_path(ctx, db))
+    from ..tui.app import MaillogApp
+
+    try:
+        MaillogApp(source, filters, text).run()
+    finally:
+        source.close()

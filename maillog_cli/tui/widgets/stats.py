@@ -1,0 +1,112 @@
+"""The Stats tab: `maillog stats`'s figures for the current filter (maillog_cli/stats.py).
+
+Shows the DESIGN.md stats object: messages, rates, messages by latest status, and the
+per-day series as bars. While stats.py is not in the package, a placeholder says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ...errors import MaillogError
+from ...query import Filters
+from ...render import status_text, visible
+from ..cells import share
+from ..data import Source
+
+NOT_AVAILABLE = "Stats: not available yet (maillog stats is being built)."
+
+
+def stats_renderable(data: dict[str, Any], width: int) -> Any:
+    """The stats object (DESIGN.md keys) as text, a status table and per-day bars."""
+    from rich.console import Group
+
+    parts: list[Any] = []
+    head = Text()
+    head.append("Stats ", style="bold")
+    head.append(f"{data.get('messages', 0):,} messages\n")
+    rates = data.get("rates") or {}
+    for name in ("delivery", "bounce", "complaint", "open", "click"):
+        if name in rates and rates[name] is not None:
+            head.append(f"{name} ", style="dim")
+            head.append(f"{share(float(rates[name]))}   ")
+    parts.append(head)
+    by_status = data.get("by_status") or {}
+    if by_status:
+        t = Table(box=None, pad_edge=False, show_header=True, header_style="bold", title=None)
+        t.add_column("latest status", no_wrap=True)
+        t.add_column("messages", justify="right")
+        for status, n in sorted(by_status.items(), key=lambda kv: -int(kv[1] or 0)):
+            t.add_row(status_text(status), f"{int(n or 0):,}")
+        parts.append(t)
+    series = data.get("series") or []
+    if series:
+        counts = [int(d.get("messages", d.get("sent", 0)) or 0) for d in series]
+        top = max(counts) or 1
+        bar_w = max(10, width - 30)
+        chart = Text("\nPer day (messages)\n", style="bold")
+        for d, n in zip(series[-30:], counts[-30:], strict=False):
+            chart.append(f"{visible(d.get('day', ''))[:10]:<11}", style="dim")
+            chart.append("█" * max(1 if n else 0, round(n / top * bar_w)), style="cyan")
+            chart.append(f" {n:,}\n")
+        parts.append(chart)
+    return Group(*parts)
+
+
+def compute(source: Source, filters: Filters) -> dict[str, Any]:
+    """The stats object from stats.py; ImportError while that module does not exist."""
+    from ... import stats as core  # type: ignore[attr-defined]
+
+    for name in ("compute", "summary", "overview", "stats"):
+        fn = getattr(core, name, None)
+        if callable(fn):
+            with source._lock:
+                result = fn(source.store, filters)
+            return result.as_json() if hasattr(result, "as_json") else dict(result)
+    raise ImportError("maillog_cli.stats has no summary function")
+
+
+class StatsView(VerticalScroll):
+    def __init__(self, source: Source, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.filters: Filters | None = None
+        self._token = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Stats: loading…", style="dim"), id="stats-body")
+
+    def show(self, filters: Filters) -> None:
+        if self.filters == filters:
+            return
+        self.filters = filters
+        self._token += 1
+        token = self._token
+
+        def work() -> None:
+            try:
+                result: Any = compute(self.source, filters)
+            except ImportError:
+                result = None
+            except MaillogError as exc:
+                result = exc
+            self.app.call_from_thread(self._show, token, result)
+
+        self.run_worker(work, thread=True, group="stats", exclusive=True, name="stats")
+
+    def _show(self, token: int, result: Any) -> None:
+        if token != self._token:
+            return
+        body = self.query_one("#stats-body", Static)
+        if result is None:
+            body.update(Text(NOT_AVAILABLE, style="yellow"))
+        elif isinstance(result, MaillogError):
+            body.update(Text(f"Stats: {result}", style="bold red"))
+        else:
+            body.update(stats_renderable(result, self.app.size.width))
