@@ -190,8 +190,24 @@ def _iso(dt: datetime) -> str:
     return format_dt(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
 
 
-def where(f: Filters, alias: str = "e") -> tuple[str, list[Any]]:
-    """The WHERE clause (without the keyword; '1' when empty) over the events table."""
+# Engagement statuses never become a message's last_status; a message "has" one when the
+# matching timestamp column of messages is set.
+_ENGAGED_AT = {
+    "opened": "opened_at",
+    "clicked": "clicked_at",
+    "complained": "complained_at",
+    "unsubscribed": "unsubscribed_at",
+}
+
+
+def where(f: Filters, alias: str = "e", *, messages: bool = False) -> tuple[str, list[Any]]:
+    """The WHERE clause (without the keyword; '1' when empty) over the events table.
+
+    `messages=True` gives the same filters over the messages table (alias e.g. "m"), for
+    per-message figures (stats): --status is the message's latest lifecycle status (an
+    engagement status means "was ever opened/clicked/…"), --since/--until apply to
+    first_seen, free text matches any of the message's events.
+    """
     a = f"{alias}." if alias else ""
     clauses: list[str] = []
     params: list[Any] = []
@@ -200,7 +216,14 @@ def where(f: Filters, alias: str = "e") -> tuple[str, list[Any]]:
         clauses.append(f"{a}{column} IN ({', '.join('?' for _ in values)})")
         params.extend(values)
 
-    if f.statuses:
+    if f.statuses and messages:
+        lifecycle = [s for s in f.statuses if s not in _ENGAGED_AT]
+        either = [f"{a}{_ENGAGED_AT[s]} IS NOT NULL" for s in f.statuses if s in _ENGAGED_AT]
+        if lifecycle:
+            either.insert(0, f"{a}last_status IN ({', '.join('?' for _ in lifecycle)})")
+            params.extend(lifecycle)
+        clauses.append("(" + " OR ".join(either) + ")")
+    elif f.statuses:
         any_of("status", f.statuses)
     if f.to:
         _match_address(clauses, params, f"{a}recipient", f.to)
@@ -223,14 +246,18 @@ def where(f: Filters, alias: str = "e") -> tuple[str, list[Any]]:
         any_of("bounce_class", f.bounce_class)
     if f.reason:
         any_of("bounce_reason", f.reason)
+    when = "first_seen" if messages else "timestamp"
     if f.since:
-        clauses.append(f"{a}timestamp >= ?")
+        clauses.append(f"{a}{when} >= ?")
         params.append(_iso(f.since))
     if f.until:
-        clauses.append(f"{a}timestamp < ?")
+        clauses.append(f"{a}{when} < ?")
         params.append(_iso(f.until))
     if f.text:
-        clauses.append(f"{a}seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+        fts = "SELECT rowid FROM events_fts WHERE events_fts MATCH ?"
+        if messages:
+            fts = f"SELECT message_id FROM events WHERE seq IN ({fts})"
+        clauses.append(f"{a}message_id IN ({fts})" if messages else f"{a}seq IN ({fts})")
         params.append(_quote_fts(f.text))
     return (" AND ".join(clauses) or "1"), params
 
