@@ -293,3 +293,15 @@ def test_command_needs_a_terminal_and_checks_words_first(cli, tui_store) -> None
 
 def test_plain_helper_renders_text() -> None:
     assert plain("a").strip() == "a"
+
+
+async def test_mouse_click_moves_the_cursor_and_a_second_click_opens(make_app) -> None:
+    app = make_app("status:bounced")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.click("#emails-table", offset=(5, 1))
+        assert app.emails.table.cursor_row == 1
+        await pilot.click("#emails-table", offset=(5, 1))
+        await settle(pilot)
+        assert isinstance(app.screen, MessageScreen)
+        assert app.screen.message_id == app.emails.rows[1]["message_id"]

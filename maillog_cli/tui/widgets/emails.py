@@ -14,39 +14,17 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ...query import Filters, Page
 from ...render import visible
-from ..cells import Column, columns_for, email_cells
+from ..cells import Column, columns_for
 from ..data import PAGE_SIZE, Row, Source, Update, merge
 from .filter_bar import FilterBar
-
-PREFETCH = 60  # rows from the end at which the next page is fetched
-
-
-class EmailTable(DataTable):
-    """A DataTable that asks for more rows when scrolled (wheel, page keys) near its end.
-
-    home/end go to the first/last loaded row (rows are what this table scrolls through).
-    """
-
-    BINDINGS = [
-        Binding("home", "scroll_top", "First", show=False),
-        Binding("end", "scroll_bottom", "Last", show=False),
-    ]
-
-    class NearEnd(Message):
-        pass
-
-    def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)
-        if self.row_count and new + self.size.height >= self.row_count - PREFETCH:
-            self.post_message(self.NearEnd())
+from .message_list import PREFETCH, MessageList
 
 
 class EmailsView(Vertical):
@@ -88,13 +66,13 @@ class EmailsView(Vertical):
         bar = FilterBar(id="filter-bar")
         bar.display = False
         yield bar
-        table = EmailTable(id="emails-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
-        yield table
+        yield Static("", id="emails-columns")
+        yield MessageList(id="emails-table")
         yield Static("", id="emails-empty")
 
     @property
-    def table(self) -> EmailTable:
-        return self.query_one(EmailTable)
+    def table(self) -> MessageList:
+        return self.query_one(MessageList)
 
     def on_mount(self) -> None:
         self.query_one("#emails-empty", Static).display = False
@@ -157,8 +135,7 @@ class EmailsView(Vertical):
         self.exhausted = len(rows) < PAGE_SIZE
         self.rows += fresh
         table = self.table
-        for r in fresh:
-            table.add_row(*email_cells(r, self._columns), key=r["message_id"])
+        table.set_rows(self.rows)
         self._update_header()
         if (
             not self.exhausted
@@ -250,9 +227,8 @@ class EmailsView(Vertical):
         if old_scroll <= 0:
             table.move_cursor(row=index, animate=False)
         else:
-            target = old_scroll + (index - old_index)
+            table.scroll_to(y=old_scroll + (index - old_index), animate=False, immediate=True)
             table.move_cursor(row=index, animate=False, scroll=False)
-            self.call_after_refresh(table.scroll_to, y=target, animate=False)
 
     # --- layout --------------------------------------------------------------------------
     def _set_columns(self, width: int) -> bool:
@@ -260,23 +236,19 @@ class EmailsView(Vertical):
         if columns == self._columns:
             return False
         self._columns = columns
-        table = self.table
-        table.clear(columns=True)
+        header = Text(no_wrap=True, end="")
         for c in columns:
-            table.add_column(Text(c.label, style="bold"), width=c.width, key=c.key)
+            header.append(c.label.ljust(c.width)[: c.width], style="bold")
+        self.query_one("#emails-columns", Static).update(header)
+        self.table.set_columns(columns)
         return True
 
     def _fill(self) -> None:
-        table = self.table
-        table.clear()
-        for r in self.rows:
-            table.add_row(*email_cells(r, self._columns), key=r["message_id"])
+        self.table.set_rows(self.rows)
 
     def on_resize(self) -> None:
-        if self._columns and self._set_columns(self.app.size.width):
-            index = self.table.cursor_row
-            self._fill()
-            self.table.move_cursor(row=index, animate=False)
+        if self._columns:
+            self._set_columns(self.app.size.width)
 
     def _update_header(self) -> None:
         t = Text()
@@ -311,21 +283,21 @@ class EmailsView(Vertical):
             )
 
     # --- events --------------------------------------------------------------------------
-    @on(DataTable.RowHighlighted, "#emails-table")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.cursor_row >= self.table.row_count - PREFETCH:
+    @on(MessageList.Highlighted)
+    def _highlighted(self, event: MessageList.Highlighted) -> None:
+        if event.index >= self.table.row_count - PREFETCH:
             self.load_more()
 
-    @on(EmailTable.NearEnd)
-    def _near_end(self, event: EmailTable.NearEnd) -> None:
+    @on(MessageList.NearEnd)
+    def _near_end(self, event: MessageList.NearEnd) -> None:
         event.stop()
         self.load_more()
 
-    @on(DataTable.RowSelected, "#emails-table")
-    def _selected(self, event: DataTable.RowSelected) -> None:
+    @on(MessageList.Selected)
+    def _selected(self, event: MessageList.Selected) -> None:
         event.stop()
-        if event.row_key.value is not None:
-            self.post_message(self.OpenMessage(event.row_key.value))
+        if 0 <= event.index < len(self.rows):
+            self.post_message(self.OpenMessage(self.rows[event.index]["message_id"]))
 
     def current_message_id(self) -> str | None:
         i = self.table.cursor_row
