@@ -1,0 +1,515 @@
+"""Bounce summaries, `explain`, and re-applying the classifier to stored events.
+
+Core only: every figure is one SQL aggregate over the events indexes (no Python loop
+over events), the same `query.where()` filters as every other command, and nothing
+here prints. The commands and the TUI render what these functions return.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from .bounces import BOUNCE_STATUSES, REASONS, classify, extract_codes, normalise_text
+from .errors import MaillogError
+from .query import BOUNCE_CLASSES, Filters, where, with_changes
+from .store import Store
+
+# What `maillog bounces` looks at when no --status is given (bounces.md: the statuses
+# that carry a bounce class), in the contract's status order.
+DEFAULT_STATUSES: tuple[str, ...] = tuple(sorted(BOUNCE_STATUSES))
+
+# --- the filters ------------------------------------------------------------------------------
+
+
+def bounce_filters(filters: Filters) -> Filters:
+    """The user's filters, with the bounce statuses by default and reasons checked."""
+    for reason in filters.reason:
+        if reason not in REASONS:
+            raise MaillogError(
+                f"unknown bounce reason {reason!r}", f"use one of: {', '.join(REASONS)}"
+            )
+    if filters.statuses:
+        return filters
+    return with_changes(filters, statuses=list(DEFAULT_STATUSES))
+
+
+# --- normalised diagnostics -------------------------------------------------------------------
+
+# Variable parts of a reply text, replaced so that the same message sent about different
+# recipients, from different IPs or with different queue ids groups together. Reply and
+# enhanced codes are kept (they are part of the message), everything else with a digit
+# in it becomes <n> (digits only) or <id>.
+_VARIABLE = re.compile(
+    r"(?<![\w.])(?:"  # only at the start of a token: mid-word positions fail at once
+    r"(?P<address><?[\w.+'=/-]+@[\w-]+(?:\.[\w-]+)+>?)"
+    r"|(?P<ip>\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?!\w|\.\d)|(?<!:)(?:[0-9a-f]{0,4}:){3,7}[0-9a-f]{0,4}(?![\w:]))"
+    r"|(?P<code>[245]\d\d(?=[ \-:]|$)|[245]\.\d{1,3}\.\d{1,3}(?!\d|\.\d))"
+    r"|(?P<number>(?=\w*\d)\w+))",
+    re.IGNORECASE,
+)
+_PLACEHOLDER = {"address": "<address>", "ip": "<ip>"}
+
+
+def _replace(m: re.Match[str]) -> str:
+    kind = m.lastgroup or ""
+    if kind == "code":
+        return m.group(0)
+    if kind == "number":
+        return "<n>" if m.group(0).isdigit() else "<id>"
+    return _PLACEHOLDER[kind]
+
+
+def diagnostic_pattern(text: str | None) -> str | None:
+    """The diagnostic with addresses, IPs, ids and numbers replaced by placeholders.
+
+    `550 5.1.1 <ann@x.org>: user unknown (queue 7Hk2)` and the same reply for bob
+    both give `550 5.1.1 <address>: user unknown (queue <id>)`.
+    """
+    if not text:
+        return None
+    return _VARIABLE.sub(_replace, " ".join(text.split())) or None
+
+
+def _with_pattern_function(conn: sqlite3.Connection) -> None:
+    conn.create_function("maillog_pattern", 1, diagnostic_pattern, deterministic=True)
+
+
+# --- the summary ------------------------------------------------------------------------------
+
+
+def _share(n: int, total: int) -> float:
+    return round(n / total, 4) if total else 0.0
+
+
+@dataclass
+class Summary:
+    """What `maillog bounces` shows: counts and shares of the matching events."""
+
+    filters: str
+    events: int
+    messages: int
+    recipients: int
+    by_class: list[dict[str, Any]] = field(default_factory=list)
+    by_reason: list[dict[str, Any]] = field(default_factory=list)
+    domains: list[dict[str, Any]] = field(default_factory=list)
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    series: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The `--format json` object (keys in this order; documented in docs/cli/bounces.md)."""
+        return {
+            "filters": self.filters,
+            "events": self.events,
+            "messages": self.messages,
+            "recipients": self.recipients,
+            "by_class": self.by_class,
+            "by_reason": self.by_reason,
+            "domains": self.domains,
+            "diagnostics": self.diagnostics,
+            "series": self.series,
+        }
+
+
+def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None = None) -> Summary:
+    """Counts and shares by class, reason, domain, normalised diagnostic and day."""
+    f = bounce_filters(filters)
+    clause, params = where(f, "e")
+    conn = store.conn
+    events, messages, recipients = conn.execute(
+        f"SELECT count(*), count(DISTINCT e.message_id), count(DISTINCT e.recipient) FROM events e WHERE {clause}",
+        params,
+    ).fetchone()
+    result = Summary(filters=f.describe(), events=events, messages=messages, recipients=recipients)
+
+    # Class and reason in one pass; the per-class totals are sums of its (few) rows.
+    by_class: Counter[str | None] = Counter()
+    for cls, reason, n in conn.execute(
+        f"SELECT e.bounce_class, e.bounce_reason, count(*) AS n FROM events e WHERE {clause}"
+        " GROUP BY 1, 2 ORDER BY n DESC, 2",
+        params,
+    ):
+        by_class[cls] += n
+        result.by_reason.append(
+            {"bounce_reason": reason, "bounce_class": cls, "events": n, "share": _share(n, events)}
+        )
+    classes: list[str | None] = list(BOUNCE_CLASSES)
+    if by_class.get(None):
+        classes.append(None)  # events of other statuses (--status delivered …) have no class
+    result.by_class = [
+        {
+            "bounce_class": c,
+            "events": by_class.get(c, 0),
+            "share": _share(by_class.get(c, 0), events),
+        }
+        for c in classes
+    ]
+
+    class_sums = ", ".join(f"sum(e.bounce_class = '{c}')" for c in BOUNCE_CLASSES)
+    for row in conn.execute(
+        f"""
+        WITH top_domains AS (
+            SELECT e.recipient_domain AS domain, count(*) AS n, {class_sums}
+            FROM events e WHERE {clause} AND e.recipient_domain IS NOT NULL
+            GROUP BY 1 ORDER BY n DESC, 1 LIMIT ?
+        ),
+        reasons AS (
+            SELECT e.recipient_domain AS domain, e.bounce_reason AS reason, count(*) AS n
+            FROM events e WHERE {clause} AND e.recipient_domain IN (SELECT domain FROM top_domains)
+            GROUP BY 1, 2
+        ),
+        top_reason AS (
+            SELECT domain, reason FROM (
+                SELECT domain, reason, row_number() OVER (PARTITION BY domain ORDER BY n DESC, reason) AS rk
+                FROM reasons
+            ) WHERE rk = 1
+        )
+        SELECT t.*, r.reason FROM top_domains t LEFT JOIN top_reason r USING (domain)
+        ORDER BY t.n DESC, t.domain
+        """,
+        [*params, top, *params],
+    ):
+        domain, n, *per_class, reason = row
+        result.domains.append(
+            {
+                "domain": domain,
+                "events": n,
+                "share": _share(n, events),
+                **dict(zip(BOUNCE_CLASSES, per_class, strict=True)),
+                "top_reason": reason,
+            }
+        )
+
+    # Group the distinct texts first (SQL), so the Python normaliser runs once per text,
+    # not once per event; the example and reason shown are those of the commonest text.
+    _with_pattern_function(conn)
+    for pattern, n, example, reason, cls in conn.execute(
+        f"""
+        WITH texts AS (
+            SELECT e.diagnostic AS diagnostic, e.bounce_reason AS reason, e.bounce_class AS cls, count(*) AS n
+            FROM events e WHERE {clause} AND e.diagnostic IS NOT NULL GROUP BY 1, 2, 3
+        ),
+        patterns AS MATERIALIZED (SELECT maillog_pattern(diagnostic) AS pattern, * FROM texts),
+        ranked AS (
+            SELECT *, sum(n) OVER (PARTITION BY pattern) AS total,
+                   row_number() OVER (PARTITION BY pattern ORDER BY n DESC, diagnostic) AS rk
+            FROM patterns
+        )
+        SELECT pattern, total, diagnostic, reason, cls FROM ranked WHERE rk = 1
+        ORDER BY total DESC, pattern LIMIT ?
+        """,
+        [*params, top],
+    ):
+        result.diagnostics.append(
+            {
+                "pattern": pattern,
+                "example": example,
+                "bounce_reason": reason,
+                "bounce_class": cls,
+                "events": n,
+                "share": _share(n, events),
+            }
+        )
+
+    result.series = _series(conn, f, clause, params, now)
+    return result
+
+
+def _series(
+    conn: sqlite3.Connection, f: Filters, clause: str, params: list[Any], now: datetime | None
+) -> list[dict[str, Any]]:
+    """Events per UTC day and class, with the days without any filled in as zeros."""
+    counts: dict[str, dict[str, int]] = {}
+    for day, cls, n in conn.execute(
+        f"SELECT substr(e.timestamp, 1, 10) AS day, e.bounce_class, count(*) FROM events e WHERE {clause} GROUP BY 1, 2",
+        params,
+    ):
+        per = counts.setdefault(day, dict.fromkeys(BOUNCE_CLASSES, 0))
+        if cls in per:
+            per[cls] += n
+        per["_total"] = per.get("_total", 0) + n
+    if not counts and not f.since:
+        return []
+    days = sorted(counts)
+    first = f.since.astimezone(UTC).date() if f.since else date.fromisoformat(days[0])
+    if f.until:
+        last = (f.until.astimezone(UTC) - timedelta(microseconds=1)).date()
+    elif f.since:
+        last = (now or datetime.now(UTC)).astimezone(UTC).date()
+    else:
+        last = date.fromisoformat(days[-1])
+    if days:
+        first, last = (
+            min(first, date.fromisoformat(days[0])),
+            max(last, date.fromisoformat(days[-1])),
+        )
+    series = []
+    day = first
+    while day <= last:
+        per = counts.get(day.isoformat(), {})
+        series.append(
+            {
+                "day": day.isoformat(),
+                "events": per.get("_total", 0),
+                **{c: per.get(c, 0) for c in BOUNCE_CLASSES},
+            }
+        )
+        day += timedelta(days=1)
+    return series
+
+
+# --- explain ----------------------------------------------------------------------------------
+
+# bounces.md section 1: what each class means and what the sender should do.
+CLASS_INFO: dict[str, tuple[str, str]] = {
+    "hard": (
+        "The address cannot receive mail, now or later.",
+        "Suppress the address now (after the first final failure). Do not retry.",
+    ),
+    "soft": (
+        "A temporary condition on the receiving side or on the path.",
+        "Let the MTA/provider retry. Suppress only after repeated final soft bounces.",
+    ),
+    "block": (
+        "The receiver refused the message because of the sender or the message, not the recipient.",
+        "Never suppress the recipient for this. Fix the cause, then resend.",
+    ),
+    "undetermined": (
+        "Not enough information to tell.",
+        "Take no automatic action; have a person look at it.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One classified text, with everything `bounces explain` prints."""
+
+    bounce_class: str
+    bounce_reason: str
+    rule: str
+    meaning: str
+    action: str
+    class_meaning: str
+    class_action: str
+    smtp_code: int | None
+    enhanced_code: str | None
+    counts_for_soft_suppression: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "bounce_class": self.bounce_class,
+            "bounce_reason": self.bounce_reason,
+            "rule": self.rule,
+            "meaning": self.meaning,
+            "action": self.action,
+            "class_meaning": self.class_meaning,
+            "class_action": self.class_action,
+            "smtp_code": self.smtp_code,
+            "enhanced_code": self.enhanced_code,
+            "counts_for_soft_suppression": self.counts_for_soft_suppression,
+        }
+
+
+def explain(
+    text: str | None, code: int | None = None, enhanced: str | None = None, hint: str | None = None
+) -> Explanation:
+    """Classify a reply text (and optional codes / provider label) and say what it means."""
+    if not (text and text.strip()) and code is None and not enhanced and not hint:
+        raise MaillogError(
+            "nothing to explain",
+            "give the bounce text, e.g. maillog bounces explain '550 5.1.1 user unknown'",
+        )
+    verdict = classify(None, code, enhanced, text, hint)
+    assert verdict is not None  # status None always classifies
+    # A client error's numbers are ports and errnos, not reply codes.
+    client = verdict.rule.startswith("client error")
+    in_text = (None, None) if client else extract_codes(normalise_text(text))
+    info = REASONS[verdict.bounce_reason]
+    class_meaning, class_action = CLASS_INFO[verdict.bounce_class]
+    return Explanation(
+        bounce_class=verdict.bounce_class,
+        bounce_reason=verdict.bounce_reason,
+        rule=verdict.rule,
+        meaning=info.meaning,
+        action=info.action,
+        class_meaning=class_meaning,
+        class_action=class_action,
+        smtp_code=code or in_text[0],
+        enhanced_code=enhanced or in_text[1],
+        counts_for_soft_suppression=info.counts_for_soft_suppression,
+    )
+
+
+# --- reclassify -------------------------------------------------------------------------------
+
+
+@dataclass
+class Reclassified:
+    """What `reclassify` did: rows read, rows changed and how, messages refreshed."""
+
+    scanned: int = 0
+    changed: int = 0
+    messages: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+    moves: Counter[tuple[str | None, str | None]] = field(
+        default_factory=Counter
+    )  # (old, new) reason
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "scanned": self.scanned,
+            "changed": self.changed,
+            "messages": self.messages,
+            "seconds": round(self.seconds, 3),
+            "dry_run": self.dry_run,
+            "moves": [{"from": a, "to": b, "events": n} for (a, b), n in self.moves.most_common()],
+        }
+
+
+_STATUS_LIST = ", ".join(f"'{s}'" for s in DEFAULT_STATUSES)
+# Below this many bounce events one process is quicker than starting workers.
+PARALLEL_FROM = 100_000
+
+# seq, message_id, status, smtp_code, enhanced_code, diagnostic, hint, stored class, stored reason
+Row = tuple[Any, ...]
+# new class, new reason, seq, message_id, old reason
+Change = tuple[str, str, int, str | None, str | None]
+
+
+def _changes(rows: list[Row]) -> list[Change]:
+    """The rows whose verdict differs from the stored one (runs in a worker process too)."""
+    out: list[Change] = []
+    for seq, mid, status, code, enhanced, diag, hint, old_class, old_reason in rows:
+        v = classify(status, code, enhanced, diag, hint)
+        if v is not None and (v.bounce_class != old_class or v.bounce_reason != old_reason):
+            out.append((v.bounce_class, v.bounce_reason, seq, mid, old_reason))
+    return out
+
+
+def _pool(workers: int):  # -> multiprocessing.pool.Pool
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    # fork: the workers inherit the compiled rules instead of compiling them again
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn").Pool(workers)
+
+
+def reclassify(
+    store: Store,
+    batch: int = 50_000,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+) -> Reclassified:
+    """Re-apply the classifier to every stored bounce event, in batches.
+
+    Reads (seq, status, codes, diagnostic, provider label) in seq order, classifies with
+    the cached classifier, and writes only the rows whose class or reason changed, one
+    transaction per batch so that readers and imports are never held up for long. Events
+    of other statuses that carry a class lose it. The messages whose events changed get
+    their bounce_class / bounce_reason again from their latest lifecycle event.
+
+    Classifying is the costly part (pure Python, ~15 µs for a text never seen before),
+    so big stores are classified by `workers` processes (default: one per CPU, up to 4,
+    from PARALLEL_FROM bounce events) while this process reads and writes; all SQLite
+    work stays in this process. `progress(done, total)` is called after each batch.
+    """
+    import os
+
+    started = time.perf_counter()
+    result = Reclassified(dry_run=dry_run)
+    conn = store.conn
+    total = conn.execute(
+        f"SELECT count(*) FROM events WHERE status IN ({_STATUS_LIST})"
+    ).fetchone()[0]
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if total >= PARALLEL_FROM else 1
+    if not dry_run:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS reclassified (message_id TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM reclassified")
+    select = (
+        "SELECT seq, message_id, status, smtp_code, enhanced_code, diagnostic, bounce_hint, bounce_class, bounce_reason"
+        # `+status`: walk the table in seq order; the status index would sort every
+        # remaining bounce event again for each batch.
+        f" FROM events WHERE seq > ? AND +status IN ({_STATUS_LIST}) ORDER BY seq LIMIT ?"
+    )
+    last = 0
+
+    def read() -> list[Row]:
+        nonlocal last
+        rows = conn.execute(select, (last, batch)).fetchall()
+        if rows:
+            last = rows[-1][0]
+            result.scanned += len(rows)
+        return rows
+
+    def write(changes: list[Change]) -> None:
+        result.changed += len(changes)
+        for _, new_reason, _, _, old_reason in changes:
+            result.moves[(old_reason, new_reason)] += 1
+        if changes and not dry_run:
+            with store.write():
+                conn.executemany(
+                    "UPDATE events SET bounce_class = ?, bounce_reason = ? WHERE seq = ?",
+                    (c[:3] for c in changes),
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO reclassified VALUES (?)",
+                    ((c[3],) for c in changes if c[3] is not None),
+                )
+        if progress is not None:
+            progress(result.scanned, total)
+
+    if workers <= 1:
+        while rows := read():
+            write(_changes(rows))
+    else:
+        # A bounded pipeline: read a batch, hand it to a worker, write the oldest result.
+        from collections import deque
+
+        with _pool(workers) as pool:
+            pending: deque[Any] = deque()
+            while rows := read():
+                pending.append(pool.apply_async(_changes, (rows,)))
+                if len(pending) > workers:
+                    write(pending.popleft().get())
+            while pending:
+                write(pending.popleft().get())
+
+    # Other statuses never carry a class (bounces.md): clear any that a source supplied.
+    stray = f"bounce_class IS NOT NULL AND status NOT IN ({_STATUS_LIST})"
+    for old_reason, n in conn.execute(
+        f"SELECT bounce_reason, count(*) FROM events WHERE {stray} GROUP BY 1"
+    ).fetchall():
+        result.moves[(old_reason, None)] += n
+        result.changed += n
+    if not dry_run:
+        with store.write():
+            conn.execute(
+                f"INSERT OR IGNORE INTO reclassified SELECT message_id FROM events WHERE {stray} AND message_id IS NOT NULL"
+            )
+            conn.execute(
+                f"UPDATE events SET bounce_class = NULL, bounce_reason = NULL WHERE {stray}"
+            )
+            # A message shows its latest lifecycle event's verdict (last_seq is kept by
+            # Store.refresh_messages); only verdicts changed, so copy them over.
+            cur = conn.execute(
+                """
+                UPDATE messages SET bounce_class = e.bounce_class, bounce_reason = e.bounce_reason
+                FROM reclassified r JOIN events e
+                WHERE messages.message_id = r.message_id AND e.seq = messages.last_seq
+                  AND (messages.bounce_class, messages.bounce_reason) IS NOT (e.bounce_class, e.bounce_reason)
+                """
+            )
+            result.messages = cur.rowcount
+            conn.execute("DELETE FROM reclassified")
+    result.seconds = time.perf_counter() - started
+    return result
