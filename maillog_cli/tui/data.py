@@ -165,11 +165,10 @@ class Source:
             conn = self._store.conn
             return list(list_entries(conn, f, limit)), action_counts(conn, f), count_all(conn)
 
-    def stats(self, filters: Filters) -> Any:
-        from .. import stats as core  # type: ignore[attr-defined]
-
+    def locked(self, fn: Any, *args: Any) -> Any:
+        """Run another command's core function `fn(store, *args)` on the browsing connection."""
         with self._lock:
-            return core.compute(self._store, filters)  # adapted in widgets/stats.py
+            return fn(self._store, *args)
 
 
 def pretty_json(value: Any) -> str:

@@ -305,3 +305,15 @@ async def test_mouse_click_moves_the_cursor_and_a_second_click_opens(make_app) -
         await settle(pilot)
         assert isinstance(app.screen, MessageScreen)
         assert app.screen.message_id == app.emails.rows[1]["message_id"]
+
+
+async def test_stats_tab_shows_the_stats_overview(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        text = static_text(app.query_one("#stats-body", Static))
+        assert "455 messages" in text
+        assert "delivery 99.1%" in text  # 451 delivered of 455 sent
+        assert "Per day" in text

@@ -1,7 +1,7 @@
 """The Stats tab: `maillog stats`'s figures for the current filter (maillog_cli/stats.py).
 
 Shows the DESIGN.md stats object: messages, rates, messages by latest status, and the
-per-day series as bars. While stats.py is not in the package, a placeholder says so.
+last 30 days of the per-day series as bars. If stats.py is missing, a placeholder says so.
 """
 
 from __future__ import annotations
@@ -60,16 +60,10 @@ def stats_renderable(data: dict[str, Any], width: int) -> Any:
 
 
 def compute(source: Source, filters: Filters) -> dict[str, Any]:
-    """The stats object from stats.py; ImportError while that module does not exist."""
-    from ... import stats as core  # type: ignore[attr-defined]
+    """stats.overview: the `maillog stats --format json` object (ImportError while absent)."""
+    from ...stats import overview
 
-    for name in ("compute", "summary", "overview", "stats"):
-        fn = getattr(core, name, None)
-        if callable(fn):
-            with source._lock:
-                result = fn(source.store, filters)
-            return result.as_json() if hasattr(result, "as_json") else dict(result)
-    raise ImportError("maillog_cli.stats has no summary function")
+    return source.locked(overview, filters)
 
 
 class StatsView(VerticalScroll):
