@@ -1,0 +1,328 @@
+"""Delivery health per message: counts, rates, per-day series and breakdowns.
+
+Core only (nothing prints); `maillog stats` and the TUI Stats tab render what these
+functions return. Every figure is one SQL aggregate over the `messages` table (one row
+per email, kept by store.refresh_messages), filtered by `query.where(..., messages=True)`,
+so a message with sent, delivered and opened events counts once as delivered and once
+as opened, and --since/--until select messages by when they were first seen.
+
+The rules (also in docs/cli/stats.md):
+
+- A message's *outcome* is decided by its latest lifecycle status (`last_status`):
+  `delivered` and `bounced` are final; `deferred` latest means deferred and never
+  delivered; `sent` latest means handed over with no confirmation yet. An engagement
+  (open, click, complaint, unsubscribe) proves the message arrived, so a message whose
+  latest lifecycle status is queued, sent or deferred — or that has engagement events
+  only — but that was engaged with counts as delivered.
+- The messages with an outcome are the *sent* messages: the denominator of every rate.
+  Not sent: only queued, dropped (suppressed, never sent), failed (never handed off) and
+  inbound mail (forwarded, processed, rejected).
+- The four outcomes split the sent messages, so delivery + bounce + deferred +
+  pending = 1. Engagement rates count sent messages that were ever opened, clicked …
+- A rate with no sent message is None (JSON null): "no data" is not "0 %".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from .errors import MaillogError
+from .query import BOUNCE_CLASSES, Filters, where
+from .statuses import LIFECYCLE
+from .store import Store
+
+# The levels the big mailbox providers publish (Gmail, Yahoo sender guidelines).
+THRESHOLDS: dict[str, float] = {"bounce": 0.02, "complaint": 0.001}
+
+# DESIGN.md's rates, in its order; then ours.
+RATE_KEYS: tuple[str, ...] = ("delivery", "bounce", "complaint", "open", "click")
+EXTRA_RATES: tuple[str, ...] = ("deferral", "pending", "unsubscribe")
+# rate name -> the count it divides by `sent`
+RATE_OF: dict[str, str] = {
+    "delivery": "delivered",
+    "bounce": "bounced",
+    "complaint": "complained",
+    "open": "opened",
+    "click": "clicked",
+    "deferral": "deferred",
+    "pending": "unconfirmed",
+    "unsubscribe": "unsubscribed",
+}
+AUTH_METHODS: tuple[str, ...] = ("spf", "dkim", "dmarc")
+
+# What --by groups on: the SQL expression over `messages m`.
+GROUPS: dict[str, str] = {
+    "day": "substr(m.first_seen, 1, 10)",
+    "week": "date(m.first_seen, 'weekday 0', '-6 days')",  # the Monday (UTC) of its week
+    "domain": "+m.recipient_domain",  # + : scan the table, not the index (no lookups)
+    "provider": "m.provider",
+    "type": "m.tag",
+    "sender": "m.sender",
+}
+TIME_GROUPS = frozenset({"day", "week"})
+SORTS: tuple[str, ...] = ("attention", "volume", "key")
+
+_ENGAGED = "coalesce(m.opened_at, m.clicked_at, m.complained_at, m.unsubscribed_at) IS NOT NULL"
+_OUTCOME = f"""CASE
+    WHEN m.last_status IN ('delivered', 'bounced') THEN m.last_status
+    WHEN coalesce(m.last_status, 'queued') IN ('queued', 'sent', 'deferred') AND {_ENGAGED}
+        THEN 'delivered'
+    WHEN m.last_status = 'deferred' THEN 'deferred'
+    WHEN m.last_status = 'sent' THEN 'unconfirmed'
+END"""
+
+# The per-group counts: (key in the row, SQL over the `base` rows with `outcome`).
+_COUNTS: tuple[tuple[str, str], ...] = (
+    ("messages", "count(*)"),
+    ("sent", "count(outcome)"),
+    ("delivered", "sum(outcome = 'delivered')"),
+    ("bounced", "sum(outcome = 'bounced')"),
+    *(
+        (cls, f"sum(outcome = 'bounced' AND coalesce(bounce_class, 'undetermined') = '{cls}')")
+        for cls in BOUNCE_CLASSES
+    ),
+    ("deferred", "sum(outcome = 'deferred')"),
+    ("unconfirmed", "sum(outcome = 'unconfirmed')"),
+    ("complained", "sum(outcome IS NOT NULL AND complained_at IS NOT NULL)"),
+    ("opened", "sum(outcome IS NOT NULL AND opened_at IS NOT NULL)"),
+    ("clicked", "sum(outcome IS NOT NULL AND clicked_at IS NOT NULL)"),
+    ("unsubscribed", "sum(outcome IS NOT NULL AND unsubscribed_at IS NOT NULL)"),
+    ("queued", "sum(outcome IS NULL AND coalesce(last_status, 'queued') = 'queued')"),
+    ("dropped", "sum(last_status = 'dropped')"),
+    ("failed", "sum(last_status = 'failed')"),
+)
+COUNT_KEYS: tuple[str, ...] = tuple(k for k, _ in _COUNTS)
+# The keys of a breakdown / series row after its group key (csv/jsonl columns).
+ROW_KEYS: tuple[str, ...] = COUNT_KEYS + RATE_KEYS + EXTRA_RATES
+
+
+def rate(n: int, sent: int) -> float | None:
+    """n / sent rounded to 6 places (0.0001 % resolution); None when nothing was sent."""
+    return round(n / sent, 6) if sent else None
+
+
+def attention(row: dict[str, Any]) -> float | None:
+    """How far the worse of bounce and complaint rate is over (>1) or under its threshold."""
+    scores = [row[k] / t for k, t in THRESHOLDS.items() if row.get(k) is not None]
+    return max(scores) if scores else None
+
+
+def over(row: dict[str, Any]) -> list[str]:
+    """The rates of this row above their threshold (what to highlight)."""
+    return [k for k, t in THRESHOLDS.items() if row.get(k) is not None and row[k] > t]
+
+
+def _with_rates(row: dict[str, Any]) -> dict[str, Any]:
+    """Add the rates whose counts the row has."""
+    sent = row["sent"]
+    for name in RATE_KEYS + EXTRA_RATES:
+        if RATE_OF[name] in row:
+            row[name] = rate(row[RATE_OF[name]], sent)
+    return row
+
+
+# Only the overview needs these (summed over its per-day rows): the latest status of
+# every message, and the authentication results where the source carried them.
+_OVERVIEW_EXTRAS: tuple[tuple[str, str], ...] = (
+    *((f"status:{s}", f"sum(last_status = '{s}')") for s in LIFECYCLE),
+    *(
+        pair
+        for a in AUTH_METHODS
+        for pair in (
+            (f"{a}:checked", f"sum({a} IS NOT NULL AND {a} != '')"),
+            (f"{a}:pass", f"sum(lower({a}) = 'pass')"),
+        )
+    ),
+)
+
+
+# What the chart draws: a day's series for it costs a third of the full one.
+CHART_KEYS: tuple[str, ...] = ("messages", "sent", "bounced", "complained", "opened")
+
+
+def _select(key_sql: str, clause: str, pairs: tuple[tuple[str, str], ...] = _COUNTS) -> str:
+    """One aggregate over the filtered messages, grouped by `key_sql`."""
+    counts = ", ".join(f'coalesce({sql}, 0) AS "{key}"' for key, sql in pairs)
+    return (
+        f"WITH base AS (SELECT {key_sql} AS k, m.*, {_OUTCOME} AS outcome"
+        f" FROM messages m WHERE {clause})"
+        f" SELECT k, {counts} FROM base GROUP BY k"
+    )
+
+
+# --- the overview ------------------------------------------------------------------------------
+
+
+def overview(store: Store, filters: Filters, now: datetime | None = None) -> dict[str, Any]:
+    """The `stats --format json` object: DESIGN.md's keys first, then ours.
+
+    {messages, by_status, rates, series, sent, counts, bounce_classes, auth, thresholds}
+    One scan: the totals are the sums of the per-day rows (a few per day, never per event).
+    """
+    days = _grouped(store, filters, "day", pairs=_COUNTS + _OVERVIEW_EXTRAS)
+    total = {k: sum(r[k] for r in days) for k, _ in _COUNTS + _OVERVIEW_EXTRAS}
+    row = _with_rates({k: total[k] for k in COUNT_KEYS})
+    auth: dict[str, Any] = {}
+    for method in AUTH_METHODS:
+        checked, passed = total[f"{method}:checked"], total[f"{method}:pass"]
+        auth[method] = (
+            {
+                "checked": checked,
+                "pass": passed,
+                "fail": checked - passed,
+                "pass_rate": rate(passed, checked),
+            }
+            if checked
+            else None
+        )
+    return {
+        "messages": row["messages"],
+        "by_status": {s: total[f"status:{s}"] for s in LIFECYCLE},
+        "rates": {k: row[k] for k in RATE_KEYS + EXTRA_RATES},
+        "series": _fill_days(days, filters, now, COUNT_KEYS),
+        "sent": row["sent"],
+        "counts": {k: row[k] for k in COUNT_KEYS if k not in ("messages", "sent")},
+        "bounce_classes": {c: row[c] for c in BOUNCE_CLASSES},
+        "auth": auth,
+        "thresholds": dict(THRESHOLDS),
+    }
+
+
+# The TUI's data layer asks for `compute`.
+compute = overview
+
+
+# --- series and breakdowns ---------------------------------------------------------------------
+
+
+def series(
+    store: Store, filters: Filters, now: datetime | None = None, chart: bool = False
+) -> list[dict[str, Any]]:
+    """One row per UTC day of first_seen, oldest first, with the days without mail as zeros.
+
+    The days run over the window (--since … --until, or now) when one is given, else
+    from the first to the last day with messages. `chart=True`: only the CHART_KEYS
+    counts and their rates (what the chart draws), for a cheaper scan.
+    """
+    keys = CHART_KEYS if chart else COUNT_KEYS
+    pairs = tuple(p for p in _COUNTS if p[0] in keys)
+    return _fill_days(_grouped(store, filters, "day", pairs=pairs), filters, now, keys)
+
+
+def _fill_days(
+    rows: list[dict[str, Any]], filters: Filters, now: datetime | None, keys: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    by_day = {r["day"]: {k: v for k, v in r.items() if ":" not in k} for r in rows if r["day"]}
+    if not by_day and not filters.since:
+        return []
+    first = filters.since.astimezone(UTC).date() if filters.since else None
+    if filters.until:
+        last = (filters.until.astimezone(UTC) - timedelta(microseconds=1)).date()
+    elif filters.since:
+        last = (now or datetime.now(UTC)).astimezone(UTC).date()
+    else:
+        last = None
+    seen = sorted(by_day)
+    if seen:
+        first = min(first or date.max, date.fromisoformat(seen[0]))
+        last = max(last or date.min, date.fromisoformat(seen[-1]))
+    assert first is not None and last is not None
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [by_day.get(d.isoformat()) or empty_row("day", d.isoformat(), keys) for d in days]
+
+
+def empty_row(key_name: str, key: Any, keys: tuple[str, ...] = COUNT_KEYS) -> dict[str, Any]:
+    return _with_rates({key_name: key, **dict.fromkeys(keys, 0)})
+
+
+def _grouped(
+    store: Store,
+    filters: Filters,
+    by: str,
+    order: str = "",
+    limit: int | None = None,
+    pairs: tuple[tuple[str, str], ...] = _COUNTS,
+) -> list[dict[str, Any]]:
+    clause, params = where(filters, "m", messages=True)
+    sql = _select(GROUPS[by], clause, pairs)
+    if order:
+        sql += f" ORDER BY {order}"
+    if limit:
+        sql += " LIMIT ?"
+        params = [*params, limit]
+    cur = store.conn.execute(sql, params)
+    names = [by] + [d[0] for d in cur.description[1:]]
+    return [_with_rates(dict(zip(names, values, strict=True))) for values in cur]
+
+
+def _order(by: str, sort: str) -> str:
+    """ORDER BY for a breakdown: worst first, biggest first, or by key (newest first for time)."""
+    bounce = f"(CAST(bounced AS REAL) / nullif(sent, 0)) / {THRESHOLDS['bounce']}"
+    complaint = f"(CAST(complained AS REAL) / nullif(sent, 0)) / {THRESHOLDS['complaint']}"
+    if sort == "attention":
+        return f"max({bounce}, {complaint}) DESC NULLS LAST, sent DESC, messages DESC, k"
+    if sort == "volume":
+        return "sent DESC, messages DESC, k"
+    return "k DESC" if by in TIME_GROUPS else "k IS NULL, k"
+
+
+def breakdown(
+    store: Store,
+    filters: Filters,
+    by: str,
+    sort: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Counts and rates per day, ISO week, domain, provider, type (tag) or sender.
+
+    Sorted by `sort`: "attention" (the worse of bounce and complaint rate relative to its
+    threshold, worst first, then volume; the default but for day/week), "volume" (sent),
+    or "key" (the default for day/week: newest first). Messages without the key group as
+    None.
+    """
+    if by not in GROUPS:
+        raise MaillogError(f"cannot group by {by!r}", f"use one of: {', '.join(GROUPS)}")
+    sort = sort or ("key" if by in TIME_GROUPS else "attention")
+    if sort not in SORTS:
+        raise MaillogError(f"cannot sort by {sort!r}", f"use one of: {', '.join(SORTS)}")
+    rows = _grouped(store, filters, by, order=_order(by, sort), limit=limit)
+    if by == "week":
+        for row in rows:
+            row["week"] = iso_week(row["week"])
+    return rows
+
+
+def iso_week(monday: str | None) -> str | None:
+    """'2026-09-07' (a Monday) -> '2026-W37'."""
+    if not monday:
+        return None
+    year, week, _ = date.fromisoformat(monday).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+# --- chart buckets -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Consecutive days summed, for a chart narrower than the series."""
+
+    first: str
+    last: str
+    row: dict[str, Any]
+
+
+def buckets(rows: list[dict[str, Any]], width: int) -> list[Bucket]:
+    """The per-day rows in at most `width` buckets of equal days (the last may be shorter)."""
+    if not rows:
+        return []
+    size = max(1, math.ceil(len(rows) / max(1, width)))
+    out = []
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        summed = {k: sum(r[k] for r in chunk) for k in COUNT_KEYS if k in chunk[0]}
+        out.append(Bucket(chunk[0]["day"], chunk[-1]["day"], _with_rates(summed)))
+    return out
