@@ -396,7 +396,9 @@ def suppressions_cmd(
     soft_window: Annotated[
         float,
         typer.Option(
-            "--soft-window", help="…whose first and last are at least this many days apart.", min=0
+            "--soft-window",
+            help="…and the first and last of them at least this many days apart.",
+            min=0,
         ),
     ] = 7.0,
     unsubscribes: Annotated[
