@@ -37,12 +37,15 @@ from .dates import DURATION_FORMS, format_dt, parse_duration, parse_when
 from .errors import MaillogError
 from .model import AUDIT_KEYS, EVENT_KEYS
 from .query import Filters, where, with_changes
-from .store import Store, now_iso
+from .store import BUSY_TIMEOUT_MS, Store, now_iso
 
 BATCH = 10_000  # the first batch; later ones are sized to take about BATCH_SECONDS
 BATCH_SECONDS = 0.3
 MAX_BATCH = 100_000
 PRUNE_CACHE_KIB = 128 * 1024
+# Checkpoint every 80 MiB of WAL rather than every 4 MiB: the batches rewrite the same index
+# pages again and again, and each checkpoint copies (and fsyncs) every page it finds.
+PRUNE_CHECKPOINT_PAGES = 20_000
 # incremental_vacuum works in steps of this many pages (16 MiB at 4 KiB pages), each its own
 # transaction, so that a writer waiting behind it waits for one step, not for the whole file.
 VACUUM_STEP_PAGES = 4096
@@ -465,6 +468,7 @@ class Pruner:
         # pages all over the file: a bigger cache and bigger batches save most of that work.
         cache = c.execute("PRAGMA cache_size").fetchone()[0]
         c.execute(f"PRAGMA cache_size = -{PRUNE_CACHE_KIB}")
+        c.execute(f"PRAGMA wal_autocheckpoint = {PRUNE_CHECKPOINT_PAGES}")
         try:
             while True:
                 hi = self._next_bound("doomed", "seq", last, size)
@@ -557,6 +561,9 @@ class Pruner:
         full VACUUM (rewrites the file: writers wait for it, WAL readers do not)."""
         c = self.conn
         started = time.monotonic()
+        cache = c.execute("PRAGMA cache_size").fetchone()[0]
+        c.execute(f"PRAGMA cache_size = -{PRUNE_CACHE_KIB}")
+        c.execute(f"PRAGMA wal_autocheckpoint = {PRUNE_CHECKPOINT_PAGES}")
         if full:
             c.execute("VACUUM")
         elif c.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
@@ -571,7 +578,9 @@ class Pruner:
         except sqlite3.OperationalError:
             pass
         finally:
-            c.execute(f"PRAGMA busy_timeout = {30_000}")
+            c.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            c.execute(f"PRAGMA cache_size = {cache}")
+            c.execute("PRAGMA wal_autocheckpoint = 1000")
         self.outcome.size_after = file_size(self.store.path)
         self.outcome.seconds["reclaim"] = time.monotonic() - started
         return self.outcome
