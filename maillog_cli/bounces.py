@@ -902,7 +902,7 @@ REPLY_CODES: dict[int, str] = {
 
 # A reply code: 2xx/4xx/5xx, not part of a longer or dotted number, followed by space,
 # "-", ":" or the end.
-_REPLY_CODE = re.compile(r"(?<![\w.])([245]\d\d)(?=[ \-:]|$)")
+_REPLY_CODE = re.compile(r"(?<![\w.:])([245]\d\d)(?=[ \-:]|$)")
 # An enhanced code class.subject.detail, not part of a longer dotted number (so IP
 # addresses and Yahoo's 4.16.55.1 do not count); "#5.1.1" and "(#4.4.1)" do.
 _ENHANCED_CODE = re.compile(r"(?<![\w.])([245])\.([0-7])\.(\d{1,3})(?!\d|\.\d)")
@@ -921,6 +921,8 @@ WRAPPERS = re.compile(
     r"|to (?:best )?protect our users from spam(?: (?:\(and phishing\)|and phishing))?"
     r"|to reduce the amount of spam(?: sent to gmail)?"
 )
+# Addresses name no cause: "<nospam@x>" or "mailbox-full@x" must not match a phrase.
+_ADDRESS = re.compile(r"[\w.+'=/%-]+@[\w-]+(?:\.[\w-]+)+")
 # Hard-address results that the stage turns into a statement about us.
 _STAGE_AFFECTED = frozenset({"user_unknown", "domain_not_found"})
 
@@ -1042,7 +1044,7 @@ def _classify(
             stage = "connection/HELO", "auth_policy"
         elif MAIL_FROM_STAGE.search(text):
             stage = "MAIL FROM", "sender_rejected"
-        text = WRAPPERS.sub(" ", text)
+        text = _ADDRESS.sub("_addr_", WRAPPERS.sub(" ", text))
 
     # Step 1: client-side failures.
     client = _client_error(text) if text else None

@@ -759,3 +759,16 @@ def test_hostile_input_does_not_raise():
     for text in ["", " ", "\x00" * 100, "5" * 10000, "(" * 500, "\u202e550 5.1.1", "a@b" * 1000]:
         assert classify("bounced", None, None, text) is not None
     assert classify("bounced", None, "garbage", "x").bounce_reason == "other"
+
+
+def test_words_inside_addresses_do_not_decide_the_reason() -> None:
+    v = classify("bounced", None, None, "550 5.1.1 <nospam@example.com>: Recipient address rejected: User unknown")
+    assert (v.bounce_class, v.bounce_reason) == ("hard", "user_unknown")
+    v = classify("bounced", None, None, "550 5.1.1 <mailbox-full@example.com>: User unknown in virtual mailbox table")
+    assert v.bounce_reason == "user_unknown"
+
+
+def test_a_port_is_not_a_reply_code() -> None:
+    from maillog_cli.bounces import extract_codes
+
+    assert extract_codes("connect econnrefused 127.0.0.1:587") == (None, None)
