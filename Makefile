@@ -17,7 +17,7 @@ install: $(VENV)/.installed
 
 ## Generate demo data, import it into a fresh demo database, open the main view.
 run: demo
-	$(BIN)/maillog --db $(DEMO_DB) tui 2>/dev/null || $(BIN)/maillog --db $(DEMO_DB) tail -n 30
+	$(BIN)/maillog --db $(DEMO_DB) tui || $(BIN)/maillog --db $(DEMO_DB) tail -n 30
 
 demo: install
 	rm -rf demo && mkdir -p demo

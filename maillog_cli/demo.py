@@ -210,7 +210,7 @@ def iter_events(
             return {
                 "event_id": f"{_id}-{i}",
                 **_base,
-                "timestamp": format_dt(when),
+                "timestamp": format_dt(min(when, now)),  # late retries never land in the future
                 "status": status,
                 "raw_status": raw,
                 "diagnostic": diag,
