@@ -398,6 +398,21 @@ def test_retention_from_the_config_file(cli, tmp_path: Path, db_path: Path) -> N
         assert r.exit_code == 1 and "config.toml" in r.stderr and "retention" in r.stderr, r
 
 
+def test_vacuum_and_incremental_vacuum_give_space_back(cli, tmp_path: Path, db_path: Path) -> None:
+    rows = [
+        event(i, f"v{i}@x", ago(400 if i % 2 else 1), diagnostic="x" * 500) for i in range(2000)
+    ]
+    cli("import", write_jsonl(tmp_path / "v.jsonl", rows))
+    for args in (["--older-than", "1y"], ["--older-than", "1d", "--vacuum"]):
+        size = db_path.stat().st_size
+        r = cli("prune", *args, "--yes", "--format", "json")
+        assert r.exit_code == 0, r
+        assert orjson.loads(r.stdout)["events"] == 1000
+        assert q(db_path, "PRAGMA freelist_count") == [(0,)]
+        assert db_path.stat().st_size < size
+    assert count(db_path, "events") == 0 and count(db_path, "messages") == 0
+
+
 def test_db_info(cli, fixed: Path, tmp_path: Path) -> None:
     r = cli("db", "info", "--format", "json")
     assert r.exit_code == 0, r

@@ -125,8 +125,6 @@ def prune(
         raise typer.BadParameter(
             "add --include-audit to delete audit entries", param_hint="--audit-older-than"
         )
-    if filters.text:
-        raise typer.BadParameter("free text is not a prune filter")
     try:
         retention = None
         if older_than is None and before is None:
