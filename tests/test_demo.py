@@ -9,9 +9,9 @@ from maillog_cli.dates import format_dt
 def test_demo_data_imports_cleanly_and_covers_every_part(cli, tmp_path: Path, db_path: Path) -> None:
     from datetime import UTC, datetime
 
-    now = format_dt(datetime.now(UTC))
     out = tmp_path / "demo"
     r = cli("demo", "--out", out, "--messages", "300")
+    now = format_dt(datetime.now(UTC))
     assert r.exit_code == 0, r
     files = sorted(out.iterdir())
     assert [f.name for f in files] == ["audit-log.json", "events.jsonl", "sendgrid-webhook.json", "sent-mail.mbox"]
