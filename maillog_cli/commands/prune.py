@@ -22,7 +22,7 @@ FormatTableJson = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="table (key/value lines) or json (one object).",
+        help="table (key/value lines), json or jsonl (one object), csv (key,value rows).",
         case_sensitive=False,
         rich_help_panel="Output",
     ),
