@@ -8,9 +8,6 @@ records) or, on a file-level problem, `--strict`, Ctrl-C or a kill, not at all.
 
 from __future__ import annotations
 
-import os
-import queue
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -104,39 +101,6 @@ def _classifier() -> Callable[[Event], None]:
     return apply
 
 
-class _Writer:
-    """Store writes on a second thread, so that parsing (Python, holding the GIL) and
-    SQLite's own work (which releases it) overlap on a big load. Order is kept: one queue."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=4)
-        self.error: BaseException | None = None
-        self.cancelled = False
-        self.thread = threading.Thread(target=self._run, name="maillog-writer", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while (job := self.queue.get()) is not None:
-            if self.error is None and not self.cancelled:
-                try:
-                    job()
-                except BaseException as exc:  # handed to the importing thread
-                    self.error = exc
-
-    def submit(self, job: Callable[[], None]) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(job)
-
-    def close(self, cancel: bool = False) -> None:
-        """Wait for every queued write (or drop them when cancelling); re-raise a failure."""
-        self.cancelled = cancel
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None and not cancel:
-            raise self.error
-
-
 class Ingest:
     """Collects parsed items for one file inside one open write transaction."""
 
@@ -145,22 +109,14 @@ class Ingest:
     ) -> None:
         self.store, self.result, self.import_id = store, result, import_id
         self.bulk: tuple[int, list[str]] | None = None
-        self.writer: _Writer | None = None
         store.conn.execute("CREATE TEMP TABLE IF NOT EXISTS touched (message_id TEXT PRIMARY KEY)")
         store.conn.execute("DELETE FROM touched")
         if size is not None and size >= BULK_BYTES:
             expected = size // BYTES_PER_EVENT
             self.bulk = store.begin_bulk(drop_indexes=expected > 2 * store.event_count_estimate())
-            self.writer = _Writer() if os.environ.get("MAILLOG_WRITER") == "1" else None
         self.events: list[Event] = []
         self.audit: list[AuditEntry] = []
         self.classify = _classifier()
-
-    def _do(self, job: Callable[[], None]) -> None:
-        if self.writer is not None:
-            self.writer.submit(job)
-        else:
-            job()
 
     def add(self, item: Event | AuditEntry | Skip | StoredMessage) -> None:
         if isinstance(item, Event):
@@ -173,7 +129,7 @@ class Ingest:
             if len(self.audit) >= BATCH:
                 self.flush()
         elif isinstance(item, StoredMessage):
-            self._do(lambda: self._save_content(item))
+            self._save_content(item)
         elif isinstance(item, Skip):
             self.result.skipped[item.why] += 1
 
@@ -194,10 +150,10 @@ class Ingest:
                 if a and a != e.message_id
             }
             self.events = []
-            self._do(lambda: self._write_events(rows, ids, aliases))
+            self._write_events(rows, ids, aliases)
         if self.audit:
             entries, self.audit = self.audit, []
-            self._do(lambda: self._write_audit(entries))
+            self._write_audit(entries)
 
     def _write_events(
         self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]
@@ -217,17 +173,8 @@ class Ingest:
         """Events parsed but not yet handed to the store."""
         return len(self.events) + len(self.audit)
 
-    def abort(self) -> None:
-        """Stop the writer thread before the transaction is rolled back."""
-        if self.writer is not None:
-            self.writer.close(cancel=True)
-            self.writer = None
-
     def finish(self) -> None:
         self.flush()
-        if self.writer is not None:
-            writer, self.writer = self.writer, None
-            writer.close()
         if self.bulk is not None:
             self.store.end_bulk(self.bulk)
         self.result.new_messages = self.store.refresh_messages("touched")
@@ -420,53 +367,23 @@ def import_source(
         with store.write():
             import_id = store.start_import(source.name, opts.fmt or "auto")
             ingest = Ingest(store, result, import_id, source.size)
-            try:
-                n = 0
-                try:
-                    for loc, item, raw in iter_items(source, opts.ctx, forced, result):
-                        if isinstance(item, Exception):
-                            why = str(item) if isinstance(item, RecordError) else _describe(item)
-                            result.rejected += 1
-                            if result.rejected <= REPORT_LIMIT:
-                                report(f"{source.name}:{loc}: {why}")
-                            if result.rejected >= UNKNOWN_AFTER and not n and not result.formats:
-                                break
-                            if opts.rejects is not None:
-                                write_reject(opts.rejects, source.name, loc, why, raw)
-                            if opts.strict:
-                                raise _Abort(
-                                    f"{source.name}:{loc}: {why} (--strict: nothing imported from this file)"
-                                )
-                            continue
-                        ingest.add(item)
-                        n += 1
-                        if progress is not None and n % 2000 == 0:
-                            progress(source.counter.count, source.size)
-                except (OSError, EOFError) as exc:
-                    raise FileFormatError(f"{source.name}: unreadable data: {exc}") from None
-                except UnicodeDecodeError as exc:
-                    raise FileFormatError(
-                        f"{source.name}: not valid UTF-8 (byte {exc.start})", "re-save it as UTF-8"
-                    ) from None
-                if result.rejected > REPORT_LIMIT:
-                    more = result.rejected - REPORT_LIMIT
-                    report(
-                        f"{source.name}: … {more} more bad record{'s' if more > 1 else ''} not shown"
-                        + ("" if opts.rejects else " (--rejects FILE keeps them all)")
-                    )
-                if result.rejected and not n and not result.formats:
-                    hint = (
-                        f"--format {forced.NAME}"
-                        if forced
-                        else "--format NAME (see maillog import --list-formats)"
-                    )
-                    raise _Abort(
-                        f"{source.name}: no record in a format maillog knows; nothing imported (try {hint})"
-                    )
-                ingest.finish()
-            except BaseException:
-                ingest.abort()  # stop the writer thread before the rollback
-                raise
+            added = _consume(source, opts, forced, ingest, report, progress)
+            if result.rejected > REPORT_LIMIT:
+                more = result.rejected - REPORT_LIMIT
+                report(
+                    f"{source.name}: … {more} more bad record{'s' if more > 1 else ''} not shown"
+                    + ("" if opts.rejects else " (--rejects FILE keeps them all)")
+                )
+            if result.rejected and not added and not result.formats:
+                hint = (
+                    f"--format {forced.NAME}"
+                    if forced
+                    else "--format NAME (see maillog import --list-formats)"
+                )
+                raise _Abort(
+                    f"{source.name}: no record in a format maillog knows; nothing imported (try {hint})"
+                )
+            ingest.finish()
             store.finish_import(
                 import_id,
                 sha256=source.counter.sha256.hexdigest(),
@@ -486,6 +403,45 @@ def import_source(
     if progress is not None:
         progress(source.counter.count, source.size)
     return result
+
+
+def _consume(
+    source: readers.Source,
+    opts: Options,
+    forced: ModuleType | None,
+    ingest: Ingest,
+    report: Reporter,
+    progress: Progress | None,
+) -> int:
+    """Feed every item of the source to `ingest`, reporting bad records; returns items added."""
+    result, added = ingest.result, 0
+    try:
+        for loc, item, raw in iter_items(source, opts.ctx, forced, result):
+            if not isinstance(item, Exception):
+                ingest.add(item)
+                added += 1
+                if progress is not None and added % 2000 == 0:
+                    progress(source.counter.count, source.size)
+                continue
+            why = str(item) if isinstance(item, RecordError) else _describe(item)
+            result.rejected += 1
+            if result.rejected <= REPORT_LIMIT:
+                report(f"{source.name}:{loc}: {why}")
+            if opts.rejects is not None:
+                write_reject(opts.rejects, source.name, loc, why, raw)
+            if opts.strict:
+                raise _Abort(
+                    f"{source.name}:{loc}: {why} (--strict: nothing imported from this file)"
+                )
+            if result.rejected >= UNKNOWN_AFTER and not added and not result.formats:
+                break
+    except (OSError, EOFError) as exc:
+        raise FileFormatError(f"{source.name}: unreadable data: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(
+            f"{source.name}: not valid UTF-8 (byte {exc.start})", "re-save it as UTF-8"
+        ) from None
+    return added
 
 
 def _failed(result: FileResult, message: str) -> FileResult:
