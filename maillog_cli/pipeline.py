@@ -201,6 +201,11 @@ def parse_value(
         return
     module = forced if forced is not None else importers.detect(value)
     if module is None:
+        wrapped = _wrapped_list(value)
+        if wrapped is not None:  # an export page no importer claims: {"Messages": [...]} …
+            for element in wrapped:
+                yield from parse_value(element, ctx, forced, result)
+            return
         yield RecordError(f"unrecognised record: keys {_keys(value)}")
         return
     if forced is not None and not _fits(forced, value, ctx):
@@ -208,6 +213,12 @@ def parse_value(
         return
     result.formats[module.NAME] += 1
     yield from _guarded(module.parse(value, ctx))
+
+
+def _wrapped_list(value: dict[str, Any]) -> list[Any] | None:
+    """The list of a wrapped export (one of readers.WRAPPER_KEYS), if that is what it is."""
+    lists = [k for k in readers.WRAPPER_KEYS if isinstance(value.get(k), list)]
+    return value[lists[0]] if len(lists) == 1 and value[lists[0]] else None
 
 
 def _fits(module: ModuleType, value: dict[str, Any], ctx: Context) -> bool:

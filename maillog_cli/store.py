@@ -115,17 +115,16 @@ class Store:
                 p.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(p, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            store = cls(p, conn, readonly=readonly)
+            store.check_version()  # before anything writes: a newer file stays untouched
             if not readonly:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
             # 32 MiB of page cache; temp b-trees (index builds, GROUP BY) spill to disk so
             # that importing a 1 GB file stays well under 150 MB of memory.
             conn.execute("PRAGMA cache_size = -32768")
-            store = cls(p, conn, readonly=readonly)
             if not readonly:
                 store.migrate()
-            else:
-                store.check_version()
         except sqlite3.DatabaseError as exc:
             raise MaillogError(
                 f"{p} is not a usable maillog database: {exc}",

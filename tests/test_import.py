@@ -283,3 +283,13 @@ def test_lone_surrogate_in_a_json_document_is_a_record_error(
     r = cli("import", f)
     assert r.exit_code == 1 and "lone surrogate" in r.stderr
     assert orjson.loads(cli("search", "-f", "jsonl").stdout)["subject"] == "😀 ok"
+
+
+def test_wrapped_exports_are_unwrapped(cli, tmp_path: Path, db_path: Path) -> None:
+    for i, key in enumerate(("items", "entries", "Messages")):
+        (tmp_path / f"{key}.json").write_text(
+            json.dumps({key: [row(10 * i), row(10 * i + 1)], "TotalCount": 2}, indent=2)
+        )
+    r = cli("import", *sorted(tmp_path.glob("*.json")))
+    assert r.exit_code == 0, r
+    assert count(db_path) == 6
