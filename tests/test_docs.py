@@ -46,3 +46,11 @@ def test_readme_has_the_current_command_docs() -> None:
         text=True,
     )
     assert r.returncode == 0, r.stderr
+
+
+def test_every_import_format_is_in_the_readme_table() -> None:
+    from maillog_cli import importers
+
+    readme = (ROOT / "README.md").read_text()
+    for module in importers.all_importers():
+        assert f"| `{module.NAME}` |" in readme, module.NAME
