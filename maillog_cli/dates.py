@@ -60,6 +60,9 @@ def to_iso(value: object, default_tz: tzinfo | None = None) -> str:
     fraction length), RFC 2822, or whatever dateutil reads. Zone-less times are in
     `default_tz` (UTC when None).
     """
+    if type(value) is int and _EPOCH_MIN <= value <= _EPOCH_MAX:
+        # Whole epoch seconds: the hot path of webhook dumps.
+        return f"{datetime.fromtimestamp(value, UTC):%Y-%m-%dT%H:%M:%S}.000Z"
     if isinstance(value, bool) or value is None:
         raise RecordError(f"timestamp {value!r} is not a time")
     if isinstance(value, int | float):

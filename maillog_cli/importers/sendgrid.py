@@ -96,6 +96,8 @@ def cut_message_id(value: Any) -> str | None:
     s = message_id(value)
     if s is None:
         return None
+    if "." not in s:  # every marker starts with a dot
+        return s
     cuts = [i for i in (s.find(m) for m in _CUT_MARKERS) if i > 0]
     return s[: min(cuts)] if cuts else s
 
