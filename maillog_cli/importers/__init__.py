@@ -44,8 +44,10 @@ def load(name: str) -> ModuleType | None:
         raise
 
 
-def json_importers() -> list[ModuleType]:
-    return [m for n in DETECTION_ORDER if (m := load(n)) is not None and hasattr(m, "detect")]
+@cache
+def json_importers() -> tuple[ModuleType, ...]:
+    """The JSON detectors in order (computed once: detection runs for every record)."""
+    return tuple(m for n in DETECTION_ORDER if (m := load(n)) is not None and hasattr(m, "detect"))
 
 
 def csv_importers() -> list[ModuleType]:

@@ -138,10 +138,10 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
     extra: dict[str, Any] = {}
     if tags:
         extra["tags"] = tags
-    for key, name in _EXTRA_KEYS.items():
-        value = obj.get(key)
+    for key in obj.keys() & _EXTRA_KEYS.keys():
+        value = obj[key]
         if value is not None and value != "":
-            extra[name] = value
+            extra[_EXTRA_KEYS[key]] = value
     if status in ("opened", "clicked", "unsubscribed", "complained"):
         # Engagement events carry no reply: keep SendGrid's words as data, not diagnostic.
         for key in ("reason", "response"):
