@@ -279,7 +279,8 @@ def _repair_multipart(raw: bytes) -> Message | None:
 # Standard DSNs --------------------------------------------------------------------------
 
 
-def _delivery_status_blocks(part: Message) -> list[dict[str, str]]:
+def delivery_status_blocks(part: Message) -> list[dict[str, str]]:
+    """The per-message and per-recipient field blocks of a message/delivery-status part."""
     payload = part.get_payload()
     if isinstance(payload, list):  # compat32 parses the field blocks as messages
         blocks = []
@@ -300,7 +301,7 @@ def _from_delivery_status(msg: Message, original_id: str | None) -> list[DsnReci
             "message/global-delivery-status",
         ):
             continue
-        blocks = _delivery_status_blocks(part)
+        blocks = delivery_status_blocks(part)
         per_message = {}
         for block in blocks:
             if not any(k in block for k in ("final-recipient", "original-recipient", "action")):

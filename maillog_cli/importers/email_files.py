@@ -57,15 +57,11 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .. import dsn as _dsn
 from .. import normalize
 from ..errors import RecordError
 from ..model import Event, Skip, StoredMessage
 from .base import Context, finish
-
-try:  # written alongside this module; without it every message is an ordinary one
-    from .. import dsn as _dsn
-except ImportError:  # pragma: no cover - only while dsn.py does not exist yet
-    _dsn = None  # type: ignore[assignment]
 
 NAME = "email"
 PROVIDER = None
@@ -407,7 +403,7 @@ def _header_end(raw: bytes) -> int:
 
 
 def _is_bounce(msg: Message) -> bool:
-    if _dsn is None or not _dsn.is_bounce(msg):
+    if not _dsn.is_bounce(msg):
         return False
     ctype = msg.get_content_type()
     if ctype == "multipart/report" or msg.get("X-Failed-Recipients"):
@@ -563,15 +559,7 @@ def _last_attempt_dates(msg: Message) -> dict[str, str]:
     for part in _walk(msg):
         if part.get_content_type() not in _STATUS_PARTS:
             continue
-        payload = part.get_payload()
-        if isinstance(payload, list):
-            blocks = [
-                dict((k.lower(), _text(v) or "") for k, v in sub.items())
-                for sub in payload
-                if isinstance(sub, Message)
-            ]
-        else:
-            blocks = _blocks(_payload_text(part))
+        blocks = _dsn.delivery_status_blocks(part)
         for block in blocks:
             when = " ".join((block.get("last-attempt-date") or "").split())
             if not when:
@@ -582,24 +570,6 @@ def _last_attempt_dates(msg: Message) -> dict[str, str]:
             if m:
                 found.setdefault(m.group().lower(), when)
     return found
-
-
-def _blocks(text: str) -> list[dict[str, str]]:
-    blocks, block, last = [], {}, None
-    for line in text.splitlines():
-        if not line.strip():
-            if block:
-                blocks.append(block)
-            block, last = {}, None
-        elif line[:1] in (" ", "\t") and last:
-            block[last] += " " + line.strip()
-        elif ":" in line:
-            key, _, value = line.partition(":")
-            last = key.strip().lower()
-            block[last] = value.strip()
-    if block:
-        blocks.append(block)
-    return blocks
 
 
 def _returned_headers(msg: Message) -> Message | None:
