@@ -179,3 +179,12 @@ def test_auth_results_of_events_reach_the_message(cli, tmp_path: Path) -> None:
         orjson.loads(cli("show", r["message_id"], "-f", "json").stdout)["message"] for r in rows
     ]
     assert any(d["dmarc"] for d in details), details
+
+
+@pytest.mark.usefixtures("store")
+def test_sql_cannot_attach_files_or_set_pragmas(cli, tmp_path: Path) -> None:
+    r = cli("sql", f"ATTACH '{tmp_path / 'new.db'}' AS other")
+    assert r.exit_code == 1 and "not authorized" in r.stderr
+    assert not (tmp_path / "new.db").exists()
+    assert cli("sql", "PRAGMA journal_mode=DELETE").exit_code == 1
+    assert cli("sql", "PRAGMA table_info(events)", "-f", "jsonl").exit_code == 0

@@ -122,6 +122,7 @@ def sql(
     from ..render import console, is_terminal, table, write_rows, write_tsv
 
     store = open_store(ctx, db, readonly=True)
+    store.conn.set_authorizer(_reads_only)
     try:
         cur = store.conn.execute(query)
     except sqlite3.Error as exc:
@@ -139,3 +140,12 @@ def sql(
         )
     else:
         write_tsv([r[n] for n in names] for r in rows)
+
+
+def _reads_only(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+    """SQLite authorizer for `maillog sql`: no ATTACH (it creates files), no PRAGMA that sets."""
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and arg2 is not None:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
