@@ -146,6 +146,26 @@ def _reads_only(action: int, arg1: str | None, arg2: str | None, *_: object) -> 
     """SQLite authorizer for `maillog sql`: no ATTACH (it creates files), no PRAGMA that sets."""
     if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
         return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_PRAGMA and arg2 is not None:
+    if (
+        action == sqlite3.SQLITE_PRAGMA
+        and arg2 is not None
+        and (arg1 or "").lower() not in _PRAGMAS_WITH_ARGS
+    ):
         return sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK
+
+
+# Pragmas whose argument names a thing to read, not a value to set.
+_PRAGMAS_WITH_ARGS = frozenset(
+    {
+        "table_info",
+        "table_xinfo",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "integrity_check",
+        "quick_check",
+        "table_list",
+    }
+)
