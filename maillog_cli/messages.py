@@ -34,7 +34,7 @@ class MessageDetail:
         from rich.console import Group
         from rich.text import Text
 
-        from .render import status_text, table, visible
+        from .render import status_text, visible
 
         m = self.message
         head = Text()
@@ -77,38 +77,43 @@ class MessageDetail:
         line("Resent from", m.get("resent_from"))
         line("Resent as", ", ".join(self.resends))
         explain = self._explanation()
-        rows = []
-        for e in self.events:
-            code = " ".join(str(x) for x in (e.get("smtp_code"), e.get("enhanced_code")) if x)
-            cls = f"{e['bounce_class']}/{e['bounce_reason']}" if e.get("bounce_class") else ""
-            rows.append(
-                [
-                    (e.get("timestamp") or "")[:23].replace("T", " "),
-                    status_text(e.get("status")),
-                    e.get("raw_status"),
-                    e.get("recipient"),
-                    code,
-                    cls,
-                    e.get("diagnostic"),
-                ]
-            )
-        timeline = table(
-            [
-                ("time", {"no_wrap": True, "style": "dim"}),
-                ("status", {"no_wrap": True}),
-                ("provider's word", {"overflow": "fold", "max_width": 24}),
-                ("recipient", {"overflow": "fold", "max_width": 32}),
-                ("code", {"no_wrap": True}),
-                ("class/reason", {"overflow": "fold"}),
-                ("diagnostic", {"overflow": "fold", "ratio": 1}),
-            ],
-            rows,
-            title="Timeline",
-        )
+        timeline = self._timeline()
         parts: list[Any] = [head, timeline]
         if explain is not None:
             parts.append(explain)
         return Group(*parts)
+
+    def _timeline(self):
+        """One line per event (time, status, the provider's word, code, class/reason, and the
+        recipient when it is not the message's), its diagnostic indented below it."""
+        from rich.text import Text
+
+        from .render import status_text, visible
+
+        main = self.message.get("recipient")
+        t = Text()
+        t.append("\nTimeline\n", style="bold")
+        for e in self.events:
+            t.append((e.get("timestamp") or "")[:23].replace("T", " "), style="dim")
+            t.append("  ")
+            word = status_text(e.get("status"))
+            word.pad_right(11 - len(word.plain))
+            t.append_text(word)
+            if e.get("raw_status") and e["raw_status"] != e.get("status"):
+                t.append(f" ({visible(e['raw_status'])})", style="dim")
+            code = " ".join(str(x) for x in (e.get("smtp_code"), e.get("enhanced_code")) if x)
+            if code:
+                t.append(f"  {code}")
+            if e.get("bounce_class"):
+                t.append(f"  {visible(e['bounce_class'])}/{visible(e.get('bounce_reason'))}")
+            if e.get("recipient") and e["recipient"] != main:
+                t.append(f"  → {visible(e['recipient'])}")
+            if e.get("provider") and e["provider"] != self.message.get("provider"):
+                t.append(f"  [{visible(e['provider'])}]", style="dim")
+            t.append("\n")
+            if e.get("diagnostic"):
+                t.append(f"    {visible(e['diagnostic'])}\n", style="italic")
+        return t
 
     def _explanation(self):
         """Why it bounced and what to do, for the latest bounce-like event."""
