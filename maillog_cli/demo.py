@@ -204,7 +204,8 @@ def iter_events(
             status: str,
             raw: str,
             diag: str | None = None,
-            _id: str = f"{provider}-{seed}-{n}",
+            # Providers' event ids look random (base64/hex), which is what indexes see.
+            _id: str = f"{rng.getrandbits(64):016x}",
             _base: dict[str, Any] = base,
         ) -> dict[str, Any]:
             return {
