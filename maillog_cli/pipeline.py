@@ -212,7 +212,7 @@ def parse_value(
         yield RecordError(f"does not fit --format {forced.NAME}: keys {_keys(value)}")
         return
     result.formats[module.NAME] += 1
-    yield from _guarded(module.parse(value, ctx))
+    yield from _guarded(module.parse, value, ctx)
 
 
 def _wrapped_list(value: dict[str, Any]) -> list[Any] | None:
@@ -228,14 +228,15 @@ def _fits(module: ModuleType, value: dict[str, Any], ctx: Context) -> bool:
     return not hasattr(module, "detect") or bool(module.detect(value))
 
 
-def _guarded(items: Iterable[Any]) -> Iterator[Any]:
-    """An importer's items; an exception it raises ends that record as a RecordError.
+def _guarded(parse: Callable[..., Iterable[Any]], record: Any, ctx: Context) -> Iterator[Any]:
+    """An importer's items for one record; an exception it raises ends that record as a
+    RecordError (whether parse is a generator or returns a list).
 
     Importers may also yield RecordError instances for one bad element of a batch or page,
     so the good elements of the same object are kept.
     """
     try:
-        yield from items
+        yield from parse(record, ctx)
     except RECORD_ERRORS as exc:
         yield exc if isinstance(exc, RecordError) else RecordError(_describe(exc))
 
@@ -335,7 +336,7 @@ def _csv_items(
             yield loc, row, None
             continue
         result.formats[module.NAME] += 1
-        for item in _guarded(module.parse(row, ctx)):
+        for item in _guarded(module.parse, row, ctx):
             yield loc, item, row
 
 
