@@ -267,6 +267,8 @@ def iter_items(
             yield loc, item, None
         return
     codec, bom = readers.detect_encoding(head)
+    if codec == "utf-8":
+        readers.check_text(head[bom:])
     container = readers.container_of(head[bom:])
     if forced is not None and hasattr(forced, "detect_header") and not hasattr(forced, "detect"):
         container = "csv"

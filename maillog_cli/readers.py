@@ -130,6 +130,26 @@ def detect_encoding(head: bytes) -> tuple[str, int]:
     return "utf-8", 0
 
 
+def check_text(head: bytes) -> None:
+    """FileFormatError for binary data (an image, an archive): maillog reads text formats."""
+    sample = head[: 64 << 10]
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 4:  # not just a character cut by the sample's end
+            where = f"byte 0x{sample[exc.start]:02x} at offset {exc.start}"
+            controls = sum(b < 9 or 13 < b < 32 for b in sample[:4096])
+            if b"\x00" in sample or controls > 8:
+                raise FileFormatError(
+                    f"binary data, not a log file ({where})",
+                    "maillog imports JSON, JSONL, CSV, form bodies and raw emails",
+                ) from None
+            raise FileFormatError(
+                f"not UTF-8 text ({where}; perhaps Latin-1 or Windows-1252)",
+                "re-save it as UTF-8, e.g. iconv -f WINDOWS-1252 -t UTF-8",
+            ) from None
+
+
 def container_of(head: bytes) -> str:
     """'jsonl', 'json', 'form', 'csv', or 'empty' — formats.md section 1."""
     text = head.lstrip()

@@ -293,3 +293,12 @@ def test_wrapped_exports_are_unwrapped(cli, tmp_path: Path, db_path: Path) -> No
     r = cli("import", *sorted(tmp_path.glob("*.json")))
     assert r.exit_code == 0, r
     assert count(db_path) == 6
+
+
+def test_binary_and_non_utf8_files_are_named_as_such(cli, tmp_path: Path, db_path: Path) -> None:
+    (tmp_path / "img.json").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (tmp_path / "latin.csv").write_bytes(b"timestamp,status,subject\n2026-01-01,sent,Caf\xe9\n")
+    r = cli("import", tmp_path / "img.json", tmp_path / "latin.csv")
+    assert r.exit_code == 1
+    assert "img.json: binary data" in r.stderr
+    assert "latin.csv: not UTF-8 text (byte 0xe9" in r.stderr and "iconv" in r.stderr
