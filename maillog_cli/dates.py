@@ -11,7 +11,6 @@ import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # dateutil loads lazily: it costs start-up time on every command

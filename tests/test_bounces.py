@@ -762,9 +762,19 @@ def test_hostile_input_does_not_raise():
 
 
 def test_words_inside_addresses_do_not_decide_the_reason() -> None:
-    v = classify("bounced", None, None, "550 5.1.1 <nospam@example.com>: Recipient address rejected: User unknown")
+    v = classify(
+        "bounced",
+        None,
+        None,
+        "550 5.1.1 <nospam@example.com>: Recipient address rejected: User unknown",
+    )
     assert (v.bounce_class, v.bounce_reason) == ("hard", "user_unknown")
-    v = classify("bounced", None, None, "550 5.1.1 <mailbox-full@example.com>: User unknown in virtual mailbox table")
+    v = classify(
+        "bounced",
+        None,
+        None,
+        "550 5.1.1 <mailbox-full@example.com>: User unknown in virtual mailbox table",
+    )
     assert v.bounce_reason == "user_unknown"
 
 
