@@ -63,7 +63,8 @@ class FileResult:
     rejected: int = 0  # malformed or unrecognised records
     new_messages: int = 0
     contents: int = 0
-    audit: int = 0
+    audit: int = 0  # new audit entries
+    audit_seen: int = 0  # audit entries read (new + already present)
     formats: Counter[str] = field(default_factory=Counter)
     error: str | None = None  # a file-level problem: nothing was imported
     note: str | None = None
@@ -167,6 +168,7 @@ class Ingest:
 
     def _write_audit(self, entries: list[AuditEntry]) -> None:
         self.result.audit += self.store.insert_audit(entries, self.import_id)
+        self.result.audit_seen += len(entries)
 
     @property
     def pending(self) -> int:

@@ -111,7 +111,7 @@ def loaded(cli, tmp_path: Path):
     """The five ENTRIES imported from an API page with a cursor."""
     r = cli("import", write_page(tmp_path / "page.json", ENTRIES))
     assert r.exit_code == 0, r
-    assert "5 audit entries" in r.stderr
+    assert "5 new audit entries" in r.stderr
     return cli
 
 
@@ -142,7 +142,7 @@ def test_api_page_with_cursor_imports_every_entry_once(loaded) -> None:
 
 def test_reimport_adds_nothing(loaded, tmp_path: Path) -> None:
     r = loaded("import", write_page(tmp_path / "again.json", ENTRIES, cursor=None))
-    assert r.exit_code == 0 and "audit entries" not in r.stderr
+    assert r.exit_code == 0 and "0 new audit entries, 5 already present" in r.stderr
     assert len(jsonl(loaded("audit", "--format", "jsonl"))) == 5
 
 
@@ -183,7 +183,7 @@ def test_arrays_jsonl_and_csv_give_the_same_entries(cli, tmp_path: Path, shape: 
         )
     r = cli("import", path)
     assert r.exit_code == 0, r
-    assert "5 audit entries [audit]" in r.stderr
+    assert "5 new audit entries, 0 already present, 0 skipped [audit]" in r.stderr
     assert cli("audit", "--format", "jsonl").stdout == expected
 
 
@@ -193,7 +193,7 @@ def test_our_output_imports_back_without_loss(loaded, tmp_path: Path) -> None:
         out.write_text(loaded("audit", "--format", fmt).stdout)
         other = tmp_path / f"{fmt}.db"
         r = loaded("--db", other, "import", out)
-        assert r.exit_code == 0 and "5 audit entries" in r.stderr, (fmt, r)
+        assert r.exit_code == 0 and "5 new audit entries" in r.stderr, (fmt, r)
         assert (
             loaded("--db", other, "audit", "--format", "jsonl").stdout
             == loaded("audit", "--format", "jsonl").stdout
@@ -229,7 +229,7 @@ def test_entries_without_id_get_a_stable_content_id(cli, tmp_path: Path) -> None
     first = ids(cli("audit", "--format", "jsonl"))
     assert len(set(first)) == 3 and all(i.startswith("a:") for i in first)
     r = cli("import", path)
-    assert "audit entries" not in r.stderr
+    assert "0 new audit entries, 3 already present" in r.stderr
     assert ids(cli("audit", "--format", "jsonl")) == first
 
 

@@ -164,7 +164,15 @@ def _summary(result) -> None:
     if result.note and not (result.new or result.duplicates or result.skipped or result.rejected):
         sys.stderr.write(f"{_name(result.source)}: {result.note}, nothing to import\n")
         return
-    parts = [f"{result.new} new events", f"{result.duplicates} already present"]
+    events = result.new + result.duplicates
+    audit_only = result.audit_seen and not events
+    if audit_only:
+        parts = [
+            f"{result.audit} new audit entries",
+            f"{result.audit_seen - result.audit} already present",
+        ]
+    else:
+        parts = [f"{result.new} new events", f"{result.duplicates} already present"]
     skipped = sum(result.skipped.values()) + result.rejected
     if skipped:
         why = [f"{n} {w}" for w, n in result.skipped.most_common(3)]
@@ -176,8 +184,10 @@ def _summary(result) -> None:
     extra = []
     if result.contents:
         extra.append(f"{result.contents} emails stored")
-    if result.audit:
-        extra.append(f"{result.audit} audit entries")
+    if result.audit_seen and not audit_only:
+        extra.append(
+            f"{result.audit} new audit entries ({result.audit_seen - result.audit} already present)"
+        )
     fmts = ", ".join(sorted(result.formats)) or "-"
     sys.stderr.write(f"{_name(result.source)}: {', '.join(parts + extra)} [{fmts}]\n")
 
