@@ -32,7 +32,17 @@ def sections() -> str:
     folder = ROOT / "docs" / "cli"
     names = sorted(p.stem for p in folder.glob("*.md"))
     ordered = [n for n in ORDER if n in names] + [n for n in names if n not in ORDER]
-    return "\n\n".join((folder / f"{n}.md").read_text().strip() for n in ordered)
+    return "\n\n".join(demote((folder / f"{n}.md").read_text().strip()) for n in ordered)
+
+
+def demote(markdown: str) -> str:
+    """One heading level down: a command's `##` sits under the README's `## Commands`."""
+    out, fenced = [], False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        out.append("#" + line if line.startswith("#") and not fenced else line)
+    return "\n".join(out)
 
 
 def assemble(readme: str) -> str:
