@@ -175,6 +175,12 @@ class Ingest:
         """Events parsed but not yet handed to the store."""
         return len(self.events) + len(self.audit)
 
+    def index_text(self) -> None:
+        """During a bulk load, bring the FTS rows up to date now (when there is idle time)."""
+        if self.bulk is not None:
+            before, dropped = self.bulk
+            self.bulk = (self.store.index_text(before), dropped)
+
     def finish(self) -> None:
         self.flush()
         if self.bulk is not None:
@@ -383,7 +389,10 @@ def import_source(
         with store.write():
             import_id = store.start_import(source.name, opts.fmt or "auto")
             ingest = Ingest(store, result, import_id, source.size)
-            added = _consume(source, opts, forced, ingest, report, progress)
+            from . import parallel
+
+            consume = parallel.consume if parallel.wanted(source) else _consume
+            added = consume(source, opts, forced, ingest, report, progress)
             if result.rejected > REPORT_LIMIT:
                 more = result.rejected - REPORT_LIMIT
                 report(

@@ -352,12 +352,21 @@ class Store:
         before, dropped = state
         for sql in dropped:
             self.conn.execute(sql)
-        self.conn.execute(
-            "INSERT INTO events_fts(rowid, subject, sender, recipient, diagnostic)"
-            " SELECT seq, subject, sender, recipient, diagnostic FROM events WHERE seq > ?",
-            (before,),
-        )
+        self.index_text(before)
         create_fts_triggers(self.conn)
+
+    def index_text(self, after: int) -> int:
+        """Add the FTS rows of the events past seq `after` (during a bulk load); returns the
+        last seq indexed, to pass next time."""
+        last = self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        if last > after:
+            self.conn.execute(
+                "INSERT INTO events_fts(rowid, subject, sender, recipient, diagnostic)"
+                " SELECT seq, subject, sender, recipient, diagnostic FROM events"
+                " WHERE seq > ? AND seq <= ?",
+                (after, last),
+            )
+        return int(last)
 
     def event_count_estimate(self) -> int:
         """Rows in events, cheaply (max seq; deletions make it an over-estimate)."""

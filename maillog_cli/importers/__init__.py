@@ -73,13 +73,31 @@ def by_format(name: str) -> ModuleType | None:
 
 
 def detect(obj: Any) -> ModuleType | None:
-    """The first importer that recognises a JSON record."""
+    """The first importer that recognises a JSON record.
+
+    Detection runs for every record, so the detectors worth asking are looked up by the
+    record's keys: one whose DETECT_KEYS it has none of would say no anyway. The rest are
+    asked in order, so the first match still wins.
+    """
     if not isinstance(obj, dict):
         return None
-    for m in json_importers():
+    keys = tuple(obj)
+    candidates = _CANDIDATES.get(keys)
+    if candidates is None:
+        if len(_CANDIDATES) >= 4096:  # records with ever-changing keys: keep it bounded
+            _CANDIDATES.clear()
+        candidates = _CANDIDATES[keys] = tuple(
+            m
+            for m in json_importers()
+            if getattr(m, "DETECT_KEYS", None) is None or not m.DETECT_KEYS.isdisjoint(keys)
+        )
+    for m in candidates:
         if m.detect(obj):
             return m
     return None
+
+
+_CANDIDATES: dict[tuple[Any, ...], tuple[ModuleType, ...]] = {}
 
 
 def detect_csv(columns: list[str]) -> ModuleType | None:

@@ -160,6 +160,10 @@ def is_page(obj: dict[str, Any]) -> bool:
     )
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({"entries", "action", "Action"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     # Cheap first: most records fed to us belong to the importers after us (maillog).
     if "entries" in obj:

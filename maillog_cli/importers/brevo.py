@@ -52,6 +52,10 @@ ACCOUNT_ZONE = "Europe/Paris"
 _TIME_KEYS = ("ts_epoch", "ts_event", "ts")
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({"event"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     return "event" in obj and ("message-id" in obj or "ts_epoch" in obj or "ts_event" in obj)
 

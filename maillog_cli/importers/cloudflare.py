@@ -61,6 +61,10 @@ _EXTRA_KEYS: dict[str, str] = {
 }
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({"data"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     data = obj.get("data")
     if not isinstance(data, dict):

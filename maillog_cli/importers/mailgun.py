@@ -52,6 +52,10 @@ STATUS_MAP: dict[str, str | None] = {
 SKIP_PREFIXES: tuple[str, ...] = ("list_",)
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({"signature", "items"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     if isinstance(obj.get("signature"), dict) and isinstance(obj.get("event-data"), dict):
         return True

@@ -34,6 +34,10 @@ STATUS_MAP: dict[str, str | None] = {
 _ID_KEYS = ("MessageID", "Message_GUID", "mj_message_id")
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({"event"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     return "event" in obj and "time" in obj and any(k in obj for k in _ID_KEYS)
 

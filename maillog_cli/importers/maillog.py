@@ -17,6 +17,10 @@ SIGNATURE = "JSON object with `status` and `timestamp`; CSV header with both col
 SHAPES = "JSONL, JSON array, CSV with the 15 output keys (what `maillog search --format` prints)"
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({"status"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     return "status" in obj and "timestamp" in obj
 

@@ -42,6 +42,10 @@ STATUS_MAP: dict[str, str | None] = {
 SYNC_TYPES = ("whitelist", "blacklist")
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({FIELD, "event", "type"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     if isinstance(obj.get(FIELD), str | list):
         return True

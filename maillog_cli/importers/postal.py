@@ -35,6 +35,10 @@ STATUS_MAP: dict[str, str | None] = {
 }
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({"event"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     return "event" in obj and isinstance(obj.get("payload"), dict) and "uuid" in obj
 

@@ -110,6 +110,10 @@ _EXTRA_KEYS: dict[str, str] = {
 }
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({"RecordType", "Bounces"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     if "RecordType" in obj:
         return True

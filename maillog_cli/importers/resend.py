@@ -43,6 +43,10 @@ _PREFIXES: tuple[str, ...] = ("email.", *SKIP_PREFIXES)
 INBOUND_TYPES = frozenset({"email.received"})
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({"type"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     kind = obj.get("type")
     return (

@@ -83,6 +83,10 @@ _KNOWN_KEYS = frozenset(
 )
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({"event"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     if "event" not in obj:
         return False

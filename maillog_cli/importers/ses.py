@@ -71,6 +71,10 @@ SNS_SKIP_TYPES = frozenset({"SubscriptionConfirmation", "UnsubscribeConfirmation
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({"Type", "mail", "source"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     if "Type" in obj and "Message" in obj and ("TopicArn" in obj or "MessageId" in obj):
         return True

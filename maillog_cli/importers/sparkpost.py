@@ -91,6 +91,10 @@ _EXTRA_KEYS: dict[str, str] = {
 }
 
 
+# detect() is False for a record with none of these keys (importers.detect skips it).
+DETECT_KEYS = frozenset({"msys", "results"})
+
+
 def detect(obj: dict[str, Any]) -> bool:
     if isinstance(obj.get("msys"), dict):
         return True

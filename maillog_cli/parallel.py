@@ -1,0 +1,195 @@
+"""Parse a big file in a forked child process while this one writes to SQLite.
+
+Why: on 1M events about 10 s go to reading, detecting, parsing and classifying records
+and about as long to inserting them. Python runs one thread at a time (a writer thread
+was measured slower), but two processes use both cores: the child runs the ordinary
+`pipeline._consume` loop with an `Ingest` whose writes go down a pipe instead of into
+the store, and the parent replays them, in order, on the one open write transaction.
+
+The child sends every side effect of `_consume`: event rows (already made by
+`store.event_row`, with their message ids and aliases), audit entries, stored emails,
+report lines, --rejects lines, progress, and at the end the FileResult counters, the
+byte count and sha256 (or the `_Abort`/`FileFormatError` it ended with). So an import
+does exactly what the one-process path does; only the work is split.
+
+The child never touches the store (it inherits the connection and leaves it alone, and
+leaves with `os._exit`), ignores Ctrl-C (the parent rolls back and kills it), and dies
+on its next send when the parent is gone (broken pipe). Used only for regular files of
+at least `pipeline.BULK_BYTES` on systems with fork().
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import traceback
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
+from types import ModuleType
+from typing import Any
+
+from . import pipeline, readers
+from .errors import FileFormatError, MaillogError
+from .model import AuditEntry, StoredMessage
+
+
+def wanted(source: readers.Source) -> bool:
+    """Worth a second process: a file on disk big enough to be a bulk load."""
+    return (
+        hasattr(os, "fork")
+        and source.path is not None
+        and source.size is not None
+        and source.size >= pipeline.BULK_BYTES
+    )
+
+
+class _Forwarder(pipeline.Ingest):
+    """The child's Ingest: batches and classifies like Ingest, then sends instead of writing."""
+
+    def __init__(self, result: pipeline.FileResult, import_id: int, out: Connection) -> None:
+        self.result, self.import_id, self.out = result, import_id, out
+        self.events, self.audit = [], []
+        self.classify = pipeline._classifier()
+
+    def _write_events(
+        self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]
+    ) -> None:
+        self.out.send(("events", rows, ids, aliases))
+
+    def _write_audit(self, entries: list[AuditEntry]) -> None:
+        self.out.send(("audit", entries))
+
+    def _save_content(self, item: StoredMessage) -> None:
+        self.out.send(("content", item))
+
+
+class _Lines:
+    """Stands in for the --rejects file in the child: each write goes to the parent."""
+
+    def __init__(self, out: Connection) -> None:
+        self.out = out
+
+    def write(self, text: str) -> None:
+        self.out.send(("reject", text))
+
+
+def _child(
+    source: readers.Source,
+    opts: pipeline.Options,
+    forced: ModuleType | None,
+    import_id: int,
+    out: Connection,
+    with_progress: bool,
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    result = pipeline.FileResult(source=source.name)
+    ingest = _Forwarder(result, import_id, out)
+    opts = dataclasses.replace(opts, rejects=_Lines(out) if opts.rejects is not None else None)
+
+    def report(message: str) -> None:
+        out.send(("report", message))
+
+    def progress(done: int, total: int | None) -> None:
+        out.send(("progress", done))
+
+    try:
+        added = pipeline._consume(
+            source, opts, forced, ingest, report, progress if with_progress else None
+        )
+        ingest.flush()
+        counter = source.counter
+        out.send(("done", added, result, counter.count, counter.sha256.hexdigest()))
+    except pipeline._Abort as exc:
+        out.send(("abort", result, str(exc)))
+    except FileFormatError as exc:
+        out.send(("format", result, exc.message, exc.hint))
+    except BrokenPipeError:
+        pass
+    except BaseException:
+        out.send(("crash", traceback.format_exc()))
+
+
+class _Digest:
+    def __init__(self, hexdigest: str) -> None:
+        self._hex = hexdigest
+
+    def hexdigest(self) -> str:
+        return self._hex
+
+
+def consume(
+    source: readers.Source,
+    opts: pipeline.Options,
+    forced: ModuleType | None,
+    ingest: pipeline.Ingest,
+    report: pipeline.Reporter,
+    progress: pipeline.Progress | None,
+) -> int:
+    """`pipeline._consume`, with the reading and parsing done by a forked child."""
+    reader, writer = Pipe(duplex=False)
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 0
+        try:
+            reader.close()
+            _child(source, opts, forced, ingest.import_id, writer, progress is not None)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)  # no atexit, no finalizers: the store's connection stays untouched
+    writer.close()
+    result, finished = ingest.result, False
+    try:
+        while True:
+            try:
+                msg = reader.recv()
+            except EOFError:
+                raise MaillogError(
+                    f"{source.name}: the parsing process ended unexpectedly"
+                ) from None
+            kind = msg[0]
+            if kind == "events":
+                ingest._write_events(msg[1], msg[2], msg[3])
+                if not reader.poll():  # the child is still parsing: use the wait
+                    ingest.index_text()
+            elif kind == "audit":
+                ingest._write_audit(msg[1])
+            elif kind == "content":
+                ingest._save_content(msg[1])
+            elif kind == "report":
+                report(msg[1])
+            elif kind == "reject":
+                assert opts.rejects is not None
+                opts.rejects.write(msg[1])
+            elif kind == "progress":
+                if progress is not None:
+                    progress(msg[1], source.size)
+            elif kind == "done":
+                _, added, child, count, digest = msg
+                _merge(result, child)
+                source.counter.count = count
+                source.counter.sha256 = _Digest(digest)  # type: ignore[assignment]
+                finished = True
+                return int(added)
+            elif kind == "abort":
+                _merge(result, msg[1])
+                raise pipeline._Abort(msg[2])
+            elif kind == "format":
+                _merge(result, msg[1])
+                raise FileFormatError(msg[2], msg[3])
+            else:
+                raise RuntimeError(f"the parsing process failed:\n{msg[1]}")
+    finally:
+        reader.close()
+        if not finished:  # stopped early (Ctrl-C, --strict, an error): stop the child too
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def _merge(result: pipeline.FileResult, child: pipeline.FileResult) -> None:
+    """The counters only the child saw (new/duplicates/audit/contents are counted here)."""
+    result.skipped.update(child.skipped)
+    result.formats.update(child.formats)
+    result.rejected += child.rejected
+    result.note = child.note
