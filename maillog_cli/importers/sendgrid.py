@@ -8,6 +8,7 @@ threads, with `smtp-id` (the RFC Message-ID) as the fallback and an alias.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -41,6 +42,7 @@ STATUS_MAP: dict[str, str | None] = {
 
 # Where sg_message_id stops being the send API's id (formats.md 4.1).
 _CUT_MARKERS = (".filter", ".recvd-")
+_CUT_AT = re.compile("|".join(re.escape(m) for m in _CUT_MARKERS))  # the first of either
 # Documented keys that are not custom arguments, and where the known extras go.
 _EXTRA_KEYS: dict[str, str] = {
     "ip": "ip",
@@ -100,10 +102,8 @@ def cut_message_id(value: Any) -> str | None:
     s = message_id(value)
     if s is None:
         return None
-    if "." not in s:  # every marker starts with a dot
-        return s
-    cuts = [i for i in (s.find(m) for m in _CUT_MARKERS) if i > 0]
-    return s[: min(cuts)] if cuts else s
+    m = _CUT_AT.search(s, 1)
+    return s[: m.start()] if m else s
 
 
 def tags_of(value: Any) -> list[str]:
