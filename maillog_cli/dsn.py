@@ -296,37 +296,46 @@ def delivery_status_blocks(part: Message) -> list[dict[str, str]]:
 def _from_delivery_status(msg: Message, original_id: str | None) -> list[DsnRecipient]:
     out: list[DsnRecipient] = []
     for part in _walk(msg):
-        if part.get_content_type() not in (
-            "message/delivery-status",
-            "message/global-delivery-status",
-        ):
-            continue
-        blocks = delivery_status_blocks(part)
-        per_message = {}
-        for block in blocks:
-            if not any(k in block for k in ("final-recipient", "original-recipient", "action")):
-                per_message.update(block)
-                continue
-            diagnostic = _collapse(block.get("diagnostic-code"))
-            status_m = _STATUS.search(block.get("status") or "")
-            code, _ = extract_codes(diagnostic)
-            out.append(
-                DsnRecipient(
-                    recipient=_address(
-                        block.get("final-recipient") or block.get("original-recipient")
-                    ),
-                    action=(_collapse(block.get("action")) or "").lower() or None,
-                    status=status_m.group(1) if status_m else None,
-                    smtp_code=code,
-                    diagnostic=diagnostic,
-                    remote_mta=_strip_type(block.get("remote-mta")),
-                    original_message_id=original_id,
-                    arrival_date=_collapse(
-                        block.get("arrival-date") or per_message.get("arrival-date")
-                    ),
-                )
-            )
+        if part.get_content_type() in ("message/delivery-status", "message/global-delivery-status"):
+            out += _from_blocks(delivery_status_blocks(part), original_id)
     return [r for r in out if r.action not in ("delivered", "relayed", "expanded")] or out
+
+
+def _from_blocks(blocks: list[dict[str, str]], original_id: str | None) -> list[DsnRecipient]:
+    """RFC 3464 field blocks: the per-message block, then one block per recipient."""
+    out: list[DsnRecipient] = []
+    per_message: dict[str, str] = {}
+    for block in blocks:
+        if not any(k in block for k in ("final-recipient", "original-recipient", "action")):
+            per_message.update(block)
+            continue
+        diagnostic = _collapse(block.get("diagnostic-code"))
+        status_m = _STATUS.search(block.get("status") or "")
+        code, _ = extract_codes(diagnostic)
+        out.append(
+            DsnRecipient(
+                recipient=_address(block.get("final-recipient") or block.get("original-recipient")),
+                action=(_collapse(block.get("action")) or "").lower() or None,
+                status=status_m.group(1) if status_m else None,
+                smtp_code=code,
+                diagnostic=diagnostic,
+                remote_mta=_strip_type(block.get("remote-mta")),
+                original_message_id=original_id,
+                arrival_date=_collapse(
+                    block.get("arrival-date") or per_message.get("arrival-date")
+                ),
+            )
+        )
+    return out
+
+
+def _inline_delivery_status(msg: Message, original_id: str | None) -> list[DsnRecipient]:
+    """A plain-text bounce that pastes the delivery-status fields into its body (Postfix
+    without MIME): recipient blocks with both Final-Recipient and Action count."""
+    if msg.is_multipart():
+        return []
+    blocks = [b for b in _field_blocks(_decode(msg)) if "final-recipient" in b and "action" in b]
+    return _from_blocks(blocks, original_id) if blocks else []
 
 
 def _original_message_id(msg: Message) -> str | None:
@@ -480,6 +489,16 @@ def _returned_to(msg: Message, rest: str) -> str | None:
 
 def _from_text(msg: Message, original_id: str | None) -> list[DsnRecipient]:
     text = _Text(msg)
+    if original_id is None and text.rest:
+        m = re.search(r"(?im)^message-id:\s*(<[^>\s]+>)", text.rest)
+        original_id = _message_id(m.group(1)) if m else None
+    inline = _inline_delivery_status(msg, original_id)
+    if inline:
+        for r in inline:
+            if r.diagnostic is None:
+                r.diagnostic = text.diagnostic(r.recipient)
+                r.smtp_code, _ = _failure_codes(r.diagnostic)
+        return inline
     if original_id is None and text.rest:
         m = re.search(r"(?im)^message-id:\s*(<[^>\s]+>)", text.rest)
         original_id = _message_id(m.group(1)) if m else None

@@ -127,3 +127,12 @@ def test_not_a_bounce_and_hostile_input():
     cut = (CORPUS / "rfc3464-42.eml").read_bytes()
     for n in (100, 1000, len(cut) // 2):
         assert isinstance(parse_dsn(cut[:n]), list)
+
+
+def test_plain_text_bounce_with_inline_delivery_status_fields() -> None:
+    """Postfix without MIME pastes the RFC 3464 fields into the body: they are read as such."""
+    path = CORPUS / "rfc3464-34.eml"
+    if not path.exists():
+        pytest.skip(f"corpus not found at {CORPUS} (set MAILLOG_SHARED)")
+    (r,) = parse_dsn(path.read_bytes())
+    assert (r.recipient, r.action, r.status) == ("kijitora@example.com", "delayed", "4.4.1")
