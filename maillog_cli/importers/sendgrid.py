@@ -151,9 +151,9 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
         for key in ("reason", "response"):
             if text_or_none(obj.get(key)):
                 extra[key] = obj[key]
-    custom = {k: v for k, v in obj.items() if k not in _KNOWN_KEYS}
-    if custom:
-        extra["custom_args"] = custom
+    unknown = obj.keys() - _KNOWN_KEYS
+    if unknown:
+        extra["custom_args"] = {k: obj[k] for k in obj if k in unknown}
 
     event_id = obj.get("sg_event_id")
     if event_id is not None and not isinstance(event_id, str | int):
