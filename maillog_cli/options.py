@@ -131,7 +131,6 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         ),
     ),
 ]
-FILTER_NAMES = tuple(name for name, _, _ in _FILTERS)
 
 
 def filters_from(values: dict[str, Any], text: str | None = None) -> Filters:

@@ -8,7 +8,7 @@ Core code only: nothing here prints.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +85,27 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
     )
 
 
+def _retry_locked(step: Callable[[], Any], seconds: float = BUSY_TIMEOUT_MS / 1000) -> None:
+    """Run a set-up step, retrying while another process creates the same file.
+
+    Switching a brand-new file to WAL takes an exclusive lock that the busy timeout does
+    not wait for, so two imports started at once on a new store could fail without this.
+    """
+    import time
+
+    deadline = time.monotonic() + seconds
+    delay = 0.01
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
 class Store:
     """An open maillog database."""
 
@@ -118,13 +139,13 @@ class Store:
             store = cls(p, conn, readonly=readonly)
             store.check_version()  # before anything writes: a newer file stays untouched
             if not readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _retry_locked(store._prepare_new_file)
                 conn.execute("PRAGMA synchronous = NORMAL")
             # 32 MiB of page cache; temp b-trees (index builds, GROUP BY) spill to disk so
             # that importing a 1 GB file stays well under 150 MB of memory.
             conn.execute("PRAGMA cache_size = -32768")
             if not readonly:
-                store.migrate()
+                _retry_locked(store.migrate)
         except sqlite3.DatabaseError as exc:
             raise MaillogError(
                 f"{p} is not a usable maillog database: {exc}",
@@ -146,6 +167,13 @@ class Store:
                 "upgrade maillog",
             )
 
+    def _prepare_new_file(self) -> None:
+        """WAL, and incremental auto-vacuum while the file has no tables (it can only be set
+        then); both are no-ops on a file another process has already prepared."""
+        if self.version == 0:
+            self.conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        self.conn.execute("PRAGMA journal_mode = WAL")
+
     def migrate(self) -> None:
         """Apply every migration newer than the file, each in its own transaction."""
         self.check_version()
@@ -156,9 +184,6 @@ class Store:
             for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
                 migration(self.conn)
                 self.conn.execute(f"PRAGMA user_version = {number}")
-        if current == 0:
-            self.conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            self.conn.execute("VACUUM")
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

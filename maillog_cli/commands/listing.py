@@ -11,7 +11,6 @@ from ..options import OutputFormat
 from ..render import (
     console,
     is_terminal,
-    json_line,
     one_line,
     status_text,
     table,
@@ -89,11 +88,3 @@ def emit_events(
         cells.append(c)
     out.print(table(columns, cells, title=title))
     return len(rows)
-
-
-def event_line(row: dict[str, Any], fmt: OutputFormat | str) -> str | None:
-    """One event as one line (tail): jsonl, or the table cells tab-separated."""
-    fmt = OutputFormat(fmt)
-    if fmt is OutputFormat.jsonl or fmt is OutputFormat.json:
-        return json_line({k: row.get(k) for k in EVENT_KEYS})
-    return None

@@ -17,7 +17,7 @@ Importers never touch the store and never print.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any, Protocol
@@ -84,6 +84,3 @@ def map_status(table: dict[str, str | None], word: Any, what: str = "event") -> 
     if not isinstance(word, str) or word not in table:
         raise RecordError(f"unknown {what} {word!r}")
     return table[word]
-
-
-Detector = Callable[[dict[str, Any]], bool]
