@@ -17,80 +17,39 @@ from ..errors import MaillogError
 from ..options import FormatOption, LimitOption, OutputFormat
 
 _F = "Filters"
-ActorOption = Annotated[
+
+
+def _filter(kind: Any, *names: str, help: str) -> Any:
+    """An audit filter option: the same panel and no default shown, declared once."""
+    return Annotated[kind, typer.Option(*names, help=help, rich_help_panel=_F, show_default=False)]
+
+
+ActorOption = _filter(
     list[str] | None,
-    typer.Option(
-        "--actor",
-        "-a",
-        help="Who: user id, full email, or the email's local part exactly (alice matches alice@…, never malice@…). Repeat for several.",
-        rich_help_panel=_F,
-        show_default=False,
-    ),
-]
-ActionOption = Annotated[
+    "--actor",
+    "-a",
+    help="Who: user id, full email, or the email's local part exactly (alice matches alice@…, never malice@…). Repeat for several.",
+)
+ActionOption = _filter(
     list[str] | None,
-    typer.Option(
-        "--action",
-        help="Action name (smtp.update, \"Domain Added\") or a glob ('api_key.*'). Repeat for several.",
-        rich_help_panel=_F,
-        show_default=False,
-    ),
-]
-CategoryOption = Annotated[
+    "--action",
+    help="Action name (smtp.update, \"Domain Added\") or a glob ('api_key.*'). Repeat for several.",
+)
+CategoryOption = _filter(
     list[str] | None,
-    typer.Option(
-        "--category",
-        "-c",
-        help="Action category: project, sending, bounces, api, workspace, domains, auth, other.",
-        rich_help_panel=_F,
-        show_default=False,
-    ),
-]
-TargetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--target",
-        help="Target id, or type:id (webhook:wh_123).",
-        rich_help_panel=_F,
-        show_default=False,
-    ),
-]
-IpOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--ip",
-        help="Client IP, exactly or as a glob (203.0.113.*).",
-        rich_help_panel=_F,
-        show_default=False,
-    ),
-]
-MetaOption = Annotated[
-    str | None,
-    typer.Option(
-        "--meta",
-        help="Metadata contains this text (a key or a value), case-insensitive.",
-        rich_help_panel=_F,
-        show_default=False,
-    ),
-]
-SinceOption = Annotated[
-    str | None,
-    typer.Option(
-        "--since",
-        help="From this time: 2h, 30d, yesterday, 2026-01-31 …",
-        rich_help_panel=_F,
-        show_default=False,
-    ),
-]
-UntilOption = Annotated[
-    str | None,
-    typer.Option(
-        "--until",
-        help="Before this time (same forms as --since).",
-        rich_help_panel=_F,
-        show_default=False,
-    ),
-]
+    "--category",
+    "-c",
+    help="Action category: project, sending, bounces, api, workspace, domains, auth, other.",
+)
+TargetOption = _filter(list[str] | None, "--target", help="Target id, or type:id (webhook:wh_123).")
+IpOption = _filter(list[str] | None, "--ip", help="Client IP, exactly or as a glob (203.0.113.*).")
+MetaOption = _filter(
+    str | None, "--meta", help="Metadata contains this text (a key or a value), case-insensitive."
+)
+SinceOption = _filter(
+    str | None, "--since", help="From this time: 2h, 30d, yesterday, 2026-01-31 …"
+)
+UntilOption = _filter(str | None, "--until", help="Before this time (same forms as --since).")
 DbOpt = Annotated[Path | None, typer.Option("--db", help="Database file.", show_default=False)]
 
 TABLE_COLUMNS = ("time", "actor", "action", "target", "ip", "metadata")
