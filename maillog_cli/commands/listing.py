@@ -69,15 +69,27 @@ def emit_events(
     if not rows:
         out.print("no matching events", style="dim")
         return 0
+    # Narrow terminals keep what answers "what happened": time, status, who, why; wider ones
+    # add subject, class, code and provider. Widths are set here, not left to Rich, which
+    # would squash the short columns to nothing to make room for long diagnostics.
+    width = out.width
+    layout = [(0, "time", 19), (1, "status", 12), (2, "recipient", 22 if width < 100 else 30)]
+    if width >= 120:
+        layout.append((3, "subject", 22 if width < 160 else 30))
+    if width >= 135:
+        layout.append((5, "class", 12))
+    if width >= 150:
+        layout.append((6, "code", 9))
+    if width >= 170:
+        layout.append((4, "provider", 10))
+    rest = width - sum(w for _, _, w in layout) - 2 * len(layout)
+    layout.append((7, "diagnostic", max(rest, 10)))
     columns = [
-        ("time", {"no_wrap": True, "style": "dim"}),
-        ("status", {"no_wrap": True}),
-        ("recipient", {"no_wrap": True, "overflow": "ellipsis", "max_width": 36}),
-        ("subject", {"no_wrap": True, "overflow": "ellipsis", "ratio": 2}),
-        ("provider", {"no_wrap": True, "overflow": "ellipsis", "max_width": 10}),
-        ("class", {"no_wrap": True}),
-        ("code", {"no_wrap": True}),
-        ("diagnostic", {"no_wrap": True, "overflow": "ellipsis", "ratio": 3}),
+        (
+            name,
+            {"no_wrap": True, "overflow": "ellipsis", "width": w, "style": "dim" if i == 0 else ""},
+        )
+        for i, name, w in layout
     ]
     cells = []
     for r in rows:
@@ -85,6 +97,6 @@ def emit_events(
         c[1] = status_text(r.get("status"))
         c[3] = one_line(c[3])
         c[7] = one_line(c[7])
-        cells.append(c)
+        cells.append([c[i] for i, _, _ in layout])
     out.print(table(columns, cells, title=title))
     return len(rows)
