@@ -188,3 +188,20 @@ def test_sql_cannot_attach_files_or_set_pragmas(cli, tmp_path: Path) -> None:
     assert not (tmp_path / "new.db").exists()
     assert cli("sql", "PRAGMA journal_mode=DELETE").exit_code == 1
     assert cli("sql", "PRAGMA table_info(events)", "-f", "jsonl").exit_code == 0
+
+
+@pytest.mark.usefixtures("store")
+@pytest.mark.parametrize("columns", ["80", "120", "200"])
+def test_terminal_table_keeps_status_and_recipient_at_any_width(
+    cli, monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    from maillog_cli.commands import listing
+
+    monkeypatch.setattr(listing, "is_terminal", lambda *a: True)
+    monkeypatch.setenv("COLUMNS", columns)
+    out = cli("search", "--status", "bounced").stdout
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["time", "status", "recipient"]
+    assert "bounced" in lines[1] and "carol@gmail.com" in lines[1]
+    assert all(len(line) <= int(columns) for line in lines)
+    assert ("subject" in lines[0]) == (int(columns) >= 120)
