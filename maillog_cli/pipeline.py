@@ -170,11 +170,6 @@ class Ingest:
         self.result.audit += self.store.insert_audit(entries, self.import_id)
         self.result.audit_seen += len(entries)
 
-    @property
-    def pending(self) -> int:
-        """Events parsed but not yet handed to the store."""
-        return len(self.events) + len(self.audit)
-
     def index_text(self) -> None:
         """During a bulk load, bring the FTS rows up to date now (when there is idle time)."""
         if self.bulk is not None:
@@ -393,32 +388,8 @@ def import_source(
 
             consume = parallel.consume if parallel.wanted(source) else _consume
             added = consume(source, opts, forced, ingest, report, progress)
-            if result.rejected > REPORT_LIMIT:
-                more = result.rejected - REPORT_LIMIT
-                report(
-                    f"{source.name}: … {more} more bad record{'s' if more > 1 else ''} not shown"
-                    + ("" if opts.rejects else " (--rejects FILE keeps them all)")
-                )
-            if result.rejected and not added and not result.formats:
-                hint = (
-                    f"--format {forced.NAME}"
-                    if forced
-                    else "--format NAME (see maillog import --list-formats)"
-                )
-                raise _Abort(
-                    f"{source.name}: no record in a format maillog knows; nothing imported (try {hint})"
-                )
-            ingest.finish()
-            store.finish_import(
-                import_id,
-                sha256=source.counter.sha256.hexdigest(),
-                new_events=result.new,
-                duplicates=result.duplicates,
-                skipped=sum(result.skipped.values()),
-                errors=result.rejected,
-                new_messages=result.new_messages,
-                new_audit=result.audit,
-                format=",".join(sorted(result.formats)) or opts.fmt or "auto",
+            _finish_file(
+                ingest, source.name, added, opts, forced, report, source.counter.sha256.hexdigest()
             )
     except _Abort as exc:
         return _failed(result, str(exc))
@@ -439,34 +410,90 @@ def _consume(
     progress: Progress | None,
 ) -> int:
     """Feed every item of the source to `ingest`, reporting bad records; returns items added."""
-    result, added = ingest.result, 0
+
+    def tick(added: int) -> None:
+        if progress is not None and added % 2000 == 0:
+            progress(source.counter.count, source.size)
+
     try:
-        for loc, item, raw in iter_items(source, opts.ctx, forced, result):
-            if not isinstance(item, Exception):
-                ingest.add(item)
-                added += 1
-                if progress is not None and added % 2000 == 0:
-                    progress(source.counter.count, source.size)
-                continue
-            why = str(item) if isinstance(item, RecordError) else _describe(item)
-            result.rejected += 1
-            if result.rejected <= REPORT_LIMIT:
-                report(f"{source.name}:{loc}: {why}")
-            if opts.rejects is not None:
-                write_reject(opts.rejects, source.name, loc, why, raw)
-            if opts.strict:
-                raise _Abort(
-                    f"{source.name}:{loc}: {why} (--strict: nothing imported from this file)"
-                )
-            if result.rejected >= UNKNOWN_AFTER and not added and not result.formats:
-                break
+        items = iter_items(source, opts.ctx, forced, ingest.result)
+        return _feed(source.name, items, opts, ingest, report, tick)
     except (OSError, EOFError) as exc:
         raise FileFormatError(f"{source.name}: unreadable data: {exc}") from None
     except UnicodeDecodeError as exc:
         raise FileFormatError(
             f"{source.name}: not valid UTF-8 (byte {exc.start})", "re-save it as UTF-8"
         ) from None
+
+
+def _feed(
+    name: str,
+    items: Iterable[Item],
+    opts: Options,
+    ingest: Ingest,
+    report: Reporter,
+    tick: Callable[[int], None] | None = None,
+) -> int:
+    """The one record loop: good items to `ingest`, bad ones reported, rejected, or (with
+    --strict) the end of the file. Returns how many items were added."""
+    result, added = ingest.result, 0
+    for loc, item, raw in items:
+        if not isinstance(item, Exception):
+            ingest.add(item)
+            added += 1
+            if tick is not None:
+                tick(added)
+            continue
+        why = str(item) if isinstance(item, RecordError) else _describe(item)
+        result.rejected += 1
+        if result.rejected <= REPORT_LIMIT:
+            report(f"{name}:{loc}: {why}")
+        if opts.rejects is not None:
+            write_reject(opts.rejects, name, loc, why, raw)
+        if opts.strict:
+            raise _Abort(f"{name}:{loc}: {why} (--strict: nothing imported from this file)")
+        if result.rejected >= UNKNOWN_AFTER and not added and not result.formats:
+            break
     return added
+
+
+def _finish_file(
+    ingest: Ingest,
+    name: str,
+    added: int,
+    opts: Options,
+    forced: ModuleType | None,
+    report: Reporter,
+    sha256: str | None,
+) -> None:
+    """After the loop: the count of unshown errors, the unknown-format verdict, the messages
+    refresh and the provenance row, inside the file's transaction."""
+    result = ingest.result
+    if result.rejected > REPORT_LIMIT:
+        more = result.rejected - REPORT_LIMIT
+        report(
+            f"{name}: … {more} more bad record{'s' if more > 1 else ''} not shown"
+            + ("" if opts.rejects else " (--rejects FILE keeps them all)")
+        )
+    if result.rejected and not added and not result.formats:
+        hint = (
+            f"--format {forced.NAME}"
+            if forced
+            else "--format NAME (see maillog import --list-formats)"
+        )
+        raise _Abort(f"{name}: no record in a format maillog knows; nothing imported (try {hint})")
+    ingest.finish()
+    ingest.store.finish_import(
+        ingest.import_id,
+        sha256=sha256,
+        new_events=result.new,
+        duplicates=result.duplicates,
+        skipped=sum(result.skipped.values()),
+        errors=result.rejected,
+        new_messages=result.new_messages,
+        new_audit=result.audit,
+        format=",".join(sorted(result.formats)) or opts.fmt or "auto",
+    )
 
 
 def _failed(result: FileResult, message: str) -> FileResult:
@@ -496,24 +523,15 @@ def import_path(
 def _import_maildir(
     store: Store, path: Path, opts: Options, report: Reporter, email_mod: ModuleType
 ) -> FileResult:
+    """A Maildir folder is one source: one transaction, the same record loop and policy."""
     result = FileResult(source=str(path))
-    with store.write():
-        import_id = store.start_import(str(path), "email")
-        ingest = Ingest(store, result, import_id)
-        for loc, item in email_mod.read_maildir(path, opts.ctx):
-            if isinstance(item, Exception):
-                result.rejected += 1
-                report(f"{path}/{loc}: {item}")
-                continue
-            ingest.add(item)
-        ingest.finish()
-        store.finish_import(
-            import_id,
-            new_events=result.new,
-            duplicates=result.duplicates,
-            skipped=sum(result.skipped.values()),
-            errors=result.rejected,
-            new_messages=result.new_messages,
-        )
-    result.formats["email"] += 1
+    result.formats[email_mod.NAME] += 1
+    items = ((name, item, None) for name, item in email_mod.read_maildir(path, opts.ctx))
+    try:
+        with store.write():
+            ingest = Ingest(store, result, store.start_import(str(path), email_mod.NAME))
+            added = _feed(str(path), items, opts, ingest, report)
+            _finish_file(ingest, str(path), added, opts, email_mod, report, None)
+    except _Abort as exc:
+        return _failed(result, str(exc))
     return result

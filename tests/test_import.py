@@ -302,3 +302,25 @@ def test_binary_and_non_utf8_files_are_named_as_such(cli, tmp_path: Path, db_pat
     assert r.exit_code == 1
     assert "img.json: binary data" in r.stderr
     assert "latin.csv: not UTF-8 text (byte 0xe9" in r.stderr and "iconv" in r.stderr
+
+
+def test_a_maildir_folder_follows_the_same_policy(cli, tmp_path: Path, db_path: Path) -> None:
+    from email.message import EmailMessage
+
+    box = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (box / sub).mkdir(parents=True)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@x.example", "b@y.example", "hi"
+    msg["Date"], msg["Message-ID"] = "Fri, 14 Jun 2024 08:00:06 +0200", "<m1@x.example>"
+    msg.set_content("hello")
+    (box / "cur" / "1.eml").write_bytes(msg.as_bytes())
+    (box / "new" / "2.eml").write_bytes(b"From: a@x.example\nTo: b@y.example\nSubject: no date\n\nbody\n")
+    r = cli("import", box)
+    assert r.exit_code == 1
+    assert f"{box}:new/2.eml: " in r.stderr
+    assert count(db_path) == 1 and count(db_path, "message_content") == 1
+    db_path.unlink()
+    r = cli("import", "--strict", box)
+    assert r.exit_code == 1 and "--strict: nothing imported" in r.stderr
+    assert count(db_path) == 0
