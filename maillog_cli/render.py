@@ -16,7 +16,6 @@ from typing import IO, Any
 
 import orjson
 
-FORMATS = ("table", "json", "jsonl", "csv")
 # C0 (except nothing), DEL, C1, and the Unicode bidi/format controls that reorder text.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _JSON_UNSAFE = re.compile(
