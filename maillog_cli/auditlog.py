@@ -15,12 +15,15 @@ from typing import Any
 
 import orjson
 
-from .dates import parse_when
-from .errors import MaillogError
-from .importers.audit import normalize_action
-from .model import AUDIT_KEYS
-from .query import _iso, _like_escape  # the same LIKE escaping and time shape as event filters
-from .redact import mask_credentials, mask_value
+from maillog_cli.dates import parse_when
+from maillog_cli.errors import MaillogError
+from maillog_cli.importers.audit import normalize_action
+from maillog_cli.model import AUDIT_KEYS
+from maillog_cli.query import (
+    _iso,
+    _like_escape,
+)  # the same LIKE escaping and time shape as event filters
+from maillog_cli.redact import mask_credentials, mask_value
 
 # --- vocabulary ---------------------------------------------------------------------------------
 

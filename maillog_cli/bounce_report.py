@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from .bounces import BOUNCE_STATUSES, REASONS, classify, extract_codes, normalise_text
-from .errors import MaillogError
-from .query import BOUNCE_CLASSES, Filters, where, with_changes
-from .store import Store
+from maillog_cli.bounces import BOUNCE_STATUSES, REASONS, classify, extract_codes, normalise_text
+from maillog_cli.errors import MaillogError
+from maillog_cli.query import BOUNCE_CLASSES, Filters, where, with_changes
+from maillog_cli.store import Store
 
 # What `maillog bounces` looks at when no --status is given (bounces.md: the statuses
 # that carry a bounce class), in the contract's status order.

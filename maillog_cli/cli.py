@@ -15,9 +15,9 @@ from typing import Annotated
 
 import typer
 
-from . import __version__
-from .errors import MaillogError
-from .options import DbOption
+from maillog_cli import __version__
+from maillog_cli.errors import MaillogError
+from maillog_cli.options import DbOption
 
 app = typer.Typer(
     name="maillog",
@@ -57,7 +57,7 @@ def main_callback(
 
 def db_path(ctx: typer.Context | None, override: Path | None = None) -> Path:
     """--db on the command, else --db before it, else $MAILLOG_DB, else the data dir."""
-    from .paths import default_db_path
+    from maillog_cli.paths import default_db_path
 
     if override is not None:
         return override
@@ -73,21 +73,21 @@ def open_store(
     readonly: bool = False,
     create: bool = True,
 ):
-    from .store import Store
+    from maillog_cli.store import Store
 
     return Store.open(db_path(ctx, override), readonly=readonly, create=create)
 
 
 def error(message: str) -> None:
     """One line on stderr, made visible (never markup, never raw control characters)."""
-    from .render import visible
+    from maillog_cli.render import visible
 
     sys.stderr.write(f"maillog: {visible(message)}\n")
     sys.stderr.flush()
 
 
 def _register() -> None:
-    from .commands import core, imports
+    from maillog_cli.commands import core, imports
 
     imports.register(app)
     core.register(app)

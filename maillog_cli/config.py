@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import MaillogError
+from maillog_cli.errors import MaillogError
 
 SECRET_KEYS = frozenset({"password", "pass", "passwd", "secret"})
 
@@ -30,7 +30,7 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     """The parsed config file, {} when there is none; MaillogError when unusable."""
     import tomllib
 
-    from .paths import config_path
+    from maillog_cli.paths import config_path
 
     p = path or config_path()
     try:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # dateutil loads lazily: it costs start-up time on every command
     from dateutil.relativedelta import relativedelta
 
-from .errors import MaillogError, RecordError
+from maillog_cli.errors import MaillogError, RecordError
 
 MIN_YEAR, MAX_YEAR = 1971, 2200
 _EPOCH_MIN = datetime(MIN_YEAR, 1, 1, tzinfo=UTC).timestamp()

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from .dates import format_dt
+from maillog_cli.dates import format_dt
 
 PROVIDERS = ("sendgrid", "ses", "mailgun", "postmark", "resend", "postfix")
 DOMAINS = (

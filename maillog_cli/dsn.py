@@ -21,7 +21,13 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
 
-from .bounces import _ENHANCED_CODE, _REPLY_CODE, extract_codes, match_text, normalise_text
+from maillog_cli.bounces import (
+    _ENHANCED_CODE,
+    _REPLY_CODE,
+    extract_codes,
+    match_text,
+    normalise_text,
+)
 
 
 @dataclass

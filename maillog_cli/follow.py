@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import pipeline, readers
-from .errors import MaillogError, RecordError
-from .query import EVENT_SELECT, Filters, events_sql, where
-from .store import Store
+from maillog_cli import pipeline, readers
+from maillog_cli.errors import MaillogError, RecordError
+from maillog_cli.query import EVENT_SELECT, Filters, events_sql, where
+from maillog_cli.store import Store
 
 POLL_INTERVAL = 0.25  # seconds; new matches show within this of the import's commit
 STEP = 2000  # new rows scanned per keyset step while catching up with a big import

@@ -10,7 +10,7 @@ import hashlib
 import re
 from typing import Any
 
-from .statuses import ENGAGEMENT
+from maillog_cli.statuses import ENGAGEMENT
 
 _REPLY_CODE = re.compile(r"(?:^|[\s(\[;=])([245]\d\d)(?=[ \-]|$)")
 _ENHANCED_IN_TEXT = re.compile(

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .query import Filters, build
+from maillog_cli.query import Filters, build
 
 F = Callable[..., Any]
 

@@ -29,9 +29,9 @@ from multiprocessing.connection import Connection
 from types import ModuleType
 from typing import Any
 
-from . import pipeline, readers
-from .errors import FileFormatError, MaillogError
-from .model import AuditEntry, StoredMessage
+from maillog_cli import pipeline, readers
+from maillog_cli.errors import FileFormatError, MaillogError
+from maillog_cli.model import AuditEntry, StoredMessage
 
 
 def wanted(source: readers.Source) -> bool:

@@ -17,11 +17,11 @@ from typing import IO, Any
 
 import orjson
 
-from . import importers, readers
-from .errors import FileFormatError, MaillogError, RecordError
-from .importers.base import Context
-from .model import AuditEntry, Event, Skip, StoredMessage
-from .store import Store, event_row
+from maillog_cli import importers, readers
+from maillog_cli.errors import FileFormatError, MaillogError, RecordError
+from maillog_cli.importers.base import Context
+from maillog_cli.model import AuditEntry, Event, Skip, StoredMessage
+from maillog_cli.store import Store, event_row
 
 BATCH = 5000
 # Files at least this big defer FTS maintenance to the end of the load; when they are also
@@ -88,7 +88,7 @@ def _keys(obj: Any) -> str:
 
 def _classifier() -> Callable[[Event], None]:
     try:
-        from .bounces import classify
+        from maillog_cli.bounces import classify
     except ImportError:  # pragma: no cover - the classifier lands with the bounces work
         return lambda e: None
 
@@ -384,7 +384,7 @@ def import_source(
         with store.write():
             import_id = store.start_import(source.name, opts.fmt or "auto")
             ingest = Ingest(store, result, import_id, source.size)
-            from . import parallel
+            from maillog_cli import parallel
 
             consume = parallel.consume if parallel.wanted(source) else _consume
             added = consume(source, opts, forced, ingest, report, progress)

@@ -33,11 +33,11 @@ from typing import IO, Any
 
 import orjson
 
-from .dates import DURATION_FORMS, format_dt, parse_duration, parse_when
-from .errors import MaillogError
-from .model import AUDIT_KEYS, EVENT_KEYS
-from .query import Filters, where, with_changes
-from .store import BUSY_TIMEOUT_MS, Store, now_iso
+from maillog_cli.dates import DURATION_FORMS, format_dt, parse_duration, parse_when
+from maillog_cli.errors import MaillogError
+from maillog_cli.model import AUDIT_KEYS, EVENT_KEYS
+from maillog_cli.query import Filters, where, with_changes
+from maillog_cli.store import BUSY_TIMEOUT_MS, Store, now_iso
 
 BATCH = 10_000  # the first batch; later ones are sized to take about BATCH_SECONDS
 BATCH_SECONDS = 0.3
@@ -378,7 +378,7 @@ class Pruner:
         Written to `path.part`, flushed and fsynced, renamed, and the directory fsynced:
         only then may anything be deleted. A file already there is never overwritten.
         """
-        from .render import json_line
+        from maillog_cli.render import json_line
 
         started = time.monotonic()
         path = Path(path)

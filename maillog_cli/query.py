@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from .dates import format_dt, parse_when
-from .errors import MaillogError
-from .normalize import address, message_id
-from .statuses import STATUSES, canonical_status
+from maillog_cli.dates import format_dt, parse_when
+from maillog_cli.errors import MaillogError
+from maillog_cli.normalize import address, message_id
+from maillog_cli.statuses import STATUSES, canonical_status
 
 BOUNCE_CLASSES = ("hard", "soft", "block", "undetermined")
 

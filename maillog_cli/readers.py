@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import orjson
 
-from .errors import FileFormatError, RecordError
+from maillog_cli.errors import FileFormatError, RecordError
 
 SNIFF_BYTES = 1 << 20
 # Documents up to this size are parsed whole (fast, with line numbers); larger ones are

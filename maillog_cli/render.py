@@ -137,7 +137,7 @@ def write_tsv(rows: Iterable[Sequence[Any]], out: IO[str] | None = None) -> int:
 def status_text(status: str | None):  # -> rich.text.Text
     from rich.text import Text
 
-    from .statuses import COLOURS
+    from maillog_cli.statuses import COLOURS
 
     return Text(status or "", style=COLOURS.get(status or "", ""))
 

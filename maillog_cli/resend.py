@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import MaillogError
-from .normalize import address, domain_of
-from .query import Filters, where
-from .store import Store, now_iso
+from maillog_cli.errors import MaillogError
+from maillog_cli.normalize import address, domain_of
+from maillog_cli.query import Filters, where
+from maillog_cli.store import Store, now_iso
 
 TLS_MODES: tuple[str, ...] = ("starttls", "ssl", "none")
 DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
@@ -80,7 +80,7 @@ def resolve_settings(
 
     `flags` keys: host, port, user, tls, cafile, from (None = not given).
     """
-    from .config import load_config, smtp_section
+    from maillog_cli.config import load_config, smtp_section
 
     env = os.environ if env is None else env
     section = smtp_section(load_config() if config is None else dict(config))
@@ -277,7 +277,7 @@ def refusal_reason(store: Store, address_: str) -> str | None:
     rule: any complaint, or a latest delivery outcome that is a hard bounce.
     """
     try:
-        from .suppress import suppression_reason
+        from maillog_cli.suppress import suppression_reason
     except ModuleNotFoundError as exc:
         if exc.name != f"{__package__}.suppress":
             raise
@@ -675,10 +675,10 @@ def record(
     """
     import getpass
 
-    from . import __version__
-    from .model import AuditEntry, Event, StoredMessage
-    from .normalize import enhanced_code
-    from .pipeline import FileResult, Ingest
+    from maillog_cli import __version__
+    from maillog_cli.model import AuditEntry, Event, StoredMessage
+    from maillog_cli.normalize import enhanced_code
+    from maillog_cli.pipeline import FileResult, Ingest
 
     at = now_iso()
     new_id = out.message_id

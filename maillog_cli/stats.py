@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from .errors import MaillogError
-from .query import BOUNCE_CLASSES, Filters, where
-from .statuses import LIFECYCLE
-from .store import Store
+from maillog_cli.errors import MaillogError
+from maillog_cli.query import BOUNCE_CLASSES, Filters, where
+from maillog_cli.statuses import LIFECYCLE
+from maillog_cli.store import Store
 
 # The levels the big mailbox providers publish (Gmail, Yahoo sender guidelines).
 THRESHOLDS: dict[str, float] = {"bounce": 0.02, "complaint": 0.001}

@@ -17,11 +17,11 @@ from typing import Any
 import orjson
 import sqlite_utils
 
-from .errors import MaillogError
-from .migrations import MIGRATIONS
-from .model import EVENT_KEYS, AuditEntry, Event, StoredMessage
-from .normalize import domain_of
-from .statuses import LIFECYCLE, LIFECYCLE_RANK
+from maillog_cli.errors import MaillogError
+from maillog_cli.migrations import MIGRATIONS
+from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, StoredMessage
+from maillog_cli.normalize import domain_of
+from maillog_cli.statuses import LIFECYCLE, LIFECYCLE_RANK
 
 BUSY_TIMEOUT_MS = 30_000
 # The contract keys, with the derived recipient_domain after recipient, then our own columns.
@@ -42,7 +42,7 @@ _INSERT_EVENT = (
 
 
 def now_iso() -> str:
-    from .dates import format_dt
+    from maillog_cli.dates import format_dt
 
     return format_dt(datetime.now(UTC))
 
@@ -357,7 +357,7 @@ class Store:
         Returns the state `end_bulk` needs: the last seq before the load, and the
         SQL of the dropped indexes.
         """
-        from .migrations import drop_fts_triggers
+        from maillog_cli.migrations import drop_fts_triggers
 
         before = self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         drop_fts_triggers(self.conn)
@@ -372,7 +372,7 @@ class Store:
 
     def end_bulk(self, state: tuple[int, list[str]]) -> None:
         """Rebuild what begin_bulk deferred: indexes, then the FTS rows of the new events."""
-        from .migrations import create_fts_triggers
+        from maillog_cli.migrations import create_fts_triggers
 
         before, dropped = state
         for sql in dropped:
@@ -415,7 +415,7 @@ class Store:
     # --- reading ---------------------------------------------------------------------
     def resolve_message_id(self, ident: str) -> str | None:
         """The stored message id for any of its identities (with or without <>)."""
-        from .normalize import message_id
+        from maillog_cli.normalize import message_id
 
         mid = message_id(ident)
         if not mid:

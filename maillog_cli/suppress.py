@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .bounces import REASONS
-from .errors import MaillogError
-from .normalize import address as normalise_address
-from .query import Filters, where, with_changes
-from .store import Store
+from maillog_cli.bounces import REASONS
+from maillog_cli.errors import MaillogError
+from maillog_cli.normalize import address as normalise_address
+from maillog_cli.query import Filters, where, with_changes
+from maillog_cli.store import Store
 
 SUPPRESSION_KEYS: tuple[str, ...] = (
     "address",

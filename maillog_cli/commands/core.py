@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import MaillogError
-from ..options import FormatOption, LimitOption, OutputFormat, filter_options
-from ..query import Filters
+from maillog_cli.errors import MaillogError
+from maillog_cli.options import FormatOption, LimitOption, OutputFormat, filter_options
+from maillog_cli.query import Filters
 
 
 def register(app: typer.Typer) -> None:
@@ -38,9 +38,9 @@ def search(
     filters: Filters = None,  # type: ignore[assignment]  # filled by @filter_options
 ) -> None:
     """Search events (newest first) with filters and free text."""
-    from ..cli import open_store
-    from ..query import events_sql
-    from .listing import emit_events, rows_as_dicts
+    from maillog_cli.cli import open_store
+    from maillog_cli.commands.listing import emit_events, rows_as_dicts
+    from maillog_cli.query import events_sql
 
     store = open_store(ctx, db, readonly=True)
     sql, params = events_sql(filters, limit or None, messages=messages)
@@ -68,8 +68,8 @@ def show(
     ] = None,
 ) -> None:
     """One message: what is known about it, then its events as a timeline."""
-    from ..cli import open_store
-    from ..messages import load_message
+    from maillog_cli.cli import open_store
+    from maillog_cli.messages import load_message
 
     store = open_store(ctx, db, readonly=True)
     detail = load_message(store, ident)
@@ -89,17 +89,17 @@ def show(
         sys.stdout.buffer.write(detail.raw)
         return
     if fmt in (OutputFormat.json, OutputFormat.jsonl):
-        from ..render import json_line
+        from maillog_cli.render import json_line
 
         typer.echo(json_line(detail.as_json()))
         return
     if fmt is OutputFormat.csv:
-        from ..model import EVENT_KEYS
-        from ..render import write_rows
+        from maillog_cli.model import EVENT_KEYS
+        from maillog_cli.render import write_rows
 
         write_rows(detail.events, EVENT_KEYS, "csv")
         return
-    from ..render import console
+    from maillog_cli.render import console
 
     console().print(detail.renderable())
 
@@ -118,8 +118,8 @@ def sql(
     ] = None,
 ) -> None:
     """Read-only SQL escape hatch: the store is opened read-only, so nothing can change."""
-    from ..cli import open_store
-    from ..render import console, is_terminal, table, write_rows, write_tsv
+    from maillog_cli.cli import open_store
+    from maillog_cli.render import console, is_terminal, table, write_rows, write_tsv
 
     store = open_store(ctx, db, readonly=True)
     store.conn.set_authorizer(_reads_only)

@@ -24,8 +24,8 @@ def demo(
     ] = 7,
 ) -> None:
     """Write demo data: events of several providers over the last three weeks, an audit log, sent mail."""
-    from ..demo import write_demo
-    from ..render import visible
+    from maillog_cli.demo import write_demo
+    from maillog_cli.render import visible
 
     for path in write_demo(out, messages=messages, seed=seed):
         typer.echo(visible(str(path)))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import MaillogError
+from maillog_cli.errors import MaillogError
 
 
 def register(app: typer.Typer) -> None:
@@ -72,9 +72,9 @@ def import_cmd(
     Bad records are skipped and reported as FILE:LINE: why (exit 1); a file with a
     problem as a whole imports nothing and does not stop the other files.
     """
-    from .. import pipeline
-    from ..dates import parse_tz
-    from ..importers.base import Context
+    from maillog_cli import pipeline
+    from maillog_cli.dates import parse_tz
+    from maillog_cli.importers.base import Context
 
     if list_formats:
         _list_formats()
@@ -87,7 +87,7 @@ def import_cmd(
         if not sep or not col.strip() or not target.strip():
             raise typer.BadParameter(f"{item!r} is not col=field", param_hint="--map")
         mapping[col.strip()] = target.strip()
-    from ..importers.generic import FIELDS
+    from maillog_cli.importers.generic import FIELDS
 
     for target in mapping.values():
         if target not in FIELDS:
@@ -100,7 +100,7 @@ def import_cmd(
         ctx=Context(default_tz=parse_tz(tz), field_map=mapping),
     )
     pipeline.resolve_format(opts.fmt)  # fail fast on an unknown --format
-    from ..cli import error, open_store
+    from maillog_cli.cli import error, open_store
 
     store = open_store(ctx, db)
     rejects_file = open(rejects, "w", encoding="utf-8") if rejects else None  # noqa: SIM115
@@ -125,13 +125,13 @@ def import_cmd(
 
 
 def _import_one(store, path: str, opts, report, show_progress: bool):
-    from .. import pipeline
+    from maillog_cli import pipeline
 
     if not show_progress:
         return pipeline.import_path(store, path, opts, report)
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..render import console, visible
+    from maillog_cli.render import console, visible
 
     with Progress(
         TextColumn("{task.description}"),
@@ -156,7 +156,7 @@ def _import_one(store, path: str, opts, report, show_progress: bool):
 
 
 def _summary(result) -> None:
-    from ..cli import error
+    from maillog_cli.cli import error
 
     if result.error:
         error(f"error: {result.error}")
@@ -193,14 +193,14 @@ def _summary(result) -> None:
 
 
 def _name(source: str) -> str:
-    from ..render import visible
+    from maillog_cli.render import visible
 
     return visible(source)
 
 
 def _list_formats() -> None:
-    from .. import importers
-    from ..render import console, is_terminal, table, write_tsv
+    from maillog_cli import importers
+    from maillog_cli.render import console, is_terminal, table, write_tsv
 
     rows = [(m.NAME, m.SIGNATURE, getattr(m, "SHAPES", "")) for m in importers.all_importers()]
     if is_terminal():

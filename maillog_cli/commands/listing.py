@@ -6,9 +6,9 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..model import EVENT_KEYS
-from ..options import OutputFormat
-from ..render import (
+from maillog_cli.model import EVENT_KEYS
+from maillog_cli.options import OutputFormat
+from maillog_cli.render import (
     console,
     is_terminal,
     one_line,

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import MaillogError
-from ..options import OutputFormat, filter_options
-from ..query import Filters
+from maillog_cli.errors import MaillogError
+from maillog_cli.options import OutputFormat, filter_options
+from maillog_cli.query import Filters
 
 db_app = typer.Typer(
     help="The store itself: `maillog db info` shows its size, counts, oldest/newest event, last import and prune.",
@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
 
 def stdin_is_terminal() -> bool:
     """Whether a person can be asked (patched in tests)."""
-    from ..render import is_terminal
+    from maillog_cli.render import is_terminal
 
     return is_terminal(sys.stdin)
 
@@ -116,10 +116,10 @@ def prune(
     filters: Filters = None,  # type: ignore[assignment]  # filled by @filter_options
 ) -> None:
     """Delete old events (retention): messages left without events go too; audit kept unless --include-audit."""
-    from ..cli import open_store
-    from ..config import load_config
-    from ..paths import config_path
-    from ..prune import BadCutoff, Pruner, resolve_audit_cutoff, resolve_cutoff
+    from maillog_cli.cli import open_store
+    from maillog_cli.config import load_config
+    from maillog_cli.paths import config_path
+    from maillog_cli.prune import BadCutoff, Pruner, resolve_audit_cutoff, resolve_cutoff
 
     if audit_older_than is not None and not include_audit:
         raise typer.BadParameter(
@@ -169,7 +169,7 @@ def prune(
 
 def _progress():  # -> Progress callback or None
     """A bar on stderr when a person watches; nothing otherwise."""
-    from ..render import is_terminal
+    from maillog_cli.render import is_terminal
 
     if not is_terminal(sys.stderr):
         return None
@@ -195,11 +195,11 @@ LABELS = {
 
 def _show(data: dict[str, Any], fmt: OutputFormat, title: str, err: bool = False) -> None:
     """One object as JSON, or key/value lines (a Rich grid on a terminal, TSV in a pipe)."""
-    from ..render import console, is_terminal, json_line, table, write_tsv
+    from maillog_cli.render import console, is_terminal, json_line, table, write_tsv
 
     if fmt is not OutputFormat.table:
         if fmt is OutputFormat.csv:
-            from ..render import write_rows
+            from maillog_cli.render import write_rows
 
             write_rows(({"key": k, "value": v} for k, v in data.items()), ("key", "value"), "csv")
             return
@@ -239,8 +239,8 @@ def _bytes(n: int) -> str:
 
 def info(ctx: typer.Context, fmt: FormatTableJson = OutputFormat.table, db: DbPath = None) -> None:
     """The store: path, size, schema version, counts, oldest/newest event, last import and prune."""
-    from ..cli import open_store
-    from ..prune import db_info
+    from maillog_cli.cli import open_store
+    from maillog_cli.prune import db_info
 
     store = open_store(ctx, db, readonly=True)
     _show(db_info(store), fmt, title=str(store.path))

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..options import DbOption, FormatOption, LimitOption, OutputFormat, filter_options
-from ..query import Filters
+from maillog_cli.options import DbOption, FormatOption, LimitOption, OutputFormat, filter_options
+from maillog_cli.query import Filters
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -89,8 +89,8 @@ def stats(
       maillog stats --by domain --since 7d
       maillog stats --format json
     """
-    from .. import stats as core
-    from ..cli import open_store
+    from maillog_cli import stats as core
+    from maillog_cli.cli import open_store
 
     store = open_store(ctx, db, readonly=True)
     if by is None:
@@ -99,7 +99,7 @@ def stats(
             return
         result = core.overview(store, filters)
         if fmt is OutputFormat.json:
-            from ..render import json_line
+            from maillog_cli.render import json_line
 
             typer.echo(json_line(result))
             return
@@ -114,10 +114,10 @@ def stats(
     if fmt is not OutputFormat.table:
         _write(rows, by.value, fmt)
         return
-    from ..render import is_terminal
+    from maillog_cli.render import is_terminal
 
     if not is_terminal():
-        from ..render import write_tsv
+        from maillog_cli.render import write_tsv
 
         write_tsv([_cells(r, by.value, marks=False) for r in rows])
         return
@@ -127,8 +127,8 @@ def stats(
 
 
 def _write(rows: list[dict[str, Any]], key: str, fmt: OutputFormat) -> None:
-    from ..render import write_rows
-    from ..stats import ROW_KEYS
+    from maillog_cli.render import write_rows
+    from maillog_cli.stats import ROW_KEYS
 
     write_rows(rows, (key, *ROW_KEYS), fmt.value)
 
@@ -145,7 +145,7 @@ def _rate_cell(row: dict[str, Any], key: str, marks: bool = True) -> Text:
     """A rate, red and marked with ! when over its threshold (the mark survives NO_COLOR)."""
     from rich.text import Text
 
-    from ..stats import over
+    from maillog_cli.stats import over
 
     if key in over(row):
         return Text(_pct(row[key]) + ("!" if marks else ""), style="bold red")
@@ -174,8 +174,8 @@ _OUTCOMES: tuple[tuple[str, str, str | None], ...] = (
 def _print_overview(o: dict[str, Any], filters: Filters, chart: bool) -> None:
     from rich.text import Text
 
-    from ..render import console, one_line, table
-    from ..stats import over, rate
+    from maillog_cli.render import console, one_line, table
+    from maillog_cli.stats import over, rate
 
     out = console()
     out.print(
@@ -224,7 +224,7 @@ def _print_overview(o: dict[str, Any], filters: Filters, chart: bool) -> None:
 
 
 def _threshold_note() -> str:
-    from ..stats import THRESHOLDS
+    from maillog_cli.stats import THRESHOLDS
 
     return (
         f"! over the levels mailbox providers publish: bounces {THRESHOLDS['bounce']:.0%},"
@@ -257,8 +257,8 @@ def _cells(row: dict[str, Any], by: str, marks: bool = True) -> list[Any]:
 def _print_breakdown(rows: list[dict[str, Any]], by: str, filters: Filters) -> None:
     from rich.text import Text
 
-    from ..render import console, one_line, table
-    from ..stats import over
+    from maillog_cli.render import console, one_line, table
+    from maillog_cli.stats import over
 
     out = console()
     out.print(
@@ -305,8 +305,8 @@ def _print_chart(series: list[dict[str, Any]], out: Console | None = None) -> No
     """
     from rich.text import Text
 
-    from ..render import console
-    from ..stats import THRESHOLDS, buckets
+    from maillog_cli.render import console
+    from maillog_cli.stats import THRESHOLDS, buckets
 
     out = out or console()
     if not series:

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ..options import FormatOption, OutputFormat, filter_options
-from ..query import Filters
+from maillog_cli.options import FormatOption, OutputFormat, filter_options
+from maillog_cli.query import Filters
 
 STATUS_WIDTH = 12
 TIME_WIDTH = 19
@@ -81,8 +81,8 @@ def tail(
 
     New events come from any `maillog import` running meanwhile, or from a file being appended to (--import FILE). Ctrl-C stops cleanly.
     """
-    from .. import follow as core
-    from ..cli import error, open_store
+    from maillog_cli import follow as core
+    from maillog_cli.cli import error, open_store
 
     if from_start and import_file is None:
         raise typer.BadParameter("only makes sense with --import FILE", param_hint="--from-start")
@@ -126,9 +126,9 @@ def _until_interrupted(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any
 
 
 def _emit(rows: Iterable[dict[str, Any]], fmt: OutputFormat, following: bool) -> None:
-    from ..model import EVENT_KEYS
-    from ..render import console, is_terminal, write_rows, write_tsv
-    from .listing import table_cells
+    from maillog_cli.commands.listing import table_cells
+    from maillog_cli.model import EVENT_KEYS
+    from maillog_cli.render import console, is_terminal, write_rows, write_tsv
 
     if fmt is not OutputFormat.table:
         write_rows(rows, EVENT_KEYS, fmt.value)
@@ -149,8 +149,8 @@ def event_line(row: dict[str, Any], width: int):  # -> rich.text.Text
     """One event on one terminal line: time, coloured status, recipient, subject, diagnostic."""
     from rich.text import Text
 
-    from ..render import one_line, status_text
-    from .listing import short_time
+    from maillog_cli.commands.listing import short_time
+    from maillog_cli.render import one_line, status_text
 
     rest = max(30, width - TIME_WIDTH - STATUS_WIDTH - 2)
     to_width = min(32, max(12, rest * 3 // 10))
@@ -183,14 +183,14 @@ def event_line(row: dict[str, Any], width: int):  # -> rich.text.Text
 
 
 def _hint(lines: int) -> None:
-    from ..render import console
+    from maillog_cli.render import console
 
     what = "new matching events appear below" if lines else "waiting for new matching events"
     console(stderr=True).print(f"following: {what} (Ctrl-C to stop)", style="dim")
 
 
 def _is_tty(stream: Any) -> bool:
-    from ..render import is_terminal
+    from maillog_cli.render import is_terminal
 
     return is_terminal(stream)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import MaillogError
+from maillog_cli.errors import MaillogError
 
 
 def register(app: typer.Typer) -> None:
@@ -32,9 +32,9 @@ def tui(
     import shlex
     import sys
 
-    from ..cli import db_path
-    from ..query import parse_words
-    from ..render import is_terminal
+    from maillog_cli.cli import db_path
+    from maillog_cli.query import parse_words
+    from maillog_cli.render import is_terminal
 
     text = shlex.join(words) if words else ""
     filters = parse_words(text)
@@ -42,10 +42,10 @@ def tui(
         raise MaillogError(
             "maillog tui needs a terminal", "in scripts use: maillog search --messages " + text
         )
-    from ..tui.data import Source
+    from maillog_cli.tui.data import Source
 
     source = Source(db_path(ctx, db))
-    from ..tui.app import MaillogApp
+    from maillog_cli.tui.app import MaillogApp
 
     try:
         MaillogApp(source, filters, text).run()

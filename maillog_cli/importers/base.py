@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any, Protocol
 
-from ..dates import to_iso
-from ..errors import RecordError
-from ..model import AuditEntry, Event, Skip
-from ..normalize import event_hash
+from maillog_cli.dates import to_iso
+from maillog_cli.errors import RecordError
+from maillog_cli.model import AuditEntry, Event, Skip
+from maillog_cli.normalize import event_hash
 
 Parsed = Event | AuditEntry | Skip
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from dateutil import tz as du_tz
 
-from ..dates import to_iso
-from ..errors import RecordError
-from ..model import Event, Skip
-from ..normalize import address, message_id, reply_fields, text_or_none
-from .base import Context, Parsed, finish, map_status
+from maillog_cli.dates import to_iso
+from maillog_cli.errors import RecordError
+from maillog_cli.importers.base import Context, Parsed, finish, map_status
+from maillog_cli.model import Event, Skip
+from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
 
 NAME = "brevo"
 PROVIDER = "brevo"

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..errors import RecordError
-from ..model import Event, Skip
-from ..normalize import address, message_id, reply_fields, text_or_none
-from .base import Context, Parsed, as_dict, finish, map_status, require
+from maillog_cli.errors import RecordError
+from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status, require
+from maillog_cli.model import Event, Skip
+from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
 
 NAME = "cloudflare"
 PROVIDER = "cloudflare"

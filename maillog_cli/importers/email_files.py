@@ -57,11 +57,11 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .. import dsn as _dsn
-from .. import normalize
-from ..errors import RecordError
-from ..model import Event, Skip, StoredMessage
-from .base import Context, finish
+from maillog_cli import dsn as _dsn
+from maillog_cli import normalize
+from maillog_cli.errors import RecordError
+from maillog_cli.importers.base import Context, finish
+from maillog_cli.model import Event, Skip, StoredMessage
 
 NAME = "email"
 PROVIDER = None

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import RecordError
-from ..model import Event
-from ..normalize import address, message_id, reply_fields, text_or_none
-from ..statuses import canonical_status
-from .base import Context, Parsed, finish
+from maillog_cli.errors import RecordError
+from maillog_cli.importers.base import Context, Parsed, finish
+from maillog_cli.model import Event
+from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
+from maillog_cli.statuses import canonical_status
 
 NAME = "generic"
 PROVIDER = None

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..model import Event, Skip
-from ..normalize import address, message_id, reply_fields, text_or_none
-from .base import Context, Parsed, finish, map_status, require
+from maillog_cli.importers.base import Context, Parsed, finish, map_status, require
+from maillog_cli.model import Event, Skip
+from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
 
 NAME = "mailjet"
 PROVIDER = "mailjet"

@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import RecordError
-from ..model import Event
-from ..normalize import address, diagnostic, enhanced_code, message_id, smtp_code, text_or_none
-from ..statuses import ENGAGEMENT, canonical_status
-from .base import Context, Parsed, finish
+from maillog_cli.errors import RecordError
+from maillog_cli.importers.base import Context, Parsed, finish
+from maillog_cli.model import Event
+from maillog_cli.normalize import (
+    address,
+    diagnostic,
+    enhanced_code,
+    message_id,
+    smtp_code,
+    text_or_none,
+)
+from maillog_cli.statuses import ENGAGEMENT, canonical_status
 
 NAME = "maillog"
 PROVIDER = None

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote_plus
 
-from ..errors import RecordError
-from ..model import Event, Skip
-from ..normalize import address, message_id, reply_fields, text_or_none
-from .base import Context, Parsed, as_dict, finish, map_status, require
+from maillog_cli.errors import RecordError
+from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status, require
+from maillog_cli.model import Event, Skip
+from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
 
 NAME = "mandrill"
 PROVIDER = "mandrill"

@@ -11,12 +11,12 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import RecordError
-from ..model import Event, Skip
-from ..normalize import address, message_id, reply_fields, text_or_none
-from ..statuses import BOUNCE_STATUSES
-from . import sendgrid
-from .base import Context, Parsed, finish, map_status
+from maillog_cli.errors import RecordError
+from maillog_cli.importers import sendgrid
+from maillog_cli.importers.base import Context, Parsed, finish, map_status
+from maillog_cli.model import Event, Skip
+from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
+from maillog_cli.statuses import BOUNCE_STATUSES
 
 NAME = "sendgrid-csv"
 PROVIDER = "sendgrid"

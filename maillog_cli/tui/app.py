@@ -15,15 +15,15 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from ..query import Filters, with_changes
-from .data import Source
-from .screens.detail import MessageScreen
-from .screens.help import HelpScreen
-from .widgets.audit import AuditView
-from .widgets.bounces import BouncesView
-from .widgets.emails import EmailsView
-from .widgets.filter_bar import FilterInput
-from .widgets.stats import StatsView
+from maillog_cli.query import Filters, with_changes
+from maillog_cli.tui.data import Source
+from maillog_cli.tui.screens.detail import MessageScreen
+from maillog_cli.tui.screens.help import HelpScreen
+from maillog_cli.tui.widgets.audit import AuditView
+from maillog_cli.tui.widgets.bounces import BouncesView
+from maillog_cli.tui.widgets.emails import EmailsView
+from maillog_cli.tui.widgets.filter_bar import FilterInput
+from maillog_cli.tui.widgets.stats import StatsView
 
 TABS = ("emails", "bounces", "audit", "stats")
 

@@ -17,9 +17,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from ...render import visible
-from ..cells import label_value
-from ..data import Source, pretty_json
+from maillog_cli.render import visible
+from maillog_cli.tui.cells import label_value
+from maillog_cli.tui.data import Source, pretty_json
 
 
 def detail_renderable(source: Source, message_id: str) -> tuple[Any, bool]:
@@ -88,6 +88,6 @@ class MessageScreen(Screen):
         self.notify(f"Copied {visible(self.message_id)}", title="Message id", markup=False)
 
     def action_resend(self) -> None:
-        from .resend import ResendScreen
+        from maillog_cli.tui.screens.resend import ResendScreen
 
         self.app.push_screen(ResendScreen(self.source, self.message_id))

@@ -17,9 +17,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from ...errors import MaillogError
-from ...render import visible
-from ..data import Source
+from maillog_cli.errors import MaillogError
+from maillog_cli.render import visible
+from maillog_cli.tui.data import Source
 
 
 def _line(t: Text, label: str, value: str, style: str = "") -> None:
@@ -30,7 +30,7 @@ def _line(t: Text, label: str, value: str, style: str = "") -> None:
 
 def plan_text(plan: Any, settings: Any) -> Text:
     """The envelope, server and headers of a resend plan, as the command's --dry-run shows them."""
-    from ...resend import build_message, original_headers
+    from maillog_cli.resend import build_message, original_headers
 
     t = Text()
     t.append("Resend ", style="bold")
@@ -81,7 +81,7 @@ class ResendScreen(ModalScreen[bool]):
     def on_mount(self) -> None:
         body = self.query_one("#resend-body", Static)
         try:
-            from ... import resend as core
+            from maillog_cli import resend as core
         except ImportError:  # pragma: no cover - resend.py ships with the package
             body.update(Text("resend is not available yet", style="bold red"))
             return
@@ -128,8 +128,8 @@ class ResendScreen(ModalScreen[bool]):
         plan, settings, path = self.plan, self.settings, self.source.path
 
         def send() -> None:
-            from ... import resend as core
-            from ...store import Store
+            from maillog_cli import resend as core
+            from maillog_cli.store import Store
 
             try:
                 ready = core.ready_to_send(settings)

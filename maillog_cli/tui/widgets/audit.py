@@ -14,9 +14,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from ...render import visible
-from ..cells import fit, label_value
-from ..data import Source, pretty_json
+from maillog_cli.render import visible
+from maillog_cli.tui.cells import fit, label_value
+from maillog_cli.tui.data import Source, pretty_json
 
 LIMIT = 300
 
@@ -75,7 +75,7 @@ class AuditView(Vertical):
                 )
             )
             return
-        from ...auditlog import actor_label, metadata_summary, target_label
+        from maillog_cli.auditlog import actor_label, metadata_summary, target_label
 
         width = self.app.size.width
         cols = [

@@ -15,11 +15,11 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from ...errors import MaillogError
-from ...query import Filters
-from ...render import visible
-from ..cells import CLASS_STYLES, class_text, fit, share
-from ..data import Source
+from maillog_cli.errors import MaillogError
+from maillog_cli.query import Filters
+from maillog_cli.render import visible
+from maillog_cli.tui.cells import CLASS_STYLES, class_text, fit, share
+from maillog_cli.tui.data import Source
 
 
 class BouncesView(Vertical):
@@ -101,7 +101,7 @@ class BouncesView(Vertical):
         meaning_w = max(10, width - reason_w - class_w - 9 - 8 - 3)
         table.add_column(Text("what it means", style="bold"), width=meaning_w, key="meaning")
         self.reasons = summary.by_reason
-        from ...bounces import REASONS
+        from maillog_cli.bounces import REASONS
 
         for i, r in enumerate(self.reasons):
             info = REASONS.get(r["bounce_reason"] or "")
@@ -121,7 +121,7 @@ class BouncesView(Vertical):
             self._explain(0)
 
     def _explain(self, index: int) -> None:
-        from ...bounces import REASONS
+        from maillog_cli.bounces import REASONS
 
         if not 0 <= index < len(self.reasons):
             return

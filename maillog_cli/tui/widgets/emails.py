@@ -19,12 +19,12 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
-from ...query import Filters, Page
-from ...render import visible
-from ..cells import Column, columns_for
-from ..data import PAGE_SIZE, Row, Source, Update, merge
-from .filter_bar import FilterBar
-from .message_list import PREFETCH, MessageList
+from maillog_cli.query import Filters, Page
+from maillog_cli.render import visible
+from maillog_cli.tui.cells import Column, columns_for
+from maillog_cli.tui.data import PAGE_SIZE, Row, Source, Update, merge
+from maillog_cli.tui.widgets.filter_bar import FilterBar
+from maillog_cli.tui.widgets.message_list import PREFETCH, MessageList
 
 
 class EmailsView(Vertical):

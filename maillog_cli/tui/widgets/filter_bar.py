@@ -14,9 +14,9 @@ from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Input, Static
 
-from ...errors import MaillogError
-from ...query import BOUNCE_CLASSES, FILTER_WORDS, Filters, parse_words
-from ...statuses import ALIASES, STATUSES
+from maillog_cli.errors import MaillogError
+from maillog_cli.query import BOUNCE_CLASSES, FILTER_WORDS, Filters, parse_words
+from maillog_cli.statuses import ALIASES, STATUSES
 
 FIELDS = tuple(w for w in FILTER_WORDS if w not in ("message-id", "bounce-class"))
 WHEN = ("today", "yesterday", "1h", "24h", "7d", "30d", "last monday", "last week", "last month")
@@ -24,7 +24,7 @@ WHEN = ("today", "yesterday", "1h", "24h", "7d", "30d", "last monday", "last wee
 
 def _reasons() -> tuple[str, ...]:
     try:
-        from ...bounces import REASONS
+        from maillog_cli.bounces import REASONS
     except ImportError:  # pragma: no cover - bounces.py is part of the package
         return ()
     return tuple(REASONS)

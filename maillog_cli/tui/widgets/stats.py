@@ -14,11 +14,11 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...errors import MaillogError
-from ...query import Filters
-from ...render import status_text, visible
-from ..cells import share
-from ..data import Source
+from maillog_cli.errors import MaillogError
+from maillog_cli.query import Filters
+from maillog_cli.render import status_text, visible
+from maillog_cli.tui.cells import share
+from maillog_cli.tui.data import Source
 
 NOT_AVAILABLE = "Stats: not available yet (maillog stats is being built)."
 
@@ -61,7 +61,7 @@ def stats_renderable(data: dict[str, Any], width: int) -> Any:
 
 def compute(source: Source, filters: Filters) -> dict[str, Any]:
     """stats.overview: the `maillog stats --format json` object (ImportError while absent)."""
-    from ...stats import overview
+    from maillog_cli.stats import overview
 
     return source.locked(overview, filters)
 
