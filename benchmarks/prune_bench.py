@@ -30,8 +30,8 @@ OUT = ROOT / "benchmarks" / "out"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from maillog_cli.query import build, events_sql  # noqa: E402
-from maillog_cli.store import Store  # noqa: E402
+from maillog_cli.store.db import Store  # noqa: E402
+from maillog_cli.store.query import build, events_sql  # noqa: E402
 
 MAILLOG = [sys.executable, "-m", "maillog_cli"]
 

@@ -36,8 +36,8 @@ from generate import write as generate  # noqa: E402
 
 from maillog_cli import follow as core  # noqa: E402
 from maillog_cli.pipeline import Options, import_path  # noqa: E402
-from maillog_cli.query import build  # noqa: E402
-from maillog_cli.store import Store  # noqa: E402
+from maillog_cli.store.db import Store  # noqa: E402
+from maillog_cli.store.query import build  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:

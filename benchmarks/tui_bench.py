@@ -56,7 +56,7 @@ async def measure(
     db: Path, words: str, presses: int
 ) -> tuple[float, list[float], list[float], int]:
     t0 = time.perf_counter()
-    from maillog_cli.query import parse_words
+    from maillog_cli.store.query import parse_words
     from maillog_cli.tui.app import MaillogApp
     from maillog_cli.tui.data import Source
 

@@ -19,11 +19,11 @@ from maillog_cli.dates import parse_when
 from maillog_cli.errors import MaillogError
 from maillog_cli.importers.audit import normalize_action
 from maillog_cli.model import AUDIT_KEYS
-from maillog_cli.query import (
+from maillog_cli.redact import mask_credentials, mask_value
+from maillog_cli.store.query import (
     _iso,
     _like_escape,
 )  # the same LIKE escaping and time shape as event filters
-from maillog_cli.redact import mask_credentials, mask_value
 
 # --- vocabulary ---------------------------------------------------------------------------------
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from maillog_cli.bounces import BOUNCE_STATUSES, REASONS, classify, extract_codes, normalise_text
 from maillog_cli.errors import MaillogError
-from maillog_cli.query import BOUNCE_CLASSES, Filters, where, with_changes
-from maillog_cli.store import Store
+from maillog_cli.store.db import Store
+from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where, with_changes
 
 # What `maillog bounces` looks at when no --status is given (bounces.md: the statuses
 # that carry a bounce class), in the contract's status order.

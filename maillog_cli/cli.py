@@ -73,7 +73,7 @@ def open_store(
     readonly: bool = False,
     create: bool = True,
 ):
-    from maillog_cli.store import Store
+    from maillog_cli.store.db import Store
 
     return Store.open(db_path(ctx, override), readonly=readonly, create=create)
 

@@ -26,8 +26,8 @@ from typing import Any
 
 from maillog_cli import pipeline, readers
 from maillog_cli.errors import MaillogError, RecordError
-from maillog_cli.query import EVENT_SELECT, Filters, events_sql, where
-from maillog_cli.store import Store
+from maillog_cli.store.db import Store
+from maillog_cli.store.query import EVENT_SELECT, Filters, events_sql, where
 
 POLL_INTERVAL = 0.25  # seconds; new matches show within this of the import's commit
 STEP = 2000  # new rows scanned per keyset step while catching up with a big import

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from maillog_cli.model import EVENT_KEYS
-from maillog_cli.store import Store
+from maillog_cli.store.db import Store
 
 
 @dataclass

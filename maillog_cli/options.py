@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from maillog_cli.query import Filters, build
+from maillog_cli.store.query import Filters, build
 
 F = Callable[..., Any]
 

@@ -21,7 +21,7 @@ from maillog_cli import importers, readers
 from maillog_cli.errors import FileFormatError, MaillogError, RecordError
 from maillog_cli.importers.base import Context
 from maillog_cli.model import AuditEntry, Event, Skip, StoredMessage
-from maillog_cli.store import Store, event_row
+from maillog_cli.store.db import Store, event_row
 
 BATCH = 5000
 # Files at least this big defer FTS maintenance to the end of the load; when they are also

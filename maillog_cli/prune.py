@@ -36,8 +36,8 @@ import orjson
 from maillog_cli.dates import DURATION_FORMS, format_dt, parse_duration, parse_when
 from maillog_cli.errors import MaillogError
 from maillog_cli.model import AUDIT_KEYS, EVENT_KEYS
-from maillog_cli.query import Filters, where, with_changes
-from maillog_cli.store import BUSY_TIMEOUT_MS, Store, now_iso
+from maillog_cli.store.db import BUSY_TIMEOUT_MS, Store, now_iso
+from maillog_cli.store.query import Filters, where, with_changes
 
 BATCH = 10_000  # the first batch; later ones are sized to take about BATCH_SECONDS
 BATCH_SECONDS = 0.3

@@ -26,8 +26,8 @@ from typing import Any
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.normalize import address, domain_of
-from maillog_cli.query import Filters, where
-from maillog_cli.store import Store, now_iso
+from maillog_cli.store.db import Store, now_iso
+from maillog_cli.store.query import Filters, where
 
 TLS_MODES: tuple[str, ...] = ("starttls", "ssl", "none")
 DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}

@@ -30,9 +30,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.query import BOUNCE_CLASSES, Filters, where
 from maillog_cli.statuses import LIFECYCLE
-from maillog_cli.store import Store
+from maillog_cli.store.db import Store
+from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where
 
 # The levels the big mailbox providers publish (Gmail, Yahoo sender guidelines).
 THRESHOLDS: dict[str, float] = {"bounce": 0.02, "complaint": 0.001}

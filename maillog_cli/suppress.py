@@ -25,8 +25,8 @@ from typing import Any
 from maillog_cli.bounces import REASONS
 from maillog_cli.errors import MaillogError
 from maillog_cli.normalize import address as normalise_address
-from maillog_cli.query import Filters, where, with_changes
-from maillog_cli.store import Store
+from maillog_cli.store.db import Store
+from maillog_cli.store.query import Filters, where, with_changes
 
 SUPPRESSION_KEYS: tuple[str, ...] = (
     "address",

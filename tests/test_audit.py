@@ -436,7 +436,7 @@ def test_who_changed_our_smtp_password_in_one_command(loaded) -> None:
 
 
 def test_category_rule_agrees_between_python_and_sql(cli) -> None:
-    from maillog_cli.store import Store
+    from maillog_cli.store.db import Store
 
     store = Store.open(_db())
     actions = [*auditlog.ACTIONS, "smtp.test", "billing.update", "login", "weird", "domain"]
@@ -560,7 +560,7 @@ def test_secrets_never_reach_the_database_file_nor_any_output(loaded, tmp_path: 
 
 
 def test_secrets_stored_before_redaction_are_still_masked_on_output(cli) -> None:
-    from maillog_cli.store import Store
+    from maillog_cli.store.db import Store
 
     store = Store.open(_db())
     store.conn.execute(

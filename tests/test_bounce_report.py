@@ -17,7 +17,7 @@ import pytest
 from maillog_cli.bounce_report import diagnostic_pattern, reclassify
 from maillog_cli.bounces import REASONS
 from maillog_cli.model import EVENT_KEYS
-from maillog_cli.store import Store
+from maillog_cli.store.db import Store
 from maillog_cli.suppress import SUPPRESSION_KEYS, suppression_reason
 
 FULL = "552 5.2.2 mailbox full"

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from maillog_cli import importers, parallel, pipeline
-from maillog_cli.store import Store
+from maillog_cli.store.db import Store
 
 from .conftest import SAMPLES
 from .test_process import big_file, maillog, wait_for_import_to_start

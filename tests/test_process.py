@@ -130,7 +130,9 @@ def test_headless_commands_do_not_import_textual(tmp_path: Path) -> None:
 def test_several_imports_creating_the_same_new_store_at_once(tmp_path: Path) -> None:
     for round_ in range(3):
         db = tmp_path / f"new{round_}.db"
-        files = [big_file(tmp_path / f"f{round_}-{i}.jsonl", 50, f"r{round_}p{i}-") for i in range(4)]
+        files = [
+            big_file(tmp_path / f"f{round_}-{i}.jsonl", 50, f"r{round_}p{i}-") for i in range(4)
+        ]
         procs = [maillog("import", str(f), db=db) for f in files]
         for p in procs:
             assert p.wait(60) == 0, p.stderr.read()

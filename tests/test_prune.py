@@ -21,7 +21,7 @@ import pytest
 from maillog_cli.dates import format_dt
 from maillog_cli.model import EVENT_KEYS, Event, StoredMessage
 from maillog_cli.prune import BadCutoff, resolve_cutoff
-from maillog_cli.store import Store
+from maillog_cli.store.db import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = "90d, 12w, 6mo, 1y, 36h"

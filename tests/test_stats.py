@@ -396,8 +396,8 @@ def test_no_store_is_one_line(tmp_path, cli):
 def test_core_takes_tui_filter_words(data, db_path):
     # The TUI Stats tab calls the core with its filter words, free text included.
     from maillog_cli import stats
-    from maillog_cli.query import parse_words
-    from maillog_cli.store import Store
+    from maillog_cli.store.db import Store
+    from maillog_cli.store.query import parse_words
 
     store = Store.open(db_path, readonly=True)
     try:

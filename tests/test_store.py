@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.migrations import MIGRATIONS
-from maillog_cli.store import Store
+from maillog_cli.store.db import Store
+from maillog_cli.store.migrations import MIGRATIONS
 
 TABLES = {
     "events",

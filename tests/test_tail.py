@@ -24,8 +24,8 @@ import pytest
 
 from maillog_cli import follow as core
 from maillog_cli.pipeline import Options, import_path
-from maillog_cli.query import build
-from maillog_cli.store import Store
+from maillog_cli.store.db import Store
+from maillog_cli.store.query import build
 
 T0 = datetime(2024, 6, 20, 7, 0, tzinfo=UTC)
 WAIT = 5.0  # seconds: generous bound for "arrives"; the contract is 1 s after commit

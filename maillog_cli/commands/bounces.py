@@ -14,7 +14,7 @@ import typer
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.options import DbOption, FormatOption, LimitOption, OutputFormat, filter_options
-from maillog_cli.query import Filters
+from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:
     from maillog_cli.bounce_report import Explanation, Reclassified, Summary
@@ -104,7 +104,7 @@ def bounces(
 
 def _list_events(store: Any, f: Filters, fmt: OutputFormat, limit: int) -> None:
     from maillog_cli.commands.listing import emit_events, rows_as_dicts
-    from maillog_cli.query import events_sql
+    from maillog_cli.store.query import events_sql
 
     sql, params = events_sql(f, limit or None)
     cur = store.conn.execute(sql, params)

@@ -10,7 +10,7 @@ import typer
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.options import FormatOption, LimitOption, OutputFormat, filter_options
-from maillog_cli.query import Filters
+from maillog_cli.store.query import Filters
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +40,7 @@ def search(
     """Search events (newest first) with filters and free text."""
     from maillog_cli.cli import open_store
     from maillog_cli.commands.listing import emit_events, rows_as_dicts
-    from maillog_cli.query import events_sql
+    from maillog_cli.store.query import events_sql
 
     store = open_store(ctx, db, readonly=True)
     sql, params = events_sql(filters, limit or None, messages=messages)

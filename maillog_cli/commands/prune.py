@@ -10,7 +10,7 @@ import typer
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.options import OutputFormat, filter_options
-from maillog_cli.query import Filters
+from maillog_cli.store.query import Filters
 
 db_app = typer.Typer(
     help="The store itself: `maillog db info` shows its size, counts, oldest/newest event, last import and prune.",

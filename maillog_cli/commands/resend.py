@@ -11,7 +11,7 @@ import typer
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.options import filter_options
-from maillog_cli.query import Filters
+from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:
     from maillog_cli.resend import BatchResult, Outcome, Plan, SmtpSettings

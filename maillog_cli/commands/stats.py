@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from maillog_cli.options import DbOption, FormatOption, LimitOption, OutputFormat, filter_options
-from maillog_cli.query import Filters
+from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:
     from rich.console import Console

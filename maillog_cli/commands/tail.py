@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from maillog_cli.options import FormatOption, OutputFormat, filter_options
-from maillog_cli.query import Filters
+from maillog_cli.store.query import Filters
 
 STATUS_WIDTH = 12
 TIME_WIDTH = 19

@@ -15,7 +15,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from maillog_cli.query import Filters, with_changes
+from maillog_cli.store.query import Filters, with_changes
 from maillog_cli.tui.data import Source
 from maillog_cli.tui.screens.detail import MessageScreen
 from maillog_cli.tui.screens.help import HelpScreen

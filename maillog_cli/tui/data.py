@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 
 from maillog_cli.follow import Changes, newer
-from maillog_cli.query import EVENT_SELECT, Filters, Page, count_sql, events_sql, where
-from maillog_cli.store import Store
+from maillog_cli.store.db import Store
+from maillog_cli.store.query import EVENT_SELECT, Filters, Page, count_sql, events_sql, where
 
 PAGE_SIZE = 200
 Row = dict[str, Any]

@@ -121,7 +121,7 @@ def tui_store(cli, tmp_path: Path, db_path: Path) -> Path:
 
 @pytest.fixture
 def make_app(tui_store: Path) -> Callable[..., object]:
-    from maillog_cli.query import parse_words
+    from maillog_cli.store.query import parse_words
     from maillog_cli.tui.app import MaillogApp
 
     sources: list[Source] = []

@@ -10,8 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from maillog_cli.query import BOUNCE_CLASSES
 from maillog_cli.statuses import STATUSES
+from maillog_cli.store.query import BOUNCE_CLASSES
 
 # (key, where, what) — the one list the help screen shows; a test checks it covers the bindings.
 KEYS: tuple[tuple[str, str, str], ...] = (

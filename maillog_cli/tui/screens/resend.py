@@ -129,7 +129,7 @@ class ResendScreen(ModalScreen[bool]):
 
         def send() -> None:
             from maillog_cli import resend as core
-            from maillog_cli.store import Store
+            from maillog_cli.store.db import Store
 
             try:
                 ready = core.ready_to_send(settings)

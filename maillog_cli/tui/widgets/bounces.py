@@ -16,8 +16,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.query import Filters
 from maillog_cli.render import visible
+from maillog_cli.store.query import Filters
 from maillog_cli.tui.cells import CLASS_STYLES, class_text, fit, share
 from maillog_cli.tui.data import Source
 

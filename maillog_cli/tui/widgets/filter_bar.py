@@ -15,8 +15,8 @@ from textual.suggester import Suggester
 from textual.widgets import Input, Static
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.query import BOUNCE_CLASSES, FILTER_WORDS, Filters, parse_words
 from maillog_cli.statuses import ALIASES, STATUSES
+from maillog_cli.store.query import BOUNCE_CLASSES, FILTER_WORDS, Filters, parse_words
 
 FIELDS = tuple(w for w in FILTER_WORDS if w not in ("message-id", "bounce-class"))
 WHEN = ("today", "yesterday", "1h", "24h", "7d", "30d", "last monday", "last week", "last month")

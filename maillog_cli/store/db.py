@@ -18,10 +18,10 @@ import orjson
 import sqlite_utils
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.migrations import MIGRATIONS
 from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, StoredMessage
 from maillog_cli.normalize import domain_of
 from maillog_cli.statuses import LIFECYCLE, LIFECYCLE_RANK
+from maillog_cli.store.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
 # The contract keys, with the derived recipient_domain after recipient, then our own columns.
@@ -357,7 +357,7 @@ class Store:
         Returns the state `end_bulk` needs: the last seq before the load, and the
         SQL of the dropped indexes.
         """
-        from maillog_cli.migrations import drop_fts_triggers
+        from maillog_cli.store.migrations import drop_fts_triggers
 
         before = self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         drop_fts_triggers(self.conn)
@@ -372,7 +372,7 @@ class Store:
 
     def end_bulk(self, state: tuple[int, list[str]]) -> None:
         """Rebuild what begin_bulk deferred: indexes, then the FTS rows of the new events."""
-        from maillog_cli.migrations import create_fts_triggers
+        from maillog_cli.store.migrations import create_fts_triggers
 
         before, dropped = state
         for sql in dropped:

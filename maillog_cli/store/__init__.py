@@ -1,0 +1,1 @@
+"""store: see the developer map in docs/development.md."""
