@@ -3,7 +3,7 @@
     python benchmarks/bounce_accuracy.py [--events 1000000]
 
 Prints class / reason agreement with corpus/dsn/expected.tsv twice: from the tsv's own
-status / smtp_code / diagnostic fields, and from what maillog_cli.dsn.parse_dsn extracts
+status / smtp_code / diagnostic fields, and from what maillog_cli.importers.email.dsn.parse_dsn extracts
 from the .eml files. Then times classify() over synthetic events shaped like a real log:
 mostly non-bounce statuses, bounce texts with unique addresses, IPs and queue ids.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from maillog_cli import bounces  # noqa: E402
-from maillog_cli.dsn import parse_dsn  # noqa: E402
+from maillog_cli.importers.email.dsn import parse_dsn  # noqa: E402
 
 SHARED = Path(os.environ.get("MAILLOG_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 CORPUS = SHARED / "corpus" / "dsn"

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from generate import write as generate  # noqa: E402
 
 from maillog_cli import follow as core  # noqa: E402
-from maillog_cli.pipeline import Options, import_path  # noqa: E402
+from maillog_cli.ingest.pipeline import Options, import_path  # noqa: E402
 from maillog_cli.store.db import Store  # noqa: E402
 from maillog_cli.store.query import build  # noqa: E402
 

@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from maillog_cli import pipeline, readers
 from maillog_cli.errors import MaillogError, RecordError
+from maillog_cli.ingest import pipeline, readers
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import EVENT_SELECT, Filters, events_sql, where
 

@@ -676,9 +676,9 @@ def record(
     import getpass
 
     from maillog_cli import __version__
+    from maillog_cli.ingest.pipeline import FileResult, Ingest
     from maillog_cli.model import AuditEntry, Event, StoredMessage
     from maillog_cli.normalize import enhanced_code
-    from maillog_cli.pipeline import FileResult, Ingest
 
     at = now_iso()
     new_id = out.message_id

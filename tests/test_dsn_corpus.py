@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from maillog_cli.bounces import classify
-from maillog_cli.dsn import DsnRecipient, parse_dsn
+from maillog_cli.importers.email.dsn import DsnRecipient, parse_dsn
 
 SHARED = Path(os.environ.get("MAILLOG_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 CORPUS = SHARED / "corpus" / "dsn"

@@ -256,7 +256,7 @@ def test_provenance_is_recorded(cli, tmp_path: Path, db_path: Path) -> None:
 def test_big_documents_are_streamed_with_the_same_result(
     cli, tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from maillog_cli import readers
+    from maillog_cli.ingest import readers
 
     from .conftest import require_shared
 

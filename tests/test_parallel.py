@@ -14,7 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
-from maillog_cli import importers, parallel, pipeline
+from maillog_cli import importers
+from maillog_cli.ingest import forked as parallel
+from maillog_cli.ingest import pipeline
 from maillog_cli.store.db import Store
 
 from .conftest import SAMPLES
@@ -99,7 +101,7 @@ def run(db: Path, path: Path, *, use_child: bool, strict: bool = False) -> tuple
 
 
 def pipeline_source(path: Path):
-    from maillog_cli import readers
+    from maillog_cli.ingest import readers
 
     source = readers.open_source(str(path))
     source.close()

@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from maillog_cli.errors import MaillogError
+from maillog_cli.ingest.pipeline import FileResult, Ingest
 from maillog_cli.model import StoredMessage
-from maillog_cli.pipeline import FileResult, Ingest
 from maillog_cli.store.db import Store
 
 ORIG = "orig-1@mail.example.com"

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from maillog_cli import follow as core
-from maillog_cli.pipeline import Options, import_path
+from maillog_cli.ingest.pipeline import Options, import_path
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import build
 

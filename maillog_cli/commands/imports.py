@@ -72,9 +72,9 @@ def import_cmd(
     Bad records are skipped and reported as FILE:LINE: why (exit 1); a file with a
     problem as a whole imports nothing and does not stop the other files.
     """
-    from maillog_cli import pipeline
     from maillog_cli.dates import parse_tz
     from maillog_cli.importers.base import Context
+    from maillog_cli.ingest import pipeline
 
     if list_formats:
         _list_formats()
@@ -125,7 +125,7 @@ def import_cmd(
 
 
 def _import_one(store, path: str, opts, report, show_progress: bool):
-    from maillog_cli import pipeline
+    from maillog_cli.ingest import pipeline
 
     if not show_progress:
         return pipeline.import_path(store, path, opts, report)

@@ -56,7 +56,7 @@ def csv_importers() -> list[ModuleType]:
 
 def all_importers() -> list[ModuleType]:
     seen: dict[str, ModuleType] = {}
-    for n in (*DETECTION_ORDER, *CSV_ORDER, "email_files"):
+    for n in (*DETECTION_ORDER, *CSV_ORDER, "email.files"):
         m = load(n)
         if m is not None:
             seen.setdefault(m.NAME, m)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from maillog_cli.errors import RecordError
-from maillog_cli.importers import email_files as ef
 from maillog_cli.importers.base import Context
+from maillog_cli.importers.email import files as ef
 from maillog_cli.model import Event, Skip, StoredMessage
 
 SHARED = Path(os.environ.get("MAILLOG_SHARED", Path(__file__).resolve().parents[3] / "shared"))
@@ -447,7 +447,10 @@ def make_dsn(
 
 
 def test_dsn_becomes_a_bounced_event_for_the_original_message():
-    pytest.importorskip("maillog_cli.dsn", reason="maillog_cli.dsn (the DSN parser) is missing")
+    pytest.importorskip(
+        "maillog_cli.importers.email.dsn",
+        reason="maillog_cli.importers.email.dsn (the DSN parser) is missing",
+    )
     raw = make_dsn()
     items = items_of(read_bytes(raw, "bounce.eml"))
     assert not any(isinstance(i, StoredMessage) for i in items)  # the bounce is not ours
@@ -468,7 +471,10 @@ def test_dsn_becomes_a_bounced_event_for_the_original_message():
 
 
 def test_delayed_dsn_is_deferred_and_missing_original_id_is_noted():
-    pytest.importorskip("maillog_cli.dsn", reason="maillog_cli.dsn (the DSN parser) is missing")
+    pytest.importorskip(
+        "maillog_cli.importers.email.dsn",
+        reason="maillog_cli.importers.email.dsn (the DSN parser) is missing",
+    )
     (e,) = items_of(read_bytes(make_dsn("delayed", "4.4.1", original_id=None, last_attempt=None)))
     assert e.status == "deferred" and e.raw_status == "dsn:delayed"
     assert e.enhanced_code == "4.4.1"
@@ -478,7 +484,10 @@ def test_delayed_dsn_is_deferred_and_missing_original_id_is_noted():
 
 
 def test_bounce_without_a_readable_recipient_is_skipped():
-    pytest.importorskip("maillog_cli.dsn", reason="maillog_cli.dsn (the DSN parser) is missing")
+    pytest.importorskip(
+        "maillog_cli.importers.email.dsn",
+        reason="maillog_cli.importers.email.dsn (the DSN parser) is missing",
+    )
     raw = (
         b"From: MAILER-DAEMON@mx.example.com\nTo: postmaster@example.com\n"
         b"Subject: Undelivered Mail Returned to Sender\nDate: Thu, 4 Jan 2024 10:00:00 +0000\n"
@@ -557,7 +566,8 @@ def _corpus_rows() -> list[dict[str, str]]:
 )
 def test_corpus_bounces_in_one_mbox(tmp_path):
     dsn = pytest.importorskip(
-        "maillog_cli.dsn", reason="maillog_cli.dsn (the DSN parser) is missing"
+        "maillog_cli.importers.email.dsn",
+        reason="maillog_cli.importers.email.dsn (the DSN parser) is missing",
     )
     from maillog_cli.bounces import classify
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from maillog_cli import importers, readers
+from maillog_cli import importers
 from maillog_cli.errors import RecordError
 from maillog_cli.importers import sendgrid, sendgrid_csv
 from maillog_cli.importers.base import Context
+from maillog_cli.ingest import readers
 from maillog_cli.model import Event, Skip
 
 from .conftest import as_multiset, expected_for, parse_file, parse_values, require_samples, summary

@@ -17,9 +17,10 @@ from typing import IO, Any
 
 import orjson
 
-from maillog_cli import importers, readers
+from maillog_cli import importers
 from maillog_cli.errors import FileFormatError, MaillogError, RecordError
 from maillog_cli.importers.base import Context
+from maillog_cli.ingest import readers
 from maillog_cli.model import AuditEntry, Event, Skip, StoredMessage
 from maillog_cli.store.db import Store, event_row
 
@@ -261,7 +262,7 @@ def iter_items(
     if not head.strip():
         result.note = "empty input"
         return
-    email_mod = importers.load("email_files")
+    email_mod = importers.load("email.files")
     if email_mod is not None and (
         forced is email_mod or (forced is None and email_mod.sniff(source.name, head))
     ):
@@ -384,7 +385,7 @@ def import_source(
         with store.write():
             import_id = store.start_import(source.name, opts.fmt or "auto")
             ingest = Ingest(store, result, import_id, source.size)
-            from maillog_cli import parallel
+            from maillog_cli.ingest import forked as parallel
 
             consume = parallel.consume if parallel.wanted(source) else _consume
             added = consume(source, opts, forced, ingest, report, progress)
@@ -507,7 +508,7 @@ def import_path(
 ) -> FileResult:
     """Open and import one command-line argument (a file, `-`, a .gz, or a Maildir folder)."""
     p = Path(path)
-    email_mod = importers.load("email_files")
+    email_mod = importers.load("email.files")
     if path != "-" and p.is_dir() and email_mod is not None and email_mod.is_maildir(p):
         return _import_maildir(store, p, opts, report, email_mod)
     try:

@@ -29,8 +29,8 @@ from multiprocessing.connection import Connection
 from types import ModuleType
 from typing import Any
 
-from maillog_cli import pipeline, readers
 from maillog_cli.errors import FileFormatError, MaillogError
+from maillog_cli.ingest import pipeline, readers
 from maillog_cli.model import AuditEntry, StoredMessage
 
 

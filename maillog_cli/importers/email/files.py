@@ -57,10 +57,10 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from maillog_cli import dsn as _dsn
 from maillog_cli import normalize
 from maillog_cli.errors import RecordError
 from maillog_cli.importers.base import Context, finish
+from maillog_cli.importers.email import dsn as _dsn
 from maillog_cli.model import Event, Skip, StoredMessage
 
 NAME = "email"

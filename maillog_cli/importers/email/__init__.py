@@ -1,0 +1,1 @@
+"""email: see the developer map in docs/development.md."""

@@ -1,0 +1,1 @@
+"""ingest: see the developer map in docs/development.md."""
