@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from maillog_cli import bounces  # noqa: E402
+from maillog_cli.bounce import classify as bounces  # noqa: E402
 from maillog_cli.importers.email.dsn import parse_dsn  # noqa: E402
 
 SHARED = Path(os.environ.get("MAILLOG_SHARED") or Path(__file__).resolve().parents[2] / "shared")

@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from maillog_cli import bounces  # noqa: E402
-from maillog_cli.bounce_report import reclassify, summary  # noqa: E402
+from maillog_cli.bounce import classify as bounces  # noqa: E402
+from maillog_cli.bounce.report import reclassify, summary  # noqa: E402
+from maillog_cli.bounce.suppress import suppression_list  # noqa: E402
 from maillog_cli.demo import BOUNCES, iter_events  # noqa: E402
 from maillog_cli.store.db import _INSERT_EVENT, Store  # noqa: E402
 from maillog_cli.store.migrations import drop_fts_triggers  # noqa: E402
 from maillog_cli.store.query import build  # noqa: E402
-from maillog_cli.suppress import suppression_list  # noqa: E402
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

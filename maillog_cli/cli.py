@@ -80,14 +80,15 @@ def open_store(
 
 def error(message: str) -> None:
     """One line on stderr, made visible (never markup, never raw control characters)."""
-    from maillog_cli.render import visible
+    from maillog_cli.render.output import visible
 
     sys.stderr.write(f"maillog: {visible(message)}\n")
     sys.stderr.flush()
 
 
 def _register() -> None:
-    from maillog_cli.commands import core, imports
+    from maillog_cli.commands import import_ as imports
+    from maillog_cli.commands import search as core
 
     imports.register(app)
     core.register(app)

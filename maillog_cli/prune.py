@@ -378,7 +378,7 @@ class Pruner:
         Written to `path.part`, flushed and fsynced, renamed, and the directory fsynced:
         only then may anything be deleted. A file already there is never overwritten.
         """
-        from maillog_cli.render import json_line
+        from maillog_cli.render.output import json_line
 
         started = time.monotonic()
         path = Path(path)

@@ -11,11 +11,12 @@ from typing import Any
 import orjson
 import pytest
 
-from maillog_cli import auditlog, importers
+from maillog_cli import importers
+from maillog_cli.audit import queries as auditlog
+from maillog_cli.audit.redaction import is_secret_key, mask_credentials, redact
 from maillog_cli.importers import audit as audit_importer
 from maillog_cli.importers.base import Context
 from maillog_cli.model import AUDIT_KEYS
-from maillog_cli.redact import is_secret_key, mask_credentials, redact
 
 from .conftest import SAMPLES, require_shared
 
@@ -509,7 +510,7 @@ def test_show_by_unique_prefix_ambiguous_and_missing(loaded) -> None:
 def test_markup_and_control_characters_are_never_interpreted(
     cli, tmp_path: Path, monkeypatch
 ) -> None:
-    import maillog_cli.render as render
+    import maillog_cli.render.output as render
 
     nasty = {
         **ENTRIES[0],
@@ -699,7 +700,7 @@ def test_empty_results(loaded, monkeypatch) -> None:
         == ",".join(AUDIT_KEYS) + "\n"
     )
     assert loaded("audit", "actions", "--actor", "nobody", "--format", "jsonl").stdout == ""
-    import maillog_cli.render as render
+    import maillog_cli.render.output as render
 
     monkeypatch.setattr(render, "is_terminal", lambda stream=None: True)
     r = loaded("audit", "--actor", "nobody")
@@ -707,7 +708,7 @@ def test_empty_results(loaded, monkeypatch) -> None:
 
 
 def test_empty_store_says_how_to_fill_it(cli, monkeypatch, tmp_path: Path) -> None:
-    import maillog_cli.render as render
+    import maillog_cli.render.output as render
 
     assert cli("import", require_shared() / "samples/maillog/events.jsonl").exit_code == 0
     monkeypatch.setattr(render, "is_terminal", lambda stream=None: True)
@@ -717,7 +718,7 @@ def test_empty_store_says_how_to_fill_it(cli, monkeypatch, tmp_path: Path) -> No
 
 
 def test_table_on_a_terminal(loaded, monkeypatch) -> None:
-    import maillog_cli.render as render
+    import maillog_cli.render.output as render
 
     monkeypatch.setattr(render, "is_terminal", lambda stream=None: True)
     lines = loaded("audit", "--actor", "alice").stdout.splitlines()

@@ -14,11 +14,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from maillog_cli.bounce_report import diagnostic_pattern, reclassify
-from maillog_cli.bounces import REASONS
+from maillog_cli.bounce.classify import REASONS
+from maillog_cli.bounce.report import diagnostic_pattern, reclassify
+from maillog_cli.bounce.suppress import SUPPRESSION_KEYS, suppression_reason
 from maillog_cli.model import EVENT_KEYS
 from maillog_cli.store.db import Store
-from maillog_cli.suppress import SUPPRESSION_KEYS, suppression_reason
 
 FULL = "552 5.2.2 mailbox full"
 RATE = "450 4.2.1 The user you are trying to contact is receiving mail too quickly."
@@ -608,7 +608,7 @@ def test_docs_list_every_reason_and_class() -> None:
 
 def test_suppressions_terminal_table_fits_80_columns(cli, data, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "80")
-    monkeypatch.setattr("maillog_cli.render.is_terminal", lambda stream=None: True)
+    monkeypatch.setattr("maillog_cli.render.output.is_terminal", lambda stream=None: True)
     lines = cli("bounces", "suppressions").stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert re.match(r"address\s+why\s+reason\s+n\s+last\s+last diagnostic *$", lines[0])

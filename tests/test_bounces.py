@@ -2,7 +2,7 @@
 
 import pytest
 
-from maillog_cli.bounces import (
+from maillog_cli.bounce.classify import (
     BOUNCE_STATUSES,
     ENHANCED_CODES,
     PROVIDER_HINTS,
@@ -779,6 +779,6 @@ def test_words_inside_addresses_do_not_decide_the_reason() -> None:
 
 
 def test_a_port_is_not_a_reply_code() -> None:
-    from maillog_cli.bounces import extract_codes
+    from maillog_cli.bounce.classify import extract_codes
 
     assert extract_codes("connect econnrefused 127.0.0.1:587") == (None, None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from maillog_cli.bounces import classify
+from maillog_cli.bounce.classify import classify
 from maillog_cli.importers.email.dsn import DsnRecipient, parse_dsn
 
 SHARED = Path(os.environ.get("MAILLOG_SHARED") or Path(__file__).resolve().parents[2] / "shared")

@@ -120,7 +120,7 @@ def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
 
 
 def test_headless_commands_do_not_import_textual(tmp_path: Path) -> None:
-    code = "import sys; from maillog_cli.cli import app; import maillog_cli.commands.core; print('textual' in sys.modules)"
+    code = "import sys; from maillog_cli.cli import app; import maillog_cli.commands.search; print('textual' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )

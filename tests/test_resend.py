@@ -374,21 +374,7 @@ def test_on_a_terminal_it_asks(cli, db_path, smtp_server, monkeypatch):
     assert len(smtp_server.handler.received) == 1
 
 
-@pytest.fixture(params=["suppress.py", "fallback"])
-def refusal_rule(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both the suppression list's rule and resend's own fallback (when suppress.py is absent)."""
-    import sys
-
-    if request.param == "fallback":
-        monkeypatch.setitem(sys.modules, "maillog_cli.suppress", None)
-    else:
-        pytest.importorskip("maillog_cli.suppress")
-    return request.param
-
-
-def test_hard_bounced_recipient_is_refused_unless_forced(
-    cli, db_path, tmp_path, smtp_server, refusal_rule
-):
+def test_hard_bounced_recipient_is_refused_unless_forced(cli, db_path, tmp_path, smtp_server):
     store_original(db_path)
     import_events(
         cli,
@@ -424,7 +410,7 @@ def test_hard_bounced_recipient_is_refused_unless_forced(
 
 
 def test_delivery_after_a_hard_bounce_clears_it_but_a_complaint_never_does(
-    cli, db_path, tmp_path, smtp_server, refusal_rule
+    cli, db_path, tmp_path, smtp_server
 ):
     store_original(db_path)
     import_events(
@@ -665,7 +651,7 @@ def test_batch_selection_rate_limit_and_each_message_once(cli, db_path, tmp_path
 
 
 def test_settings_come_from_flags_then_environment_then_config(tmp_path, monkeypatch):
-    from maillog_cli.resend import resolve_settings
+    from maillog_cli.resend.send import resolve_settings
 
     config = {
         "smtp": {
@@ -739,7 +725,7 @@ def test_config_file_is_read_and_never_holds_a_password(
 
 
 def test_send_time_checks(tmp_path):
-    from maillog_cli.resend import ready_to_send, resolve_settings
+    from maillog_cli.resend.send import ready_to_send, resolve_settings
 
     with pytest.raises(MaillogError, match="no SMTP server to send through"):
         ready_to_send(resolve_settings({}, {}, {}))
@@ -772,7 +758,7 @@ def test_send_time_checks(tmp_path):
 
 
 def test_rate_and_scrub():
-    from maillog_cli.resend import Pace, parse_rate, scrub
+    from maillog_cli.resend.send import Pace, parse_rate, scrub
 
     assert [parse_rate(t) for t in ("5/s", "10", "120/m", "3600/h", "0.5/s")] == [5, 10, 2, 1, 0.5]
     for bad in ("0/s", "fast", "5/d", "-1/s"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from maillog_cli.render import neutralise_cell, visible
+from maillog_cli.render.output import neutralise_cell, visible
 
 EVIL_SUBJECT = "\x1b[2J\x1b]8;;http://evil\x07click\u202eevil[bold]x[/bold] [link=http://e]y[/link] :smile: \x9b31m"
 

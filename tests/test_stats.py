@@ -349,7 +349,7 @@ def test_by_table_on_a_terminal_and_tsv_in_a_pipe(data, cli, monkeypatch):
     r = cli("stats", "--by", "domain", *WINDOW)
     first = r.stdout.splitlines()[0].split("\t")
     assert first == ["gmail.com", "5", "80.00%", "0.00%", "20.00%", "0.00%", "40.00%", "20.00%"]
-    monkeypatch.setattr("maillog_cli.render.is_terminal", lambda stream=None: True)
+    monkeypatch.setattr("maillog_cli.render.output.is_terminal", lambda stream=None: True)
     monkeypatch.setenv("COLUMNS", "80")
     r = cli("stats", "--by", "domain", *WINDOW)
     assert r.exit_code == 0, r
@@ -427,6 +427,6 @@ def test_untrusted_group_keys_are_made_safe(tmp_path, cli, monkeypatch):
     assert [p["provider"] for p in providers] == ["'=HYPERLINK(1)", "ses"]
     tsv = cli("stats", "--by", "sender", "--sort", "key").stdout
     assert "\x1b" not in tsv and "=cmd\\x1b[31m@evil.example\t1\t" in tsv
-    monkeypatch.setattr("maillog_cli.render.is_terminal", lambda stream=None: True)
+    monkeypatch.setattr("maillog_cli.render.output.is_terminal", lambda stream=None: True)
     table = cli("stats", "--by", "sender").stdout
     assert "\x1b" not in table and "\\x1b[31m" in table

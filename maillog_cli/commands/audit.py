@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _filters(actor, action, category, target, ip, meta, since, until):  # -> AuditFilters
-    from maillog_cli.auditlog import build
+    from maillog_cli.audit.queries import build
 
     return build(
         actors=actor,
@@ -109,14 +109,14 @@ def audit(
     if ctx.invoked_subcommand is not None:
         ctx.meta["audit_db"] = db
         return
-    from maillog_cli.auditlog import count_all, list_entries
+    from maillog_cli.audit.queries import count_all, list_entries
 
     filters = _filters(actor, action, category, target, ip, meta, since, until)
     store = _store(ctx, db)
     rows = list_entries(store.conn, filters, limit or None)
     shown = _emit(rows, fmt)
     if shown == 0 and fmt is OutputFormat.table:
-        from maillog_cli.render import console, is_terminal
+        from maillog_cli.render.output import console, is_terminal
 
         if is_terminal():
             empty = count_all(store.conn) == 0
@@ -129,7 +129,7 @@ def audit(
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
-    from maillog_cli.auditlog import actor_label, metadata_summary, target_label
+    from maillog_cli.audit.queries import actor_label, metadata_summary, target_label
     from maillog_cli.commands.listing import short_time
 
     return [
@@ -145,7 +145,14 @@ def _cells(row: dict[str, Any]) -> list[str]:
 def _emit(rows, fmt: OutputFormat) -> int:
     """Entries in the chosen format; returns how many were printed."""
     from maillog_cli.model import AUDIT_KEYS
-    from maillog_cli.render import console, is_terminal, one_line, table, write_rows, write_tsv
+    from maillog_cli.render.output import (
+        console,
+        is_terminal,
+        one_line,
+        table,
+        write_rows,
+        write_tsv,
+    )
 
     if fmt is not OutputFormat.table:
         return write_rows(rows, AUDIT_KEYS, fmt.value)
@@ -187,9 +194,9 @@ def actions(
     db: DbOpt = None,
 ) -> None:
     """The actions in the store with their category and counts (most frequent first)."""
-    from maillog_cli.auditlog import ACTION_KEYS, action_counts
+    from maillog_cli.audit.queries import ACTION_KEYS, action_counts
     from maillog_cli.commands.listing import short_time
-    from maillog_cli.render import console, is_terminal, table, write_rows, write_tsv
+    from maillog_cli.render.output import console, is_terminal, table, write_rows, write_tsv
 
     filters = _filters(actor, action, category, target, ip, meta, since, until)
     store = _store(ctx, db)
@@ -237,7 +244,7 @@ def show(
     db: DbOpt = None,
 ) -> None:
     """One audit entry with its metadata expanded (pretty JSON, never read as markup)."""
-    from maillog_cli.auditlog import get_entry, output_row
+    from maillog_cli.audit.queries import get_entry, output_row
 
     store = _store(ctx, db)
     row = get_entry(store.conn, ident)
@@ -247,17 +254,17 @@ def show(
             "list ids with: maillog audit --format jsonl",
         )
     if fmt in (OutputFormat.json, OutputFormat.jsonl):
-        from maillog_cli.render import json_line
+        from maillog_cli.render.output import json_line
 
         typer.echo(json_line(output_row(row)))
         return
     if fmt is OutputFormat.csv:
         from maillog_cli.model import AUDIT_KEYS
-        from maillog_cli.render import write_rows
+        from maillog_cli.render.output import write_rows
 
         write_rows([row], AUDIT_KEYS, "csv")
         return
-    from maillog_cli.render import console
+    from maillog_cli.render.output import console
 
     console().print(_detail(row))
 
@@ -270,8 +277,8 @@ def _detail(row: dict[str, Any]):  # -> a Rich renderable
     from rich.table import Table
     from rich.text import Text
 
-    from maillog_cli.auditlog import category_of
-    from maillog_cli.render import visible
+    from maillog_cli.audit.queries import category_of
+    from maillog_cli.render.output import visible
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)

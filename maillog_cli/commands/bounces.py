@@ -17,7 +17,7 @@ from maillog_cli.options import DbOption, FormatOption, LimitOption, OutputForma
 from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:
-    from maillog_cli.bounce_report import Explanation, Reclassified, Summary
+    from maillog_cli.bounce.report import Explanation, Reclassified, Summary
 
 app = typer.Typer(
     invoke_without_command=True,
@@ -83,7 +83,7 @@ def bounces(
                 f"put them after it: maillog bounces {ctx.invoked_subcommand} …",
             )
         return
-    from maillog_cli.bounce_report import bounce_filters
+    from maillog_cli.bounce.report import bounce_filters
     from maillog_cli.cli import open_store
 
     f = bounce_filters(filters)
@@ -91,11 +91,11 @@ def bounces(
     if list_ or fmt in (OutputFormat.jsonl, OutputFormat.csv):
         _list_events(store, f, fmt, limit)
         return
-    from maillog_cli.bounce_report import summary
+    from maillog_cli.bounce.report import summary
 
     result = summary(store, f, top=top)
     if fmt is OutputFormat.json:
-        from maillog_cli.render import json_line
+        from maillog_cli.render.output import json_line
 
         typer.echo(json_line(result.as_json()))
         return
@@ -135,7 +135,7 @@ def _print_summary(s: Summary, user_filters: Filters) -> None:
     """The summary as a few narrow tables that fit an 80-column terminal."""
     from rich.text import Text
 
-    from maillog_cli.render import console, one_line, table
+    from maillog_cli.render.output import console, one_line, table
 
     out = console()
     title = Text("Bounces", style="bold")
@@ -322,7 +322,7 @@ def explain_cmd(
 
     maillog bounces explain '550 5.7.26 Unauthenticated email from example.com is not accepted due to domain DMARC policy'
     """
-    from maillog_cli.bounce_report import explain
+    from maillog_cli.bounce.report import explain
 
     words = list(text or [])
     body = sys.stdin.read() if words == ["-"] else " ".join(words)
@@ -333,7 +333,7 @@ def explain_cmd(
         )
     result = explain(body, code, enhanced, hint)
     if fmt is not OutputFormat.table:
-        from maillog_cli.render import json_line
+        from maillog_cli.render.output import json_line
 
         typer.echo(json_line(result.as_json()))
         return
@@ -349,7 +349,7 @@ def _print_explanation(x: Explanation) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from maillog_cli.render import console, visible
+    from maillog_cli.render.output import console, visible
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -425,8 +425,8 @@ def suppressions_cmd(
 
     maillog bounces suppressions --format csv > suppress.csv
     """
+    from maillog_cli.bounce.suppress import SUPPRESSION_KEYS, describe, suppression_list
     from maillog_cli.cli import open_store
-    from maillog_cli.suppress import SUPPRESSION_KEYS, describe, suppression_list
 
     store = open_store(ctx, db, readonly=True)
     rows = suppression_list(
@@ -438,11 +438,11 @@ def suppressions_cmd(
         limit=limit or None,
     )
     if fmt is not OutputFormat.table:
-        from maillog_cli.render import write_rows
+        from maillog_cli.render.output import write_rows
 
         write_rows(rows, SUPPRESSION_KEYS, fmt.value)
         return
-    from maillog_cli.render import console, is_terminal, one_line, table, write_tsv
+    from maillog_cli.render.output import console, is_terminal, one_line, table, write_tsv
 
     cells = ([r["address"], describe(r), r["diagnostic"] or ""] for r in rows)
     if not is_terminal():
@@ -511,7 +511,7 @@ def reclassify_cmd(
     Only rows whose class or reason changes are written, one transaction per batch;
     each email's class and reason follow its latest event.
     """
-    from maillog_cli.bounce_report import reclassify
+    from maillog_cli.bounce.report import reclassify
     from maillog_cli.cli import open_store
 
     store = open_store(ctx, db, readonly=dry_run)
@@ -520,7 +520,7 @@ def reclassify_cmd(
     else:
         result = reclassify(store, batch=batch, dry_run=dry_run)
     if fmt is not OutputFormat.table:
-        from maillog_cli.render import json_line
+        from maillog_cli.render.output import json_line
 
         typer.echo(json_line(result.as_json()))
         return
@@ -536,8 +536,8 @@ def _with_progress(store: Any, batch: int, dry_run: bool) -> Reclassified:
         TimeRemainingColumn,
     )
 
-    from maillog_cli.bounce_report import reclassify
-    from maillog_cli.render import console
+    from maillog_cli.bounce.report import reclassify
+    from maillog_cli.render.output import console
 
     with Progress(
         TextColumn("reclassifying"),
@@ -557,7 +557,7 @@ def _with_progress(store: Any, batch: int, dry_run: bool) -> Reclassified:
 
 
 def _print_reclassified(r: Reclassified) -> None:
-    from maillog_cli.render import console, table
+    from maillog_cli.render.output import console, table
 
     err = console(stderr=True)
     verb = "would change" if r.dry_run else "changed"

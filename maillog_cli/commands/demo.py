@@ -25,7 +25,7 @@ def demo(
 ) -> None:
     """Write demo data: events of several providers over the last three weeks, an audit log, sent mail."""
     from maillog_cli.demo import write_demo
-    from maillog_cli.render import visible
+    from maillog_cli.render.output import visible
 
     for path in write_demo(out, messages=messages, seed=seed):
         typer.echo(visible(str(path)))

@@ -8,7 +8,7 @@ from typing import Any
 
 from maillog_cli.model import EVENT_KEYS
 from maillog_cli.options import OutputFormat
-from maillog_cli.render import (
+from maillog_cli.render.output import (
     console,
     is_terminal,
     one_line,

@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
 
 def stdin_is_terminal() -> bool:
     """Whether a person can be asked (patched in tests)."""
-    from maillog_cli.render import is_terminal
+    from maillog_cli.render.output import is_terminal
 
     return is_terminal(sys.stdin)
 
@@ -169,7 +169,7 @@ def prune(
 
 def _progress():  # -> Progress callback or None
     """A bar on stderr when a person watches; nothing otherwise."""
-    from maillog_cli.render import is_terminal
+    from maillog_cli.render.output import is_terminal
 
     if not is_terminal(sys.stderr):
         return None
@@ -195,11 +195,11 @@ LABELS = {
 
 def _show(data: dict[str, Any], fmt: OutputFormat, title: str, err: bool = False) -> None:
     """One object as JSON, or key/value lines (a Rich grid on a terminal, TSV in a pipe)."""
-    from maillog_cli.render import console, is_terminal, json_line, table, write_tsv
+    from maillog_cli.render.output import console, is_terminal, json_line, table, write_tsv
 
     if fmt is not OutputFormat.table:
         if fmt is OutputFormat.csv:
-            from maillog_cli.render import write_rows
+            from maillog_cli.render.output import write_rows
 
             write_rows(({"key": k, "value": v} for k, v in data.items()), ("key", "value"), "csv")
             return

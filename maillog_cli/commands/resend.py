@@ -14,7 +14,7 @@ from maillog_cli.options import filter_options
 from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:
-    from maillog_cli.resend import BatchResult, Outcome, Plan, SmtpSettings
+    from maillog_cli.resend.send import BatchResult, Outcome, Plan, SmtpSettings
 
 
 class TlsMode(StrEnum):
@@ -152,8 +152,8 @@ def resend(
     maillog resend --status deferred --since 24h --yes;
     maillog resend MSGID --to fixed-address@example.org
     """
-    from maillog_cli import resend as core
     from maillog_cli.cli import open_store
+    from maillog_cli.resend import send as core
 
     if not idents and filters.is_empty():
         raise MaillogError(
@@ -221,7 +221,7 @@ def resend(
 
 
 def _stdin_is_terminal() -> bool:
-    from maillog_cli.render import is_terminal
+    from maillog_cli.render.output import is_terminal
 
     return is_terminal(sys.stdin)  # type: ignore[arg-type]
 
@@ -230,7 +230,7 @@ def _stdin_is_terminal() -> bool:
 
 
 def _note(text: str) -> None:
-    from maillog_cli.render import visible
+    from maillog_cli.render.output import visible
 
     sys.stderr.write(visible(text) + "\n")
     sys.stderr.flush()
@@ -240,8 +240,8 @@ def _show_plans(plans: list[Plan], settings: SmtpSettings, detailed: bool) -> No
     """What would be sent: per message the envelope, and (detailed) the server and headers."""
     from rich.text import Text
 
-    from maillog_cli.render import console, visible
-    from maillog_cli.resend import build_message, original_headers
+    from maillog_cli.render.output import console, visible
+    from maillog_cli.resend.send import build_message, original_headers
 
     out = console()
     for plan in plans:
@@ -279,7 +279,7 @@ def _show_outcome(o: Outcome) -> None:
     """One line per message as it completes: a coloured line on a terminal, TSV in a pipe."""
     from rich.text import Text
 
-    from maillog_cli.render import console, is_terminal, visible, write_tsv
+    from maillog_cli.render.output import console, is_terminal, visible, write_tsv
 
     if not is_terminal():
         write_tsv([[o.status, o.original_id, o.resent_as or "", ", ".join(o.recipients), o.detail]])

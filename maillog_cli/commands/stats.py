@@ -99,7 +99,7 @@ def stats(
             return
         result = core.overview(store, filters)
         if fmt is OutputFormat.json:
-            from maillog_cli.render import json_line
+            from maillog_cli.render.output import json_line
 
             typer.echo(json_line(result))
             return
@@ -114,10 +114,10 @@ def stats(
     if fmt is not OutputFormat.table:
         _write(rows, by.value, fmt)
         return
-    from maillog_cli.render import is_terminal
+    from maillog_cli.render.output import is_terminal
 
     if not is_terminal():
-        from maillog_cli.render import write_tsv
+        from maillog_cli.render.output import write_tsv
 
         write_tsv([_cells(r, by.value, marks=False) for r in rows])
         return
@@ -127,7 +127,7 @@ def stats(
 
 
 def _write(rows: list[dict[str, Any]], key: str, fmt: OutputFormat) -> None:
-    from maillog_cli.render import write_rows
+    from maillog_cli.render.output import write_rows
     from maillog_cli.stats import ROW_KEYS
 
     write_rows(rows, (key, *ROW_KEYS), fmt.value)
@@ -174,7 +174,7 @@ _OUTCOMES: tuple[tuple[str, str, str | None], ...] = (
 def _print_overview(o: dict[str, Any], filters: Filters, chart: bool) -> None:
     from rich.text import Text
 
-    from maillog_cli.render import console, one_line, table
+    from maillog_cli.render.output import console, one_line, table
     from maillog_cli.stats import over, rate
 
     out = console()
@@ -257,7 +257,7 @@ def _cells(row: dict[str, Any], by: str, marks: bool = True) -> list[Any]:
 def _print_breakdown(rows: list[dict[str, Any]], by: str, filters: Filters) -> None:
     from rich.text import Text
 
-    from maillog_cli.render import console, one_line, table
+    from maillog_cli.render.output import console, one_line, table
     from maillog_cli.stats import over
 
     out = console()
@@ -305,7 +305,7 @@ def _print_chart(series: list[dict[str, Any]], out: Console | None = None) -> No
     """
     from rich.text import Text
 
-    from maillog_cli.render import console
+    from maillog_cli.render.output import console
     from maillog_cli.stats import THRESHOLDS, buckets
 
     out = out or console()

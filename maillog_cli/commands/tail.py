@@ -128,7 +128,7 @@ def _until_interrupted(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any
 def _emit(rows: Iterable[dict[str, Any]], fmt: OutputFormat, following: bool) -> None:
     from maillog_cli.commands.listing import table_cells
     from maillog_cli.model import EVENT_KEYS
-    from maillog_cli.render import console, is_terminal, write_rows, write_tsv
+    from maillog_cli.render.output import console, is_terminal, write_rows, write_tsv
 
     if fmt is not OutputFormat.table:
         write_rows(rows, EVENT_KEYS, fmt.value)
@@ -150,7 +150,7 @@ def event_line(row: dict[str, Any], width: int):  # -> rich.text.Text
     from rich.text import Text
 
     from maillog_cli.commands.listing import short_time
-    from maillog_cli.render import one_line, status_text
+    from maillog_cli.render.output import one_line, status_text
 
     rest = max(30, width - TIME_WIDTH - STATUS_WIDTH - 2)
     to_width = min(32, max(12, rest * 3 // 10))
@@ -183,14 +183,14 @@ def event_line(row: dict[str, Any], width: int):  # -> rich.text.Text
 
 
 def _hint(lines: int) -> None:
-    from maillog_cli.render import console
+    from maillog_cli.render.output import console
 
     what = "new matching events appear below" if lines else "waiting for new matching events"
     console(stderr=True).print(f"following: {what} (Ctrl-C to stop)", style="dim")
 
 
 def _is_tty(stream: Any) -> bool:
-    from maillog_cli.render import is_terminal
+    from maillog_cli.render.output import is_terminal
 
     return is_terminal(stream)
 

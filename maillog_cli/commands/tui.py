@@ -33,7 +33,7 @@ def tui(
     import sys
 
     from maillog_cli.cli import db_path
-    from maillog_cli.render import is_terminal
+    from maillog_cli.render.output import is_terminal
     from maillog_cli.store.query import parse_words
 
     text = shlex.join(words) if words else ""

@@ -89,7 +89,7 @@ def _keys(obj: Any) -> str:
 
 def _classifier() -> Callable[[Event], None]:
     try:
-        from maillog_cli.bounces import classify
+        from maillog_cli.bounce.classify import classify
     except ImportError:  # pragma: no cover - the classifier lands with the bounces work
         return lambda e: None
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.text import Text
 
-from maillog_cli.render import one_line, status_text, visible
+from maillog_cli.render.output import one_line, status_text, visible
 
 CLASS_STYLES = {"hard": "bold red", "block": "magenta", "soft": "yellow", "undetermined": "dim"}
 

@@ -127,7 +127,7 @@ class Source:
 
     # --- one message -------------------------------------------------------------------
     def message(self, ident: str):  # -> messages.MessageDetail | None
-        from maillog_cli.messages import load_message
+        from maillog_cli.message_detail import load_message
 
         with self._lock:
             return load_message(self._store, ident)
@@ -151,14 +151,14 @@ class Source:
 
     # --- the other tabs: their commands' own core functions ----------------------------
     def bounce_summary(self, filters: Filters):  # -> bounce_report.Summary
-        from maillog_cli.bounce_report import summary
+        from maillog_cli.bounce.report import summary
 
         with self._lock:
             return summary(self._store, filters, top=10)
 
     def audit_entries(self, limit: int = 300) -> tuple[list[Row], list[Row], int]:
         """(newest entries, action counts, total entries) as `maillog audit` computes them."""
-        from maillog_cli.auditlog import action_counts, build, count_all, list_entries
+        from maillog_cli.audit.queries import action_counts, build, count_all, list_entries
 
         f = build()
         with self._lock:
@@ -173,7 +173,7 @@ class Source:
 
 def pretty_json(value: Any) -> str:
     """Indented JSON for a person: orjson escapes C0 controls; visible() the bidi/C1 ones."""
-    from maillog_cli.render import visible
+    from maillog_cli.render.output import visible
 
     text = orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode()
     return "\n".join(visible(line) for line in text.splitlines())

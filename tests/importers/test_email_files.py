@@ -569,7 +569,7 @@ def test_corpus_bounces_in_one_mbox(tmp_path):
         "maillog_cli.importers.email.dsn",
         reason="maillog_cli.importers.email.dsn (the DSN parser) is missing",
     )
-    from maillog_cli.bounces import classify
+    from maillog_cli.bounce.classify import classify
 
     rows = _corpus_rows()  # all 186 (0.5 MB, well under a second)
     assert len(rows) >= 180

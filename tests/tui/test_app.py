@@ -6,8 +6,8 @@ from pathlib import Path
 
 from textual.widgets import Button, DataTable, Static
 
-from maillog_cli.bounces import REASONS
-from maillog_cli.render import visible
+from maillog_cli.bounce.classify import REASONS
+from maillog_cli.render.output import visible
 from maillog_cli.tui.screens.detail import MessageScreen
 from maillog_cli.tui.screens.help import KEYS, HelpScreen
 from maillog_cli.tui.screens.resend import ResendScreen

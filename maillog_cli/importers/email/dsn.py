@@ -21,7 +21,7 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
 
-from maillog_cli.bounces import (
+from maillog_cli.bounce.classify import (
     _ENHANCED_CODE,
     _REPLY_CODE,
     extract_codes,

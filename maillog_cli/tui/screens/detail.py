@@ -17,7 +17,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from maillog_cli.render import visible
+from maillog_cli.render.output import visible
 from maillog_cli.tui.cells import label_value
 from maillog_cli.tui.data import Source, pretty_json
 

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.render import visible
+from maillog_cli.render.output import visible
 from maillog_cli.tui.data import Source
 
 
@@ -30,7 +30,7 @@ def _line(t: Text, label: str, value: str, style: str = "") -> None:
 
 def plan_text(plan: Any, settings: Any) -> Text:
     """The envelope, server and headers of a resend plan, as the command's --dry-run shows them."""
-    from maillog_cli.resend import build_message, original_headers
+    from maillog_cli.resend.send import build_message, original_headers
 
     t = Text()
     t.append("Resend ", style="bold")
@@ -81,7 +81,7 @@ class ResendScreen(ModalScreen[bool]):
     def on_mount(self) -> None:
         body = self.query_one("#resend-body", Static)
         try:
-            from maillog_cli import resend as core
+            from maillog_cli.resend import send as core
         except ImportError:  # pragma: no cover - resend.py ships with the package
             body.update(Text("resend is not available yet", style="bold red"))
             return
@@ -128,7 +128,7 @@ class ResendScreen(ModalScreen[bool]):
         plan, settings, path = self.plan, self.settings, self.source.path
 
         def send() -> None:
-            from maillog_cli import resend as core
+            from maillog_cli.resend import send as core
             from maillog_cli.store.db import Store
 
             try:

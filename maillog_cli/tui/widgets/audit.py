@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from maillog_cli.render import visible
+from maillog_cli.render.output import visible
 from maillog_cli.tui.cells import fit, label_value
 from maillog_cli.tui.data import Source, pretty_json
 
@@ -75,7 +75,7 @@ class AuditView(Vertical):
                 )
             )
             return
-        from maillog_cli.auditlog import actor_label, metadata_summary, target_label
+        from maillog_cli.audit.queries import actor_label, metadata_summary, target_label
 
         width = self.app.size.width
         cols = [

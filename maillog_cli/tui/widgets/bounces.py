@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.render import visible
+from maillog_cli.render.output import visible
 from maillog_cli.store.query import Filters
 from maillog_cli.tui.cells import CLASS_STYLES, class_text, fit, share
 from maillog_cli.tui.data import Source
@@ -101,7 +101,7 @@ class BouncesView(Vertical):
         meaning_w = max(10, width - reason_w - class_w - 9 - 8 - 3)
         table.add_column(Text("what it means", style="bold"), width=meaning_w, key="meaning")
         self.reasons = summary.by_reason
-        from maillog_cli.bounces import REASONS
+        from maillog_cli.bounce.classify import REASONS
 
         for i, r in enumerate(self.reasons):
             info = REASONS.get(r["bounce_reason"] or "")
@@ -121,7 +121,7 @@ class BouncesView(Vertical):
             self._explain(0)
 
     def _explain(self, index: int) -> None:
-        from maillog_cli.bounces import REASONS
+        from maillog_cli.bounce.classify import REASONS
 
         if not 0 <= index < len(self.reasons):
             return

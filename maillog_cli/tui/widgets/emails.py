@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
-from maillog_cli.render import visible
+from maillog_cli.render.output import visible
 from maillog_cli.store.query import Filters, Page
 from maillog_cli.tui.cells import Column, columns_for
 from maillog_cli.tui.data import PAGE_SIZE, Row, Source, Update, merge

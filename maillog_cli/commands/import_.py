@@ -131,7 +131,7 @@ def _import_one(store, path: str, opts, report, show_progress: bool):
         return pipeline.import_path(store, path, opts, report)
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from maillog_cli.render import console, visible
+    from maillog_cli.render.output import console, visible
 
     with Progress(
         TextColumn("{task.description}"),
@@ -193,14 +193,14 @@ def _summary(result) -> None:
 
 
 def _name(source: str) -> str:
-    from maillog_cli.render import visible
+    from maillog_cli.render.output import visible
 
     return visible(source)
 
 
 def _list_formats() -> None:
     from maillog_cli import importers
-    from maillog_cli.render import console, is_terminal, table, write_tsv
+    from maillog_cli.render.output import console, is_terminal, table, write_tsv
 
     rows = [(m.NAME, m.SIGNATURE, getattr(m, "SHAPES", "")) for m in importers.all_importers()]
     if is_terminal():

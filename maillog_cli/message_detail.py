@@ -34,7 +34,7 @@ class MessageDetail:
         from rich.console import Group
         from rich.text import Text
 
-        from maillog_cli.render import status_text, visible
+        from maillog_cli.render.output import status_text, visible
 
         m = self.message
         head = Text()
@@ -88,7 +88,7 @@ class MessageDetail:
         recipient when it is not the message's), its diagnostic indented below it."""
         from rich.text import Text
 
-        from maillog_cli.render import status_text, visible
+        from maillog_cli.render.output import status_text, visible
 
         main = self.message.get("recipient")
         t = Text()
@@ -120,7 +120,7 @@ class MessageDetail:
         from rich.text import Text
 
         try:
-            from maillog_cli.bounces import REASONS
+            from maillog_cli.bounce.classify import REASONS
         except ImportError:  # pragma: no cover
             return None
         for e in reversed(self.events):

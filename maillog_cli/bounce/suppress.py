@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from maillog_cli.bounces import REASONS
+from maillog_cli.bounce.classify import REASONS
 from maillog_cli.errors import MaillogError
 from maillog_cli.normalize import address as normalise_address
 from maillog_cli.store.db import Store

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from maillog_cli.bounces import BOUNCE_STATUSES, REASONS, classify, extract_codes, normalise_text
+from maillog_cli.bounce.classify import (
+    BOUNCE_STATUSES,
+    REASONS,
+    classify,
+    extract_codes,
+    normalise_text,
+)
 from maillog_cli.errors import MaillogError
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where, with_changes

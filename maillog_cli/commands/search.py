@@ -69,7 +69,7 @@ def show(
 ) -> None:
     """One message: what is known about it, then its events as a timeline."""
     from maillog_cli.cli import open_store
-    from maillog_cli.messages import load_message
+    from maillog_cli.message_detail import load_message
 
     store = open_store(ctx, db, readonly=True)
     detail = load_message(store, ident)
@@ -89,17 +89,17 @@ def show(
         sys.stdout.buffer.write(detail.raw)
         return
     if fmt in (OutputFormat.json, OutputFormat.jsonl):
-        from maillog_cli.render import json_line
+        from maillog_cli.render.output import json_line
 
         typer.echo(json_line(detail.as_json()))
         return
     if fmt is OutputFormat.csv:
         from maillog_cli.model import EVENT_KEYS
-        from maillog_cli.render import write_rows
+        from maillog_cli.render.output import write_rows
 
         write_rows(detail.events, EVENT_KEYS, "csv")
         return
-    from maillog_cli.render import console
+    from maillog_cli.render.output import console
 
     console().print(detail.renderable())
 
@@ -119,7 +119,7 @@ def sql(
 ) -> None:
     """Read-only SQL escape hatch: the store is opened read-only, so nothing can change."""
     from maillog_cli.cli import open_store
-    from maillog_cli.render import console, is_terminal, table, write_rows, write_tsv
+    from maillog_cli.render.output import console, is_terminal, table, write_rows, write_tsv
 
     store = open_store(ctx, db, readonly=True)
     store.conn.set_authorizer(_reads_only)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from maillog_cli.bounce.suppress import suppression_reason
 from maillog_cli.errors import MaillogError
 from maillog_cli.normalize import address, domain_of
 from maillog_cli.store.db import Store, now_iso
@@ -271,33 +272,8 @@ def _has_content(store: Store, message_id: str) -> bool:
 
 
 def refusal_reason(store: Store, address_: str) -> str | None:
-    """Why `address_` must not be mailed (None: fine). The one place resend asks.
-
-    Uses the suppression rule of suppress.py when it exists; until then the minimal
-    rule: any complaint, or a latest delivery outcome that is a hard bounce.
-    """
-    try:
-        from maillog_cli.suppress import suppression_reason
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.suppress":
-            raise
-    else:
-        return suppression_reason(store, address_)
-    conn = store.conn
-    row = conn.execute(
-        "SELECT timestamp FROM events WHERE recipient = ? AND status = 'complained' ORDER BY timestamp DESC LIMIT 1",
-        (address_,),
-    ).fetchone()
-    if row:
-        return f"complained (marked a message as spam) on {row[0][:10]}"
-    row = conn.execute(
-        "SELECT status, timestamp, bounce_class, bounce_reason FROM events"
-        " WHERE recipient = ? AND status IN ('delivered', 'bounced') ORDER BY timestamp DESC, seq DESC LIMIT 1",
-        (address_,),
-    ).fetchone()
-    if row and row[0] == "bounced" and row[2] == "hard":
-        return f"hard bounce ({row[3] or 'undetermined'}) on {row[1][:10]}"
-    return None
+    """Why `address_` must not be mailed (None: fine): the suppression list's one rule."""
+    return suppression_reason(store, address_)
 
 
 # --- the plan -------------------------------------------------------------------------------

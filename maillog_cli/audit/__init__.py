@@ -1,0 +1,1 @@
+"""audit: see the developer map in docs/development.md."""

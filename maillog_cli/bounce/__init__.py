@@ -1,0 +1,1 @@
+"""bounce: see the developer map in docs/development.md."""

@@ -1,0 +1,1 @@
+"""render: see the developer map in docs/development.md."""

@@ -1,0 +1,1 @@
+"""resend: see the developer map in docs/development.md."""
