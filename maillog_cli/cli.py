@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from maillog_cli import __version__
+from maillog_cli.context import State, error, format_error
 from maillog_cli.errors import MaillogError
 from maillog_cli.options import DbOption
 
@@ -27,11 +26,6 @@ app = typer.Typer(
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-@dataclass
-class State:
-    db: Path | None = None
 
 
 def _version(value: bool) -> None:
@@ -55,53 +49,28 @@ def main_callback(
     ctx.obj = State(db=db)
 
 
-def db_path(ctx: typer.Context | None, override: Path | None = None) -> Path:
-    """--db on the command, else --db before it, else $MAILLOG_DB, else the data dir."""
-    from maillog_cli.paths import default_db_path
-
-    if override is not None:
-        return override
-    state = ctx.find_object(State) if ctx is not None else None
-    if state is not None and state.db is not None:
-        return state.db
-    return default_db_path()
-
-
-def open_store(
-    ctx: typer.Context | None,
-    override: Path | None = None,
-    readonly: bool = False,
-    create: bool = True,
-):
-    from maillog_cli.store.db import Store
-
-    return Store.open(db_path(ctx, override), readonly=readonly, create=create)
-
-
-def error(message: str) -> None:
-    """One line on stderr, made visible (never markup, never raw control characters)."""
-    from maillog_cli.render.output import visible
-
-    sys.stderr.write(f"maillog: {visible(message)}\n")
-    sys.stderr.flush()
+# The commands in the order `maillog --help` lists them.
+COMMANDS = (
+    "import_",
+    "search",
+    "show",
+    "sql",
+    "tail",
+    "bounces",
+    "audit",
+    "resend",
+    "prune",
+    "stats",
+    "tui",
+    "demo",
+)
 
 
 def _register() -> None:
-    from maillog_cli.commands import import_ as imports
-    from maillog_cli.commands import search as core
-
-    imports.register(app)
-    core.register(app)
     import importlib
 
-    for name in ("tail", "bounces", "audit", "resend", "prune", "stats", "tui", "demo"):
-        try:
-            module = importlib.import_module(f".commands.{name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__package__}.commands.{name}":
-                continue
-            raise
-        module.register(app)
+    for name in COMMANDS:
+        importlib.import_module(f"maillog_cli.commands.{name}").register(app)
 
 
 _register()
@@ -116,7 +85,7 @@ def main() -> None:
     try:
         app(prog_name="maillog")
     except MaillogError as exc:
-        error(f"error: {exc.message}" + (f"; {exc.hint}" if exc.hint else ""))
+        error(format_error(exc))
         sys.exit(1)
     except BrokenPipeError:
         # `maillog search | head`: stop quietly, and keep Python from complaining at exit.

@@ -119,10 +119,8 @@ class MessageDetail:
         """Why it bounced and what to do, for the latest bounce-like event."""
         from rich.text import Text
 
-        try:
-            from maillog_cli.bounce.classify import REASONS
-        except ImportError:  # pragma: no cover
-            return None
+        from maillog_cli.bounce.classify import REASONS
+
         for e in reversed(self.events):
             reason = e.get("bounce_reason")
             if reason and reason in REASONS:

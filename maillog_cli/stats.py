@@ -104,12 +104,6 @@ def rate(n: int, sent: int) -> float | None:
     return round(n / sent, 6) if sent else None
 
 
-def attention(row: dict[str, Any]) -> float | None:
-    """How far the worse of bounce and complaint rate is over (>1) or under its threshold."""
-    scores = [row[k] / t for k, t in THRESHOLDS.items() if row.get(k) is not None]
-    return max(scores) if scores else None
-
-
 def over(row: dict[str, Any]) -> list[str]:
     """The rates of this row above their threshold (what to highlight)."""
     return [k for k, t in THRESHOLDS.items() if row.get(k) is not None and row[k] > t]

@@ -48,6 +48,7 @@ class Result:
 @pytest.fixture
 def cli() -> Callable[..., Result]:
     """Invoke the real Typer app in-process; MaillogError is mapped like `main()` does."""
+    from maillog_cli.context import format_error
     from maillog_cli.errors import MaillogError
 
     def invoke(*args: str, input: str | bytes | None = None) -> Result:
@@ -55,7 +56,7 @@ def cli() -> Callable[..., Result]:
         try:
             r = runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
         except MaillogError as exc:
-            return Result(1, "", f"maillog: error: {exc}\n")
+            return Result(1, "", f"maillog: {format_error(exc)}\n")
         return Result(r.exit_code, r.stdout, r.stderr)
 
     return invoke

@@ -21,7 +21,7 @@ import pytest
 from maillog_cli.dates import format_dt
 from maillog_cli.model import EVENT_KEYS, Event, StoredMessage
 from maillog_cli.prune import BadCutoff, resolve_cutoff
-from maillog_cli.store.db import Store
+from maillog_cli.store.db import Store, event_row
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = "90d, 12w, 6mo, 1y, 36h"
@@ -310,9 +310,15 @@ def test_archive_round_trip(cli, fixed: Path, tmp_path: Path, name: str) -> None
                 b"Hi\r\n",
             )
         )
-        store.insert_events(
-            [Event("2024-06-19T00:00:00.000Z", "sent", event_id="ev-00007", message_id="m4@x")],
-            None,
+        store.insert_rows(
+            [
+                event_row(
+                    Event(
+                        "2024-06-19T00:00:00.000Z", "sent", event_id="ev-00007", message_id="m4@x"
+                    ),
+                    None,
+                )
+            ]
         )
         store.insert_aliases([("queue-4", "m4@x")])
         store.conn.execute("CREATE TEMP TABLE touched AS SELECT 'm4@x' AS message_id")

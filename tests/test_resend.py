@@ -346,7 +346,7 @@ def test_without_yes_and_no_terminal_nothing_is_sent(cli, db_path, smtp_server):
     assert r.exit_code == 1
     assert (
         r.stderr
-        == "maillog: error: not sending without confirmation: stdin is not a terminal (add --yes (check first with --dry-run))\n"
+        == "maillog: error: not sending without confirmation: stdin is not a terminal; add --yes (check first with --dry-run)\n"
     )
     assert smtp_server.handler.received == []
     assert resends(db_path) == []
@@ -361,7 +361,7 @@ def test_on_a_terminal_it_asks(cli, db_path, smtp_server, monkeypatch):
     assert r.exit_code == 1
     assert (
         r.stderr
-        == "maillog: error: nothing sent (answer y to send, or use --dry-run to look first)\n"
+        == "maillog: error: nothing sent; answer y to send, or use --dry-run to look first\n"
     )
     assert smtp_server.handler.received == []
     assert resends(db_path) == []
@@ -392,7 +392,7 @@ def test_hard_bounced_recipient_is_refused_unless_forced(cli, db_path, tmp_path,
     assert r.exit_code == 1
     assert (
         r.stderr
-        == f"maillog: error: refused {ORIG}: {RCPT}: hard bounce (user_unknown) on 2024-06-20 (--force sends anyway)\n"
+        == f"maillog: error: refused {ORIG}: {RCPT}: hard bounce (user_unknown) on 2024-06-20; --force sends anyway\n"
     )
     assert smtp_server.handler.received == []
     # Fixing the address is not refused; --force overrides.
@@ -616,7 +616,7 @@ def test_starttls_is_required_by_default(cli, db_path, smtp_server, monkeypatch)
     assert r.exit_code == 1
     assert (
         r.stderr.splitlines()[-1]
-        == f"maillog: error: 127.0.0.1:{smtp_server.port} does not offer STARTTLS (use --tls ssl (port 465), or --tls none only on a network you trust)"
+        == f"maillog: error: 127.0.0.1:{smtp_server.port} does not offer STARTTLS; use --tls ssl (port 465), or --tls none only on a network you trust"
     )
     assert smtp_server.handler.received == []
 
@@ -715,8 +715,8 @@ def test_config_file_is_read_and_never_holds_a_password(
     r = cli("resend", ORIG, "--yes")
     assert r.exit_code == 1
     assert r.stderr == (
-        f"maillog: error: config file {config} holds an SMTP password ([smtp] password); remove it "
-        "(give the password in $MAILLOG_SMTP_PASSWORD or the system keyring (keyring set maillog-smtp USER))\n"
+        f"maillog: error: config file {config} holds an SMTP password ([smtp] password); remove it; "
+        "give the password in $MAILLOG_SMTP_PASSWORD or the system keyring (keyring set maillog-smtp USER)\n"
     )
     assert PASSWORD not in r.stderr
     config.write_text("[smtp\nhost=")

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import FormatOption, LimitOption, OutputFormat
+from maillog_cli.options import DbOption, FormatOption, LimitOption, OutputFormat
 
 _F = "Filters"
 
@@ -50,7 +50,6 @@ SinceOption = _filter(
     str | None, "--since", help="From this time: 2h, 30d, yesterday, 2026-01-31 …"
 )
 UntilOption = _filter(str | None, "--until", help="Before this time (same forms as --since).")
-DbOpt = Annotated[Path | None, typer.Option("--db", help="Database file.", show_default=False)]
 
 TABLE_COLUMNS = ("time", "actor", "action", "target", "ip", "metadata")
 
@@ -82,7 +81,7 @@ def _filters(actor, action, category, target, ip, meta, since, until):  # -> Aud
 
 
 def _store(ctx: typer.Context, db: Path | None):
-    from maillog_cli.cli import open_store
+    from maillog_cli.context import open_store
 
     # `maillog audit --db X show ID`: the group's --db, kept in the shared ctx.meta.
     return open_store(ctx, db or ctx.meta.get("audit_db"), readonly=True)
@@ -100,7 +99,7 @@ def audit(
     until: UntilOption = None,
     fmt: FormatOption = OutputFormat.table,
     limit: LimitOption = 100,
-    db: DbOpt = None,
+    db: DbOption = None,
 ) -> None:
     """Audit log: who changed what, when, from where (newest first).
 
@@ -191,7 +190,7 @@ def actions(
     since: SinceOption = None,
     until: UntilOption = None,
     fmt: FormatOption = OutputFormat.table,
-    db: DbOpt = None,
+    db: DbOption = None,
 ) -> None:
     """The actions in the store with their category and counts (most frequent first)."""
     from maillog_cli.audit.queries import ACTION_KEYS, action_counts
@@ -241,7 +240,7 @@ def show(
             "--format", "-f", help="table (pretty), json, jsonl or csv.", case_sensitive=False
         ),
     ] = OutputFormat.table,
-    db: DbOpt = None,
+    db: DbOption = None,
 ) -> None:
     """One audit entry with its metadata expanded (pretty JSON, never read as markup)."""
     from maillog_cli.audit.queries import get_entry, output_row

@@ -84,7 +84,7 @@ def bounces(
             )
         return
     from maillog_cli.bounce.report import bounce_filters
-    from maillog_cli.cli import open_store
+    from maillog_cli.context import open_store
 
     f = bounce_filters(filters)
     store = open_store(ctx, db, readonly=True)
@@ -426,7 +426,7 @@ def suppressions_cmd(
     maillog bounces suppressions --format csv > suppress.csv
     """
     from maillog_cli.bounce.suppress import SUPPRESSION_KEYS, describe, suppression_list
-    from maillog_cli.cli import open_store
+    from maillog_cli.context import open_store
 
     store = open_store(ctx, db, readonly=True)
     rows = suppression_list(
@@ -512,7 +512,7 @@ def reclassify_cmd(
     each email's class and reason follow its latest event.
     """
     from maillog_cli.bounce.report import reclassify
-    from maillog_cli.cli import open_store
+    from maillog_cli.context import open_store
 
     store = open_store(ctx, db, readonly=dry_run)
     if sys.stderr.isatty() and fmt is OutputFormat.table:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from maillog_cli.errors import MaillogError
+from maillog_cli.options import DbOption
 
 
 def register(app: typer.Typer) -> None:
@@ -63,9 +64,7 @@ def import_cmd(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")
     ] = False,
-    db: Annotated[
-        Path | None, typer.Option("--db", help="Database file.", show_default=False)
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Import exports and webhook dumps of any provider (auto-detected per record), raw emails and audit logs.
 
@@ -100,7 +99,7 @@ def import_cmd(
         ctx=Context(default_tz=parse_tz(tz), field_map=mapping),
     )
     pipeline.resolve_format(opts.fmt)  # fail fast on an unknown --format
-    from maillog_cli.cli import error, open_store
+    from maillog_cli.context import error, open_store
 
     store = open_store(ctx, db)
     rejects_file = open(rejects, "w", encoding="utf-8") if rejects else None  # noqa: SIM115
@@ -156,7 +155,7 @@ def _import_one(store, path: str, opts, report, show_progress: bool):
 
 
 def _summary(result) -> None:
-    from maillog_cli.cli import error
+    from maillog_cli.context import error
 
     if result.error:
         error(f"error: {result.error}")

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import OutputFormat, filter_options
+from maillog_cli.options import DbOption, OutputFormat, filter_options
 from maillog_cli.store.query import Filters
 
 db_app = typer.Typer(
@@ -27,7 +27,6 @@ FormatTableJson = Annotated[
         rich_help_panel="Output",
     ),
 ]
-DbPath = Annotated[Path | None, typer.Option("--db", help="Database file.", show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
@@ -112,12 +111,12 @@ def prune(
         ),
     ] = None,
     fmt: FormatTableJson = OutputFormat.table,
-    db: DbPath = None,
+    db: DbOption = None,
     filters: Filters = None,  # type: ignore[assignment]  # filled by @filter_options
 ) -> None:
     """Delete old events (retention): messages left without events go too; audit kept unless --include-audit."""
-    from maillog_cli.cli import open_store
     from maillog_cli.config import load_config
+    from maillog_cli.context import open_store
     from maillog_cli.paths import config_path
     from maillog_cli.prune import BadCutoff, Pruner, resolve_audit_cutoff, resolve_cutoff
 
@@ -237,9 +236,11 @@ def _bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def info(ctx: typer.Context, fmt: FormatTableJson = OutputFormat.table, db: DbPath = None) -> None:
+def info(
+    ctx: typer.Context, fmt: FormatTableJson = OutputFormat.table, db: DbOption = None
+) -> None:
     """The store: path, size, schema version, counts, oldest/newest event, last import and prune."""
-    from maillog_cli.cli import open_store
+    from maillog_cli.context import open_store
     from maillog_cli.prune import db_info
 
     store = open_store(ctx, db, readonly=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import filter_options
+from maillog_cli.options import DbOption, filter_options
 from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:
@@ -141,9 +141,7 @@ def resend(
             show_default=False,
         ),
     ] = None,
-    db: Annotated[
-        Path | None, typer.Option("--db", help="Database file.", show_default=False)
-    ] = None,
+    db: DbOption = None,
     filters: Filters = None,  # type: ignore[assignment]  # filled by @filter_options
 ) -> None:
     """Send stored emails again over SMTP with fresh Resent-* headers, and record each as a new message.
@@ -152,7 +150,7 @@ def resend(
     maillog resend --status deferred --since 24h --yes;
     maillog resend MSGID --to fixed-address@example.org
     """
-    from maillog_cli.cli import open_store
+    from maillog_cli.context import open_store
     from maillog_cli.resend import send as core
 
     if not idents and filters.is_empty():

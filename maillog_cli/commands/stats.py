@@ -90,7 +90,7 @@ def stats(
       maillog stats --format json
     """
     from maillog_cli import stats as core
-    from maillog_cli.cli import open_store
+    from maillog_cli.context import open_store
 
     store = open_store(ctx, db, readonly=True)
     if by is None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from maillog_cli.options import FormatOption, OutputFormat, filter_options
+from maillog_cli.options import DbOption, FormatOption, OutputFormat, filter_options
 from maillog_cli.store.query import Filters
 
 STATUS_WIDTH = 12
@@ -72,9 +72,7 @@ def tail(
         ),
     ] = 0.25,
     fmt: FormatOption = OutputFormat.table,
-    db: Annotated[
-        Path | None, typer.Option("--db", help="Database file.", show_default=False)
-    ] = None,
+    db: DbOption = None,
     filters: Filters = None,  # type: ignore[assignment]  # filled by @filter_options
 ) -> None:
     """The last events (oldest first, like tail(1)); with --follow, new ones as they land.
@@ -82,7 +80,7 @@ def tail(
     New events come from any `maillog import` running meanwhile, or from a file being appended to (--import FILE). Ctrl-C stops cleanly.
     """
     from maillog_cli import follow as core
-    from maillog_cli.cli import error, open_store
+    from maillog_cli.context import error, open_store
 
     if from_start and import_file is None:
         raise typer.BadParameter("only makes sense with --import FILE", param_hint="--from-start")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from maillog_cli.errors import MaillogError
+from maillog_cli.options import DbOption
 
 
 def register(app: typer.Typer) -> None:
@@ -24,15 +24,13 @@ def tui(
             show_default=False,
         ),
     ] = None,
-    db: Annotated[
-        Path | None, typer.Option("--db", help="Database file.", show_default=False)
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Browse the store full-screen: emails, bounces, audit, stats (press ? inside for the keys)."""
     import shlex
     import sys
 
-    from maillog_cli.cli import db_path
+    from maillog_cli.context import db_path
     from maillog_cli.render.output import is_terminal
     from maillog_cli.store.query import parse_words
 

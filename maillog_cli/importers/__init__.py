@@ -34,32 +34,26 @@ CSV_ORDER: tuple[str, ...] = ("sendgrid_csv", "audit", "maillog", "generic")
 
 
 @cache
-def load(name: str) -> ModuleType | None:
-    """The importer module called `name`, or None while it does not exist yet."""
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__name__}.{name}":
-            return None
-        raise
+def load(name: str) -> ModuleType:
+    """The importer module called `name` (a name of DETECTION_ORDER, CSV_ORDER or EMAIL)."""
+    return importlib.import_module(f"{__name__}.{name}")
 
 
 @cache
 def json_importers() -> tuple[ModuleType, ...]:
     """The JSON detectors in order (computed once: detection runs for every record)."""
-    return tuple(m for n in DETECTION_ORDER if (m := load(n)) is not None and hasattr(m, "detect"))
+    return tuple(m for n in DETECTION_ORDER if hasattr(m := load(n), "detect"))
 
 
 def csv_importers() -> list[ModuleType]:
-    return [m for n in CSV_ORDER if (m := load(n)) is not None and hasattr(m, "detect_header")]
+    return [m for n in CSV_ORDER if hasattr(m := load(n), "detect_header")]
 
 
 def all_importers() -> list[ModuleType]:
     seen: dict[str, ModuleType] = {}
     for n in (*DETECTION_ORDER, *CSV_ORDER, "email.files"):
         m = load(n)
-        if m is not None:
-            seen.setdefault(m.NAME, m)
+        seen.setdefault(m.NAME, m)
     return list(seen.values())
 
 

@@ -17,10 +17,9 @@ Importers never touch the store and never print.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Any, Protocol
+from typing import Any
 
 from maillog_cli.dates import to_iso
 from maillog_cli.errors import RecordError
@@ -40,15 +39,6 @@ class Context:
     def time(self, value: Any) -> str:
         """The one timestamp rule, with this import's --tz."""
         return to_iso(value, self.default_tz)
-
-
-class ImporterModule(Protocol):
-    NAME: str
-    PROVIDER: str | None
-    SIGNATURE: str
-    SHAPES: str
-
-    def parse(self, obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]: ...
 
 
 def require(obj: dict[str, Any], key: str) -> Any:

@@ -88,10 +88,7 @@ def _keys(obj: Any) -> str:
 
 
 def _classifier() -> Callable[[Event], None]:
-    try:
-        from maillog_cli.bounce.classify import classify
-    except ImportError:  # pragma: no cover - the classifier lands with the bounces work
-        return lambda e: None
+    from maillog_cli.bounce.classify import classify
 
     def apply(e: Event) -> None:
         if e.bounce_class is None or e.bounce_reason is None:
@@ -294,9 +291,8 @@ def iter_items(
 
 
 def _form_values(source: readers.Source) -> Iterator[tuple[int, Any]]:
-    mandrill = importers.load("mandrill")
-    if mandrill is None or not hasattr(mandrill, "decode_form_body"):
-        raise FileFormatError("form-encoded bodies are not supported yet")
+    from maillog_cli.importers import mandrill
+
     data = source.stream.read()
     try:
         text = data.decode("utf-8")

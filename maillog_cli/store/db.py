@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import sqlite_utils
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, StoredMessage
@@ -113,7 +112,6 @@ class Store:
         self.path = path
         self.conn = conn
         self.readonly = readonly
-        self.db = sqlite_utils.Database(conn)
 
     # --- opening -----------------------------------------------------------------
     @classmethod
@@ -200,10 +198,6 @@ class Store:
             self.conn.execute("COMMIT")
 
     # --- writing -------------------------------------------------------------------
-    def insert_events(self, events: Sequence[Event], import_id: int | None) -> int:
-        """INSERT OR IGNORE a batch; returns how many were new (the rest were duplicates)."""
-        return self.insert_rows([event_row(e, import_id) for e in events])
-
     def insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
         """INSERT OR IGNORE rows made by `event_row`; returns how many were new."""
         return self.conn.executemany(_INSERT_EVENT, rows).rowcount

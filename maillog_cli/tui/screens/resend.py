@@ -80,11 +80,8 @@ class ResendScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         body = self.query_one("#resend-body", Static)
-        try:
-            from maillog_cli.resend import send as core
-        except ImportError:  # pragma: no cover - resend.py ships with the package
-            body.update(Text("resend is not available yet", style="bold red"))
-            return
+        from maillog_cli.resend import send as core
+
         try:
             settings = core.resolve_settings({})
             selection = core.select(self.source.store, [self.message_id], None)

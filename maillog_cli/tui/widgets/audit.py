@@ -40,21 +40,13 @@ class AuditView(Vertical):
         self.loaded = True
 
         def work() -> None:
-            try:
-                result: Any = self.source.audit_entries(LIMIT)
-            except ImportError:
-                result = None
+            result: Any = self.source.audit_entries(LIMIT)
             self.app.call_from_thread(self._show, result)
 
         self.run_worker(work, thread=True, group="audit", exclusive=True, name="audit")
 
     def _show(self, result: Any) -> None:
         header = self.query_one("#audit-header", Static)
-        if result is None:
-            header.update(
-                Text("Audit: not available yet (maillog audit is being built)", style="yellow")
-            )
-            return
         entries, actions, total = result
         self.entries = entries
         t = Text()

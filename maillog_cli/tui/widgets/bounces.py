@@ -57,8 +57,6 @@ class BouncesView(Vertical):
                 result: Any = self.source.bounce_summary(filters)
             except MaillogError as exc:
                 result = exc
-            except ImportError:
-                result = MaillogError("the bounce summary is not available yet")
             self.app.call_from_thread(self._show, token, result)
 
         self.run_worker(work, thread=True, group="bounces", exclusive=True, name="bounce summary")

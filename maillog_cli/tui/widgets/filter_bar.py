@@ -23,10 +23,8 @@ WHEN = ("today", "yesterday", "1h", "24h", "7d", "30d", "last monday", "last wee
 
 
 def _reasons() -> tuple[str, ...]:
-    try:
-        from maillog_cli.bounce.classify import REASONS
-    except ImportError:  # pragma: no cover - bounces.py is part of the package
-        return ()
+    from maillog_cli.bounce.classify import REASONS
+
     return tuple(REASONS)
 
 

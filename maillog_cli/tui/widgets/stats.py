@@ -20,8 +20,6 @@ from maillog_cli.store.query import Filters
 from maillog_cli.tui.cells import share
 from maillog_cli.tui.data import Source
 
-NOT_AVAILABLE = "Stats: not available yet (maillog stats is being built)."
-
 
 def stats_renderable(data: dict[str, Any], width: int) -> Any:
     """The stats object (DESIGN.md keys) as text, a status table and per-day bars."""
@@ -60,7 +58,7 @@ def stats_renderable(data: dict[str, Any], width: int) -> Any:
 
 
 def compute(source: Source, filters: Filters) -> dict[str, Any]:
-    """stats.overview: the `maillog stats --format json` object (ImportError while absent)."""
+    """stats.overview: the `maillog stats --format json` object ."""
     from maillog_cli.stats import overview
 
     return source.locked(overview, filters)
@@ -86,8 +84,6 @@ class StatsView(VerticalScroll):
         def work() -> None:
             try:
                 result: Any = compute(self.source, filters)
-            except ImportError:
-                result = None
             except MaillogError as exc:
                 result = exc
             self.app.call_from_thread(self._show, token, result)
@@ -98,9 +94,7 @@ class StatsView(VerticalScroll):
         if token != self._token:
             return
         body = self.query_one("#stats-body", Static)
-        if result is None:
-            body.update(Text(NOT_AVAILABLE, style="yellow"))
-        elif isinstance(result, MaillogError):
+        if isinstance(result, MaillogError):
             body.update(Text(f"Stats: {result}", style="bold red"))
         else:
             body.update(stats_renderable(result, self.app.size.width))

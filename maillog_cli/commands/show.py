@@ -1,0 +1,67 @@
+"""`show`: one message, what is known about it and its timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from maillog_cli.errors import MaillogError
+from maillog_cli.options import DbOption, OutputFormat
+
+
+def register(app: typer.Typer) -> None:
+    app.command("show")(show)
+
+
+def show(
+    ctx: typer.Context,
+    ident: Annotated[
+        str,
+        typer.Argument(
+            metavar="MESSAGE_ID", help="Message-ID, provider message id or queue id; <> optional."
+        ),
+    ],
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table or json.", case_sensitive=False)
+    ] = OutputFormat.table,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Print the stored email itself (when one was imported).")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """One message: what is known about it, then its events as a timeline."""
+    from maillog_cli.context import open_store
+    from maillog_cli.message_detail import load_message
+
+    store = open_store(ctx, db, readonly=True)
+    detail = load_message(store, ident)
+    if detail is None:
+        raise MaillogError(
+            f"no message {ident!r} in {store.path}",
+            "check the id with: maillog search --message-id ID, or maillog search TEXT",
+        )
+    if raw:
+        if detail.raw is None:
+            raise MaillogError(
+                f"no stored content for {detail.message_id}",
+                "import the original (.eml, mbox) first",
+            )
+        import sys
+
+        sys.stdout.buffer.write(detail.raw)
+        return
+    if fmt in (OutputFormat.json, OutputFormat.jsonl):
+        from maillog_cli.render.output import json_line
+
+        typer.echo(json_line(detail.as_json()))
+        return
+    if fmt is OutputFormat.csv:
+        from maillog_cli.model import EVENT_KEYS
+        from maillog_cli.render.output import write_rows
+
+        write_rows(detail.events, EVENT_KEYS, "csv")
+        return
+    from maillog_cli.render.output import console
+
+    console().print(detail.renderable())
