@@ -106,6 +106,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 enhanced_code=enhanced,
                 diagnostic=diag,
                 tag=tags[0] if tags else None,
+                tags=tuple(dict.fromkeys(tags)),
                 extra=extra,
             )
         )

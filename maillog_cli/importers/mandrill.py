@@ -197,9 +197,22 @@ def _parse_event(ev: dict[str, Any], ctx: Context) -> Parsed:
             enhanced_code=enhanced,
             diagnostic=diag,
             tag=tag_list[0] if tag_list else None,
+            tags=tuple(dict.fromkeys(tag_list)),
+            size=_last_smtp_size(msg.get("smtp_events")),
             extra=extra,
         )
     )
+
+
+def _last_smtp_size(events: Any) -> int | None:
+    """`size` (bytes) of the last element of `msg.smtp_events` that has one."""
+    if not isinstance(events, list):
+        return None
+    for ev in reversed(events):
+        size = ev.get("size") if isinstance(ev, dict) else None
+        if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
+            return size
+    return None
 
 
 def _last_smtp_diag(events: Any) -> str | None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from maillog_cli.errors import FileFormatError, MaillogError
 from maillog_cli.ingest import pipeline, readers
-from maillog_cli.model import AuditEntry, StoredMessage
+from maillog_cli.model import AuditEntry, Restored, StoredMessage
 
 
 def wanted(source: readers.Source) -> bool:
@@ -60,7 +60,7 @@ class _Forwarder(pipeline.Ingest):
     def _write_audit(self, entries: list[AuditEntry]) -> None:
         self.out.send(("audit", entries))
 
-    def _save_content(self, item: StoredMessage) -> None:
+    def _save_content(self, item: StoredMessage | Restored) -> None:
         self.out.send(("content", item))
 
 

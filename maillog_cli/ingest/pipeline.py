@@ -21,7 +21,7 @@ from maillog_cli import importers
 from maillog_cli.errors import FileFormatError, MaillogError, RecordError
 from maillog_cli.importers.base import Context
 from maillog_cli.ingest import readers
-from maillog_cli.model import AuditEntry, Event, Skip, StoredMessage
+from maillog_cli.model import AuditEntry, Event, Restored, Skip, StoredMessage
 from maillog_cli.store.db import Store, event_row
 
 BATCH = 5000
@@ -117,7 +117,7 @@ class Ingest:
         self.audit: list[AuditEntry] = []
         self.classify = _classifier()
 
-    def add(self, item: Event | AuditEntry | Skip | StoredMessage) -> None:
+    def add(self, item: Event | AuditEntry | Skip | StoredMessage | Restored) -> None:
         if isinstance(item, Event):
             self.classify(item)
             self.events.append(item)
@@ -127,12 +127,24 @@ class Ingest:
             self.audit.append(item)
             if len(self.audit) >= BATCH:
                 self.flush()
-        elif isinstance(item, StoredMessage):
+        elif isinstance(item, StoredMessage | Restored):
             self._save_content(item)
         elif isinstance(item, Skip):
             self.result.skipped[item.why] += 1
 
-    def _save_content(self, item: StoredMessage) -> None:
+    def _save_content(self, item: StoredMessage | Restored) -> None:
+        """A stored email, or a non-event row of our full export form (forked.py sends both
+        down its "content" channel)."""
+        if isinstance(item, Restored):
+            new = self.store.restore(item)
+            if item.table == "messages":
+                self.result.new_messages += new
+                self.store.conn.execute(
+                    "INSERT OR IGNORE INTO touched VALUES (?)", (item.values["message_id"],)
+                )
+            elif item.table == "message_content":
+                self.result.contents += new
+            return
         if self.store.save_content(item):
             self.result.contents += 1
         self.store.conn.execute("INSERT OR IGNORE INTO touched VALUES (?)", (item.message_id,))
@@ -178,7 +190,7 @@ class Ingest:
         self.flush()
         if self.bulk is not None:
             self.store.end_bulk(self.bulk)
-        self.result.new_messages = self.store.refresh_messages("touched")
+        self.result.new_messages += self.store.refresh_messages("touched")
 
 
 # --- reading a source into parsed items -------------------------------------------------------

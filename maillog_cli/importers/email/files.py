@@ -47,6 +47,7 @@ Rules worth knowing:
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from email.header import decode_header, make_header
@@ -430,6 +431,8 @@ def _sent_items(
     recipients = tuple(dict.fromkeys(a for h in ("To", "Cc", "Bcc") for a in _addresses(msg, h)))
     subject = _decoded(msg.get("Subject"))
     spf, dkim, dmarc = auth_results(msg)
+    method = send_method_of(msg)
+    tags = header_tags(msg)
     stored = StoredMessage(
         message_id=message_id,
         timestamp=timestamp,
@@ -442,6 +445,7 @@ def _sent_items(
         dkim=dkim,
         dmarc=dmarc,
         headers=kept_headers(msg),
+        send_method=method,
     )
     items: list[Item] = [stored]
     for rcpt in recipients:
@@ -457,6 +461,8 @@ def _sent_items(
                     recipient=rcpt,
                     subject=subject,
                     size=len(raw),
+                    send_method=method,
+                    tags=tags,
                     extra={"source": source},
                 )
             )
@@ -629,6 +635,50 @@ def auth_results(msg: Message) -> tuple[str | None, str | None, str | None]:
                 found["spf"] = m.group(1).lower()
                 break
     return found.get("spf"), found.get("dkim"), found.get("dmarc")
+
+
+_RECEIVED_WITH = re.compile(r"\bwith\s+([A-Za-z][\w-]*)", re.I)
+# Where sending services put a message's tags (RFC 5322 headers of the copy that was sent).
+_TAG_HEADERS = ("X-Mailgun-Tag", "X-PM-Tag", "X-MC-Tags", "X-Tag", "X-Mailjet-Campaign")
+
+
+def send_method_of(msg: Message) -> str | None:
+    """How the email entered the mail system: the protocol of its first hop, the bottom-most
+    Received header's `with` word (ESMTPSA → smtp, HTTP/HTTPREST → api); else `smtp` when a
+    receiving server stamped it (Authentication-Results, Received-SPF, Return-Path); None
+    when the copy says nothing (a draft, a file written by an application)."""
+    trail = msg.get_all("Received") or []
+    for value in reversed(trail):
+        text = re.sub(r"\([^()]*\)", " ", _text(value) or "")
+        m = _RECEIVED_WITH.search(text)
+        if m:
+            return normalize.send_method(m.group(1))
+    if any(msg.get(h) for h in ("Authentication-Results", "Received-SPF", "Return-Path")):
+        return "smtp"
+    return None
+
+
+def header_tags(msg: Message) -> tuple[str, ...]:
+    """Tags a sending service left in the headers (X-Mailgun-Tag, X-PM-Tag, X-MC-Tags,
+    X-SES-MESSAGE-TAGS `name=value, …`, X-SMTPAPI `category`)."""
+    found: list[str] = []
+    for name in _TAG_HEADERS:
+        for value in msg.get_all(name) or []:
+            found += [t for t in (_text(value) or "").split(",")]
+    for value in msg.get_all("X-SES-MESSAGE-TAGS") or []:
+        for pair in (_text(value) or "").split(","):
+            key, _, val = pair.strip().partition("=")
+            if val and not key.startswith("ses:"):
+                found.append(f"{key}:{val}")
+    api = _text(msg.get("X-SMTPAPI"))
+    if api:
+        try:
+            data = json.loads(api)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            found += list(normalize.tag_list(data.get("category")))
+    return normalize.tag_list(found)
 
 
 def kept_headers(msg: Message) -> dict[str, str]:
