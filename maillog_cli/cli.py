@@ -60,6 +60,7 @@ COMMANDS = (
     "audit",
     "resend",
     "prune",
+    "export",
     "stats",
     "tui",
     "demo",
