@@ -35,7 +35,6 @@ import orjson
 
 from maillog_cli.dates import DURATION_FORMS, format_dt, parse_duration, parse_when
 from maillog_cli.errors import MaillogError
-from maillog_cli.model import AUDIT_KEYS, EVENT_KEYS
 from maillog_cli.store.db import BUSY_TIMEOUT_MS, Store, now_iso
 from maillog_cli.store.query import Filters, where, with_changes
 
@@ -351,26 +350,17 @@ class Pruner:
 
     # --- archive -------------------------------------------------------------------------
     def archive_rows(self) -> Iterator[dict[str, Any]]:
-        """What goes, as our own JSONL rows: events (EVENT_KEYS, by seq), then audit entries
-        (AUDIT_KEYS, metadata an object) — both import back with `maillog import`."""
-        c = self.conn
-        cols = ", ".join(f"e.{k}" for k in EVENT_KEYS)
-        cur = c.execute(
-            f"SELECT {cols} FROM temp.doomed d CROSS JOIN events e ON e.seq = d.seq ORDER BY d.seq"
+        """What goes, in the full form of `maillog export` (maillog_cli/export.py): the
+        events, the messages that go whole with their aliases and stored emails, the audit
+        entries — so that `maillog import ARCHIVE` brings back all that the prune took."""
+        from maillog_cli.export import records
+
+        return records(
+            self.conn,
+            events="temp.doomed",
+            messages="temp.doomed_messages",
+            audit="temp.doomed_audit",
         )
-        for row in cur:
-            yield dict(zip(EVENT_KEYS, row, strict=True))
-        cols = ", ".join(f"a.{k}" for k in AUDIT_KEYS)
-        cur = c.execute(
-            f"SELECT {cols} FROM temp.doomed_audit d CROSS JOIN audit a ON a.rowid = d.rid ORDER BY d.rid"
-        )
-        for row in cur:
-            entry = dict(zip(AUDIT_KEYS, row, strict=True))
-            try:
-                entry["metadata"] = orjson.loads(entry["metadata"]) if entry["metadata"] else {}
-            except orjson.JSONDecodeError:
-                entry["metadata"] = {"_unreadable": entry["metadata"]}
-            yield entry
 
     def archive(self, path: Path) -> int:
         """Write everything that goes to `path` (gzip when it ends in .gz), durably.
@@ -416,7 +406,7 @@ class Pruner:
                 for row in self.archive_rows():
                     out.write(json_line(row))
                     out.write("\n")
-                    n += 1
+                    n += row.get("maillog") in ("event", "audit")  # the rows that go
             finally:
                 self.conn.execute("COMMIT")
             out.flush()
