@@ -23,6 +23,8 @@ class MessageDetail:
     def as_json(self) -> dict[str, Any]:
         msg = dict(self.message)
         msg["headers"] = orjson.loads(msg["headers"]) if msg.get("headers") else None
+        msg["tags"] = orjson.loads(msg["tags"]) if msg.get("tags") else []
+        msg.pop("last_seq", None)  # the store's bookkeeping, not a fact
         return {
             "message": msg,
             "aliases": self.aliases,
@@ -52,7 +54,10 @@ class MessageDetail:
         line("To", m.get("recipient"))
         line("Subject", m.get("subject"))
         line("Provider", m.get("provider"))
-        line("Tag", m.get("tag"))
+        line("Type", m.get("type"))
+        tags = orjson.loads(m["tags"]) if m.get("tags") else ([m["tag"]] if m.get("tag") else [])
+        line("Tags", ", ".join(tags))
+        line("Sent via", m.get("send_method"))
         line("First seen", (m.get("first_seen") or "")[:19].replace("T", " "))
         if m.get("last_status"):
             head.append(f"{'Status':<13}", style="bold")
@@ -60,9 +65,14 @@ class MessageDetail:
             if m.get("bounce_class"):
                 head.append(f"  ({visible(m['bounce_class'])}: {visible(m.get('bounce_reason'))})")
             head.append("\n")
+        line(
+            "Opened", _engagement(m.get("open_count"), m.get("opened_at"), m.get("last_opened_at"))
+        )
+        line(
+            "Clicked",
+            _engagement(m.get("click_count"), m.get("clicked_at"), m.get("last_clicked_at")),
+        )
         for key, label in (
-            ("opened_at", "Opened"),
-            ("clicked_at", "Clicked"),
             ("complained_at", "Complained"),
             ("unsubscribed_at", "Unsubscribed"),
         ):
@@ -132,6 +142,20 @@ class MessageDetail:
                 t.append(info.action)
                 return t
         return None
+
+
+def _short(ts: str | None) -> str:
+    return (ts or "")[:19].replace("T", " ")
+
+
+def _engagement(count: int | None, first: str | None, last: str | None) -> str | None:
+    """ "3 times, first 2026-11-12 10:00:00, last 2026-11-13 08:12:00" (None when never)."""
+    if not first:
+        return None
+    n = count or 1
+    if n == 1 or not last or last == first:
+        return f"{_short(first)}" + (f" ({n} times)" if n > 1 else "")
+    return f"{n} times, first {_short(first)}, last {_short(last)}"
 
 
 def load_message(store: Store, ident: str) -> MessageDetail | None:

@@ -6,7 +6,9 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from maillog_cli.model import EVENT_KEYS
+import orjson
+
+from maillog_cli.model import EVENT_KEYS, MESSAGE_KEYS
 from maillog_cli.options import OutputFormat
 from maillog_cli.render.output import (
     console,
@@ -55,14 +57,46 @@ def table_cells(row: dict[str, Any]) -> list[Any]:
     ]
 
 
+MESSAGE_TABLE_COLUMNS = ("type", "tags", "size", "method", "opens", "clicks")
+
+
+def message_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A `search --messages` row as MESSAGE_KEYS want it: lists as lists, flags as booleans."""
+    for key in ("tags", "aliases"):
+        text = row.get(key)
+        row[key] = orjson.loads(text) if isinstance(text, str) else (text or [])
+    row["has_content"] = bool(row.get("has_content"))
+    return row
+
+
+def message_cells(row: dict[str, Any]) -> list[Any]:
+    """The table cells of a message's facts (MESSAGE_TABLE_COLUMNS)."""
+    return [
+        row.get("type"),
+        ", ".join(row.get("tags") or []),
+        row.get("size"),
+        row.get("send_method"),
+        row.get("open_count") or "",
+        row.get("click_count") or "",
+    ]
+
+
 def emit_events(
-    rows: Iterable[dict[str, Any]], fmt: OutputFormat | str, title: str | None = None
+    rows: Iterable[dict[str, Any]],
+    fmt: OutputFormat | str,
+    title: str | None = None,
+    messages: bool = False,
 ) -> int:
-    """Print events in the chosen format; returns how many were printed."""
+    """Print events (or, with `messages`, one row per message: its latest event and the
+    message's facts) in the chosen format; returns how many were printed."""
     fmt = OutputFormat(fmt)
+    if messages:
+        rows = (message_row(r) for r in rows)
     if fmt is not OutputFormat.table:
-        return write_rows(rows, EVENT_KEYS, fmt.value)
+        return write_rows(rows, MESSAGE_KEYS if messages else EVENT_KEYS, fmt.value)
     if not is_terminal():
+        if messages:
+            return write_tsv(table_cells(r) + message_cells(r) for r in rows)
         return write_tsv(table_cells(r) for r in rows)
     rows = list(rows)
     out = console()
@@ -82,6 +116,8 @@ def emit_events(
         layout.append((6, "code", 9))
     if width >= 170:
         layout.append((4, "provider", 10))
+    if messages and width >= 150:
+        layout += [(8, "type", 13), (9, "tags", 16), (12, "opens", 5), (13, "clicks", 6)]
     rest = width - sum(w for _, _, w in layout) - 2 * len(layout)
     layout.append((7, "diagnostic", max(rest, 10)))
     columns = [
@@ -93,7 +129,7 @@ def emit_events(
     ]
     cells = []
     for r in rows:
-        c = table_cells(r)
+        c = table_cells(r) + (message_cells(r) if messages else [])
         c[1] = status_text(r.get("status"))
         c[3] = one_line(c[3])
         c[7] = one_line(c[7])

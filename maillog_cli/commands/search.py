@@ -39,4 +39,4 @@ def search(
     sql, params = events_sql(filters, limit or None, messages=messages)
     cur = store.conn.execute(sql, params)
     names = [d[0] for d in cur.description]
-    emit_events(rows_as_dicts(cur, names), fmt)
+    emit_events(rows_as_dicts(cur, names), fmt, messages=messages)
