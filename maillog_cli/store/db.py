@@ -83,7 +83,7 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
         e.bounce_reason,
         e.bounce_hint,
         e.tag or (e.tags[0] if e.tags else None),
-        _dumps(list(e.tags)) if e.tags else None,
+        _dumps(sorted(set(e.tags))) if e.tags else None,  # sorted: see refresh_messages
         e.type,
         e.size,
         e.send_method,
@@ -356,7 +356,7 @@ class Store:
                 unsubscribed_at, event_count, spf, dkim, dmarc, type, size, send_method,
                 open_count, last_opened_at, click_count, last_clicked_at, tags,
                 last_status, last_status_at, bounce_class, bounce_reason, last_seq)
-            SELECT a.*, t.tags, l.status, l.timestamp, l.bounce_class, l.bounce_reason, l.seq
+            SELECT a.*, l.status, l.timestamp, l.bounce_class, l.bounce_reason, l.seq
             FROM (
                 SELECT message_id, max(sender), min(recipient), min(recipient_domain),
                     max(subject), max(tag), max(provider), max(direction), min(timestamp),
@@ -372,20 +372,19 @@ class Store:
                     count(CASE WHEN status = 'opened' THEN 1 END),
                     max(CASE WHEN status = 'opened' THEN timestamp END),
                     count(CASE WHEN status = 'clicked' THEN 1 END),
-                    max(CASE WHEN status = 'clicked' THEN timestamp END)
+                    max(CASE WHEN status = 'clicked' THEN timestamp END),
+                    -- every tag of every event, once each, sorted (event tags are stored
+                    -- sorted, so the union is only computed where events disagree)
+                    CASE WHEN min(tags) IS NULL OR min(tags) = max(tags) THEN min(tags) ELSE (
+                        SELECT json_group_array(value) FROM (
+                            SELECT DISTINCT j.value FROM events x, json_each(x.tags) AS j
+                            WHERE x.message_id = events.message_id AND x.tags IS NOT NULL
+                            ORDER BY j.value
+                        )
+                    ) END
                 FROM events WHERE message_id IN (SELECT message_id FROM {touched_table})
                 GROUP BY message_id
             ) AS a LEFT JOIN latest l ON l.message_id = a.message_id
-            LEFT JOIN (
-                -- every tag of every event, once each, sorted (a JSON array)
-                SELECT message_id, json_group_array(value) AS tags FROM (
-                    SELECT DISTINCT e.message_id, j.value
-                    FROM events e, json_each(e.tags) AS j
-                    WHERE e.message_id IN (SELECT message_id FROM {touched_table})
-                      AND e.tags IS NOT NULL
-                    ORDER BY e.message_id, j.value
-                ) GROUP BY message_id
-            ) AS t ON t.message_id = a.message_id
             WHERE true
             ON CONFLICT(message_id) DO UPDATE SET
                 sender = coalesce(messages.sender, excluded.sender),
