@@ -219,10 +219,17 @@ def _audit_records(conn: sqlite3.Connection, table: str) -> Iterator[dict[str, A
 
 
 def record_line(record: dict[str, Any]) -> str:
-    """One record as its line (the escaping of all our JSON output)."""
+    """One record as its line (the escaping of all our JSON output); integers beyond 64
+    bits, which orjson refuses, go through json (as the store's own JSON columns do)."""
     from maillog_cli.render.output import json_line
 
-    return json_line(record) + "\n"
+    try:
+        return json_line(record) + "\n"
+    except (TypeError, orjson.JSONEncodeError):
+        import json
+
+        # ASCII only: no control or bidi character reaches the file unescaped
+        return json.dumps(record, default=str, separators=(",", ":")) + "\n"
 
 
 @contextmanager

@@ -297,3 +297,13 @@ def test_prune_archive_brings_back_what_it_took(cli, tmp_path: Path, db_path: Pa
     # and back into the pruned store: whole again
     assert cli("import", archive).exit_code == 0
     assert message(db_path) == taken
+
+
+def test_integers_beyond_64_bits_are_written_not_a_traceback(
+    cli, tmp_path: Path, db_path: Path
+) -> None:
+    from maillog_cli.export import record_line
+
+    line = record_line({"maillog": "event", "extra": {"n": 2**70, "t": "\u202e"}})
+    assert orjson.loads(line)["extra"]["t"] == "\u202e" and str(2**70) in line
+    assert "\u202e" not in line
