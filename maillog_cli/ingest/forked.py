@@ -49,7 +49,7 @@ class _Forwarder(pipeline.Ingest):
 
     def __init__(self, result: pipeline.FileResult, import_id: int, out: Connection) -> None:
         self.result, self.import_id, self.out = result, import_id, out
-        self.events, self.audit = [], []
+        self.events, self.audit, self.restored = [], [], []
         self.classify = pipeline._classifier()
 
     def _write_events(
@@ -60,7 +60,10 @@ class _Forwarder(pipeline.Ingest):
     def _write_audit(self, entries: list[AuditEntry]) -> None:
         self.out.send(("audit", entries))
 
-    def _save_content(self, item: StoredMessage | Restored) -> None:
+    def _write_restored(self, items: list[Restored]) -> None:
+        self.out.send(("restored", items))
+
+    def _save_content(self, item: StoredMessage) -> None:
         self.out.send(("content", item))
 
 
@@ -157,6 +160,8 @@ def consume(
                 ingest._write_audit(msg[1])
             elif kind == "content":
                 ingest._save_content(msg[1])
+            elif kind == "restored":
+                ingest._write_restored(msg[1])
             elif kind == "report":
                 report(msg[1])
             elif kind == "reject":

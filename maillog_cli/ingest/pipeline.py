@@ -115,6 +115,7 @@ class Ingest:
             self.bulk = store.begin_bulk(drop_indexes=expected > 2 * store.event_count_estimate())
         self.events: list[Event] = []
         self.audit: list[AuditEntry] = []
+        self.restored: list[Restored] = []
         self.classify = _classifier()
 
     def add(self, item: Event | AuditEntry | Skip | StoredMessage | Restored) -> None:
@@ -127,15 +128,18 @@ class Ingest:
             self.audit.append(item)
             if len(self.audit) >= BATCH:
                 self.flush()
-        elif isinstance(item, StoredMessage | Restored):
+        elif isinstance(item, Restored):
+            self.restored.append(item)
+            if len(self.restored) >= BATCH:
+                self.flush()
+        elif isinstance(item, StoredMessage):
             self._save_content(item)
         elif isinstance(item, Skip):
             self.result.skipped[item.why] += 1
 
-    def _save_content(self, item: StoredMessage | Restored) -> None:
-        """A stored email, or a non-event row of our full export form (forked.py sends both
-        down its "content" channel)."""
-        if isinstance(item, Restored):
+    def _write_restored(self, items: list[Restored]) -> None:
+        """Non-event rows of our full export form (messages, aliases, stored emails)."""
+        for item in items:
             new = self.store.restore(item)
             if item.table == "messages":
                 self.result.new_messages += new
@@ -144,7 +148,8 @@ class Ingest:
                 )
             elif item.table == "message_content":
                 self.result.contents += new
-            return
+
+    def _save_content(self, item: StoredMessage) -> None:
         if self.store.save_content(item):
             self.result.contents += 1
         self.store.conn.execute("INSERT OR IGNORE INTO touched VALUES (?)", (item.message_id,))
@@ -165,6 +170,9 @@ class Ingest:
         if self.audit:
             entries, self.audit = self.audit, []
             self._write_audit(entries)
+        if self.restored:
+            rows, self.restored = self.restored, []
+            self._write_restored(rows)
 
     def _write_events(
         self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]
