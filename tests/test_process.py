@@ -66,6 +66,7 @@ def wait_for_import_to_start(db: Path, proc: subprocess.Popen, timeout: float = 
     assert proc.poll() is None, "the import finished before it could be interrupted"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_interrupted_import_leaves_nothing_and_rerun_completes(tmp_path: Path, sig: int) -> None:
     db = tmp_path / "s.db"
@@ -86,6 +87,7 @@ def test_interrupted_import_leaves_nothing_and_rerun_completes(tmp_path: Path, s
     assert events(db) == 200_010
 
 
+@pytest.mark.slow
 def test_two_imports_queue_instead_of_failing(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     a = big_file(tmp_path / "a.jsonl", 20_000, "a")
@@ -96,6 +98,7 @@ def test_two_imports_queue_instead_of_failing(tmp_path: Path) -> None:
     assert events(db) == 40_000
 
 
+@pytest.mark.slow
 def test_readers_are_not_blocked_by_an_import(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     assert maillog("import", str(big_file(tmp_path / "small.jsonl", 10, "k")), db=db).wait(30) == 0
@@ -109,6 +112,7 @@ def test_readers_are_not_blocked_by_an_import(tmp_path: Path) -> None:
     proc.wait(120)
 
 
+@pytest.mark.slow
 def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     assert maillog("import", str(big_file(tmp_path / "a.jsonl", 30_000)), db=db).wait(60) == 0
@@ -127,6 +131,7 @@ def test_headless_commands_do_not_import_textual(tmp_path: Path) -> None:
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_several_imports_creating_the_same_new_store_at_once(tmp_path: Path) -> None:
     for round_ in range(3):
         db = tmp_path / f"new{round_}.db"

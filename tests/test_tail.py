@@ -429,6 +429,7 @@ def run_import(path: Path) -> float:
     return time.monotonic()
 
 
+@pytest.mark.slow
 def test_follow_while_another_process_imports(tmp_path: Path, cli, spawn) -> None:
     seed(tmp_path, cli, [event(f"old{i}", i) for i in range(5)])
     tail = spawn("tail", "--follow", "--format", "jsonl", "-n", "2")
@@ -448,6 +449,7 @@ def test_follow_while_another_process_imports(tmp_path: Path, cli, spawn) -> Non
     assert "Traceback" not in "".join(tail.err)
 
 
+@pytest.mark.slow
 def test_filters_under_follow(tmp_path: Path, cli, spawn) -> None:
     seed(tmp_path, cli, [event("old-bounce", 1, "bounced", "a@gmail.com")])
     tail = spawn(
@@ -491,6 +493,7 @@ def test_filters_under_follow(tmp_path: Path, cli, spawn) -> None:
     assert tail.stop() == 0
 
 
+@pytest.mark.slow
 def test_import_follower_appends_partial_rotation_truncation(
     tmp_path: Path, cli, spawn, db_path: Path
 ) -> None:
@@ -541,6 +544,7 @@ def test_import_follower_appends_partial_rotation_truncation(
     assert stored == {"stored", "a1", "skip", "a2", "p1", "r1", "t1"}
 
 
+@pytest.mark.slow
 def test_import_follower_from_start(tmp_path: Path, spawn) -> None:
     dump = write(tmp_path / "webhooks.jsonl", [event("s1", 1), event("s2", 2)])
     tail = spawn("tail", "--import", str(dump), "--from-start", "--format", "jsonl")
@@ -548,6 +552,7 @@ def test_import_follower_from_start(tmp_path: Path, spawn) -> None:
     assert tail.stop() == 0
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_zero_without_traceback(tmp_path: Path, cli, spawn) -> None:
     seed(tmp_path, cli, [event("a", 1)])
     tail = spawn("tail", "--follow", "--format", "json")
@@ -588,6 +593,7 @@ def finish(p: subprocess.Popen[bytes]) -> tuple[int, bytes]:
             p.wait(timeout=WAIT)
 
 
+@pytest.mark.slow
 def test_closed_pipe_while_idle_ends_quietly(tmp_path: Path, cli) -> None:
     seed(tmp_path, cli, [event(f"e{i}", i) for i in range(3)])
     p = subprocess.Popen(
@@ -599,6 +605,7 @@ def test_closed_pipe_while_idle_ends_quietly(tmp_path: Path, cli) -> None:
     assert finish(p) == (0, b"")  # noticed while idle: no new event needs to arrive
 
 
+@pytest.mark.slow
 def test_closed_pipe_while_writing_ends_quietly(tmp_path: Path, cli) -> None:
     seed(tmp_path, cli, [event(f"e{i}", i) for i in range(3000)])
     p = subprocess.Popen(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import Button, DataTable, Static
 
 from maillog_cli.bounce.classify import REASONS
@@ -62,6 +63,7 @@ async def test_filter_words_apply_with_the_cli_parser(make_app) -> None:
         assert app.focused is view.table
 
 
+@pytest.mark.slow
 async def test_bad_word_shows_the_error_inline_and_keeps_the_input(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -214,6 +216,7 @@ async def test_help_lists_every_key(make_app) -> None:
         assert not isinstance(app.screen, HelpScreen)
 
 
+@pytest.mark.slow
 async def test_tabs_switch_with_numbers_and_tab(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
