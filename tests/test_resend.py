@@ -353,10 +353,10 @@ def test_without_yes_and_no_terminal_nothing_is_sent(cli, db_path, smtp_server):
 
 
 def test_on_a_terminal_it_asks(cli, db_path, smtp_server, monkeypatch):
-    import maillog_cli.commands.resend as command
+    from maillog_cli import context
 
     store_original(db_path)
-    monkeypatch.setattr(command, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(context, "stdin_is_terminal", lambda: True)
     r = cli("resend", ORIG, input="n\n")
     assert r.exit_code == 1
     assert (
@@ -651,7 +651,7 @@ def test_batch_selection_rate_limit_and_each_message_once(cli, db_path, tmp_path
 
 
 def test_settings_come_from_flags_then_environment_then_config(tmp_path, monkeypatch):
-    from maillog_cli.resend.send import resolve_settings
+    from maillog_cli.resend.settings import resolve_settings
 
     config = {
         "smtp": {
@@ -725,7 +725,7 @@ def test_config_file_is_read_and_never_holds_a_password(
 
 
 def test_send_time_checks(tmp_path):
-    from maillog_cli.resend.send import ready_to_send, resolve_settings
+    from maillog_cli.resend.settings import ready_to_send, resolve_settings
 
     with pytest.raises(MaillogError, match="no SMTP server to send through"):
         ready_to_send(resolve_settings({}, {}, {}))
@@ -758,7 +758,9 @@ def test_send_time_checks(tmp_path):
 
 
 def test_rate_and_scrub():
-    from maillog_cli.resend.send import Pace, parse_rate, scrub
+    from maillog_cli.resend.send import Pace
+    from maillog_cli.resend.settings import parse_rate
+    from maillog_cli.resend.smtp import scrub
 
     assert [parse_rate(t) for t in ("5/s", "10", "120/m", "3600/h", "0.5/s")] == [5, 10, 2, 1, 0.5]
     for bad in ("0/s", "fast", "5/d", "-1/s"):

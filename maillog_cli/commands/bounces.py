@@ -103,12 +103,10 @@ def bounces(
 
 
 def _list_events(store: Any, f: Filters, fmt: OutputFormat, limit: int) -> None:
-    from maillog_cli.commands.listing import emit_events, rows_as_dicts
-    from maillog_cli.store.query import events_sql
+    from maillog_cli.commands.listing import emit_events
+    from maillog_cli.store.query import iter_events
 
-    sql, params = events_sql(f, limit or None)
-    cur = store.conn.execute(sql, params)
-    shown = emit_events(rows_as_dicts(cur, [d[0] for d in cur.description]), fmt)
+    shown = emit_events(iter_events(store.conn, f, limit or None), fmt)
     if limit and shown == limit:
         sys.stderr.write(f"maillog: showing the newest {limit} events; --limit 0 for all\n")
 

@@ -35,13 +35,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
 
 
-def stdin_is_terminal() -> bool:
-    """Whether a person can be asked (patched in tests)."""
-    from maillog_cli.render.output import is_terminal
-
-    return is_terminal(sys.stdin)
-
-
 @filter_options
 def prune(
     ctx: typer.Context,
@@ -116,7 +109,7 @@ def prune(
 ) -> None:
     """Delete old events (retention): messages left without events go too; audit kept unless --include-audit."""
     from maillog_cli.config import load_config
-    from maillog_cli.context import open_store
+    from maillog_cli.context import confirm_or_refuse, open_store
     from maillog_cli.paths import config_path
     from maillog_cli.prune import BadCutoff, Pruner, resolve_audit_cutoff, resolve_cutoff
 
@@ -150,15 +143,20 @@ def prune(
         _show({**plan.as_json(), "deleted": False}, fmt, title="nothing to prune")
         return
     if not yes:
-        if not stdin_is_terminal():
-            raise MaillogError(
+        confirm_or_refuse(
+            "Delete them?",
+            no_terminal=MaillogError(
                 "refusing to delete without --yes when not run from a terminal",
                 "check with --dry-run, then add --yes",
-            )
-        _show(plan.as_json(), OutputFormat.table, title="this will delete", err=True)
-        if not typer.confirm("Delete them?", default=False, err=True):
-            typer.echo("nothing deleted", err=True)
-            raise typer.Exit(1)
+            ),
+            declined=MaillogError(
+                "nothing deleted", "answer y to delete, or use --dry-run to look first"
+            ),
+            show=lambda: _show(
+                plan.as_json(), OutputFormat.table, title="this will delete", err=True
+            ),
+            err=True,
+        )
     if archive is not None:
         pruner.archive(archive)
     outcome = pruner.delete(_progress() if fmt is OutputFormat.table else None)

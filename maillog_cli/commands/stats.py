@@ -10,12 +10,19 @@ Thin: parse → maillog_cli.stats → render. Output (docs/cli/stats.md):
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from maillog_cli.options import DbOption, FormatOption, LimitOption, OutputFormat, filter_options
+from maillog_cli.options import (
+    DbOption,
+    FormatOption,
+    LimitOption,
+    OutputFormat,
+    choices,
+    filter_options,
+)
+from maillog_cli.stats import GROUPS, SORTS
 from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:
@@ -23,19 +30,8 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 
-class By(StrEnum):
-    day = "day"
-    week = "week"
-    domain = "domain"
-    provider = "provider"
-    type = "type"
-    sender = "sender"
-
-
-class Sort(StrEnum):
-    attention = "attention"
-    volume = "volume"
-    key = "key"
+By = choices("By", GROUPS)
+Sort = choices("Sort", SORTS)
 
 
 def register(app: typer.Typer) -> None:
@@ -122,7 +118,7 @@ def stats(
         write_tsv([_cells(r, by.value, marks=False) for r in rows])
         return
     _print_breakdown(rows, by.value, filters)
-    if chart and by is not By.day:
+    if chart and by.value != "day":
         _print_chart(core.series(store, filters, chart=True))
 
 
