@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from maillog_cli.follow import Changes, newer
+from maillog_cli.render.format import short_time
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import EVENT_SELECT, Filters, Page, count_sql, iter_events, where
 
@@ -145,7 +146,7 @@ class Source:
                     value = orjson.loads(extra)
                 except orjson.JSONDecodeError:
                     value = extra
-                out.append((f"{(ts or '')[:19].replace('T', ' ')} {status}", value))
+                out.append((f"{short_time(ts)} {status}", value))
             return out
 
     # --- the other tabs: their commands' own core functions ----------------------------
