@@ -442,6 +442,36 @@ def test_no_stored_content(cli, db_path, tmp_path, smtp_server):
     assert r.stderr.startswith("maillog: error: no stored content for the 1 matching message(s)")
 
 
+@pytest.mark.parametrize(
+    "to",
+    [
+        "a@x.example, b@y.example",
+        "Evil <e@evil.example>, bob@example.org",
+        "bob@example.org, Evil <e@evil.example>",
+        "a@x.example; b@y.example",
+        "team: a@x.example, b@y.example;",
+    ],
+)
+def test_an_address_list_in_any_form_is_refused(cli, db_path, smtp_server, to):
+    """--to takes one address (repeat it for several): a list is never cut to its first name."""
+    store_original(db_path)
+    r = cli("resend", ORIG, "--to", to, "--yes")
+    assert r.exit_code == 1
+    assert r.stderr.startswith(
+        f"maillog: error: cannot resend {ORIG}: not a usable address: {to.lower()}"
+    ), r.stderr
+    assert smtp_server.handler.received == []
+    assert resends(db_path) == []
+
+
+def test_a_sender_list_is_refused(cli, db_path, smtp_server):
+    store_original(db_path)
+    r = cli("resend", ORIG, "--smtp-from", "Ops <ops@example.com>, evil@evil.example", "--yes")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("maillog: error: not a usable sender address"), r.stderr
+    assert smtp_server.handler.received == []
+
+
 def test_an_address_that_would_inject_headers_is_not_sent(cli, db_path, smtp_server):
     store_original(db_path)
     r = cli("resend", ORIG, "--to", "eve@example.com\r\nBcc: all@example.com", "--yes")
@@ -685,6 +715,32 @@ def test_settings_come_from_flags_then_environment_then_config(tmp_path, monkeyp
         resolve_settings({}, {"MAILLOG_SMTP_TLS": "tls1"}, {})
     with pytest.raises(MaillogError, match=r"bad SMTP port 'x' from \[smtp\] port"):
         resolve_settings({}, {}, {"smtp": {"port": "x"}})
+
+
+@pytest.mark.parametrize(
+    "config_text, where",
+    [
+        ('[smtp]\nhost = "h.example"\nsmtp_password = "{pw}"\n', "[smtp] smtp_password"),
+        ('[smtp]\nhost = "h.example"\n[smtp.auth]\npassword = "{pw}"\n', "[smtp.auth] password"),
+        ('password = "{pw}"\n[smtp]\nhost = "h.example"\n', "password"),
+        ('smtp_password = "{pw}"\n', "smtp_password"),
+        ('[smtp]\nhost = "h.example"\nPassWord = "{pw}"\n', "[smtp] PassWord"),
+        ('[smtp]\nhost = "h.example"\napi-secret = "{pw}"\n', "[smtp] api-secret"),
+    ],
+)
+def test_a_password_anywhere_in_the_config_file_is_refused(
+    cli, db_path, tmp_path, smtp_server, config_text, where
+):
+    config = tmp_path / "config.toml"
+    config.write_text(config_text.format(pw=PASSWORD))
+    store_original(db_path)
+    r = cli("resend", ORIG, "--yes")
+    assert r.exit_code == 1
+    assert r.stderr.startswith(
+        f"maillog: error: config file {config} holds an SMTP password ({where}); remove it; "
+    ), r.stderr
+    assert PASSWORD not in r.stdout + r.stderr
+    assert smtp_server.handler.received == []
 
 
 def test_config_file_is_read_and_never_holds_a_password(

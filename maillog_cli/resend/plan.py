@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from maillog_cli.bounce.suppress import suppression_reason
 from maillog_cli.errors import MaillogError
-from maillog_cli.normalize import address, domain_of
-from maillog_cli.resend.settings import ADDRESS
+from maillog_cli.normalize import domain_of
+from maillog_cli.resend.settings import ADDRESS, one_address
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import Filters, where
 
@@ -111,7 +111,7 @@ def make_plans(
     force: bool = False,
 ) -> list[Plan]:
     """Content, envelope and refusal for each selected message."""
-    override = tuple(dict.fromkeys(a for t in to if (a := address(t) or t.strip())))
+    override = tuple(dict.fromkeys(a for t in to if (a := one_address(t) or t.strip())))
     plans: list[Plan] = []
     for mid in ids:
         row = store.conn.execute(

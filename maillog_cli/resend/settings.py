@@ -102,7 +102,7 @@ def resolve_settings(
     cafile, _ = pick("cafile")
     sender, where_from = pick("from")
     if sender is not None:
-        sender_addr = address(str(sender))
+        sender_addr = one_address(str(sender))
         if not sender_addr or not ADDRESS.fullmatch(sender_addr):
             raise MaillogError(
                 f"not a usable sender address {sender!r} from {where_from}", "e.g. ops@example.com"
@@ -117,6 +117,17 @@ def resolve_settings(
         sender=sender,
         password=env.get("MAILLOG_SMTP_PASSWORD") or None,
     )
+
+
+def one_address(text: str) -> str | None:
+    """The address in `Name <a@b>` or `a@b`, lowercased. A list (`a@x, b@y`,
+    `Evil <e@x>, b@y`, `a@x; b@y`, a group) is kept whole, so the ADDRESS check refuses it
+    instead of sending to one of its names: one address per --to, repeat it for several."""
+    from email.utils import getaddresses
+
+    if len([a for _, a in getaddresses([text]) if a]) > 1:
+        return text.strip().lower() or None
+    return address(text)
 
 
 def ready_to_send(settings: SmtpSettings) -> SmtpSettings:
