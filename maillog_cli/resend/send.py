@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from maillog_cli.model import AuditEntry, Event
 from maillog_cli.resend.plan import Outgoing, Plan, build_message
 from maillog_cli.resend.settings import SmtpSettings
 from maillog_cli.resend.smtp import ConnectFailure, Connection, Reply
@@ -40,12 +41,8 @@ def record(
     Goes through the import pipeline's Ingest, so the events are classified and the
     messages row is built exactly as for imported data; plus one audit entry.
     """
-    import getpass
-
-    from maillog_cli import __version__
     from maillog_cli.ingest.pipeline import FileResult, Ingest
-    from maillog_cli.model import AuditEntry, Event, StoredMessage
-    from maillog_cli.normalize import enhanced_code
+    from maillog_cli.model import StoredMessage
 
     at = now_iso()
     new_id = out.message_id
@@ -63,56 +60,67 @@ def record(
             )
         )
         for r in replies:
-            ingest.add(
-                Event(
-                    timestamp=at,
-                    status=r.status,
-                    raw_status=r.status,
-                    provider="smtp",
-                    event_id=f"smtp:{new_id}:{r.recipient}",
-                    message_id=new_id,
-                    sender=plan.envelope_from,
-                    recipient=r.recipient,
-                    subject=plan.subject,
-                    smtp_code=r.code,
-                    enhanced_code=enhanced_code(None, r.text),
-                    diagnostic=r.text or None,
-                    send_method="smtp",
-                    extra={"server": settings.server, "resent_from": plan.original_id},
-                )
-            )
+            ingest.add(_reply_event(r, plan, new_id, at, settings))
         ingest.finish()
         store.conn.execute(
             "UPDATE messages SET resent_from = ?, send_method = 'smtp' WHERE message_id = ?",
             (plan.original_id, new_id),
         )
-        try:
-            actor = getpass.getuser()
-        except (KeyError, OSError):
-            actor = None
-        store.insert_audit(
-            [
-                AuditEntry(
-                    id=f"resend:{new_id}",
-                    created_at=at,
-                    action="message.resend",
-                    actor_id=actor,
-                    target_type="message",
-                    target_id=plan.original_id,
-                    metadata={
-                        "resent_as": new_id,
-                        "recipients": list(plan.recipients),
-                        "server": settings.server,
-                        "tls": settings.tls,
-                        "smtp_user": settings.user,
-                        "outcome": _overall([r.status for r in replies]),
-                        "forced": plan.forced,
-                    },
-                    user_agent=f"maillog/{__version__}",
-                )
-            ],
-            None,
-        )
+        store.insert_audit([_audit_entry(plan, new_id, at, replies, settings)], None)
+
+
+def _reply_event(r: Reply, plan: Plan, new_id: str, at: str, settings: SmtpSettings) -> Event:
+    """The server's answer for one recipient as a `sent` or `failed` event of the new message."""
+    from maillog_cli.normalize import enhanced_code
+
+    return Event(
+        timestamp=at,
+        status=r.status,
+        raw_status=r.status,
+        provider="smtp",
+        event_id=f"smtp:{new_id}:{r.recipient}",
+        message_id=new_id,
+        sender=plan.envelope_from,
+        recipient=r.recipient,
+        subject=plan.subject,
+        smtp_code=r.code,
+        enhanced_code=enhanced_code(None, r.text),
+        diagnostic=r.text or None,
+        send_method="smtp",
+        extra={"server": settings.server, "resent_from": plan.original_id},
+    )
+
+
+def _audit_entry(
+    plan: Plan, new_id: str, at: str, replies: Sequence[Reply], settings: SmtpSettings
+) -> AuditEntry:
+    """Who resent what, through which server, with what outcome (never the password)."""
+    import getpass
+
+    from maillog_cli import __version__
+
+    try:
+        actor = getpass.getuser()
+    except (KeyError, OSError):
+        actor = None
+    return AuditEntry(
+        id=f"resend:{new_id}",
+        created_at=at,
+        action="message.resend",
+        actor_id=actor,
+        target_type="message",
+        target_id=plan.original_id,
+        metadata={
+            "resent_as": new_id,
+            "recipients": list(plan.recipients),
+            "server": settings.server,
+            "tls": settings.tls,
+            "smtp_user": settings.user,
+            "outcome": _overall([r.status for r in replies]),
+            "forced": plan.forced,
+        },
+        user_agent=f"maillog/{__version__}",
+    )
 
 
 def _overall(statuses: Sequence[str]) -> str:
