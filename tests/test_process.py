@@ -128,12 +128,58 @@ def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     assert proc.stderr.read() == b""
 
 
-def test_headless_commands_do_not_import_textual(tmp_path: Path) -> None:
-    code = "import sys; from maillog_cli.cli import app; import maillog_cli.commands.search; print('textual' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+# One run of every command but `tui` (its module name in cli.COMMANDS → its arguments).
+HEADLESS_RUNS: dict[str, list[list[str]]] = {
+    "import_": [["import", "{file}"]],
+    "search": [["search", "--messages"]],
+    "show": [["show", "e1@x"]],
+    "sql": [["sql", "select count(*) from events"]],
+    "tail": [["tail", "-n", "2"]],
+    "bounces": [["bounces"], ["bounces", "explain", "550 5.1.1 no such user"]],
+    "audit": [["audit"], ["audit", "actions"]],
+    "resend": [["resend", "e1@x", "--dry-run"]],
+    "prune": [["prune", "--before", "2000-01-01", "--dry-run"], ["db", "info"]],
+    "stats": [["stats"], ["stats", "--by", "domain"]],
+    "demo": [["demo", "--out", "{tmp}/demo", "--messages", "5"]],
+}
+RUN_AND_REPORT = (
+    "import atexit, os, sys\n"
+    "atexit.register(lambda: os.write(2, f'\\nTEXTUAL={\"textual\" in sys.modules}\\n'.encode()))\n"
+    "sys.argv = ['maillog', *sys.argv[1:]]\n"
+    "from maillog_cli.cli import main\n"
+    "main()\n"
+)
+
+
+def test_every_headless_command_is_listed() -> None:
+    from maillog_cli.cli import COMMANDS
+
+    assert set(HEADLESS_RUNS) == set(COMMANDS) - {"tui"}
+
+
+@pytest.mark.parametrize(
+    "args", [a for runs in HEADLESS_RUNS.values() for a in runs], ids=lambda a: " ".join(a[:2])
+)
+def test_headless_commands_do_not_import_textual(tmp_path: Path, args: list[str]) -> None:
+    """Textual costs start-up time and pulls in a terminal UI: only `maillog tui` loads it."""
+    db = tmp_path / "s.db"
+    file = big_file(tmp_path / "e.jsonl", 3)
+    env = {**os.environ, "MAILLOG_DB": str(db), "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "maillog_cli", "import", str(file)], env=env, check=True, timeout=60
     )
-    assert out.stdout.strip() == "False"
+    argv = [a.format(file=file, tmp=tmp_path) for a in args]
+    out = subprocess.run(
+        [sys.executable, "-c", RUN_AND_REPORT, *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode in (0, 1), out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.rstrip().endswith("TEXTUAL=False"), out.stderr
 
 
 @pytest.mark.slow

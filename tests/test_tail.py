@@ -160,7 +160,7 @@ def test_no_store_is_a_one_line_error(tmp_path: Path, cli) -> None:
 
 
 def test_terminal_line_is_safe_and_coloured() -> None:
-    from maillog_cli.commands.tail import event_line
+    from maillog_cli.render.events import event_line
 
     row = event(
         "x",
