@@ -44,9 +44,10 @@ def open_store(
     readonly: bool = False,
     create: bool = True,
 ) -> Store:
+    """The store the command works on; a writer that must wait for another says so on stderr."""
     from maillog_cli.store.db import Store
 
-    return Store.open(db_path(ctx, override), readonly=readonly, create=create)
+    return Store.open(db_path(ctx, override), readonly=readonly, create=create, on_wait=error)
 
 
 def format_error(exc: MaillogError) -> str:
