@@ -47,7 +47,17 @@ def open_store(
     """The store the command works on; a writer that must wait for another says so on stderr."""
     from maillog_cli.store.db import Store
 
-    return Store.open(db_path(ctx, override), readonly=readonly, create=create, on_wait=error)
+    path = db_path(ctx, override)
+    _opened.append(path)
+    return Store.open(path, readonly=readonly, create=create, on_wait=error)
+
+
+_opened: list[Path] = []
+
+
+def store_in_use() -> Path:
+    """The store this run opened last (for an error that escaped without naming it)."""
+    return _opened[-1] if _opened else db_path(None)
 
 
 def format_error(exc: MaillogError) -> str:
