@@ -64,6 +64,15 @@ def import_cmd(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")
     ] = False,
+    max_record_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-record-mb",
+            help="Record cap: a line, CSV field or JSON value bigger than this (decompressed) "
+            "is a bad record. Default 16, or $MAILLOG_MAX_RECORD_MB.",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Import exports and webhook dumps of any provider (auto-detected per record), raw emails and audit logs.
@@ -73,7 +82,7 @@ def import_cmd(
     """
     from maillog_cli.dates import parse_tz
     from maillog_cli.importers.base import Context
-    from maillog_cli.ingest import pipeline
+    from maillog_cli.ingest import pipeline, readers
 
     if list_formats:
         _list_formats()
@@ -97,6 +106,7 @@ def import_cmd(
         fmt=None if fmt == "auto" else fmt,
         strict=strict,
         ctx=Context(default_tz=parse_tz(tz), field_map=mapping),
+        max_record=readers.max_record_bytes(max_record_mb),
     )
     pipeline.resolve_format(opts.fmt)  # fail fast on an unknown --format
     from maillog_cli.context import error, open_store

@@ -31,6 +31,7 @@ class Options:
     strict: bool = False
     rejects: IO[str] | None = None
     ctx: Context = field(default_factory=Context)
+    max_record: int = field(default_factory=readers.max_record_bytes)  # the record cap, bytes
 
 
 class Abort(Exception):
@@ -64,7 +65,7 @@ def consume(
             progress(source.counter.count, source.size)
 
     try:
-        items = iter_items(source, opts.ctx, forced, ingest.result)
+        items = iter_items(source, opts.ctx, forced, ingest.result, opts.max_record)
         return feed(source.name, items, opts, ingest, report, tick)
     except (OSError, EOFError) as exc:
         raise FileFormatError(f"{source.name}: unreadable data: {exc}") from None

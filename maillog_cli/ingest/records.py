@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import IO, Any
 
 from maillog_cli import importers
 from maillog_cli.errors import FileFormatError, RecordError
@@ -125,9 +125,14 @@ def describe(exc: BaseException) -> str:
 
 
 def iter_items(
-    source: readers.Source, ctx: Context, forced: ModuleType | None, result: FileResult
+    source: readers.Source,
+    ctx: Context,
+    forced: ModuleType | None,
+    result: FileResult,
+    cap: int = readers.DEFAULT_MAX_RECORD_MB << 20,
 ) -> Iterator[Item]:
-    """Every parsed item of a source with its location; FileFormatError for file problems."""
+    """Every parsed item of a source with its location; FileFormatError for file problems.
+    `cap` is the record cap (readers.max_record_bytes)."""
     head = readers.peek_head(source)
     if not head.strip():
         result.note = "empty input"
@@ -141,19 +146,21 @@ def iter_items(
             yield loc, item, None
         return
     codec, bom = readers.detect_encoding(head)
-    if codec == "utf-8":
-        readers.check_text(head[bom:])
-    container = readers.container_of(head[bom:])
+    stream = readers.as_utf8(source.stream, codec, bom)
+    text_head = stream.peek(readers.SNIFF_BYTES)[: readers.SNIFF_BYTES]  # type: ignore[attr-defined]
+    container = readers.container_of(text_head)
     if forced is not None and hasattr(forced, "detect_header") and not hasattr(forced, "detect"):
         container = "csv"
+    readers.check_text(text_head, header=container == "csv")
+    reopen = _reopener(source, codec, bom)
     if container == "jsonl":
-        values: Iterable[tuple[int | str, Any]] = readers.iter_jsonl(source.stream, codec, bom)
+        values: Iterable[tuple[int | str, Any]] = readers.iter_jsonl(stream, cap)
     elif container == "json":
-        values = readers.iter_json_document(source.stream, codec, bom, source.size, source.path)
+        values = readers.iter_json_document(stream, cap, reopen)
     elif container == "form":
-        values = _form_values(source)
+        values = _form_values(stream, cap)
     else:
-        yield from _csv_items(source, codec, bom, ctx, forced, result)
+        yield from _csv_items(stream, cap, ctx, forced, result)
         return
     for loc, value in values:
         if isinstance(value, RecordError):
@@ -163,10 +170,25 @@ def iter_items(
             yield loc, item, value
 
 
-def _form_values(source: readers.Source) -> Iterator[tuple[int, Any]]:
+def _reopener(source: readers.Source, codec: str, bom: int) -> readers.Reopen | None:
+    """A way to read a file on disk again from its start (a big page's first pass)."""
+    path = source.path
+    if path is None:
+        return None
+
+    def reopen() -> IO[bytes]:
+        return readers.as_utf8(readers.open_source(str(path)).stream, codec, bom)
+
+    return reopen
+
+
+def _form_values(stream: IO[bytes], cap: int) -> Iterator[tuple[int, Any]]:
     from maillog_cli.importers import mandrill
 
-    data = source.stream.read()
+    data = stream.read(cap + 1)
+    if len(data) > cap:
+        yield 1, readers.over_cap(cap)
+        return
     try:
         text = data.decode("utf-8")
         yield 1, mandrill.decode_form_body(text)
@@ -177,14 +199,13 @@ def _form_values(source: readers.Source) -> Iterator[tuple[int, Any]]:
 
 
 def _csv_items(
-    source: readers.Source,
-    codec: str,
-    bom: int,
+    stream: IO[bytes],
+    cap: int,
     ctx: Context,
     forced: ModuleType | None,
     result: FileResult,
 ) -> Iterator[Item]:
-    header, rows = readers.iter_csv(source.stream, codec, bom)
+    header, rows = readers.iter_csv(stream, cap)
     if not header:
         result.note = "empty input"
         return
