@@ -128,7 +128,9 @@ def import_cmd(
         store.close()
         raise
     opts.rejects = rejects_file
-    show = not quiet and sys.stderr.isatty()
+    from maillog_cli.render.output import is_terminal
+
+    show = not quiet and is_terminal(sys.stderr)
     failed = False
     try:
         for path in files:
@@ -224,13 +226,14 @@ def _import_one(store, path: str, opts, report, show_progress: bool):
         def update(done: int, total: int | None) -> None:
             progress.update(task, completed=done, total=total)
 
-        return pipeline.import_path(
-            store,
-            path,
-            opts,
-            lambda m: progress.console.print(m, markup=False, highlight=False),
-            update,
-        )
+        def above_the_bar(message: str) -> None:
+            """A report line printed above the bar: the same line, made as visible, as
+            `error()` prints without one (file names and JSON keys are untrusted)."""
+            progress.console.print(
+                f"maillog: {visible(message)}", markup=False, highlight=False, soft_wrap=True
+            )
+
+        return pipeline.import_path(store, path, opts, above_the_bar, update)
 
 
 def _summary(result) -> None:
@@ -240,7 +243,7 @@ def _summary(result) -> None:
         error(f"error: {result.error}")
         return
     if result.note and not (result.new or result.duplicates or result.skipped or result.rejected):
-        sys.stderr.write(f"{_name(result.source)}: {result.note}, nothing to import\n")
+        _say(f"{result.source}: {result.note}, nothing to import")
         return
     events = result.new + result.duplicates
     audit_only = result.audit_seen and not events
@@ -267,13 +270,14 @@ def _summary(result) -> None:
             f"{result.audit} new audit entries ({result.audit_seen - result.audit} already present)"
         )
     fmts = ", ".join(sorted(result.formats)) or "-"
-    sys.stderr.write(f"{_name(result.source)}: {', '.join(parts + extra)} [{fmts}]\n")
+    _say(f"{result.source}: {', '.join(parts + extra)} [{fmts}]")
 
 
-def _name(source: str) -> str:
+def _say(line: str) -> None:
+    """A summary line on stderr, made visible like every other message."""
     from maillog_cli.render.output import visible
 
-    return visible(source)
+    sys.stderr.write(visible(line) + "\n")
 
 
 def _list_formats() -> None:
