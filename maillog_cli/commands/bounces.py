@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption, FormatOption, LimitOption, OutputFormat, filter_options
+from maillog_cli.options import (
+    DbOption,
+    FormatOption,
+    LimitOption,
+    OutputFormat,
+    cap_count,
+    filter_options,
+)
 from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:
@@ -62,6 +69,7 @@ def bounces(
             "--top",
             help="Rows in the domain and diagnostic rankings.",
             min=1,
+            callback=cap_count,
             rich_help_panel="Output",
         ),
     ] = 10,
@@ -391,6 +399,7 @@ def suppressions_cmd(
             "--soft-after",
             help="Suppress after this many final soft bounces since the last delivery.",
             min=1,
+            callback=cap_count,
         ),
     ] = 3,
     soft_window: Annotated[
@@ -415,6 +424,7 @@ def suppressions_cmd(
             "-n",
             help="At most this many addresses; 0 (default) for all.",
             min=0,
+            callback=cap_count,
             rich_help_panel="Output",
         ),
     ] = 0,
@@ -498,7 +508,10 @@ def reclassify_cmd(
         bool, typer.Option("--dry-run", help="Count what would change; write nothing.")
     ] = False,
     batch: Annotated[
-        int, typer.Option("--batch", help="Events per transaction.", min=100, hidden=True)
+        int,
+        typer.Option(
+            "--batch", help="Events per transaction.", min=100, hidden=True, callback=cap_count
+        ),
     ] = 50_000,
     fmt: Annotated[
         OutputFormat,
