@@ -321,7 +321,8 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     try:
         iso = to_iso(text)
     except RecordError as exc:
-        raise MaillogError(f"cannot read the date {text!r}: {exc}", WHEN_FORMS) from None
+        reason = str(exc).replace(f"timestamp {text!r} ", "").replace(f"{text!r} ", "")
+        raise MaillogError(f"cannot read the date {text!r}: it {reason}", WHEN_FORMS) from None
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
