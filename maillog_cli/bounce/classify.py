@@ -23,10 +23,12 @@ from maillog_cli.bounce.rules import (  # noqa: F401  (re-exported: callers impo
     ENHANCED_CODES,
     HARD,
     MAIL_FROM_STAGE,
+    PROVIDER_FALLBACK,
     PROVIDER_HINTS,
     REASONS,
     REPLY_CODES,
     SOFT,
+    SOFT_OTHER,
     TEXT_PATTERNS,
     TLS_TEXT,
     UNDETERMINED,
@@ -217,10 +219,28 @@ _STAGE_AFFECTED = frozenset({"user_unknown", "domain_not_found"})
 
 
 def normalise_text(text: str | None) -> str:
-    """Lowercase, collapse whitespace, plain apostrophes (bounces.md step 0.1)."""
+    """Lowercase, collapse whitespace, plain apostrophes, continuation prefixes gone (step 0.1)."""
     if not text:
         return ""
-    return " ".join(text.lower().replace("\u2019", "'").split())
+    return strip_continuations(" ".join(text.lower().replace("\u2019", "'").split()))
+
+
+# A multi-line reply's continuation prefix: "550-" or "550-5.1.1 " (RFC 5321 4.2.1).
+_CONTINUATION = re.compile(r"(?<![\w.:-])([245]\d\d)-(?:[245]\.\d{1,3}\.\d{1,3}(?= ))?")
+
+
+def strip_continuations(text: str) -> str:
+    """A multi-line reply without the repeated "550-5.1.1 " prefixes after the first one.
+
+    The prefixes split phrases that run over a line break ("does not 550-5.1.1 exist"),
+    so they go; the first stays, because it carries the codes.
+    """
+    first = _CONTINUATION.search(text)
+    if first is None:
+        return text
+    again = re.compile(r" " + first.group(1) + r"[ -](?:[245]\.\d{1,3}\.\d{1,3}(?= |$))?")
+    rest = again.sub("", text[first.end() :])
+    return text[: first.end()] + rest
 
 
 def extract_codes(text: str | None) -> tuple[int | None, str | None]:
@@ -311,6 +331,24 @@ def _hint_reason(hint: str | None, text: str) -> tuple[str, str] | None:
     return reason, f"provider: {provider} {label}"
 
 
+def _provider_fallback(hint: str | None) -> tuple[str, str | None, str] | None:
+    """Step 5b: (reason, class or None, rule) from the provider's coarse verdict."""
+    if not hint:
+        return None
+    key = hint.strip().lower()
+    provider, _, label = key.partition(":")
+    kind, _, sub = label.partition("/")
+    for candidate in (key, f"{provider}:{sub}" if sub else "", f"{provider}:{kind}"):
+        value = PROVIDER_FALLBACK.get(candidate)
+        if value is not None:
+            rule = f"provider: {hint.strip().partition(':')[0]} {hint.strip().partition(':')[2]}"
+            rule += " (the text names no cause)"
+            if value == SOFT_OTHER:
+                return "other", SOFT, rule
+            return value, None, rule
+    return None
+
+
 @lru_cache(maxsize=65536)
 def _classify(
     smtp_code: int | None, enhanced_code: str | None, diagnostic: str | None, hint: str | None
@@ -353,6 +391,10 @@ def _classify(
         rule = f"enhanced code {enhanced}"
     elif smtp_code in REPLY_CODES:
         reason, rule = REPLY_CODES[smtp_code], f"reply code {smtp_code}"
+    elif (fallback := _provider_fallback(hint)) is not None:
+        # Step 5b: the provider's coarse verdict, before "undetermined".
+        reason, cls, rule = fallback
+        return Verdict(cls, reason, rule) if cls else verdict(reason, rule)
     else:
         # Step 7.
         return verdict("other", "nothing matched")

@@ -23,6 +23,7 @@ from maillog_cli.bounce.classify import (
     extract_codes,
     normalise_text,
 )
+from maillog_cli.bounce.rules import CLIENT_ADVICE_NAMES, CLIENT_ERROR_ADVICE
 from maillog_cli.errors import MaillogError
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where, with_changes
@@ -338,19 +339,43 @@ def explain(
     client = verdict.rule.startswith("client error")
     in_text = (None, None) if client else extract_codes(normalise_text(text))
     info = REASONS[verdict.bounce_reason]
+    meaning, action = _client_advice(text, verdict.rule, info.meaning, info.action)
     class_meaning, class_action = CLASS_INFO[verdict.bounce_class]
     return Explanation(
         bounce_class=verdict.bounce_class,
         bounce_reason=verdict.bounce_reason,
         rule=verdict.rule,
-        meaning=info.meaning,
-        action=info.action,
+        meaning=meaning,
+        action=action,
         class_meaning=class_meaning,
         class_action=class_action,
         smtp_code=code or in_text[0],
         enhanced_code=enhanced or in_text[1],
         counts_for_soft_suppression=info.counts_for_soft_suppression,
     )
+
+
+def _client_advice(
+    text: str | None, rule: str, reason_meaning: str, reason_action: str
+) -> tuple[str, str]:
+    """(meaning, action): the client error code's own, else the reason's.
+
+    Five codes share the reason network_error, but "the recipient's domain does not
+    resolve" (ENOTFOUND) and "nothing listens on that port" (ECONNREFUSED) need different
+    fixes. For EENVELOPE / EMESSAGE the embedded server reply decided the reason, so the
+    reply's meaning and action follow the code's meaning.
+    """
+    if rule.startswith("client error "):
+        advice = CLIENT_ERROR_ADVICE.get(rule.removeprefix("client error ").lower())
+        return advice or (reason_meaning, reason_action)
+    found = CLIENT_ADVICE_NAMES.search(normalise_text(text))
+    if found is None or found.group() not in _EMBEDDING_CODES:
+        return reason_meaning, reason_action
+    code_meaning, _ = CLIENT_ERROR_ADVICE[found.group()]
+    return f"{code_meaning} The reply: {reason_meaning}", reason_action
+
+
+_EMBEDDING_CODES = frozenset({"eenvelope", "emessage"})
 
 
 # --- reclassify -------------------------------------------------------------------------------

@@ -217,6 +217,99 @@ CLIENT_EMBEDDED_REPLY = (
 )
 CLIENT_ERROR_NAMES = r"\b(?:" + "|".join(map(re.escape, CLIENT_ERRORS)) + r")\b"
 
+# What each client error code means and what to do about it, for `bounces explain`: the
+# reason table says "network_error" for five of them, but their causes and fixes differ.
+# (code, meaning, action); the code is matched as a word, case-insensitively.
+CLIENT_ERROR_ADVICE: dict[str, tuple[str, str]] = {
+    "enotfound": (
+        "ENOTFOUND: DNS has no such host. When the name is the recipient's domain it cannot"
+        " be resolved, almost always a typo (gmial.com, hotmial.com); when it is our SMTP"
+        " host, that setting is misspelt.",
+        "Correct the recipient's domain (or drop the address); if every send fails, check"
+        " the SMTP host name in the settings.",
+    ),
+    "eai_again": (
+        "EAI_AGAIN: the DNS lookup timed out or the resolver was unreachable; the name may"
+        " well exist.",
+        "Retry; if it persists, check this host's DNS resolver and network.",
+    ),
+    "edns": (
+        "EDNS: the DNS lookup of the host failed.",
+        "Check the host name and this host's DNS resolver; retry.",
+    ),
+    "esocket": (
+        "ESOCKET: the connection failed at socket level, most often because of TLS/SSL"
+        " settings: implicit TLS (port 465) against a STARTTLS port (587/25) or the other"
+        " way round, or a certificate the client does not trust.",
+        "Match the secure/port settings (465 = TLS from the start, 587 or 25 = STARTTLS),"
+        " check the CA bundle and the server's certificate, then resend.",
+    ),
+    "etls": (
+        "ETLS: the TLS handshake (STARTTLS) with the server failed.",
+        "Check the TLS settings, the server's certificate and the CA bundle, then resend.",
+    ),
+    "econnrefused": (
+        "ECONNREFUSED: the server actively refused the connection: nothing listens on that"
+        " host and port, or a firewall rejects it.",
+        "Check the SMTP host and port (25/465/587) and that the server is running; check"
+        " firewall rules; retry.",
+    ),
+    "etimedout": (
+        "ETIMEDOUT: the connection or a reply took too long: a firewall silently dropping"
+        " the traffic (outbound port 25 is blocked by many cloud and ISP networks) or an"
+        " overloaded server.",
+        "Check that outbound traffic to that port is allowed (try 587); retry later; raise"
+        " the timeout if the server is slow.",
+    ),
+    "econnreset": (
+        "ECONNRESET: the server dropped the connection in the middle of the session: a"
+        " connection or idle limit, an anti-abuse cut-off, or a TLS mismatch at connect.",
+        "Retry; use fewer parallel connections; if it happens right at connect, check the"
+        " TLS settings.",
+    ),
+    "ehostunreach": (
+        "EHOSTUNREACH: no network route to the server's host.",
+        "Check this host's network, routing and firewall; retry.",
+    ),
+    "enetunreach": (
+        "ENETUNREACH: this host has no route to that network (often IPv6 without IPv6"
+        " connectivity).",
+        "Check this host's network; prefer IPv4 if IPv6 is not set up; retry.",
+    ),
+    "epipe": (
+        "EPIPE: the server closed the connection while we were still writing.",
+        "Retry; if it repeats for large messages, check the server's size limit.",
+    ),
+    "econnection": (
+        "ECONNECTION: the connection closed unexpectedly.",
+        "Retry; check the host, port and TLS settings if it repeats.",
+    ),
+    "eauth": (
+        "EAUTH: the SMTP server refused our login: wrong user name or password, an app"
+        " password required, or SMTP AUTH disabled for the account.",
+        "Fix the credentials or the account's SMTP settings, then resend.",
+    ),
+    "enoauth": (
+        "ENOAUTH: no credentials were given although the server requires a login.",
+        "Configure the SMTP user name and password (or OAuth2 token), then resend.",
+    ),
+    "eoauth2": (
+        "EOAUTH2: the OAuth2 token was refused or could not be refreshed.",
+        "Renew the OAuth2 credentials (client secret, refresh token), then resend.",
+    ),
+    "eenvelope": (
+        "EENVELOPE: the envelope was refused: no valid recipient, or the server rejected"
+        " the sender or the recipients; the reply it carries decides the reason.",
+        "Read the server's reply: fix the sender or recipient addresses it names.",
+    ),
+    "emessage": (
+        "EMESSAGE: the server refused the message itself after it was sent (content, size"
+        " or policy); the reply it carries decides the reason.",
+        "Read the server's reply: fix the content, size or policy problem it names.",
+    ),
+}
+CLIENT_ADVICE_NAMES = re.compile(r"\b(?:" + "|".join(CLIENT_ERROR_ADVICE) + r")\b")
+
 
 # --------------------------------------------------------------------------------------
 # Step 2: the providers' own classifications (bounces.md section 7)
@@ -287,6 +380,68 @@ PROVIDER_HINTS: dict[str, str] = {
     "sparkpost:54": "relay_denied",
 }
 
+# Step 5b: when the text, the enhanced code and the reply code decide nothing, the
+# provider's own coarse verdict decides before `other` (docs/bounces.md keeps text first;
+# these labels are too coarse to overrule a text, but better than "undetermined").
+# Keys as the hints above; looked up as the whole hint, then `provider:<subtype>` (the
+# part after "/"), then `provider:<type>` (the part before it). A value is a reason, or
+# SOFT_OTHER: the provider says "temporary" without a cause (reason `other`, class soft,
+# as a 4xx reply code would make it).
+SOFT_OTHER = "other:soft"
+PROVIDER_FALLBACK: dict[str, str] = {
+    # SES / Resend (SES vocabulary): the bounce type without a trusted subtype
+    "ses:permanent": "user_unknown",
+    "ses:transient": SOFT_OTHER,
+    "resend:permanent": "user_unknown",
+    "resend:transient": SOFT_OTHER,
+    "ses-reject:bad content": "content_rejected",
+    # Brevo event names
+    "brevo:hard_bounce": "user_unknown",
+    "brevo:invalid_email": "user_unknown",
+    "brevo:soft_bounce": SOFT_OTHER,
+    "brevo:blocked": "suppressed",
+    # SendGrid drop reasons and bounce classifications not trusted in step 2
+    "sendgrid-drop:invalid": "user_unknown",
+    "sendgrid-drop:invalid address": "user_unknown",
+    "sendgrid-class:invalid address": "user_unknown",
+    "sendgrid-class:mailbox unavailable": "user_unknown",
+    "sendgrid-class:technical failure": SOFT_OTHER,
+    # Mailjet `error` values (hint mailjet:<hard|soft>/<error>)
+    "mailjet:typofix": "domain_not_found",
+    "mailjet:user unknown": "user_unknown",
+    "mailjet:mailbox inactive": "mailbox_disabled",
+    "mailjet:quota exceeded": "mailbox_full",
+    "mailjet:invalid domain": "domain_not_found",
+    "mailjet:no mail host": "domain_not_found",
+    "mailjet:relay/access denied": "relay_denied",
+    "mailjet:greylisted": "greylisted",
+    "mailjet:sender blocked": "sender_rejected",
+    "mailjet:content blocked": "spam_content",
+    "mailjet:policy issue": "policy_rejected",
+    "mailjet:preblocked": "suppressed",
+    "mailjet:spam reporter": "suppressed",
+    "mailjet:duplicate in campaign": "suppressed",
+    "mailjet:blacklisted": "suppressed",
+    "mailjet:system issue": "server_error",
+    "mailjet:connection issue": "network_error",
+    "mailjet:error in template language": "content_rejected",
+    "mailjet:hard": "user_unknown",
+    "mailjet:soft": SOFT_OTHER,
+    # Postmark / Mailgun / SparkPost coarse labels
+    "postmark:hardbounce": "user_unknown",
+    "postmark:softbounce": SOFT_OTHER,
+    "postmark:transient": SOFT_OTHER,
+    "postmark:blocked": "policy_rejected",
+    "mailgun-reason:bounce": "user_unknown",
+    "mailgun-reason:espblock": "policy_rejected",
+    "sparkpost:20": SOFT_OTHER,
+    "sparkpost:21": "network_error",
+    "sparkpost:30": "user_unknown",
+    "sparkpost:40": SOFT_OTHER,
+    "sparkpost:50": "policy_rejected",
+    "sparkpost:70": SOFT_OTHER,
+}
+
 
 # --------------------------------------------------------------------------------------
 # Step 3: text patterns (bounces.md section 5), in precedence order
@@ -327,6 +482,13 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("blocklisted", "due to listing", r"due to listing"),
     ("blocklisted", "client host blocked", r"client host blocked"),
     ("blocklisted", "microsoft S3140/S3150", r"\(s31[45]0\)"),
+    # the receiver's own block list, named by its reason or its lookup
+    (
+        "blocklisted",
+        "blocked for abuse",
+        r"\b(?:blocked|banned|blacklisted|listed) (?:for|due to|because of) abuse\b"
+        r"|blocked by ldap",
+    ),
     # 3
     ("content_rejected", "virus", r"virus"),
     ("content_rejected", "malware", r"malware"),
@@ -350,6 +512,12 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("content_rejected", "bare line feed", r"bare (?:lf|linefeed)"),
     ("content_rejected", "8-bit data", r"8-?bit data"),
     ("content_rejected", "mime", r"\bmime\b"),
+    # RFC 5322's 998-character line limit
+    (
+        "content_rejected",
+        "line too long",
+        r"\bline (?:length|limit)|\blines? (?:too long|longer than|exceed)|\btoo long lines?\b",
+    ),
     # 4
     ("auth_policy", "spf", r"\bspf\b|sender policy framework"),
     ("auth_policy", "dkim", r"dkim"),
@@ -397,7 +565,7 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     (
         "auth_error",
         "password",
-        r"username and password|password not accepted"
+        r"user ?name (?:and|or) password|password not accepted"
         r"|application-specific password|app password",
     ),
     (
@@ -426,6 +594,12 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "reputation",
         r"reputation|user complaints|unsolicited mail originating"
         r"|unusual rate of|unexpected volume",
+    ),
+    (
+        "reputation",
+        "unwanted mail from the sender",
+        r"\bunwanted (?:e-?mails?|mails?|messages?|traffic)\b"
+        r"|suspicious (?:activity|traffic|volume)|abusive (?:traffic|sending|behaviou?r)",
     ),
     # 11
     ("greylisted", "greylisted", r"gr[ae]y[- ]?list|postgrey"),
@@ -495,6 +669,15 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         r"queue too long|could not be delivered for|could not deliver for|not delivered within"
         r"|after multiple retries|unable to deliver this message after|max time without delivery",
     ),
+    (
+        "expired",
+        "attempts exhausted",
+        r"failed (?:after )?\d+ (?:delivery )?(?:attempts|retries|tries)"
+        r"|after \d+ (?:delivery )?(?:attempts|retries|tries)"
+        r"|(?:attempts|retries) (?:exhausted|exceeded)|retry (?:count|limit) (?:exceeded|reached)"
+        r"|max(?:imum)? (?:number of )?(?:delivery )?(?:attempts|retries)"
+        r"|too many (?:delivery )?(?:attempts|retries)",
+    ),
     # 17: temporary DNS failure, before domain_not_found
     (
         "network_error",
@@ -519,7 +702,9 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     (
         "domain_not_found",
         "no mx",
-        r"no mx (?:record|found)|find a mail exchanger|couldn't find any host|no relevant answers",
+        r"no mx (?:record|found)|find a mail exchanger|couldn't find any host|no relevant answers"
+        r"|find (?:an? |the |any )?mx\b|\bmx (?:records? )?(?:not found|does not exist)"
+        r"|no mail ?host|no mail server",
     ),
     (
         "domain_not_found",
@@ -559,6 +744,13 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ),
     (
         "user_unknown",
+        "invalid user or address",
+        r"invalid (?:final delivery )?user(?: ?id|name| name)?\b|\b(?:unknown|bad) user ?id\b"
+        r"|\buser ?id (?:unknown|invalid|not found)|no such user ?id"
+        r"|invalid (?:e-?mail )?address|\b(?:recipient|address) (?:is )?(?:invalid|not valid)",
+    ),
+    (
+        "user_unknown",
         "not our user",
         r"not our (?:user|customer)|no longer on server|has moved|couldn't be found|wasn't found at"
         r"|not listed in|doesn't have an? \S+ account|unknown local[- ]part|illegal alias",
@@ -595,6 +787,7 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         r"|requests to connect|greeting never received|connect\(\) failed",
     ),
     ("network_error", "host lookup failed", r"name or service not known|no such host|getaddrinfo"),
+    ("network_error", "network error", r"\bnetwork (?:error|failure|problem)"),
     # 22
     (
         "server_error",
@@ -616,12 +809,25 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ),
     ("server_error", "mail loop", r"\bloop|too many hops|hop count|misconfigur"),
     ("server_error", "local delivery program", r"^x-unix;"),
+    (
+        "server_error",
+        "local delivery program failed",
+        r"pipe to \||\bprocmail\b|\bmaildrop\b|delivery program|local delivery (?:failed|error)"
+        r"|\bprocess (?:of \S+ )?(?:returned|exited|terminated)|\bcommand (?:failed|exited|returned)"
+        r"|\bex_(?:tempfail|software|oserr|ioerr|unavailable|config|cantcreat)\b",
+    ),
     # 23: policy's generic words last
     (
         "policy_rejected",
         "policy",
         r"polic(?:y|ies)|administrative prohibition|not authori[sz]ed|recipient preferences"
         r"|resolver\.rst\.",
+    ),
+    (
+        "policy_rejected",
+        "host or network not allowed",
+        r"\b(?:host|network|ip|client|connection|access) (?:is )?not (?:allowed|permitted)"
+        r"|not allowed to (?:connect|send)",
     ),
 ]
 
@@ -740,4 +946,7 @@ WRAPPERS = re.compile(
     r"|does not like recipient\.?|remote host said:|giving up on \S+"
     r"|to (?:best )?protect our users from spam(?: (?:\(and phishing\)|and phishing))?"
     r"|to reduce the amount of spam(?: sent to gmail)?"
+    # advice that names no cause (Resend / SES stock hard-bounce text)
+    r"|(?:can |may |could |will )?ha(?:ve|s) a negative (?:impact|effect) on your"
+    r" (?:\w+ )?reputation(?: as an? (?:e-?mail )?sender)?"
 )
