@@ -239,8 +239,8 @@ def strip_continuations(text: str) -> str:
     if first is None:
         return text
     again = re.compile(r" " + first.group(1) + r"[ -](?:[245]\.\d{1,3}\.\d{1,3}(?= |$))?")
-    rest = again.sub("", text[first.end() :])
-    return text[: first.end()] + rest
+    rest = " ".join(again.sub(" ", text[first.end() :]).split())
+    return text[: first.end()] + (" " if text[first.end() : first.end() + 1] == " " else "") + rest
 
 
 def extract_codes(text: str | None) -> tuple[int | None, str | None]:
