@@ -381,13 +381,29 @@ SES_NOTIFICATION = {
             "Message": json.dumps(SES_NOTIFICATION),
             "Timestamp": "2024-06-06T09:00:06.000Z",
         },
+        # the mail folded a long line inside the JSON strings (a raw line break)
+        json.dumps(
+            {
+                "Type": "Notification",
+                "MessageId": "sns-1",
+                "TopicArn": "arn:aws:sns:eu-west-1:1:bounces",
+                "Message": json.dumps(
+                    {
+                        **SES_NOTIFICATION,
+                        "mail": {**SES_NOTIFICATION["mail"], "subject": "Your@@ order"},
+                    }
+                ),
+            },
+            indent=2,
+        ).replace("@@", "\n"),
     ],
 )
 def test_ses_notification_by_email_becomes_ses_events(cli, tmp_path, db_path, body):
+    text = body if isinstance(body, str) else json.dumps(body, indent=2)
     data = (
         b"From: AWS Notifications <no-reply@sns.amazonaws.com>\nTo: ops@shop.example\n"
         b"Subject: AWS Notification Message\nDate: Thu, 06 Jun 2024 09:00:06 +0000\n"
-        b"Content-Type: text/plain; charset=UTF-8\n\n" + json.dumps(body, indent=2).encode()
+        b"Content-Type: text/plain; charset=UTF-8\n\n" + text.encode()
     )
     r = import_bytes(cli, tmp_path, "sns.eml", data)
     assert r.exit_code == 0, r

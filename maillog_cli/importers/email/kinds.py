@@ -220,10 +220,30 @@ def json_body(msg: Message) -> Any | None:
     if not text.startswith("{") or len(text) > 4 * 1024 * 1024:
         return None
     try:
-        value = json.loads(text)
+        # strict=False: mail transport folds long lines, leaving raw line breaks inside
+        # JSON strings, which strict JSON refuses.
+        value = json.loads(text, strict=False)
     except (ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    return _nested_json_repaired(value) if isinstance(value, dict) else None
+
+
+def _nested_json_repaired(obj: dict[str, Any]) -> dict[str, Any]:
+    """String values that are JSON themselves (SNS's `Message`), re-encoded as strict JSON
+    when the mail's line folding broke them, so the provider importer can read them."""
+    out = dict(obj)
+    for key, value in obj.items():
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            try:
+                json.loads(value)
+            except ValueError:
+                try:
+                    out[key] = json.dumps(json.loads(value, strict=False), ensure_ascii=False)
+                except (ValueError, RecursionError):
+                    pass
+            except RecursionError:
+                pass
+    return out
 
 
 # --- received mail ---------------------------------------------------------------------------
