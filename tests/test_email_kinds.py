@@ -70,6 +70,14 @@ def test_header_first_lines_sniff_as_email_even_with_an_odd_line_later(
     assert rows(db_path) == [("bounced", "bob@example.org", rows(db_path)[0][2])]
 
 
+@pytest.mark.parametrize("before", [b"\n", b"\r\n\r\n", b"  \n"])
+def test_blank_lines_before_the_headers(cli, tmp_path, db_path, before):
+    data = before + BROKEN_HEADER_BOUNCE.replace(b"\n", b"\r\n" if b"\r" in before else b"\n")
+    r = import_bytes(cli, tmp_path, "bounce-0002", data)
+    assert r.exit_code == 0, r
+    assert [row[:2] for row in rows(db_path)] == [("bounced", "bob@example.org")]
+
+
 def test_csv_and_yaml_still_do_not_sniff_as_email():
     assert not ef.sniff("x", b"Received,Status\n2024-01-01,sent\n")
     assert not ef.sniff("x", b"name: maillog\nversion: 1\n")

@@ -217,7 +217,7 @@ def _mail_header_start(lines: list[bytes], head: bytes) -> bool:
 
 def sniff(name: str, head: bytes) -> bool:
     """True for an mbox or an RFC 5322 message, judged from its first bytes and its name."""
-    head = head[:SNIFF_LIMIT]
+    head = _without_blank_lines(head[:SNIFF_LIMIT])
     stripped = head.lstrip()
     if not stripped or stripped[:1] in (b"{", b"["):
         return False
@@ -233,6 +233,12 @@ def sniff(name: str, head: bytes) -> bool:
     return _header_lines_ok(lines, 1 if lenient else 2) or _mail_header_start(lines, head)
 
 
+def _without_blank_lines(head: bytes) -> bytes:
+    """The text from its first non-blank line on (saved mail sometimes starts with one)."""
+    m = re.match(rb"(?:[ \t]*\r?\n)+", head)
+    return head[m.end() :] if m else head
+
+
 def is_maildir(path: Path) -> bool:
     """A folder with `cur/` or `new/` inside (a Maildir, or a Maildir++ root)."""
     try:
@@ -246,10 +252,13 @@ def is_maildir(path: Path) -> bool:
 
 def read(stream: BinaryIO, name: str, ctx: Context) -> Iterator[tuple[int, Item]]:
     """(line where the message starts, item) for every message of an .eml or an mbox."""
+    line = 1
     try:
         first = stream.readline(READ_CHUNK)
+        while first and not first.strip() and line < 1000:  # blank lines before the headers
+            first, line = stream.readline(READ_CHUNK), line + 1
     except Exception as exc:  # a broken compressed stream and the like
-        yield 1, RecordError(f"cannot read the file: {_short(exc)}")
+        yield line, RecordError(f"cannot read the file: {_short(exc)}")
         return
     if first.startswith(b"From ") and first.endswith(b"\n"):
         yield from _read_mbox(stream, first, ctx)
@@ -257,14 +266,14 @@ def read(stream: BinaryIO, name: str, ctx: Context) -> Iterator[tuple[int, Item]
     try:
         rest = stream.read(MAX_MESSAGE + 1 - len(first))
     except Exception as exc:
-        yield 1, RecordError(f"cannot read the file: {_short(exc)}")
+        yield line, RecordError(f"cannot read the file: {_short(exc)}")
         return
     raw = first + rest
     if len(raw) > MAX_MESSAGE:
-        yield 1, RecordError(f"message larger than {MAX_MESSAGE >> 20} MiB")
+        yield line, RecordError(f"message larger than {MAX_MESSAGE >> 20} MiB")
         return
     for item in message_items(raw, "eml", ctx):
-        yield 1, item
+        yield line, item
 
 
 def read_maildir(path: Path, ctx: Context) -> Iterator[tuple[str, Item]]:
