@@ -625,6 +625,8 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "mailbox_full",
         "over quota",
         r"over ?quota|quota exceed|exceeded (?:(?:its|their|the) )?(?:mailbox |storage |disk )?quota"
+        r"|over (?:the|his|her|their|its) (?:storage |mailbox |disk )?quota"
+        r"|quota (?:full|reached|exhausted)|\binbox (?:is )?full|\bfull (?:mailbox|inbox)\b"
         r"|disk quota|storage quota",
     ),
     (
@@ -753,6 +755,7 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "user_unknown",
         "not our user",
         r"not our (?:user|customer)|no longer on server|has moved|couldn't be found|wasn't found at"
+        r"|no such address|unknown address|address(?:ee)? unknown|not a known (?:user|recipient)"
         r"|not listed in|doesn't have an? \S+ account|unknown local[- ]part|illegal alias",
     ),
     (
@@ -788,12 +791,18 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ),
     ("network_error", "host lookup failed", r"name or service not known|no such host|getaddrinfo"),
     ("network_error", "network error", r"\bnetwork (?:error|failure|problem)"),
+    (
+        "network_error",
+        "no response",
+        r"\b(?:host|server) (?:is )?not responding|did not respond|no response from",
+    ),
     # 22
     (
         "server_error",
         "local error",
         r"local error in processing|local problem|system problem|internal (?:server |system )?error"
-        r"|server error|configuration error|mailer error|operating system error|command died",
+        r"|server error|configuration error|mailer error|operating system error|command died"
+        r"|\bsystem (?:error|failure)",
     ),
     (
         "server_error",
