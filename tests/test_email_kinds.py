@@ -444,3 +444,25 @@ def test_received_maildir_mail_is_inbound_and_sent_folder_is_outbound(cli, tmp_p
     ]
     msgs = rows(db_path, "SELECT message_id, direction FROM messages ORDER BY message_id")
     assert msgs == [("order-5532@shop.example", "outbound"), ("q-1@partner.example", "inbound")]
+
+
+EXCHANGE_STYLE = b"""From: postmaster@corp.example
+To: orders@shop.example
+Subject: Undeliverable: Your order 5532
+Date: Thu, 06 Jun 2024 09:00:05 +0000
+
+Your message did not reach some or all of the intended recipients.
+
+      Subject:  Your order 5532
+      To:       bob@example.org
+      Sent:     Thu, 06 Jun 2024 09:00:00 +0000
+
+The following recipient(s) cannot be reached: the e-mail account does not exist.
+"""
+
+
+def test_recipient_only_on_a_to_line_of_the_report(cli, tmp_path, db_path):
+    r = import_bytes(cli, tmp_path, "ndr.eml", EXCHANGE_STYLE)
+    assert r.exit_code == 0, r
+    got = rows(db_path, "SELECT status, recipient, bounce_reason FROM events")
+    assert got == [("bounced", "bob@example.org", "user_unknown")]

@@ -479,9 +479,19 @@ class _Text:
             return list(dict.fromkeys(failed))
         first = self._near_failure(self.foreign) or self._near_failure(self.any)
         if first is None:
-            # Not named in the report: the addressee of the returned message.
-            first = _returned_to(msg, self.rest)
+            # Not named in the report: the addressee of the returned message, else a
+            # "To: …" line of the report itself (Exchange's "Your message To: x").
+            first = _returned_to(msg, self.rest) or self._to_line()
         return [first] if first else []
+
+    def _to_line(self) -> str | None:
+        for para in self.paras:
+            for line in para:
+                m = re.match(r"\s*to\s*:(.*)", line, re.I)
+                found = _ADDRESS.search(m.group(1)) if m else None
+                if found and not BOUNCE_SENDERS.search(found.group().split("@", 1)[0]):
+                    return found.group().strip(".").lower()
+        return None
 
     def _near_failure(self, mentions: dict[str, tuple[int, int]]) -> str | None:
         """The first address whose line (or the next) carries failure wording, else the
