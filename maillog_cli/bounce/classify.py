@@ -42,7 +42,7 @@ class ReasonInfo:
 
 
 # --------------------------------------------------------------------------------------
-# Reasons (bounces.md section 2)
+# Reasons (docs/bounces.md, Reasons)
 # --------------------------------------------------------------------------------------
 
 REASONS: dict[str, ReasonInfo] = {
@@ -184,7 +184,7 @@ REASONS: dict[str, ReasonInfo] = {
 
 
 # --------------------------------------------------------------------------------------
-# Step 1: client-side send errors (bounces.md section 6)
+# Step 1: client-side send errors (docs/bounces.md, Step 1)
 # --------------------------------------------------------------------------------------
 
 # Error names / exception classes, matched as words in the lowercased text. The first
@@ -231,7 +231,7 @@ CLIENT_ERROR_NAMES = r"\b(?:" + "|".join(map(re.escape, CLIENT_ERRORS)) + r")\b"
 
 
 # --------------------------------------------------------------------------------------
-# Step 2: the providers' own classifications (bounces.md section 7)
+# Step 2: the providers' own classifications (docs/bounces.md, Step 2)
 # --------------------------------------------------------------------------------------
 
 # Importers pass the provider's label as `hint`, spelled exactly like this (compared
@@ -301,7 +301,7 @@ PROVIDER_HINTS: dict[str, str] = {
 
 
 # --------------------------------------------------------------------------------------
-# Step 3: text patterns (bounces.md section 5), in precedence order
+# Step 3: text patterns (docs/bounces.md, Step 3), in precedence order
 # --------------------------------------------------------------------------------------
 
 # (reason, label, regex) on the normalised text: lowercased, whitespace runs collapsed
@@ -796,7 +796,7 @@ _TEXT_SCAN, _SCAN_WHICH = _build_scan(TEXT_PATTERNS)
 
 
 # --------------------------------------------------------------------------------------
-# Step 4: enhanced status codes (bounces.md section 4); "X" = 4 or 5
+# Step 4: enhanced status codes (docs/bounces.md, Step 4); "X" = 4 or 5
 # --------------------------------------------------------------------------------------
 
 ENHANCED_CODES: dict[str, str] = {
@@ -928,7 +928,7 @@ _STAGE_AFFECTED = frozenset({"user_unknown", "domain_not_found"})
 
 
 def normalise_text(text: str | None) -> str:
-    """Lowercase, collapse whitespace, plain apostrophes (bounces.md step 0.1)."""
+    """Lowercase, collapse whitespace, plain apostrophes (docs/bounces.md, Step 0)."""
     if not text:
         return ""
     return " ".join(text.lower().replace("\u2019", "'").split())
