@@ -42,7 +42,7 @@ REFERENCE_HEAD = """\
      `python docs/assemble_readme.py` (tests/test_docs.py fails when this file is stale). -->
 
 Every command, every option, and the decisions behind them. The [README](../README.md) has
-the quick start and a cookbook; `maillog COMMAND --help` prints the options of one command.
+the quick start and a cookbook; `--help` after a command prints its options.
 Options common to all listings (filters, `--format`, `--limit`) are described under
 [search](#maillog-search-alias-maillog-ls); `--db PATH` works on every command.
 """
