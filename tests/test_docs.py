@@ -330,3 +330,20 @@ def test_code_comments_cite_no_notes_outside_the_repository() -> None:
             if any(name in line for name in OUTSIDE_NOTES):
                 bad.append(f"{source.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not bad, "point at docs/providers.md or docs/bounces.md instead:\n" + "\n".join(bad)
+
+
+SOURCE_PATH = re.compile(r"(?<![\w/.-])((?:[a-z_]+/)+[a-z_]+\.(?:py|md))\b")
+TOP_DIRS = ("maillog_cli/", "tests/", "benchmarks/", "docs/")
+
+
+@pytest.mark.parametrize("path", markdown_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_source_files_the_docs_name_exist(path: Path) -> None:
+    """A doc that names `maillog_cli/x.py` (or, inside the package, `bounce/classify.py`)
+    names a real file: code moves, and its docs must move with it."""
+    missing = []
+    for m in SOURCE_PATH.finditer(path.read_text(encoding="utf-8")):
+        name = m.group(1)
+        where = ROOT if name.startswith(TOP_DIRS) else ROOT / "maillog_cli"
+        if not (where / name).exists():
+            missing.append(name)
+    assert not missing, f"{path.relative_to(ROOT)} names files that do not exist: {missing}"
