@@ -113,6 +113,7 @@ def small_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "BULK_BYTES", 64 << 10)
 
 
+@pytest.mark.slow
 def test_child_gives_the_same_store_reports_and_rejects(
     tmp_path: Path, small_threshold: None
 ) -> None:
@@ -166,6 +167,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_the_child_does_not_outlive_a_killed_parent(tmp_path: Path) -> None:
     db = tmp_path / "s.db"

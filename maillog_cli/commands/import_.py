@@ -128,30 +128,10 @@ def _import_one(store, path: str, opts, report, show_progress: bool):
 
     if not show_progress:
         return pipeline.import_path(store, path, opts, report)
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+    from maillog_cli.render.progress import file_progress
 
-    from maillog_cli.render.output import console, visible
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task(visible(Path(path).name)[:40], total=None)
-
-        def update(done: int, total: int | None) -> None:
-            progress.update(task, completed=done, total=total)
-
-        return pipeline.import_path(
-            store,
-            path,
-            opts,
-            lambda m: progress.console.print(m, markup=False, highlight=False),
-            update,
-        )
+    with file_progress(Path(path).name) as (notice, update):
+        return pipeline.import_path(store, path, opts, notice, update)
 
 
 def _summary(result) -> None:

@@ -15,9 +15,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from maillog_cli.errors import MaillogError
+from maillog_cli.render.format import share
 from maillog_cli.render.output import status_text, visible
 from maillog_cli.store.query import Filters
-from maillog_cli.tui.cells import share
 from maillog_cli.tui.data import Source
 
 
