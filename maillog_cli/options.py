@@ -1,6 +1,6 @@
 """Options declared once and applied to every command that lists or filters.
 
-`@filter_options` appends the common filters (DESIGN.md) to a command's signature and
+`@filter_options` appends the common filters (README, "Cookbook") to a command's signature and
 hands the command one validated `Filters` object as `filters`; `@output_options` adds
 `--format` and `--limit`. Every command therefore spells its flags the same way.
 """

@@ -560,7 +560,7 @@ class Pruner:
             " events e ON e.seq = b.seq WHERE e.message_id IS NOT NULL"
         )
         # The FTS delete trigger removes each event's index entries with it (measured: doing
-        # it by hand with the trigger dropped per batch was no faster; see docs/cli/prune.md).
+        # it by hand with the trigger dropped per batch was no faster; docs/performance.md#prune).
         events = c.execute("DELETE FROM events WHERE seq IN (SELECT seq FROM temp.batch)").rowcount
         c.execute(
             "INSERT INTO temp.gone(message_id) SELECT t.message_id FROM temp.touched t"

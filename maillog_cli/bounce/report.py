@@ -28,7 +28,7 @@ from maillog_cli.errors import MaillogError
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where, with_changes
 
-# What `maillog bounces` looks at when no --status is given (bounces.md: the statuses
+# What `maillog bounces` looks at when no --status is given (docs/bounces.md: the statuses
 # that carry a bounce class), in the contract's status order.
 DEFAULT_STATUSES: tuple[str, ...] = tuple(sorted(BOUNCE_STATUSES))
 
@@ -273,7 +273,7 @@ def _series(
 
 # --- explain ----------------------------------------------------------------------------------
 
-# bounces.md section 1: what each class means and what the sender should do.
+# docs/bounces.md, Classes: what each class means and what the sender should do.
 CLASS_INFO: dict[str, tuple[str, str]] = {
     "hard": (
         "The address cannot receive mail, now or later.",
@@ -555,7 +555,7 @@ def _classify_in_workers(
 
 
 def _clear_stray_classes(store: Store, result: Reclassified, dry_run: bool) -> None:
-    """Other statuses never carry a class (bounces.md): clear any that a source supplied."""
+    """Other statuses never carry a class (docs/bounces.md): clear any that a source supplied."""
     conn = store.conn
     stray = f"bounce_class IS NOT NULL AND status NOT IN ({_STATUS_LIST})"
     for old_reason, n in conn.execute(

@@ -30,7 +30,7 @@ class ReasonInfo:
 
 
 # --------------------------------------------------------------------------------------
-# Reasons (bounces.md section 2)
+# Reasons (docs/bounces.md, Reasons)
 # --------------------------------------------------------------------------------------
 
 REASONS: dict[str, ReasonInfo] = {
@@ -172,7 +172,7 @@ REASONS: dict[str, ReasonInfo] = {
 
 
 # --------------------------------------------------------------------------------------
-# Step 1: client-side send errors (bounces.md section 6)
+# Step 1: client-side send errors (docs/bounces.md, Step 1)
 # --------------------------------------------------------------------------------------
 
 # Error names / exception classes, matched as words in the lowercased text. The first
@@ -312,7 +312,7 @@ CLIENT_ADVICE_NAMES = re.compile(r"\b(?:" + "|".join(CLIENT_ERROR_ADVICE) + r")\
 
 
 # --------------------------------------------------------------------------------------
-# Step 2: the providers' own classifications (bounces.md section 7)
+# Step 2: the providers' own classifications (docs/bounces.md, Step 2)
 # --------------------------------------------------------------------------------------
 
 # Importers pass the provider's label as `hint`, spelled exactly like this (compared
@@ -444,7 +444,7 @@ PROVIDER_FALLBACK: dict[str, str] = {
 
 
 # --------------------------------------------------------------------------------------
-# Step 3: text patterns (bounces.md section 5), in precedence order
+# Step 3: text patterns (docs/bounces.md, Step 3), in precedence order
 # --------------------------------------------------------------------------------------
 
 # (reason, label, regex) on the normalised text: lowercased, whitespace runs collapsed
@@ -842,7 +842,7 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
 
 
 # --------------------------------------------------------------------------------------
-# Step 4: enhanced status codes (bounces.md section 4); "X" = 4 or 5
+# Step 4: enhanced status codes (docs/bounces.md, Step 4); "X" = 4 or 5
 # --------------------------------------------------------------------------------------
 
 ENHANCED_CODES: dict[str, str] = {

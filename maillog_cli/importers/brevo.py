@@ -1,4 +1,4 @@
-"""Brevo (formerly Sendinblue) transactional webhooks (formats.md 4.10).
+"""Brevo (formerly Sendinblue) transactional webhooks (docs/providers.md#brevo).
 
 One flat object per POST (an array when batched webhooks are on; the pipeline walks
 it). The event time is `ts_epoch` (milliseconds, UTC), else `ts_event`, else `ts`;

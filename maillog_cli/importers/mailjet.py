@@ -1,4 +1,4 @@
-"""Mailjet event API webhooks (formats.md 4.11).
+"""Mailjet event API webhooks (docs/providers.md#mailjet).
 
 "Group events" on: a JSON array of events (the pipeline walks it); off: one bare
 object. `MessageID` is a 64-bit integer that can exceed 2**53, so it is rendered from

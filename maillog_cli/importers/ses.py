@@ -1,4 +1,4 @@
-"""Amazon SES event records (formats.md 4.6), in all three wrappings.
+"""Amazon SES event records (docs/providers.md#ses), in all three wrappings.
 
 - SNS notification: `{"Type", "MessageId", "TopicArn", "Message": "<JSON string>", …}`;
   `Message` is parsed a second time.

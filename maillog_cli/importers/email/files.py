@@ -1,7 +1,7 @@
 """Raw emails as an import source: .eml files, mbox files and Maildir folders.
 
 This is the one source that carries the messages themselves, which `maillog show`
-and `maillog resend` need (DESIGN.md, formats.md 3.9). It is not a JSON importer:
+and `maillog resend` need (docs/providers.md#email). It is not a JSON importer:
 the pipeline asks `sniff()` about a file's first bytes and then hands the whole
 (decompressed) stream to `read()`; Maildir folders go to `read_maildir()`.
 
@@ -21,7 +21,7 @@ For every message:
 
 Rules worth knowing:
 
-- Message id: the Message-ID header (formats.md 3.3: trimmed, one pair of `<>`
+- Message id: the Message-ID header (docs/providers.md, "Message id": trimmed, one pair of `<>`
   removed, case kept). A message without one gets a stable synthetic id,
   ``"sha1-" + sha1(raw bytes).hexdigest()[:32]``, so importing it again (or the same
   message from an .eml and from an mbox, whose From_ line is not part of the
@@ -847,7 +847,7 @@ def _addresses(msg: Message, name: str) -> list[str]:
         addr = addr.strip().lower()
         if addr and addr not in out:
             out.append(addr)
-    if not out:  # what getaddresses could not read: formats.md 3.4 on each value
+    if not out:  # getaddresses read nothing: docs/providers.md's address rule on each value
         for value in values:
             for piece in value.split(","):
                 addr = normalize.address(piece)
