@@ -45,9 +45,20 @@ def open_store(
     readonly: bool = False,
     create: bool = True,
 ) -> Store:
+    """The store the command works on; a writer that must wait for another says so on stderr."""
     from maillog_cli.store.db import Store
 
-    return Store.open(db_path(ctx, override), readonly=readonly, create=create)
+    path = db_path(ctx, override)
+    _opened.append(path)
+    return Store.open(path, readonly=readonly, create=create, on_wait=error)
+
+
+_opened: list[Path] = []
+
+
+def store_in_use() -> Path:
+    """The store this run opened last (for an error that escaped without naming it)."""
+    return _opened[-1] if _opened else db_path(None)
 
 
 def format_error(exc: MaillogError) -> str:

@@ -463,6 +463,7 @@ def test_db_info_without_a_store(cli, tmp_path: Path) -> None:
 KILL_MESSAGES = 4000  # 3 events each; the middle third of the messages straddles the cut-off
 
 
+@pytest.mark.slow
 def test_kill_mid_prune_leaves_a_consistent_store(cli, tmp_path: Path, db_path: Path) -> None:
     base = datetime(2025, 1, 1, tzinfo=UTC)
     rows = []

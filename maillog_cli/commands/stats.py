@@ -1,7 +1,7 @@
 """`maillog stats`: delivery health per message — rates, counts, a per-day chart, breakdowns.
 
 Thin: parse → maillog_cli.stats → render. Output (docs/cli/stats.md):
-- no --by: `table` prints the overview and a per-day chart; `json` the DESIGN.md object;
+- no --by: `table` prints the overview and a per-day chart; `json` the output contract's object;
   `jsonl`/`csv` the per-day series, one row per day.
 - --by KEY: `table` a table sorted by what needs attention (TSV in a pipe) and the chart;
   `json`/`jsonl`/`csv` its rows.
