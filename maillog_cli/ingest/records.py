@@ -208,6 +208,7 @@ def _csv_items(
     if not header:
         result.note = "empty input"
         return
+    module: ModuleType | None
     if forced is not None:
         module = forced
         fits = getattr(module, "fits_header", None)
