@@ -1,6 +1,6 @@
 """Options declared once and applied to every command that lists or filters.
 
-`@filter_options` appends the common filters (DESIGN.md) to a command's signature and
+`@filter_options` appends the common filters (README, "Cookbook") to a command's signature and
 hands the command one validated `Filters` object as `filters`; `@output_options` adds
 `--format` and `--limit`. Every command therefore spells its flags the same way.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +26,11 @@ class OutputFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+
+
+def choices(name: str, values: Iterable[str]) -> type[StrEnum]:
+    """A Typer choice enum made from the core's own tuple of values, so the two never drift."""
+    return StrEnum(name, {v: v for v in values})  # type: ignore[return-value]
 
 
 DbOption = Annotated[

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,3 +68,24 @@ def require_shared() -> Path:
     if not SAMPLES.exists():
         pytest.skip(f"shared samples not found at {SHARED} (set MAILLOG_SHARED)")
     return SHARED
+
+
+def default_signals() -> None:
+    """`preexec_fn` for a child the test interrupts: give it default SIGINT handling.
+
+    A runner started with SIGINT ignored (`nohup make test &` from a script) passes SIG_IGN
+    through exec, and a Python child then never sees Ctrl-C: the test would measure nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def wait_until(
+    condition: Callable[[], object], timeout: float = 30.0, what: str = "the condition"
+) -> None:
+    """Poll until condition() is true, failing after timeout seconds (a busy machine is slow,
+    never wrong: tests wait on what they need, not on a guess of how long it takes)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout:.0f}s")
+        time.sleep(0.02)

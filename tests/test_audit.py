@@ -744,6 +744,7 @@ def test_the_docs_list_every_known_action_with_its_category() -> None:
         assert f"**{category}**" in doc, category
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly(loaded, tmp_path: Path) -> None:
     """`maillog audit --format jsonl | head -1` in a real process: no traceback, and the
     end of a Unix tool (cli.main restores SIGPIPE's default), or exit 0."""

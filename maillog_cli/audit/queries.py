@@ -51,7 +51,7 @@ PREFIX_CATEGORY: dict[str, str] = {
 OTHER = "other"
 CATEGORIES: tuple[str, ...] = (*dict.fromkeys(PREFIX_CATEGORY.values()), OTHER)
 
-# Known actions and what they mean (the README table is generated from this).
+# Known actions and what they mean (tests/test_audit.py checks docs/cli/audit.md against this).
 # The last six are other products' activity-log words, normalised (see normalize_action).
 ACTIONS: dict[str, str] = {
     "project.create": "a project was created",
@@ -327,7 +327,7 @@ def get_entry(conn: sqlite3.Connection, ident: str) -> dict[str, Any] | None:
 
 
 def output_row(row: dict[str, Any]) -> dict[str, Any]:
-    """The contract keys (DESIGN.md audit table) of a public row, in order."""
+    """The contract keys (README, "Output contract": audit keys) of a public row, in order."""
     return {k: row.get(k) for k in AUDIT_KEYS}
 
 

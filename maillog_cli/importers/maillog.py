@@ -1,4 +1,4 @@
-"""maillog's own format (formats.md 4.14): our json/jsonl/csv output, read back without loss."""
+"""maillog's own format (docs/providers.md#maillog): our json/jsonl/csv output, read back."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mandrill (Mailchimp Transactional) webhooks (formats.md 4.9).
+"""Mandrill (Mailchimp Transactional) webhooks (docs/providers.md#mandrill).
 
 The webhook POST is form-encoded: `mandrill_events=<url-encoded JSON array>`. Dumps
 show up in three shapes, all accepted: the raw form body (`decode_form_body`, called

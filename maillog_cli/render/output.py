@@ -35,7 +35,20 @@ def visible(value: Any) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    return _UNSAFE.sub(_escape_char, text)
+    text = _UNSAFE.sub(_escape_char, text)
+    if not text.isascii():
+        # Also invisible: Unicode TAG characters (hidden text after an emoji) and the
+        # line/paragraph separators some terminals and editors break lines at.
+        text = re.sub(
+            "[\u2028\u2029\U000e0000-\U000e007f]",
+            lambda m: (
+                f"\\U{ord(m.group(0)):08x}"
+                if ord(m.group(0)) > 0xFFFF
+                else f"\\u{ord(m.group(0)):04x}"
+            ),
+            text,
+        )
+    return text
 
 
 def one_line(value: Any, width: int | None = None) -> str:

@@ -8,6 +8,8 @@ place that turns them into SQL. Values are always bound parameters.
 from __future__ import annotations
 
 import shlex
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -331,6 +333,21 @@ def events_sql(
         sql += " LIMIT ?"
         params.append(limit)
     return sql, params
+
+
+def iter_events(
+    conn: sqlite3.Connection,
+    f: Filters,
+    limit: int | None,
+    after: Page | None = None,
+    messages: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """The events (or each message's latest event) `events_sql` selects, as dicts, streamed."""
+    sql, params = events_sql(f, limit, after=after, messages=messages)
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    for row in cur:
+        yield dict(zip(names, row, strict=True))
 
 
 def count_sql(f: Filters, messages: bool = False) -> tuple[str, list[Any]]:

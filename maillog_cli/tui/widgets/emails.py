@@ -19,9 +19,9 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
+from maillog_cli.render.columns import Column, email_columns
 from maillog_cli.render.output import visible
 from maillog_cli.store.query import Filters, Page
-from maillog_cli.tui.cells import Column, columns_for
 from maillog_cli.tui.data import PAGE_SIZE, Row, Source, Update, merge
 from maillog_cli.tui.widgets.filter_bar import FilterBar
 from maillog_cli.tui.widgets.message_list import PREFETCH, MessageList
@@ -241,7 +241,7 @@ class EmailsView(Vertical):
 
     # --- layout --------------------------------------------------------------------------
     def _set_columns(self, width: int) -> bool:
-        columns = columns_for(width)
+        columns = email_columns(width)
         if columns == self._columns:
             return False
         self._columns = columns
