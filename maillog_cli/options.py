@@ -124,7 +124,7 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         str | None,
         typer.Option(
             "--since",
-            help="From this time: 2h, 7d, yesterday, last monday, 2026-01-31 …",
+            help="From this time: 2h, 7d, yesterday, monday, 3pm, 2026-01-31 … (never in the future).",
             rich_help_panel="Filters",
         ),
     ),

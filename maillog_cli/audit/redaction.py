@@ -115,6 +115,21 @@ def _secret_value(value: Any) -> bool:
     return not (value is None or isinstance(value, bool))
 
 
+_PAIR_NAMES = frozenset({"name", "key", "header"})
+
+
+def _is_secret_pair(obj: dict[Any, Any]) -> bool:
+    """`{"Name": "X-Postmark-Server-Token", "Value": "…"}` in any capitalisation."""
+    keys = {k.lower(): k for k in obj if isinstance(k, str)}
+    if "value" not in keys:
+        return False
+    return any(
+        isinstance(obj[keys[n]], str) and is_secret_key(obj[keys[n]])
+        for n in _PAIR_NAMES
+        if n in keys
+    )
+
+
 def redact(value: Any) -> Any:
     """A copy of `value` with every secret-keyed value replaced by "[redacted]".
 
@@ -123,10 +138,10 @@ def redact(value: Any) -> Any:
     """
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
-        pair_name = value.get("name", value.get("key"))
-        pair_secret = isinstance(pair_name, str) and is_secret_key(pair_name) and "value" in value
+        pair_secret = _is_secret_pair(value)
         for k, v in value.items():
-            if (is_secret_key(k) or (pair_secret and k == "value")) and _secret_value(v):
+            pair_value = pair_secret and isinstance(k, str) and k.lower() == "value"
+            if (is_secret_key(k) or pair_value) and _secret_value(v):
                 out[k] = REDACTED
             else:
                 out[k] = redact(v)

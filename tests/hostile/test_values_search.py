@@ -164,3 +164,28 @@ def test_tui_worker_errors_become_inline_messages(make_app) -> None:  # noqa: F8
             assert app.is_running
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize(("tab", "method"), [("2", "bounce_summary"), ("3", "audit_entries")])
+def test_tui_other_tabs_worker_errors_are_notifications(make_app, tab: str, method: str) -> None:  # noqa: F811
+    """A tab without its own error line still never dies: the error is a notification."""
+
+    async def run() -> None:
+        app = make_app()
+
+        def broken(*args: object, **kwargs: object) -> object:
+            raise sqlite3.DatabaseError("database disk image is malformed")
+
+        setattr(app.source, method, broken)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press(tab)
+            await settle(pilot)
+            assert app.is_running
+            messages = [n.message for n in app._notifications]
+            assert any("database disk image is malformed" in m for m in messages), messages
+            await pilot.press("1")
+            await settle(pilot)
+            assert app.is_running and app.emails.table.row_count == 200
+
+    asyncio.run(run())

@@ -36,6 +36,7 @@ SECRETS = {
     "aws_secret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "mailgun": "key-0123456789abcdef0123456789abcdef",
     "postmark": "0f5b4c3d-aaaa-bbbb-cccc-444455556666",
+    "postmark_pair": "1a2b3c4d-5e6f-4711-8899-aabbccddeeff",
     "stripe": "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
     "github": "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
     "slack": "xoxb-2048-1357911-AbCdEfGhIjKl",
@@ -76,6 +77,7 @@ def hostile_events() -> list[dict[str, object]]:
             "build": {"id": S["aws_id"], "cfg": f"aws_secret_access_key = {S['aws_secret']}"},
             "payload": orjson.dumps({"db": {"password": S["json_in_string"]}, "n": 1}).decode(),
             "X-Postmark-Server-Token": S["postmark"],
+            "hdrs": [{"Name": "X-Postmark-Server-Token", "Value": S["postmark_pair"]}],
             "misc": [S["mailgun"], S["github"], S["slack"], S["resend"]],
             "pem": f"-----BEGIN PRIVATE KEY-----\n{S['pem']}\n-----END PRIVATE KEY-----",
         },
@@ -176,6 +178,19 @@ def test_scrub_leaves_ordinary_text_alone(text: str) -> None:
     from maillog_cli.audit.redaction import scrub
 
     assert scrub(text) == text
+
+
+def test_ids_that_look_like_tokens_stay_under_ordinary_keys() -> None:
+    from maillog_cli.audit.redaction import scrub
+
+    data = {
+        "message_id": "0f5b4c3d-aaaa-bbbb-cccc-444455556666",
+        "sg_event_id": "ZGVsaXZlcmVkLTEtdTdIcTJY",
+        "token_type": "bearer",
+        "password_changed": True,
+        "headers": [{"Name": "X-Tag", "Value": "welcome"}],
+    }
+    assert scrub(data) == data
 
 
 @pytest.mark.parametrize("name", sorted(SECRETS))
