@@ -466,3 +466,22 @@ def test_recipient_only_on_a_to_line_of_the_report(cli, tmp_path, db_path):
     assert r.exit_code == 0, r
     got = rows(db_path, "SELECT status, recipient, bounce_reason FROM events")
     assert got == [("bounced", "bob@example.org", "user_unknown")]
+
+
+def test_a_bulk_newsletter_about_vacations_is_still_a_sent_mail(cli, tmp_path, db_path):
+    newsletter = ORIGINAL.replace(b"Subject: Your order 5532", b"Subject: Vacation deals").replace(
+        b"Message-ID:", b"Precedence: bulk\nAuto-Submitted: auto-generated\nMessage-ID:"
+    )
+    assert import_bytes(cli, tmp_path, "news.eml", newsletter).exit_code == 0
+    assert rows(db_path, "SELECT status FROM events") == [("sent",)]
+
+
+def test_a_vacation_reply_to_our_message_is_an_automatic_reply(cli, tmp_path, db_path):
+    reply = (
+        b"From: bob@example.org\nTo: orders@shop.example\nSubject: Re: Your order 5532 [vacation]\n"
+        b"Date: Thu, 06 Jun 2024 09:00:10 +0000\nPrecedence: bulk\n"
+        b"In-Reply-To: <order-5532@shop.example>\n\nI am on vacation until Monday.\n"
+    )
+    r = import_bytes(cli, tmp_path, "reply.eml", reply)
+    assert r.exit_code == 0, r
+    assert rows(db_path) == []

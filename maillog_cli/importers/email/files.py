@@ -412,7 +412,7 @@ def _message_items(
     subject = _decoded(msg.get("Subject")) or ""
     dsn_outside = _outer_is_dsn(msg)
     if not dsn_outside:
-        inner = _kinds.forwarded_bounce(msg, subject, _full_text(msg), _is_bounce)
+        inner = _kinds.forwarded_bounce(msg, subject, lambda: _full_text(msg), _is_bounce)
         if inner is not None:
             return _forwarded_items(inner, msg, ctx, from_line_date)
     if not dsn_outside and not _dsn.BOUNCE_SUBJECTS.search(subject):
