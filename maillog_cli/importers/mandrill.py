@@ -206,7 +206,7 @@ def _parse_event(ev: dict[str, Any], ctx: Context) -> Parsed:
 _BOUNCE_STATUSES = frozenset({"bounced", "deferred", "dropped", "failed"})
 
 
-def _bounce_hint(word: str, msg: dict[str, Any]) -> str:
+def _bounce_hint(word: Any, msg: dict[str, Any]) -> str:
     """Mandrill's verdict for the classifier, `mandrill:<event>/<bounce_description>`;
     used only when the `diag` text names no cause."""
     description = text_or_none(msg.get("bounce_description"))

@@ -153,7 +153,7 @@ def _decode(part: Message) -> str:
         payload = part.get_payload(decode=True)
     except Exception:  # hostile encodings
         payload = None
-    if payload is None:
+    if not isinstance(payload, bytes):
         raw = part.get_payload()
         return raw if isinstance(raw, str) else ""
     # Declared charset first, then UTF-8 (mislabelled parts are common), then Latin-1.
@@ -216,7 +216,7 @@ def is_bounce(msg: Message) -> bool:
     try:
         ctype = msg.get_content_type()
         if ctype == "multipart/report" and (
-            (msg.get_param("report-type") or "").lower() == "delivery-status"
+            str(msg.get_param("report-type") or "").lower() == "delivery-status"
         ):
             return True
         if any(p.get_content_type() == "message/delivery-status" for p in _walk(msg)):

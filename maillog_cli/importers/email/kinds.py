@@ -46,7 +46,7 @@ def is_feedback_report(msg: Message) -> bool:
     """multipart/report; report-type=feedback-report, or a message/feedback-report part."""
     try:
         if msg.get_content_type() == "multipart/report":
-            if (msg.get_param("report-type") or "").lower() == "feedback-report":
+            if str(msg.get_param("report-type") or "").lower() == "feedback-report":
                 return True
         return any(p.get_content_type() == FEEDBACK_PART for p in walk(msg))
     except Exception:
