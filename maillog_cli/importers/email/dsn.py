@@ -45,15 +45,18 @@ class DsnRecipient:
 # Heuristics, as data ----------------------------------------------------------------
 
 BOUNCE_SENDERS = re.compile(
-    r"mailer-daemon|post_?master|mail delivery (?:system|subsystem)|mail administrator"
-    r"|mailmaster|mdaemon|bounce",
+    r"mailer-daemon|post_?master|mail delivery (?:system|subsystem|service)|mail administrator"
+    r"|mailmaster|mdaemon|bounce|mail delivery agent",
     re.I,
 )
 BOUNCE_SUBJECTS = re.compile(
     r"undeliver|delivery (?:status notification|failure|failed|has failed|report|problem)"
     r"|failure notice|failed delivery|returned mail|mail delivery failed|non[- ]?delivery"
     r"|could not be delivered|not delivered|delivery notification|warning: (?:could not|delay)"
-    r"|delayed mail|mail system error|returned to sender|message not delivered|rejected",
+    r"|delayed mail|mail system error|returned to sender|message not delivered|rejected"
+    r"|non-?deliverable|delivery (?:delayed|delay)|delayed \d+ hours|\bbounced? (?:mail|message)"
+    r"|unzustellbar|non remis|non recapitabile|no se puede entregar|onbestelbaar"
+    r"|n[ãa]o foi poss[íi]vel entregar",
     re.I,
 )
 # Phrases of a failure report in the body (for bounces whose headers say nothing).
