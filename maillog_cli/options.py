@@ -200,10 +200,24 @@ def filter_options(func: F) -> F:
     return _extend(func, extra, collect)
 
 
+MAX_COUNT = 1 << 62  # more than any store holds, and still a SQLite integer
+
+
+def cap_count(value: int | None) -> int | None:
+    """A count option's value, capped: 99999999999999999999 means "all", not an
+    OverflowError when SQLite is handed a number wider than 64 bits."""
+    return None if value is None else min(value, MAX_COUNT)
+
+
 LimitOption = Annotated[
     int,
     typer.Option(
-        "--limit", "-n", help="At most this many rows; 0 for all.", min=0, rich_help_panel="Output"
+        "--limit",
+        "-n",
+        help="At most this many rows; 0 for all.",
+        min=0,
+        callback=cap_count,
+        rich_help_panel="Output",
     ),
 ]
 FormatOption = Annotated[

@@ -1,4 +1,4 @@
-"""Big files are parsed in a forked child (maillog_cli/parallel.py): same store, same
+"""Big files are parsed in a forked child (maillog_cli/ingest/forked.py): same store, same
 reports, same failures as the one-process path; detection by keys keeps first-match-wins."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import orjson
 import pytest
 
 from maillog_cli import importers
+from maillog_cli.ingest import batches, pipeline
 from maillog_cli.ingest import forked as parallel
-from maillog_cli.ingest import pipeline
 from maillog_cli.store.db import Store
 
 from .conftest import SAMPLES
@@ -110,7 +110,7 @@ def pipeline_source(path: Path):
 
 @pytest.fixture
 def small_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipeline, "BULK_BYTES", 64 << 10)
+    monkeypatch.setattr(batches, "BULK_BYTES", 64 << 10)
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from maillog_cli.audit.redaction import mask_credentials, mask_value
-from maillog_cli.dates import parse_when
+from maillog_cli.dates import parse_since, parse_when
 from maillog_cli.errors import MaillogError
 from maillog_cli.importers.audit import normalize_action
 from maillog_cli.model import AUDIT_KEYS
@@ -155,7 +155,7 @@ def build(
         targets=[t.strip() for t in targets or [] if t.strip()],
         ips=[i.strip() for i in ips or [] if i.strip()],
         meta=meta or None,
-        since=parse_when(since, now) if since else None,
+        since=parse_since(since, now) if since else None,
         until=parse_when(until, now) if until else None,
     )
     if f.since and f.until and f.since > f.until:

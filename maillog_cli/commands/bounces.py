@@ -13,7 +13,14 @@ from typing import Annotated, Any
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption, FormatOption, LimitOption, OutputFormat, filter_options
+from maillog_cli.options import (
+    DbOption,
+    FormatOption,
+    LimitOption,
+    OutputFormat,
+    cap_count,
+    filter_options,
+)
 from maillog_cli.store.query import Filters
 
 app = typer.Typer(
@@ -50,6 +57,7 @@ def bounces(
             "--top",
             help="Rows in the domain and diagnostic rankings.",
             min=1,
+            callback=cap_count,
             rich_help_panel="Output",
         ),
     ] = 10,
@@ -180,6 +188,7 @@ def suppressions_cmd(
             "--soft-after",
             help="Suppress after this many final soft bounces since the last delivery.",
             min=1,
+            callback=cap_count,
         ),
     ] = 3,
     soft_window: Annotated[
@@ -204,6 +213,7 @@ def suppressions_cmd(
             "-n",
             help="At most this many addresses; 0 (default) for all.",
             min=0,
+            callback=cap_count,
             rich_help_panel="Output",
         ),
     ] = 0,
@@ -250,7 +260,10 @@ def reclassify_cmd(
         bool, typer.Option("--dry-run", help="Count what would change; write nothing.")
     ] = False,
     batch: Annotated[
-        int, typer.Option("--batch", help="Events per transaction.", min=100, hidden=True)
+        int,
+        typer.Option(
+            "--batch", help="Events per transaction.", min=100, hidden=True, callback=cap_count
+        ),
     ] = 50_000,
     fmt: Annotated[
         OutputFormat,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption, OutputFormat, filter_options
+from maillog_cli.options import DbOption, OutputFormat, cap_count, filter_options
 from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:
@@ -103,7 +103,11 @@ def prune(
     batch_size: Annotated[
         int | None,
         typer.Option(
-            "--batch-size", min=1, hidden=True, help="Fixed rows per transaction (tests)."
+            "--batch-size",
+            min=1,
+            hidden=True,
+            callback=cap_count,
+            help="Fixed rows per transaction (tests).",
         ),
     ] = None,
     fmt: FormatTableJson = OutputFormat.table,

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from maillog_cli.options import DbOption, FormatOption, OutputFormat, filter_options
+from maillog_cli.options import DbOption, FormatOption, OutputFormat, cap_count, filter_options
 from maillog_cli.store.query import Filters
 
 
@@ -31,6 +31,7 @@ def tail(
             "--lines",
             "-n",
             min=0,
+            callback=cap_count,
             help="Show the last N matching events first, oldest first; 0 for none.",
             rich_help_panel="Output",
         ),

@@ -29,6 +29,10 @@ def file_progress(
             progress.update(task, completed=done, total=total)
 
         def notice(message: str) -> None:
-            progress.console.print(message, markup=False, highlight=False)
+            """A report line printed above the bar: the same line, made as visible, as
+            `error()` prints without one (file names and JSON keys are untrusted)."""
+            progress.console.print(
+                f"maillog: {visible(message)}", markup=False, highlight=False, soft_wrap=True
+            )
 
         yield notice, update

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from maillog_cli.audit.redaction import scrub
 from maillog_cli.errors import MaillogError
 from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, StoredMessage
 from maillog_cli.normalize import domain_of
@@ -62,7 +63,12 @@ def _dumps(value: Any) -> str | None:
 
 
 def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
-    """An Event as the tuple `_INSERT_EVENT` takes."""
+    """An Event as the tuple `_INSERT_EVENT` takes, its free text scrubbed of secrets.
+
+    This and `insert_audit` are where rows become bytes on disk: scrubbing here (by key
+    and by value, audit.redaction.scrub) keeps secrets out of the file, its WAL, the
+    FTS index, `sql` output and prune archives, whatever importer made the row.
+    """
     return (
         e.event_id,
         e.message_id,
@@ -74,15 +80,15 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
         e.sender,
         e.recipient,
         domain_of(e.recipient),
-        e.subject,
+        scrub(e.subject),
         e.smtp_code,
         e.enhanced_code,
-        e.diagnostic,
+        scrub(e.diagnostic),
         e.bounce_class,
         e.bounce_reason,
         e.bounce_hint,
-        e.tag,
-        _dumps(e.extra),
+        scrub(e.tag),
+        _dumps(scrub(e.extra)),
         import_id,
     )
 
@@ -521,13 +527,13 @@ class Store:
                 m.sender,
                 m.recipients[0] if m.recipients else None,
                 domain_of(m.recipients[0]) if m.recipients else None,
-                m.subject,
+                scrub(m.subject),
                 m.size,
                 m.timestamp,
                 m.spf,
                 m.dkim,
                 m.dmarc,
-                _dumps(m.headers),
+                _dumps(scrub(m.headers)),
             ),
         )
         return cur.rowcount > 0
@@ -547,9 +553,9 @@ class Store:
                     a.raw_action,
                     a.target_type,
                     a.target_id,
-                    orjson.dumps(a.metadata or {}, default=str).decode(),
+                    orjson.dumps(scrub(a.metadata or {}), default=str).decode(),
                     a.ip,
-                    a.user_agent,
+                    scrub(a.user_agent),
                     import_id,
                 )
                 for a in entries
