@@ -1,6 +1,6 @@
 """Bounce classification: (status, reply code, enhanced code, text, provider label) -> verdict.
 
-The procedure of ``docs/bounces.md`` section 3, applied to the tables in
+The procedure of ``docs/bounces.md`` ("The decision procedure"), applied to the tables in
 ``bounce/rules.py``. Nothing here does I/O, looks at the clock or at other events: the
 same inputs always give the same verdict.
 """
