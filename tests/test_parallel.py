@@ -20,7 +20,7 @@ from maillog_cli.ingest import forked as parallel
 from maillog_cli.store.db import Store
 
 from .conftest import fixture_files
-from .test_process import big_file, maillog, wait_for_import_to_start
+from .test_process import STARTS, big_file, maillog, wait_for_import_to_start
 
 TABLES = {
     "events": "SELECT * FROM events ORDER BY seq",
@@ -176,8 +176,8 @@ def test_the_child_does_not_outlive_a_killed_parent(tmp_path: Path) -> None:
     kids = children(proc.pid)
     assert kids, "the big file was not parsed in a child process"
     proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
-    deadline = time.monotonic() + 20
+    proc.wait(STARTS)
+    deadline = time.monotonic() + STARTS
     while any(alive(k) for k in kids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(alive(k) for k in kids)
