@@ -79,6 +79,31 @@ def over_cap(cap: int) -> RecordError:
     )
 
 
+def values_cap(cap: int) -> int:
+    """How many values (JSON members and elements, CSV fields) one record may hold: each
+    costs up to ~150 bytes once parsed, so a record of tiny values (`[{},{},…]`) is held
+    to about the memory a record of the cap's size in bytes may take."""
+    return max(4096, cap // 40)
+
+
+def too_many_values(data: bytes, cap: int, separators: bytes = b",:") -> RecordError | None:
+    """The record error for a record holding more than values_cap values, else None.
+    Counted by separators (an overcount inside strings only matters for huge records)."""
+    if len(data) <= 1 << 16:  # too small to hold enough values to matter
+        return None
+    if sum(data.count(bytes([c])) for c in separators) <= values_cap(cap):
+        return None
+    return crowded(cap)
+
+
+def crowded(cap: int) -> RecordError:
+    """The record error for a record with more values than values_cap."""
+    return RecordError(
+        f"record with more than {values_cap(cap):,} values (the record cap; raise it with "
+        f"--max-record-mb or {MAX_RECORD_ENV})"
+    )
+
+
 class Oversize:
     """Stands for a physical line over the record cap (its bytes were read and dropped)."""
 
@@ -446,6 +471,10 @@ def iter_jsonl(stream: IO[bytes], cap: int) -> Iterator[tuple[int | str, Any]]:
             continue
         if not line.strip():
             continue
+        problem = too_many_values(line, cap)
+        if problem is not None:
+            yield lineno, problem
+            continue
         try:
             yield lineno, loads(line)
         except RecordError as exc:
@@ -461,7 +490,7 @@ def iter_json_document(
     record cap) it is parsed whole; beyond, streamed with every value held to the cap."""
     limit = min(WHOLE_DOCUMENT_LIMIT, cap)
     data = stream.read(limit + 1)
-    if len(data) > limit:
+    if len(data) > limit or too_many_values(data, cap) is not None:
         yield from _stream_large_document(_Capped(data, stream, cap), data, reopen, cap)
         return
     try:
@@ -476,19 +505,27 @@ def iter_json_document(
 class _TooBig(Exception):
     """Internal: more than the record cap was read inside one JSON value."""
 
+    def __init__(self, why: RecordError) -> None:
+        super().__init__(str(why))
+        self.why = why
+
 
 class _Capped:
     """The stream ijson reads, refusing to run past the record cap inside one value (a
-    string of 4 GB would otherwise be buffered whole by the parser): `done()` marks where
-    a value ended; reading more than the cap (plus one read-ahead) after it raises."""
+    string of 4 GB would otherwise be buffered whole by the parser, a million tiny
+    values built whole): `done()` marks where a value ended; reading more than the cap
+    in bytes or values (plus one read-ahead) after it raises _TooBig."""
 
     def __init__(self, prefix: bytes, stream: IO[bytes], cap: int) -> None:
         self.prefix, self.stream, self.cap = prefix, stream, cap
-        self.count = self.mark = self.used = 0
+        self.max_values = values_cap(cap) + (1 << 16)
+        self.count = self.mark = self.used = self.values = self.values_mark = 0
 
     def read(self, n: int = -1) -> bytes:
         if self.count - self.mark > self.cap + (1 << 16):
-            raise _TooBig
+            raise _TooBig(over_cap(self.cap))
+        if self.values - self.values_mark > self.max_values:
+            raise _TooBig(crowded(self.cap))
         if n == 0:  # ijson asks for nothing to learn bytes from str
             return b""
         n = n if n is not None and n > 0 else 1 << 16
@@ -500,10 +537,11 @@ class _Capped:
         else:
             out = self.stream.read(n)
         self.count += len(out)
+        self.values += out.count(b",") + out.count(b":")
         return out
 
     def done(self) -> None:
-        self.mark = self.count
+        self.mark, self.values_mark = self.count, self.values
 
 
 def _line_at(text: str, pos: int, cache: list[int]) -> int:
@@ -634,8 +672,8 @@ def _stream_large_document(
             capped.done()
             yield loc, value
             where = _next_location(loc)
-    except _TooBig:
-        yield where, over_cap(cap)
+    except _TooBig as exc:
+        yield where, exc.why
         raise FileFormatError(
             f"{where}: the rest of the JSON document cannot be read past a record over the cap; "
             "nothing imported from this file"
@@ -716,7 +754,7 @@ class _CsvLines:
 
     def __init__(self, stream: IO[bytes], cap: int) -> None:
         self.lines = physical_lines(stream, cap, keepends=True)
-        self.cap, self.lineno = cap, 0
+        self.cap, self.lineno, self.row_bytes = cap, 0, 0
 
     def __iter__(self) -> _CsvLines:
         return self
@@ -726,6 +764,12 @@ class _CsvLines:
         self.lineno += 1
         if isinstance(line, Oversize):
             raise _LineProblem(self.lineno, over_cap(self.cap))
+        self.row_bytes += len(line)
+        if self.row_bytes > self.cap:  # a row spread over many lines (quoted line breaks)
+            raise _LineProblem(self.lineno, over_cap(self.cap))
+        problem = too_many_values(line, self.cap, b",")
+        if problem is not None:
+            raise _LineProblem(self.lineno, problem)
         try:
             return line.decode("utf-8")
         except UnicodeDecodeError:
@@ -767,7 +811,7 @@ def iter_csv(
 
     def rows() -> Iterator[tuple[int, Any]]:
         while True:
-            start = lines.lineno + 1
+            start, lines.row_bytes = lines.lineno + 1, 0
             try:
                 row = next(reader)
             except StopIteration:

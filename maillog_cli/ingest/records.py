@@ -185,8 +185,9 @@ def _form_values(stream: IO[bytes], cap: int) -> Iterator[tuple[int, Any]]:
     from maillog_cli.importers import mandrill
 
     data = stream.read(cap + 1)
-    if len(data) > cap:
-        yield 1, readers.over_cap(cap)
+    problem = readers.over_cap(cap) if len(data) > cap else readers.too_many_values(data, cap)
+    if problem is not None:
+        yield 1, problem
         return
     try:
         text = data.decode("utf-8")

@@ -200,3 +200,46 @@ def test_a_csv_line_or_field_over_the_cap_is_a_record_error(cli, tmp_path: Path)
     assert f"{f}:3: record over 1 MB" in r.stderr and f"{f}:4: record over 1 MB" in r.stderr
     rows = cli("search", "-f", "jsonl").stdout
     assert rows.count("\n") == 2 and '"c1"' in rows and '"c4"' in rows
+
+
+CROWDED = {
+    "tiny objects": lambda: b"[" + b"{}," * (5 << 20) + b"{}]",
+    "tiny strings": lambda: b"[" + b'"a",' * (3 << 20) + b'"a"]',
+    "many keys": lambda: b"{" + b"".join(b'"k%d":1,' % i for i in range(1 << 20)) + b'"z":1}',
+}
+
+
+@pytest.mark.parametrize("shape", sorted(CROWDED))
+def test_a_record_of_millions_of_tiny_values_is_a_record_error_in_bounded_memory(
+    tmp_path: Path, forked: bool, shape: str
+) -> None:
+    """Under the byte cap, but each value costs ~50-150 bytes once parsed: 16 MB of `{},`
+    would take over 500 MB. A record holds at most one value per 40 bytes of the cap."""
+    f = tmp_path / "crowded.jsonl"
+    f.write_bytes(good(1) + b"\n" + CROWDED[shape]() + b"\n" + good(2) + b"\n")
+    code, err, rss, _ = run(tmp_path, "import", str(f), forked=forked)
+    assert code == 1, err
+    assert f"{f}:2: record with more than 419,430 values" in err, err
+    assert events(tmp_path / "store.db") == ["g1", "g2"]
+    assert rss < MEMORY_PROMISE_KB, f"{shape}: peak {rss // 1024} MB"
+
+
+def test_a_crowded_json_document_streams_and_a_crowded_csv_row_is_an_error(
+    tmp_path: Path, forked: bool
+) -> None:
+    doc = tmp_path / "crowded.json"  # a page under 8 MB whose side field holds 2M objects
+    doc.write_bytes(
+        b'{\n"Messages": [\n' + good(1) + b'\n],\n"meta": [' + b"{}," * (2 << 20) + b"{}]}\n"
+    )
+    code, err, rss, _ = run(tmp_path, "import", str(doc), forked=forked)
+    assert code == 1 and "the page's 'meta' field is over the record cap" in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert rss < MEMORY_PROMISE_KB, f"json: peak {rss // 1024} MB"
+    table = tmp_path / "crowded.csv"
+    table.write_bytes(
+        b"timestamp,status,event_id\n" + b"," * (8 << 20) + b"\n2026-01-01T00:00:01Z,sent,c1\n"
+    )
+    code, err, rss, _ = run(tmp_path, "import", str(table), forked=forked)
+    assert code == 1 and f"{table}:2: record with more than" in err, err
+    assert "1 new events" in err
+    assert rss < MEMORY_PROMISE_KB, f"csv: peak {rss // 1024} MB"
