@@ -126,7 +126,7 @@ def status_words(name: str) -> str:
 
 
 def reasons_table() -> str:
-    from maillog_cli.bounce.classify import REASONS
+    from maillog_cli.bounce.rules import REASONS
 
     lines = [
         "| reason | class | meaning | counts for soft suppression | what to do |",
@@ -143,8 +143,18 @@ def reasons_table() -> str:
     return "\n".join(lines)
 
 
+def provider_fallback() -> str:
+    from maillog_cli.bounce.rules import PROVIDER_FALLBACK, SOFT_OTHER
+
+    lines = ["| provider label | reason |", "|---|---|"]
+    for label, reason in PROVIDER_FALLBACK.items():
+        shown = "`other`, class `soft`" if reason == SOFT_OTHER else f"`{reason}`"
+        lines.append(f"| `{label}` | {shown} |")
+    return "\n".join(lines)
+
+
 def client_errors() -> str:
-    from maillog_cli.bounce.classify import CLIENT_ERRORS
+    from maillog_cli.bounce.rules import CLIENT_ERRORS
 
     by_reason: dict[str, list[str]] = {}
     for name, reason in CLIENT_ERRORS.items():
@@ -155,7 +165,7 @@ def client_errors() -> str:
 
 
 def provider_hints() -> str:
-    from maillog_cli.bounce.classify import CONTENT_TEXT_DECIDES, PROVIDER_HINTS
+    from maillog_cli.bounce.rules import CONTENT_TEXT_DECIDES, PROVIDER_HINTS
 
     lines = ["| provider label | reason |", "|---|---|"]
     for label, reason in PROVIDER_HINTS.items():
@@ -169,7 +179,7 @@ def provider_hints() -> str:
 
 
 def text_precedence() -> str:
-    from maillog_cli.bounce.classify import TEXT_PATTERNS
+    from maillog_cli.bounce.rules import TEXT_PATTERNS
 
     groups: list[tuple[str, list[str]]] = []
     for reason, label, _ in TEXT_PATTERNS:
@@ -209,7 +219,7 @@ def _ranges(codes: list[str]) -> list[str]:
 
 
 def enhanced_codes() -> str:
-    from maillog_cli.bounce.classify import ENHANCED_CODES
+    from maillog_cli.bounce.rules import ENHANCED_CODES
 
     by_reason: dict[str, list[str]] = {}
     for code, reason in ENHANCED_CODES.items():
@@ -221,7 +231,7 @@ def enhanced_codes() -> str:
 
 
 def reply_codes() -> str:
-    from maillog_cli.bounce.classify import REPLY_CODES
+    from maillog_cli.bounce.rules import REPLY_CODES
 
     lines = ["| reply code | reason |", "|---|---|"]
     lines += [f"| {code} | `{reason}` |" for code, reason in REPLY_CODES.items()]
@@ -243,6 +253,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "reasons": reasons_table,
     "client-errors": client_errors,
     "provider-hints": provider_hints,
+    "provider-fallback": provider_fallback,
     "text-precedence": text_precedence,
     "enhanced-codes": enhanced_codes,
     "reply-codes": reply_codes,

@@ -13,21 +13,17 @@ cafile = "/etc/ssl/private-ca.pem"
 ```
 
 The file never holds a password: a key that names one (password, smtp_password, a
-secret or token), in any table, is refused (a config file is copied, synced and shown far
+secret or token: audit.redaction.is_secret_key), in any table, is refused (a config file is copied, synced and shown far
 more often than an environment variable or a keyring entry).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from maillog_cli.errors import MaillogError
-
-# A key is a secret when one of its words (split at _ - . and spaces) is one of these.
-SECRET_WORDS = frozenset({"password", "pass", "passwd", "passphrase", "secret", "token"})
 
 
 def load_config(path: Path | None = None) -> dict[str, Any]:
@@ -65,22 +61,19 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     return data
 
 
-def is_secret_key(key: Any) -> bool:
-    """`password`, `smtp_password`, `api-secret`, `oauth_token` … (never its value: only the name)."""
-    name = str(key).lower()
-    return "password" in name or any(w in SECRET_WORDS for w in re.split(r"[^a-z0-9]+", name))
-
-
 def secret_keys(table: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[str]:
     """Where the config names a secret, as `[smtp.auth] password` (or `password` at the top),
-    in every table and array of tables, in file order."""
+    in every table and array of tables, in file order. A secret key is what the store's
+    redaction calls one (password, smtp_password, api-secret, token …): one rule for both."""
+    from maillog_cli.audit.redaction import is_secret_key
+
     for key, value in table.items():
-        if is_secret_key(key):
-            yield f"[{'.'.join(path)}] {key}" if path else str(key)
-        tables = value if isinstance(value, list) else [value]
-        for sub in tables:
-            if isinstance(sub, dict):
+        tables = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, dict)]
+        if tables:  # a table ([smtp.auth]) is judged by its keys, not by its name
+            for sub in tables:
                 yield from secret_keys(sub, (*path, str(key)))
+        elif is_secret_key(key):
+            yield f"[{'.'.join(path)}] {key}" if path else str(key)
 
 
 def smtp_section(config: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,8 @@ PROVIDER_CASES = [
     ("preblocked", "mailjet:soft/preblocked", "hard", "suppressed"),
     ("some unknown mailjet error", "mailjet:hard/brand-new-error", "hard", "user_unknown"),
     (None, "postmark:HardBounce", "hard", "user_unknown"),
+    (None, "mandrill:hard_bounce/invalid_domain", "hard", "domain_not_found"),
+    ("", "mandrill:soft_bounce/general", "soft", "other"),
     (None, "sparkpost:50", "block", "policy_rejected"),
 ]
 
@@ -253,6 +255,25 @@ def _stored(db: Path) -> list[tuple]:
                     "bouncedRecipients": [{"emailAddress": "a@example.org"}],
                 },
             },
+            ("bounced", "hard", "user_unknown"),
+        ),
+        (
+            "mandrill.json",
+            [
+                {
+                    "event": "hard_bounce",
+                    "ts": 1718344806,
+                    "_id": "a" * 32,
+                    "msg": {
+                        "_id": "a" * 32,
+                        "email": "a@example.org",
+                        "sender": "s@example.com",
+                        "state": "bounced",
+                        "bounce_description": "bad_mailbox",
+                        "diag": "",
+                    },
+                }
+            ],
             ("bounced", "hard", "user_unknown"),
         ),
         (

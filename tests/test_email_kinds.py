@@ -466,3 +466,48 @@ def test_recipient_only_on_a_to_line_of_the_report(cli, tmp_path, db_path):
     assert r.exit_code == 0, r
     got = rows(db_path, "SELECT status, recipient, bounce_reason FROM events")
     assert got == [("bounced", "bob@example.org", "user_unknown")]
+
+
+def test_a_bulk_newsletter_about_vacations_is_still_a_sent_mail(cli, tmp_path, db_path):
+    newsletter = ORIGINAL.replace(b"Subject: Your order 5532", b"Subject: Vacation deals").replace(
+        b"Message-ID:", b"Precedence: bulk\nAuto-Submitted: auto-generated\nMessage-ID:"
+    )
+    assert import_bytes(cli, tmp_path, "news.eml", newsletter).exit_code == 0
+    assert rows(db_path, "SELECT status FROM events") == [("sent",)]
+
+
+def test_a_vacation_reply_to_our_message_is_an_automatic_reply(cli, tmp_path, db_path):
+    reply = (
+        b"From: bob@example.org\nTo: orders@shop.example\nSubject: Re: Your order 5532 [vacation]\n"
+        b"Date: Thu, 06 Jun 2024 09:00:10 +0000\nPrecedence: bulk\n"
+        b"In-Reply-To: <order-5532@shop.example>\n\nI am on vacation until Monday.\n"
+    )
+    r = import_bytes(cli, tmp_path, "reply.eml", reply)
+    assert r.exit_code == 0, r
+    assert rows(db_path) == []
+
+
+@pytest.mark.parametrize(
+    ("sender", "subject"),
+    [
+        ("Mail Delivery Service <delivery@mx.example.org>", "Message status"),
+        ("System Administrator <admin@mx.example.org>", "Unzustellbar: Your order 5532"),
+        ("System Administrator <admin@mx.example.org>", "Nondeliverable mail"),
+        ("System Administrator <admin@mx.example.org>", "Warning: message 1Abc delayed 24 hours"),
+    ],
+)
+def test_bounce_senders_and_subjects_in_other_wordings(cli, tmp_path, db_path, sender, subject):
+    data = (
+        (
+            f"From: {sender}\nTo: orders@shop.example\nSubject: {subject}\n"
+            "Date: Thu, 06 Jun 2024 09:00:05 +0000\nMIME-Version: 1.0\n"
+            'Content-Type: multipart/mixed; boundary="z"\n\n--z\nContent-Type: text/plain\n\n'
+            "Delivery to the following recipient failed permanently:\n\n"
+            "    bob@example.org\n\n550 5.1.1 user unknown\n\n--z\nContent-Type: message/rfc822\n\n"
+        ).encode()
+        + ORIGINAL
+        + b"\n--z--\n"
+    )
+    r = import_bytes(cli, tmp_path, "b.eml", data)
+    assert r.exit_code == 0, r
+    assert [row[:2] for row in rows(db_path)] == [("bounced", "bob@example.org")]

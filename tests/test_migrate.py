@@ -20,7 +20,7 @@ from maillog_cli.store.db import Store
 from maillog_cli.store.migrations import MIGRATIONS
 
 SCHEMA = """
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 PRAGMA auto_vacuum = 2;
 PRAGMA journal_mode = wal;
 CREATE INDEX audit_action ON audit(action, created_at);
@@ -60,8 +60,8 @@ ip TEXT,
 user_agent TEXT,
 import_id INTEGER
 );
-CREATE TABLE events (
-seq INTEGER PRIMARY KEY,
+CREATE TABLE "events" (
+seq INTEGER PRIMARY KEY AUTOINCREMENT,
 event_id TEXT NOT NULL UNIQUE,
 message_id TEXT,
 timestamp TEXT NOT NULL,
@@ -153,6 +153,7 @@ messages INTEGER NOT NULL,
 audit INTEGER NOT NULL,
 archive TEXT
 );
+CREATE TABLE sqlite_sequence(name,seq);
 CREATE TRIGGER events_fts_ad AFTER DELETE ON events BEGIN
 INSERT INTO events_fts(events_fts, rowid, subject, sender, recipient, diagnostic)
 VALUES ('delete', old.seq, old.subject, old.sender, old.recipient, old.diagnostic);

@@ -54,7 +54,7 @@ def events(db: Path) -> int:
         return conn.execute("SELECT count(*) FROM events").fetchone()[0]
 
 
-def wait_for_import_to_start(db: Path, proc: subprocess.Popen, timeout: float = 20) -> None:
+def wait_for_import_to_start(db: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
     """Until the importer is well into its write transaction (and has not finished)."""
     deadline = time.monotonic() + timeout
     wal = Path(str(db) + "-wal")

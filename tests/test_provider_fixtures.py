@@ -137,6 +137,40 @@ EXPECTED: dict[str, tuple[str, int, list[tuple[object, ...]]]] = {
             ),
         ],
     ),
+    "mailgun-events-page.json": (
+        "mailgun",
+        0,
+        [
+            (
+                "queued",
+                "accepted",
+                "ola@example.com",
+                "mg10@mail.example.net",
+                "2024-06-10T11:46:40.500Z",
+                None,
+                None,
+            ),
+            (
+                "delivered",
+                "delivered",
+                "ola@example.com",
+                "mg10@mail.example.net",
+                "2024-06-10T11:46:42.750Z",
+                250,
+                "2.0.0",
+            ),
+            # rejected has no recipient: the To header's address
+            (
+                "dropped",
+                "rejected",
+                "pia@example.org",
+                "mg11@mail.example.net",
+                "2024-06-10T11:46:45.000Z",
+                None,
+                None,
+            ),
+        ],
+    ),
     "postmark.jsonl": (
         "postmark",
         1,  # AutoResponder

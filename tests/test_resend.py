@@ -743,6 +743,14 @@ def test_a_password_anywhere_in_the_config_file_is_refused(
     assert smtp_server.handler.received == []
 
 
+def test_a_table_named_like_a_secret_is_judged_by_its_keys(tmp_path):
+    from maillog_cli.config import load_config
+
+    config = tmp_path / "config.toml"
+    config.write_text('[smtp]\nhost = "h.example"\n[smtp.auth]\nuser = "bob"\n')
+    assert load_config()["smtp"]["auth"] == {"user": "bob"}
+
+
 def test_config_file_is_read_and_never_holds_a_password(
     cli, db_path, tmp_path, smtp_server, monkeypatch
 ):

@@ -1,6 +1,6 @@
 """Bounce classification: (status, reply code, enhanced code, text, provider label) -> verdict.
 
-The procedure of ``docs/bounces.md`` section 3, applied to the tables in
+The procedure of ``docs/bounces.md`` ("The decision procedure"), applied to the tables in
 ``bounce/rules.py``. Nothing here does I/O, looks at the clock or at other events: the
 same inputs always give the same verdict.
 """
@@ -280,7 +280,9 @@ def match_text(text: str) -> tuple[str, str] | None:
     while (m := _TEXT_SCAN.search(text, pos)) is not None:
         pos = m.start()
         rx, names = _SCAN_WHICH[text[pos]]
-        best = min(best, names[rx.match(text, pos).lastgroup])
+        which = rx.match(text, pos)
+        if which is not None and which.lastgroup is not None:
+            best = min(best, names[which.lastgroup])
         if best == 0:
             break
         pos += 1
@@ -385,10 +387,11 @@ def _classify(
 
     # Steps 3-5: text, enhanced code, reply code.
     found = match_text(text) if text else None
+    by_code = None if found else lookup_enhanced(enhanced, text)
     if found:
         reason, rule = found[0], f"text: {found[1]}"
-    elif (reason := lookup_enhanced(enhanced, text)) is not None:
-        rule = f"enhanced code {enhanced}"
+    elif by_code is not None:
+        reason, rule = by_code, f"enhanced code {enhanced}"
     elif smtp_code in REPLY_CODES:
         reason, rule = REPLY_CODES[smtp_code], f"reply code {smtp_code}"
     elif (fallback := _provider_fallback(hint)) is not None:

@@ -327,6 +327,10 @@ CLIENT_ADVICE_NAMES = re.compile(r"\b(?:" + "|".join(CLIENT_ERROR_ADVICE) + r")\
 #   postmark:<Type>                        postmark:BadEmailAddress
 #   sparkpost:<bounce_class number>        sparkpost:10
 #   resend:<bounce type>/<subType>         resend:Permanent/Suppressed  (SES vocabulary)
+#   ses-reject:<reason>                    ses-reject:Bad content
+#   brevo:<event>                          brevo:hard_bounce
+#   mailjet:<hard|soft>/<error>            mailjet:hard/typofix
+#   mandrill:<event>/<bounce_description>  mandrill:hard_bounce/bad_mailbox
 # Only the specific labels below are trusted; any other hint (Permanent/General,
 # HardBounce, bounce_class 1/20/21/...) falls through to the text.
 # SES ContentRejected: the text decides between spam_content and content_rejected.
@@ -427,6 +431,13 @@ PROVIDER_FALLBACK: dict[str, str] = {
     "mailjet:error in template language": "content_rejected",
     "mailjet:hard": "user_unknown",
     "mailjet:soft": SOFT_OTHER,
+    # Mandrill event / bounce_description (hint mandrill:<event>/<description>)
+    "mandrill:bad_mailbox": "user_unknown",
+    "mandrill:invalid_domain": "domain_not_found",
+    "mandrill:mailbox_full": "mailbox_full",
+    "mandrill:hard_bounce": "user_unknown",
+    "mandrill:soft_bounce": SOFT_OTHER,
+    "mandrill:deferral": SOFT_OTHER,
     # Postmark / Mailgun / SparkPost coarse labels
     "postmark:hardbounce": "user_unknown",
     "postmark:softbounce": SOFT_OTHER,

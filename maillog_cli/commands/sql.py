@@ -109,9 +109,9 @@ class QueryGuard:
         if self.timeout:
             self.deadline = time.monotonic() + self.timeout
         if self.max_memory:
-            # Capped where SQLite's C ints end: a 20-digit --max-memory means "no real limit".
-            cap = min(self.max_memory, 1 << 40) * _MIB
-            self.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, min(max(_MIB, cap // 4), (1 << 31) - 1))
+            cap = min(self.max_memory * _MIB, 2**62)  # SQLite takes a 64-bit heap limit
+            # the longest string or blob: a C int, so a huge --max-memory is clamped to it
+            self.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, min(max(_MIB, cap // 4), 2**31 - 1))
             self.conn.execute(f"PRAGMA hard_heap_limit = {cap}").fetchall()
         self.conn.set_progress_handler(self._should_stop, PROGRESS_STEPS)
         if threading.current_thread() is threading.main_thread():

@@ -86,7 +86,8 @@ def _child(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     result = FileResult(source=source.name)
     ingest = _Forwarder(result, import_id, out)
-    opts = dataclasses.replace(opts, rejects=_Lines(out) if opts.rejects is not None else None)
+    lines = _Lines(out) if opts.rejects is not None else None
+    opts = dataclasses.replace(opts, rejects=lines)  # type: ignore[arg-type]  # only .write is used
 
     def report(message: str) -> None:
         out.send(("report", message))

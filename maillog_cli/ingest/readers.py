@@ -308,6 +308,39 @@ def as_utf8(stream: IO[bytes], codec: str, bom: int) -> IO[bytes]:
     return io.BufferedReader(_Transcoder(stream, codec), buffer_size=SNIFF_BYTES)  # type: ignore[return-value]
 
 
+class _Prefixed(io.RawIOBase):
+    """Bytes already read, then the rest of the stream."""
+
+    def __init__(self, prefix: bytes, stream: IO[bytes]) -> None:
+        self.prefix, self.stream, self.used = prefix, stream, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
+
+    def readinto(self, b: Any) -> int:
+        if self.used < len(self.prefix):
+            part = self.prefix[self.used : self.used + len(b)]
+            self.used += len(part)
+            b[: len(part)] = part
+            return len(part)
+        data = self.stream.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def read_head(stream: IO[bytes]) -> tuple[bytes, IO[bytes]]:
+    """(the first SNIFF_BYTES of the stream, or all of it when shorter; the stream again
+    from its start). Unlike peek(), the head is never cut short by a small first read
+    (gzip), so sniffing sees the same bytes whatever the input came through."""
+    head = stream.read(SNIFF_BYTES)
+    again = io.BufferedReader(_Prefixed(head, stream), buffer_size=SNIFF_BYTES)
+    return head, again  # type: ignore[return-value]
+
+
 def container_of(head: bytes) -> str:
     """'jsonl', 'json', 'form', 'csv', or 'empty' — docs/providers.md, "Reading a file"."""
     text = head.lstrip()

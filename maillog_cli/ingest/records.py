@@ -146,8 +146,7 @@ def iter_items(
             yield loc, item, None
         return
     codec, bom = readers.detect_encoding(head)
-    stream = readers.as_utf8(source.stream, codec, bom)
-    text_head = stream.peek(readers.SNIFF_BYTES)[: readers.SNIFF_BYTES]  # type: ignore[attr-defined]
+    text_head, stream = readers.read_head(readers.as_utf8(source.stream, codec, bom))
     container = readers.container_of(text_head)
     if forced is not None and hasattr(forced, "detect_header") and not hasattr(forced, "detect"):
         container = "csv"
@@ -209,6 +208,7 @@ def _csv_items(
     if not header:
         result.note = "empty input"
         return
+    module: ModuleType | None
     if forced is not None:
         module = forced
         fits = getattr(module, "fits_header", None)

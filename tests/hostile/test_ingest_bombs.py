@@ -128,14 +128,22 @@ def test_a_huge_json_document_in_a_gz_is_a_record_error_in_bounded_memory(
         assert rss < MEMORY_PROMISE_KB, f"{path.name}: peak {rss // 1024} MB"
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
 def test_a_long_first_line_is_one_bad_record_not_a_whole_file_document(
-    tmp_path: Path, forked: bool
+    tmp_path: Path, forked: bool, suffix: str
 ) -> None:
-    f = tmp_path / "long-first.jsonl"
-    with f.open("wb") as out:
-        out.write(b'{"status": "sent", "subject": "')
-        out.write(b"y" * (40 << 20))  # one 40 MB line; detection looks at 1 MB only
-        out.write(b'"}\n' + good(1) + b"\n\n" + good(2) + b"\n")
+    body = (
+        b'{"status": "sent", "subject": "'
+        + b"y" * (40 << 20)  # one 40 MB line; detection looks at the first 1 MB only
+        + b'"}\n'
+        + good(1)
+        + b"\n\n"
+        + good(2)
+        + b"\n"
+    )
+    f = tmp_path / f"long-first{suffix}"
+    f.write_bytes(gzip.compress(body, compresslevel=1) if suffix.endswith(".gz") else body)
+    del body
     code, err, rss, _ = run(tmp_path, "import", str(f), forked=forked)
     assert code == 1, err
     assert f"{f}:1: {CAP_ERROR}" in err and "--max-record-mb" in err

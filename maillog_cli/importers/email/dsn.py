@@ -45,15 +45,18 @@ class DsnRecipient:
 # Heuristics, as data ----------------------------------------------------------------
 
 BOUNCE_SENDERS = re.compile(
-    r"mailer-daemon|post_?master|mail delivery (?:system|subsystem)|mail administrator"
-    r"|mailmaster|mdaemon|bounce",
+    r"mailer-daemon|post_?master|mail delivery (?:system|subsystem|service)|mail administrator"
+    r"|mailmaster|mdaemon|bounce|mail delivery agent",
     re.I,
 )
 BOUNCE_SUBJECTS = re.compile(
     r"undeliver|delivery (?:status notification|failure|failed|has failed|report|problem)"
     r"|failure notice|failed delivery|returned mail|mail delivery failed|non[- ]?delivery"
     r"|could not be delivered|not delivered|delivery notification|warning: (?:could not|delay)"
-    r"|delayed mail|mail system error|returned to sender|message not delivered|rejected",
+    r"|delayed mail|mail system error|returned to sender|message not delivered|rejected"
+    r"|non-?deliverable|delivery (?:delayed|delay)|delayed \d+ hours|\bbounced? (?:mail|message)"
+    r"|unzustellbar|non remis|non recapitabile|no se puede entregar|onbestelbaar"
+    r"|n[ãa]o foi poss[íi]vel entregar",
     re.I,
 )
 # Phrases of a failure report in the body (for bounces whose headers say nothing).
@@ -153,7 +156,7 @@ def _decode(part: Message) -> str:
         payload = part.get_payload(decode=True)
     except Exception:  # hostile encodings
         payload = None
-    if payload is None:
+    if not isinstance(payload, bytes):
         raw = part.get_payload()
         return raw if isinstance(raw, str) else ""
     # Declared charset first, then UTF-8 (mislabelled parts are common), then Latin-1.
@@ -216,7 +219,7 @@ def is_bounce(msg: Message) -> bool:
     try:
         ctype = msg.get_content_type()
         if ctype == "multipart/report" and (
-            (msg.get_param("report-type") or "").lower() == "delivery-status"
+            str(msg.get_param("report-type") or "").lower() == "delivery-status"
         ):
             return True
         if any(p.get_content_type() == "message/delivery-status" for p in _walk(msg)):

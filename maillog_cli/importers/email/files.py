@@ -412,7 +412,7 @@ def _message_items(
     subject = _decoded(msg.get("Subject")) or ""
     dsn_outside = _outer_is_dsn(msg)
     if not dsn_outside:
-        inner = _kinds.forwarded_bounce(msg, subject, _full_text(msg), _is_bounce)
+        inner = _kinds.forwarded_bounce(msg, subject, lambda: _full_text(msg), _is_bounce)
         if inner is not None:
             return _forwarded_items(inner, msg, ctx, from_line_date)
     if not dsn_outside and not _dsn.BOUNCE_SUBJECTS.search(subject):
@@ -599,7 +599,7 @@ def _sent_items(
 
 
 def _bounce_items(raw: bytes, msg: Message, ctx: Context, from_line_date: str | None) -> list[Item]:
-    recipients = [r for r in _dsn.parse_dsn(raw) if r.recipient]
+    recipients = [r for r in _dsn.parse_dsn(raw) if r.recipient is not None]
     if not recipients:
         return [Skip("bounce message without a readable recipient")]
     bounce_id = normalize.message_id(_text(msg.get("Message-ID"))) or synthetic_id(raw)
@@ -616,7 +616,7 @@ def _bounce_items(raw: bytes, msg: Message, ctx: Context, from_line_date: str | 
         status = _bounce_status(rec.action, rec.status)
         if status is None:
             continue  # delivered / relayed / expanded: not a failure
-        recipient = rec.recipient.strip().lower()
+        recipient = (rec.recipient or "").strip().lower()
         timestamp = _bounce_time(
             msg,
             ctx,
@@ -687,9 +687,8 @@ def _complaint_items(
     senders = (_addresses(original, "From") if original else []) or [
         a for v in fields.get("original-mail-from", []) if (a := normalize.address(v))
     ]
-    timestamp = _bounce_time(
-        msg, ctx, [], (fields.get("arrival-date") or [None])[0], from_line_date
-    )
+    arrival = fields["arrival-date"][0] if fields.get("arrival-date") else None
+    timestamp = _bounce_time(msg, ctx, [], arrival, from_line_date)
     return [
         finish(
             Event(
@@ -704,8 +703,11 @@ def _complaint_items(
                 extra=dict(extra),
             )
         )
-        for rcpt in _complaint_recipients(fields, original) or [None]
+        for rcpt in _complaint_recipients(fields, original) or _NO_RECIPIENT
     ]
+
+
+_NO_RECIPIENT: list[str | None] = [None]  # a report that names none: one event all the same
 
 
 def _complaint_recipients(fields: dict[str, list[str]], original: Message | None) -> list[str]:
@@ -818,9 +820,9 @@ def auth_results(msg: Message) -> tuple[str | None, str | None, str | None]:
             found.setdefault(m.group(1).lower(), m.group(2).lower())
     if "spf" not in found:
         for value in msg.get_all("Received-SPF") or []:
-            m = _SPF_WORD.match(_text(value) or "")
-            if m:
-                found["spf"] = m.group(1).lower()
+            word = _SPF_WORD.match(_text(value) or "")
+            if word:
+                found["spf"] = word.group(1).lower()
                 break
     return found.get("spf"), found.get("dkim"), found.get("dmarc")
 
@@ -850,9 +852,9 @@ def _addresses(msg: Message, name: str) -> list[str]:
     if not out:  # getaddresses read nothing: docs/providers.md's address rule on each value
         for value in values:
             for piece in value.split(","):
-                addr = normalize.address(piece)
-                if addr and addr not in out and not addr.endswith(":;"):
-                    out.append(addr)
+                bare = normalize.address(piece)
+                if bare and bare not in out and not bare.endswith(":;"):
+                    out.append(bare)
     return out
 
 

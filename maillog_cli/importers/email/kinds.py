@@ -46,7 +46,7 @@ def is_feedback_report(msg: Message) -> bool:
     """multipart/report; report-type=feedback-report, or a message/feedback-report part."""
     try:
         if msg.get_content_type() == "multipart/report":
-            if (msg.get_param("report-type") or "").lower() == "feedback-report":
+            if str(msg.get_param("report-type") or "").lower() == "feedback-report":
                 return True
         return any(p.get_content_type() == FEEDBACK_PART for p in walk(msg))
     except Exception:
@@ -77,11 +77,18 @@ def feedback_fields(msg: Message) -> dict[str, list[str]]:
 
 # --- automatic replies (RFC 3834) ------------------------------------------------------------
 
+# Subjects that say "automatic reply" outright, and softer ones (vacation, absence) that
+# also need the message to be a reply (In-Reply-To / References / "Re:"): a newsletter
+# about vacations is not an auto-reply.
 AUTO_REPLY_SUBJECT = re.compile(
     r"out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?(?:reply|response|antwort)"
-    r"|^auto:|vacation|on leave|away from (?:the office|my desk)|abwesenheit|abwesend"
-    r"|r[ée]ponse automatique|absence|respuesta autom[áa]tica|fuera de la oficina"
-    r"|risposta automatica|fuori sede|resposta autom[áa]tica|afwezig|automatisch antwoord",
+    r"|^auto:|abwesenheitsnotiz|r[ée]ponse automatique|respuesta autom[áa]tica"
+    r"|risposta automatica|resposta autom[áa]tica|automatisch antwoord",
+    re.I,
+)
+ABSENCE_SUBJECT = re.compile(
+    r"vacation|on leave|away from (?:the office|my desk)|abwesen|absen[ct]|fuera de la oficina"
+    r"|fuori sede|afwezig|holiday",
     re.I,
 )
 _AUTO_REPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponse", "X-Auto-Reply")
@@ -107,7 +114,13 @@ def is_auto_reply(msg: Message, subject: str) -> bool:
         or precedence in ("bulk", "junk", "list")
         or msg.get("X-Auto-Response-Suppress") is not None
     )
-    return bool(marked and AUTO_REPLY_SUBJECT.search(subject))
+    if not marked:
+        return False
+    if AUTO_REPLY_SUBJECT.search(subject):
+        return True
+    a_reply = msg.get("In-Reply-To") is not None or msg.get("References") is not None
+    a_reply = a_reply or re.match(r"\s*re\s*:", subject, re.I) is not None
+    return a_reply and ABSENCE_SUBJECT.search(subject) is not None
 
 
 def _flag(value: Any) -> bool:
@@ -116,7 +129,7 @@ def _flag(value: Any) -> bool:
 
 # --- forwarded bounces -----------------------------------------------------------------------
 
-FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|wg|tr|rv|enc|i|doorst|vs|fs)\s*:", re.I)
+FORWARD_SUBJECT = re.compile(r"^\s*(?:re\s*:\s*)?(?:fwd?|wg|tr|rv|enc|doorst|vs|fs)\s*:", re.I)
 # The line a mail client puts above a forwarded message.
 FORWARD_MARKER = re.compile(
     r"^[ \t>]*(?:-{2,}\s*(?:forwarded message|original message|weitergeleitete nachricht"
@@ -152,17 +165,16 @@ _PASTED_HEADER = re.compile(r"^[ \t>]*([^\s:][^:\n]{0,30}?)[ \t]*:[ \t]*(.*)$")
 
 
 def forwarded_bounce(
-    msg: Message, subject: str, text: str, is_bounce: Callable[[Message], bool]
+    msg: Message, subject: str, text: Callable[[], str], is_bounce: Callable[[Message], bool]
 ) -> bytes | None:
     """The bytes of a bounce that a person forwarded, or None.
 
-    Only for a message that looks forwarded (a Fwd:-style subject or a forward marker
-    in its text): an attached message/rfc822 that `is_bounce` accepts, else the text
+    Only for a message with a forward subject (Fwd:, FW:, WG: …): an attached
+    message/rfc822 that `is_bounce` accepts, else the text (`text()`, read only then)
     below the forward marker rebuilt as a message (its pasted From/Date/Subject lines
     become headers, `> ` quoting removed).
     """
-    marker = FORWARD_MARKER.search(text)
-    if not (FORWARD_SUBJECT.search(subject) or marker):
+    if not FORWARD_SUBJECT.search(subject):
         return None
     for part in walk(msg):
         if part is msg or part.get_content_type() not in ("message/rfc822", "message/global"):
@@ -175,9 +187,10 @@ def forwarded_bounce(
             except Exception:
                 return None
         break  # the first attached message is the forwarded one
+    marker = FORWARD_MARKER.search(text())
     if marker is None:
         return None
-    raw = _pasted_message(text[marker.end() :])
+    raw = _pasted_message(marker.string[marker.end() :])
     if raw is None:
         return None
     try:
@@ -216,6 +229,10 @@ def json_body(msg: Message) -> Any | None:
     """The message's text when all of it is one JSON object (SNS email notifications)."""
     if msg.is_multipart():
         return None
+    payload = msg.get_payload()
+    encoded = str(msg.get("Content-Transfer-Encoding", "")).strip().lower() == "base64"
+    if not encoded and not (isinstance(payload, str) and payload.lstrip().startswith("{")):
+        return None  # cheap check first: most mail is not JSON
     text = _dsn._decode(msg).strip()
     if not text.startswith("{") or len(text) > 4 * 1024 * 1024:
         return None
