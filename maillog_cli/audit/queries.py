@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from maillog_cli.audit.redaction import mask_credentials, mask_value
 from maillog_cli.dates import parse_since, parse_when
 from maillog_cli.errors import MaillogError
 from maillog_cli.importers.audit import normalize_action
@@ -23,7 +24,6 @@ from maillog_cli.store.query import (
     _iso,
     _like_escape,
 )  # the same LIKE escaping and time shape as event filters
-from maillog_cli.store.redaction import mask_credentials, mask_value
 
 # --- vocabulary ---------------------------------------------------------------------------------
 

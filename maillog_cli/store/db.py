@@ -17,12 +17,12 @@ from typing import Any
 
 import orjson
 
+from maillog_cli.audit.redaction import scrub
 from maillog_cli.errors import MaillogError
 from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, StoredMessage
 from maillog_cli.normalize import domain_of
 from maillog_cli.statuses import LIFECYCLE, LIFECYCLE_RANK
 from maillog_cli.store.migrations import APPLICATION_ID, MIGRATIONS
-from maillog_cli.store.redaction import scrub
 
 BUSY_TIMEOUT_MS = 30_000
 # The tables every maillog store has had since schema 1: a store from before application_id.
@@ -66,7 +66,7 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
     """An Event as the tuple `_INSERT_EVENT` takes, its free text scrubbed of secrets.
 
     This and `insert_audit` are where rows become bytes on disk: scrubbing here (by key
-    and by value, store.redaction.scrub) keeps secrets out of the file, its WAL, the
+    and by value, audit.redaction.scrub) keeps secrets out of the file, its WAL, the
     FTS index, `sql` output and prune archives, whatever importer made the row.
     """
     return (
