@@ -292,7 +292,8 @@ class Store:
         self.path = path
         self.conn = conn
         self.readonly = readonly
-        # Told once when a writer has to wait for another (the CLI prints it on stderr).
+        # Told what a writer waits for: another writer's lock, or the one-time upgrade of
+        # an older store (the CLI prints it on stderr).
         self.on_wait = on_wait
 
     # --- opening -----------------------------------------------------------------
@@ -406,6 +407,12 @@ class Store:
         with self.write():
             current = self.version  # re-read under the lock: another process may have won
             self.check_version()
+            if current and current < len(MIGRATIONS) and self.on_wait is not None:
+                # Upgrades may rebuild a table (migration 3 rewrites events): say why we pause.
+                self.on_wait(
+                    f"upgrading {self.path} from schema {current} to {len(MIGRATIONS)}"
+                    " (once; a big store takes a while)…"
+                )
             for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
                 migration(self.conn)
                 self.conn.execute(f"PRAGMA user_version = {number}")
