@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 
-from maillog_cli.audit.redaction import scrub
 from maillog_cli.errors import MaillogError
 from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, StoredMessage
 from maillog_cli.normalize import domain_of
+from maillog_cli.redaction import scrub
 from maillog_cli.statuses import LIFECYCLE, LIFECYCLE_RANK
 from maillog_cli.store.migrations import APPLICATION_ID, MIGRATIONS
 
@@ -66,7 +66,7 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
     """An Event as the tuple `_INSERT_EVENT` takes, its free text scrubbed of secrets.
 
     This and `insert_audit` are where rows become bytes on disk: scrubbing here (by key
-    and by value, audit.redaction.scrub) keeps secrets out of the file, its WAL, the
+    and by value, redaction.scrub) keeps secrets out of the file, its WAL, the
     FTS index, `sql` output and prune archives, whatever importer made the row.
     """
     return (
