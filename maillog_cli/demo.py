@@ -340,29 +340,45 @@ def sent_mbox(count: int, seed: int, now: datetime) -> bytes:
     return b"".join(chunks)
 
 
+DEMO_FILES = ("events.jsonl", "sendgrid-webhook.json", "audit-log.json", "sent-mail.mbox")
+
+
 def write_demo(
-    out: Path, messages: int = 2500, seed: int = 7, now: datetime | None = None
+    out: Path,
+    messages: int = 2500,
+    seed: int = 7,
+    now: datetime | None = None,
+    force: bool = False,
 ) -> list[Path]:
-    """Write the demo files; returns their paths (to hand to `maillog import`)."""
+    """Write the demo files; returns their paths (to hand to `maillog import`).
+
+    Files already there are never overwritten unless `force`: refused before anything
+    is written."""
+    _refuse_overwrite(out, force)
     now = now or datetime.now(UTC)
     out.mkdir(parents=True, exist_ok=True)
-    files = []
-    events = out / "events.jsonl"
+    events, sg, audit, mbox = (out / name for name in DEMO_FILES)
     with events.open("wb") as f:
         for row in iter_events(messages, seed=seed, now=now):
             f.write(orjson.dumps(row) + b"\n")
-    files.append(events)
-    sg = out / "sendgrid-webhook.json"
     sg.write_bytes(
         orjson.dumps(
             sendgrid_batch(max(messages // 10, 10), seed + 1, now), option=orjson.OPT_INDENT_2
         )
     )
-    files.append(sg)
-    audit = out / "audit-log.json"
     audit.write_bytes(orjson.dumps(audit_page(120, seed, now), option=orjson.OPT_INDENT_2))
-    files.append(audit)
-    mbox = out / "sent-mail.mbox"
     mbox.write_bytes(sent_mbox(40, seed, now))
-    files.append(mbox)
-    return files
+    return [events, sg, audit, mbox]
+
+
+def _refuse_overwrite(out: Path, force: bool) -> None:
+    from maillog_cli.errors import MaillogError
+
+    if out.exists() and not out.is_dir():
+        raise MaillogError(f"--out {out} is a file, not a folder; nothing written")
+    there = [n for n in DEMO_FILES if (out / n).exists() or (out / n).is_symlink()]
+    if there and not force:
+        raise MaillogError(
+            f"{out} already holds {', '.join(there)}; nothing written",
+            "choose another --out folder, or add --force to overwrite them",
+        )

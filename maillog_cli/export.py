@@ -1,9 +1,9 @@
 """The full form: every row a store keeps about emails, as JSON lines that import back as
 they were (`maillog export`, `prune --archive`).
 
-Why a form of its own: the event keys of DESIGN.md are an output contract, deliberately
-small; a copy of the store needs the rest too (tags, sizes, send methods, auth results,
-aliases, the stored emails, audit ids). Each line is one row, named by its `maillog` key:
+Why a form of its own: the 15 event keys (README, Output contract) are a contract,
+deliberately small; a copy of the store needs the rest too (tags, sizes, send methods,
+auth results, aliases, the stored emails, audit ids). Each line is one row, named by its `maillog` key:
 
     {"maillog": "export", "version": 1, "events": N, …}   the header, first
     {"maillog": "event", …}     EVENT_RECORD_KEYS (ordered by timestamp, event_id)

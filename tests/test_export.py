@@ -314,9 +314,9 @@ def test_round_trip_through_the_forked_parser(
     cli, monkeypatch, tmp_path: Path, db_path: Path
 ) -> None:
     """Big files are parsed in a child process; restored rows cross the pipe intact."""
-    from maillog_cli.ingest import forked, pipeline
+    from maillog_cli.ingest import batches, forked
 
-    monkeypatch.setattr(pipeline, "BULK_BYTES", 1)
+    monkeypatch.setattr(batches, "BULK_BYTES", 1)
     out = tmp_path / "x.jsonl"
     assert cli("export", "-o", out).exit_code == 0
     source = forked.readers.open_source(str(out))

@@ -22,10 +22,13 @@ def demo(
     seed: Annotated[
         int, typer.Option("--seed", help="Same seed, same data (times are relative to now).")
     ] = 7,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite demo files already in the --out folder.")
+    ] = False,
 ) -> None:
     """Write demo data: events of several providers over the last three weeks, an audit log, sent mail."""
     from maillog_cli.demo import write_demo
     from maillog_cli.render.output import visible
 
-    for path in write_demo(out, messages=messages, seed=seed):
+    for path in write_demo(out, messages=messages, seed=seed, force=force):
         typer.echo(visible(str(path)))

@@ -40,9 +40,17 @@ def import_cmd(
     rejects: Annotated[
         Path | None,
         typer.Option(
-            "--rejects", help="Write rejected records here (JSONL: source, line, error, record)."
+            "--rejects",
+            help="Write rejected records to this new file (JSONL: source, line, error, record).",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Let --rejects overwrite an existing file (never an input or the store).",
+        ),
+    ] = False,
     tz: Annotated[
         str | None,
         typer.Option(
@@ -64,6 +72,15 @@ def import_cmd(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")
     ] = False,
+    max_record_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-record-mb",
+            help="Record cap: a line, CSV field or JSON value bigger than this (decompressed) "
+            "is a bad record. Default 16, or $MAILLOG_MAX_RECORD_MB.",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Import exports and webhook dumps of any provider (auto-detected per record), raw emails and audit logs.
@@ -73,7 +90,7 @@ def import_cmd(
     """
     from maillog_cli.dates import parse_tz
     from maillog_cli.importers.base import Context
-    from maillog_cli.ingest import pipeline
+    from maillog_cli.ingest import pipeline, readers
 
     if list_formats:
         _list_formats()
@@ -97,14 +114,23 @@ def import_cmd(
         fmt=None if fmt == "auto" else fmt,
         strict=strict,
         ctx=Context(default_tz=parse_tz(tz), field_map=mapping),
+        max_record=readers.max_record_bytes(max_record_mb),
     )
     pipeline.resolve_format(opts.fmt)  # fail fast on an unknown --format
-    from maillog_cli.context import error, open_store
+    from maillog_cli.context import db_path, error, open_store
 
+    if rejects is not None:
+        _refuse_protected_rejects(rejects, files, db_path(ctx, db))
     store = open_store(ctx, db)
-    rejects_file = open(rejects, "w", encoding="utf-8") if rejects else None  # noqa: SIM115
+    try:
+        rejects_file = _open_rejects(rejects, force) if rejects else None
+    except MaillogError:
+        store.close()
+        raise
     opts.rejects = rejects_file
-    show = not quiet and sys.stderr.isatty()
+    from maillog_cli.render.output import is_terminal
+
+    show = not quiet and is_terminal(sys.stderr)
     failed = False
     try:
         for path in files:
@@ -123,35 +149,70 @@ def import_cmd(
         raise typer.Exit(1)
 
 
+def _refuse_protected_rejects(rejects: Path, files: list[str], store: Path) -> None:
+    """--rejects never names an input (a hard or symbolic link to one included) or the
+    store or its journal files: opening it for writing would empty them."""
+    inputs = [Path(f) for f in files if f != "-"]
+    stores = [store, *(Path(f"{store}{suffix}") for suffix in ("-wal", "-shm", "-journal"))]
+    what = None
+    if any(_same_file(rejects, p) for p in inputs) or ("-" in files and _is_stdin(rejects)):
+        what = "an input file"
+    elif any(_same_file(rejects, p) for p in stores):
+        what = "the store"
+    if what:
+        raise MaillogError(
+            f"--rejects {rejects} is {what}; nothing imported",
+            "give a new file for the rejected records",
+        )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: same inode when both exist, else same resolved path."""
+    import os
+
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _is_stdin(path: Path) -> bool:
+    """Whether standard input is redirected from this very file."""
+    import os
+
+    try:
+        here, there = os.fstat(sys.stdin.fileno()), os.stat(path)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _open_rejects(path: Path, force: bool):  # -> IO[str]
+    """A new file for rejected records; an existing one only with --force."""
+    try:
+        return open(path, "w" if force else "x", encoding="utf-8")  # noqa: SIM115
+    except FileExistsError:
+        raise MaillogError(
+            f"--rejects {path} already exists; nothing imported",
+            "give a new file, or add --force to overwrite it",
+        ) from None
+    except OSError as exc:
+        raise MaillogError(
+            f"--rejects {path}: cannot write it ({exc.strerror or exc}); nothing imported"
+        ) from None
+
+
 def _import_one(store, path: str, opts, report, show_progress: bool):
     from maillog_cli.ingest import pipeline
 
     if not show_progress:
         return pipeline.import_path(store, path, opts, report)
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+    from maillog_cli.render.progress import file_progress
 
-    from maillog_cli.render.output import console, visible
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task(visible(Path(path).name)[:40], total=None)
-
-        def update(done: int, total: int | None) -> None:
-            progress.update(task, completed=done, total=total)
-
-        return pipeline.import_path(
-            store,
-            path,
-            opts,
-            lambda m: progress.console.print(m, markup=False, highlight=False),
-            update,
-        )
+    with file_progress(Path(path).name) as (notice, update):
+        return pipeline.import_path(store, path, opts, notice, update)
 
 
 def _summary(result) -> None:
@@ -161,7 +222,7 @@ def _summary(result) -> None:
         error(f"error: {result.error}")
         return
     if result.note and not (result.new or result.duplicates or result.skipped or result.rejected):
-        sys.stderr.write(f"{_name(result.source)}: {result.note}, nothing to import\n")
+        _say(f"{result.source}: {result.note}, nothing to import")
         return
     events = result.new + result.duplicates
     audit_only = result.audit_seen and not events
@@ -188,13 +249,14 @@ def _summary(result) -> None:
             f"{result.audit} new audit entries ({result.audit_seen - result.audit} already present)"
         )
     fmts = ", ".join(sorted(result.formats)) or "-"
-    sys.stderr.write(f"{_name(result.source)}: {', '.join(parts + extra)} [{fmts}]\n")
+    _say(f"{result.source}: {', '.join(parts + extra)} [{fmts}]")
 
 
-def _name(source: str) -> str:
+def _say(line: str) -> None:
+    """A summary line on stderr, made visible like every other message."""
     from maillog_cli.render.output import visible
 
-    return visible(source)
+    sys.stderr.write(visible(line) + "\n")
 
 
 def _list_formats() -> None:

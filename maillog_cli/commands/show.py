@@ -26,7 +26,12 @@ def show(
         OutputFormat, typer.Option("--format", "-f", help="table or json.", case_sensitive=False)
     ] = OutputFormat.table,
     raw: Annotated[
-        bool, typer.Option("--raw", help="Print the stored email itself (when one was imported).")
+        bool,
+        typer.Option(
+            "--raw",
+            help="Print the stored email itself (when one was imported): its exact bytes "
+            "in a pipe, with control characters made visible on a terminal.",
+        ),
     ] = False,
     db: DbOption = None,
 ) -> None:
@@ -47,9 +52,7 @@ def show(
                 f"no stored content for {detail.message_id}",
                 "import the original (.eml, mbox) first",
             )
-        import sys
-
-        sys.stdout.buffer.write(detail.raw)
+        _print_raw(detail.raw)
         return
     if fmt in (OutputFormat.json, OutputFormat.jsonl):
         from maillog_cli.render.output import json_line
@@ -62,6 +65,23 @@ def show(
 
         write_rows(detail.events, EVENT_KEYS, "csv")
         return
+    from maillog_cli.render.message import message_view
     from maillog_cli.render.output import console
 
-    console().print(detail.renderable())
+    console().print(message_view(detail))
+
+
+def _print_raw(raw: bytes) -> None:
+    """The stored email: byte for byte into a pipe or file (to save or re-send it); on a
+    terminal as text with escapes made visible, lines and tabs kept, so a hostile message
+    cannot drive the terminal."""
+    import sys
+
+    from maillog_cli.render.output import is_terminal, visible
+
+    if not is_terminal(sys.stdout):
+        sys.stdout.buffer.write(raw)
+        return
+    text = raw.decode("utf-8", "replace").replace("\r\n", "\n").removesuffix("\n")
+    for line in text.split("\n"):
+        sys.stdout.write("\t".join(visible(part) for part in line.split("\t")) + "\n")

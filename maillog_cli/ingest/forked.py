@@ -3,19 +3,19 @@
 Why: on 1M events about 10 s go to reading, detecting, parsing and classifying records
 and about as long to inserting them. Python runs one thread at a time (a writer thread
 was measured slower), but two processes use both cores: the child runs the ordinary
-`pipeline._consume` loop with an `Ingest` whose writes go down a pipe instead of into
+`loop.consume` record loop with an `Ingest` whose writes go down a pipe instead of into
 the store, and the parent replays them, in order, on the one open write transaction.
 
-The child sends every side effect of `_consume`: event rows (already made by
+The child sends every side effect of `loop.consume`: event rows (already made by
 `store.event_row`, with their message ids and aliases), audit entries, stored emails,
 report lines, --rejects lines, progress, and at the end the FileResult counters, the
-byte count and sha256 (or the `_Abort`/`FileFormatError` it ended with). So an import
+byte count and sha256 (or the `loop.Abort`/`FileFormatError` it ended with). So an import
 does exactly what the one-process path does; only the work is split.
 
 The child never touches the store (it inherits the connection and leaves it alone, and
 leaves with `os._exit`), ignores Ctrl-C (the parent rolls back and kills it), and dies
 on its next send when the parent is gone (broken pipe). Used only for regular files of
-at least `pipeline.BULK_BYTES` on systems with fork().
+at least `batches.BULK_BYTES` on systems with fork().
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from types import ModuleType
 from typing import Any
 
 from maillog_cli.errors import FileFormatError, MaillogError
-from maillog_cli.ingest import pipeline, readers
+from maillog_cli.ingest import batches, loop, readers
+from maillog_cli.ingest.records import FileResult
 from maillog_cli.model import AuditEntry, Restored, StoredMessage
 
 
@@ -40,17 +41,17 @@ def wanted(source: readers.Source) -> bool:
         hasattr(os, "fork")
         and source.path is not None
         and source.size is not None
-        and source.size >= pipeline.BULK_BYTES
+        and source.size >= batches.BULK_BYTES
     )
 
 
-class _Forwarder(pipeline.Ingest):
+class _Forwarder(batches.Ingest):
     """The child's Ingest: batches and classifies like Ingest, then sends instead of writing."""
 
-    def __init__(self, result: pipeline.FileResult, import_id: int, out: Connection) -> None:
+    def __init__(self, result: FileResult, import_id: int, out: Connection) -> None:
         self.result, self.import_id, self.out = result, import_id, out
         self.events, self.audit, self.restored = [], [], []
-        self.classify = pipeline._classifier()
+        self.classify = batches.classifier()
 
     def _write_events(
         self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]
@@ -79,16 +80,17 @@ class _Lines:
 
 def _child(
     source: readers.Source,
-    opts: pipeline.Options,
+    opts: loop.Options,
     forced: ModuleType | None,
     import_id: int,
     out: Connection,
     with_progress: bool,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    result = pipeline.FileResult(source=source.name)
+    result = FileResult(source=source.name)
     ingest = _Forwarder(result, import_id, out)
-    opts = dataclasses.replace(opts, rejects=_Lines(out) if opts.rejects is not None else None)
+    lines = _Lines(out) if opts.rejects is not None else None
+    opts = dataclasses.replace(opts, rejects=lines)  # type: ignore[arg-type]  # only .write is used
 
     def report(message: str) -> None:
         out.send(("report", message))
@@ -97,13 +99,13 @@ def _child(
         out.send(("progress", done))
 
     try:
-        added = pipeline._consume(
+        added = loop.consume(
             source, opts, forced, ingest, report, progress if with_progress else None
         )
         ingest.flush()
         counter = source.counter
         out.send(("done", added, result, counter.count, counter.sha256.hexdigest()))
-    except pipeline._Abort as exc:
+    except loop.Abort as exc:
         out.send(("abort", result, str(exc)))
     except FileFormatError as exc:
         out.send(("format", result, exc.message, exc.hint))
@@ -123,13 +125,13 @@ class _Digest:
 
 def consume(
     source: readers.Source,
-    opts: pipeline.Options,
+    opts: loop.Options,
     forced: ModuleType | None,
-    ingest: pipeline.Ingest,
-    report: pipeline.Reporter,
-    progress: pipeline.Progress | None,
+    ingest: batches.Ingest,
+    report: loop.Reporter,
+    progress: loop.Progress | None,
 ) -> int:
-    """`pipeline._consume`, with the reading and parsing done by a forked child."""
+    """`loop.consume`, with the reading and parsing done by a forked child."""
     reader, writer = Pipe(duplex=False)
     pid = os.fork()
     if pid == 0:  # the child
@@ -179,7 +181,7 @@ def consume(
                 return int(added)
             elif kind == "abort":
                 _merge(result, msg[1])
-                raise pipeline._Abort(msg[2])
+                raise loop.Abort(msg[2])
             elif kind == "format":
                 _merge(result, msg[1])
                 raise FileFormatError(msg[2], msg[3])
@@ -192,7 +194,7 @@ def consume(
         os.waitpid(pid, 0)
 
 
-def _merge(result: pipeline.FileResult, child: pipeline.FileResult) -> None:
+def _merge(result: FileResult, child: FileResult) -> None:
     """The counters only the child saw (new/duplicates/audit/contents are counted here)."""
     result.skipped.update(child.skipped)
     result.formats.update(child.formats)

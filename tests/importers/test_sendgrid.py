@@ -44,7 +44,7 @@ def one(obj: dict) -> Event | Skip:
 
 
 def csv_events(data: bytes) -> list[Event | Skip]:
-    header, rows = readers.iter_csv(io.BytesIO(data), "utf-8", 0)
+    header, rows = readers.iter_csv(io.BytesIO(data))
     module = importers.detect_csv(header)
     assert module is sendgrid_csv
     out: list[Event | Skip] = []

@@ -1,0 +1,238 @@
+"""Reading a source into parsed items: sniff the container, detect the importer per
+record, parse. Yields (location, item, raw record); an item is an Event, AuditEntry, Skip,
+StoredMessage, or the RecordError that ended that record. Never touches the store.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import IO, Any
+
+from maillog_cli import importers
+from maillog_cli.errors import FileFormatError, RecordError
+from maillog_cli.importers.base import Context
+from maillog_cli.ingest import readers
+
+# What an importer may raise for a record it recognised but cannot read.
+RECORD_ERRORS = (
+    RecordError,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+)
+
+
+@dataclass
+class FileResult:
+    source: str
+    new: int = 0
+    duplicates: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # valid records with no event, by why
+    rejected: int = 0  # malformed or unrecognised records
+    new_messages: int = 0
+    contents: int = 0
+    audit: int = 0  # new audit entries
+    audit_seen: int = 0  # audit entries read (new + already present)
+    formats: Counter[str] = field(default_factory=Counter)
+    error: str | None = None  # a file-level problem: nothing was imported
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.rejected == 0
+
+
+def _keys(obj: Any) -> str:
+    if isinstance(obj, dict):
+        keys = list(obj)[:8]
+        more = ", …" if len(obj) > 8 else ""
+        return ", ".join(str(k)[:40] for k in keys) + more if keys else "(none)"
+    return f"a JSON {type(obj).__name__}"
+
+
+Item = tuple[
+    int | str, Any, Any
+]  # (location, Event/AuditEntry/Skip/StoredMessage or RecordError, raw record)
+
+
+def parse_value(
+    value: Any, ctx: Context, forced: ModuleType | None, result: FileResult
+) -> Iterator[Any]:
+    """Detect and parse one JSON value (arrays are walked); yields items or RecordErrors."""
+    if isinstance(value, list):
+        for element in value:
+            yield from parse_value(element, ctx, forced, result)
+        return
+    if not isinstance(value, dict):
+        yield RecordError(f"unrecognised record: {_keys(value)}")
+        return
+    module = forced if forced is not None else importers.detect(value)
+    if module is None:
+        wrapped = _wrapped_list(value)
+        if wrapped is not None:  # an export page no importer claims: {"Messages": [...]} …
+            for element in wrapped:
+                yield from parse_value(element, ctx, forced, result)
+            return
+        yield RecordError(f"unrecognised record: keys {_keys(value)}")
+        return
+    if forced is not None and not _fits(forced, value, ctx):
+        yield RecordError(f"does not fit --format {forced.NAME}: keys {_keys(value)}")
+        return
+    result.formats[module.NAME] += 1
+    yield from guarded(module.parse, value, ctx)
+
+
+def _wrapped_list(value: dict[str, Any]) -> list[Any] | None:
+    """The list of a wrapped export (one of readers.WRAPPER_KEYS), if that is what it is."""
+    lists = [k for k in readers.WRAPPER_KEYS if isinstance(value.get(k), list)]
+    return value[lists[0]] if len(lists) == 1 and value[lists[0]] else None
+
+
+def _fits(module: ModuleType, value: dict[str, Any], ctx: Context) -> bool:
+    """Whether a forced format accepts a record (with --map applied where it matters)."""
+    if hasattr(module, "fits"):
+        return bool(module.fits(value, ctx))
+    return not hasattr(module, "detect") or bool(module.detect(value))
+
+
+def guarded(parse: Callable[..., Iterable[Any]], record: Any, ctx: Context) -> Iterator[Any]:
+    """An importer's items for one record; an exception it raises ends that record as a
+    RecordError (whether parse is a generator or returns a list).
+
+    Importers may also yield RecordError instances for one bad element of a batch or page,
+    so the good elements of the same object are kept.
+    """
+    try:
+        yield from parse(record, ctx)
+    except RECORD_ERRORS as exc:
+        yield exc if isinstance(exc, RecordError) else RecordError(describe(exc))
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}" if exc.args else "missing field"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+def iter_items(
+    source: readers.Source,
+    ctx: Context,
+    forced: ModuleType | None,
+    result: FileResult,
+    cap: int = readers.DEFAULT_MAX_RECORD_MB << 20,
+) -> Iterator[Item]:
+    """Every parsed item of a source with its location; FileFormatError for file problems.
+    `cap` is the record cap (readers.max_record_bytes)."""
+    head = readers.peek_head(source)
+    if not head.strip():
+        result.note = "empty input"
+        return
+    email_mod = importers.load("email.files")
+    if email_mod is not None and (
+        forced is email_mod or (forced is None and email_mod.sniff(source.name, head))
+    ):
+        result.formats[email_mod.NAME] += 1
+        for loc, item in email_mod.read(source.stream, source.name, ctx):
+            yield loc, item, None
+        return
+    codec, bom = readers.detect_encoding(head)
+    text_head, stream = readers.read_head(readers.as_utf8(source.stream, codec, bom))
+    container = readers.container_of(text_head)
+    if forced is not None and hasattr(forced, "detect_header") and not hasattr(forced, "detect"):
+        container = "csv"
+    readers.check_text(text_head, header=container == "csv")
+    reopen = _reopener(source, codec, bom)
+    if container == "jsonl":
+        values: Iterable[tuple[int | str, Any]] = readers.iter_jsonl(stream, cap)
+    elif container == "json":
+        values = readers.iter_json_document(stream, cap, reopen)
+    elif container == "form":
+        values = _form_values(stream, cap)
+    else:
+        yield from _csv_items(stream, cap, ctx, forced, result)
+        return
+    for loc, value in values:
+        if isinstance(value, RecordError):
+            yield loc, value, getattr(value, "raw", None)
+            continue
+        for item in parse_value(value, ctx, forced, result):
+            yield loc, item, value
+
+
+def _reopener(source: readers.Source, codec: str, bom: int) -> readers.Reopen | None:
+    """A way to read a file on disk again from its start (a big page's first pass)."""
+    path = source.path
+    if path is None:
+        return None
+
+    def reopen() -> IO[bytes]:
+        return readers.as_utf8(readers.open_source(str(path)).stream, codec, bom)
+
+    return reopen
+
+
+def _form_values(stream: IO[bytes], cap: int) -> Iterator[tuple[int, Any]]:
+    from maillog_cli.importers import mandrill
+
+    data = stream.read(cap + 1)
+    problem = readers.over_cap(cap) if len(data) > cap else readers.too_many_values(data, cap)
+    if problem is not None:
+        yield 1, problem
+        return
+    try:
+        text = data.decode("utf-8")
+        yield 1, mandrill.decode_form_body(text)
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(f"form body is not valid UTF-8 at byte {exc.start}") from None
+    except RecordError as exc:
+        raise FileFormatError(f"mandrill_events form body: {exc}") from None
+
+
+def _csv_items(
+    stream: IO[bytes],
+    cap: int,
+    ctx: Context,
+    forced: ModuleType | None,
+    result: FileResult,
+) -> Iterator[Item]:
+    header, rows = readers.iter_csv(stream, cap)
+    if not header:
+        result.note = "empty input"
+        return
+    module: ModuleType | None
+    if forced is not None:
+        module = forced
+        fits = getattr(module, "fits_header", None)
+        if not (
+            fits(header, ctx)
+            if fits
+            else hasattr(module, "detect_header") and module.detect_header(header)
+        ):
+            raise FileFormatError(
+                f"line 1: the CSV columns do not fit --format {forced.NAME}: {', '.join(header[:10])}"
+            )
+    else:
+        module = importers.detect_csv(header)
+        if module is None:
+            raise FileFormatError(
+                f"line 1: CSV without the required columns (has {', '.join(h[:30] for h in header[:10])})",
+                "maillog CSV needs status and timestamp; or map columns with --format generic --map col=field",
+            )
+    parse_row = getattr(module, "parse_csv_row", module.parse)  # CSV-only unquoting, if any
+    for loc, row in rows:
+        if isinstance(row, RecordError):
+            yield loc, row, None
+            continue
+        result.formats[module.NAME] += 1
+        for item in guarded(parse_row, row, ctx):
+            yield loc, item, row
