@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 BIN     = $(VENV)/bin
 DEMO_DB ?= demo/maillog-demo.db
 
-.PHONY: install run demo test lint format bench completions clean
+.PHONY: install run demo test test-fast lint format bench completions clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ demo: install
 	$(BIN)/maillog demo --out demo/data
 	$(BIN)/maillog --db $(DEMO_DB) import demo/data/*
 
+## Every test, the slow ones (real processes, kills, big files) included.
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
+
+## The quick loop while working: skips tests marked slow.
+test-fast: install
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
 lint: install
 	$(BIN)/ruff check maillog_cli tests benchmarks

@@ -8,6 +8,7 @@ thin: parse → call core → render. Heavy modules (Textual, email parsing) loa
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from typing import Annotated
 
@@ -95,6 +96,14 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         sys.exit(130)
+    except sqlite3.DatabaseError as exc:
+        # A store failure that no command turned into words (the central places do):
+        # still one line that says what is wrong with which file, never a traceback.
+        from maillog_cli.context import store_in_use
+        from maillog_cli.store.db import storage_error
+
+        error(format_error(storage_error(exc, store_in_use())))
+        sys.exit(1)
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else "cannot write the output: "
         error(f"error: {where}{exc.strerror or exc}")

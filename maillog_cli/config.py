@@ -12,18 +12,18 @@ from = "ops@example.com"    # Resent-From and envelope sender of `maillog resend
 cafile = "/etc/ssl/private-ca.pem"
 ```
 
-The file never holds a password: one found there is refused (a config file is copied,
-synced and shown far more often than an environment variable or a keyring entry).
+The file never holds a password: a key that names one (password, smtp_password, a
+secret or token: audit.redaction.is_secret_key), in any table, is refused (a config file is copied, synced and shown far
+more often than an environment variable or a keyring entry).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from maillog_cli.errors import MaillogError
-
-SECRET_KEYS = frozenset({"password", "pass", "passwd", "secret"})
 
 
 def load_config(path: Path | None = None) -> dict[str, Any]:
@@ -52,13 +52,28 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     smtp = data.get("smtp", {})
     if not isinstance(smtp, dict):
         raise MaillogError(f"config file {p}: smtp must be a table ([smtp])")
-    found = sorted(k for k in smtp if str(k).lower() in SECRET_KEYS)
-    if found:
+    found = next(secret_keys(data), None)
+    if found is not None:
         raise MaillogError(
-            f"config file {p} holds an SMTP password ([smtp] {found[0]}); remove it",
+            f"config file {p} holds an SMTP password ({found}); remove it",
             "give the password in $MAILLOG_SMTP_PASSWORD or the system keyring (keyring set maillog-smtp USER)",
         )
     return data
+
+
+def secret_keys(table: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[str]:
+    """Where the config names a secret, as `[smtp.auth] password` (or `password` at the top),
+    in every table and array of tables, in file order. A secret key is what the store's
+    redaction calls one (password, smtp_password, api-secret, token …): one rule for both."""
+    from maillog_cli.audit.redaction import is_secret_key
+
+    for key, value in table.items():
+        tables = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, dict)]
+        if tables:  # a table ([smtp.auth]) is judged by its keys, not by its name
+            for sub in tables:
+                yield from secret_keys(sub, (*path, str(key)))
+        elif is_secret_key(key):
+            yield f"[{'.'.join(path)}] {key}" if path else str(key)
 
 
 def smtp_section(config: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ and nothing imports the app module back.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,9 +45,20 @@ def open_store(
     readonly: bool = False,
     create: bool = True,
 ) -> Store:
+    """The store the command works on; a writer that must wait for another says so on stderr."""
     from maillog_cli.store.db import Store
 
-    return Store.open(db_path(ctx, override), readonly=readonly, create=create)
+    path = db_path(ctx, override)
+    _opened.append(path)
+    return Store.open(path, readonly=readonly, create=create, on_wait=error)
+
+
+_opened: list[Path] = []
+
+
+def store_in_use() -> Path:
+    """The store this run opened last (for an error that escaped without naming it)."""
+    return _opened[-1] if _opened else db_path(None)
 
 
 def format_error(exc: MaillogError) -> str:
@@ -60,3 +72,31 @@ def error(message: str) -> None:
 
     sys.stderr.write(f"maillog: {visible(message)}\n")
     sys.stderr.flush()
+
+
+def stdin_is_terminal() -> bool:
+    """Whether a person can be asked (patched in tests)."""
+    from maillog_cli.render.output import is_terminal
+
+    return is_terminal(sys.stdin)  # type: ignore[arg-type]
+
+
+def confirm_or_refuse(
+    question: str,
+    *,
+    no_terminal: MaillogError,
+    declined: MaillogError,
+    show: Callable[[], None] = lambda: None,
+    err: bool = False,
+) -> None:
+    """Go on only when a person at a terminal answers yes to `question`.
+
+    Without a terminal nobody can answer, so `no_terminal` is raised before anything is
+    shown; `show()` then prints what would happen, and any answer but yes raises
+    `declined`. Both leave through the one error path (one line, exit 1).
+    """
+    if not stdin_is_terminal():
+        raise no_terminal
+    show()
+    if not typer.confirm(question, default=False, err=err):
+        raise declined

@@ -8,7 +8,7 @@ python-dateutil is only asked for the rarer shapes because it is slow per call.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
@@ -104,10 +104,22 @@ def to_iso(value: object, default_tz: tzinfo | None = None) -> str:
         dt = _slow_parse(text, value)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=default_tz or UTC)
-    return format_dt(_check_range(dt, value))
+    try:
+        return format_dt(_check_range(dt, value))
+    except (ValueError, OverflowError) as exc:  # a UTC offset of 24 h or more, a year past 9999
+        if isinstance(exc, RecordError):
+            raise
+        raise RecordError(f"timestamp {value!r} has an impossible UTC offset") from None
+
+
+# Two defaults that differ in year, month and day: whatever dateutil takes from the default
+# instead of the text shows up as a difference between the two readings.
+_DEFAULTS = (datetime(2000, 1, 1), datetime(2001, 2, 2))
 
 
 def _slow_parse(text: str, value: object) -> datetime:
+    """RFC 2822 or dateutil, but only a FULL date: a bare "Tuesday", "10:30", "March" or
+    "5 pm" would otherwise be completed from today and stored as a wrong, silent date."""
     if len(text) > 100:
         raise RecordError("timestamp is too long to be a time")
     try:
@@ -117,23 +129,55 @@ def _slow_parse(text: str, value: object) -> datetime:
     from dateutil import parser as du_parser
 
     try:
-        return du_parser.parse(text)
+        first, second = (du_parser.parse(text, default=d) for d in _DEFAULTS)
     except (ValueError, OverflowError, TypeError) as exc:
         raise RecordError(f"timestamp {value!r} is not a time") from exc
+    if first.date() != second.date():
+        raise RecordError(f"{value!r} is not a full date (give year, month and day)")
+    return first
+
+
+_TZ_OFFSET = re.compile(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?", re.I)
+# IANA names are words joined by "/": nothing that could climb out of the zone directory.
+_TZ_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]{0,40}(?:/[A-Za-z0-9][A-Za-z0-9_+-]{0,40}){0,3}")
 
 
 def parse_tz(name: str | None) -> tzinfo | None:
-    """`--tz` value (an IANA name or an offset like +02:00) to a tzinfo."""
+    """`--tz` value (an IANA name, UTC, or an offset like +02:00) to a tzinfo.
+
+    The name is checked before dateutil sees it: dateutil reads any path it is given
+    (`../../etc/passwd`) and fails with a traceback on files that are not zones.
+    """
     if not name:
         return None
+    text = name.strip()
+    if text.upper() in ("UTC", "Z", "GMT"):
+        return UTC
+    unknown = MaillogError(
+        f"unknown time zone {name!r}",
+        "use an IANA name such as Europe/Berlin, UTC, or an offset like +02:00",
+    )
+    offset = _TZ_OFFSET.fullmatch(text)
+    if offset:
+        sign, hours, minutes = offset.groups()
+        delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if delta >= timedelta(hours=24) or int(minutes or 0) >= 60:
+            raise unknown
+        return timezone(-delta if sign == "-" else delta)
+    if not _TZ_NAME.fullmatch(text) or ".." in text:
+        raise unknown
+    import warnings
+
     from dateutil import tz as du_tz
 
-    zone = du_tz.gettz(name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            zone = du_tz.gettz(text)
+    except Exception:  # dateutil raises ValueError/OSError for files that are not zones
+        zone = None
     if zone is None:
-        raise MaillogError(
-            f"unknown time zone {name!r}",
-            "use an IANA name such as Europe/Berlin or an offset like +02:00",
-        )
+        raise unknown
     return zone
 
 
@@ -181,25 +225,93 @@ def parse_duration(text: str) -> relativedelta:
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_ABBR = {d[:3]: d for d in _WEEKDAYS} | {
+    "tues": "tuesday",
+    "thur": "thursday",
+    "thurs": "thursday",
+}
+_CLOCK = re.compile(r"(?:at\s*)?(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?")
+WHEN_FORMS = (
+    "use an absolute date (2026-01-31, 2026-01-31T12:00Z) or a relative one"
+    " (2h, 7d, 6mo, yesterday, monday, last monday, 3pm, yesterday 15:00)"
+)
+
+
+def now_utc() -> datetime:
+    """The current time: the one clock relative dates use (tests replace it)."""
+    return datetime.now(UTC)
+
+
+def _clock(text: str) -> tuple[int, int, int] | None:
+    """`3pm`, `15:00`, `10:30:15`, `5 pm`, `at 9am` → (h, m, s); None when not a clock time."""
+    m = _CLOCK.fullmatch(text)
+    if not m:
+        return None
+    hour, minute, second = int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0)
+    meridiem = (m.group(4) or "").replace(".", "")
+    if not meridiem and m.group(2) is None:
+        return None  # a bare number is not a clock time ("15" could be a day or a count)
+    if meridiem:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if meridiem == "pm" else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    return hour, minute, second
+
+
+def _day_word(word: str, today: datetime) -> datetime | None:
+    """today / yesterday / a weekday (its most recent occurrence, today included) /
+    `last WEEKDAY` (strictly before today) → that day's midnight; None otherwise."""
+    if word == "today":
+        return today
+    if word == "yesterday":
+        return today - timedelta(days=1)
+    last = word.startswith("last ")
+    name = word[5:].strip() if last else word
+    name = _WEEKDAY_ABBR.get(name, name)
+    if name not in _WEEKDAYS:
+        return None
+    back = (today.weekday() - _WEEKDAYS.index(name)) % 7
+    if last and back == 0:
+        back = 7
+    return today - timedelta(days=back)
+
+
+def _words_when(s: str, now: datetime) -> datetime | None:
+    """Day words and clock words, always resolved to the PAST: `monday` on a Thursday is
+    three days ago (never next Monday), `3pm` is today's 3 pm once it has passed, else
+    yesterday's. A day word with a clock (`yesterday 15:00`, `monday 9am`) is that day."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    day = _day_word(s, today)
+    if day is not None:
+        return day
+    clock = _clock(s)
+    if clock is not None:
+        at = today.replace(hour=clock[0], minute=clock[1], second=clock[2])
+        return at if at <= now else at - timedelta(days=1)
+    for cut in range(len(s) - 1, 0, -1):
+        if s[cut] != " ":
+            continue
+        day, clock = _day_word(s[:cut].strip(), today), _clock(s[cut:].strip())
+        if day is not None and clock is not None:
+            return day.replace(hour=clock[0], minute=clock[1], second=clock[2])
+    return None
 
 
 def parse_when(text: str, now: datetime | None = None) -> datetime:
-    """A filter's date: relative (`2h`, `7d`, `yesterday`, `last monday`) or absolute.
+    """A filter's date: relative (`2h`, `7d`, `yesterday`, `monday`, `3pm`) or absolute.
 
+    Words mean their most recent past occurrence; an absolute date must be a full date.
     Raises MaillogError with the accepted forms when it cannot be read.
     """
-    now = now or datetime.now(UTC)
-    s = text.strip().lower()
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    now = now or now_utc()
+    s = " ".join(text.strip().lower().split())
     if s == "now":
         return now
-    if s == "today":
-        return today
-    if s == "yesterday":
-        return today - timedelta(days=1)
-    if s.startswith("last ") and s[5:] in _WEEKDAYS:
-        back = (today.weekday() - _WEEKDAYS.index(s[5:])) % 7 or 7
-        return today - timedelta(days=back)
+    words = _words_when(s, now)
+    if words is not None:
+        return words
     if s.startswith("last ") and s[5:] in ("week", "month", "year"):
         return now - parse_duration("1" + {"week": "w", "month": "mo", "year": "y"}[s[5:]])
     try:
@@ -209,8 +321,19 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     try:
         iso = to_iso(text)
     except RecordError as exc:
-        raise MaillogError(
-            f"cannot read the date {text!r}",
-            "use an absolute date (2026-01-31, 2026-01-31T12:00Z) or a relative one (2h, 7d, 6mo, yesterday, last monday)",
-        ) from exc
+        reason = str(exc).replace(f"timestamp {text!r} ", "").replace(f"{text!r} ", "")
+        raise MaillogError(f"cannot read the date {text!r}: it {reason}", WHEN_FORMS) from None
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def parse_since(text: str, now: datetime | None = None, flag: str = "--since") -> datetime:
+    """A start time, which cannot lie in the future: such a filter matches nothing, and
+    an empty answer with exit 0 would look like "no mail" rather than a mistyped date."""
+    now = now or now_utc()
+    at = parse_when(text, now)
+    if at > now:
+        raise MaillogError(
+            f"{flag} {text!r} is {format_dt(at)}, in the future",
+            "give a time in the past (e.g. 2h, yesterday, monday, 2026-01-31)",
+        )
+    return at

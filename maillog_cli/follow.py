@@ -27,7 +27,7 @@ from typing import Any
 from maillog_cli.errors import MaillogError, RecordError
 from maillog_cli.ingest import pipeline, readers
 from maillog_cli.store.db import Store
-from maillog_cli.store.query import EVENT_SELECT, Filters, events_sql, where
+from maillog_cli.store.query import EVENT_SELECT, Filters, iter_events, where
 
 POLL_INTERVAL = 0.25  # seconds; new matches show within this of the import's commit
 STEP = 2000  # new rows scanned per keyset step while catching up with a big import
@@ -61,8 +61,7 @@ def last_matches(store: Store, filters: Filters, n: int) -> tuple[list[Row], int
         position = store.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         if n <= 0:
             return [], position
-        sql, params = events_sql(filters, n)
-        rows = _dicts(store.conn.execute(sql, params))
+        rows = list(iter_events(store.conn, filters, n))
         rows.reverse()
         return rows, position
 

@@ -1,4 +1,4 @@
-"""One message and its whole timeline: what `show` prints and the TUI detail screen shows."""
+"""One message and its whole timeline, read from the store (render/message.py shows it)."""
 
 from __future__ import annotations
 
@@ -30,107 +30,14 @@ class MessageDetail:
             "events": [{k: e.get(k) for k in EVENT_KEYS} for e in self.events],
         }
 
-    def renderable(self):  # -> rich Group
-        from rich.console import Group
-        from rich.text import Text
-
-        from maillog_cli.render.output import status_text, visible
-
-        m = self.message
-        head = Text()
-
-        def line(label: str, value: Any, style: str = "") -> None:
-            if value in (None, ""):
-                return
-            head.append(f"{label:<13}", style="bold")
-            head.append(visible(value), style=style)
-            head.append("\n")
-
-        line("Message-ID", self.message_id)
-        line("Also known as", ", ".join(self.aliases))
-        line("From", m.get("sender"))
-        line("To", m.get("recipient"))
-        line("Subject", m.get("subject"))
-        line("Provider", m.get("provider"))
-        line("Tag", m.get("tag"))
-        line("First seen", (m.get("first_seen") or "")[:19].replace("T", " "))
-        if m.get("last_status"):
-            head.append(f"{'Status':<13}", style="bold")
-            head.append_text(status_text(m["last_status"]))
-            if m.get("bounce_class"):
-                head.append(f"  ({visible(m['bounce_class'])}: {visible(m.get('bounce_reason'))})")
-            head.append("\n")
-        for key, label in (
-            ("opened_at", "Opened"),
-            ("clicked_at", "Clicked"),
-            ("complained_at", "Complained"),
-            ("unsubscribed_at", "Unsubscribed"),
-        ):
-            line(label, (m.get(key) or "")[:19].replace("T", " "))
-        auth = [f"{k.upper()}={m[k]}" for k in ("spf", "dkim", "dmarc") if m.get(k)]
-        line("Auth", " ".join(auth))
-        line("Size", f"{m['size']} bytes" if m.get("size") else None)
-        line(
-            "Content",
-            "stored (maillog show --raw, maillog resend)" if m.get("has_content") else "not stored",
-        )
-        line("Resent from", m.get("resent_from"))
-        line("Resent as", ", ".join(self.resends))
-        explain = self._explanation()
-        timeline = self._timeline()
-        parts: list[Any] = [head, timeline]
-        if explain is not None:
-            parts.append(explain)
-        return Group(*parts)
-
-    def _timeline(self):
-        """One line per event (time, status, the provider's word, code, class/reason, and the
-        recipient when it is not the message's), its diagnostic indented below it."""
-        from rich.text import Text
-
-        from maillog_cli.render.output import status_text, visible
-
-        main = self.message.get("recipient")
-        t = Text()
-        t.append("\nTimeline\n", style="bold")
-        for e in self.events:
-            t.append((e.get("timestamp") or "")[:23].replace("T", " "), style="dim")
-            t.append("  ")
-            word = status_text(e.get("status"))
-            word.pad_right(11 - len(word.plain))
-            t.append_text(word)
-            if e.get("raw_status") and e["raw_status"] != e.get("status"):
-                t.append(f" ({visible(e['raw_status'])})", style="dim")
-            code = " ".join(str(x) for x in (e.get("smtp_code"), e.get("enhanced_code")) if x)
-            if code:
-                t.append(f"  {code}")
-            if e.get("bounce_class"):
-                t.append(f"  {visible(e['bounce_class'])}/{visible(e.get('bounce_reason'))}")
-            if e.get("recipient") and e["recipient"] != main:
-                t.append(f"  → {visible(e['recipient'])}")
-            if e.get("provider") and e["provider"] != self.message.get("provider"):
-                t.append(f"  [{visible(e['provider'])}]", style="dim")
-            t.append("\n")
-            if e.get("diagnostic"):
-                t.append(f"    {visible(e['diagnostic'])}\n", style="italic")
-        return t
-
-    def _explanation(self):
-        """Why it bounced and what to do, for the latest bounce-like event."""
-        from rich.text import Text
-
+    def explanation(self) -> tuple[dict[str, Any], Any] | None:
+        """The latest bounce-like event whose reason has advice, and that advice (why, what to do)."""
         from maillog_cli.bounce.classify import REASONS
 
         for e in reversed(self.events):
             reason = e.get("bounce_reason")
             if reason and reason in REASONS:
-                info = REASONS[reason]
-                t = Text()
-                t.append("\nWhy: ", style="bold")
-                t.append(f"{reason} ({e.get('bounce_class')}): {info.meaning}\n")
-                t.append("What to do: ", style="bold")
-                t.append(info.action)
-                return t
+                return e, REASONS[reason]
         return None
 
 

@@ -1,6 +1,6 @@
 """The canonical records every importer produces and every command reads.
 
-`EVENT_KEYS` is the output contract of DESIGN.md: json/jsonl/csv rows have exactly
+`EVENT_KEYS` is the output contract (README, "Output contract"): json/jsonl/csv rows have exactly
 these keys, in this order.
 """
 

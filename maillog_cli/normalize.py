@@ -1,4 +1,4 @@
-"""Normalisation rules shared by every importer (formats.md section 3).
+"""Normalisation rules shared by every importer (docs/providers.md, "Rules for every provider").
 
 One place for: message ids, addresses, SMTP reply and enhanced codes, diagnostics,
 and the stable event-id hash that makes re-imports add nothing.
@@ -76,7 +76,7 @@ def diagnostic(value: Any) -> str | None:
 
 
 def smtp_code(dedicated: Any, text: str | None) -> int | None:
-    """formats.md 3.5 rule 2: a dedicated field wins (200-599 or null), else the text."""
+    """Reply codes (docs/providers.md): a dedicated field wins (200-599 or null), else the text."""
     if dedicated is not None and dedicated != "" and not isinstance(dedicated, bool):
         try:
             n = int(str(dedicated).strip())
@@ -91,7 +91,7 @@ def smtp_code(dedicated: Any, text: str | None) -> int | None:
 
 
 def enhanced_code(dedicated: Any, text: str | None) -> str | None:
-    """formats.md 3.5 rule 3: a dedicated field that fully matches, else the text."""
+    """Enhanced codes (docs/providers.md): a dedicated field that fully matches, else the text."""
     if isinstance(dedicated, str) and _ENHANCED_FULL.fullmatch(dedicated.strip()):
         return dedicated.strip()
     if text:
@@ -118,7 +118,7 @@ def event_hash(
     raw_status: str | None,
     recipient: str | None,
 ) -> str:
-    """formats.md 3.7: a stable id from provider, message id, whole seconds, raw status, recipient."""
+    """Event id (docs/providers.md): hash of provider, message id, seconds, raw status, recipient."""
     key = "\x1f".join(
         (provider or "", msg_id or "", timestamp[:19], raw_status or "", recipient or "")
     )

@@ -1,6 +1,6 @@
 """Options declared once and applied to every command that lists or filters.
 
-`@filter_options` appends the common filters (DESIGN.md) to a command's signature and
+`@filter_options` appends the common filters (README, "Cookbook") to a command's signature and
 hands the command one validated `Filters` object as `filters`; `@output_options` adds
 `--format` and `--limit`. Every command therefore spells its flags the same way.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +26,11 @@ class OutputFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+
+
+def choices(name: str, values: Iterable[str]) -> type[StrEnum]:
+    """A Typer choice enum made from the core's own tuple of values, so the two never drift."""
+    return StrEnum(name, {v: v for v in values})  # type: ignore[return-value]
 
 
 DbOption = Annotated[
@@ -119,7 +124,7 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         str | None,
         typer.Option(
             "--since",
-            help="From this time: 2h, 7d, yesterday, last monday, 2026-01-31 …",
+            help="From this time: 2h, 7d, yesterday, monday, 3pm, 2026-01-31 … (never in the future).",
             rich_help_panel="Filters",
         ),
     ),
@@ -195,10 +200,24 @@ def filter_options(func: F) -> F:
     return _extend(func, extra, collect)
 
 
+MAX_COUNT = 1 << 62  # more than any store holds, and still a SQLite integer
+
+
+def cap_count(value: int | None) -> int | None:
+    """A count option's value, capped: 99999999999999999999 means "all", not an
+    OverflowError when SQLite is handed a number wider than 64 bits."""
+    return None if value is None else min(value, MAX_COUNT)
+
+
 LimitOption = Annotated[
     int,
     typer.Option(
-        "--limit", "-n", help="At most this many rows; 0 for all.", min=0, rich_help_panel="Output"
+        "--limit",
+        "-n",
+        help="At most this many rows; 0 for all.",
+        min=0,
+        callback=cap_count,
+        rich_help_panel="Output",
     ),
 ]
 FormatOption = Annotated[

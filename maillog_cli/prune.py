@@ -36,7 +36,7 @@ import orjson
 from maillog_cli.dates import DURATION_FORMS, format_dt, parse_duration, parse_when
 from maillog_cli.errors import MaillogError
 from maillog_cli.model import AUDIT_KEYS, EVENT_KEYS
-from maillog_cli.store.db import BUSY_TIMEOUT_MS, Store, now_iso
+from maillog_cli.store.db import BUSY_TIMEOUT_MS, Store, now_iso, storage_error
 from maillog_cli.store.query import Filters, where, with_changes
 
 BATCH = 10_000  # the first batch; later ones are sized to take about BATCH_SECONDS
@@ -398,6 +398,7 @@ class Pruner:
             ) from None
         except OSError as exc:
             raise MaillogError(f"cannot write the archive {path}: {exc.strerror}") from None
+        out: io.TextIOWrapper | None = None
         try:
             binary: IO[bytes] = (
                 gzip.GzipFile(
@@ -428,15 +429,13 @@ class Pruner:
             raw.close()
             os.replace(part, path)
             _fsync_dir(path.parent)
-        except OSError as exc:
-            raw.close()
-            part.unlink(missing_ok=True)
-            raise MaillogError(
-                f"cannot write the archive {path}: {exc.strerror or exc}; nothing was deleted"
-            ) from None
-        except BaseException:
-            raw.close()
-            part.unlink(missing_ok=True)
+        except BaseException as exc:
+            _abandon(part, out, raw)
+            if isinstance(exc, OSError):
+                raise MaillogError(
+                    f"cannot write the archive {path}: {exc.strerror or exc}; nothing was deleted",
+                    "free some space (or choose another place with --archive) and run it again",
+                ) from None
             raise
         self.outcome.archive = str(path)
         self.outcome.archived = n
@@ -445,7 +444,34 @@ class Pruner:
 
     # --- delete --------------------------------------------------------------------------
     def delete(self, progress: Progress | None = None) -> Outcome:
-        """Delete the planned set in batches, one transaction each; record it in `prunes`."""
+        """Delete the planned set in batches, one transaction each; record it in `prunes`.
+
+        A write that fails (full disk, read-only store) ends in one MaillogError that says
+        what was deleted; an archive written for a prune that deleted nothing is removed,
+        so that the same command can simply be run again.
+        """
+        try:
+            return self._delete(progress)
+        except MaillogError as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: MaillogError) -> MaillogError:
+        o = self.outcome
+        if o.archive is None:
+            return exc
+        if o.events == 0 and o.audit == 0:
+            Path(o.archive).unlink(missing_ok=True)
+            return MaillogError(
+                f"{exc.message}; nothing was deleted, so the archive {o.archive} was removed",
+                exc.hint,
+            )
+        return MaillogError(
+            f"{exc.message}; {o.events} events and {o.audit} audit entries were deleted"
+            f" and are in the archive {o.archive}",
+            f"{exc.hint or 'fix the cause'}, with a new --archive name",
+        )
+
+    def _delete(self, progress: Progress | None) -> Outcome:
         c = self.conn
         o = self.outcome
         p = self.plan_
@@ -534,7 +560,7 @@ class Pruner:
             " events e ON e.seq = b.seq WHERE e.message_id IS NOT NULL"
         )
         # The FTS delete trigger removes each event's index entries with it (measured: doing
-        # it by hand with the trigger dropped per batch was no faster; see docs/cli/prune.md).
+        # it by hand with the trigger dropped per batch was no faster; docs/performance.md#prune).
         events = c.execute("DELETE FROM events WHERE seq IN (SELECT seq FROM temp.batch)").rowcount
         c.execute(
             "INSERT INTO temp.gone(message_id) SELECT t.message_id FROM temp.touched t"
@@ -558,14 +584,31 @@ class Pruner:
     # --- reclaim -------------------------------------------------------------------------
     def reclaim(self, full: bool = False) -> Outcome:
         """Give the freed pages back to the file system: incremental vacuum in steps, or a
-        full VACUUM (rewrites the file: writers wait for it, WAL readers do not)."""
+        full VACUUM (rewrites the file: writers wait for it, WAL readers do not).
+
+        A failure here (a full disk) comes after the prune itself is done: the error says so.
+        """
+        try:
+            return self._reclaim(full)
+        except MaillogError as exc:
+            o = self.outcome
+            raise MaillogError(
+                f"{exc.message}; the prune itself is done ({o.events} events, {o.messages}"
+                " messages deleted), only giving the freed space back to the disk failed",
+                "free some space; the next prune gives it back",
+            ) from None
+
+    def _reclaim(self, full: bool) -> Outcome:
         c = self.conn
         started = time.monotonic()
         cache = c.execute("PRAGMA cache_size").fetchone()[0]
         c.execute(f"PRAGMA cache_size = -{PRUNE_CACHE_KIB}")
         c.execute(f"PRAGMA wal_autocheckpoint = {PRUNE_CHECKPOINT_PAGES}")
         if full:
-            c.execute("VACUUM")
+            try:
+                self.store.wait_for_lock(lambda: c.execute("VACUUM"))
+            except sqlite3.DatabaseError as exc:
+                raise storage_error(exc, self.store.path) from None
         elif c.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
             while c.execute("PRAGMA freelist_count").fetchone()[0] > 0:
                 with self.store.write():
@@ -590,6 +633,22 @@ def _next_size(size: int, elapsed: float) -> int:
     """The next batch size: aim at BATCH_SECONDS per transaction, at most doubling per step."""
     wanted = size * BATCH_SECONDS / max(elapsed, 1e-3)
     return int(min(MAX_BATCH, max(1000, min(wanted, size * 2))))
+
+
+def _abandon(part: Path, *streams: IO[Any] | None) -> None:
+    """Close a failed archive's streams and remove its `.part`, so the rerun can start.
+
+    Closing flushes, and on a full disk the flush fails again: that second error is
+    swallowed (the first one is reported) — the streams are closed all the same.
+    """
+    for stream in streams:
+        if stream is None:
+            continue
+        try:
+            stream.close()
+        except (OSError, ValueError):
+            pass
+    part.unlink(missing_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:

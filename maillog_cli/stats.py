@@ -37,7 +37,7 @@ from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where
 # The levels the big mailbox providers publish (Gmail, Yahoo sender guidelines).
 THRESHOLDS: dict[str, float] = {"bounce": 0.02, "complaint": 0.001}
 
-# DESIGN.md's rates, in its order; then ours.
+# The output contract's rates, in its order; then ours.
 RATE_KEYS: tuple[str, ...] = ("delivery", "bounce", "complaint", "open", "click")
 EXTRA_RATES: tuple[str, ...] = ("deferral", "pending", "unsubscribe")
 # rate name -> the count it divides by `sent`
@@ -151,7 +151,7 @@ def _select(key_sql: str, clause: str, pairs: tuple[tuple[str, str], ...] = _COU
 
 
 def overview(store: Store, filters: Filters, now: datetime | None = None) -> dict[str, Any]:
-    """The `stats --format json` object: DESIGN.md's keys first, then ours.
+    """The `stats --format json` object: the output contract's keys first, then ours.
 
     {messages, by_status, rates, series, sent, counts, bounce_classes, auth, thresholds}
     One scan: the totals are the sums of the per-day rows (a few per day, never per event).

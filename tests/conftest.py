@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,8 +13,20 @@ from typer.testing import CliRunner
 
 from maillog_cli.cli import app
 
-SHARED = Path(os.environ.get("MAILLOG_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+# The suite's own data: tiny per-provider fixtures written from the documented formats.
+DATA = Path(__file__).resolve().parent / "data"
+PROVIDER_FIXTURES = DATA / "providers"
+# The shared samples and bounce corpus next to the repository: extra checks only, skipped
+# (never failed) when absent, so a clean clone tests its core cases on its own.
+SHARED = Path(os.environ.get("MAILLOG_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 SAMPLES = SHARED / "samples"
+SHARED_MISSING = (
+    f"extra check on the shared samples: {SHARED} not found (set MAILLOG_SHARED to run it)"
+)
+CORPUS = SHARED / "corpus" / "dsn"
+CORPUS_MISSING = (
+    f"extra check on the shared bounce corpus: {CORPUS} not found (set MAILLOG_SHARED to run it)"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -63,6 +77,39 @@ def cli() -> Callable[..., Result]:
 
 
 def require_shared() -> Path:
+    """The shared folder, or skip the calling test (with SHARED_MISSING) when it is absent."""
     if not SAMPLES.exists():
-        pytest.skip(f"shared samples not found at {SHARED} (set MAILLOG_SHARED)")
+        pytest.skip(SHARED_MISSING)
     return SHARED
+
+
+def fixture_files(*suffixes: str) -> list[Path]:
+    """The repo's provider fixtures, then the shared samples when present (extra coverage)."""
+    roots = [PROVIDER_FIXTURES, *([SAMPLES] if SAMPLES.exists() else [])]
+    return [
+        p
+        for root in roots
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and (not suffixes or p.suffix in suffixes)
+    ]
+
+
+def default_signals() -> None:
+    """`preexec_fn` for a child the test interrupts: give it default SIGINT handling.
+
+    A runner started with SIGINT ignored (`nohup make test &` from a script) passes SIG_IGN
+    through exec, and a Python child then never sees Ctrl-C: the test would measure nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def wait_until(
+    condition: Callable[[], object], timeout: float = 30.0, what: str = "the condition"
+) -> None:
+    """Poll until condition() is true, failing after timeout seconds (a busy machine is slow,
+    never wrong: tests wait on what they need, not on a guess of how long it takes)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout:.0f}s")
+        time.sleep(0.02)

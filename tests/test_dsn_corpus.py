@@ -1,20 +1,19 @@
 """The classifier and the DSN parser against the shared bounce corpus (corpus/dsn/)."""
 
 import csv
-import os
-from pathlib import Path
 
 import pytest
 
 from maillog_cli.bounce.classify import classify
 from maillog_cli.importers.email.dsn import DsnRecipient, parse_dsn
 
-SHARED = Path(os.environ.get("MAILLOG_SHARED") or Path(__file__).resolve().parents[2] / "shared")
-CORPUS = SHARED / "corpus" / "dsn"
+from .conftest import CORPUS, CORPUS_MISSING
+
 EXPECTED = CORPUS / "expected.tsv"
 
 pytestmark = pytest.mark.skipif(
-    not EXPECTED.is_file(), reason=f"bounce corpus not found at {CORPUS} (set MAILLOG_SHARED)"
+    not EXPECTED.is_file(),
+    reason=CORPUS_MISSING,
 )
 
 
@@ -133,6 +132,6 @@ def test_plain_text_bounce_with_inline_delivery_status_fields() -> None:
     """Postfix without MIME pastes the RFC 3464 fields into the body: they are read as such."""
     path = CORPUS / "rfc3464-34.eml"
     if not path.exists():
-        pytest.skip(f"corpus not found at {CORPUS} (set MAILLOG_SHARED)")
+        pytest.skip(CORPUS_MISSING)
     (r,) = parse_dsn(path.read_bytes())
     assert (r.recipient, r.action, r.status) == ("kijitora@example.com", "delayed", "4.4.1")

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from .conftest import SAMPLES
+from .conftest import fixture_files
 
 WEIRD: list[Any] = [
     None,
@@ -29,11 +29,7 @@ WEIRD: list[Any] = [
     "9" * 40,
     2**70,
 ]
-JSON_SAMPLES = (
-    sorted(p for p in SAMPLES.glob("*/*") if p.suffix in (".json", ".jsonl"))
-    if SAMPLES.exists()
-    else []
-)
+JSON_SAMPLES = fixture_files(".json", ".jsonl")
 
 
 def values(path: Path) -> list[Any]:
@@ -63,7 +59,6 @@ def mangle(value: Any, rng: random.Random, depth: int = 0) -> Any:
     return value
 
 
-@pytest.mark.skipif(not JSON_SAMPLES, reason="shared samples not found (set MAILLOG_SHARED)")
 @pytest.mark.parametrize("path", JSON_SAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_mangled_records_never_crash_the_import(cli, tmp_path: Path, path: Path) -> None:
     rng = random.Random(path.name)

@@ -237,11 +237,15 @@ def test_refuses_without_yes_when_not_a_terminal(cli, fixed: Path) -> None:
 
 
 def test_terminal_is_asked(cli, fixed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from maillog_cli.commands import prune as command
+    from maillog_cli import context
 
-    monkeypatch.setattr(command, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(context, "stdin_is_terminal", lambda: True)
     r = cli("prune", "--before", BOUNDARY, input="n\n")
-    assert r.exit_code == 1 and "nothing deleted" in r.stderr, r
+    # A no is refused like resend's: one error line, exit 1.
+    assert r.exit_code == 1, r
+    assert r.stderr.endswith(
+        "maillog: error: nothing deleted; answer y to delete, or use --dry-run to look first\n"
+    ), r
     assert count(fixed, "events") == 6
     r = cli("prune", "--before", BOUNDARY, input="y\n")
     assert r.exit_code == 0, r
@@ -459,6 +463,7 @@ def test_db_info_without_a_store(cli, tmp_path: Path) -> None:
 KILL_MESSAGES = 4000  # 3 events each; the middle third of the messages straddles the cut-off
 
 
+@pytest.mark.slow
 def test_kill_mid_prune_leaves_a_consistent_store(cli, tmp_path: Path, db_path: Path) -> None:
     base = datetime(2025, 1, 1, tzinfo=UTC)
     rows = []

@@ -353,10 +353,10 @@ def test_without_yes_and_no_terminal_nothing_is_sent(cli, db_path, smtp_server):
 
 
 def test_on_a_terminal_it_asks(cli, db_path, smtp_server, monkeypatch):
-    import maillog_cli.commands.resend as command
+    from maillog_cli import context
 
     store_original(db_path)
-    monkeypatch.setattr(command, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(context, "stdin_is_terminal", lambda: True)
     r = cli("resend", ORIG, input="n\n")
     assert r.exit_code == 1
     assert (
@@ -440,6 +440,36 @@ def test_no_stored_content(cli, db_path, tmp_path, smtp_server):
     r = cli("resend", "--status", "deferred", "--yes")
     assert r.exit_code == 1
     assert r.stderr.startswith("maillog: error: no stored content for the 1 matching message(s)")
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "a@x.example, b@y.example",
+        "Evil <e@evil.example>, bob@example.org",
+        "bob@example.org, Evil <e@evil.example>",
+        "a@x.example; b@y.example",
+        "team: a@x.example, b@y.example;",
+    ],
+)
+def test_an_address_list_in_any_form_is_refused(cli, db_path, smtp_server, to):
+    """--to takes one address (repeat it for several): a list is never cut to its first name."""
+    store_original(db_path)
+    r = cli("resend", ORIG, "--to", to, "--yes")
+    assert r.exit_code == 1
+    assert r.stderr.startswith(
+        f"maillog: error: cannot resend {ORIG}: not a usable address: {to.lower()}"
+    ), r.stderr
+    assert smtp_server.handler.received == []
+    assert resends(db_path) == []
+
+
+def test_a_sender_list_is_refused(cli, db_path, smtp_server):
+    store_original(db_path)
+    r = cli("resend", ORIG, "--smtp-from", "Ops <ops@example.com>, evil@evil.example", "--yes")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("maillog: error: not a usable sender address"), r.stderr
+    assert smtp_server.handler.received == []
 
 
 def test_an_address_that_would_inject_headers_is_not_sent(cli, db_path, smtp_server):
@@ -651,7 +681,7 @@ def test_batch_selection_rate_limit_and_each_message_once(cli, db_path, tmp_path
 
 
 def test_settings_come_from_flags_then_environment_then_config(tmp_path, monkeypatch):
-    from maillog_cli.resend.send import resolve_settings
+    from maillog_cli.resend.settings import resolve_settings
 
     config = {
         "smtp": {
@@ -685,6 +715,40 @@ def test_settings_come_from_flags_then_environment_then_config(tmp_path, monkeyp
         resolve_settings({}, {"MAILLOG_SMTP_TLS": "tls1"}, {})
     with pytest.raises(MaillogError, match=r"bad SMTP port 'x' from \[smtp\] port"):
         resolve_settings({}, {}, {"smtp": {"port": "x"}})
+
+
+@pytest.mark.parametrize(
+    "config_text, where",
+    [
+        ('[smtp]\nhost = "h.example"\nsmtp_password = "{pw}"\n', "[smtp] smtp_password"),
+        ('[smtp]\nhost = "h.example"\n[smtp.auth]\npassword = "{pw}"\n', "[smtp.auth] password"),
+        ('password = "{pw}"\n[smtp]\nhost = "h.example"\n', "password"),
+        ('smtp_password = "{pw}"\n', "smtp_password"),
+        ('[smtp]\nhost = "h.example"\nPassWord = "{pw}"\n', "[smtp] PassWord"),
+        ('[smtp]\nhost = "h.example"\napi-secret = "{pw}"\n', "[smtp] api-secret"),
+    ],
+)
+def test_a_password_anywhere_in_the_config_file_is_refused(
+    cli, db_path, tmp_path, smtp_server, config_text, where
+):
+    config = tmp_path / "config.toml"
+    config.write_text(config_text.format(pw=PASSWORD))
+    store_original(db_path)
+    r = cli("resend", ORIG, "--yes")
+    assert r.exit_code == 1
+    assert r.stderr.startswith(
+        f"maillog: error: config file {config} holds an SMTP password ({where}); remove it; "
+    ), r.stderr
+    assert PASSWORD not in r.stdout + r.stderr
+    assert smtp_server.handler.received == []
+
+
+def test_a_table_named_like_a_secret_is_judged_by_its_keys(tmp_path):
+    from maillog_cli.config import load_config
+
+    config = tmp_path / "config.toml"
+    config.write_text('[smtp]\nhost = "h.example"\n[smtp.auth]\nuser = "bob"\n')
+    assert load_config()["smtp"]["auth"] == {"user": "bob"}
 
 
 def test_config_file_is_read_and_never_holds_a_password(
@@ -725,7 +789,7 @@ def test_config_file_is_read_and_never_holds_a_password(
 
 
 def test_send_time_checks(tmp_path):
-    from maillog_cli.resend.send import ready_to_send, resolve_settings
+    from maillog_cli.resend.settings import ready_to_send, resolve_settings
 
     with pytest.raises(MaillogError, match="no SMTP server to send through"):
         ready_to_send(resolve_settings({}, {}, {}))
@@ -758,7 +822,9 @@ def test_send_time_checks(tmp_path):
 
 
 def test_rate_and_scrub():
-    from maillog_cli.resend.send import Pace, parse_rate, scrub
+    from maillog_cli.resend.send import Pace
+    from maillog_cli.resend.settings import parse_rate
+    from maillog_cli.resend.smtp import scrub
 
     assert [parse_rate(t) for t in ("5/s", "10", "120/m", "3600/h", "0.5/s")] == [5, 10, 2, 1, 0.5]
     for bad in ("0/s", "fast", "5/d", "-1/s"):

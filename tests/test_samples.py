@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from .conftest import SAMPLES
+from .conftest import SAMPLES, SHARED_MISSING
 
 EXPECTED = SAMPLES / "expected.jsonl"
 KEYS = ("provider", "message_id", "timestamp", "status", "recipient", "smtp_code", "enhanced_code")
@@ -38,7 +38,7 @@ def key(row: dict) -> tuple:
     return tuple(whole if k == "timestamp" else row[k] for k in KEYS)
 
 
-@pytest.mark.skipif(not SAMPLE_FILES, reason="shared samples not found (set MAILLOG_SHARED)")
+@pytest.mark.skipif(not SAMPLE_FILES, reason=SHARED_MISSING)
 @pytest.mark.parametrize("name", SAMPLE_FILES)
 def test_sample_imports_to_expected_events(cli, name: str) -> None:
     r = cli("import", SAMPLES / name)
@@ -53,7 +53,7 @@ def test_sample_imports_to_expected_events(cli, name: str) -> None:
     assert f"0 new events, {len(rows)} already present" in again.stderr
 
 
-@pytest.mark.skipif(not SAMPLE_FILES, reason="shared samples not found (set MAILLOG_SHARED)")
+@pytest.mark.skipif(not SAMPLE_FILES, reason=SHARED_MISSING)
 def test_all_samples_together_thread_messages(cli, tmp_path: Path) -> None:
     files = [SAMPLES / n for n in SAMPLE_FILES]
     r = cli("import", *files)

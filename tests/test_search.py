@@ -171,9 +171,9 @@ def test_sql_is_read_only(cli, db_path: Path) -> None:
 
 
 def test_auth_results_of_events_reach_the_message(cli, tmp_path: Path) -> None:
-    from .conftest import require_shared
+    from .conftest import PROVIDER_FIXTURES
 
-    cli("import", require_shared() / "samples" / "cloudflare" / "email-routing-graphql.json")
+    assert cli("import", PROVIDER_FIXTURES / "cloudflare.json").exit_code == 0
     rows = [orjson.loads(x) for x in cli("ls", "--messages", "-f", "jsonl").stdout.splitlines()]
     details = [
         orjson.loads(cli("show", r["message_id"], "-f", "json").stdout)["message"] for r in rows

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from maillog_cli import follow as core
 from maillog_cli.ingest.pipeline import Options, import_path
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import build
+
+from .conftest import default_signals, wait_until
 
 T0 = datetime(2024, 6, 20, 7, 0, tzinfo=UTC)
 WAIT = 5.0  # seconds: generous bound for "arrives"; the contract is 1 s after commit
@@ -158,7 +160,7 @@ def test_no_store_is_a_one_line_error(tmp_path: Path, cli) -> None:
 
 
 def test_terminal_line_is_safe_and_coloured() -> None:
-    from maillog_cli.commands.tail import event_line
+    from maillog_cli.render.events import event_line
 
     row = event(
         "x",
@@ -351,13 +353,16 @@ class Proc:
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
+            preexec_fn=default_signals,
         )
         self.out: queue.Queue[str] = queue.Queue()
         self.err: list[str] = []
-        threading.Thread(target=self._pump, args=(self.p.stdout, self.out.put), daemon=True).start()
-        threading.Thread(
-            target=self._pump, args=(self.p.stderr, self.err.append), daemon=True
-        ).start()
+        self.pumps = [
+            threading.Thread(target=self._pump, args=(self.p.stdout, self.out.put), daemon=True),
+            threading.Thread(target=self._pump, args=(self.p.stderr, self.err.append), daemon=True),
+        ]
+        for pump in self.pumps:
+            pump.start()
 
     @staticmethod
     def _pump(stream: Any, put: Any) -> None:
@@ -394,8 +399,13 @@ class Proc:
         raise AssertionError(f"{text!r} not on stderr: {''.join(self.err)!r}")
 
     def stop(self) -> int:
+        """Ctrl-C, then the exit code once the process and both pipes have ended (so `err`
+        and `out` hold everything it wrote)."""
         self.p.send_signal(signal.SIGINT)
-        return self.p.wait(timeout=WAIT)
+        code = self.p.wait(timeout=WAIT)
+        for pump in self.pumps:
+            pump.join(timeout=WAIT)
+        return code
 
     def kill(self) -> None:
         if self.p.poll() is None:
@@ -429,6 +439,7 @@ def run_import(path: Path) -> float:
     return time.monotonic()
 
 
+@pytest.mark.slow
 def test_follow_while_another_process_imports(tmp_path: Path, cli, spawn) -> None:
     seed(tmp_path, cli, [event(f"old{i}", i) for i in range(5)])
     tail = spawn("tail", "--follow", "--format", "jsonl", "-n", "2")
@@ -448,6 +459,7 @@ def test_follow_while_another_process_imports(tmp_path: Path, cli, spawn) -> Non
     assert "Traceback" not in "".join(tail.err)
 
 
+@pytest.mark.slow
 def test_filters_under_follow(tmp_path: Path, cli, spawn) -> None:
     seed(tmp_path, cli, [event("old-bounce", 1, "bounced", "a@gmail.com")])
     tail = spawn(
@@ -491,6 +503,7 @@ def test_filters_under_follow(tmp_path: Path, cli, spawn) -> None:
     assert tail.stop() == 0
 
 
+@pytest.mark.slow
 def test_import_follower_appends_partial_rotation_truncation(
     tmp_path: Path, cli, spawn, db_path: Path
 ) -> None:
@@ -541,6 +554,7 @@ def test_import_follower_appends_partial_rotation_truncation(
     assert stored == {"stored", "a1", "skip", "a2", "p1", "r1", "t1"}
 
 
+@pytest.mark.slow
 def test_import_follower_from_start(tmp_path: Path, spawn) -> None:
     dump = write(tmp_path / "webhooks.jsonl", [event("s1", 1), event("s2", 2)])
     tail = spawn("tail", "--import", str(dump), "--from-start", "--format", "jsonl")
@@ -548,32 +562,96 @@ def test_import_follower_from_start(tmp_path: Path, spawn) -> None:
     assert tail.stop() == 0
 
 
-def test_ctrl_c_exits_zero_without_traceback(tmp_path: Path, cli, spawn) -> None:
+@pytest.mark.slow
+def test_ctrl_c_exits_zero_without_traceback(tmp_path: Path, cli) -> None:
     seed(tmp_path, cli, [event("a", 1)])
-    tail = spawn("tail", "--follow", "--format", "json")
-    assert tail.line().strip() == "["
-    time.sleep(0.3)  # the object is written; its line ends when the next one (or "]") comes
-    assert tail.stop() == 0
-    assert json.loads(tail.line())["event_id"] == "a"
-    assert tail.line().strip() == "]"  # the json array is closed on Ctrl-C
-    time.sleep(0.1)
-    assert "".join(tail.err) == ""
+    p = subprocess.Popen(
+        [sys.executable, "-m", "maillog_cli", "tail", "--follow", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=default_signals,
+    )
+    try:
+        # The object is written; its line ends when the next one (or "]") comes.
+        shown = read_until(p, lambda data: is_json(data.strip().lstrip(b"[")))
+        wait_until(lambda: sleeping(p.pid), WAIT, "the follower going idle")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=WAIT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=WAIT)
+    assert p.returncode == 0, err
+    assert [e["event_id"] for e in json.loads(shown + out)] == ["a"]  # closed on Ctrl-C
+    assert err == b""
 
 
-def first_line(p: subprocess.Popen[bytes], timeout: float = WAIT) -> bytes:
-    """Read one line from the raw pipe (no reader thread holds it open), bounded in time."""
+def read_until(
+    p: subprocess.Popen[bytes], done: Callable[[bytes], bool], timeout: float = WAIT
+) -> bytes:
+    """Read the raw pipe byte by byte (no reader thread holds it open) until done(data),
+    bounded in time: a test waits for what the process wrote, not for a guessed delay."""
     import select
 
+    assert p.stdout is not None
     fd, data, deadline = p.stdout.fileno(), b"", time.monotonic() + timeout
-    while b"\n" not in data:
+    while not done(data):
         ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         if not ready:
-            raise AssertionError(f"no line within {timeout}s")
+            raise AssertionError(f"not written within {timeout}s; so far {data!r}")
         chunk = os.read(fd, 1)
         if not chunk:
             break
         data += chunk
     return data
+
+
+def sleeping(pid: int) -> bool:
+    """The process waits (for the next poll), rather than runs: Ctrl-C now lands while it
+    follows, which is what a person does after the last line appeared."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "S"
+    except OSError:
+        time.sleep(0.5)  # no /proc: a guess is all there is
+        return True
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: Ctrl-C landing while a row is being written skips the closing ']' of --format json "
+    "(tail catches KeyboardInterrupt only around the row source, not around the writer)",
+)
+def test_ctrl_c_while_a_row_is_written_still_closes_the_json_array(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from maillog_cli.render import output
+
+    seed(tmp_path, cli, [event("a", 1), event("b", 2)])
+    real, calls = output.json_line, []
+
+    def interrupted_on_the_second_row(value: Any) -> str:
+        calls.append(value)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # where the signal lands
+        return real(value)
+
+    monkeypatch.setattr(output, "json_line", interrupted_on_the_second_row)
+    r = cli("tail", "-n", "2", "--format", "json")
+    assert r.exit_code == 0, r
+    assert [e["event_id"] for e in json.loads(r.stdout)] == ["a"]
+
+
+def is_json(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:
+        return False
+    return True
+
+
+def first_line(p: subprocess.Popen[bytes], timeout: float = WAIT) -> bytes:
+    """Read one line from the raw pipe, bounded in time."""
+    return read_until(p, lambda data: b"\n" in data, timeout)
 
 
 def finish(p: subprocess.Popen[bytes]) -> tuple[int, bytes]:
@@ -588,6 +666,7 @@ def finish(p: subprocess.Popen[bytes]) -> tuple[int, bytes]:
             p.wait(timeout=WAIT)
 
 
+@pytest.mark.slow
 def test_closed_pipe_while_idle_ends_quietly(tmp_path: Path, cli) -> None:
     seed(tmp_path, cli, [event(f"e{i}", i) for i in range(3)])
     p = subprocess.Popen(
@@ -599,6 +678,7 @@ def test_closed_pipe_while_idle_ends_quietly(tmp_path: Path, cli) -> None:
     assert finish(p) == (0, b"")  # noticed while idle: no new event needs to arrive
 
 
+@pytest.mark.slow
 def test_closed_pipe_while_writing_ends_quietly(tmp_path: Path, cli) -> None:
     seed(tmp_path, cli, [event(f"e{i}", i) for i in range(3000)])
     p = subprocess.Popen(

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from maillog_cli.audit.redaction import mask_credentials, mask_value
-from maillog_cli.dates import parse_when
+from maillog_cli.dates import parse_since, parse_when
 from maillog_cli.errors import MaillogError
 from maillog_cli.importers.audit import normalize_action
 from maillog_cli.model import AUDIT_KEYS
@@ -51,7 +51,7 @@ PREFIX_CATEGORY: dict[str, str] = {
 OTHER = "other"
 CATEGORIES: tuple[str, ...] = (*dict.fromkeys(PREFIX_CATEGORY.values()), OTHER)
 
-# Known actions and what they mean (the README table is generated from this).
+# Known actions and what they mean (tests/test_audit.py checks docs/cli/audit.md against this).
 # The last six are other products' activity-log words, normalised (see normalize_action).
 ACTIONS: dict[str, str] = {
     "project.create": "a project was created",
@@ -155,7 +155,7 @@ def build(
         targets=[t.strip() for t in targets or [] if t.strip()],
         ips=[i.strip() for i in ips or [] if i.strip()],
         meta=meta or None,
-        since=parse_when(since, now) if since else None,
+        since=parse_since(since, now) if since else None,
         until=parse_when(until, now) if until else None,
     )
     if f.since and f.until and f.since > f.until:
@@ -327,7 +327,7 @@ def get_entry(conn: sqlite3.Connection, ident: str) -> dict[str, Any] | None:
 
 
 def output_row(row: dict[str, Any]) -> dict[str, Any]:
-    """The contract keys (DESIGN.md audit table) of a public row, in order."""
+    """The contract keys (README, "Output contract": audit keys) of a public row, in order."""
     return {k: row.get(k) for k in AUDIT_KEYS}
 
 

@@ -23,11 +23,12 @@ from maillog_cli.bounce.classify import (
     extract_codes,
     normalise_text,
 )
+from maillog_cli.bounce.rules import CLIENT_ADVICE_NAMES, CLIENT_ERROR_ADVICE
 from maillog_cli.errors import MaillogError
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where, with_changes
 
-# What `maillog bounces` looks at when no --status is given (bounces.md: the statuses
+# What `maillog bounces` looks at when no --status is given (docs/bounces.md: the statuses
 # that carry a bounce class), in the contract's status order.
 DEFAULT_STATUSES: tuple[str, ...] = tuple(sorted(BOUNCE_STATUSES))
 
@@ -272,7 +273,7 @@ def _series(
 
 # --- explain ----------------------------------------------------------------------------------
 
-# bounces.md section 1: what each class means and what the sender should do.
+# docs/bounces.md, Classes: what each class means and what the sender should do.
 CLASS_INFO: dict[str, tuple[str, str]] = {
     "hard": (
         "The address cannot receive mail, now or later.",
@@ -338,19 +339,43 @@ def explain(
     client = verdict.rule.startswith("client error")
     in_text = (None, None) if client else extract_codes(normalise_text(text))
     info = REASONS[verdict.bounce_reason]
+    meaning, action = _client_advice(text, verdict.rule, info.meaning, info.action)
     class_meaning, class_action = CLASS_INFO[verdict.bounce_class]
     return Explanation(
         bounce_class=verdict.bounce_class,
         bounce_reason=verdict.bounce_reason,
         rule=verdict.rule,
-        meaning=info.meaning,
-        action=info.action,
+        meaning=meaning,
+        action=action,
         class_meaning=class_meaning,
         class_action=class_action,
         smtp_code=code or in_text[0],
         enhanced_code=enhanced or in_text[1],
         counts_for_soft_suppression=info.counts_for_soft_suppression,
     )
+
+
+def _client_advice(
+    text: str | None, rule: str, reason_meaning: str, reason_action: str
+) -> tuple[str, str]:
+    """(meaning, action): the client error code's own, else the reason's.
+
+    Five codes share the reason network_error, but "the recipient's domain does not
+    resolve" (ENOTFOUND) and "nothing listens on that port" (ECONNREFUSED) need different
+    fixes. For EENVELOPE / EMESSAGE the embedded server reply decided the reason, so the
+    reply's meaning and action follow the code's meaning.
+    """
+    if rule.startswith("client error "):
+        advice = CLIENT_ERROR_ADVICE.get(rule.removeprefix("client error ").lower())
+        return advice or (reason_meaning, reason_action)
+    found = CLIENT_ADVICE_NAMES.search(normalise_text(text))
+    if found is None or found.group() not in _EMBEDDING_CODES:
+        return reason_meaning, reason_action
+    code_meaning, _ = CLIENT_ERROR_ADVICE[found.group()]
+    return f"{code_meaning} The reply: {reason_meaning}", reason_action
+
+
+_EMBEDDING_CODES = frozenset({"eenvelope", "emessage"})
 
 
 # --- reclassify -------------------------------------------------------------------------------
@@ -428,8 +453,6 @@ def reclassify(
     from PARALLEL_FROM bounce events) while this process reads and writes; all SQLite
     work stays in this process. `progress(done, total)` is called after each batch.
     """
-    import os
-
     started = time.perf_counter()
     result = Reclassified(dry_run=dry_run)
     conn = store.conn
@@ -437,10 +460,35 @@ def reclassify(
         f"SELECT count(*) FROM events WHERE status IN ({_STATUS_LIST})"
     ).fetchone()[0]
     if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if total >= PARALLEL_FROM else 1
+        workers = _default_workers(total)
     if not dry_run:
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS reclassified (message_id TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM reclassified")
+    read = _batch_reader(conn, batch, result)
+    write = _batch_writer(store, result, dry_run, progress, total)
+    if workers <= 1:
+        while rows := read():
+            write(_changes(rows))
+    else:
+        _classify_in_workers(read, write, workers)
+    _clear_stray_classes(store, result, dry_run)
+    if not dry_run:
+        result.messages = _refresh_changed_messages(store)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _default_workers(total: int) -> int:
+    """One process below PARALLEL_FROM bounce events, else one per CPU (up to 4)."""
+    import os
+
+    return min(os.cpu_count() or 1, 4) if total >= PARALLEL_FROM else 1
+
+
+def _batch_reader(
+    conn: sqlite3.Connection, batch: int, result: Reclassified
+) -> Callable[[], list[Row]]:
+    """A function returning the next `batch` bounce events in seq order ([] at the end)."""
     select = (
         "SELECT seq, message_id, status, smtp_code, enhanced_code, diagnostic, bounce_hint, bounce_class, bounce_reason"
         # `+status`: walk the table in seq order; the status index would sort every
@@ -456,6 +504,19 @@ def reclassify(
             last = rows[-1][0]
             result.scanned += len(rows)
         return rows
+
+    return read
+
+
+def _batch_writer(
+    store: Store,
+    result: Reclassified,
+    dry_run: bool,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> Callable[[list[Change]], None]:
+    """A function that counts one batch's changes and (unless dry_run) writes them."""
+    conn = store.conn
 
     def write(changes: list[Change]) -> None:
         result.changed += len(changes)
@@ -474,48 +535,58 @@ def reclassify(
         if progress is not None:
             progress(result.scanned, total)
 
-    if workers <= 1:
+    return write
+
+
+def _classify_in_workers(
+    read: Callable[[], list[Row]], write: Callable[[list[Change]], None], workers: int
+) -> None:
+    """A bounded pipeline: read a batch, hand it to a worker, write the oldest result."""
+    from collections import deque
+
+    with _pool(workers) as pool:
+        pending: deque[Any] = deque()
         while rows := read():
-            write(_changes(rows))
-    else:
-        # A bounded pipeline: read a batch, hand it to a worker, write the oldest result.
-        from collections import deque
-
-        with _pool(workers) as pool:
-            pending: deque[Any] = deque()
-            while rows := read():
-                pending.append(pool.apply_async(_changes, (rows,)))
-                if len(pending) > workers:
-                    write(pending.popleft().get())
-            while pending:
+            pending.append(pool.apply_async(_changes, (rows,)))
+            if len(pending) > workers:
                 write(pending.popleft().get())
+        while pending:
+            write(pending.popleft().get())
 
-    # Other statuses never carry a class (bounces.md): clear any that a source supplied.
+
+def _clear_stray_classes(store: Store, result: Reclassified, dry_run: bool) -> None:
+    """Other statuses never carry a class (docs/bounces.md): clear any that a source supplied."""
+    conn = store.conn
     stray = f"bounce_class IS NOT NULL AND status NOT IN ({_STATUS_LIST})"
     for old_reason, n in conn.execute(
         f"SELECT bounce_reason, count(*) FROM events WHERE {stray} GROUP BY 1"
     ).fetchall():
         result.moves[(old_reason, None)] += n
         result.changed += n
-    if not dry_run:
-        with store.write():
-            conn.execute(
-                f"INSERT OR IGNORE INTO reclassified SELECT message_id FROM events WHERE {stray} AND message_id IS NOT NULL"
-            )
-            conn.execute(
-                f"UPDATE events SET bounce_class = NULL, bounce_reason = NULL WHERE {stray}"
-            )
-            # A message shows its latest lifecycle event's verdict (last_seq is kept by
-            # Store.refresh_messages); only verdicts changed, so copy them over.
-            cur = conn.execute(
-                """
-                UPDATE messages SET bounce_class = e.bounce_class, bounce_reason = e.bounce_reason
-                FROM reclassified r JOIN events e
-                WHERE messages.message_id = r.message_id AND e.seq = messages.last_seq
-                  AND (messages.bounce_class, messages.bounce_reason) IS NOT (e.bounce_class, e.bounce_reason)
-                """
-            )
-            result.messages = cur.rowcount
-            conn.execute("DELETE FROM reclassified")
-    result.seconds = time.perf_counter() - started
-    return result
+    if dry_run:
+        return
+    with store.write():
+        conn.execute(
+            f"INSERT OR IGNORE INTO reclassified SELECT message_id FROM events WHERE {stray} AND message_id IS NOT NULL"
+        )
+        conn.execute(f"UPDATE events SET bounce_class = NULL, bounce_reason = NULL WHERE {stray}")
+
+
+def _refresh_changed_messages(store: Store) -> int:
+    """Copy the new verdicts onto the messages whose events changed; how many changed.
+
+    A message shows its latest lifecycle event's verdict (last_seq is kept by
+    Store.refresh_messages); only verdicts changed, so they are copied over.
+    """
+    conn = store.conn
+    with store.write():
+        cur = conn.execute(
+            """
+            UPDATE messages SET bounce_class = e.bounce_class, bounce_reason = e.bounce_reason
+            FROM reclassified r JOIN events e
+            WHERE messages.message_id = r.message_id AND e.seq = messages.last_seq
+              AND (messages.bounce_class, messages.bounce_reason) IS NOT (e.bounce_class, e.bounce_reason)
+            """
+        )
+        conn.execute("DELETE FROM reclassified")
+    return cur.rowcount

@@ -1,4 +1,4 @@
-"""Who a sender should stop mailing, and why (docs/bounces.md section 1.1).
+"""Who a sender should stop mailing, and why (docs/bounces.md, "Who to stop mailing").
 
 An address is suppressed when, among the events in view:
 

@@ -51,8 +51,6 @@ SinceOption = _filter(
 )
 UntilOption = _filter(str | None, "--until", help="Before this time (same forms as --since).")
 
-TABLE_COLUMNS = ("time", "actor", "action", "target", "ip", "metadata")
-
 
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(
@@ -127,56 +125,22 @@ def audit(
             )
 
 
-def _cells(row: dict[str, Any]) -> list[str]:
-    from maillog_cli.audit.queries import actor_label, metadata_summary, target_label
-    from maillog_cli.commands.listing import short_time
-
-    return [
-        short_time(row.get("created_at")),
-        actor_label(row),
-        row.get("action") or "",
-        target_label(row),
-        row.get("ip") or "",
-        metadata_summary(row.get("metadata")),
-    ]
-
-
 def _emit(rows, fmt: OutputFormat) -> int:
     """Entries in the chosen format; returns how many were printed."""
     from maillog_cli.model import AUDIT_KEYS
-    from maillog_cli.render.output import (
-        console,
-        is_terminal,
-        one_line,
-        table,
-        write_rows,
-        write_tsv,
-    )
+    from maillog_cli.render.audit import entries_table, entry_cells
+    from maillog_cli.render.output import console, is_terminal, write_rows, write_tsv
 
     if fmt is not OutputFormat.table:
         return write_rows(rows, AUDIT_KEYS, fmt.value)
     if not is_terminal():
-        return write_tsv(_cells(r) for r in rows)
-    cells = [[one_line(c) for c in _cells(r)] for r in rows]
-    if not cells:
+        return write_tsv(entry_cells(r) for r in rows)
+    rows = list(rows)
+    if not rows:
         return 0
-    # Every column but metadata keeps its natural width (capped); metadata gets the rest.
-    caps = (19, 32, 28, 32, 39)
-    widths = [
-        min(cap, max(len(name), *(len(c[i]) for c in cells)))
-        for i, (name, cap) in enumerate(zip(TABLE_COLUMNS, caps, strict=False))
-    ]
-    styles = ({"style": "dim"}, {}, {"style": "bold"}, {}, {})
-    columns = [
-        (name, {"no_wrap": True, "overflow": "ellipsis", "min_width": w, "max_width": cap, **style})
-        for name, w, cap, style in zip(TABLE_COLUMNS, widths, caps, styles, strict=False)
-    ]
     out = console()
-    room = max(12, out.width - sum(widths) - 2 * len(widths))
-    cells = [[*c[:5], one_line(c[5], room)] for c in cells]
-    columns.append(("metadata", {"no_wrap": True, "overflow": "ellipsis", "max_width": room}))
-    out.print(table(columns, cells))
-    return len(cells)
+    out.print(entries_table(rows, out.width))
+    return len(rows)
 
 
 def actions(
@@ -194,8 +158,8 @@ def actions(
 ) -> None:
     """The actions in the store with their category and counts (most frequent first)."""
     from maillog_cli.audit.queries import ACTION_KEYS, action_counts
-    from maillog_cli.commands.listing import short_time
-    from maillog_cli.render.output import console, is_terminal, table, write_rows, write_tsv
+    from maillog_cli.render.audit import action_cells, actions_table
+    from maillog_cli.render.output import console, is_terminal, write_rows, write_tsv
 
     filters = _filters(actor, action, category, target, ip, meta, since, until)
     store = _store(ctx, db)
@@ -203,30 +167,14 @@ def actions(
     if fmt is not OutputFormat.table:
         write_rows(rows, ACTION_KEYS, fmt.value)
         return
-    cells = [
-        [
-            r["action"],
-            r["category"],
-            str(r["count"]),
-            short_time(r["last_seen"]),
-            r["description"] or "",
-        ]
-        for r in rows
-    ]
+    cells = [action_cells(r) for r in rows]
     if not is_terminal():
         write_tsv(cells)
         return
     if not cells:
         console().print("no audit entries match", style="dim")
         return
-    columns = [
-        ("action", {"no_wrap": True, "style": "bold"}),
-        ("category", {"no_wrap": True}),
-        ("count", {"justify": "right", "no_wrap": True}),
-        ("last seen", {"no_wrap": True, "style": "dim"}),
-        ("meaning", {"overflow": "fold"}),
-    ]
-    console().print(table(columns, cells))
+    console().print(actions_table(cells))
 
 
 def show(
@@ -263,54 +211,7 @@ def show(
 
         write_rows([row], AUDIT_KEYS, "csv")
         return
+    from maillog_cli.render.audit import entry_detail
     from maillog_cli.render.output import console
 
-    console().print(_detail(row))
-
-
-def _detail(row: dict[str, Any]):  # -> a Rich renderable
-    """Fields as a two-column grid of Text, then the metadata as pretty, highlighted JSON."""
-    import orjson
-    from rich.console import Group
-    from rich.syntax import Syntax
-    from rich.table import Table
-    from rich.text import Text
-
-    from maillog_cli.audit.queries import category_of
-    from maillog_cli.render.output import visible
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
-    action = row.get("action") or ""
-    raw = row.get("raw_action")
-    label = f"{action}  [{category_of(action)}]" + (
-        f"  (as written: {raw})" if raw and raw != action else ""
-    )
-    actor = " ".join(
-        x
-        for x in (row.get("actor_email"), f"({row['actor_id']})" if row.get("actor_id") else None)
-        if x
-    )
-    target = " ".join(x for x in (row.get("target_type"), row.get("target_id")) if x)
-    for name, value in (
-        ("id", row.get("id")),
-        ("time", row.get("created_at")),
-        ("actor", actor),
-        ("action", label),
-        ("target", target),
-        ("ip", row.get("ip")),
-        ("user agent", row.get("user_agent")),
-    ):
-        grid.add_row(Text(name), Text(visible(value or "-")))
-    pretty = orjson.dumps(
-        row.get("metadata") or {}, option=orjson.OPT_INDENT_2, default=str
-    ).decode()
-    # orjson escapes C0 controls; visible() shows the C1 and bidi ones as escapes too.
-    code = "\n".join(visible(line) for line in pretty.splitlines())
-    return Group(
-        grid,
-        Text(""),
-        Text("metadata", style="bold"),
-        Syntax(code, "json", theme="ansi_dark", word_wrap=True, background_color="default"),
-    )
+    console().print(entry_detail(row))

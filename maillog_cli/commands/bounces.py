@@ -8,31 +8,26 @@ format with `--list` — give the bounce events themselves in the contract keys.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption, FormatOption, LimitOption, OutputFormat, filter_options
+from maillog_cli.options import (
+    DbOption,
+    FormatOption,
+    LimitOption,
+    OutputFormat,
+    cap_count,
+    filter_options,
+)
 from maillog_cli.store.query import Filters
-
-if TYPE_CHECKING:
-    from maillog_cli.bounce.report import Explanation, Reclassified, Summary
 
 app = typer.Typer(
     invoke_without_command=True,
     no_args_is_help=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-TREND_DAYS = 31  # days shown in the table trend; json has them all
-WHY_WORDS = {
-    "hard_bounce": "hard bounce",
-    "complaint": "complaint",
-    "unsubscribed": "unsubscribed",
-    "soft_bounces": "soft bounces",
-}
-CLASS_STYLE = {"hard": "red", "soft": "yellow", "block": "magenta", "undetermined": "grey50"}
 
 
 def register(root: typer.Typer) -> None:
@@ -62,6 +57,7 @@ def bounces(
             "--top",
             help="Rows in the domain and diagnostic rankings.",
             min=1,
+            callback=cap_count,
             rich_help_panel="Output",
         ),
     ] = 10,
@@ -99,186 +95,18 @@ def bounces(
 
         typer.echo(json_line(result.as_json()))
         return
-    _print_summary(result, filters)
+    from maillog_cli.render.bounces import print_summary
+
+    print_summary(result, None if filters.is_empty() else filters.describe())
 
 
 def _list_events(store: Any, f: Filters, fmt: OutputFormat, limit: int) -> None:
-    from maillog_cli.commands.listing import emit_events, rows_as_dicts
-    from maillog_cli.store.query import events_sql
+    from maillog_cli.commands.listing import emit_events
+    from maillog_cli.store.query import iter_events
 
-    sql, params = events_sql(f, limit or None)
-    cur = store.conn.execute(sql, params)
-    shown = emit_events(rows_as_dicts(cur, [d[0] for d in cur.description]), fmt)
+    shown = emit_events(iter_events(store.conn, f, limit or None), fmt)
     if limit and shown == limit:
         sys.stderr.write(f"maillog: showing the newest {limit} events; --limit 0 for all\n")
-
-
-def _bar(n: int, most: int, width: int, style: str = ""):
-    from rich.text import Text
-
-    cells = round(width * n / most) if most else 0
-    return Text("█" * max(cells, 1 if n else 0), style=style)
-
-
-def _pct(share: float) -> str:
-    return f"{share * 100:.1f}%"
-
-
-def _heading(out: Any, text: str) -> None:
-    from rich.text import Text
-
-    out.print()
-    out.print(Text(text, style="bold"))
-
-
-def _print_summary(s: Summary, user_filters: Filters) -> None:
-    """The summary as a few narrow tables that fit an 80-column terminal."""
-    from rich.text import Text
-
-    from maillog_cli.render.output import console, one_line, table
-
-    out = console()
-    title = Text("Bounces", style="bold")
-    title.append(
-        f"  {s.events:,} events · {s.messages:,} messages · {s.recipients:,} recipients", style=""
-    )
-    out.print(title)
-    if not user_filters.is_empty():
-        out.print(Text(one_line(user_filters.describe()), style="dim"))
-    if not s.events:
-        out.print("no bounce events match", style="dim")
-        return
-    width = out.width
-    num = {"justify": "right", "no_wrap": True}
-
-    _heading(out, "By class")
-    most = max(c["events"] for c in s.by_class)
-    out.print(
-        table(
-            [
-                ("class", {"no_wrap": True}),
-                ("events", num),
-                ("share", num),
-                ("", {"no_wrap": True}),
-            ],
-            (
-                [
-                    Text(
-                        c["bounce_class"] or "none",
-                        style=CLASS_STYLE.get(c["bounce_class"] or "", ""),
-                    ),
-                    f"{c['events']:,}",
-                    _pct(c["share"]),
-                    _bar(
-                        c["events"],
-                        most,
-                        max(10, width - 40),
-                        CLASS_STYLE.get(c["bounce_class"] or "", ""),
-                    ),
-                ]
-                for c in s.by_class
-            ),
-        )
-    )
-
-    _heading(out, "By reason")
-    out.print(
-        table(
-            [
-                ("reason", {"no_wrap": True}),
-                ("class", {"no_wrap": True}),
-                ("events", num),
-                ("share", num),
-            ],
-            (
-                [
-                    r["bounce_reason"] or "none",
-                    Text(
-                        r["bounce_class"] or "none",
-                        style=CLASS_STYLE.get(r["bounce_class"] or "", ""),
-                    ),
-                    f"{r['events']:,}",
-                    _pct(r["share"]),
-                ]
-                for r in s.by_reason
-            ),
-        )
-    )
-
-    _heading(out, "Top recipient domains")
-    out.print(
-        table(
-            [
-                ("domain", {"no_wrap": True, "overflow": "ellipsis", "max_width": 26}),
-                ("events", num),
-                ("hard", num),
-                ("soft", num),
-                ("block", num),
-                ("undet.", num),
-                ("top reason", {"no_wrap": True, "overflow": "ellipsis"}),
-            ],
-            (
-                [
-                    d["domain"],
-                    f"{d['events']:,}",
-                    f"{d['hard']:,}",
-                    f"{d['soft']:,}",
-                    f"{d['block']:,}",
-                    f"{d['undetermined']:,}",
-                    d["top_reason"] or "",
-                ]
-                for d in s.domains
-            ),
-        )
-    )
-
-    _heading(out, "Top diagnostics (addresses, IPs and ids replaced)")
-    out.print(
-        table(
-            [("events", num), ("reason", {"no_wrap": True}), ("diagnostic", {"overflow": "fold"})],
-            (
-                [f"{d['events']:,}", d["bounce_reason"] or "", one_line(d["pattern"], 160)]
-                for d in s.diagnostics
-            ),
-        )
-    )
-
-    series = s.series[-TREND_DAYS:]
-    _heading(
-        out,
-        "Per day"
-        + (
-            f" (last {TREND_DAYS} of {len(s.series)} days; --format json has all)"
-            if len(s.series) > TREND_DAYS
-            else ""
-        ),
-    )
-    most = max((d["events"] for d in series), default=0)
-    out.print(
-        table(
-            [
-                ("day", {"no_wrap": True}),
-                ("events", num),
-                ("hard", num),
-                ("soft", num),
-                ("block", num),
-                ("undet.", num),
-                ("", {"no_wrap": True}),
-            ],
-            (
-                [
-                    d["day"],
-                    f"{d['events']:,}",
-                    f"{d['hard']:,}",
-                    f"{d['soft']:,}",
-                    f"{d['block']:,}",
-                    f"{d['undetermined']:,}",
-                    _bar(d["events"], most, max(8, width - 52)),
-                ]
-                for d in series
-            ),
-        )
-    )
 
 
 # --- explain ----------------------------------------------------------------------------------
@@ -337,45 +165,14 @@ def explain_cmd(
 
         typer.echo(json_line(result.as_json()))
         return
-    _print_explanation(result)
+    from maillog_cli.render.bounces import print_explanation
+
+    print_explanation(result)
 
 
 def _enhanced_ok(code: str) -> bool:
     parts = code.strip().lstrip("#").split(".")
     return len(parts) == 3 and all(p.isdigit() for p in parts) and parts[0] in "245"
-
-
-def _print_explanation(x: Explanation) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    from maillog_cli.render.output import console, visible
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
-    codes = " ".join(str(c) for c in (x.smtp_code, x.enhanced_code) if c) or "none found"
-    style = CLASS_STYLE.get(x.bounce_class, "")
-    rows = [
-        ("class", Text(x.bounce_class, style=style + " bold") + Text(f" — {x.class_meaning}")),
-        ("reason", Text(x.bounce_reason, style="bold")),
-        ("rule", Text(visible(x.rule))),
-        ("codes", Text(codes)),
-        ("meaning", Text(x.meaning)),
-        ("what to do", Text(x.action)),
-        (f"for {x.bounce_class}", Text(x.class_action)),
-        (
-            "soft count",
-            Text(
-                "counts towards soft-bounce suppression"
-                if x.counts_for_soft_suppression
-                else "never counts towards soft-bounce suppression"
-            ),
-        ),
-    ]
-    for label, value in rows:
-        grid.add_row(label, value)
-    console().print(grid)
 
 
 # --- suppressions -----------------------------------------------------------------------------
@@ -391,6 +188,7 @@ def suppressions_cmd(
             "--soft-after",
             help="Suppress after this many final soft bounces since the last delivery.",
             min=1,
+            callback=cap_count,
         ),
     ] = 3,
     soft_window: Annotated[
@@ -415,6 +213,7 @@ def suppressions_cmd(
             "-n",
             help="At most this many addresses; 0 (default) for all.",
             min=0,
+            callback=cap_count,
             rich_help_panel="Output",
         ),
     ] = 0,
@@ -442,50 +241,13 @@ def suppressions_cmd(
 
         write_rows(rows, SUPPRESSION_KEYS, fmt.value)
         return
-    from maillog_cli.render.output import console, is_terminal, one_line, table, write_tsv
+    from maillog_cli.render.bounces import print_suppressions
+    from maillog_cli.render.output import is_terminal, write_tsv
 
-    cells = ([r["address"], describe(r), r["diagnostic"] or ""] for r in rows)
     if not is_terminal():
-        write_tsv(cells)
+        write_tsv([r["address"], describe(r), r["diagnostic"] or ""] for r in rows)
         return
-    out = console()
-    shown = [
-        [
-            r["address"],
-            WHY_WORDS[r["reason"]],
-            r["bounce_reason"] or "",
-            f"{r['count']:,}",
-            (r["last_seen"] or "")[:10],
-            one_line(r["diagnostic"]),
-        ]
-        for r in rows
-    ]
-    if not shown:
-        out.print("no address to suppress", style="dim")
-        return
-    # Everything but the diagnostic keeps its width; the diagnostic gets what is left
-    # (two spaces between columns), at least 10 characters.
-    widths = [min(cap, max(len(r[i]) for r in shown)) for i, cap in enumerate((32, 12, 17, 6, 10))]
-    widths = [
-        max(w, len(h))
-        for w, h in zip(widths, ("address", "why", "reason", "n", "last"), strict=True)
-    ]
-    rest = max(10, out.width - sum(widths) - 2 * len(widths))
-    for r in shown:
-        r[5] = one_line(r[5], rest)
-    out.print(
-        table(
-            [
-                ("address", {"no_wrap": True, "overflow": "ellipsis", "width": widths[0]}),
-                ("why", {"no_wrap": True, "width": widths[1]}),
-                ("reason", {"no_wrap": True, "overflow": "ellipsis", "width": widths[2]}),
-                ("n", {"no_wrap": True, "justify": "right", "width": widths[3]}),
-                ("last", {"no_wrap": True, "width": widths[4]}),
-                ("last diagnostic", {"no_wrap": True, "overflow": "ellipsis", "max_width": rest}),
-            ],
-            shown,
-        )
-    )
+    print_suppressions(list(rows))
 
 
 # --- reclassify -------------------------------------------------------------------------------
@@ -498,7 +260,10 @@ def reclassify_cmd(
         bool, typer.Option("--dry-run", help="Count what would change; write nothing.")
     ] = False,
     batch: Annotated[
-        int, typer.Option("--batch", help="Events per transaction.", min=100, hidden=True)
+        int,
+        typer.Option(
+            "--batch", help="Events per transaction.", min=100, hidden=True, callback=cap_count
+        ),
     ] = 50_000,
     fmt: Annotated[
         OutputFormat,
@@ -516,7 +281,10 @@ def reclassify_cmd(
 
     store = open_store(ctx, db, readonly=dry_run)
     if sys.stderr.isatty() and fmt is OutputFormat.table:
-        result = _with_progress(store, batch, dry_run)
+        from maillog_cli.render.bounces import reclassify_progress
+
+        with reclassify_progress() as progress:
+            result = reclassify(store, batch=batch, dry_run=dry_run, progress=progress)
     else:
         result = reclassify(store, batch=batch, dry_run=dry_run)
     if fmt is not OutputFormat.table:
@@ -524,56 +292,6 @@ def reclassify_cmd(
 
         typer.echo(json_line(result.as_json()))
         return
-    _print_reclassified(result)
+    from maillog_cli.render.bounces import print_reclassified
 
-
-def _with_progress(store: Any, batch: int, dry_run: bool) -> Reclassified:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    from maillog_cli.bounce.report import reclassify
-    from maillog_cli.render.output import console
-
-    with Progress(
-        TextColumn("reclassifying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=None)
-        return reclassify(
-            store,
-            batch=batch,
-            dry_run=dry_run,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
-
-
-def _print_reclassified(r: Reclassified) -> None:
-    from maillog_cli.render.output import console, table
-
-    err = console(stderr=True)
-    verb = "would change" if r.dry_run else "changed"
-    err.print(
-        f"{r.scanned:,} bounce events read, {r.changed:,} {verb}"
-        + ("" if r.dry_run else f", {r.messages:,} emails updated")
-        + f" ({r.seconds:.1f} s)"
-    )
-    if r.moves:
-        err.print(
-            table(
-                [
-                    ("from", {"no_wrap": True}),
-                    ("to", {"no_wrap": True}),
-                    ("events", {"justify": "right"}),
-                ],
-                ([a or "none", b or "none", f"{n:,}"] for (a, b), n in r.moves.most_common(20)),
-            )
-        )
+    print_reclassified(result)

@@ -209,31 +209,10 @@ def _import_one(store, path: str, opts, report, show_progress: bool):
 
     if not show_progress:
         return pipeline.import_path(store, path, opts, report)
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+    from maillog_cli.render.progress import file_progress
 
-    from maillog_cli.render.output import console, visible
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task(visible(Path(path).name)[:40], total=None)
-
-        def update(done: int, total: int | None) -> None:
-            progress.update(task, completed=done, total=total)
-
-        def above_the_bar(message: str) -> None:
-            """A report line printed above the bar: the same line, made as visible, as
-            `error()` prints without one (file names and JSON keys are untrusted)."""
-            progress.console.print(
-                f"maillog: {visible(message)}", markup=False, highlight=False, soft_wrap=True
-            )
-
-        return pipeline.import_path(store, path, opts, above_the_bar, update)
+    with file_progress(Path(path).name) as (notice, update):
+        return pipeline.import_path(store, path, opts, notice, update)
 
 
 def _summary(result) -> None:

@@ -2,57 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from maillog_cli.model import EVENT_KEYS
 from maillog_cli.options import OutputFormat
-from maillog_cli.render.output import (
-    console,
-    is_terminal,
-    one_line,
-    status_text,
-    table,
-    write_rows,
-    write_tsv,
-)
-
-TABLE_COLUMNS = (
-    "time",
-    "status",
-    "recipient",
-    "subject",
-    "provider",
-    "class",
-    "code",
-    "diagnostic",
-)
-
-
-def rows_as_dicts(
-    cursor: Iterable[sqlite3.Row | tuple[Any, ...]], names: list[str]
-) -> Iterator[dict[str, Any]]:
-    for row in cursor:
-        yield dict(zip(names, row, strict=False))
-
-
-def short_time(ts: str | None) -> str:
-    return (ts or "")[:19].replace("T", " ")
-
-
-def table_cells(row: dict[str, Any]) -> list[Any]:
-    code = row.get("enhanced_code") or (str(row["smtp_code"]) if row.get("smtp_code") else "")
-    return [
-        short_time(row.get("timestamp")),
-        row.get("status"),
-        row.get("recipient"),
-        row.get("subject"),
-        row.get("provider"),
-        row.get("bounce_class"),
-        code,
-        row.get("diagnostic"),
-    ]
+from maillog_cli.render.events import event_table, table_cells
+from maillog_cli.render.output import console, is_terminal, write_rows, write_tsv
 
 
 def emit_events(
@@ -69,34 +25,5 @@ def emit_events(
     if not rows:
         out.print("no matching events", style="dim")
         return 0
-    # Narrow terminals keep what answers "what happened": time, status, who, why; wider ones
-    # add subject, class, code and provider. Widths are set here, not left to Rich, which
-    # would squash the short columns to nothing to make room for long diagnostics.
-    width = out.width
-    layout = [(0, "time", 19), (1, "status", 12), (2, "recipient", 22 if width < 100 else 30)]
-    if width >= 120:
-        layout.append((3, "subject", 22 if width < 160 else 30))
-    if width >= 135:
-        layout.append((5, "class", 12))
-    if width >= 150:
-        layout.append((6, "code", 9))
-    if width >= 170:
-        layout.append((4, "provider", 10))
-    rest = width - sum(w for _, _, w in layout) - 2 * len(layout)
-    layout.append((7, "diagnostic", max(rest, 10)))
-    columns = [
-        (
-            name,
-            {"no_wrap": True, "overflow": "ellipsis", "width": w, "style": "dim" if i == 0 else ""},
-        )
-        for i, name, w in layout
-    ]
-    cells = []
-    for r in rows:
-        c = table_cells(r)
-        c[1] = status_text(r.get("status"))
-        c[3] = one_line(c[3])
-        c[7] = one_line(c[7])
-        cells.append([c[i] for i, _, _ in layout])
-    out.print(table(columns, cells, title=title))
+    out.print(event_table(rows, out.width, title=title))
     return len(rows)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption, OutputFormat, filter_options
+from maillog_cli.options import DbOption, OutputFormat, cap_count, filter_options
 from maillog_cli.store.query import Filters
+
+if TYPE_CHECKING:
+    from maillog_cli.prune import Cutoff
 
 db_app = typer.Typer(
     help="The store itself: `maillog db info` shows its size, counts, oldest/newest event, last import and prune.",
@@ -33,13 +36,6 @@ def register(app: typer.Typer) -> None:
     app.command("prune")(prune)
     db_app.command("info")(info)
     app.add_typer(db_app, name="db")
-
-
-def stdin_is_terminal() -> bool:
-    """Whether a person can be asked (patched in tests)."""
-    from maillog_cli.render.output import is_terminal
-
-    return is_terminal(sys.stdin)
 
 
 @filter_options
@@ -107,7 +103,11 @@ def prune(
     batch_size: Annotated[
         int | None,
         typer.Option(
-            "--batch-size", min=1, hidden=True, help="Fixed rows per transaction (tests)."
+            "--batch-size",
+            min=1,
+            hidden=True,
+            callback=cap_count,
+            help="Fixed rows per transaction (tests).",
         ),
     ] = None,
     fmt: FormatTableJson = OutputFormat.table,
@@ -115,15 +115,41 @@ def prune(
     filters: Filters = None,  # type: ignore[assignment]  # filled by @filter_options
 ) -> None:
     """Delete old events (retention): messages left without events go too; audit kept unless --include-audit."""
-    from maillog_cli.config import load_config
     from maillog_cli.context import open_store
-    from maillog_cli.paths import config_path
-    from maillog_cli.prune import BadCutoff, Pruner, resolve_audit_cutoff, resolve_cutoff
+    from maillog_cli.prune import Pruner
 
     if audit_older_than is not None and not include_audit:
         raise typer.BadParameter(
             "add --include-audit to delete audit entries", param_hint="--audit-older-than"
         )
+    cutoff, audit_cutoff = _cutoffs(older_than, before, include_audit, audit_older_than)
+    store = open_store(ctx, db, readonly=dry_run, create=False)
+    pruner = Pruner(store, cutoff, filters, audit_cutoff, batch=batch_size)
+    plan = pruner.plan(estimate=dry_run or not yes)
+    if dry_run:
+        _show(plan.as_json(), fmt, title="would delete (dry run: nothing deleted)")
+        return
+    if plan.empty:
+        _show({**plan.as_json(), "deleted": False}, fmt, title="nothing to prune")
+        return
+    if not yes:
+        _confirm(plan.as_json())
+    if archive is not None:
+        pruner.archive(archive)
+    outcome = pruner.delete(_progress() if fmt is OutputFormat.table else None)
+    pruner.reclaim(full=vacuum)
+    _show({**plan.as_json(), **outcome.as_json()}, fmt, title="deleted")
+
+
+def _cutoffs(
+    older_than: str | None, before: str | None, include_audit: bool, audit_older_than: str | None
+) -> tuple[Cutoff, Cutoff | None]:
+    """The events' cut-off (--older-than, --before, else the config's retention) and, with
+    --include-audit, the audit entries' one; a usage error when there is none."""
+    from maillog_cli.config import load_config
+    from maillog_cli.paths import config_path
+    from maillog_cli.prune import BadCutoff, resolve_audit_cutoff, resolve_cutoff
+
     try:
         retention = None
         if older_than is None and before is None:
@@ -139,31 +165,25 @@ def prune(
         audit_cutoff = resolve_audit_cutoff(audit_older_than, cutoff) if include_audit else None
     except BadCutoff as exc:
         raise typer.BadParameter(exc.message, param_hint=exc.option) from None
+    return cutoff, audit_cutoff
 
-    store = open_store(ctx, db, readonly=dry_run, create=False)
-    pruner = Pruner(store, cutoff, filters, audit_cutoff, batch=batch_size)
-    plan = pruner.plan(estimate=dry_run or not yes)
-    if dry_run:
-        _show(plan.as_json(), fmt, title="would delete (dry run: nothing deleted)")
-        return
-    if plan.empty:
-        _show({**plan.as_json(), "deleted": False}, fmt, title="nothing to prune")
-        return
-    if not yes:
-        if not stdin_is_terminal():
-            raise MaillogError(
-                "refusing to delete without --yes when not run from a terminal",
-                "check with --dry-run, then add --yes",
-            )
-        _show(plan.as_json(), OutputFormat.table, title="this will delete", err=True)
-        if not typer.confirm("Delete them?", default=False, err=True):
-            typer.echo("nothing deleted", err=True)
-            raise typer.Exit(1)
-    if archive is not None:
-        pruner.archive(archive)
-    outcome = pruner.delete(_progress() if fmt is OutputFormat.table else None)
-    pruner.reclaim(full=vacuum)
-    _show({**plan.as_json(), **outcome.as_json()}, fmt, title="deleted")
+
+def _confirm(plan: dict[str, Any]) -> None:
+    """Ask a person at a terminal, after showing what goes; refuse without one."""
+    from maillog_cli.context import confirm_or_refuse
+
+    confirm_or_refuse(
+        "Delete them?",
+        no_terminal=MaillogError(
+            "refusing to delete without --yes when not run from a terminal",
+            "check with --dry-run, then add --yes",
+        ),
+        declined=MaillogError(
+            "nothing deleted", "answer y to delete, or use --dry-run to look first"
+        ),
+        show=lambda: _show(plan, OutputFormat.table, title="this will delete", err=True),
+        err=True,
+    )
 
 
 def _progress():  # -> Progress callback or None

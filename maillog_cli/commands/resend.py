@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption, filter_options
+from maillog_cli.options import DbOption, choices, filter_options
+from maillog_cli.resend.settings import TLS_MODES
 from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:
-    from maillog_cli.resend.send import BatchResult, Outcome, Plan, SmtpSettings
+    from maillog_cli.resend.plan import Plan, Selection
+    from maillog_cli.resend.send import BatchResult
+    from maillog_cli.resend.settings import SmtpSettings
+    from maillog_cli.store.db import Store
 
-
-class TlsMode(StrEnum):
-    starttls = "starttls"
-    ssl = "ssl"
-    none = "none"
+TlsMode = choices("TlsMode", TLS_MODES)
 
 
 def register(app: typer.Typer) -> None:
@@ -151,15 +150,16 @@ def resend(
     maillog resend MSGID --to fixed-address@example.org
     """
     from maillog_cli.context import open_store
-    from maillog_cli.resend import send as core
+    from maillog_cli.resend.plan import make_plans
+    from maillog_cli.resend.settings import parse_rate, resolve_settings
 
     if not idents and filters.is_empty():
         raise MaillogError(
             "nothing selected",
             "give MESSAGE_ID..., or filters such as --status deferred --since 24h",
         )
-    per_second = core.parse_rate(rate)
-    settings = core.resolve_settings(
+    per_second = parse_rate(rate)
+    settings = resolve_settings(
         {
             "host": smtp_host,
             "port": smtp_port,
@@ -170,61 +170,86 @@ def resend(
         }
     )
     store = open_store(ctx, db, readonly=dry_run, create=not dry_run)
-    selection = core.select(store, idents or [], filters)
-    if not selection.ids:
-        if selection.without_content:
-            raise MaillogError(
-                f"no stored content for the {selection.without_content} matching message(s)",
-                "import the originals (.eml, mbox) first",
-            )
-        raise MaillogError(
-            "no message matches the filters", "check them with: maillog search --messages …"
-        )
-    plans = core.make_plans(store, selection.ids, to_address or (), settings.sender, force)
+    selection = _select(store, idents or [], filters)
+    plans = make_plans(store, selection.ids, to_address or (), settings.sender, force)
     if selection.without_content:
         _note(
             f"{selection.without_content} matching message(s) left out: no stored content (import the original .eml/mbox)"
         )
     if dry_run:
-        _show_plans(plans, settings, detailed=True)
-        ready = sum(p.ready for p in plans)
-        _note(f"dry run: nothing sent ({ready} would be sent, {len(plans) - ready} not)")
+        _dry_run(plans, settings)
         return
-    ready = [p for p in plans if p.ready]
-    if not ready:
-        if len(plans) == 1:
-            p = plans[0]
-            if p.refusal:
-                raise MaillogError(f"refused {p.original_id}: {p.refusal}", "--force sends anyway")
-            raise MaillogError(f"cannot resend {p.original_id}: {p.problem}")
-        _show_plans(plans, settings, detailed=False)
+    _send(store, plans, settings, per_second, ask=not yes)
+
+
+def _select(store: Store, idents: list[str], filters: Filters) -> Selection:
+    """The messages to resend; an error when there are none (and why)."""
+    from maillog_cli.resend.plan import select
+
+    selection = select(store, idents, filters)
+    if selection.ids:
+        return selection
+    if selection.without_content:
         raise MaillogError(
-            "nothing sent: every selected message was refused or cannot be sent",
-            "--force sends to refused recipients",
+            f"no stored content for the {selection.without_content} matching message(s)",
+            "import the originals (.eml, mbox) first",
         )
-    settings = core.ready_to_send(settings)
-    if not yes:
-        if not _stdin_is_terminal():
-            raise MaillogError(
+    raise MaillogError(
+        "no message matches the filters", "check them with: maillog search --messages …"
+    )
+
+
+def _dry_run(plans: list[Plan], settings: SmtpSettings) -> None:
+    from maillog_cli.render.resend import show_plans
+
+    show_plans(plans, settings, detailed=True)
+    ready = sum(p.ready for p in plans)
+    _note(f"dry run: nothing sent ({ready} would be sent, {len(plans) - ready} not)")
+
+
+def _send(
+    store: Store, plans: list[Plan], settings: SmtpSettings, per_second: float, ask: bool
+) -> None:
+    """Check the server settings, ask (unless --yes), send the batch, sum it up."""
+    from maillog_cli.context import confirm_or_refuse
+    from maillog_cli.render.resend import show_outcome, show_plans
+    from maillog_cli.resend.send import send_batch
+    from maillog_cli.resend.settings import ready_to_send
+
+    ready = _ready_plans(plans, settings)
+    settings = ready_to_send(settings)
+    if ask:
+        confirm_or_refuse(
+            f"Send {len(ready)} message(s) through {settings.server}?",
+            no_terminal=MaillogError(
                 "not sending without confirmation: stdin is not a terminal",
                 "add --yes (check first with --dry-run)",
-            )
-        _show_plans(plans, settings, detailed=False)
-        if not typer.confirm(
-            f"Send {len(ready)} message(s) through {settings.server}?", default=False
-        ):
-            raise MaillogError("nothing sent", "answer y to send, or use --dry-run to look first")
-    result = core.send_batch(store, plans, settings, per_second, report=_show_outcome)
-    _finish(result)
+            ),
+            declined=MaillogError(
+                "nothing sent", "answer y to send, or use --dry-run to look first"
+            ),
+            show=lambda: show_plans(plans, settings, detailed=False),
+        )
+    _finish(send_batch(store, plans, settings, per_second, report=show_outcome))
 
 
-def _stdin_is_terminal() -> bool:
-    from maillog_cli.render.output import is_terminal
+def _ready_plans(plans: list[Plan], settings: SmtpSettings) -> list[Plan]:
+    """The plans that can be sent; an error naming why when none can."""
+    ready = [p for p in plans if p.ready]
+    if ready:
+        return ready
+    if len(plans) == 1:
+        p = plans[0]
+        if p.refusal:
+            raise MaillogError(f"refused {p.original_id}: {p.refusal}", "--force sends anyway")
+        raise MaillogError(f"cannot resend {p.original_id}: {p.problem}")
+    from maillog_cli.render.resend import show_plans
 
-    return is_terminal(sys.stdin)  # type: ignore[arg-type]
-
-
-# --- rendering ------------------------------------------------------------------------------
+    show_plans(plans, settings, detailed=False)
+    raise MaillogError(
+        "nothing sent: every selected message was refused or cannot be sent",
+        "--force sends to refused recipients",
+    )
 
 
 def _note(text: str) -> None:
@@ -232,66 +257,6 @@ def _note(text: str) -> None:
 
     sys.stderr.write(visible(text) + "\n")
     sys.stderr.flush()
-
-
-def _show_plans(plans: list[Plan], settings: SmtpSettings, detailed: bool) -> None:
-    """What would be sent: per message the envelope, and (detailed) the server and headers."""
-    from rich.text import Text
-
-    from maillog_cli.render.output import console, visible
-    from maillog_cli.resend.send import build_message, original_headers
-
-    out = console()
-    for plan in plans:
-        t = Text()
-        t.append(visible(plan.original_id), style="bold")
-        t.append("\n")
-
-        def line(label: str, value: str, style: str = "", t: Text = t) -> None:
-            t.append(f"  {label:<10}", style="dim")
-            t.append(visible(value), style=style)
-            t.append("\n")
-
-        if plan.problem:
-            line("skipped", plan.problem, "red")
-        elif plan.refusal:
-            line("refused", f"{plan.refusal} (--force sends anyway)", "red")
-        if plan.forced:
-            line("forced", f"sending despite: {plan.forced}", "yellow")
-        rcpts = " ".join(f"RCPT TO:<{r}>" for r in plan.recipients) or "no recipient"
-        line("envelope", f"MAIL FROM:<{plan.envelope_from or ''}> {rcpts}")
-        if detailed:
-            line("server", settings.describe())
-            resent = build_message(plan).resent_headers
-            shown, others, body = original_headers(plan.raw)
-            for i, (name, value) in enumerate(resent):
-                line("headers" if i == 0 else "", f"{name}: {value}")
-            for name, value in shown:
-                line("", f"{name}: {value}", "dim")
-            line("", f"(+ {others} more header field(s) and a {body}-byte body, unchanged)", "dim")
-        t.rstrip()
-        out.print(t, soft_wrap=True)
-
-
-def _show_outcome(o: Outcome) -> None:
-    """One line per message as it completes: a coloured line on a terminal, TSV in a pipe."""
-    from rich.text import Text
-
-    from maillog_cli.render.output import console, is_terminal, visible, write_tsv
-
-    if not is_terminal():
-        write_tsv([[o.status, o.original_id, o.resent_as or "", ", ".join(o.recipients), o.detail]])
-        return
-    style = {"sent": "green", "partly sent": "yellow"}.get(o.status, "red")
-    t = Text()
-    t.append(f"{o.status:<14}", style=style)
-    t.append(visible(o.original_id))
-    if o.resent_as:
-        t.append(f" → {visible(o.resent_as)}", style="dim")
-    t.append(f"  to {visible(', '.join(o.recipients))}")
-    if o.detail:
-        t.append(f"  {visible(o.detail)}", style="dim")
-    console().print(t, soft_wrap=True)
 
 
 def _finish(result: BatchResult) -> None:

@@ -31,12 +31,9 @@ def search(
     filters: Filters = None,  # type: ignore[assignment]  # filled by @filter_options
 ) -> None:
     """Search events (newest first) with filters and free text."""
-    from maillog_cli.commands.listing import emit_events, rows_as_dicts
+    from maillog_cli.commands.listing import emit_events
     from maillog_cli.context import open_store
-    from maillog_cli.store.query import events_sql
+    from maillog_cli.store.query import iter_events
 
     store = open_store(ctx, db, readonly=True)
-    sql, params = events_sql(filters, limit or None, messages=messages)
-    cur = store.conn.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    emit_events(rows_as_dicts(cur, names), fmt)
+    emit_events(iter_events(store.conn, filters, limit or None, messages=messages), fmt)

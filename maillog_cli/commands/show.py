@@ -65,9 +65,10 @@ def show(
 
         write_rows(detail.events, EVENT_KEYS, "csv")
         return
+    from maillog_cli.render.message import message_view
     from maillog_cli.render.output import console
 
-    console().print(detail.renderable())
+    console().print(message_view(detail))
 
 
 def _print_raw(raw: bytes) -> None:

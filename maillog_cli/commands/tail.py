@@ -10,11 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from maillog_cli.options import DbOption, FormatOption, OutputFormat, filter_options
+from maillog_cli.options import DbOption, FormatOption, OutputFormat, cap_count, filter_options
 from maillog_cli.store.query import Filters
-
-STATUS_WIDTH = 12
-TIME_WIDTH = 19
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +31,7 @@ def tail(
             "--lines",
             "-n",
             min=0,
+            callback=cap_count,
             help="Show the last N matching events first, oldest first; 0 for none.",
             rich_help_panel="Output",
         ),
@@ -124,8 +122,8 @@ def _until_interrupted(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any
 
 
 def _emit(rows: Iterable[dict[str, Any]], fmt: OutputFormat, following: bool) -> None:
-    from maillog_cli.commands.listing import table_cells
     from maillog_cli.model import EVENT_KEYS
+    from maillog_cli.render.events import event_line, table_cells
     from maillog_cli.render.output import console, is_terminal, write_rows, write_tsv
 
     if fmt is not OutputFormat.table:
@@ -141,43 +139,6 @@ def _emit(rows: Iterable[dict[str, Any]], fmt: OutputFormat, following: bool) ->
         shown += 1
     if not shown and not following:
         out.print("no matching events", style="dim")
-
-
-def event_line(row: dict[str, Any], width: int):  # -> rich.text.Text
-    """One event on one terminal line: time, coloured status, recipient, subject, diagnostic."""
-    from rich.text import Text
-
-    from maillog_cli.commands.listing import short_time
-    from maillog_cli.render.output import one_line, status_text
-
-    rest = max(30, width - TIME_WIDTH - STATUS_WIDTH - 2)
-    to_width = min(32, max(12, rest * 3 // 10))
-    subject_width = max(8, (rest - to_width - 2) * 9 // 20)
-    diag_width = max(0, rest - to_width - subject_width - 2)
-    code = row.get("enhanced_code") or (str(row["smtp_code"]) if row.get("smtp_code") else "")
-    status = status_text(row.get("status"))
-    status.truncate(STATUS_WIDTH, pad=True)
-
-    def cell(value: Any, cells: int) -> Text:
-        t = Text(one_line(value))
-        t.truncate(cells, overflow="ellipsis", pad=True)
-        return t
-
-    line = Text.assemble(
-        Text(short_time(row.get("timestamp")).ljust(TIME_WIDTH), style="dim"),
-        " ",
-        status,
-        " ",
-        cell(row.get("recipient"), to_width),
-        " ",
-        cell(row.get("subject"), subject_width),
-        " ",
-    )
-    diagnostic = Text(one_line(row.get("diagnostic") or code), style="dim")
-    diagnostic.truncate(diag_width, overflow="ellipsis")
-    line.append_text(diagnostic)
-    line.rstrip()
-    return line
 
 
 def _hint(lines: int) -> None:

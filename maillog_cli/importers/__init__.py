@@ -1,6 +1,6 @@
 """The importer registry: detection order and lookup by --format name.
 
-Detection follows formats.md section 2 *in order*; the first importer whose
+Detection follows docs/providers.md#detection *in order*; the first importer whose
 `detect` accepts a record wins. Adding a provider means adding its module here.
 """
 
@@ -11,7 +11,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
-# Order matters (formats.md section 2): more specific signatures first, our own
+# Order matters (docs/providers.md#detection): more specific signatures first, our own
 # format and the generic column mapper last.
 DETECTION_ORDER: tuple[str, ...] = (
     "ses",

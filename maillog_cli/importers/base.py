@@ -57,7 +57,7 @@ def as_dict(value: Any, what: str) -> dict[str, Any]:
 
 
 def finish(event: Event) -> Event:
-    """Fill the stable event id when the source has none (formats.md 3.7)."""
+    """Fill the stable event id when the source has none (docs/providers.md, "Event id")."""
     if not event.event_id:
         event.event_id = event_hash(
             event.provider, event.message_id, event.timestamp, event.raw_status, event.recipient

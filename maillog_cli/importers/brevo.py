@@ -1,4 +1,4 @@
-"""Brevo (formerly Sendinblue) transactional webhooks (formats.md 4.10).
+"""Brevo (formerly Sendinblue) transactional webhooks (docs/providers.md#brevo).
 
 One flat object per POST (an array when batched webhooks are on; the pipeline walks
 it). The event time is `ts_epoch` (milliseconds, UTC), else `ts_event`, else `ts`;
@@ -50,6 +50,9 @@ STATUS_MAP: dict[str, str | None] = {
 # and no --tz was given.
 ACCOUNT_ZONE = "Europe/Paris"
 _TIME_KEYS = ("ts_epoch", "ts_event", "ts")
+# Events whose name is Brevo's verdict (hard_bounce, invalid_email, blocked …): passed to
+# the classifier, which uses it when the `reason` text names no cause.
+_BOUNCE_STATUSES = frozenset({"bounced", "deferred", "dropped", "failed"})
 
 
 # detect() is False for a record with none of these keys (importers.detect skips it).
@@ -105,6 +108,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 smtp_code=smtp,
                 enhanced_code=enhanced,
                 diagnostic=diag,
+                bounce_hint=f"brevo:{word}" if status in _BOUNCE_STATUSES else None,
                 tag=tags[0] if tags else None,
                 extra=extra,
             )

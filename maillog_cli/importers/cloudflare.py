@@ -1,4 +1,4 @@
-"""Cloudflare Email Service: GraphQL Analytics results (formats.md 4.13).
+"""Cloudflare Email Service: GraphQL Analytics results (docs/providers.md#cloudflare).
 
 `{"data": {"viewer": {"zones": [{"emailSendingAdaptive": [rows],
 "emailRoutingAdaptive": [rows]}]}}, "errors": null}` — one or both lists per zone.

@@ -1,4 +1,4 @@
-"""Mailgun webhooks, Events API and Logs API pages (formats.md 4.3, 4.4).
+"""Mailgun webhooks, Events API and Logs API pages (docs/providers.md#mailgun).
 
 Webhook: `{"signature": {…}, "event-data": {…}}`; every field lives in `event-data`.
 Events API page: `{"items": [event-data, …], "paging": {…}}`. Logs API page:

@@ -1,4 +1,4 @@
-"""Mailjet event API webhooks (formats.md 4.11).
+"""Mailjet event API webhooks (docs/providers.md#mailjet).
 
 "Group events" on: a JSON array of events (the pipeline walks it); off: one bare
 object. `MessageID` is a 64-bit integer that can exceed 2**53, so it is rendered from
@@ -95,11 +95,24 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 smtp_code=smtp,
                 enhanced_code=enhanced,
                 diagnostic=diag,
+                bounce_hint=_bounce_hint(obj)
+                if status in ("bounced", "deferred", "dropped")
+                else None,
                 tag=text_or_none(obj.get("customcampaign")),
                 extra=extra,
             )
         )
     ]
+
+
+def _bounce_hint(obj: dict[str, Any]) -> str:
+    """Mailjet's verdict for the classifier: `mailjet:<hard|soft>/<error>` (bounces.py).
+
+    Used only when the reply text names no cause (`error` "typofix", "preblocked" …).
+    """
+    kind = "hard" if obj.get("hard_bounce") is True else "soft"
+    error = text_or_none(obj.get("error"))
+    return f"mailjet:{kind}/{error}" if error else f"mailjet:{kind}"
 
 
 def _message_id(obj: dict[str, Any]) -> str | None:

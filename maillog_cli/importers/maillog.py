@@ -1,4 +1,4 @@
-"""maillog's own format (formats.md 4.14): our json/jsonl/csv output, read back without loss."""
+"""maillog's own format (docs/providers.md#maillog): our json/jsonl/csv output, read back."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ def detect(obj: dict[str, Any]) -> bool:
 
 def detect_header(columns: list[str]) -> bool:
     return "status" in columns and "timestamp" in columns
+
+
+def parse_csv_row(row: dict[str, str], ctx: Context) -> Iterable[Parsed]:
+    """A row of our own CSV: remove the spreadsheet guard `--format csv` put in front of
+    values starting with = + - @ TAB or CR (render.output.neutralise_cell), so that an
+    export imported again is the same data, not data with a ' in front."""
+    from maillog_cli.render.output import unguard_cell
+
+    return parse({k: unguard_cell(v) if type(v) is str else v for k, v in row.items()}, ctx)
 
 
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:

@@ -1,4 +1,4 @@
-"""Mandrill (Mailchimp Transactional) webhooks (formats.md 4.9).
+"""Mandrill (Mailchimp Transactional) webhooks (docs/providers.md#mandrill).
 
 The webhook POST is form-encoded: `mandrill_events=<url-encoded JSON array>`. Dumps
 show up in three shapes, all accepted: the raw form body (`decode_form_body`, called
@@ -196,10 +196,21 @@ def _parse_event(ev: dict[str, Any], ctx: Context) -> Parsed:
             smtp_code=smtp,
             enhanced_code=enhanced,
             diagnostic=diag,
+            bounce_hint=_bounce_hint(word, msg) if status in _BOUNCE_STATUSES else None,
             tag=tag_list[0] if tag_list else None,
             extra=extra,
         )
     )
+
+
+_BOUNCE_STATUSES = frozenset({"bounced", "deferred", "dropped", "failed"})
+
+
+def _bounce_hint(word: Any, msg: dict[str, Any]) -> str:
+    """Mandrill's verdict for the classifier, `mandrill:<event>/<bounce_description>`;
+    used only when the `diag` text names no cause."""
+    description = text_or_none(msg.get("bounce_description"))
+    return f"mandrill:{word}/{description}" if description else f"mandrill:{word}"
 
 
 def _last_smtp_diag(events: Any) -> str | None:

@@ -1,4 +1,4 @@
-"""Postal (self-hosted) webhooks (formats.md 4.12).
+"""Postal (self-hosted) webhooks (docs/providers.md#postal).
 
 One object per POST: `{"event", "timestamp", "payload": {…}, "uuid"}`. The event time
 is the top-level `timestamp`; `payload.message.timestamp` is when the message was

@@ -1,4 +1,4 @@
-"""Postmark webhooks and Bounces API pages (formats.md 4.5).
+"""Postmark webhooks and Bounces API pages (docs/providers.md#postmark).
 
 Webhook: one object per POST with `RecordType`. Bounces API (`GET /bounces`):
 `{"TotalCount": n, "Bounces": [ … ]}` whose objects are Bounce records without

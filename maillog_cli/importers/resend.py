@@ -1,4 +1,4 @@
-"""Resend webhooks (formats.md 4.7).
+"""Resend webhooks (docs/providers.md#resend).
 
 One object per POST: `{"type": "email.…", "created_at": ISO, "data": {…}}`. The event
 time is the top-level `created_at` (`data.created_at` is when the email was created);

@@ -1,4 +1,4 @@
-"""SendGrid Event Webhook (formats.md 4.1).
+"""SendGrid Event Webhook (docs/providers.md#sendgrid).
 
 The POST body is a JSON array of flat event objects (the pipeline walks it and hands us
 each one). The event time is `timestamp` (integer seconds); the message id is
@@ -40,7 +40,7 @@ STATUS_MAP: dict[str, str | None] = {
     "account_status_change": None,
 }
 
-# Where sg_message_id stops being the send API's id (formats.md 4.1).
+# Where sg_message_id stops being the send API's id (docs/providers.md#sendgrid).
 _CUT_MARKERS = (".filter", ".recvd-")
 _CUT_AT = re.compile("|".join(re.escape(m) for m in _CUT_MARKERS))  # the first of either
 # Documented keys that are not custom arguments, and where the known extras go.

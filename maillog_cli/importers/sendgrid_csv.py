@@ -1,4 +1,4 @@
-"""SendGrid Email Activity CSV export (formats.md 4.2).
+"""SendGrid Email Activity CSV export (docs/providers.md#sendgrid-csv).
 
 SendGrid publishes no schema for this file: columns are accepted by name and the rest
 ignored. The time is `processed` (`YYYY-MM-DD HH:MM:SS.fff`, UTC); the message id is

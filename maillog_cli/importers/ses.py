@@ -1,4 +1,4 @@
-"""Amazon SES event records (formats.md 4.6), in all three wrappings.
+"""Amazon SES event records (docs/providers.md#ses), in all three wrappings.
 
 - SNS notification: `{"Type", "MessageId", "TopicArn", "Message": "<JSON string>", …}`;
   `Message` is parsed a second time.
@@ -176,7 +176,53 @@ def _record(
     detail = rec.get(detail_key)
     detail = as_dict(detail, detail_key) if detail is not None else {}
 
-    # Status, raw status and provider label.
+    key, raw_status, hint = _status_key(word, detail)
+    status = map_status(STATUS_MAP, key, "eventType")
+    if status is None:
+        yield Skip(f"ses {word} without an opt-out")
+        return
+    timestamp = _event_time(word, mail, detail, detail_key, fallback_time, ctx)
+
+    # Who: one event per recipient, each with its own reply where SES gives one.
+    targets = list(_targets(word, mail, detail)) or [(None, {})]
+    base_id = envelope_id or text_or_none(detail.get("feedbackId"))
+    message = _message_fields(mail)
+    shared = _extra(word, mail, detail)
+    for recipient, per in targets:
+        smtp, enhanced, diag = reply_fields(
+            status, text_or_none(_reply_text(word, per, detail)), None, per.get("status")
+        )
+        extra = dict(shared)
+        for k in ("action", "status"):
+            if text_or_none(per.get(k)):
+                extra[f"recipient_{k}"] = per[k]
+        event_id = None
+        if base_id:
+            event_id = f"{base_id}:{recipient}" if len(targets) > 1 else base_id
+        yield finish(
+            Event(
+                timestamp=timestamp,
+                status=status,
+                raw_status=raw_status,
+                provider=PROVIDER,
+                event_id=event_id,
+                recipient=recipient,
+                smtp_code=smtp,
+                enhanced_code=enhanced,
+                diagnostic=diag,
+                bounce_hint=hint,
+                extra=extra,
+                **message,
+            )
+        )
+
+
+def _status_key(word: str, detail: dict[str, Any]) -> tuple[str, str, str | None]:
+    """(STATUS_MAP key, raw status, provider label for the classifier) of one record.
+
+    The label is SES's own verdict: bounce type/subtype, complaint subtype, delay type,
+    and a Reject's reason ("Bad content": SES found a virus).
+    """
     key = raw_status = word
     hint = None
     if word == "Bounce":
@@ -196,16 +242,26 @@ def _record(
         delay = text_or_none(detail.get("delayType"))
         if delay:
             hint = f"ses-delay:{delay}"
+    elif word == "Reject":
+        reason = text_or_none(detail.get("reason"))
+        if reason:
+            hint = f"ses-reject:{reason}"
     elif word == "Subscription":
         if _opted_out(detail):
             key = "Subscription:OptOut"
-    status = map_status(STATUS_MAP, key, "eventType")
-    if status is None:
-        yield Skip(f"ses {word} without an opt-out")
-        return
+    return key, raw_status, hint
 
-    # The event time: the event object's own, else (Send, Reject, Rendering Failure) the
-    # send time, else the envelope's publish time.
+
+def _event_time(
+    word: str,
+    mail: dict[str, Any],
+    detail: dict[str, Any],
+    detail_key: str,
+    fallback_time: Any,
+    ctx: Context,
+) -> str:
+    """The event object's own time, else (Send, Reject, Rendering Failure) the send
+    time, else the envelope's publish time."""
     when = detail.get("timestamp")
     if when in (None, "") and word in SEND_TIME_TYPES:
         when = mail.get("timestamp")
@@ -213,61 +269,33 @@ def _record(
         when = fallback_time
     if when in (None, ""):
         raise RecordError(f"missing {detail_key}.timestamp")
-    timestamp = ctx.time(when)
+    return ctx.time(when)
 
-    # Who: one event per recipient, each with its own reply where SES gives one.
-    targets = list(_targets(word, mail, detail))
-    if not targets:
-        targets = [(None, {})]
-    feedback_id = text_or_none(detail.get("feedbackId"))
-    base_id = envelope_id or feedback_id
 
+def _message_fields(mail: dict[str, Any]) -> dict[str, Any]:
+    """The Event fields every recipient's event of one record shares (from `mail`)."""
     msg_id = message_id(mail.get("messageId"))
     common = mail.get("commonHeaders")
     common = as_dict(common, "mail.commonHeaders") if common is not None else {}
     header_id = message_id(common.get("messageId"))
-    subject = text_or_none(common.get("subject"))
-    sender = address(mail.get("source"))
-    tags = mail.get("tags")
-    tag = _user_tag(tags)
-    shared = _extra(word, mail, detail)
+    return {
+        "message_id": msg_id,
+        "sender": address(mail.get("source")),
+        "subject": text_or_none(common.get("subject")),
+        "tag": _user_tag(mail.get("tags")),
+        "aliases": (header_id,) if header_id and header_id != msg_id else (),
+    }
 
-    for recipient, per in targets:
-        text = {
-            "Bounce": per.get("diagnosticCode"),
-            "DeliveryDelay": per.get("diagnosticCode"),
-            "Delivery": detail.get("smtpResponse"),
-            "Reject": detail.get("reason"),
-            "Rendering Failure": detail.get("errorMessage"),
-        }.get(word)
-        smtp, enhanced, diag = reply_fields(status, text_or_none(text), None, per.get("status"))
-        extra = dict(shared)
-        for k in ("action", "status"):
-            if text_or_none(per.get(k)):
-                extra[f"recipient_{k}"] = per[k]
-        event_id = None
-        if base_id:
-            event_id = f"{base_id}:{recipient}" if len(targets) > 1 else base_id
-        yield finish(
-            Event(
-                timestamp=timestamp,
-                status=status,
-                raw_status=raw_status,
-                provider=PROVIDER,
-                event_id=event_id,
-                message_id=msg_id,
-                sender=sender,
-                recipient=recipient,
-                subject=subject,
-                smtp_code=smtp,
-                enhanced_code=enhanced,
-                diagnostic=diag,
-                bounce_hint=hint,
-                tag=tag,
-                aliases=(header_id,) if header_id and header_id != msg_id else (),
-                extra=extra,
-            )
-        )
+
+def _reply_text(word: str, per: dict[str, Any], detail: dict[str, Any]) -> Any:
+    """The reply / reason text of one recipient's event, by event type."""
+    return {
+        "Bounce": per.get("diagnosticCode"),
+        "DeliveryDelay": per.get("diagnosticCode"),
+        "Delivery": detail.get("smtpResponse"),
+        "Reject": detail.get("reason"),
+        "Rendering Failure": detail.get("errorMessage"),
+    }.get(word)
 
 
 def _opted_out(detail: dict[str, Any]) -> bool:

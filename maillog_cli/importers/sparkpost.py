@@ -1,4 +1,4 @@
-"""SparkPost (Bird) webhooks and Events API pages (formats.md 4.8).
+"""SparkPost (Bird) webhooks and Events API pages (docs/providers.md#sparkpost).
 
 Webhook: a JSON array of `{"msys": {"<class>": {…event…}}}` wrappers (the pipeline walks
 the array and hands us each wrapper); `{"msys": {}}` is a ping. Events API: a page

@@ -1,6 +1,6 @@
 """Streaming readers: a file (or stdin, or .gz) → (line, value) pairs, memory flat.
 
-Containers (formats.md section 1): JSONL, a JSON document (array, object, API page,
+Containers (docs/providers.md, "Reading a file"): JSONL, a JSON document (array, object, API page,
 or several concatenated objects), a form-encoded Mandrill body, CSV, or a raw email.
 Problems with the whole file raise FileFormatError; problems with one record are
 yielded as exceptions next to their line so the pipeline can skip and report them.
@@ -367,7 +367,7 @@ def read_head(stream: IO[bytes]) -> tuple[bytes, IO[bytes]]:
 
 
 def container_of(head: bytes) -> str:
-    """'jsonl', 'json', 'form', 'csv', or 'empty' — formats.md section 1."""
+    """'jsonl', 'json', 'form', 'csv', or 'empty' — docs/providers.md, "Reading a file"."""
     text = head.lstrip()
     if not text:
         return "empty"

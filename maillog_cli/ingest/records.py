@@ -228,10 +228,11 @@ def _csv_items(
                 f"line 1: CSV without the required columns (has {', '.join(h[:30] for h in header[:10])})",
                 "maillog CSV needs status and timestamp; or map columns with --format generic --map col=field",
             )
+    parse_row = getattr(module, "parse_csv_row", module.parse)  # CSV-only unquoting, if any
     for loc, row in rows:
         if isinstance(row, RecordError):
             yield loc, row, None
             continue
         result.formats[module.NAME] += 1
-        for item in guarded(module.parse, row, ctx):
+        for item in guarded(parse_row, row, ctx):
             yield loc, item, row

@@ -7,7 +7,6 @@ always handed to Rich as `Text`, never as markup. Machine formats never pass thr
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import sys
@@ -22,6 +21,7 @@ _JSON_UNSAFE = re.compile(
     "[\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]"
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_GUARDED = re.compile("'*[=+\\-@\t\r]")  # a formula start, behind any quotes
 
 
 def _escape_char(m: re.Match[str]) -> str:
@@ -69,10 +69,37 @@ def json_line(row: Mapping[str, Any]) -> str:
 
 
 def neutralise_cell(value: Any) -> Any:
-    """Spreadsheet-safe cell: a leading = + - @ tab or CR gets a ' in front."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """Spreadsheet-safe cell: a leading = + - @ tab or CR gets a ' in front.
+
+    So does one already behind quotes (`'=x` → `''=x`): removing exactly one quote on
+    import (`unguard_cell`) then gives every value back unchanged.
+    """
+    if isinstance(value, str) and _GUARDED.match(value):
         return "'" + value
     return value
+
+
+def unguard_cell(value: str) -> str:
+    """The inverse of `neutralise_cell`, for reading maillog's own CSV back."""
+    if value.startswith("'") and _GUARDED.match(value):
+        return value[1:]
+    return value
+
+
+# A field holding any of these is quoted. CR matters as much as LF: spreadsheets start a
+# new row at a bare CR, so an unquoted one would put `=cmd|…` at the start of a cell.
+_CSV_SPECIAL = re.compile('[",\r\n]')
+
+
+def csv_line(values: Iterable[Any]) -> str:
+    """One CSV record (RFC 4180 quoting, LF-terminated) of already neutralised values."""
+    fields = []
+    for value in values:
+        text = "" if value is None else str(value)
+        if _CSV_SPECIAL.search(text):
+            text = '"' + text.replace('"', '""') + '"'
+        fields.append(text)
+    return ",".join(fields) + "\n"
 
 
 def write_rows(
@@ -93,10 +120,9 @@ def write_rows(
             n += 1
         out.write("\n]\n" if n else "]\n")
     elif fmt == "csv":
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(keys)
+        out.write(csv_line(keys))
         for row in rows:
-            w.writerow([_csv_value(row.get(k)) for k in keys])
+            out.write(csv_line(_csv_value(row.get(k)) for k in keys))
             n += 1
     else:  # pragma: no cover - guarded by the option's choices
         raise ValueError(fmt)

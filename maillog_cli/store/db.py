@@ -7,6 +7,7 @@ Core code only: nothing here prints.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,13 +17,16 @@ from typing import Any
 
 import orjson
 
+from maillog_cli.audit.redaction import scrub
 from maillog_cli.errors import MaillogError
 from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, StoredMessage
 from maillog_cli.normalize import domain_of
 from maillog_cli.statuses import LIFECYCLE, LIFECYCLE_RANK
-from maillog_cli.store.migrations import MIGRATIONS
+from maillog_cli.store.migrations import APPLICATION_ID, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
+# The tables every maillog store has had since schema 1: a store from before application_id.
+MAILLOG_TABLES = frozenset({"events", "messages", "audit", "imports"})
 # The contract keys, with the derived recipient_domain after recipient, then our own columns.
 _AT = EVENT_KEYS.index("recipient") + 1
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -59,7 +63,12 @@ def _dumps(value: Any) -> str | None:
 
 
 def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
-    """An Event as the tuple `_INSERT_EVENT` takes."""
+    """An Event as the tuple `_INSERT_EVENT` takes, its free text scrubbed of secrets.
+
+    This and `insert_audit` are where rows become bytes on disk: scrubbing here (by key
+    and by value, audit.redaction.scrub) keeps secrets out of the file, its WAL, the
+    FTS index, `sql` output and prune archives, whatever importer made the row.
+    """
     return (
         e.event_id,
         e.message_id,
@@ -71,15 +80,15 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
         e.sender,
         e.recipient,
         domain_of(e.recipient),
-        e.subject,
+        scrub(e.subject),
         e.smtp_code,
         e.enhanced_code,
-        e.diagnostic,
+        scrub(e.diagnostic),
         e.bounce_class,
         e.bounce_reason,
         e.bounce_hint,
-        e.tag,
-        _dumps(e.extra),
+        scrub(e.tag),
+        _dumps(scrub(e.extra)),
         import_id,
     )
 
@@ -105,17 +114,197 @@ def _retry_locked(step: Callable[[], Any], seconds: float = BUSY_TIMEOUT_MS / 10
             delay = min(delay * 2, 0.25)
 
 
+# --- file names, permissions and SQLite errors in words ---------------------------------------
+
+
+def sqlite_uri(path: Path, **params: str) -> str:
+    """A `file:` URI that names exactly `path`: `#`, `?` and `%` in a file name are escaped,
+    so `store.db#snap` or `x.db?mode=rw` can never open another file or another mode."""
+    from urllib.parse import quote, urlencode
+
+    return f"file:{quote(str(Path(path).absolute()), safe='/')}?{urlencode(params)}"
+
+
+def _companions(path: Path) -> tuple[Path, Path]:
+    """The WAL and its index, which SQLite keeps beside the store."""
+    return Path(f"{path}-wal"), Path(f"{path}-shm")
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _dir_writable(directory: Path) -> bool:
+    return os.access(directory, os.W_OK | os.X_OK) and not _read_only_fs(directory)
+
+
+def write_problem(path: Path) -> str | None:
+    """Why a writer could not write to the store at `path`, in words; None when it can.
+
+    Checked before SQLite is asked, because SQLite only says "unable to open database
+    file" or "attempt to write a readonly database" and never which of these it is.
+    """
+    directory = path.parent if path.parent.exists() else None
+    if directory is not None and _read_only_fs(directory):
+        return f"the file system holding {directory} is mounted read-only"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"the file is read-only (mode {path.stat().st_mode & 0o777:o})"
+    if directory is not None and not _dir_writable(directory):
+        if not all(p.exists() for p in _companions(path)):
+            return (
+                f"its directory {directory} is not writable, and SQLite must create"
+                f" {path.name}-wal and {path.name}-shm there"
+            )
+    return None
+
+
+def storage_error(exc: sqlite3.Error, path: Path) -> MaillogError:
+    """A SQLite failure as one line that says what is wrong with the store and what to do."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    text = str(exc)
+    if code == sqlite3.SQLITE_FULL:
+        return MaillogError(
+            f"{path}: the disk is full ({text}); the unfinished write was rolled back"
+            " and the store is intact",
+            "free some space, then run the command again",
+        )
+    if code == sqlite3.SQLITE_IOERR:
+        return MaillogError(
+            f"{path}: the disk refused a read or write ({text}); the unfinished write was"
+            " rolled back",
+            "check free space, the file size limit (ulimit -f) and the disk, then run it again",
+        )
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+        why = write_problem(path) or text
+        return MaillogError(
+            f"cannot write to {path}: {why}",
+            "readers (search, show, sql …) still work; to import or prune, make it writable"
+            " or copy the store (with any -wal file) somewhere writable",
+        )
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return MaillogError(
+            f"{path} is locked by another process ({text})", "run the command again when it ends"
+        )
+    return MaillogError(
+        f"{path} is not a usable maillog database: {text}",
+        "check the path given with --db or $MAILLOG_DB",
+    )
+
+
+# --- waiting for the write lock ----------------------------------------------------------------
+
+LOCK_TIMEOUT_ENV = "MAILLOG_LOCK_TIMEOUT"
+LOCK_NOTICE_AFTER = 1.0  # seconds of silent waiting before a writer says it is waiting
+LOCK_SLICE = 0.5  # seconds per wait inside SQLite: Ctrl-C is handled between slices
+
+
+def lock_timeout() -> float | None:
+    """$MAILLOG_LOCK_TIMEOUT in seconds: how long a writer waits for another; None = as long
+    as the other holds the lock (the default: imports queue, as promised)."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise MaillogError(
+            f"${LOCK_TIMEOUT_ENV} must be a number of seconds, not {raw!r}",
+            "unset it to wait as long as another writer holds the store",
+        )
+    return seconds
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def lock_holder(path: Path) -> int | None:
+    """The pid holding the WAL write lock on `path`, where the system says (Linux
+    /proc/locks: SQLite's write lock is byte 120 of the -shm file); None otherwise."""
+    try:
+        st = _companions(path)[1].stat()
+        locks = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in locks.splitlines():
+        fields = line.split()
+        if "->" in fields:
+            continue  # a waiter, not the holder
+        if len(fields) >= 8 and fields[5] == inode and fields[6] == "120" and fields[4] != "-1":
+            if fields[3] == "WRITE" and fields[4].isdigit() and int(fields[4]) != os.getpid():
+                return int(fields[4])
+    return None
+
+
+Notice = Callable[[str], None]
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection that can never write, create or reinterpret the file.
+
+    SQLite needs the `-shm` file beside a WAL store to read it. In a directory this user
+    cannot write (or a read-only mount) with no -shm, the store is read as immutable —
+    safe because without a -wal file there is nothing uncommitted and no writer (a writer
+    would have created one); with a -wal file it cannot be read, and the error says why.
+    """
+    conn = sqlite3.connect(
+        sqlite_uri(path, mode="ro"), uri=True, isolation_level=None, check_same_thread=False
+    )
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if (exc.sqlite_errorcode & 0xFF) != sqlite3.SQLITE_CANTOPEN or _dir_writable(path.parent):
+            raise
+    wal, shm = _companions(path)
+    if wal.exists() and wal.stat().st_size > 0 and not shm.exists():
+        raise MaillogError(
+            f"cannot read {path}: it has unfinished writes in {wal.name}, and SQLite needs to"
+            f" create {shm.name} in {path.parent}, which is not writable",
+            "make the directory writable, or copy the store with its -wal file somewhere writable",
+        )
+    return sqlite3.connect(
+        sqlite_uri(path, mode="ro", immutable="1"),
+        uri=True,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+
+
 class Store:
     """An open maillog database."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        readonly: bool = False,
+        on_wait: Notice | None = None,
+    ) -> None:
         self.path = path
         self.conn = conn
         self.readonly = readonly
+        # Told what a writer waits for: another writer's lock, or the one-time upgrade of
+        # an older store (the CLI prints it on stderr).
+        self.on_wait = on_wait
 
     # --- opening -----------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path | str, readonly: bool = False, create: bool = True) -> Store:
+    def open(
+        cls,
+        path: Path | str,
+        readonly: bool = False,
+        create: bool = True,
+        on_wait: Notice | None = None,
+    ) -> Store:
         """Open (and create and migrate) the store; MaillogError when it cannot be."""
         p = Path(path).expanduser()
         if p.is_dir():
@@ -125,17 +314,30 @@ class Store:
                 raise MaillogError(
                     f"no maillog database at {p}", "import something first: maillog import FILE"
                 )
+        if not readonly:
+            problem = write_problem(p)
+            if problem:
+                raise MaillogError(
+                    f"cannot write to {p}: {problem}",
+                    "readers (search, show, sql …) still work; to import or prune, make it"
+                    " writable or copy the store (with any -wal file) somewhere writable",
+                )
         try:
             if readonly:
-                conn = sqlite3.connect(
-                    f"file:{p}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-                )
+                conn = _connect_readonly(p)
             else:
                 p.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(p, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            store = cls(p, conn, readonly=readonly)
-            store.check_version()  # before anything writes: a newer file stays untouched
+            store = cls(p, conn, readonly=readonly, on_wait=on_wait)
+            # Before anything writes: a foreign or newer file stays untouched.
+            store.check_ours()
+            store.check_version()
+            if readonly and store.version == 0:
+                raise MaillogError(
+                    f"no maillog database at {p} (the file is empty)",
+                    "import something first: maillog import FILE",
+                )
             if not readonly:
                 _retry_locked(store._prepare_new_file)
                 conn.execute("PRAGMA synchronous = NORMAL")
@@ -143,12 +345,9 @@ class Store:
             # that importing a 1 GB file stays well under 150 MB of memory.
             conn.execute("PRAGMA cache_size = -32768")
             if not readonly:
-                _retry_locked(store.migrate)
+                store.migrate()
         except sqlite3.DatabaseError as exc:
-            raise MaillogError(
-                f"{p} is not a usable maillog database: {exc}",
-                "check the path given with --db or $MAILLOG_DB",
-            ) from exc
+            raise storage_error(exc, p) from None
         return store
 
     def close(self) -> None:
@@ -165,6 +364,34 @@ class Store:
                 "upgrade maillog",
             )
 
+    def check_ours(self) -> None:
+        """Refuse a SQLite file that belongs to something else, before anything touches it.
+
+        Ours: marked with our application_id (every store since migration 3), or an older
+        store (a schema version and maillog's tables), or empty (ours to create).
+        """
+        app_id = int(self.conn.execute("PRAGMA application_id").fetchone()[0])
+        if app_id == APPLICATION_ID:
+            return
+        names = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                " ORDER BY name"
+            )
+        ]
+        if app_id == 0 and (not names or (self.version >= 1 and MAILLOG_TABLES <= set(names))):
+            return
+        if names:
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            what = f"it has tables {shown}"
+        else:
+            what = f"it belongs to another application (application_id {app_id:#x})"
+        raise MaillogError(
+            f"{self.path} is not a maillog store ({what})",
+            "point --db at a maillog store or a new file",
+        )
+
     def _prepare_new_file(self) -> None:
         """WAL, and incremental auto-vacuum while the file has no tables (it can only be set
         then); both are no-ops on a file another process has already prepared."""
@@ -173,29 +400,101 @@ class Store:
         self.conn.execute("PRAGMA journal_mode = WAL")
 
     def migrate(self) -> None:
-        """Apply every migration newer than the file, each in its own transaction."""
+        """Apply every migration newer than the file, in one write transaction."""
         self.check_version()
         if self.version >= len(MIGRATIONS):
             return
         with self.write():
             current = self.version  # re-read under the lock: another process may have won
+            self.check_version()
+            if current and current < len(MIGRATIONS) and self.on_wait is not None:
+                # Upgrades may rebuild a table (migration 3 rewrites events): say why we pause.
+                self.on_wait(
+                    f"upgrading {self.path} from schema {current} to {len(MIGRATIONS)}"
+                    " (once; a big store takes a while)…"
+                )
             for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
                 migration(self.conn)
                 self.conn.execute(f"PRAGMA user_version = {number}")
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+        """One write transaction: BEGIN IMMEDIATE … COMMIT, rolled back on any error.
+
+        The one place writers take the lock: they wait for another writer as long as it
+        holds the store (or $MAILLOG_LOCK_TIMEOUT), and a full disk or a read-only file
+        ends in a MaillogError that says so, never in a SQLite traceback.
+        """
         if self.readonly:
             raise MaillogError("the store is open read-only")
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.wait_for_lock(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+        except sqlite3.DatabaseError as exc:
+            raise storage_error(exc, self.path) from None
         try:
             yield self.conn
+        except sqlite3.DatabaseError as exc:
+            self._rollback()
+            raise storage_error(exc, self.path) from None
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
-        else:
+        try:
             self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            self._rollback()
+            raise storage_error(exc, self.path) from None
+
+    def _rollback(self) -> None:
+        """Roll back what is still open: SQLite may already have (disk full, I/O error), and
+        a failing ROLLBACK must not hide the error that caused it."""
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def wait_for_lock(self, step: Callable[[], Any]) -> Any:
+        """Run `step` (which takes the write lock), waiting while another process holds it.
+
+        SQLite's busy timeout gives up after a fixed time; a queued import must instead wait
+        as long as the other writer works. It waits in short slices (so Ctrl-C is handled),
+        says once that it waits, and stops after $MAILLOG_LOCK_TIMEOUT seconds if set.
+        """
+        import time
+
+        limit = lock_timeout()
+        started = time.monotonic()
+        told = False
+        try:
+            while True:
+                waited = time.monotonic() - started
+                piece = LOCK_SLICE if told else LOCK_NOTICE_AFTER
+                if limit is not None:
+                    piece = max(0.0, min(piece, limit - waited))
+                self.conn.execute(f"PRAGMA busy_timeout = {int(piece * 1000)}")
+                try:
+                    return step()
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise
+                waited = time.monotonic() - started
+                if limit is not None and waited >= limit:
+                    raise MaillogError(
+                        f"another process has held the write lock on {self.path} for"
+                        f" {waited:.0f} s (${LOCK_TIMEOUT_ENV}={limit:g}); nothing was written",
+                        f"run it again when the other writer has finished, or unset ${LOCK_TIMEOUT_ENV} to wait",
+                    )
+                if not told:
+                    told = True
+                    if self.on_wait is not None:
+                        pid = lock_holder(self.path)
+                        who = f" (pid {pid})" if pid else ""
+                        self.on_wait(
+                            f"waiting for another maillog writer{who} to finish with {self.path}…"
+                        )
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     # --- writing -------------------------------------------------------------------
     def insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -235,13 +534,13 @@ class Store:
                 m.sender,
                 m.recipients[0] if m.recipients else None,
                 domain_of(m.recipients[0]) if m.recipients else None,
-                m.subject,
+                scrub(m.subject),
                 m.size,
                 m.timestamp,
                 m.spf,
                 m.dkim,
                 m.dmarc,
-                _dumps(m.headers),
+                _dumps(scrub(m.headers)),
             ),
         )
         return cur.rowcount > 0
@@ -261,9 +560,9 @@ class Store:
                     a.raw_action,
                     a.target_type,
                     a.target_id,
-                    orjson.dumps(a.metadata or {}, default=str).decode(),
+                    orjson.dumps(scrub(a.metadata or {}), default=str).decode(),
                     a.ip,
-                    a.user_agent,
+                    scrub(a.user_agent),
                     import_id,
                 )
                 for a in entries

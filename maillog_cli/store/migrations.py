@@ -6,10 +6,15 @@ Append-only: never edit a migration that has shipped; add the next number.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 
 Migration = Callable[[sqlite3.Connection], None]
+
+# PRAGMA application_id of every maillog store ("MLOG" in ASCII): how a file is known to
+# be ours, so that someone else's SQLite file is never taken over.
+APPLICATION_ID = 0x4D4C4F47
 
 
 def run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -204,4 +209,51 @@ def m002_prunes(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (m001_initial, m002_prunes)
+def m003_monotonic_seq_and_application_id(conn: sqlite3.Connection) -> None:
+    """events.seq becomes AUTOINCREMENT, and the file is marked as a maillog store.
+
+    Without AUTOINCREMENT SQLite hands out max(seq) + 1, so after a prune deleted the
+    newest rows their numbers came back and `tail --follow` (which asks for seq > the last
+    it saw) skipped new events. The table is rebuilt in place (SQLite cannot alter a
+    primary key): same columns, same seqs, same indexes; the FTS rows keep their rowids.
+    The high-water mark starts at the highest seq left (numbers a prune freed before this
+    migration cannot be known any more).
+    """
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    table_sql = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+    ).fetchone()[0]
+    if "AUTOINCREMENT" in table_sql.upper():
+        return
+    new_sql, n = re.subn(
+        r"\bseq\s+INTEGER\s+PRIMARY\s+KEY\b",
+        "seq INTEGER PRIMARY KEY AUTOINCREMENT",
+        table_sql,
+        count=1,
+        flags=re.IGNORECASE,
+    )
+    if n != 1:
+        raise sqlite3.DatabaseError(f"unexpected events table: {table_sql}")
+    new_sql = re.sub(r"^\s*CREATE\s+TABLE\s+\"?events\"?", "CREATE TABLE events_new", new_sql)
+    indexes = [
+        r[0]
+        for r in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
+            " AND sql IS NOT NULL"
+        )
+    ]
+    drop_fts_triggers(conn)
+    conn.execute(new_sql)
+    conn.execute("INSERT INTO events_new SELECT * FROM events ORDER BY seq")
+    conn.execute("DROP TABLE events")
+    conn.execute("ALTER TABLE events_new RENAME TO events")
+    for sql in indexes:
+        conn.execute(sql)
+    create_fts_triggers(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    m001_initial,
+    m002_prunes,
+    m003_monotonic_seq_and_application_id,
+)

@@ -8,11 +8,13 @@ place that turns them into SQL. Values are always bound parameters.
 from __future__ import annotations
 
 import shlex
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from maillog_cli.dates import format_dt, parse_when
+from maillog_cli.dates import format_dt, parse_since, parse_when
 from maillog_cli.errors import MaillogError
 from maillog_cli.normalize import address, message_id
 from maillog_cli.statuses import STATUSES, canonical_status
@@ -115,7 +117,7 @@ def build(
         message_id=message_id(message_id_) if message_id_ else None,
         bounce_class=[check_class(c) for c in bounce_class or []],
         reason=[r.strip().lower() for r in reason or [] if r.strip()],
-        since=parse_when(since, now) if since else None,
+        since=parse_since(since, now) if since else None,
         until=parse_when(until, now) if until else None,
         text=text.strip() or None if text else None,
     )
@@ -258,15 +260,20 @@ def where(f: Filters, alias: str = "e", *, messages: bool = False) -> tuple[str,
         if messages:
             fts = f"SELECT message_id FROM events WHERE seq IN ({fts})"
         clauses.append(f"{a}message_id IN ({fts})" if messages else f"{a}seq IN ({fts})")
-        params.append(_quote_fts(f.text))
+        params.append(fts_literal(f.text))
     return (" AND ".join(clauses) or "1"), params
 
 
-def _quote_fts(text: str) -> str:
-    """sqlite-utils' FTS quoting (every token a literal), loaded only when free text is used."""
-    from sqlite_utils.db import Database
+def fts_literal(text: str) -> str:
+    """Free text as an FTS5 query that can only mean "all these words", never syntax.
 
-    return Database.quote_fts(None, text)  # type: ignore[arg-type]  # uses no instance state
+    Each whitespace-separated token becomes an FTS5 string with its quotes doubled, so
+    `"`, `(`, `AND`, `NOT`, `*`, `:` and `-` are searched for, not obeyed. A token of
+    punctuation alone is an empty phrase, which FTS5 ignores (a query of only such
+    tokens matches nothing rather than failing with "fts5: syntax error").
+    """
+    tokens = text.split()
+    return " ".join('"' + token.replace('"', '""') + '"' for token in tokens) or '""'
 
 
 def _like_escape(s: str) -> str:
@@ -326,6 +333,21 @@ def events_sql(
         sql += " LIMIT ?"
         params.append(limit)
     return sql, params
+
+
+def iter_events(
+    conn: sqlite3.Connection,
+    f: Filters,
+    limit: int | None,
+    after: Page | None = None,
+    messages: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """The events (or each message's latest event) `events_sql` selects, as dicts, streamed."""
+    sql, params = events_sql(f, limit, after=after, messages=messages)
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    for row in cur:
+        yield dict(zip(names, row, strict=True))
 
 
 def count_sql(f: Filters, messages: bool = False) -> tuple[str, list[Any]]:

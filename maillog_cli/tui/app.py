@@ -14,6 +14,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.worker import WorkerFailed, active_worker
 
 from maillog_cli.store.query import Filters, with_changes
 from maillog_cli.tui.data import Source
@@ -167,6 +168,28 @@ class MaillogApp(App[None]):
         filters = with_changes(self.emails.filters, **changes)
         self.tabs.active = "emails"
         self.emails.apply_filter(filters, filters.describe())
+
+    # --- errors --------------------------------------------------------------------------
+    def _handle_exception(self, error: Exception) -> None:
+        """A worker that fails (a query SQLite refuses, a store that went away) must not
+        end the app: its error is shown where its result would have gone (the widget's
+        `show_error`, else a notification). Any other exception is a bug and exits."""
+        if isinstance(error, WorkerFailed):
+            worker = active_worker.get(None)
+            self.show_worker_error(worker.node if worker is not None else None, error.error)
+            return
+        super()._handle_exception(error)
+
+    def show_worker_error(self, node: object, error: BaseException) -> None:
+        """One line naming what went wrong, never a traceback; untrusted text made visible."""
+        from maillog_cli.render.output import visible
+
+        text = visible(f"error: {error}" if str(error) else f"error: {type(error).__name__}")
+        show = getattr(node, "show_error", None)
+        if callable(show):
+            show(text)
+        else:
+            self.notify(text, severity="error", timeout=8, markup=False)
 
     def on_unmount(self) -> None:
         self.source.interrupt_count()

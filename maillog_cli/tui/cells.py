@@ -1,46 +1,18 @@
 """Rich cells for the TUI tables: untrusted text is made visible and never read as markup.
 
-Plain Rich (no Textual) so it is cheap to test. Column sets adapt to the terminal width:
-80 columns keep what answers "what happened and why" (time, status, recipient, subject,
-class); wider terminals add provider, then the bounce reason.
+Plain Rich (no Textual) so it is cheap to test. The Emails columns for a terminal width
+come from render.columns.email_columns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 
+from maillog_cli.render.columns import Column
+from maillog_cli.render.format import class_style, short_time
 from maillog_cli.render.output import one_line, status_text, visible
-
-CLASS_STYLES = {"hard": "bold red", "block": "magenta", "soft": "yellow", "undetermined": "dim"}
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label: str
-    width: int
-
-
-def columns_for(width: int) -> list[Column]:
-    """The Emails columns for a terminal `width` cells wide; subject takes what is left."""
-    wide = width >= 140
-    cols = [
-        Column("time", "time (UTC)", 20 if wide else 17),
-        Column("status", "status", 13 if wide else 11),
-        Column("recipient", "recipient", 32 if wide else 24 if width >= 100 else 20),
-        Column("subject", "subject", 0),
-    ]
-    if width >= 100:
-        cols.append(Column("provider", "provider", 10))
-    cols.append(Column("class", "class", 6 if width < 100 else 13))
-    if wide:
-        cols.append(Column("reason", "reason", 22))
-    used = sum(c.width for c in cols) + 3  # the scrollbar and a margin
-    subject = max(12, width - used)
-    return [Column(c.key, c.label, subject) if c.key == "subject" else c for c in cols]
 
 
 def fit(value: Any, width: int, style: str = "") -> Text:
@@ -52,7 +24,7 @@ def class_text(bounce_class: str | None, width: int) -> Text:
     label = bounce_class or ""
     if width < 8 and label == "undetermined":
         label = "undet"
-    return fit(label, width, CLASS_STYLES.get(bounce_class or "", ""))
+    return fit(label, width, class_style(bounce_class))
 
 
 def email_cells(row: dict[str, Any], columns: list[Column]) -> list[Text]:
@@ -60,8 +32,8 @@ def email_cells(row: dict[str, Any], columns: list[Column]) -> list[Text]:
     cells: list[Text] = []
     for c in columns:
         if c.key == "time":
-            ts = (row.get("timestamp") or "").replace("T", " ")
-            cells.append(fit(ts[: 19 if c.width >= 20 else 16], c.width, "dim"))
+            ts = short_time(row.get("timestamp"), "second" if c.width >= 20 else "minute")
+            cells.append(fit(ts, c.width, "dim"))
         elif c.key == "status":
             t = status_text(row.get("status"))
             t.truncate(c.width - 1, overflow="ellipsis")
@@ -81,7 +53,3 @@ def label_value(label: str, value: Any, style: str = "") -> Text:
     t.append(f"{label:<13}", style="bold")
     t.append(visible(value), style=style)
     return t
-
-
-def share(fraction: float) -> str:
-    return f"{fraction * 100:.1f}%"

@@ -2,7 +2,7 @@
 
 Every read is a short statement on a read-only connection in autocommit mode, so an
 import running in another process is never blocked and new commits are seen at once.
-Pages are keyset pages (`query.events_sql(after=Page)`), never OFFSET, never "all".
+Pages are keyset pages (`query.iter_events(after=Page)`), never OFFSET, never "all".
 The count runs on its own connection so that a new filter can interrupt it.
 Nothing here imports Textual; the widgets call these functions from worker threads.
 """
@@ -19,8 +19,9 @@ from typing import Any
 import orjson
 
 from maillog_cli.follow import Changes, newer
+from maillog_cli.render.format import short_time
 from maillog_cli.store.db import Store
-from maillog_cli.store.query import EVENT_SELECT, Filters, Page, count_sql, events_sql, where
+from maillog_cli.store.query import EVENT_SELECT, Filters, Page, count_sql, iter_events, where
 
 PAGE_SIZE = 200
 Row = dict[str, Any]
@@ -68,9 +69,8 @@ class Source:
         self, filters: Filters, after: Page | None = None, limit: int = PAGE_SIZE
     ) -> list[Row]:
         """One keyset page of messages (each with its latest event), newest first."""
-        sql, params = events_sql(filters, limit, after=after, messages=True)
         with self._lock:
-            return _dicts(self._store.conn.execute(sql, params))
+            return list(iter_events(self._store.conn, filters, limit, after=after, messages=True))
 
     def count(self, filters: Filters) -> int | None:
         """How many messages match; None when interrupted by `interrupt_count`."""
@@ -146,7 +146,7 @@ class Source:
                     value = orjson.loads(extra)
                 except orjson.JSONDecodeError:
                     value = extra
-                out.append((f"{(ts or '')[:19].replace('T', ' ')} {status}", value))
+                out.append((f"{short_time(ts)} {status}", value))
             return out
 
     # --- the other tabs: their commands' own core functions ----------------------------

@@ -8,7 +8,6 @@ maillog_cli/pipeline.py.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,8 @@ from maillog_cli import importers
 from maillog_cli.importers.base import Context
 from maillog_cli.model import Event, Skip
 
-SHARED = Path(os.environ.get("MAILLOG_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-SAMPLES = SHARED / "samples"
+from ..conftest import SAMPLES, SHARED_MISSING
+
 EXPECTED_KEYS = (
     "provider",
     "message_id",
@@ -34,7 +33,7 @@ EXPECTED_KEYS = (
 
 def require_samples() -> Path:
     if not SAMPLES.exists():
-        pytest.skip(f"shared samples not found at {SHARED} (set MAILLOG_SHARED)")
+        pytest.skip(SHARED_MISSING)
     return SAMPLES
 
 

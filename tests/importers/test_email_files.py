@@ -9,7 +9,6 @@ import mailbox
 import os
 import re
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,8 @@ from maillog_cli.importers.base import Context
 from maillog_cli.importers.email import files as ef
 from maillog_cli.model import Event, Skip, StoredMessage
 
-SHARED = Path(os.environ.get("MAILLOG_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-CORPUS = SHARED / "corpus" / "dsn"
+from ..conftest import CORPUS, CORPUS_MISSING, fixture_files
+
 CTX = Context()
 
 
@@ -541,11 +540,8 @@ def test_sniff_rejects_json_csv_and_other_text(name, head):
     assert not ef.sniff(name, head)
 
 
-def test_sniff_rejects_every_shared_sample():
-    samples = SHARED / "samples"
-    if not samples.is_dir():
-        pytest.skip(f"shared samples not found at {samples}")
-    files = [p for p in samples.rglob("*") if p.is_file()]
+def test_sniff_rejects_every_provider_fixture_and_shared_sample():
+    files = fixture_files()
     assert files
     for p in files:
         if p.suffix in (".md",):
@@ -562,7 +558,8 @@ def _corpus_rows() -> list[dict[str, str]]:
 
 
 @pytest.mark.skipif(
-    not (CORPUS / "expected.tsv").is_file(), reason=f"bounce corpus not found at {CORPUS}"
+    not (CORPUS / "expected.tsv").is_file(),
+    reason=CORPUS_MISSING,
 )
 def test_corpus_bounces_in_one_mbox(tmp_path):
     dsn = pytest.importorskip(
@@ -628,7 +625,8 @@ def test_corpus_bounces_in_one_mbox(tmp_path):
 
 
 @pytest.mark.skipif(
-    not (CORPUS / "expected.tsv").is_file(), reason=f"bounce corpus not found at {CORPUS}"
+    not (CORPUS / "expected.tsv").is_file(),
+    reason=CORPUS_MISSING,
 )
 def test_sniff_accepts_every_corpus_message():
     names = [r["file"] for r in _corpus_rows()]

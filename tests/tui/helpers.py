@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +16,15 @@ async def settle(pilot: Pilot) -> None:
     for _ in range(3):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+
+
+async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
+    """Let the app run until condition() holds; fail after timeout seconds. A busy machine
+    makes the app slow, so a test waits for what it needs instead of a fixed pause."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not reached within {timeout:.0f}s"
+        await pilot.pause(0.02)
 
 
 def plain(renderable: Any, width: int = 160) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import Button, DataTable, Static
 
 from maillog_cli.bounce.classify import REASONS
@@ -14,7 +15,7 @@ from maillog_cli.tui.screens.resend import ResendScreen
 from maillog_cli.tui.widgets.filter_bar import FilterBar, FilterInput, complete
 
 from .conftest import HOSTILE_SUBJECT, PAGED, _event, events, write_jsonl
-from .helpers import plain, row_texts, settle, static_text
+from .helpers import plain, row_texts, settle, static_text, until
 
 SIZE = (80, 24)
 
@@ -62,6 +63,7 @@ async def test_filter_words_apply_with_the_cli_parser(make_app) -> None:
         assert app.focused is view.table
 
 
+@pytest.mark.slow
 async def test_bad_word_shows_the_error_inline_and_keeps_the_input(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -97,13 +99,14 @@ async def test_tab_accepts_the_suggestion(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        field = app.query_one(FilterInput)
         await pilot.press("slash", "s", "t", "a")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: field._suggestion == "status:")  # worked out in a worker
         await pilot.press("tab")
         await pilot.press("b", "o")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: field._suggestion == "status:bounced")
         await pilot.press("tab")
-        assert app.query_one(FilterInput).value == "status:bounced"
+        assert field.value == "status:bounced"
         assert app.tabs.active == "emails"  # tab completed, did not switch tabs
         await pilot.press("escape")
         assert not app.query_one(FilterBar).display
@@ -177,10 +180,9 @@ async def test_follow_shows_new_rows_on_top_and_keeps_the_cursor(
         ]
         r = cli("import", write_jsonl(tmp_path / "more.jsonl", newer))  # another connection
         assert r.exit_code == 0, r
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if view.rows and view.rows[0]["message_id"] == "msg-01000@example.com":
-                break
+        await until(
+            pilot, lambda: bool(view.rows) and view.rows[0]["message_id"] == "msg-01000@example.com"
+        )
         await settle(pilot)
         ids = [r["message_id"] for r in view.rows]
         assert ids[:3] == [
@@ -214,6 +216,7 @@ async def test_help_lists_every_key(make_app) -> None:
         assert not isinstance(app.screen, HelpScreen)
 
 
+@pytest.mark.slow
 async def test_tabs_switch_with_numbers_and_tab(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

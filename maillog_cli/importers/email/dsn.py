@@ -45,15 +45,18 @@ class DsnRecipient:
 # Heuristics, as data ----------------------------------------------------------------
 
 BOUNCE_SENDERS = re.compile(
-    r"mailer-daemon|post_?master|mail delivery (?:system|subsystem)|mail administrator"
-    r"|mailmaster|mdaemon|bounce",
+    r"mailer-daemon|post_?master|mail delivery (?:system|subsystem|service)|mail administrator"
+    r"|mailmaster|mdaemon|bounce|mail delivery agent",
     re.I,
 )
 BOUNCE_SUBJECTS = re.compile(
     r"undeliver|delivery (?:status notification|failure|failed|has failed|report|problem)"
     r"|failure notice|failed delivery|returned mail|mail delivery failed|non[- ]?delivery"
     r"|could not be delivered|not delivered|delivery notification|warning: (?:could not|delay)"
-    r"|delayed mail|mail system error|returned to sender|message not delivered|rejected",
+    r"|delayed mail|mail system error|returned to sender|message not delivered|rejected"
+    r"|non-?deliverable|delivery (?:delayed|delay)|delayed \d+ hours|\bbounced? (?:mail|message)"
+    r"|unzustellbar|non remis|non recapitabile|no se puede entregar|onbestelbaar"
+    r"|n[ãa]o foi poss[íi]vel entregar",
     re.I,
 )
 # Phrases of a failure report in the body (for bounces whose headers say nothing).
@@ -82,6 +85,24 @@ _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 _LABEL_LINE = re.compile(r"^\s*(?:subject|date|sent|to|from|cc|sent date)\s*:", re.I)
 _SEPARATOR = re.compile(r"^\s*(?:[-=*_#]{3,}.*|.*[-=*_#]{3,}\s*)$")
 _REPLY = re.compile(r"[45]\d\d\b")
+# Wording next to the address that failed.
+_FAILURE_WORDS = re.compile(
+    r"fail|undeliver|not (?:be )?delivered|couldn't be delivered|could not be delivered|unable to"
+    r"|reject|refused|denied|unknown|invalid|does not exist|doesn't exist|not found|no such"
+    r"|error|bounce|permanent|\b[45]\d\d\b|\b[45]\.\d{1,3}\.\d{1,3}\b",
+    re.I,
+)
+# Lines that introduce a failure report without saying why ("There was an error
+# delivering your mail to …"): the line that says why follows them.
+_INTRO = re.compile(
+    r"error (?:occurred )?(?:while |when )?delivering|(?:could not|couldn't|was not|wasn't|cannot"
+    r"|can't) be delivered to|(?:was not|wasn't) delivered to|unable to deliver (?:your|the|this)"
+    r"|delivery (?:to the following|has failed to)|following (?:address|recipient)"
+    r"|this is the mail system|created automatically by mail delivery|a message that you sent"
+    r"|i'm (?:afraid|sorry)|not able to deliver|wasn't able to deliver|delivery status notification"
+    r"|for the following reason|message (?:could not|couldn't) be delivered",
+    re.I,
+)
 # Words that make a paragraph look like an error description.
 _ERROR_WORDS = re.compile(
     r"\b[245]\d\d\b|\b[245]\.\d\.\d|error|fail|unknown|not exist|reject|refused|denied"
@@ -135,7 +156,7 @@ def _decode(part: Message) -> str:
         payload = part.get_payload(decode=True)
     except Exception:  # hostile encodings
         payload = None
-    if payload is None:
+    if not isinstance(payload, bytes):
         raw = part.get_payload()
         return raw if isinstance(raw, str) else ""
     # Declared charset first, then UTF-8 (mislabelled parts are common), then Latin-1.
@@ -198,7 +219,7 @@ def is_bounce(msg: Message) -> bool:
     try:
         ctype = msg.get_content_type()
         if ctype == "multipart/report" and (
-            (msg.get_param("report-type") or "").lower() == "delivery-status"
+            str(msg.get_param("report-type") or "").lower() == "delivery-status"
         ):
             return True
         if any(p.get_content_type() == "message/delivery-status" for p in _walk(msg)):
@@ -235,13 +256,8 @@ def parse_dsn(raw: bytes) -> list[DsnRecipient]:
         original_id = _original_message_id(msg)
         found = _from_delivery_status(msg, original_id)
         if found:
-            if any(r.diagnostic is None for r in found):
-                # A DSN without Diagnostic-Code: the error is in the human-readable part.
-                text = _Text(msg)
-                for r in found:
-                    if r.diagnostic is None:
-                        r.diagnostic = text.diagnostic(r.recipient)
-                        r.smtp_code, _ = _failure_codes(r.diagnostic)
+            if any(r.diagnostic is None or r.recipient is None for r in found):
+                _fill_from_text(found, _Text(msg), msg)
             return found
         return _from_text(msg, original_id)
     except Exception:  # best effort on hostile input
@@ -464,11 +480,31 @@ class _Text:
         failed = [a.lower() for a in _ADDRESS.findall(_header(msg, "X-Failed-Recipients"))]
         if failed:
             return list(dict.fromkeys(failed))
-        first = next(iter(self.foreign or self.any), None)
+        first = self._near_failure(self.foreign) or self._near_failure(self.any)
         if first is None:
-            # Not named in the report: the addressee of the returned message.
-            first = _returned_to(msg, self.rest)
+            # Not named in the report: the addressee of the returned message, else a
+            # "To: …" line of the report itself (Exchange's "Your message To: x").
+            first = _returned_to(msg, self.rest) or self._to_line()
         return [first] if first else []
+
+    def _to_line(self) -> str | None:
+        for para in self.paras:
+            for line in para:
+                m = re.match(r"\s*to\s*:(.*)", line, re.I)
+                found = _ADDRESS.search(m.group(1)) if m else None
+                if found and not BOUNCE_SENDERS.search(found.group().split("@", 1)[0]):
+                    return found.group().strip(".").lower()
+        return None
+
+    def _near_failure(self, mentions: dict[str, tuple[int, int]]) -> str | None:
+        """The first address whose line (or the next) carries failure wording, else the
+        first address: a report may name a help desk or a list address before the one
+        that failed."""
+        for addr, (p, n) in mentions.items():
+            near = " ".join(self.paras[p][n : n + 2])
+            if _FAILURE_WORDS.search(near):
+                return addr
+        return next(iter(mentions), None)
 
     def diagnostic(self, addr: str | None) -> str | None:
         where = self.foreign.get(addr) or self.any.get(addr) if addr else None
@@ -479,16 +515,32 @@ class _Text:
         return _diagnostic_without_address(self.paras, where, addr)
 
 
+def _fill_from_text(found: list[DsnRecipient], text: _Text, msg: Message) -> None:
+    """A DSN's blocks without Final-Recipient or Diagnostic-Code: the human-readable part
+    names the failed address and says why."""
+    named = iter(text.recipients(msg))
+    for r in found:
+        if r.recipient is None:
+            r.recipient = next(named, None)
+        if r.diagnostic is None:
+            r.diagnostic = text.diagnostic(r.recipient)
+            r.smtp_code, _ = _failure_codes(r.diagnostic)
+
+
 def _returned_to(msg: Message, rest: str) -> str | None:
     """The first To: address of the returned original message."""
     for part in _walk(msg):
-        if part.get_content_type() == "message/rfc822":
+        ctype = part.get_content_type()
+        inner: object = None
+        if ctype in ("message/rfc822", "message/global"):
             inner = part.get_payload()
             inner = inner[0] if isinstance(inner, list) and inner else inner
-            if isinstance(inner, Message):
-                m = _ADDRESS.search(_header(inner, "To"))
-                if m:
-                    return m.group().lower()
+        elif ctype in ("text/rfc822-headers", "message/global-headers"):
+            inner = email.message_from_string(_decode(part), policy=compat32)
+        if isinstance(inner, Message):
+            m = _ADDRESS.search(_header(inner, "To"))
+            if m:
+                return m.group().lower()
     m = re.search(r"(?im)^to:[^\n]*?(" + _ADDRESS.pattern + ")", rest)
     return m.group(1).lower() if m else None
 
@@ -563,6 +615,8 @@ def _diagnostic_without_address(
             # itself ("Unknown user: addr").
             rest = re.sub(re.escape(addr) + r".*$", "", first, flags=re.I)
             first = first if _strong(rest) else ""
+        elif len(lines) > 1 and _only_intro(first):
+            first = ""  # the next line says why
         candidates.append(" ".join([first, *lines[1:]]))
         candidates += [" ".join(para) for para in paras[p + 1 :]]
     candidates += [" ".join(ln for ln in para if not _LABEL_LINE.match(ln)) for para in paras]
@@ -570,4 +624,13 @@ def _diagnostic_without_address(
     for text in collapsed:
         if _strong(text):
             return text
-    return next((t for t in collapsed if _ERROR_WORDS.search(t)), None)
+    wordy = [t for t in collapsed if _ERROR_WORDS.search(t)]
+    return next((t for t in wordy if not _only_intro(t)), wordy[0] if wordy else None)
+
+
+def _only_intro(text: str) -> bool:
+    """An introduction to the failure that does not say why (see _INTRO)."""
+    if not _INTRO.search(text):
+        return False
+    rest = _INTRO.sub(" ", _ADDRESS.sub(" ", text))
+    return not _strong(rest)

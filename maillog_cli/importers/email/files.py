@@ -1,7 +1,7 @@
 """Raw emails as an import source: .eml files, mbox files and Maildir folders.
 
 This is the one source that carries the messages themselves, which `maillog show`
-and `maillog resend` need (DESIGN.md, formats.md 3.9). It is not a JSON importer:
+and `maillog resend` need (docs/providers.md#email). It is not a JSON importer:
 the pipeline asks `sniff()` about a file's first bytes and then hands the whole
 (decompressed) stream to `read()`; Maildir folders go to `read_maildir()`.
 
@@ -21,7 +21,7 @@ For every message:
 
 Rules worth knowing:
 
-- Message id: the Message-ID header (formats.md 3.3: trimmed, one pair of `<>`
+- Message id: the Message-ID header (docs/providers.md, "Message id": trimmed, one pair of `<>`
   removed, case kept). A message without one gets a stable synthetic id,
   ``"sha1-" + sha1(raw bytes).hexdigest()[:32]``, so importing it again (or the same
   message from an .eml and from an mbox, whose From_ line is not part of the
@@ -61,6 +61,7 @@ from maillog_cli import normalize
 from maillog_cli.errors import RecordError
 from maillog_cli.importers.base import Context, finish
 from maillog_cli.importers.email import dsn as _dsn
+from maillog_cli.importers.email import kinds as _kinds
 from maillog_cli.model import Event, Skip, StoredMessage
 
 NAME = "email"
@@ -89,6 +90,8 @@ _KNOWN_FIELDS = frozenset(
     references x-mailer user-agent dkim-signature authentication-results arc-seal
     arc-message-signature arc-authentication-results received-spf x-original-to
     list-unsubscribe list-id precedence auto-submitted x-failed-recipients
+    x-apparently-to x-original-authentication-results domainkey-signature
+    resent-from resent-to resent-date errors-to
     envelope-to x-received x-google-dkim-signature thread-topic thread-index
     importance x-priority feedback-id x-ses-outgoing x-sg-eid""".split()
 )
@@ -182,9 +185,39 @@ def _header_lines_ok(lines: list[bytes], min_fields: int) -> bool:
     return fields >= min_fields and known >= 1
 
 
+def _known_name(line: bytes) -> bool:
+    """The line is a header field whose name real mail carries (Received:, X-…: …)."""
+    m = _FIELD.match(line)
+    if not m:
+        return False
+    name = line[: m.end() - 1].strip().lower()
+    return name in _KNOWN_FIELDS or name.startswith((b"x-", b"arc-", b"list-", b"content-"))
+
+
+def _mail_header_start(lines: list[bytes], head: bytes) -> bool:
+    """A header section that starts like mail, even when a later line is broken.
+
+    Real bounces carry header lines no CSV or YAML file starts with (Received:,
+    Return-Path:, Delivered-To:, X-…:) and sometimes a malformed line further down (an
+    unindented continuation, a name with odd characters). The first line being such a
+    field, plus a second known field before the first blank line, is enough. A first
+    line longer than the sniff window counts on its own.
+    """
+    if not lines or not _known_name(lines[0]):
+        return False
+    if b"\n" not in head:
+        return True
+    known = 0
+    for line in lines[:500]:
+        if not line:
+            break
+        known += _known_name(line)
+    return known >= 2
+
+
 def sniff(name: str, head: bytes) -> bool:
     """True for an mbox or an RFC 5322 message, judged from its first bytes and its name."""
-    head = head[:SNIFF_LIMIT]
+    head = _without_blank_lines(head[:SNIFF_LIMIT])
     stripped = head.lstrip()
     if not stripped or stripped[:1] in (b"{", b"["):
         return False
@@ -197,7 +230,13 @@ def sniff(name: str, head: bytes) -> bool:
         return bool(_FROM_LINE.match(first)) and _header_lines_ok(lines[1:], 1)
     lower = name.lower()
     lenient = lower.endswith((".eml", ".msg.txt", ".email")) or lower.endswith(".eml.gz")
-    return _header_lines_ok(lines, 1 if lenient else 2)
+    return _header_lines_ok(lines, 1 if lenient else 2) or _mail_header_start(lines, head)
+
+
+def _without_blank_lines(head: bytes) -> bytes:
+    """The text from its first non-blank line on (saved mail sometimes starts with one)."""
+    m = re.match(rb"(?:[ \t]*\r?\n)+", head)
+    return head[m.end() :] if m else head
 
 
 def is_maildir(path: Path) -> bool:
@@ -213,10 +252,13 @@ def is_maildir(path: Path) -> bool:
 
 def read(stream: BinaryIO, name: str, ctx: Context) -> Iterator[tuple[int, Item]]:
     """(line where the message starts, item) for every message of an .eml or an mbox."""
+    line = 1
     try:
         first = stream.readline(READ_CHUNK)
+        while first and not first.strip() and line < 1000:  # blank lines before the headers
+            first, line = stream.readline(READ_CHUNK), line + 1
     except Exception as exc:  # a broken compressed stream and the like
-        yield 1, RecordError(f"cannot read the file: {_short(exc)}")
+        yield line, RecordError(f"cannot read the file: {_short(exc)}")
         return
     if first.startswith(b"From ") and first.endswith(b"\n"):
         yield from _read_mbox(stream, first, ctx)
@@ -224,14 +266,14 @@ def read(stream: BinaryIO, name: str, ctx: Context) -> Iterator[tuple[int, Item]
     try:
         rest = stream.read(MAX_MESSAGE + 1 - len(first))
     except Exception as exc:
-        yield 1, RecordError(f"cannot read the file: {_short(exc)}")
+        yield line, RecordError(f"cannot read the file: {_short(exc)}")
         return
     raw = first + rest
     if len(raw) > MAX_MESSAGE:
-        yield 1, RecordError(f"message larger than {MAX_MESSAGE >> 20} MiB")
+        yield line, RecordError(f"message larger than {MAX_MESSAGE >> 20} MiB")
         return
     for item in message_items(raw, "eml", ctx):
-        yield 1, item
+        yield line, item
 
 
 def read_maildir(path: Path, ctx: Context) -> Iterator[tuple[str, Item]]:
@@ -267,7 +309,7 @@ def read_maildir(path: Path, ctx: Context) -> Iterator[tuple[str, Item]]:
                 except OSError as exc:
                     yield loc, RecordError(f"cannot read: {_short(exc)}")
                     continue
-                for item in message_items(raw, "maildir", ctx):
+                for item in message_items(raw, "maildir", ctx, folder=str(folder)):
                     yield loc, item
 
 
@@ -338,11 +380,19 @@ def _from_line_date(line: bytes) -> str | None:
 
 
 def message_items(
-    raw: bytes, source: str, ctx: Context, from_line_date: str | None = None
+    raw: bytes,
+    source: str,
+    ctx: Context,
+    from_line_date: str | None = None,
+    folder: str | None = None,
 ) -> list[Item]:
-    """Everything one message yields: [StoredMessage, Event…], bounce events, a Skip, or one error."""
+    """Everything one message yields: [StoredMessage, Event…], bounce events, a Skip, or one error.
+
+    `folder` is the Maildir folder the message lies in ("" for the top one); None for
+    .eml and mbox files.
+    """
     try:
-        return _message_items(raw, source, ctx, from_line_date)
+        return _message_items(raw, source, ctx, from_line_date, folder)
     except RecordError as exc:
         return [exc]
     except RecursionError:
@@ -351,12 +401,88 @@ def message_items(
         return [RecordError(f"unreadable message: {_short(exc)}")]
 
 
-def _message_items(raw: bytes, source: str, ctx: Context, from_line_date: str | None) -> list[Item]:
+def _message_items(
+    raw: bytes, source: str, ctx: Context, from_line_date: str | None, folder: str | None
+) -> list[Item]:
+    """The items of one message, by what kind of mail it is (see kinds.py for the order)."""
     _check_headers(raw)
     msg = BytesParser(policy=_POLICY).parsebytes(raw)
+    if _kinds.is_feedback_report(msg):
+        return _complaint_items(raw, msg, ctx, from_line_date)
+    subject = _decoded(msg.get("Subject")) or ""
+    dsn_outside = _outer_is_dsn(msg)
+    if not dsn_outside:
+        inner = _kinds.forwarded_bounce(msg, subject, lambda: _full_text(msg), _is_bounce)
+        if inner is not None:
+            return _forwarded_items(inner, msg, ctx, from_line_date)
+    if not dsn_outside and not _dsn.BOUNCE_SUBJECTS.search(subject):
+        if _kinds.is_auto_reply(msg, subject):
+            return [Skip("automatic reply (RFC 3834), not a bounce")]
     if _is_bounce(msg):
         return _bounce_items(raw, msg, ctx, from_line_date)
+    provided = _provider_items(msg, ctx)
+    if provided is not None:
+        return provided
+    if folder is not None and _kinds.is_received(msg, folder):
+        return _sent_items(raw, msg, source, ctx, from_line_date, inbound=True)
     return _sent_items(raw, msg, source, ctx, from_line_date)
+
+
+def _outer_is_dsn(msg: Message) -> bool:
+    """The message itself is a delivery report by its structure or its sender."""
+    if msg.get_content_type() == "multipart/report" or msg.get("X-Failed-Recipients"):
+        return True
+    who = " ".join(_text(msg.get(h)) or "" for h in ("From", "Sender"))
+    if _dsn.BOUNCE_SENDERS.search(who):
+        return True
+    return any(p.get_content_type() in _STATUS_PARTS for p in _own_parts(msg))
+
+
+def _own_parts(msg: Message) -> Iterator[Message]:
+    """The parts of a message, not descending into attached messages (a forwarded DSN
+    is not a delivery report of the message that carries it)."""
+    yield msg
+    if msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), list):
+        for part in msg.get_payload():
+            if isinstance(part, Message):
+                yield from _own_parts(part)
+
+
+def _full_text(msg: Message) -> str:
+    """The readable text of a message, the part below a returned-message line included."""
+    report, rest = _dsn._human_text(msg)
+    return report + "\n" + rest if rest else report
+
+
+def _forwarded_items(
+    inner: bytes, outer: Message, ctx: Context, from_line_date: str | None
+) -> list[Item]:
+    """A bounce a person forwarded: the bounce's events; the outer Date backs up its own."""
+    msg = BytesParser(policy=_POLICY).parsebytes(inner)
+    fallback = from_line_date or _text(outer.get("Date"))
+    items = _bounce_items(inner, msg, ctx, fallback)
+    forwarder = _addresses(outer, "From")
+    for item in items:
+        if isinstance(item, Event) and forwarder:
+            item.extra["forwarded_by"] = forwarder[0]
+    return items
+
+
+def _provider_items(msg: Message, ctx: Context) -> list[Item] | None:
+    """A provider's JSON notification delivered as an email (SNS email subscriptions
+    carry SES events this way): that provider importer's items, else None."""
+    obj = _kinds.json_body(msg)
+    if obj is None:
+        return None
+    from maillog_cli import importers
+
+    module = importers.detect(obj)
+    if module is None or getattr(module, "PROVIDER", None) is None:
+        return None
+    try:
+        return list(module.parse(obj, ctx))
+    except RecordError as exc:
+        return [exc]
 
 
 def _check_headers(raw: bytes) -> None:
@@ -419,8 +545,15 @@ def _is_bounce(msg: Message) -> bool:
 
 
 def _sent_items(
-    raw: bytes, msg: Message, source: str, ctx: Context, from_line_date: str | None
+    raw: bytes,
+    msg: Message,
+    source: str,
+    ctx: Context,
+    from_line_date: str | None,
+    inbound: bool = False,
 ) -> list[Item]:
+    """The stored message and one event per recipient: `sent`, or for mail received into
+    a Maildir `processed` with direction inbound (as Resend's `email.received`)."""
     if not any(msg.get(h) for h in ("From", "To", "Cc", "Bcc", "Message-ID", "Date", "Subject")):
         raise RecordError("not an email message: no From, To, Subject, Date or Message-ID")
     message_id = normalize.message_id(_text(msg.get("Message-ID"))) or synthetic_id(raw)
@@ -449,10 +582,11 @@ def _sent_items(
             finish(
                 Event(
                     timestamp=timestamp,
-                    status="sent",
-                    raw_status="sent",
+                    status="processed" if inbound else "sent",
+                    raw_status="received" if inbound else "sent",
                     provider=None,
                     message_id=message_id,
+                    direction="inbound" if inbound else "outbound",
                     sender=sender,
                     recipient=rcpt,
                     subject=subject,
@@ -465,7 +599,7 @@ def _sent_items(
 
 
 def _bounce_items(raw: bytes, msg: Message, ctx: Context, from_line_date: str | None) -> list[Item]:
-    recipients = [r for r in _dsn.parse_dsn(raw) if r.recipient]
+    recipients = [r for r in _dsn.parse_dsn(raw) if r.recipient is not None]
     if not recipients:
         return [Skip("bounce message without a readable recipient")]
     bounce_id = normalize.message_id(_text(msg.get("Message-ID"))) or synthetic_id(raw)
@@ -482,7 +616,7 @@ def _bounce_items(raw: bytes, msg: Message, ctx: Context, from_line_date: str | 
         status = _bounce_status(rec.action, rec.status)
         if status is None:
             continue  # delivered / relayed / expanded: not a failure
-        recipient = rec.recipient.strip().lower()
+        recipient = (rec.recipient or "").strip().lower()
         timestamp = _bounce_time(
             msg,
             ctx,
@@ -524,6 +658,68 @@ def _bounce_items(raw: bytes, msg: Message, ctx: Context, from_line_date: str | 
             )
         )
     return items or [Skip("delivery report without a failed or delayed recipient")]
+
+
+def _complaint_items(
+    raw: bytes, msg: Message, ctx: Context, from_line_date: str | None
+) -> list[Item]:
+    """An ARF feedback report (RFC 5965): a `complained` event per original recipient,
+    filed under the original message (its Message-ID in the attached message/headers).
+    Reports that are not complaints (not-spam, auth-failure) are skipped."""
+    fields = _kinds.feedback_fields(msg)
+    kind = (fields.get("feedback-type") or [""])[0].strip().lower()
+    if kind not in _kinds.COMPLAINT_TYPES:
+        return [Skip(f"feedback report of type {kind!r}: not a complaint")]
+    original = _returned_headers(msg)
+    report_id = normalize.message_id(_text(msg.get("Message-ID"))) or synthetic_id(raw)
+    message_id = normalize.message_id(_text(original.get("Message-ID"))) if original else None
+    extra: dict[str, Any] = {"source": "arf", "feedback_type": kind or None}
+    extra["report_message_id"] = report_id
+    for name in ("user-agent", "source-ip", "reported-domain"):
+        if fields.get(name):
+            extra[name.replace("-", "_")] = fields[name][0]
+    reporter = _addresses(msg, "From")
+    if reporter:
+        extra["reported_by"] = reporter[0]
+    if message_id is None:
+        message_id = report_id
+        extra["note"] = "the report does not name the original message; filed under its own id"
+    senders = (_addresses(original, "From") if original else []) or [
+        a for v in fields.get("original-mail-from", []) if (a := normalize.address(v))
+    ]
+    arrival = fields["arrival-date"][0] if fields.get("arrival-date") else None
+    timestamp = _bounce_time(msg, ctx, [], arrival, from_line_date)
+    return [
+        finish(
+            Event(
+                timestamp=timestamp,
+                status="complained",
+                raw_status=f"arf:{kind or 'abuse'}",
+                provider=None,
+                message_id=message_id,
+                sender=senders[0] if senders else None,
+                recipient=rcpt,
+                subject=_decoded(original.get("Subject")) if original else None,
+                extra=dict(extra),
+            )
+        )
+        for rcpt in _complaint_recipients(fields, original) or _NO_RECIPIENT
+    ]
+
+
+_NO_RECIPIENT: list[str | None] = [None]  # a report that names none: one event all the same
+
+
+def _complaint_recipients(fields: dict[str, list[str]], original: Message | None) -> list[str]:
+    """Original-Rcpt-To, else the recipient headers of the attached original (ISPs that
+    redact To: often keep X-HmXmrOriginalRecipient); only real addresses."""
+    found = [a for v in fields.get("original-rcpt-to", []) if (a := normalize.address(v))]
+    if not found and original is not None:
+        for name in (*_kinds.ORIGINAL_RECIPIENT_HEADERS, "To"):
+            found = _addresses(original, name)
+            if found:
+                break
+    return [a for a in dict.fromkeys(found) if "@" in a]
 
 
 def _bounce_status(action: str | None, status: str | None) -> str | None:
@@ -624,9 +820,9 @@ def auth_results(msg: Message) -> tuple[str | None, str | None, str | None]:
             found.setdefault(m.group(1).lower(), m.group(2).lower())
     if "spf" not in found:
         for value in msg.get_all("Received-SPF") or []:
-            m = _SPF_WORD.match(_text(value) or "")
-            if m:
-                found["spf"] = m.group(1).lower()
+            word = _SPF_WORD.match(_text(value) or "")
+            if word:
+                found["spf"] = word.group(1).lower()
                 break
     return found.get("spf"), found.get("dkim"), found.get("dmarc")
 
@@ -653,12 +849,12 @@ def _addresses(msg: Message, name: str) -> list[str]:
         addr = addr.strip().lower()
         if addr and addr not in out:
             out.append(addr)
-    if not out:  # what getaddresses could not read: formats.md 3.4 on each value
+    if not out:  # getaddresses read nothing: docs/providers.md's address rule on each value
         for value in values:
             for piece in value.split(","):
-                addr = normalize.address(piece)
-                if addr and addr not in out and not addr.endswith(":;"):
-                    out.append(addr)
+                bare = normalize.address(piece)
+                if bare and bare not in out and not bare.endswith(":;"):
+                    out.append(bare)
     return out
 
 

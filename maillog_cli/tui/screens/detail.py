@@ -17,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from maillog_cli.render.message import message_view
 from maillog_cli.render.output import visible
 from maillog_cli.tui.cells import label_value
 from maillog_cli.tui.data import Source, pretty_json
@@ -29,7 +30,7 @@ def detail_renderable(source: Source, message_id: str) -> tuple[Any, bool]:
         return Text(
             f"No message {visible(message_id)} in the store (pruned?).", style="bold red"
         ), False
-    parts: list[Any] = [detail.renderable()]
+    parts: list[Any] = [message_view(detail)]
     m = detail.message
     if not any(m.get(k) for k in ("spf", "dkim", "dmarc")):
         parts.append(Text(""))

@@ -1,6 +1,6 @@
 """Resend confirmation: what would be sent, to whom, through which server — then a yes.
 
-All decisions are the resend command's (maillog_cli/resend.py): the selection (stored
+All decisions are the resend command's (maillog_cli/commands/resend.py and maillog_cli/resend/): the selection (stored
 content needed), the refusal of hard-bounced, complained or suppressed recipients (no
 force from here: use `maillog resend --force` knowingly), the SMTP settings and their
 checks, the send and its record. This screen only shows the plan and asks.
@@ -30,7 +30,7 @@ def _line(t: Text, label: str, value: str, style: str = "") -> None:
 
 def plan_text(plan: Any, settings: Any) -> Text:
     """The envelope, server and headers of a resend plan, as the command's --dry-run shows them."""
-    from maillog_cli.resend.send import build_message, original_headers
+    from maillog_cli.resend.plan import build_message, original_headers
 
     t = Text()
     t.append("Resend ", style="bold")
@@ -80,12 +80,13 @@ class ResendScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         body = self.query_one("#resend-body", Static)
-        from maillog_cli.resend import send as core
+        from maillog_cli.resend.plan import make_plans, select
+        from maillog_cli.resend.settings import resolve_settings
 
         try:
-            settings = core.resolve_settings({})
-            selection = core.select(self.source.store, [self.message_id], None)
-            plans = core.make_plans(self.source.store, selection.ids, (), settings.sender, False)
+            settings = resolve_settings({})
+            selection = select(self.source.store, [self.message_id], None)
+            plans = make_plans(self.source.store, selection.ids, (), settings.sender, False)
         except MaillogError as exc:
             body.update(Text(f"Cannot resend: {exc}", style="bold red"))
             return
@@ -125,14 +126,15 @@ class ResendScreen(ModalScreen[bool]):
         plan, settings, path = self.plan, self.settings, self.source.path
 
         def send() -> None:
-            from maillog_cli.resend import send as core
+            from maillog_cli.resend.send import send_batch
+            from maillog_cli.resend.settings import ready_to_send
             from maillog_cli.store.db import Store
 
             try:
-                ready = core.ready_to_send(settings)
+                ready = ready_to_send(settings)
                 store = Store.open(path)
                 try:
-                    result = core.send_batch(store, [plan], ready, per_second=5.0)
+                    result = send_batch(store, [plan], ready, per_second=5.0)
                 finally:
                     store.close()
             except MaillogError as exc:

@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from maillog_cli.render.format import short_time
 from maillog_cli.render.output import visible
 from maillog_cli.tui.cells import fit, label_value
 from maillog_cli.tui.data import Source, pretty_json
@@ -86,7 +87,7 @@ class AuditView(Vertical):
             table.add_column(Text(name, style="bold"), width=w, key=name)
         for i, e in enumerate(entries):
             values = {
-                "time": (e.get("created_at") or "")[:16].replace("T", " "),
+                "time": short_time(e.get("created_at"), "minute"),
                 "actor": actor_label(e),
                 "action": e.get("action"),
                 "target": target_label(e),

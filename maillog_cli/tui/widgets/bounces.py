@@ -16,9 +16,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from maillog_cli.errors import MaillogError
+from maillog_cli.render.format import class_style, share
 from maillog_cli.render.output import visible
 from maillog_cli.store.query import Filters
-from maillog_cli.tui.cells import CLASS_STYLES, class_text, fit, share
+from maillog_cli.tui.cells import class_text, fit
 from maillog_cli.tui.data import Source
 
 
@@ -81,7 +82,7 @@ class BouncesView(Vertical):
         for c in summary.by_class:
             if c["bounce_class"] is None:
                 continue
-            t.append(f"{c['bounce_class']} ", style=CLASS_STYLES.get(c["bounce_class"], ""))
+            t.append(f"{c['bounce_class']} ", style=class_style(c["bounce_class"]))
             t.append(f"{c['events']:,} ({share(c['share'])})   ")
         if summary.domains:
             t.append("\ntop domains: ", style="dim")

@@ -19,9 +19,9 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
+from maillog_cli.render.columns import Column, email_columns
 from maillog_cli.render.output import visible
 from maillog_cli.store.query import Filters, Page
-from maillog_cli.tui.cells import Column, columns_for
 from maillog_cli.tui.data import PAGE_SIZE, Row, Source, Update, merge
 from maillog_cli.tui.widgets.filter_bar import FilterBar
 from maillog_cli.tui.widgets.message_list import PREFETCH, MessageList
@@ -60,6 +60,7 @@ class EmailsView(Vertical):
         self._timer: Timer | None = None
         self._stepping = False
         self._more = False
+        self.error: str | None = None  # a failed worker's message, until the next reload
 
     def compose(self) -> ComposeResult:
         yield Static("", id="emails-header")
@@ -89,6 +90,7 @@ class EmailsView(Vertical):
         self.exhausted = False
         self.loading = True
         self.count = None
+        self.error = None
         self.new_since_follow = 0
         self.table.clear()
         self._update_header()
@@ -148,6 +150,13 @@ class EmailsView(Vertical):
         if token == self._token:
             self.count = n
             self._update_header()
+
+    def show_error(self, message: str) -> None:
+        """A failed page/count/follow worker: say so in place of the rows (the app goes on)."""
+        self.loading = False
+        self._stepping = False
+        self.error = message
+        self._update_header()
 
     # --- filters -------------------------------------------------------------------------
     def open_filter(self) -> None:
@@ -232,7 +241,7 @@ class EmailsView(Vertical):
 
     # --- layout --------------------------------------------------------------------------
     def _set_columns(self, width: int) -> bool:
-        columns = columns_for(width)
+        columns = email_columns(width)
         if columns == self._columns:
             return False
         self._columns = columns
@@ -273,8 +282,10 @@ class EmailsView(Vertical):
         self.query_one("#emails-header", Static).update(t)
         empty = self.query_one("#emails-empty", Static)
         nothing = not self.rows and not self.loading
-        empty.display = nothing
-        if nothing:
+        empty.display = nothing or self.error is not None
+        if self.error is not None:
+            empty.update(Text(self.error + "  (press / to change the filter)", style="bold red"))
+        elif nothing:
             empty.update(
                 Text(
                     "No messages match. Press / to change the filter (empty it to see everything).",

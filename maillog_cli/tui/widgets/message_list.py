@@ -20,7 +20,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from maillog_cli.tui.cells import Column, email_cells
+from maillog_cli.render.columns import Column
+from maillog_cli.tui.cells import email_cells
 
 Row = dict[str, Any]
 PREFETCH = 60  # rows from the end at which more are asked for

@@ -1,6 +1,6 @@
 """The Stats tab: `maillog stats`'s figures for the current filter (maillog_cli/stats.py).
 
-Shows the DESIGN.md stats object: messages, rates, messages by latest status, and the
+Shows the `stats --format json` object: messages, rates, messages by latest status, and the
 last 30 days of the per-day series as bars. If stats.py is missing, a placeholder says so.
 """
 
@@ -15,14 +15,14 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from maillog_cli.errors import MaillogError
+from maillog_cli.render.format import share
 from maillog_cli.render.output import status_text, visible
 from maillog_cli.store.query import Filters
-from maillog_cli.tui.cells import share
 from maillog_cli.tui.data import Source
 
 
 def stats_renderable(data: dict[str, Any], width: int) -> Any:
-    """The stats object (DESIGN.md keys) as text, a status table and per-day bars."""
+    """The stats object (the output contract's keys) as text, a status table and per-day bars."""
     from rich.console import Group
 
     parts: list[Any] = []

@@ -1,0 +1,92 @@
+"""Events for a person: the plain cells (TSV in a pipe), the terminal table (search,
+bounces --list) and the one-line form `tail` prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from maillog_cli.render.columns import event_line_columns, event_table_columns
+from maillog_cli.render.format import reply_code, short_time
+from maillog_cli.render.output import one_line, status_text, table
+
+TABLE_COLUMNS = (
+    "time",
+    "status",
+    "recipient",
+    "subject",
+    "provider",
+    "class",
+    "code",
+    "diagnostic",
+)
+
+
+def table_cells(row: dict[str, Any]) -> list[Any]:
+    """One event as plain cells in TABLE_COLUMNS order."""
+    return [
+        short_time(row.get("timestamp")),
+        row.get("status"),
+        row.get("recipient"),
+        row.get("subject"),
+        row.get("provider"),
+        row.get("bounce_class"),
+        reply_code(row),
+        row.get("diagnostic"),
+    ]
+
+
+def event_table(rows: list[dict[str, Any]], width: int, title: str | None = None) -> Table:
+    """The events as a table that fits `width` cells: columns by event_table_columns()."""
+    layout = event_table_columns(width)
+    columns = [
+        (
+            c.label,
+            {
+                "no_wrap": True,
+                "overflow": "ellipsis",
+                "width": c.width,
+                "style": "dim" if c.key == "time" else "",
+            },
+        )
+        for c in layout
+    ]
+    where = [TABLE_COLUMNS.index(c.key) for c in layout]
+    cells = []
+    for r in rows:
+        c = table_cells(r)
+        c[1] = status_text(r.get("status"))
+        c[3] = one_line(c[3])
+        c[7] = one_line(c[7])
+        cells.append([c[i] for i in where])
+    return table(columns, cells, title=title)
+
+
+def event_line(row: dict[str, Any], width: int) -> Text:
+    """One event on one terminal line: time, coloured status, recipient, subject, diagnostic."""
+    time_, status_, to, subject, diag = event_line_columns(width)
+    status = status_text(row.get("status"))
+    status.truncate(status_.width, pad=True)
+
+    def cell(value: Any, cells: int) -> Text:
+        t = Text(one_line(value))
+        t.truncate(cells, overflow="ellipsis", pad=True)
+        return t
+
+    line = Text.assemble(
+        Text(short_time(row.get("timestamp")).ljust(time_.width), style="dim"),
+        " ",
+        status,
+        " ",
+        cell(row.get("recipient"), to.width),
+        " ",
+        cell(row.get("subject"), subject.width),
+        " ",
+    )
+    diagnostic = Text(one_line(row.get("diagnostic") or reply_code(row)), style="dim")
+    diagnostic.truncate(diag.width, overflow="ellipsis")
+    line.append_text(diagnostic)
+    line.rstrip()
+    return line

@@ -1,0 +1,104 @@
+"""One message for a person: what `show` prints and the TUI detail screen shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.text import Text
+
+from maillog_cli.message_detail import MessageDetail
+from maillog_cli.render.format import short_time
+from maillog_cli.render.output import status_text, visible
+
+
+def message_view(detail: MessageDetail) -> Group:
+    """The header lines, the timeline and (for a bounce) why and what to do."""
+    m = detail.message
+    head = Text()
+
+    def line(label: str, value: Any, style: str = "") -> None:
+        if value in (None, ""):
+            return
+        head.append(f"{label:<13}", style="bold")
+        head.append(visible(value), style=style)
+        head.append("\n")
+
+    line("Message-ID", detail.message_id)
+    line("Also known as", ", ".join(detail.aliases))
+    line("From", m.get("sender"))
+    line("To", m.get("recipient"))
+    line("Subject", m.get("subject"))
+    line("Provider", m.get("provider"))
+    line("Tag", m.get("tag"))
+    line("First seen", short_time(m.get("first_seen")))
+    if m.get("last_status"):
+        head.append(f"{'Status':<13}", style="bold")
+        head.append_text(status_text(m["last_status"]))
+        if m.get("bounce_class"):
+            head.append(f"  ({visible(m['bounce_class'])}: {visible(m.get('bounce_reason'))})")
+        head.append("\n")
+    for key, label in (
+        ("opened_at", "Opened"),
+        ("clicked_at", "Clicked"),
+        ("complained_at", "Complained"),
+        ("unsubscribed_at", "Unsubscribed"),
+    ):
+        line(label, short_time(m.get(key)))
+    auth = [f"{k.upper()}={m[k]}" for k in ("spf", "dkim", "dmarc") if m.get(k)]
+    line("Auth", " ".join(auth))
+    line("Size", f"{m['size']} bytes" if m.get("size") else None)
+    line(
+        "Content",
+        "stored (maillog show --raw, maillog resend)" if m.get("has_content") else "not stored",
+    )
+    line("Resent from", m.get("resent_from"))
+    line("Resent as", ", ".join(detail.resends))
+    explain = explanation(detail)
+    parts: list[Any] = [head, timeline(detail)]
+    if explain is not None:
+        parts.append(explain)
+    return Group(*parts)
+
+
+def timeline(detail: MessageDetail) -> Text:
+    """One line per event (time, status, the provider's word, code, class/reason, and the
+    recipient when it is not the message's), its diagnostic indented below it."""
+    main = detail.message.get("recipient")
+    t = Text()
+    t.append("\nTimeline\n", style="bold")
+    for e in detail.events:
+        t.append(short_time(e.get("timestamp"), "millisecond"), style="dim")
+        t.append("  ")
+        word = status_text(e.get("status"))
+        word.pad_right(11 - len(word.plain))
+        t.append_text(word)
+        if e.get("raw_status") and e["raw_status"] != e.get("status"):
+            t.append(f" ({visible(e['raw_status'])})", style="dim")
+        code = " ".join(str(x) for x in (e.get("smtp_code"), e.get("enhanced_code")) if x)
+        if code:
+            t.append(f"  {code}")
+        if e.get("bounce_class"):
+            t.append(f"  {visible(e['bounce_class'])}/{visible(e.get('bounce_reason'))}")
+        if e.get("recipient") and e["recipient"] != main:
+            t.append(f"  → {visible(e['recipient'])}")
+        if e.get("provider") and e["provider"] != detail.message.get("provider"):
+            t.append(f"  [{visible(e['provider'])}]", style="dim")
+        t.append("\n")
+        if e.get("diagnostic"):
+            t.append(f"    {visible(e['diagnostic'])}\n", style="italic")
+    return t
+
+
+def explanation(detail: MessageDetail) -> Text | None:
+    """Why it bounced and what to do, for the latest bounce-like event."""
+    found = detail.explanation()
+    if found is None:
+        return None
+    e, info = found
+    t = Text()
+    t.append("\nWhy: ", style="bold")
+    t.append(f"{e['bounce_reason']} ({e.get('bounce_class')}): {info.meaning}\n")
+    t.append("What to do: ", style="bold")
+    t.append(info.action)
+    return t

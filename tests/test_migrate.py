@@ -1,0 +1,251 @@
+"""The schema is frozen here: a store made by today's migration chain, and a store made by
+an older maillog (only the first N migrations) then opened by today's, both end with exactly
+SCHEMA. In the style of simonw/llm's tests/test_migrate.py.
+
+Adding a migration: append it in maillog_cli/store/migrations.py, then update SCHEMA below
+(the failure prints the whole schema of a fresh store, ready to paste) and nothing else.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from maillog_cli.store import db as store_db
+from maillog_cli.store.db import Store
+from maillog_cli.store.migrations import MIGRATIONS
+
+SCHEMA = """
+PRAGMA user_version = 3;
+PRAGMA auto_vacuum = 2;
+PRAGMA journal_mode = wal;
+CREATE INDEX audit_action ON audit(action, created_at);
+CREATE INDEX audit_actor_email ON audit(actor_email);
+CREATE INDEX audit_actor_id ON audit(actor_id);
+CREATE INDEX audit_created ON audit(created_at);
+CREATE INDEX audit_target ON audit(target_id);
+CREATE INDEX events_class ON events(bounce_class, timestamp) WHERE bounce_class IS NOT NULL;
+CREATE INDEX events_domain ON events(recipient_domain, timestamp);
+CREATE INDEX events_message ON events(message_id, timestamp);
+CREATE INDEX events_recipient ON events(recipient, timestamp);
+CREATE INDEX events_status ON events(status, timestamp);
+CREATE INDEX events_timestamp ON events(timestamp);
+CREATE INDEX messages_domain ON messages(recipient_domain, first_seen);
+CREATE INDEX messages_first_seen ON messages(first_seen);
+CREATE INDEX messages_last_status ON messages(last_status, last_status_at);
+CREATE INDEX messages_last_status_at ON messages(last_status_at);
+CREATE INDEX messages_recipient ON messages(recipient);
+CREATE INDEX messages_resent_from ON messages(resent_from) WHERE resent_from IS NOT NULL;
+-- index sqlite_autoindex_audit_1 ON audit
+-- index sqlite_autoindex_events_1 ON events
+-- index sqlite_autoindex_message_aliases_1 ON message_aliases
+-- index sqlite_autoindex_message_content_1 ON message_content
+-- index sqlite_autoindex_messages_1 ON messages
+-- index sqlite_autoindex_meta_1 ON meta
+CREATE TABLE audit (
+id TEXT PRIMARY KEY,
+created_at TEXT NOT NULL,
+actor_id TEXT,
+actor_email TEXT,
+action TEXT NOT NULL,
+raw_action TEXT,
+target_type TEXT,
+target_id TEXT,
+metadata TEXT,
+ip TEXT,
+user_agent TEXT,
+import_id INTEGER
+);
+CREATE TABLE "events" (
+seq INTEGER PRIMARY KEY AUTOINCREMENT,
+event_id TEXT NOT NULL UNIQUE,
+message_id TEXT,
+timestamp TEXT NOT NULL,
+provider TEXT,
+direction TEXT NOT NULL DEFAULT 'outbound',
+status TEXT NOT NULL,
+raw_status TEXT,
+sender TEXT,
+recipient TEXT,
+recipient_domain TEXT,
+subject TEXT,
+smtp_code INTEGER,
+enhanced_code TEXT,
+diagnostic TEXT,
+bounce_class TEXT,
+bounce_reason TEXT,
+bounce_hint TEXT,
+tag TEXT,
+extra TEXT,
+import_id INTEGER
+);
+CREATE VIRTUAL TABLE events_fts USING fts5(
+subject, sender, recipient, diagnostic,
+content='events', content_rowid='seq', tokenize='unicode61'
+);
+CREATE TABLE 'events_fts_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+CREATE TABLE 'events_fts_data'(id INTEGER PRIMARY KEY, block BLOB);
+CREATE TABLE 'events_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
+CREATE TABLE 'events_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+CREATE TABLE imports (
+id INTEGER PRIMARY KEY,
+source TEXT NOT NULL,
+sha256 TEXT,
+format TEXT,
+started_at TEXT NOT NULL,
+finished_at TEXT,
+new_events INTEGER NOT NULL DEFAULT 0,
+duplicates INTEGER NOT NULL DEFAULT 0,
+skipped INTEGER NOT NULL DEFAULT 0,
+errors INTEGER NOT NULL DEFAULT 0,
+new_messages INTEGER NOT NULL DEFAULT 0,
+new_audit INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE message_aliases (
+alias TEXT PRIMARY KEY,
+message_id TEXT NOT NULL
+);
+CREATE TABLE message_content (
+message_id TEXT PRIMARY KEY,
+raw BLOB NOT NULL
+);
+CREATE TABLE messages (
+message_id TEXT PRIMARY KEY,
+sender TEXT,
+recipient TEXT,
+recipient_domain TEXT,
+subject TEXT,
+tag TEXT,
+provider TEXT,
+send_method TEXT,
+size INTEGER,
+direction TEXT,
+first_seen TEXT,
+last_status TEXT,
+last_status_at TEXT,
+bounce_class TEXT,
+bounce_reason TEXT,
+opened_at TEXT,
+clicked_at TEXT,
+complained_at TEXT,
+unsubscribed_at TEXT,
+event_count INTEGER NOT NULL DEFAULT 0,
+last_seq INTEGER,
+spf TEXT,
+dkim TEXT,
+dmarc TEXT,
+headers TEXT,
+has_content INTEGER NOT NULL DEFAULT 0,
+resent_from TEXT
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE prunes (
+id INTEGER PRIMARY KEY,
+at TEXT NOT NULL,
+cutoff TEXT NOT NULL,
+filters TEXT,
+events INTEGER NOT NULL,
+messages INTEGER NOT NULL,
+audit INTEGER NOT NULL,
+archive TEXT
+);
+CREATE TABLE sqlite_sequence(name,seq);
+CREATE TRIGGER events_fts_ad AFTER DELETE ON events BEGIN
+INSERT INTO events_fts(events_fts, rowid, subject, sender, recipient, diagnostic)
+VALUES ('delete', old.seq, old.subject, old.sender, old.recipient, old.diagnostic);
+END;
+CREATE TRIGGER events_fts_ai AFTER INSERT ON events BEGIN
+INSERT INTO events_fts(rowid, subject, sender, recipient, diagnostic)
+VALUES (new.seq, new.subject, new.sender, new.recipient, new.diagnostic);
+END;
+CREATE TRIGGER events_fts_au AFTER UPDATE OF subject, sender, recipient, diagnostic ON events BEGIN
+INSERT INTO events_fts(events_fts, rowid, subject, sender, recipient, diagnostic)
+VALUES ('delete', old.seq, old.subject, old.sender, old.recipient, old.diagnostic);
+INSERT INTO events_fts(rowid, subject, sender, recipient, diagnostic)
+VALUES (new.seq, new.subject, new.sender, new.recipient, new.diagnostic);
+END;
+"""
+
+
+def schema_of(conn: sqlite3.Connection) -> str:
+    """Everything in sqlite_master plus the pragmas a store depends on, as stable text:
+    objects sorted by type and name, each line of their SQL stripped of indentation."""
+    out = [
+        f"PRAGMA user_version = {conn.execute('PRAGMA user_version').fetchone()[0]};",
+        f"PRAGMA auto_vacuum = {conn.execute('PRAGMA auto_vacuum').fetchone()[0]};",
+        f"PRAGMA journal_mode = {conn.execute('PRAGMA journal_mode').fetchone()[0]};",
+    ]
+    rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+    for kind, name, table, sql in rows:
+        if sql is None:  # an index SQLite makes for a UNIQUE or PRIMARY KEY constraint
+            out.append(f"-- {kind} {name} ON {table}")
+            continue
+        lines = (re.sub(r"\s+", " ", line).strip() for line in sql.splitlines())
+        out.append("\n".join(line for line in lines if line) + ";")
+    return "\n".join(out) + "\n"
+
+
+def schema_at(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return schema_of(conn)
+    finally:
+        conn.close()
+
+
+def assert_frozen(actual: str) -> None:
+    if actual.strip() != SCHEMA.strip():
+        diff = "\n".join(
+            difflib.unified_diff(
+                SCHEMA.strip().splitlines(),
+                actual.strip().splitlines(),
+                "SCHEMA",
+                "store",
+                lineterm="",
+            )
+        )
+        pytest.fail(f"the schema changed; if on purpose, set SCHEMA to:\n{actual}\ndiff:\n{diff}")
+
+
+def test_a_new_store_has_exactly_the_frozen_schema(tmp_path: Path) -> None:
+    Store.open(tmp_path / "new.db").close()
+    actual = schema_at(tmp_path / "new.db")
+    assert f"PRAGMA user_version = {len(MIGRATIONS)};" in actual
+    assert_frozen(actual)
+
+
+@pytest.mark.parametrize("done", range(len(MIGRATIONS)))
+def test_a_store_from_an_older_maillog_upgrades_to_exactly_the_frozen_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, done: int
+) -> None:
+    path = tmp_path / "old.db"
+    with monkeypatch.context() as old_maillog:  # a maillog that knew only `done` migrations
+        old_maillog.setattr(store_db, "MIGRATIONS", MIGRATIONS[:done])
+        Store.open(path).close()
+    assert f"PRAGMA user_version = {done};" in schema_at(path)
+    if done:  # what the old maillog stored survives the upgrade
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "INSERT INTO events (event_id, timestamp, status) "
+                "VALUES ('kept', '2024-01-01T00:00:00.000Z', 'delivered')"
+            )
+        conn.close()
+    Store.open(path).close()
+    assert_frozen(schema_at(path))
+    if done:
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT event_id FROM events").fetchall() == [("kept",)]
+        conn.close()
+
+
+def test_opening_an_up_to_date_store_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    Store.open(path).close()
+    before = schema_at(path)
+    Store.open(path).close()
+    Store.open(path, readonly=True).close()
+    assert schema_at(path) == before
