@@ -1,0 +1,50 @@
+"""The first hour of a new user (issue 16): suggestions that work, errors that name the
+fix, ids and one listing convention, through the real CLI on a real store."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from tests.conftest import PROVIDER_FIXTURES
+
+
+def test_tui_without_terminal_suggests_the_same_filter_as_options(cli, tmp_path: Path) -> None:
+    cli("import", str(PROVIDER_FIXTURES / "sendgrid.json"))
+    words = ["status:bounced", "domain:example.com", "free text"]
+    r = cli("tui", *words)
+    assert r.exit_code == 1
+    suggestion = r.stderr.split("in scripts use: maillog ", 1)[1].strip().rstrip(")")
+    assert "--status bounced" in suggestion and "--domain example.com" in suggestion
+    assert "status:" not in suggestion
+    # the suggestion runs, and selects what the filter words meant
+    args = shlex.split(suggestion)
+    assert args[:2] == ["search", "--messages"]
+    ran = cli(*args, "--format", "json")
+    assert ran.exit_code == 0, ran
+
+
+def test_forced_format_misfit_names_the_format_the_data_looks_like(cli) -> None:
+    r = cli("import", str(PROVIDER_FIXTURES / "sendgrid.json"), "--format", "postmark")
+    assert r.exit_code == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert "look like sendgrid" in last and "--format sendgrid" in last
+    assert "try --format postmark" not in r.stderr
+    csv = cli("import", str(PROVIDER_FIXTURES / "sendgrid-activity.csv"), "--format", "postmark")
+    assert csv.exit_code == 1 and "look like sendgrid-csv" in csv.stderr
+
+
+def test_generic_csv_missing_field_names_it_and_the_map_that_fixes_it(cli, tmp_path: Path) -> None:
+    f = tmp_path / "log.csv"
+    f.write_text("when,email,status\n2026-01-01T00:00:00Z,a@b.example,delivered\n")
+    r = cli("import", str(f), "--format", "generic")
+    assert r.exit_code == 1
+    assert "no timestamp column" in r.stderr and "--map when=timestamp" in r.stderr
+    auto = cli("import", str(f))
+    assert auto.exit_code == 1 and "--format generic --map when=timestamp" in auto.stderr
+    j = tmp_path / "log.jsonl"
+    j.write_text('{"at": "2026-01-01T00:00:00Z", "status": "delivered", "to": "a@b.example"}\n')
+    r = cli("import", str(j), "--format", "generic")
+    assert r.exit_code == 1 and "--map at=timestamp" in r.stderr.strip().splitlines()[-1]
+    ok = cli("import", str(f), "--format", "generic", "--map", "when=timestamp")
+    assert ok.exit_code == 0, ok
