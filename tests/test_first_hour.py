@@ -3,7 +3,9 @@ fix, ids and one listing convention, through the real CLI on a real store."""
 
 from __future__ import annotations
 
+import json
 import shlex
+import sqlite3
 from pathlib import Path
 
 from tests.conftest import PROVIDER_FIXTURES
@@ -48,3 +50,33 @@ def test_generic_csv_missing_field_names_it_and_the_map_that_fixes_it(cli, tmp_p
     assert r.exit_code == 1 and "--map at=timestamp" in r.stderr.strip().splitlines()[-1]
     ok = cli("import", str(f), "--format", "generic", "--map", "when=timestamp")
     assert ok.exit_code == 0, ok
+
+
+def test_show_labels_keep_a_gap_and_wrapped_values_stay_under_themselves(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    aliases = [f"alias-{n:02d}-0123456789abcdef@relay.example" for n in range(4)]
+    row = {
+        "event_id": "e1",
+        "message_id": "<main@acme.example>",
+        "timestamp": "2026-01-01T10:00:00Z",
+        "provider": "maillog",
+        "status": "delivered",
+        "recipient": "bob@gmail.com",
+    }
+    f = tmp_path / "e.jsonl"
+    f.write_text(json.dumps(row) + "\n")
+    assert cli("import", str(f)).exit_code == 0
+    with sqlite3.connect(tmp_path / "maillog.db") as conn:
+        conn.executemany(
+            "INSERT INTO message_aliases (alias, message_id) VALUES (?, ?)",
+            [(a, "main@acme.example") for a in aliases],
+        )
+    monkeypatch.setenv("COLUMNS", "70")
+    out = cli("show", "main@acme.example").stdout
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("Also known as"))
+    assert lines[first].startswith("Also known as  alias-00")
+    value_column = lines[first].index("alias-00")
+    wrapped = lines[first + 1]
+    assert wrapped[:value_column].strip() == "" and wrapped[value_column:].strip(), out
