@@ -80,3 +80,44 @@ def test_show_labels_keep_a_gap_and_wrapped_values_stay_under_themselves(
     value_column = lines[first].index("alias-00")
     wrapped = lines[first + 1]
     assert wrapped[:value_column].strip() == "" and wrapped[value_column:].strip(), out
+
+
+def _command_paths() -> list[tuple[str, ...]]:
+    """Every command and sub-command (and group) of the real app, as argv prefixes."""
+    import typer.main
+
+    from maillog_cli.cli import app
+
+    root = typer.main.get_command(app)
+    paths: list[tuple[str, ...]] = []
+
+    def walk(cmd, path: tuple[str, ...]) -> None:
+        if path:
+            paths.append(path)
+        for name, sub in (getattr(cmd, "commands", None) or {}).items():
+            walk(sub, (*path, name))
+
+    walk(root, ())
+    return paths
+
+
+def test_db_is_accepted_after_every_command_and_sub_command(cli, tmp_path: Path) -> None:
+    refused = [
+        " ".join(p)
+        for p in _command_paths()
+        if cli(*p, "--db", str(tmp_path / "x.db"), "--help").exit_code != 0
+    ]
+    assert refused == []
+
+
+def test_db_after_a_sub_command_or_its_group_is_the_store_used(cli, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    assert (
+        cli("--db", str(other), "import", str(PROVIDER_FIXTURES / "sendgrid.json")).exit_code == 0
+    )
+    for argv in (["db", "info", "--db", str(other)], ["db", "--db", str(other), "info"]):
+        r = cli(*argv, "--format", "json")
+        assert r.exit_code == 0, (argv, r)
+        assert str(other) in r.stdout
+    r = cli("bounces", "suppressions", "--db", str(other), "--format", "csv")
+    assert r.exit_code == 0, r
