@@ -619,11 +619,6 @@ def sleeping(pid: int) -> bool:
         return True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Ctrl-C landing while a row is being written skips the closing ']' of --format json "
-    "(tail catches KeyboardInterrupt only around the row source, not around the writer)",
-)
 def test_ctrl_c_while_a_row_is_written_still_closes_the_json_array(
     tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -115,10 +115,13 @@ def write_rows(
             n += 1
     elif fmt == "json":
         out.write("[")
-        for row in rows:
-            out.write(("\n" if n == 0 else ",\n") + json_line({k: row.get(k) for k in keys}))
-            n += 1
-        out.write("\n]\n" if n else "]\n")
+        try:
+            for row in rows:
+                line = json_line({k: row.get(k) for k in keys})  # whole rows only
+                out.write(("\n" if n == 0 else ",\n") + line)
+                n += 1
+        finally:  # Ctrl-C or an error mid-stream still leaves a valid array behind
+            out.write("\n]\n" if n else "]\n")
     elif fmt == "csv":
         out.write(csv_line(keys))
         for row in rows:
