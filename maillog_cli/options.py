@@ -33,12 +33,26 @@ def choices(name: str, values: Iterable[str]) -> type[StrEnum]:
     return StrEnum(name, {v: v for v in values})  # type: ignore[return-value]
 
 
+def remember_db(ctx: typer.Context, value: Path | None) -> Path | None:
+    """--db wherever it is given (`maillog --db X db info`, `maillog db --db X info`,
+    `maillog db info --db X`) becomes the run's store: the last one given wins."""
+    from maillog_cli.context import State
+
+    if value is not None:
+        state = ctx.find_object(State)
+        if state is None:
+            state = ctx.find_root().ensure_object(State)
+        state.db = value
+    return value
+
+
 DbOption = Annotated[
     Path | None,
     typer.Option(
         "--db",
         help="Database file (default: $MAILLOG_DB, else the user data dir).",
         show_default=False,
+        callback=remember_db,
         rich_help_panel="Store",
     ),
 ]

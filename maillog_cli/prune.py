@@ -330,7 +330,7 @@ class Pruner:
         owner = dict(c.execute("SELECT name, tbl_name FROM sqlite_master").fetchall())
         by_table: dict[str, int] = {}
         for name, size in pages.items():
-            table = "events" if name.startswith("events_fts") else owner.get(name, name)
+            table = "events" if name.startswith("events_fts") else str(owner.get(name) or name)
             by_table[table] = by_table.get(table, 0) + int(size)
 
         def share(table: str, gone: int) -> float:

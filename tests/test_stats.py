@@ -348,7 +348,10 @@ def test_thresholds_are_strictly_over(tmp_path, cli):
 def test_by_table_on_a_terminal_and_tsv_in_a_pipe(data, cli, monkeypatch):
     r = cli("stats", "--by", "domain", *WINDOW)
     first = r.stdout.splitlines()[0].split("\t")
-    assert first == ["gmail.com", "5", "80.00%", "0.00%", "20.00%", "0.00%", "40.00%", "20.00%"]
+    # the `!` threshold marks stay in a pipe (issue 16): 20 % complaints is over 0.1 %
+    assert first == ["gmail.com", "5", "80.00%", "0.00%", "20.00%!", "0.00%", "40.00%", "20.00%"]
+    day = cli("stats", "--by", "day", *WINDOW).stdout
+    assert "%!" in day and "\x1b" not in day
     monkeypatch.setattr("maillog_cli.render.output.is_terminal", lambda stream=None: True)
     monkeypatch.setenv("COLUMNS", "80")
     r = cli("stats", "--by", "domain", *WINDOW)

@@ -145,6 +145,7 @@ def explain_cmd(
     fmt: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="table or json.", case_sensitive=False)
     ] = OutputFormat.table,
+    db: DbOption = None,  # accepted like everywhere; explaining a text reads no store
 ) -> None:
     """Classify one bounce text: class, reason, the rule that matched, what it means, what to do.
 

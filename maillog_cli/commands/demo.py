@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from maillog_cli.options import DbOption
+
 
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
@@ -25,6 +27,7 @@ def demo(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite demo files already in the --out folder.")
     ] = False,
+    db: DbOption = None,  # accepted like everywhere; demo writes files, not the store
 ) -> None:
     """Write demo data: events of several providers over the last three weeks, an audit log, sent mail."""
     from maillog_cli.demo import write_demo

@@ -34,8 +34,14 @@ FormatTableJson = Annotated[
 
 def register(app: typer.Typer) -> None:
     app.command("prune")(prune)
+    db_app.callback()(db_group)
     db_app.command("info")(info)
     app.add_typer(db_app, name="db")
+
+
+def db_group(db: DbOption = None) -> None:
+    """The store itself: `maillog db info` shows its size, counts, oldest/newest event, last import and prune."""
+    # --db here (`maillog db --db X info`) is recorded for the sub-command by DbOption.
 
 
 @filter_options

@@ -113,7 +113,7 @@ def stats(
     if not is_terminal():
         from maillog_cli.render.output import write_tsv
 
-        write_tsv([breakdown_cells(r, by.value, marks=False) for r in rows])
+        write_tsv([breakdown_cells(r, by.value, plain=True) for r in rows])
         return
     print_breakdown(rows, by.value, _described(filters))
     if chart and by.value != "day":

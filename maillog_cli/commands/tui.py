@@ -38,7 +38,8 @@ def tui(
     filters = parse_words(text)
     if not (is_terminal(sys.stdin) and is_terminal(sys.stdout)):  # type: ignore[arg-type]
         raise MaillogError(
-            "maillog tui needs a terminal", "in scripts use: maillog search --messages " + text
+            "maillog tui needs a terminal",
+            " ".join(["in scripts use: maillog search --messages", filters.as_options()]).strip(),
         )
     from maillog_cli.tui.data import Source
 

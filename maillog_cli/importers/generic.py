@@ -116,8 +116,34 @@ def _columns(keys: Iterable[str], field_map: dict[str, str]) -> dict[str, str]:
     return found
 
 
+REQUIRED = ("timestamp", "status", "recipient")
+
+
 def _recognised(cols: dict[str, str]) -> bool:
-    return all(f in cols for f in ("timestamp", "status", "recipient"))
+    return all(f in cols for f in REQUIRED)
+
+
+def missing_fields(
+    columns: Iterable[str], field_map: dict[str, str], *, forced: bool = True
+) -> str | None:
+    """What a record or CSV header lacks to be read as generic, and the --map that fixes
+    it: "no timestamp column: name yours with --map when=timestamp, or call it timestamp,
+    date or created_at". None when nothing is missing."""
+    columns = [str(c) for c in columns]
+    cols = _columns(columns, field_map)
+    lacking = [f for f in REQUIRED if f not in cols]
+    if not lacking:
+        return None
+    field_ = lacking[0]
+    claimed = set(cols.values())
+    spare = next((c for c in columns if c not in claimed), "COLUMN")
+    example = spare if spare.replace("_", "").replace("-", "").isalnum() else "COLUMN"
+    names = COMMON_NAMES[field_]
+    flag = "--map" if forced else "--format generic --map"
+    return (
+        f"no {' and no '.join(lacking)} column: name yours with {flag} {example}={field_}, "
+        f"or call it {', '.join(names[:2])} or {names[2]}"
+    )
 
 
 def detect(obj: dict[str, Any]) -> bool:
@@ -148,9 +174,8 @@ def check_map(field_map: dict[str, str]) -> None:
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
     check_map(ctx.field_map)
     cols = _columns(obj, ctx.field_map)
-    missing = [f for f in ("timestamp", "status") if f not in cols]
-    if missing:
-        raise RecordError(f"no {' or '.join(missing)} column (map one with --map col={missing[0]})")
+    if "timestamp" not in cols or "status" not in cols:
+        raise RecordError(missing_fields(obj, ctx.field_map) or "no timestamp or status column")
 
     def get(field: str) -> Any:
         return obj.get(cols[field]) if field in cols else None

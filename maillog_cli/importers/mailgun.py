@@ -68,7 +68,7 @@ def detect(obj: dict[str, Any]) -> bool:
     return isinstance(obj.get("items"), list) and ("paging" in obj or "pagination" in obj)
 
 
-def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
     if "event-data" in obj:
         return [_event(as_dict(obj.get("event-data"), "event-data"), ctx)]
     return list(_page(obj, ctx))

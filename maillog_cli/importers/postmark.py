@@ -120,7 +120,7 @@ def detect(obj: dict[str, Any]) -> bool:
     return isinstance(obj.get("Bounces"), list) and "TotalCount" in obj
 
 
-def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
     if "RecordType" in obj:
         return [_record(obj, obj.get("RecordType"), ctx)]
     return list(_page(obj, ctx))

@@ -36,7 +36,7 @@ class Ingest:
     """Collects parsed items for one file inside one open write transaction."""
 
     def __init__(
-        self, store: Store, result: FileResult, import_id: int, size: int | None = None
+        self, store: Store, result: FileResult, import_id: int | None, size: int | None = None
     ) -> None:
         self.store, self.result, self.import_id = store, result, import_id
         self.bulk: tuple[int, list[str]] | None = None

@@ -90,12 +90,7 @@ def _finish_file(
             + ("" if opts.rejects else " (--rejects FILE keeps them all)")
         )
     if result.rejected and not added and not result.formats:
-        hint = (
-            f"--format {forced.NAME}"
-            if forced
-            else "--format NAME (see maillog import --list-formats)"
-        )
-        raise Abort(f"{name}: no record in a format maillog knows; nothing imported (try {hint})")
+        raise Abort(f"{name}: {_no_format_verdict(result, forced)}")
     ingest.finish()
     ingest.store.finish_import(
         ingest.import_id,
@@ -108,6 +103,21 @@ def _finish_file(
         new_audit=result.audit,
         format=",".join(sorted(result.formats)) or opts.fmt or "auto",
     )
+
+
+def _no_format_verdict(result: FileResult, forced: ModuleType | None) -> str:
+    """Why nothing was imported, pointing at the format the records look like (never
+    suggesting again the --format that just failed)."""
+    if forced is None:
+        return "no record in a format maillog knows; nothing imported (try --format NAME, see maillog import --list-formats)"
+    if result.looks_like:
+        other = result.looks_like.most_common(1)[0][0]
+        return (
+            f"no record fits --format {forced.NAME}; nothing imported "
+            f"(the records look like {other}: use --format {other} or leave --format out)"
+        )
+    fix = result.fix or "leave --format out, or see maillog import --list-formats"
+    return f"no record fits --format {forced.NAME}; nothing imported ({fix})"
 
 
 def _failed(result: FileResult, message: str) -> FileResult:

@@ -41,6 +41,8 @@ class FileResult:
     audit: int = 0  # new audit entries
     audit_seen: int = 0  # audit entries read (new + already present)
     formats: Counter[str] = field(default_factory=Counter)
+    looks_like: Counter[str] = field(default_factory=Counter)  # under a misfit --format
+    fix: str | None = None  # the --map a misfit generic record needs
     error: str | None = None  # a file-level problem: nothing was imported
     note: str | None = None
 
@@ -83,10 +85,26 @@ def parse_value(
         yield RecordError(f"unrecognised record: keys {_keys(value)}")
         return
     if forced is not None and not _fits(forced, value, ctx):
-        yield RecordError(f"does not fit --format {forced.NAME}: keys {_keys(value)}")
+        yield RecordError(_misfit(forced, value, ctx, result))
         return
     result.formats[module.NAME] += 1
     yield from guarded(module.parse, value, ctx)
+
+
+def _misfit(forced: ModuleType, value: dict[str, Any], ctx: Context, result: FileResult) -> str:
+    """Why a record does not fit the forced format, and which format it looks like."""
+    message = f"does not fit --format {forced.NAME}"
+    if forced.NAME == "generic":
+        from maillog_cli.importers import generic
+
+        fix = generic.missing_fields(value, ctx.field_map)
+        result.fix = result.fix or fix
+        return f"{message}: {fix or _keys(value)}"
+    other = importers.detect(value)
+    if other is not None and other is not forced:
+        result.looks_like[other.NAME] += 1
+        return f"{message}: it looks like {other.NAME} (keys {_keys(value)})"
+    return f"{message}: keys {_keys(value)}"
 
 
 def _wrapped_list(value: dict[str, Any]) -> list[Any] | None:
@@ -198,6 +216,23 @@ def _form_values(stream: IO[bytes], cap: int) -> Iterator[tuple[int, Any]]:
         raise FileFormatError(f"mandrill_events form body: {exc}") from None
 
 
+def _csv_misfit(forced: ModuleType, header: list[str], ctx: Context) -> tuple[str, str]:
+    """The one-line error for CSV columns a forced format cannot read, with the fix: the
+    missing field's --map under generic, else the format the columns look like."""
+    message = f"line 1: the CSV columns do not fit --format {forced.NAME}: {', '.join(header[:10])}"
+    if forced.NAME == "generic":
+        from maillog_cli.importers import generic
+
+        return message, generic.missing_fields(header, ctx.field_map) or ""
+    other = importers.detect_csv(header)
+    if other is not None and other is not forced:
+        return (
+            message,
+            f"they look like {other.NAME}: use --format {other.NAME} or leave --format out",
+        )
+    return message, "leave --format out, or see maillog import --list-formats"
+
+
 def _csv_items(
     stream: IO[bytes],
     cap: int,
@@ -218,15 +253,16 @@ def _csv_items(
             if fits
             else hasattr(module, "detect_header") and module.detect_header(header)
         ):
-            raise FileFormatError(
-                f"line 1: the CSV columns do not fit --format {forced.NAME}: {', '.join(header[:10])}"
-            )
+            raise FileFormatError(*_csv_misfit(forced, header, ctx))
     else:
         module = importers.detect_csv(header)
         if module is None:
+            from maillog_cli.importers import generic
+
             raise FileFormatError(
                 f"line 1: CSV without the required columns (has {', '.join(h[:30] for h in header[:10])})",
-                "maillog CSV needs status and timestamp; or map columns with --format generic --map col=field",
+                generic.missing_fields(header, ctx.field_map, forced=False)
+                or "map columns with --format generic --map col=field",
             )
     parse_row = getattr(module, "parse_csv_row", module.parse)  # CSV-only unquoting, if any
     for loc, row in rows:

@@ -38,7 +38,7 @@ def entries_table(rows: list[dict[str, Any]], width: int) -> Table:
         min(cap, max(len(name), *(len(c[i]) for c in cells)))
         for i, (name, cap) in enumerate(zip(TABLE_COLUMNS, CAPS, strict=False))
     ]
-    styles = ({"style": "dim"}, {}, {"style": "bold"}, {}, {})
+    styles: tuple[dict[str, Any], ...] = ({"style": "dim"}, {}, {"style": "bold"}, {}, {})
     columns = [
         (name, {"no_wrap": True, "overflow": "ellipsis", "min_width": w, "max_width": cap, **style})
         for name, w, cap, style in zip(TABLE_COLUMNS, widths, CAPS, styles, strict=False)

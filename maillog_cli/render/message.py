@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 
 from maillog_cli.message_detail import MessageDetail
@@ -15,14 +16,16 @@ from maillog_cli.render.output import status_text, visible
 def message_view(detail: MessageDetail) -> Group:
     """The header lines, the timeline and (for a bounce) why and what to do."""
     m = detail.message
-    head = Text()
+    # A grid, not padded text: the longest label ("Also known as") keeps its gap, and a
+    # long value wraps under itself rather than at column 0.
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column(overflow="fold")
 
     def line(label: str, value: Any, style: str = "") -> None:
         if value in (None, ""):
             return
-        head.append(f"{label:<13}", style="bold")
-        head.append(visible(value), style=style)
-        head.append("\n")
+        head.add_row(label, Text(visible(value), style=style))
 
     line("Message-ID", detail.message_id)
     line("Also known as", ", ".join(detail.aliases))
@@ -35,11 +38,10 @@ def message_view(detail: MessageDetail) -> Group:
     line("Sent via", m.get("send_method"))
     line("First seen", short_time(m.get("first_seen")))
     if m.get("last_status"):
-        head.append(f"{'Status':<13}", style="bold")
-        head.append_text(status_text(m["last_status"]))
+        status = status_text(m["last_status"])
         if m.get("bounce_class"):
-            head.append(f"  ({visible(m['bounce_class'])}: {visible(m.get('bounce_reason'))})")
-        head.append("\n")
+            status.append(f"  ({visible(m['bounce_class'])}: {visible(m.get('bounce_reason'))})")
+        head.add_row("Status", status)
     line("Opened", engagement(m.get("open_count"), m.get("opened_at"), m.get("last_opened_at")))
     line("Clicked", engagement(m.get("click_count"), m.get("clicked_at"), m.get("last_clicked_at")))
     for key, label in (

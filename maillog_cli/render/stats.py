@@ -21,11 +21,12 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.2f}%"
 
 
-def _rate_cell(row: dict[str, Any], key: str, marks: bool = True) -> Text:
-    """A rate, red and marked with ! when over its threshold (the mark survives NO_COLOR)."""
+def _rate_cell(row: dict[str, Any], key: str) -> Text:
+    """A rate, red and marked with ! when over its threshold (the mark survives NO_COLOR
+    and pipes)."""
     if key in over(row):
-        return Text(_pct(row[key]) + ("!" if marks else ""), style="bold red")
-    return Text(_pct(row[key]) + (" " if marks else ""))
+        return Text(_pct(row[key]) + "!", style="bold red")
+    return Text(_pct(row[key]) + " ")
 
 
 # --- the overview ------------------------------------------------------------------------------
@@ -115,13 +116,14 @@ _BY_RATES: tuple[tuple[str, str], ...] = (
 )
 
 
-def breakdown_cells(row: dict[str, Any], by: str, marks: bool = True) -> list[Any]:
-    """One --by row as table cells (and, without marks, the TSV fields)."""
+def breakdown_cells(row: dict[str, Any], by: str, plain: bool = False) -> list[Any]:
+    """One --by row as table cells, or (`plain`) the TSV fields: the same rates with the
+    same `!` marks, without colour, padding or thousands separators."""
     key = row[by] if row[by] is not None else "(none)"
-    rates: list[Any] = [_rate_cell(row, k, marks) for _, k in _BY_RATES]
-    if not marks:
-        rates = [t.plain for t in rates]
-    return [key, f"{row['sent']:,}" if marks else row["sent"], *rates]
+    rates: list[Any] = [_rate_cell(row, k) for _, k in _BY_RATES]
+    if plain:
+        return [key, row["sent"], *(t.plain.rstrip() for t in rates)]
+    return [key, f"{row['sent']:,}", *rates]
 
 
 def print_breakdown(rows: list[dict[str, Any]], by: str, filters_described: str | None) -> None:

@@ -75,6 +75,39 @@ class Filters:
             words.append(shlex.quote(self.text))
         return " ".join(words)
 
+    def as_options(self) -> str:
+        """The filter as `search` options (what `tui` suggests in a script): the same
+        Filters, so the suggestion selects exactly what the filter words did."""
+        words: list[str] = []
+        words += [f"--status {s}" for s in self.statuses]
+        for name, option in (
+            ("to", "--to"),
+            ("sender", "--from"),
+            ("domain", "--domain"),
+            ("subject", "--subject"),
+            ("message_id", "--message-id"),
+        ):
+            value = getattr(self, name)
+            if value:
+                words.append(f"{option} {shlex.quote(value)}")
+        words += [f"--provider {shlex.quote(p)}" for p in self.providers]
+        words += [f"--class {c}" for c in self.bounce_class]
+        words += [f"--reason {shlex.quote(r)}" for r in self.reason]
+        words += [f"--tag {shlex.quote(t)}" for t in self.tags]
+        words += [f"--type {shlex.quote(t)}" for t in self.types]
+        words += [f"--send-method {m}" for m in self.send_methods]
+        if self.since:
+            words.append(f"--since {format_dt(self.since)}")
+        if self.until:
+            words.append(f"--until {format_dt(self.until)}")
+        if self.text:
+            words += (
+                ["--", shlex.quote(self.text)]
+                if self.text.startswith("-")
+                else [shlex.quote(self.text)]
+            )
+        return " ".join(words)
+
 
 # --- validation shared by CLI options and filter words ---------------------------------------
 

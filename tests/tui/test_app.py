@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -320,3 +321,19 @@ async def test_stats_tab_shows_the_stats_overview(make_app) -> None:
         assert "455 messages" in text
         assert "delivery 99.1%" in text  # 451 delivered of 455 sent
         assert "Per day" in text
+
+
+@pytest.mark.parametrize("width", [80, 160])
+async def test_bounces_tab_columns_never_run_together(make_app, width) -> None:
+    app = make_app()
+    async with app.run_test(size=(width, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        table = app.query_one("#bounces-table", DataTable)
+        lines = [table.render_line(y).text for y in range(1, table.row_count + 1)]
+        assert lines and all(len(line.rstrip()) <= width for line in lines)
+        for line in lines:
+            # the share ends a column: a gap, never the meaning glued to "19.2%"
+            assert re.search(r"%\S", line) is None, line
+            assert re.search(r"\S\s+\d+\s+[\d.]+%\s+\S", line), line

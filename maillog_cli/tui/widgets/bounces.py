@@ -42,7 +42,7 @@ class BouncesView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Bounces: loading…", style="dim"), id="bounces-header")
-        yield DataTable(id="bounces-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
+        yield DataTable(id="bounces-table", cursor_type="row", zebra_stripes=True, cell_padding=1)
         yield Static("", id="bounces-explain")
 
     def show(self, filters: Filters) -> None:
@@ -97,7 +97,8 @@ class BouncesView(Vertical):
         table.add_column(Text("class", style="bold"), width=class_w, key="class")
         table.add_column(Text("events", style="bold"), width=9, key="events")
         table.add_column(Text("share", style="bold"), width=8, key="share")
-        meaning_w = max(10, width - reason_w - class_w - 9 - 8 - 3)
+        # each of the five columns has one cell of padding either side: the gap between them
+        meaning_w = max(10, width - reason_w - class_w - 9 - 8 - 2 * 5 - 3)
         table.add_column(Text("what it means", style="bold"), width=meaning_w, key="meaning")
         self.reasons = summary.by_reason
         from maillog_cli.bounce.classify import REASONS

@@ -1,0 +1,123 @@
+"""The first hour of a new user (issue 16): suggestions that work, errors that name the
+fix, ids and one listing convention, through the real CLI on a real store."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sqlite3
+from pathlib import Path
+
+from tests.conftest import PROVIDER_FIXTURES
+
+
+def test_tui_without_terminal_suggests_the_same_filter_as_options(cli, tmp_path: Path) -> None:
+    cli("import", str(PROVIDER_FIXTURES / "sendgrid.json"))
+    words = ["status:bounced", "domain:example.com", "free text"]
+    r = cli("tui", *words)
+    assert r.exit_code == 1
+    suggestion = r.stderr.split("in scripts use: maillog ", 1)[1].strip().rstrip(")")
+    assert "--status bounced" in suggestion and "--domain example.com" in suggestion
+    assert "status:" not in suggestion
+    # the suggestion runs, and selects what the filter words meant
+    args = shlex.split(suggestion)
+    assert args[:2] == ["search", "--messages"]
+    ran = cli(*args, "--format", "json")
+    assert ran.exit_code == 0, ran
+
+
+def test_forced_format_misfit_names_the_format_the_data_looks_like(cli) -> None:
+    r = cli("import", str(PROVIDER_FIXTURES / "sendgrid.json"), "--format", "postmark")
+    assert r.exit_code == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert "look like sendgrid" in last and "--format sendgrid" in last
+    assert "try --format postmark" not in r.stderr
+    csv = cli("import", str(PROVIDER_FIXTURES / "sendgrid-activity.csv"), "--format", "postmark")
+    assert csv.exit_code == 1 and "look like sendgrid-csv" in csv.stderr
+
+
+def test_generic_csv_missing_field_names_it_and_the_map_that_fixes_it(cli, tmp_path: Path) -> None:
+    f = tmp_path / "log.csv"
+    f.write_text("when,email,status\n2026-01-01T00:00:00Z,a@b.example,delivered\n")
+    r = cli("import", str(f), "--format", "generic")
+    assert r.exit_code == 1
+    assert "no timestamp column" in r.stderr and "--map when=timestamp" in r.stderr
+    auto = cli("import", str(f))
+    assert auto.exit_code == 1 and "--format generic --map when=timestamp" in auto.stderr
+    j = tmp_path / "log.jsonl"
+    j.write_text('{"at": "2026-01-01T00:00:00Z", "status": "delivered", "to": "a@b.example"}\n')
+    r = cli("import", str(j), "--format", "generic")
+    assert r.exit_code == 1 and "--map at=timestamp" in r.stderr.strip().splitlines()[-1]
+    ok = cli("import", str(f), "--format", "generic", "--map", "when=timestamp")
+    assert ok.exit_code == 0, ok
+
+
+def test_show_labels_keep_a_gap_and_wrapped_values_stay_under_themselves(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    aliases = [f"alias-{n:02d}-0123456789abcdef@relay.example" for n in range(4)]
+    row = {
+        "event_id": "e1",
+        "message_id": "<main@acme.example>",
+        "timestamp": "2026-01-01T10:00:00Z",
+        "provider": "maillog",
+        "status": "delivered",
+        "recipient": "bob@gmail.com",
+    }
+    f = tmp_path / "e.jsonl"
+    f.write_text(json.dumps(row) + "\n")
+    assert cli("import", str(f)).exit_code == 0
+    with sqlite3.connect(tmp_path / "maillog.db") as conn:
+        conn.executemany(
+            "INSERT INTO message_aliases (alias, message_id) VALUES (?, ?)",
+            [(a, "main@acme.example") for a in aliases],
+        )
+    monkeypatch.setenv("COLUMNS", "70")
+    out = cli("show", "main@acme.example").stdout
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("Also known as"))
+    assert lines[first].startswith("Also known as  alias-00")
+    value_column = lines[first].index("alias-00")
+    wrapped = lines[first + 1]
+    assert wrapped[:value_column].strip() == "" and wrapped[value_column:].strip(), out
+
+
+def _command_paths() -> list[tuple[str, ...]]:
+    """Every command and sub-command (and group) of the real app, as argv prefixes."""
+    import typer.main
+
+    from maillog_cli.cli import app
+
+    root = typer.main.get_command(app)
+    paths: list[tuple[str, ...]] = []
+
+    def walk(cmd, path: tuple[str, ...]) -> None:
+        if path:
+            paths.append(path)
+        for name, sub in (getattr(cmd, "commands", None) or {}).items():
+            walk(sub, (*path, name))
+
+    walk(root, ())
+    return paths
+
+
+def test_db_is_accepted_after_every_command_and_sub_command(cli, tmp_path: Path) -> None:
+    refused = [
+        " ".join(p)
+        for p in _command_paths()
+        if cli(*p, "--db", str(tmp_path / "x.db"), "--help").exit_code != 0
+    ]
+    assert refused == []
+
+
+def test_db_after_a_sub_command_or_its_group_is_the_store_used(cli, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    assert (
+        cli("--db", str(other), "import", str(PROVIDER_FIXTURES / "sendgrid.json")).exit_code == 0
+    )
+    for argv in (["db", "info", "--db", str(other)], ["db", "--db", str(other), "info"]):
+        r = cli(*argv, "--format", "json")
+        assert r.exit_code == 0, (argv, r)
+        assert str(other) in r.stdout
+    r = cli("bounces", "suppressions", "--db", str(other), "--format", "csv")
+    assert r.exit_code == 0, r
