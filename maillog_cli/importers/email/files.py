@@ -77,7 +77,7 @@ Item = StoredMessage | Event | Skip | Exception
 
 # Limits that keep hostile input from costing memory or time.
 SNIFF_LIMIT = 64 * 1024
-MAX_MESSAGE = 64 * 1024 * 1024  # one message (an mbox may be any size)
+MAX_MESSAGE = 24 * 1024 * 1024  # one message (an mbox may be any size); keeps import under 150 MB
 MAX_HEADER_SECTION = 1024 * 1024
 MAX_FIELD = 64 * 1024  # one unfolded header field
 READ_CHUNK = 1024 * 1024  # longest physical line read at once
@@ -407,7 +407,7 @@ def _message_items(
 ) -> list[Item]:
     """The items of one message, by what kind of mail it is (see kinds.py for the order)."""
     _check_headers(raw)
-    msg = BytesParser(policy=_POLICY).parsebytes(raw)
+    msg = _parse(raw)
     if _kinds.is_feedback_report(msg):
         return _complaint_items(raw, msg, ctx, from_line_date)
     subject = _decoded(msg.get("Subject")) or ""
@@ -427,6 +427,23 @@ def _message_items(
     if folder is not None and _kinds.is_received(msg, folder):
         return _sent_items(raw, msg, source, ctx, from_line_date, inbound=True)
     return _sent_items(raw, msg, source, ctx, from_line_date)
+
+
+# Above this size a message that is not a delivery report is read by its headers alone:
+# Python's parser holds every line of a body as an object (a 16 MB attachment took
+# ~120 MB), and what a sent email tells us is in its headers; its bytes are stored as is.
+LARGE_MESSAGE = 2 << 20
+
+
+def _parse(raw: bytes) -> Message:
+    """The parsed message; a large one that is no report without its (attachment) body."""
+    if len(raw) > LARGE_MESSAGE:
+        end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=-1)
+        if end >= 0:
+            head = BytesParser(policy=_POLICY).parsebytes(raw[: end + 2], headersonly=True)
+            if head.get_content_type() not in ("multipart/report", "message/rfc822"):
+                return head
+    return BytesParser(policy=_POLICY).parsebytes(raw)
 
 
 def _outer_is_dsn(msg: Message) -> bool:
