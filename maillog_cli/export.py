@@ -257,7 +257,7 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
     except OSError as exc:
         raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        binary: IO[bytes] = (
+        binary: io.BufferedIOBase = (
             # no name and no time in the gzip header: the same rows give the same bytes
             gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0)
             if path.name.endswith(".gz")

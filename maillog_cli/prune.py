@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -391,12 +391,15 @@ class Pruner:
         out: io.TextIOWrapper | None = None
         try:
             binary: IO[bytes] = (
-                gzip.GzipFile(
-                    filename=path.name.removesuffix(".gz"),
-                    fileobj=raw,
-                    mode="wb",
-                    compresslevel=6,
-                    mtime=0,
+                cast(  # a GzipFile is a binary file; typeshed does not say it is an IO[bytes]
+                    IO[bytes],
+                    gzip.GzipFile(
+                        filename=path.name.removesuffix(".gz"),
+                        fileobj=raw,
+                        mode="wb",
+                        compresslevel=6,
+                        mtime=0,
+                    ),
                 )
                 if path.name.endswith(".gz")
                 else raw

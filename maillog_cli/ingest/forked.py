@@ -132,13 +132,15 @@ def consume(
     progress: loop.Progress | None,
 ) -> int:
     """`loop.consume`, with the reading and parsing done by a forked child."""
+    import_id = ingest.import_id
+    assert import_id is not None  # a file import always has its imports row
     reader, writer = Pipe(duplex=False)
     pid = os.fork()
     if pid == 0:  # the child
         code = 0
         try:
             reader.close()
-            _child(source, opts, forced, ingest.import_id, writer, progress is not None)
+            _child(source, opts, forced, import_id, writer, progress is not None)
         except BaseException:
             code = 1
         finally:

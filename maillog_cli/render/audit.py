@@ -39,7 +39,7 @@ def entries_table(rows: list[dict[str, Any]], width: int) -> Table:
         for i, (name, cap) in enumerate(zip(TABLE_COLUMNS, CAPS, strict=False))
     ]
     styles: tuple[dict[str, Any], ...] = ({"style": "dim"}, {}, {"style": "bold"}, {}, {})
-    columns = [
+    columns: list[tuple[str, dict[str, Any]]] = [
         (name, {"no_wrap": True, "overflow": "ellipsis", "min_width": w, "max_width": cap, **style})
         for name, w, cap, style in zip(TABLE_COLUMNS, widths, CAPS, styles, strict=False)
     ]
@@ -61,7 +61,7 @@ def action_cells(row: dict[str, Any]) -> list[str]:
 
 
 def actions_table(cells: list[list[str]]) -> Table:
-    columns = [
+    columns: list[tuple[str, dict[str, Any]]] = [
         ("action", {"no_wrap": True, "style": "bold"}),
         ("category", {"no_wrap": True}),
         ("count", {"justify": "right", "no_wrap": True}),
