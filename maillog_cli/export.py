@@ -34,21 +34,17 @@ from typing import IO, Any
 import orjson
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.model import AUDIT_KEYS, EVENT_KEYS
+from maillog_cli.model import AUDIT_KEYS
+from maillog_cli.store.db import EVENT_COLUMNS
 from maillog_cli.store.query import Filters, where
 from maillog_cli.store.query import _iso as iso_time  # the one rule for filter times
 
 KIND = "maillog"  # the key that names a record's kind
 VERSION = 1
-EVENT_RECORD_KEYS: tuple[str, ...] = (
-    *EVENT_KEYS,
-    "bounce_hint",
-    "tag",
-    "tags",
-    "type",
-    "size",
-    "send_method",
-    "extra",
+# An event as the store keeps it, less what the store derives (recipient_domain) or
+# numbers locally (import_id): the contract keys first, then our own columns.
+EVENT_RECORD_KEYS: tuple[str, ...] = tuple(
+    c for c in EVENT_COLUMNS if c not in ("recipient_domain", "import_id")
 )
 AUDIT_RECORD_KEYS: tuple[str, ...] = (*AUDIT_KEYS[:5], "raw_action", *AUDIT_KEYS[5:])
 # messages columns that are the store's own bookkeeping, not facts: rebuilt on import.
