@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperOption
 
 from maillog_cli.store.query import Filters, build
 
@@ -81,7 +82,9 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         "from_",
         str | None,
         typer.Option(
-            "--from", help="Sender address (same forms as --to).", rich_help_panel="Filters"
+            "--from",
+            help="Sender: full address, local part, or a glob (*@example.com).",
+            rich_help_panel="Filters",
         ),
     ),
     (
@@ -193,16 +196,21 @@ def _extend(
     return wrapper
 
 
-def filter_options(func: F) -> F:
+def filter_options(func: F | None = None, *, omit: tuple[str, ...] = ()) -> Any:
     """Add the common filters; the command receives them as one `filters: Filters`.
 
     A command with a `text` parameter gets it folded into the filters as free text too.
+    `@filter_options(omit=("status",))` leaves out filters a command does not take, so its
+    --help never lists an option it would refuse.
     """
+    if func is None:
+        return functools.partial(filter_options, omit=omit)
     extra = [
         inspect.Parameter(
             name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[typ, opt]
         )
         for name, typ, opt in _FILTERS
+        if name not in omit
     ]
 
     def collect(values: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -234,6 +242,18 @@ LimitOption = Annotated[
         rich_help_panel="Output",
     ),
 ]
+ObjectFormat = choices("ObjectFormat", ("table", "json", "jsonl"))
+# Commands whose result is one object (bounces explain, reclassify): no csv to offer.
+ObjectFormatOption = Annotated[
+    ObjectFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table (for a person), json or jsonl (the same one object on one line).",
+        case_sensitive=False,
+        rich_help_panel="Output",
+    ),
+]
 FormatOption = Annotated[
     OutputFormat,
     typer.Option(
@@ -244,3 +264,49 @@ FormatOption = Annotated[
         rich_help_panel="Output",
     ),
 ]
+
+
+# --- how values show in --help ----------------------------------------------------------------
+# Typer labels values by their Python type (`<bool>`, `<list[str]>`, `<int range> [x>=0]`);
+# a person reads `--limit N (0 or more)`, `--status TEXT`, and no label on a flag.
+
+_NAMES = {"int": "N", "float": "NUMBER", "str": "TEXT", "Path": "PATH", "datetime": "DATE"}
+
+
+def _range_words(low: Any, high: Any) -> str:
+    if low is not None and high is not None:
+        return f"{low}–{high}"
+    return f"{low} or more" if low is not None else f"at most {high}"
+
+
+def value_label(param: TyperOption | TyperArgument) -> str | None:
+    """The label of an option's value in help: a choice's values, N, TEXT, PATH; none for
+    a flag (it takes no value) or an argument (its name says it)."""
+    if isinstance(param, TyperArgument) or getattr(param, "is_flag", False):
+        return None
+    if param.metavar is not None:
+        return param.metavar
+    desc = param.type_descriptor
+    if desc.is_choice:
+        return "|".join(str(getattr(c, "value", c)) for c in desc.choices or ())
+    if desc.is_path:
+        label = "FILE" if desc.path_type == "file" else "PATH"
+    elif desc.is_ranged:
+        label = "N"
+    else:
+        inner = desc.annotation
+        if desc.is_list:
+            inner = getattr(inner, "__args__", (inner,))[0]
+        label = _NAMES.get(getattr(inner, "__name__", ""), "VALUE")
+    low, high = getattr(param, "min", None), getattr(param, "max", None)
+    if low is not None or high is not None:
+        label += f" ({_range_words(low, high)})"
+    return label
+
+
+def install_value_labels() -> None:
+    """Use value_label() in every help screen (the range is part of the label)."""
+    TyperOption.display_type_rich = lambda self, ctx: value_label(self)  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = lambda self, ctx: value_label(self)  # type: ignore[method-assign]
+    TyperOption._get_number_range_help_str = lambda self: None  # type: ignore[method-assign]
+    TyperArgument._get_number_range_help_str = lambda self: None  # type: ignore[method-assign]

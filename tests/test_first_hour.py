@@ -121,3 +121,63 @@ def test_db_after_a_sub_command_or_its_group_is_the_store_used(cli, tmp_path: Pa
         assert str(other) in r.stdout
     r = cli("bounces", "suppressions", "--db", str(other), "--format", "csv")
     assert r.exit_code == 0, r
+
+
+BROKEN_LABELS = ("<bool>", "<list[", "<int", "<str>", "<path>", "range>", "[x>=", "x<=", "]...]...")
+
+
+def test_help_labels_values_for_a_person(cli) -> None:
+    for path in _command_paths():
+        out = cli(*path, "--help").stdout
+        found = [label for label in BROKEN_LABELS if label in out]
+        assert not found, (path, found)
+    assert "maillog tui [OPTIONS] [FILTER_WORDS]..." in cli("tui", "--help").stdout
+    assert "N (0 or more)" in cli("search", "--help").stdout
+
+
+def test_every_format_choice_is_described_in_its_help() -> None:
+    import typer.main
+
+    from maillog_cli.cli import app
+
+    def walk(cmd, path):
+        for param in getattr(cmd, "params", []):
+            if "--format" in getattr(param, "opts", []) and param.type_descriptor.is_choice:
+                choices = [str(getattr(c, "value", c)) for c in param.type_descriptor.choices]
+                missing = [c for c in choices if c not in (param.help or "")]
+                assert not missing, (path, param.help, missing)
+        for name, sub in (getattr(cmd, "commands", None) or {}).items():
+            walk(sub, (*path, name))
+
+    walk(typer.main.get_command(app), ())
+
+
+def test_help_never_lists_an_option_the_command_refuses(cli) -> None:
+    assert "--status" not in cli("bounces", "suppressions", "--help").stdout
+    assert "--to" not in cli("resend", "--help").stdout.split("Filters")[-1].split("--from")[0]
+    assert "same forms as --to" not in cli("resend", "--help").stdout
+
+
+def test_a_bad_value_is_one_line_exit_1_in_every_command(cli) -> None:
+    cases = [
+        ("search", "--format", "xml"),
+        ("bounces", "explain", "--code", "700", "x"),
+        ("search", "-n", "abc"),
+        ("search", "-n", "-1"),
+        ("stats", "--by", "hour"),
+        ("db", "info", "--format", "xml"),
+        ("prune", "--older-than", "soon", "--dry-run"),
+        ("search", "--since", "someday"),
+    ]
+    for argv in cases:
+        r = cli(*argv)
+        assert r.exit_code == 1, (argv, r)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("maillog: error: "), (argv, r.stderr)
+        assert "Value error" not in r.stderr and "Input should" not in r.stderr
+    assert (
+        "--format 'xml' is not one of table, json, jsonl, csv" in cli("search", "-f", "xml").stderr
+    )
+    assert "at most 599" in cli("bounces", "explain", "--code", "700", "x").stderr
+    # a malformed command line stays Typer's usage message, exit 2
+    assert cli("search", "--no-such-option").exit_code == 2

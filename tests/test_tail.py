@@ -149,7 +149,7 @@ def test_formats_tsv_csv_json_and_zero_lines(tmp_path: Path, cli) -> None:
 def test_usage_and_user_errors(tmp_path: Path, cli) -> None:
     seed(tmp_path, cli, [event("a", 1)])
     r = cli("tail", "--from-start")
-    assert r.exit_code == 2 and "--import" in r.stderr
+    assert r.exit_code == 1 and "--import" in r.stderr
     r = cli("tail", "--import", tmp_path / "nope.jsonl")
     assert r.exit_code == 1 and "nope.jsonl: no such file" in r.stderr
 

@@ -17,6 +17,8 @@ from maillog_cli.options import (
     DbOption,
     FormatOption,
     LimitOption,
+    ObjectFormat,
+    ObjectFormatOption,
     OutputFormat,
     cap_count,
     filter_options,
@@ -117,7 +119,9 @@ def explain_cmd(
     text: Annotated[
         list[str] | None,
         typer.Argument(
-            help="The bounce / reply text (quote it); - reads it from stdin.", show_default=False
+            metavar="TEXT",
+            help="The bounce / reply text (quote it); - reads it from stdin.",
+            show_default=False,
         ),
     ] = None,
     code: Annotated[
@@ -142,9 +146,7 @@ def explain_cmd(
             help="The provider's own label, e.g. ses:Permanent/NoEmail or sendgrid-drop:Bounced Address.",
         ),
     ] = None,
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table or json.", case_sensitive=False)
-    ] = OutputFormat.table,
+    fmt: ObjectFormatOption = ObjectFormat.table,
     db: DbOption = None,  # accepted like everywhere; explaining a text reads no store
 ) -> None:
     """Classify one bounce text: class, reason, the rule that matched, what it means, what to do.
@@ -161,7 +163,7 @@ def explain_cmd(
             "write it as class.subject.detail, e.g. 5.1.1",
         )
     result = explain(body, code, enhanced, hint)
-    if fmt is not OutputFormat.table:
+    if fmt != "table":
         from maillog_cli.render.output import json_line
 
         typer.echo(json_line(result.as_json()))
@@ -180,7 +182,7 @@ def _enhanced_ok(code: str) -> bool:
 
 
 @app.command("suppressions")
-@filter_options
+@filter_options(omit=("status",))
 def suppressions_cmd(
     ctx: typer.Context,
     soft_after: Annotated[
@@ -266,10 +268,7 @@ def reclassify_cmd(
             "--batch", help="Events per transaction.", min=100, hidden=True, callback=cap_count
         ),
     ] = 50_000,
-    fmt: Annotated[
-        OutputFormat,
-        typer.Option("--format", "-f", help="table or json (the report).", case_sensitive=False),
-    ] = OutputFormat.table,
+    fmt: ObjectFormatOption = ObjectFormat.table,
     db: DbOption = None,
 ) -> None:
     """Re-apply the bounce rules to every stored bounce event (after the rules changed).
@@ -281,14 +280,14 @@ def reclassify_cmd(
     from maillog_cli.context import open_store
 
     store = open_store(ctx, db, readonly=dry_run)
-    if sys.stderr.isatty() and fmt is OutputFormat.table:
+    if sys.stderr.isatty() and fmt == "table":
         from maillog_cli.render.bounces import reclassify_progress
 
         with reclassify_progress() as progress:
             result = reclassify(store, batch=batch, dry_run=dry_run, progress=progress)
     else:
         result = reclassify(store, batch=batch, dry_run=dry_run)
-    if fmt is not OutputFormat.table:
+    if fmt != "table":
         from maillog_cli.render.output import json_line
 
         typer.echo(json_line(result.as_json()))

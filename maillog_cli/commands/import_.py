@@ -21,6 +21,7 @@ def import_cmd(
     files: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="FILE",
             help="Files to import; - for stdin; .gz is read transparently; a Maildir folder.",
             show_default=False,
         ),

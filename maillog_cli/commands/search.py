@@ -20,7 +20,11 @@ def search(
     ctx: typer.Context,
     text: Annotated[
         list[str] | None,
-        typer.Argument(help="Free text in subject, addresses and diagnostics.", show_default=False),
+        typer.Argument(
+            metavar="TEXT",
+            help="Free text in subject, addresses and diagnostics.",
+            show_default=False,
+        ),
     ] = None,
     messages: Annotated[
         bool, typer.Option("--messages", "-m", help="One row per email, with its latest status.")

@@ -23,7 +23,14 @@ def show(
         ),
     ],
     fmt: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table or json.", case_sensitive=False)
+        OutputFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (the message and its timeline), json or jsonl (one object: message, "
+            "aliases, resends, events), csv (its events, one per row).",
+            case_sensitive=False,
+        ),
     ] = OutputFormat.table,
     raw: Annotated[
         bool,
