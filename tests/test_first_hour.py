@@ -181,3 +181,76 @@ def test_a_bad_value_is_one_line_exit_1_in_every_command(cli) -> None:
     assert "at most 599" in cli("bounces", "explain", "--code", "700", "x").stderr
     # a malformed command line stays Typer's usage message, exit 2
     assert cli("search", "--no-such-option").exit_code == 2
+
+
+def _events(n: int) -> list[dict]:
+    return [
+        {
+            "event_id": f"ev{i}",
+            "message_id": f"<msg-{i:03d}-a-long-message-id@mail.acme.example>",
+            "timestamp": f"2026-01-01T10:{i // 60:02d}:{i % 60:02d}Z",
+            "provider": "maillog",
+            "status": "bounced" if i % 2 else "delivered",
+            "recipient": f"user{i}@gmail.com",
+            "subject": f"Receipt {i}",
+            "diagnostic": "550 5.1.1 user unknown" if i % 2 else None,
+        }
+        for i in range(n)
+    ]
+
+
+def test_every_event_listing_piped_has_the_table_columns_and_says_when_the_limit_cut(
+    cli, tmp_path: Path
+) -> None:
+    from maillog_cli.render.events import TABLE_COLUMNS
+
+    f = tmp_path / "e.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in _events(12)))
+    assert cli("import", str(f)).exit_code == 0
+    listings = {
+        ("search",): 12,
+        ("ls",): 12,
+        ("search", "--messages"): 12,
+        ("bounces", "--list"): 6,
+    }
+    for argv, matching in listings.items():
+        r = cli(*argv, "-n", "3")
+        lines = r.stdout.splitlines()
+        assert len(lines) == 3, (argv, r)
+        for line in lines:
+            cells = line.split("\t")
+            assert len(cells) == len(TABLE_COLUMNS), (argv, line)
+            time_, mid, status = cells[:3]
+            assert mid.startswith("msg-") and mid.endswith("@mail.acme.example"), line  # whole
+            assert status in ("bounced", "delivered")
+        assert f"showing 3 of {matching}" in r.stderr or "showing the newest 3" in r.stderr, argv
+        whole = cli(*argv, "-n", "0")
+        assert "showing" not in whole.stderr and len(whole.stdout.splitlines()) == matching
+    tail = cli("tail", "-n", "3").stdout.splitlines()
+    assert [len(t.split("\t")) for t in tail] == [len(TABLE_COLUMNS)] * 3
+
+
+def test_audit_listing_shows_the_entry_id_and_the_limit(cli, tmp_path: Path) -> None:
+    f = tmp_path / "audit.jsonl"
+    f.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"aud-{i}",
+                    "created_at": f"2026-01-01T10:00:0{i}Z",
+                    "actor": {"id": "u1", "email": "alice@acme.example"},
+                    "action": "api_key.create",
+                    "target": {"type": "api_key", "id": f"k{i}"},
+                    "ip": "203.0.113.9",
+                }
+            )
+            + "\n"
+            for i in range(5)
+        )
+    )
+    assert cli("import", str(f)).exit_code == 0, cli("import", str(f))
+    r = cli("audit", "-n", "2")
+    lines = r.stdout.splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["aud-4", "aud-3"]
+    assert "showing 2 of 5; --limit 0 for all" in r.stderr
+    assert cli("audit", "show", "aud-4").exit_code == 0

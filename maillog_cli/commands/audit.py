@@ -106,11 +106,17 @@ def audit(
     if ctx.invoked_subcommand is not None:
         ctx.meta["audit_db"] = db
         return
-    from maillog_cli.audit.queries import count_all, list_entries
+    from maillog_cli.audit.queries import count_all, count_entries, list_entries
 
     filters = _filters(actor, action, category, target, ip, meta, since, until)
     store = _store(ctx, db)
-    rows = list_entries(store.conn, filters, limit or None)
+    from maillog_cli.commands.listing import plus_one, up_to_limit
+
+    rows = up_to_limit(
+        list_entries(store.conn, filters, plus_one(limit)),
+        limit,
+        lambda: count_entries(store.conn, filters),
+    )
     shown = _emit(rows, fmt)
     if shown == 0 and fmt is OutputFormat.table:
         from maillog_cli.render.output import console, is_terminal

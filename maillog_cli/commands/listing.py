@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from maillog_cli.model import EVENT_KEYS
@@ -27,3 +28,24 @@ def emit_events(
         return 0
     out.print(event_table(rows, out.width, title=title))
     return len(rows)
+
+
+def up_to_limit(
+    rows: Iterable[dict[str, Any]], limit: int | None, total: Callable[[], int]
+) -> list[dict[str, Any]]:
+    """At most `limit` rows (read one more to know), and when the limit cut the listing,
+    say so on stderr with the whole count: "showing 100 of 2,361; --limit 0 for all".
+
+    `rows` must have been asked for `limit + 1` rows; `total()` counts them all, and runs
+    only when the limit did cut.
+    """
+    rows = list(rows)
+    if limit and len(rows) > limit:
+        rows = rows[:limit]
+        sys.stderr.write(f"maillog: showing {limit:,} of {total():,}; --limit 0 for all\n")
+    return rows
+
+
+def plus_one(limit: int | None) -> int | None:
+    """The row count to ask for so up_to_limit() can tell whether the limit cut."""
+    return limit + 1 if limit else None

@@ -32,12 +32,13 @@ def fill(
 
 
 def event_table_columns(width: int) -> list[Column]:
-    """The search/bounces event table: narrow terminals keep time, status, who and why;
-    wider ones add subject, class, code and provider."""
+    """The search/bounces event table: narrow terminals keep time, the message id
+    (shortened), status, who and why; wider ones add subject, class, code and provider."""
     cols = [
         Column("time", "time", 19),
+        Column("id", "id", 10 if width < 120 else 16),
         Column("status", "status", 12),
-        Column("recipient", "recipient", 22 if width < 100 else 30),
+        Column("recipient", "recipient", 20 if width < 100 else 30),
     ]
     if width >= 120:
         cols.append(Column("subject", "subject", 22 if width < 160 else 30))
