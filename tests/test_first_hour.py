@@ -254,3 +254,22 @@ def test_audit_listing_shows_the_entry_id_and_the_limit(cli, tmp_path: Path) -> 
     assert [line.split("\t")[1] for line in lines] == ["aud-4", "aud-3"]
     assert "showing 2 of 5; --limit 0 for all" in r.stderr
     assert cli("audit", "show", "aud-4").exit_code == 0
+
+
+def test_many_files_end_with_one_total_line_and_counts_agree(cli, tmp_path: Path) -> None:
+    paths = []
+    for i in range(3):
+        f = tmp_path / f"m{i}.eml"
+        f.write_text(
+            f"From: app@acme.example\nTo: u{i}@gmail.com\nSubject: hi {i}\n"
+            f"Date: Mon, 02 Mar 2026 10:00:0{i} +0000\nMessage-ID: <m{i}@acme.example>\n\nhello\n"
+        )
+        paths.append(str(f))
+    r = cli("import", *paths)
+    assert r.exit_code == 0, r
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 4 and all("1 new event," in line for line in lines[:3])
+    assert "1 new events" not in r.stderr and "1 emails" not in r.stderr
+    assert lines[-1].startswith("total: 3 files, 3 new events, 0 already present, 0 skipped")
+    one = cli("import", paths[0]).stderr.strip().splitlines()
+    assert len(one) == 1 and "total" not in one[0]
