@@ -273,3 +273,30 @@ def test_many_files_end_with_one_total_line_and_counts_agree(cli, tmp_path: Path
     assert lines[-1].startswith("total: 3 files, 3 new events, 0 already present, 0 skipped")
     one = cli("import", paths[0]).stderr.strip().splitlines()
     assert len(one) == 1 and "total" not in one[0]
+
+
+def test_an_empty_store_and_a_filter_that_matches_nothing_say_so(cli, tmp_path: Path) -> None:
+    audit_only = tmp_path / "audit.jsonl"
+    audit_only.write_text(
+        json.dumps(
+            {
+                "id": "a1",
+                "created_at": "2026-01-01T10:00:00Z",
+                "actor": {"id": "u1", "email": "alice@acme.example"},
+                "action": "api_key.create",
+            }
+        )
+        + "\n"
+    )
+    assert cli("import", str(audit_only)).exit_code == 0
+    r = cli("search")
+    assert r.exit_code == 0 and r.stdout == ""
+    assert "No emails yet — import a provider dump: maillog import FILE" in r.stderr
+    f = tmp_path / "e.jsonl"
+    f.write_text("".join(json.dumps(e) + "\n" for e in _events(2)))
+    assert cli("import", str(f)).exit_code == 0
+    r = cli("search", "--domain", "nowhere.example")
+    assert r.exit_code == 0 and r.stdout == ""
+    assert "no events match these filters" in r.stderr
+    r = cli("search", "--messages", "--domain", "nowhere.example", "--format", "json")
+    assert r.exit_code == 0 and r.stdout.strip() == "[]" and "no messages match" in r.stderr

@@ -103,10 +103,11 @@ def bounces(
 
 
 def _list_events(store: Any, f: Filters, fmt: OutputFormat, limit: int) -> None:
-    from maillog_cli.commands.listing import emit_events
+    from maillog_cli.commands.listing import emit_events, say_when_empty
     from maillog_cli.store.query import iter_events
 
     shown = emit_events(iter_events(store.conn, f, limit or None), fmt)
+    say_when_empty(store.conn, shown, "bounces")
     if limit and shown == limit:
         sys.stderr.write(f"maillog: showing the newest {limit} events; --limit 0 for all\n")
 

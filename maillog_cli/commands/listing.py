@@ -22,10 +22,9 @@ def emit_events(
     if not is_terminal():
         return write_tsv(table_cells(r) for r in rows)
     rows = list(rows)
-    out = console()
     if not rows:
-        out.print("no matching events", style="dim")
         return 0
+    out = console()
     out.print(event_table(rows, out.width, title=title))
     return len(rows)
 
@@ -49,3 +48,15 @@ def up_to_limit(
 def plus_one(limit: int | None) -> int | None:
     """The row count to ask for so up_to_limit() can tell whether the limit cut."""
     return limit + 1 if limit else None
+
+
+EMPTY_STORE = "No emails yet — import a provider dump: maillog import FILE"
+
+
+def say_when_empty(conn: Any, shown: int, what: str = "events") -> None:
+    """Nothing listed: say why on stderr (stdout stays empty for a pipe), exit 0 — an
+    empty store and a filter that matches nothing are different news."""
+    if shown:
+        return
+    empty = conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None
+    sys.stderr.write(f"maillog: {EMPTY_STORE if empty else f'no {what} match these filters'}\n")

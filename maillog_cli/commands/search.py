@@ -35,7 +35,7 @@ def search(
     filters: Filters = None,  # type: ignore[assignment]  # filled by @filter_options
 ) -> None:
     """Search events (newest first) with filters and free text."""
-    from maillog_cli.commands.listing import emit_events, plus_one, up_to_limit
+    from maillog_cli.commands.listing import emit_events, plus_one, say_when_empty, up_to_limit
     from maillog_cli.context import open_store
     from maillog_cli.store.query import count_sql, iter_events
 
@@ -46,4 +46,5 @@ def search(
         return int(store.conn.execute(sql, params).fetchone()[0])
 
     rows = iter_events(store.conn, filters, plus_one(limit), messages=messages)
-    emit_events(up_to_limit(rows, limit, total), fmt)
+    shown = emit_events(up_to_limit(rows, limit, total), fmt)
+    say_when_empty(store.conn, shown, "messages" if messages else "events")
