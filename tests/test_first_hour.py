@@ -300,3 +300,23 @@ def test_an_empty_store_and_a_filter_that_matches_nothing_say_so(cli, tmp_path: 
     assert "no events match these filters" in r.stderr
     r = cli("search", "--messages", "--domain", "nowhere.example", "--format", "json")
     assert r.exit_code == 0 and r.stdout.strip() == "[]" and "no messages match" in r.stderr
+
+
+def test_show_address_lists_that_recipients_messages_newest_first(cli, tmp_path: Path) -> None:
+    rows = _events(6)
+    for r in rows:
+        r["recipient"] = "bob@gmail.com" if int(r["event_id"][2:]) % 3 == 0 else "amy@gmail.com"
+    f = tmp_path / "e.jsonl"
+    f.write_text("".join(json.dumps(e) + "\n" for e in rows))
+    assert cli("import", str(f)).exit_code == 0
+    r = cli("show", "bob@gmail.com")
+    assert r.exit_code == 0, r
+    ids = [line.split("\t")[1] for line in r.stdout.splitlines()]
+    assert ids == [
+        "msg-003-a-long-message-id@mail.acme.example",
+        "msg-000-a-long-message-id@mail.acme.example",
+    ]
+    nobody = cli("show", "zed@gmail.com")
+    assert nobody.exit_code == 1 and "no message" in nobody.stderr
+    # a Message-ID (it has an @ too) still shows that one message
+    assert "Timeline" in cli("show", "msg-003-a-long-message-id@mail.acme.example").stdout
