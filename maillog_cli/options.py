@@ -58,6 +58,54 @@ DbOption = Annotated[
     ),
 ]
 
+
+def _completer(values: Callable[[], Iterable[str]]) -> Callable[[str], list[str]]:
+    """Shell completion of an option's values (bash, zsh, fish): the same lists the
+    command validates against, read only when the shell asks."""
+
+    def complete(incomplete: str) -> list[str]:
+        word = incomplete.lower()
+        return [v for v in dict.fromkeys(values()) if v.startswith(word)]
+
+    return complete
+
+
+def _statuses() -> list[str]:
+    from maillog_cli.statuses import ALIASES, STATUSES
+
+    return [*STATUSES, *sorted(ALIASES)]
+
+
+def _classes() -> tuple[str, ...]:
+    from maillog_cli.store.query import BOUNCE_CLASSES
+
+    return BOUNCE_CLASSES
+
+
+def _reasons() -> list[str]:
+    from maillog_cli.bounce.classify import REASONS
+
+    return sorted(REASONS)
+
+
+def _providers() -> list[str]:
+    from maillog_cli.importers import all_importers
+
+    return sorted({m.PROVIDER for m in all_importers() if getattr(m, "PROVIDER", None)})
+
+
+def _categories() -> tuple[str, ...]:
+    from maillog_cli.audit.queries import CATEGORIES
+
+    return CATEGORIES
+
+
+complete_status = _completer(_statuses)
+complete_class = _completer(_classes)
+complete_reason = _completer(_reasons)
+complete_provider = _completer(_providers)
+complete_category = _completer(_categories)
+
 _FILTERS: list[tuple[str, Any, Any]] = [
     (
         "status",
@@ -65,6 +113,7 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         typer.Option(
             "--status",
             "-s",
+            autocompletion=complete_status,
             help="Canonical status or alias (bounced, deferred, spam …); repeat for several.",
             rich_help_panel="Filters",
         ),
@@ -104,6 +153,7 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         list[str] | None,
         typer.Option(
             "--provider",
+            autocompletion=complete_provider,
             help="Provider slug (sendgrid, ses …); repeat for several.",
             rich_help_panel="Filters",
         ),
@@ -123,6 +173,7 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         typer.Option(
             "--bounce-class",
             "--class",
+            autocompletion=complete_class,
             help="hard, soft, block or undetermined.",
             rich_help_panel="Filters",
         ),
@@ -132,6 +183,7 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         list[str] | None,
         typer.Option(
             "--reason",
+            autocompletion=complete_reason,
             help="Bounce reason, e.g. mailbox_full (see `maillog bounces explain`).",
             rich_help_panel="Filters",
         ),

@@ -320,3 +320,66 @@ def test_show_address_lists_that_recipients_messages_newest_first(cli, tmp_path:
     assert nobody.exit_code == 1 and "no message" in nobody.stderr
     # a Message-ID (it has an @ too) still shows that one message
     assert "Timeline" in cli("show", "msg-003-a-long-message-id@mail.acme.example").stdout
+
+
+def _bash_complete(words: list[str], tmp_path: Path) -> list[str]:
+    """Complete the last word as bash does: source the committed completion script, fill
+    COMP_WORDS/COMP_CWORD, call the completion function and print COMPREPLY."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    shim = tmp_path / "bin" / "maillog"
+    shim.parent.mkdir(exist_ok=True)
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m maillog_cli "$@"\n')
+    shim.chmod(0o755)
+    quoted = " ".join(shlex.quote(w) for w in words)
+    script = (
+        f"source {shlex.quote(str(root / 'completions' / 'maillog.bash'))}\n"
+        f"COMP_WORDS=({quoted})\nCOMP_CWORD={len(words) - 1}\n"
+        "_maillog_completion maillog\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n"
+    )
+    env = {**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}", "PYTHONPATH": str(root)}
+    out = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    return [line for line in out.stdout.splitlines() if line]
+
+
+def test_shell_completion_completes_option_values_through_bash(tmp_path: Path) -> None:
+    cases = {
+        ("search", "--status", "bou"): {"bounced", "bounce"},
+        ("search", "--class", "h"): {"hard"},
+        ("bounces", "--reason", "mailbox_f"): {"mailbox_full"},
+        ("search", "--provider", "sp"): {"sparkpost"},
+        ("audit", "--category", "au"): {"auth"},
+        ("stats", "--by", "d"): {"day", "domain"},
+        ("search", "--format", "js"): {"json", "jsonl"},
+    }
+    for words, want in cases.items():
+        got = _bash_complete(["maillog", *words], tmp_path)
+        assert set(got) == want, (words, got)
+
+
+def test_zsh_and_fish_scripts_get_the_same_values(tmp_path: Path) -> None:
+    """zsh and fish are not installed here: run the exact call their committed scripts make."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    assert "_TYPER_COMPLETE_ARGS" in (root / "completions" / "_maillog").read_text()
+    assert "get-args" in (root / "completions" / "maillog.fish").read_text()
+    for shell, extra in (("zsh", {}), ("fish", {"_TYPER_COMPLETE_FISH_ACTION": "get-args"})):
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(root),
+            "_MAILLOG_COMPLETE": f"complete_{shell}",
+            "_TYPER_COMPLETE_ARGS": "maillog search --reason mailbox_f",
+            **extra,
+        }
+        out = subprocess.run(
+            [sys.executable, "-m", "maillog_cli"], capture_output=True, text=True, env=env
+        ).stdout
+        assert "mailbox_full" in out and "user_unknown" not in out, (shell, out)

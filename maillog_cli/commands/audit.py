@@ -14,14 +14,22 @@ from typing import Annotated, Any
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption, FormatOption, LimitOption, OutputFormat
+from maillog_cli.options import (
+    DbOption,
+    FormatOption,
+    LimitOption,
+    OutputFormat,
+    complete_category,
+)
 
 _F = "Filters"
 
 
-def _filter(kind: Any, *names: str, help: str) -> Any:
+def _filter(kind: Any, *names: str, help: str, **more: Any) -> Any:
     """An audit filter option: the same panel and no default shown, declared once."""
-    return Annotated[kind, typer.Option(*names, help=help, rich_help_panel=_F, show_default=False)]
+    return Annotated[
+        kind, typer.Option(*names, help=help, rich_help_panel=_F, show_default=False, **more)
+    ]
 
 
 ActorOption = _filter(
@@ -40,6 +48,7 @@ CategoryOption = _filter(
     "--category",
     "-c",
     help="Action category: project, sending, bounces, api, workspace, domains, auth, other.",
+    autocompletion=complete_category,
 )
 TargetOption = _filter(list[str] | None, "--target", help="Target id, or type:id (webhook:wh_123).")
 IpOption = _filter(list[str] | None, "--ip", help="Client IP, exactly or as a glob (203.0.113.*).")
