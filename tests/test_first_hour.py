@@ -383,3 +383,33 @@ def test_zsh_and_fish_scripts_get_the_same_values(tmp_path: Path) -> None:
             [sys.executable, "-m", "maillog_cli"], capture_output=True, text=True, env=env
         ).stdout
         assert "mailbox_full" in out and "user_unknown" not in out, (shell, out)
+
+
+def test_db_backup_is_consistent_while_a_writer_holds_the_store(cli, tmp_path: Path) -> None:
+    f = tmp_path / "e.jsonl"
+    f.write_text("".join(json.dumps(e) + "\n" for e in _events(8)))
+    assert cli("import", str(f)).exit_code == 0
+    writer = sqlite3.connect(tmp_path / "maillog.db", isolation_level=None)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("DELETE FROM events")  # not committed: a backup must not see it
+    try:
+        copy = tmp_path / "copy.db"
+        r = cli("db", "backup", str(copy))
+        assert r.exit_code == 0, r
+        assert "backed up" in r.stderr
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 8
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert cli("--db", str(copy), "search", "-n", "0").stdout.count("\n") == 8
+    again = cli("db", "backup", str(copy))
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_dash_n_is_the_limit_everywhere_and_prune_keeps_only_dry_run(cli) -> None:
+    assert "-n" not in cli("prune", "--help").stdout.replace("--no-", "")
+    assert cli("prune", "-n", "--older-than", "30d").exit_code == 2
