@@ -413,3 +413,19 @@ def test_db_backup_is_consistent_while_a_writer_holds_the_store(cli, tmp_path: P
 def test_dash_n_is_the_limit_everywhere_and_prune_keeps_only_dry_run(cli) -> None:
     assert "-n" not in cli("prune", "--help").stdout.replace("--no-", "")
     assert cli("prune", "-n", "--older-than", "30d").exit_code == 2
+
+
+def test_the_bounce_reason_is_a_column_of_every_bounce_listing(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    from maillog_cli.render.events import TABLE_COLUMNS
+
+    f = tmp_path / "e.jsonl"
+    f.write_text("".join(json.dumps(e) + "\n" for e in _events(4)))
+    assert cli("import", str(f)).exit_code == 0
+    at = TABLE_COLUMNS.index("reason")
+    for argv in (["bounces", "--list"], ["search", "--status", "bounced"]):
+        lines = cli(*argv).stdout.splitlines()
+        assert lines and all(line.split("\t")[at] == "user_unknown" for line in lines), lines
+    monkeypatch.setattr("maillog_cli.commands.listing.is_terminal", lambda *a: True)
+    assert "user_unknown" in cli("bounces", "--list").stdout
