@@ -429,3 +429,19 @@ def test_the_bounce_reason_is_a_column_of_every_bounce_listing(
         assert lines and all(line.split("\t")[at] == "user_unknown" for line in lines), lines
     monkeypatch.setattr("maillog_cli.commands.listing.is_terminal", lambda *a: True)
     assert "user_unknown" in cli("bounces", "--list").stdout
+
+
+def test_stats_chart_has_a_delivery_line_and_lines_can_be_chosen(cli, tmp_path: Path) -> None:
+    f = tmp_path / "e.jsonl"
+    f.write_text("".join(json.dumps(e) + "\n" for e in _events(6)))
+    assert cli("import", str(f)).exit_code == 0
+    labels = lambda out: [
+        ln.split()[0] for ln in out.split("Per day", 1)[1].splitlines()[1:] if ln[:1].isalpha()
+    ]  # noqa: E731
+    out = cli("stats", "--since", "2025-12-31").stdout
+    assert labels(out) == ["sent", "delivery", "bounce", "complaint", "open"]
+    assert "low 50.00%" in out  # half were delivered each day
+    chosen = cli("stats", "--since", "2025-12-31", "--lines", "delivery,click").stdout
+    assert labels(chosen) == ["delivery", "click"]
+    bad = cli("stats", "--lines", "sent,bogus")
+    assert bad.exit_code == 1 and "bogus is not a chart line" in bad.stderr
