@@ -304,7 +304,7 @@ def test_list_any_format_and_limit_note(cli, data) -> None:
     ]
     r = cli("bounces", "--format", "jsonl", "--limit", "2")
     assert len(r.stdout.splitlines()) == 2
-    assert "showing the newest 2 events; --limit 0 for all" in r.stderr
+    assert "showing 2 of 18; --limit 0 for all" in r.stderr
     assert len(cli("bounces", "--format", "jsonl", "--limit", "0").stdout.splitlines()) == 18
 
 

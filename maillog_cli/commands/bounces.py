@@ -103,13 +103,16 @@ def bounces(
 
 
 def _list_events(store: Any, f: Filters, fmt: OutputFormat, limit: int) -> None:
-    from maillog_cli.commands.listing import emit_events, say_when_empty
-    from maillog_cli.store.query import iter_events
+    from maillog_cli.commands.listing import emit_events, plus_one, say_when_empty, up_to_limit
+    from maillog_cli.store.query import count_sql, iter_events
 
-    shown = emit_events(iter_events(store.conn, f, limit or None), fmt)
+    def total() -> int:
+        sql, params = count_sql(f)
+        return int(store.conn.execute(sql, params).fetchone()[0])
+
+    rows = up_to_limit(iter_events(store.conn, f, plus_one(limit)), limit, total)
+    shown = emit_events(rows, fmt)
     say_when_empty(store.conn, shown, "bounces")
-    if limit and shown == limit:
-        sys.stderr.write(f"maillog: showing the newest {limit} events; --limit 0 for all\n")
 
 
 # --- explain ----------------------------------------------------------------------------------
