@@ -435,9 +435,11 @@ def test_stats_chart_has_a_delivery_line_and_lines_can_be_chosen(cli, tmp_path: 
     f = tmp_path / "e.jsonl"
     f.write_text("".join(json.dumps(e) + "\n" for e in _events(6)))
     assert cli("import", str(f)).exit_code == 0
-    labels = lambda out: [
-        ln.split()[0] for ln in out.split("Per day", 1)[1].splitlines()[1:] if ln[:1].isalpha()
-    ]  # noqa: E731
+
+    def labels(out: str) -> list[str]:
+        chart = out.split("Per day", 1)[1].splitlines()[1:]
+        return [ln.split()[0] for ln in chart if ln[:1].isalpha()]
+
     out = cli("stats", "--since", "2025-12-31").stdout
     assert labels(out) == ["sent", "delivery", "bounce", "complaint", "open"]
     assert "low 50.00%" in out  # half were delivered each day
