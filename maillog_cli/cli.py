@@ -15,12 +15,15 @@ from typing import Annotated
 import typer
 
 from maillog_cli import __version__
-from maillog_cli.context import State, error, format_error
+from maillog_cli.context import MaillogGroup, State, error, format_error
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption
+from maillog_cli.options import DbOption, install_value_labels
+
+install_value_labels()
 
 app = typer.Typer(
     name="maillog",
+    cls=MaillogGroup,
     help="A log explorer for email: import any provider's logs, then search, follow, explain bounces, audit and resend.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -10,9 +10,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
+from typer.core import TyperGroup
 
 from maillog_cli.errors import MaillogError
 
@@ -100,3 +101,64 @@ def confirm_or_refuse(
     show()
     if not typer.confirm(question, default=False, err=err):
         raise declined
+
+
+# --- values Typer refuses -----------------------------------------------------------------------
+# Typer words a bad value the way its validator does ("Value error, 'xml' is not one of …",
+# "Input should be less than or equal to 599"). Every bad value instead leaves like the
+# ones maillog checks itself: `error: --format 'xml' is not one of table, json, jsonl, csv`,
+# one line, exit 1. A malformed command line (unknown option, missing argument) stays
+# Typer's usage message, exit 2.
+
+
+def _option_name(exc: typer.BadParameter) -> str | None:
+    """The option a refused value was given to (--format), when Typer knows it."""
+    param = exc.param
+    if param is None:
+        hint = exc.param_hint
+        return hint if isinstance(hint, str) else None
+    longs = [o for o in getattr(param, "opts", []) if o.startswith("--")]
+    return longs[0] if longs else (getattr(param, "human_readable_name", "") or "").upper() or None
+
+
+def bad_value(exc: typer.BadParameter) -> MaillogError:
+    """A value Typer refused, worded for a person: which option, what was wrong, and where
+    the accepted values are."""
+    name = _option_name(exc) or "a value"
+    error = None
+    cause = exc.__cause__
+    if cause is not None and hasattr(cause, "errors"):
+        errors = cause.errors()
+        error = errors[0] if errors else None
+    command = exc.ctx.command_path if exc.ctx is not None else "maillog"
+    hint = f"see {command} -h"
+    if error is None:
+        prefix = f"{_option_name(exc)}: " if _option_name(exc) else ""
+        return MaillogError(prefix + exc.message, hint)
+    value, kind, limits = error.get("input"), error.get("type"), error.get("ctx") or {}
+    desc = getattr(exc.param, "type_descriptor", None)
+    if desc is not None and desc.is_choice:
+        accepted = ", ".join(str(getattr(c, "value", c)) for c in desc.choices or ())
+        return MaillogError(f"{name} {value!r} is not one of {accepted}", hint)
+    if kind in ("less_than_equal", "less_than"):
+        bound = limits.get("le", limits.get("lt"))
+        return MaillogError(f"{name} {value} is too large: at most {bound}", hint)
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = limits.get("ge", limits.get("gt"))
+        return MaillogError(f"{name} {value} is too small: at least {bound}", hint)
+    if kind and kind.startswith("int"):
+        return MaillogError(f"{name} {value!r} is not a whole number", hint)
+    if kind and kind.startswith("float"):
+        return MaillogError(f"{name} {value!r} is not a number", hint)
+    message = str(error.get("msg", exc.message)).removeprefix("Value error, ")
+    return MaillogError(f"{name} {value!r}: {message}", hint)
+
+
+class MaillogGroup(TyperGroup):
+    """The app's group: a value Typer refuses leaves through the one error path (exit 1)."""
+
+    def invoke(self, ctx: Any) -> Any:  # Typer's own (vendored) click Context
+        try:
+            return super().invoke(ctx)
+        except typer.BadParameter as exc:
+            raise bad_value(exc) from None

@@ -12,9 +12,10 @@ import inspect
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperOption
 
 from maillog_cli.store.query import Filters, build
 
@@ -57,6 +58,54 @@ DbOption = Annotated[
     ),
 ]
 
+
+def _completer(values: Callable[[], Iterable[str]]) -> Callable[[str], list[str]]:
+    """Shell completion of an option's values (bash, zsh, fish): the same lists the
+    command validates against, read only when the shell asks."""
+
+    def complete(incomplete: str) -> list[str]:
+        word = incomplete.lower()
+        return [v for v in dict.fromkeys(values()) if v.startswith(word)]
+
+    return complete
+
+
+def _statuses() -> list[str]:
+    from maillog_cli.statuses import ALIASES, STATUSES
+
+    return [*STATUSES, *sorted(ALIASES)]
+
+
+def _classes() -> tuple[str, ...]:
+    from maillog_cli.store.query import BOUNCE_CLASSES
+
+    return BOUNCE_CLASSES
+
+
+def _reasons() -> list[str]:
+    from maillog_cli.bounce.classify import REASONS
+
+    return sorted(REASONS)
+
+
+def _providers() -> list[str]:
+    from maillog_cli.importers import all_importers
+
+    return sorted({m.PROVIDER for m in all_importers() if getattr(m, "PROVIDER", None)})
+
+
+def _categories() -> tuple[str, ...]:
+    from maillog_cli.audit.queries import CATEGORIES
+
+    return CATEGORIES
+
+
+complete_status = _completer(_statuses)
+complete_class = _completer(_classes)
+complete_reason = _completer(_reasons)
+complete_provider = _completer(_providers)
+complete_category = _completer(_categories)
+
 _FILTERS: list[tuple[str, Any, Any]] = [
     (
         "status",
@@ -64,6 +113,7 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         typer.Option(
             "--status",
             "-s",
+            autocompletion=complete_status,
             help="Canonical status or alias (bounced, deferred, spam …); repeat for several.",
             rich_help_panel="Filters",
         ),
@@ -81,7 +131,9 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         "from_",
         str | None,
         typer.Option(
-            "--from", help="Sender address (same forms as --to).", rich_help_panel="Filters"
+            "--from",
+            help="Sender: full address, local part, or a glob (*@example.com).",
+            rich_help_panel="Filters",
         ),
     ),
     (
@@ -101,6 +153,7 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         list[str] | None,
         typer.Option(
             "--provider",
+            autocompletion=complete_provider,
             help="Provider slug (sendgrid, ses …); repeat for several.",
             rich_help_panel="Filters",
         ),
@@ -120,6 +173,7 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         typer.Option(
             "--bounce-class",
             "--class",
+            autocompletion=complete_class,
             help="hard, soft, block or undetermined.",
             rich_help_panel="Filters",
         ),
@@ -129,6 +183,7 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         list[str] | None,
         typer.Option(
             "--reason",
+            autocompletion=complete_reason,
             help="Bounce reason, e.g. mailbox_full (see `maillog bounces explain`).",
             rich_help_panel="Filters",
         ),
@@ -223,16 +278,21 @@ def _extend(
     return wrapper
 
 
-def filter_options(func: F) -> F:
+def filter_options(func: F | None = None, *, omit: tuple[str, ...] = ()) -> Any:
     """Add the common filters; the command receives them as one `filters: Filters`.
 
     A command with a `text` parameter gets it folded into the filters as free text too.
+    `@filter_options(omit=("status",))` leaves out filters a command does not take, so its
+    --help never lists an option it would refuse.
     """
+    if func is None:
+        return functools.partial(filter_options, omit=omit)
     extra = [
         inspect.Parameter(
             name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[typ, opt]
         )
         for name, typ, opt in _FILTERS
+        if name not in omit
     ]
 
     def collect(values: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -264,6 +324,21 @@ LimitOption = Annotated[
         rich_help_panel="Output",
     ),
 ]
+if TYPE_CHECKING:  # made at run time; to a type checker it is the output formats it narrows
+    ObjectFormat = OutputFormat
+else:
+    ObjectFormat = choices("ObjectFormat", ("table", "json", "jsonl"))
+# Commands whose result is one object (bounces explain, reclassify): no csv to offer.
+ObjectFormatOption = Annotated[
+    ObjectFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table (for a person), json or jsonl (the same one object on one line).",
+        case_sensitive=False,
+        rich_help_panel="Output",
+    ),
+]
 FormatOption = Annotated[
     OutputFormat,
     typer.Option(
@@ -274,3 +349,49 @@ FormatOption = Annotated[
         rich_help_panel="Output",
     ),
 ]
+
+
+# --- how values show in --help ----------------------------------------------------------------
+# Typer labels values by their Python type (`<bool>`, `<list[str]>`, `<int range> [x>=0]`);
+# a person reads `--limit N (0 or more)`, `--status TEXT`, and no label on a flag.
+
+_NAMES = {"int": "N", "float": "NUMBER", "str": "TEXT", "Path": "PATH", "datetime": "DATE"}
+
+
+def _range_words(low: Any, high: Any) -> str:
+    if low is not None and high is not None:
+        return f"{low}–{high}"
+    return f"{low} or more" if low is not None else f"at most {high}"
+
+
+def value_label(param: Any) -> str | None:  # a TyperOption or a TyperArgument
+    """The label of an option's value in help: a choice's values, N, TEXT, PATH; none for
+    a flag (it takes no value) or an argument (its name says it)."""
+    if isinstance(param, TyperArgument) or getattr(param, "is_flag", False):
+        return None
+    if param.metavar is not None:
+        return param.metavar
+    desc = param.type_descriptor
+    if desc.is_choice:
+        return "|".join(str(getattr(c, "value", c)) for c in desc.choices or ())
+    if desc.is_path:
+        label = "FILE" if desc.path_type == "file" else "PATH"
+    elif desc.is_ranged:
+        label = "N"
+    else:
+        inner = desc.annotation
+        if desc.is_list:
+            inner = getattr(inner, "__args__", (inner,))[0]
+        label = _NAMES.get(getattr(inner, "__name__", ""), "VALUE")
+    low, high = getattr(param, "min", None), getattr(param, "max", None)
+    if low is not None or high is not None:
+        label += f" ({_range_words(low, high)})"
+    return label
+
+
+def install_value_labels() -> None:
+    """Use value_label() in every help screen (the range is part of the label)."""
+    TyperOption.display_type_rich = lambda self, ctx: value_label(self)  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = lambda self, ctx: value_label(self)  # type: ignore[method-assign]
+    TyperOption._get_number_range_help_str = lambda self: None  # type: ignore[method-assign]
+    TyperArgument._get_number_range_help_str = lambda self: None  # type: ignore[method-assign]

@@ -134,7 +134,18 @@ _OVERVIEW_EXTRAS: tuple[tuple[str, str], ...] = (
 
 
 # What the chart draws: a day's series for it costs a third of the full one.
-CHART_KEYS: tuple[str, ...] = ("messages", "sent", "bounced", "complained", "opened")
+CHART_KEYS: tuple[str, ...] = (
+    "messages",
+    "sent",
+    "delivered",
+    "bounced",
+    "complained",
+    "opened",
+    "clicked",
+)
+# The chart's lines (`stats --lines`): sent messages, then rates; the default leaves click out.
+CHART_LINES: tuple[str, ...] = ("sent", "delivery", "bounce", "complaint", "open", "click")
+DEFAULT_LINES: tuple[str, ...] = ("sent", "delivery", "bounce", "complaint", "open")
 
 
 def _select(key_sql: str, clause: str, pairs: tuple[tuple[str, str], ...] = _COUNTS) -> str:

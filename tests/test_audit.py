@@ -430,7 +430,7 @@ def test_who_changed_our_smtp_password_in_one_command(loaded) -> None:
     r = loaded("audit", "--action", "smtp.*", "--meta", "password")
     assert r.exit_code == 0
     assert r.stdout.splitlines() == [
-        "2026-03-02 10:30:00\talice@acme.com\tsmtp.update\tsmtp:default\t203.0.113.7\t"
+        "2026-03-02 10:30:00\t01HAUD0042\talice@acme.com\tsmtp.update\tsmtp:default\t203.0.113.7\t"
         "changed=password smtp_password=[redacted] nested.auth=[redacted]"
     ]
 
@@ -721,10 +721,10 @@ def test_table_on_a_terminal(loaded, monkeypatch) -> None:
 
     monkeypatch.setattr(render, "is_terminal", lambda stream=None: True)
     lines = loaded("audit", "--actor", "alice").stdout.splitlines()
-    assert lines[0].split() == ["time", "actor", "action", "target", "ip", "metadata"]
+    assert lines[0].split() == ["time", "id", "actor", "action", "target", "ip", "metadata"]
     assert "webhook.update" in lines[1] and "smtp.update" in lines[2]
     # metadata takes the room left in 120 columns and ends in an ellipsis when cut.
-    assert lines[2].endswith("changed=password smtp_password=[redacte…")
+    assert lines[2].endswith("changed=password smtp_passw…")
     assert max(len(line) for line in lines) <= 120
 
 

@@ -51,7 +51,7 @@ def test_bad_map_target_is_reported(cli, tmp_path: Path) -> None:
     f = tmp_path / "odd.jsonl"
     f.write_text('{"when": 1767348000, "who": "a@x", "what": "open"}\n')
     r = cli("import", "--format", "generic", "--map", "when=time_of_day", f)
-    assert r.exit_code == 2 and "is not a field" in r.stderr
+    assert r.exit_code == 1 and "is not a field" in r.stderr
 
 
 def test_generic_jsonl_auto_detected(cli, tmp_path: Path) -> None:

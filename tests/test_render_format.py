@@ -40,7 +40,7 @@ def test_fill_gives_the_flexible_column_what_is_left_and_never_less_than_its_min
 @pytest.mark.parametrize("width", range(40, 260, 7))
 def test_each_layout_fits_its_terminal(width: int) -> None:
     table = event_table_columns(width)
-    assert [c.key for c in table[:3]] == ["time", "status", "recipient"]
+    assert [c.key for c in table[:4]] == ["time", "id", "status", "recipient"]
     assert table[-1].key == "diagnostic" and table[-1].width >= 10
     if width >= 110:  # Rich puts two cells between columns
         assert sum(c.width for c in table) + 2 * (len(table) - 1) <= width

@@ -127,7 +127,7 @@ class TestSearch:
 
     def test_pipe_output_is_plain_tsv(self, cli) -> None:
         out = cli("search", "--limit", "1").stdout
-        assert out.count("\t") == 7 and "\x1b" not in out
+        assert out.count("\t") == 9 and "\x1b" not in out
 
     def test_csv_and_json_shapes(self, cli) -> None:
         csv_out = cli("search", "-f", "csv").stdout.splitlines()
@@ -201,7 +201,8 @@ def test_terminal_table_keeps_status_and_recipient_at_any_width(
     monkeypatch.setenv("COLUMNS", columns)
     out = cli("search", "--status", "bounced").stdout
     lines = out.splitlines()
-    assert lines[0].split()[:3] == ["time", "status", "recipient"]
+    assert lines[0].split()[:4] == ["time", "id", "status", "recipient"]
     assert "bounced" in lines[1] and "carol@gmail.com" in lines[1]
     assert all(len(line) <= int(columns) for line in lines)
-    assert ("subject" in lines[0]) == (int(columns) >= 120)
+    assert ("subject" in lines[0]) == (int(columns) >= 140)
+    assert ("reason" in lines[0]) == (int(columns) >= 120)

@@ -388,7 +388,7 @@ def test_authentication_results_where_present(tmp_path, cli):
 
 def test_bad_by_is_a_usage_error(data, cli):
     r = cli("stats", "--by", "color")
-    assert r.exit_code == 2
+    assert r.exit_code == 1 and "--by 'color' is not one of day, week" in r.stderr
 
 
 def test_no_store_is_one_line(tmp_path, cli):

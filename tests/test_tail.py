@@ -128,7 +128,8 @@ def test_filters_status_aliases_and_free_text(tmp_path: Path, cli) -> None:
 def test_formats_tsv_csv_json_and_zero_lines(tmp_path: Path, cli) -> None:
     seed(tmp_path, cli, [event("a", 1), event("b", 2, "bounced", "gone@example.net")])
     tsv = cli("tail").stdout.splitlines()
-    assert [line.split("\t")[:3] for line in tsv] == [
+    # time, the message id, status, recipient: the listing convention (issue 16)
+    assert [line.split("\t")[:4:2] + line.split("\t")[3:4] for line in tsv] == [
         ["2024-06-20 07:01:00", "delivered", "mia@example.com"],
         ["2024-06-20 07:02:00", "bounced", "gone@example.net"],
     ]
@@ -149,7 +150,7 @@ def test_formats_tsv_csv_json_and_zero_lines(tmp_path: Path, cli) -> None:
 def test_usage_and_user_errors(tmp_path: Path, cli) -> None:
     seed(tmp_path, cli, [event("a", 1)])
     r = cli("tail", "--from-start")
-    assert r.exit_code == 2 and "--import" in r.stderr
+    assert r.exit_code == 1 and "--import" in r.stderr
     r = cli("tail", "--import", tmp_path / "nope.jsonl")
     assert r.exit_code == 1 and "nope.jsonl: no such file" in r.stderr
 

@@ -268,6 +268,12 @@ def list_entries(
     return (public_row(r) for r in _dicts(conn.execute(sql, params)))
 
 
+def count_entries(conn: sqlite3.Connection, f: AuditFilters) -> int:
+    """How many entries match (what a listing cut by --limit reports)."""
+    sql, params = entries_sql(f, None)
+    return int(conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])
+
+
 def count_all(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM audit").fetchone()[0])
 

@@ -14,14 +14,20 @@ from typing import Annotated, Any
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption, FormatOption, LimitOption, OutputFormat
+from maillog_cli.options import (
+    DbOption,
+    FormatOption,
+    LimitOption,
+    OutputFormat,
+    complete_category,
+)
 
 _F = "Filters"
 
 
-def _filter(*names: str, help: str) -> Any:
+def _filter(*names: str, help: str, **more: Any) -> Any:
     """An audit filter option: the same panel and no default shown, declared once."""
-    return typer.Option(*names, help=help, rich_help_panel=_F, show_default=False)
+    return typer.Option(*names, help=help, rich_help_panel=_F, show_default=False, **more)
 
 
 ActorOption = Annotated[
@@ -45,6 +51,7 @@ CategoryOption = Annotated[
         "--category",
         "-c",
         help="Action category: project, sending, bounces, api, workspace, domains, auth, other.",
+        autocompletion=complete_category,
     ),
 ]
 TargetOption = Annotated[
@@ -119,11 +126,17 @@ def audit(
     if ctx.invoked_subcommand is not None:
         ctx.meta["audit_db"] = db
         return
-    from maillog_cli.audit.queries import count_all, list_entries
+    from maillog_cli.audit.queries import count_all, count_entries, list_entries
 
     filters = _filters(actor, action, category, target, ip, meta, since, until)
     store = _store(ctx, db)
-    rows = list_entries(store.conn, filters, limit or None)
+    from maillog_cli.commands.listing import plus_one, up_to_limit
+
+    rows = up_to_limit(
+        list_entries(store.conn, filters, plus_one(limit)),
+        limit,
+        lambda: count_entries(store.conn, filters),
+    )
     shown = _emit(rows, fmt)
     if shown == 0 and fmt is OutputFormat.table:
         from maillog_cli.render.output import console, is_terminal

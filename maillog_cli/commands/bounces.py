@@ -17,6 +17,8 @@ from maillog_cli.options import (
     DbOption,
     FormatOption,
     LimitOption,
+    ObjectFormat,
+    ObjectFormatOption,
     OutputFormat,
     cap_count,
     filter_options,
@@ -101,12 +103,16 @@ def bounces(
 
 
 def _list_events(store: Any, f: Filters, fmt: OutputFormat, limit: int) -> None:
-    from maillog_cli.commands.listing import emit_events
-    from maillog_cli.store.query import iter_events
+    from maillog_cli.commands.listing import emit_events, plus_one, say_when_empty, up_to_limit
+    from maillog_cli.store.query import count_sql, iter_events
 
-    shown = emit_events(iter_events(store.conn, f, limit or None), fmt)
-    if limit and shown == limit:
-        sys.stderr.write(f"maillog: showing the newest {limit} events; --limit 0 for all\n")
+    def total() -> int:
+        sql, params = count_sql(f)
+        return int(store.conn.execute(sql, params).fetchone()[0])
+
+    rows = up_to_limit(iter_events(store.conn, f, plus_one(limit)), limit, total)
+    shown = emit_events(rows, fmt)
+    say_when_empty(store.conn, shown, "bounces")
 
 
 # --- explain ----------------------------------------------------------------------------------
@@ -117,7 +123,9 @@ def explain_cmd(
     text: Annotated[
         list[str] | None,
         typer.Argument(
-            help="The bounce / reply text (quote it); - reads it from stdin.", show_default=False
+            metavar="TEXT",
+            help="The bounce / reply text (quote it); - reads it from stdin.",
+            show_default=False,
         ),
     ] = None,
     code: Annotated[
@@ -142,9 +150,7 @@ def explain_cmd(
             help="The provider's own label, e.g. ses:Permanent/NoEmail or sendgrid-drop:Bounced Address.",
         ),
     ] = None,
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table or json.", case_sensitive=False)
-    ] = OutputFormat.table,
+    fmt: ObjectFormatOption = ObjectFormat.table,
     db: DbOption = None,  # accepted like everywhere; explaining a text reads no store
 ) -> None:
     """Classify one bounce text: class, reason, the rule that matched, what it means, what to do.
@@ -161,7 +167,7 @@ def explain_cmd(
             "write it as class.subject.detail, e.g. 5.1.1",
         )
     result = explain(body, code, enhanced, hint)
-    if fmt is not OutputFormat.table:
+    if fmt != "table":
         from maillog_cli.render.output import json_line
 
         typer.echo(json_line(result.as_json()))
@@ -180,7 +186,7 @@ def _enhanced_ok(code: str) -> bool:
 
 
 @app.command("suppressions")
-@filter_options
+@filter_options(omit=("status",))
 def suppressions_cmd(
     ctx: typer.Context,
     soft_after: Annotated[
@@ -266,10 +272,7 @@ def reclassify_cmd(
             "--batch", help="Events per transaction.", min=100, hidden=True, callback=cap_count
         ),
     ] = 50_000,
-    fmt: Annotated[
-        OutputFormat,
-        typer.Option("--format", "-f", help="table or json (the report).", case_sensitive=False),
-    ] = OutputFormat.table,
+    fmt: ObjectFormatOption = ObjectFormat.table,
     db: DbOption = None,
 ) -> None:
     """Re-apply the bounce rules to every stored bounce event (after the rules changed).
@@ -281,14 +284,14 @@ def reclassify_cmd(
     from maillog_cli.context import open_store
 
     store = open_store(ctx, db, readonly=dry_run)
-    if sys.stderr.isatty() and fmt is OutputFormat.table:
+    if sys.stderr.isatty() and fmt == "table":
         from maillog_cli.render.bounces import reclassify_progress
 
         with reclassify_progress() as progress:
             result = reclassify(store, batch=batch, dry_run=dry_run, progress=progress)
     else:
         result = reclassify(store, batch=batch, dry_run=dry_run)
-    if fmt is not OutputFormat.table:
+    if fmt != "table":
         from maillog_cli.render.output import json_line
 
         typer.echo(json_line(result.as_json()))

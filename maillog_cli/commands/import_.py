@@ -10,6 +10,7 @@ import typer
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.options import DbOption
+from maillog_cli.render.format import counted
 
 
 def register(app: typer.Typer) -> None:
@@ -21,6 +22,7 @@ def import_cmd(
     files: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="FILE",
             help="Files to import; - for stdin; .gz is read transparently; a Maildir folder.",
             show_default=False,
         ),
@@ -132,12 +134,16 @@ def import_cmd(
 
     show = not quiet and is_terminal(sys.stderr)
     failed = False
+    results = []
     try:
         for path in files:
             result = _import_one(store, path, opts, error, show)
+            results.append(result)
             if not quiet:
                 _summary(result)
             failed = failed or not result.ok
+        if not quiet and len(results) > 1:
+            _total(results)
     except KeyboardInterrupt:
         error("interrupted: the file being imported was rolled back; nothing of it is stored")
         raise SystemExit(130) from None
@@ -215,6 +221,26 @@ def _import_one(store, path: str, opts, report, show_progress: bool):
         return pipeline.import_path(store, path, opts, notice, update)
 
 
+def _total(results: list) -> None:
+    """After several files, one line that adds them up (`import *.eml`)."""
+    failed = sum(1 for r in results if r.error)
+    new = sum(r.new for r in results)
+    present = sum(r.duplicates for r in results)
+    skipped = sum(sum(r.skipped.values()) + r.rejected for r in results)
+    audit = sum(r.audit for r in results)
+    parts = [
+        counted(len(results), "file"),
+        counted(new, "new event"),
+        f"{present:,} already present",
+        f"{skipped:,} skipped",
+    ]
+    if audit:
+        parts.append(counted(audit, "new audit entry", "new audit entries"))
+    if failed:
+        parts.append(f"{failed:,} failed (nothing of them stored)")
+    _say("total: " + ", ".join(parts))
+
+
 def _summary(result) -> None:
     from maillog_cli.context import error
 
@@ -228,25 +254,26 @@ def _summary(result) -> None:
     audit_only = result.audit_seen and not events
     if audit_only:
         parts = [
-            f"{result.audit} new audit entries",
-            f"{result.audit_seen - result.audit} already present",
+            counted(result.audit, "new audit entry", "new audit entries"),
+            f"{result.audit_seen - result.audit:,} already present",
         ]
     else:
-        parts = [f"{result.new} new events", f"{result.duplicates} already present"]
+        parts = [counted(result.new, "new event"), f"{result.duplicates:,} already present"]
     skipped = sum(result.skipped.values()) + result.rejected
     if skipped:
         why = [f"{n} {w}" for w, n in result.skipped.most_common(3)]
         if result.rejected:
             why.append(f"{result.rejected} malformed or unrecognised")
-        parts.append(f"{skipped} skipped ({'; '.join(why)})")
+        parts.append(f"{skipped:,} skipped ({'; '.join(why)})")
     else:
         parts.append("0 skipped")
     extra = []
     if result.contents:
-        extra.append(f"{result.contents} emails stored")
+        extra.append(counted(result.contents, "email") + " stored")
     if result.audit_seen and not audit_only:
         extra.append(
-            f"{result.audit} new audit entries ({result.audit_seen - result.audit} already present)"
+            counted(result.audit, "new audit entry", "new audit entries")
+            + f" ({result.audit_seen - result.audit:,} already present)"
         )
     fmts = ", ".join(sorted(result.formats)) or "-"
     _say(f"{result.source}: {', '.join(parts + extra)} [{fmts}]")

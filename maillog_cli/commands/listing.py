@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -40,9 +41,41 @@ def emit_events(
             return write_tsv(table_cells(r) + message_cells(r) for r in rows)
         return write_tsv(table_cells(r) for r in rows)
     rows = list(rows)
-    out = console()
     if not rows:
-        out.print("no matching events", style="dim")
         return 0
+    out = console()
     out.print(event_table(rows, out.width, title=title, messages=messages))
     return len(rows)
+
+
+def up_to_limit(
+    rows: Iterable[dict[str, Any]], limit: int | None, total: Callable[[], int]
+) -> list[dict[str, Any]]:
+    """At most `limit` rows (read one more to know), and when the limit cut the listing,
+    say so on stderr with the whole count: "showing 100 of 2,361; --limit 0 for all".
+
+    `rows` must have been asked for `limit + 1` rows; `total()` counts them all, and runs
+    only when the limit did cut.
+    """
+    rows = list(rows)
+    if limit and len(rows) > limit:
+        rows = rows[:limit]
+        sys.stderr.write(f"maillog: showing {limit:,} of {total():,}; --limit 0 for all\n")
+    return rows
+
+
+def plus_one(limit: int | None) -> int | None:
+    """The row count to ask for so up_to_limit() can tell whether the limit cut."""
+    return limit + 1 if limit else None
+
+
+EMPTY_STORE = "No emails yet — import a provider dump: maillog import FILE"
+
+
+def say_when_empty(conn: Any, shown: int, what: str = "events") -> None:
+    """Nothing listed: say why on stderr (stdout stays empty for a pipe), exit 0 — an
+    empty store and a filter that matches nothing are different news."""
+    if shown:
+        return
+    empty = conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None
+    sys.stderr.write(f"maillog: {EMPTY_STORE if empty else f'no {what} match these filters'}\n")

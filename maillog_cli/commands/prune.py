@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
     app.command("prune")(prune)
     db_app.callback()(db_group)
     db_app.command("info")(info)
+    db_app.command("backup")(backup)
     app.add_typer(db_app, name="db")
 
 
@@ -68,7 +69,7 @@ def prune(
     dry_run: Annotated[
         bool,
         typer.Option(
-            "--dry-run", "-n", help="Show what would go (counts, estimated bytes); delete nothing."
+            "--dry-run", help="Show what would go (counts, estimated bytes); delete nothing."
         ),
     ] = False,
     yes: Annotated[
@@ -260,6 +261,23 @@ def _bytes(n: int) -> str:
             return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
         size /= 1000
     return f"{n} B"  # pragma: no cover
+
+
+def backup(
+    ctx: typer.Context,
+    dest: Annotated[Path, typer.Argument(metavar="PATH", help="The new file to write.")],
+    db: DbOption = None,
+) -> None:
+    """A consistent copy of the store while it is in use (never `cp` a live store: its
+    newest events may still be in the -wal file). Refuses an existing file."""
+    from maillog_cli.context import error, open_store
+
+    store = open_store(ctx, db, readonly=True, create=False)
+    try:
+        size = store.backup(dest)
+    finally:
+        store.close()
+    error(f"backed up {store.path} to {dest} ({_bytes(size)})")
 
 
 def info(

@@ -59,6 +59,7 @@ def resend(
     idents: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="MESSAGE_ID",
             help="Messages to resend (any of their ids, <> optional); or select with filters.",
             show_default=False,
         ),

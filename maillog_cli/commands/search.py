@@ -20,7 +20,11 @@ def search(
     ctx: typer.Context,
     text: Annotated[
         list[str] | None,
-        typer.Argument(help="Free text in subject, addresses and diagnostics.", show_default=False),
+        typer.Argument(
+            metavar="TEXT",
+            help="Free text in subject, addresses and diagnostics.",
+            show_default=False,
+        ),
     ] = None,
     messages: Annotated[
         bool, typer.Option("--messages", "-m", help="One row per email, with its latest status.")
@@ -31,11 +35,16 @@ def search(
     filters: Filters = None,  # type: ignore[assignment]  # filled by @filter_options
 ) -> None:
     """Search events (newest first) with filters and free text."""
-    from maillog_cli.commands.listing import emit_events
+    from maillog_cli.commands.listing import emit_events, plus_one, say_when_empty, up_to_limit
     from maillog_cli.context import open_store
-    from maillog_cli.store.query import iter_events
+    from maillog_cli.store.query import count_sql, iter_events
 
     store = open_store(ctx, db, readonly=True)
-    emit_events(
-        iter_events(store.conn, filters, limit or None, messages=messages), fmt, messages=messages
-    )
+
+    def total() -> int:
+        sql, params = count_sql(filters, messages=messages)
+        return int(store.conn.execute(sql, params).fetchone()[0])
+
+    rows = iter_events(store.conn, filters, plus_one(limit), messages=messages)
+    shown = emit_events(up_to_limit(rows, limit, total), fmt, messages=messages)
+    say_when_empty(store.conn, shown, "messages" if messages else "events")

@@ -19,11 +19,20 @@ def show(
     ident: Annotated[
         str,
         typer.Argument(
-            metavar="MESSAGE_ID", help="Message-ID, provider message id or queue id; <> optional."
+            metavar="MESSAGE_ID|ADDRESS",
+            help="Message-ID, provider message id or queue id (<> optional); or a recipient "
+            "address: that recipient's messages, newest first.",
         ),
     ],
     fmt: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table or json.", case_sensitive=False)
+        OutputFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (the message and its timeline), json or jsonl (one object: message, "
+            "aliases, resends, events), csv (its events, one per row).",
+            case_sensitive=False,
+        ),
     ] = OutputFormat.table,
     raw: Annotated[
         bool,
@@ -41,6 +50,8 @@ def show(
 
     store = open_store(ctx, db, readonly=True)
     detail = load_message(store, ident)
+    if detail is None and _recipient_messages(store, ident, fmt):
+        return
     if detail is None:
         raise MaillogError(
             f"no message {ident!r} in {store.path}",
@@ -69,6 +80,28 @@ def show(
     from maillog_cli.render.output import print_view
 
     print_view(message_view(detail))
+
+
+def _recipient_messages(store, ident: str, fmt: OutputFormat) -> bool:
+    """`show ADDRESS`: the recipient's messages (each with its latest status), newest
+    first, as `search --messages --to ADDRESS` lists them; False when there are none."""
+    if "@" not in ident or ident.strip().startswith("<"):
+        return False
+    from maillog_cli.commands.listing import emit_events, plus_one, up_to_limit
+    from maillog_cli.store.query import build, count_sql, iter_events
+
+    filters = build(to=ident)
+    limit = 100
+    rows = list(iter_events(store.conn, filters, plus_one(limit), messages=True))
+    if not rows:
+        return False
+
+    def total() -> int:
+        sql, params = count_sql(filters, messages=True)
+        return int(store.conn.execute(sql, params).fetchone()[0])
+
+    emit_events(up_to_limit(rows, limit, total), fmt)
+    return True
 
 
 def _print_raw(raw: bytes) -> None:

@@ -35,7 +35,8 @@ def sql(
     query: Annotated[
         str,
         typer.Argument(
-            help="A SELECT over the documented schema (events, messages, audit, imports)."
+            metavar="QUERY",
+            help="A SELECT over the documented schema (events, messages, audit, imports).",
         ),
     ],
     fmt: FormatOption = OutputFormat.table,

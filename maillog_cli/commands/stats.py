@@ -71,6 +71,17 @@ def stats(
             rich_help_panel="Output",
         ),
     ] = True,
+    lines: Annotated[
+        str | None,
+        typer.Option(
+            "--lines",
+            metavar="LINE,…",
+            help="The chart's lines, comma-separated, among sent, delivery, bounce, "
+            "complaint, open, click (default: sent,delivery,bounce,complaint,open).",
+            show_default=False,
+            rich_help_panel="Output",
+        ),
+    ] = None,
     fmt: FormatOption = OutputFormat.table,
     limit: LimitOption = 100,
     db: DbOption = None,
@@ -88,6 +99,7 @@ def stats(
     from maillog_cli import stats as core
     from maillog_cli.context import open_store
 
+    chosen = _chart_lines(lines)
     store = open_store(ctx, db, readonly=True)
     if by is None:
         if fmt in (OutputFormat.jsonl, OutputFormat.csv):
@@ -101,7 +113,7 @@ def stats(
             return
         from maillog_cli.render.stats import print_overview
 
-        print_overview(result, _described(filters), chart)
+        print_overview(result, _described(filters), chart, chosen)
         return
     rows = core.breakdown(
         store, filters, by.value, sort.value if sort else None, (limit + 1) if limit else None
@@ -122,7 +134,7 @@ def stats(
         return
     print_breakdown(rows, by.value, _described(filters))
     if chart and by.value != "day":
-        print_chart(core.series(store, filters, chart=True))
+        print_chart(core.series(store, filters, chart=True), lines=chosen)
 
 
 def _write(rows: list[dict[str, Any]], key: str, fmt: OutputFormat) -> None:
@@ -130,6 +142,23 @@ def _write(rows: list[dict[str, Any]], key: str, fmt: OutputFormat) -> None:
     from maillog_cli.stats import ROW_KEYS
 
     write_rows(rows, (key, *ROW_KEYS), fmt.value)
+
+
+def _chart_lines(text: str | None) -> tuple[str, ...]:
+    """--lines as a tuple of chart lines; an unknown name is a one-line error."""
+    from maillog_cli.errors import MaillogError
+    from maillog_cli.stats import CHART_LINES, DEFAULT_LINES
+
+    if text is None:
+        return DEFAULT_LINES
+    names = tuple(dict.fromkeys(w.strip().lower() for w in text.split(",") if w.strip()))
+    bad = [n for n in names if n not in CHART_LINES]
+    if bad or not names:
+        raise MaillogError(
+            f"--lines {text!r}: {bad[0] if bad else 'no line'} is not a chart line",
+            f"use some of: {', '.join(CHART_LINES)}",
+        )
+    return names
 
 
 def _described(filters: Filters) -> str | None:

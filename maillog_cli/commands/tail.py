@@ -23,7 +23,11 @@ def tail(
     ctx: typer.Context,
     text: Annotated[
         list[str] | None,
-        typer.Argument(help="Free text in subject, addresses and diagnostics.", show_default=False),
+        typer.Argument(
+            metavar="TEXT",
+            help="Free text in subject, addresses and diagnostics.",
+            show_default=False,
+        ),
     ] = None,
     lines: Annotated[
         int,

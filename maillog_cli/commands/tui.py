@@ -19,7 +19,7 @@ def tui(
     words: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[FILTER WORDS]...",
+            metavar="FILTER_WORDS",
             help="Start filtered, e.g. status:bounced domain:gmail.com since:yesterday (the words `/` takes).",
             show_default=False,
         ),

@@ -15,14 +15,17 @@ from maillog_cli.audit.queries import actor_label, category_of, metadata_summary
 from maillog_cli.render.format import short_time
 from maillog_cli.render.output import one_line, table, visible
 
-TABLE_COLUMNS = ("time", "actor", "action", "target", "ip", "metadata")
-CAPS = (19, 32, 28, 32, 39)  # the widest each column but metadata may grow
+# The entry id second, as in the event listings: `maillog audit show ID` takes it (or a
+# unique prefix, which is what a narrow terminal shows).
+TABLE_COLUMNS = ("time", "id", "actor", "action", "target", "ip", "metadata")
+CAPS = (19, 12, 32, 28, 32, 39)  # the widest each column but metadata may grow
 
 
 def entry_cells(row: dict[str, Any]) -> list[str]:
     """One entry as plain cells in TABLE_COLUMNS order."""
     return [
         short_time(row.get("created_at")),
+        str(row.get("id") or ""),
         actor_label(row),
         row.get("action") or "",
         target_label(row),
@@ -38,13 +41,20 @@ def entries_table(rows: list[dict[str, Any]], width: int) -> Table:
         min(cap, max(len(name), *(len(c[i]) for c in cells)))
         for i, (name, cap) in enumerate(zip(TABLE_COLUMNS, CAPS, strict=False))
     ]
-    styles: tuple[dict[str, Any], ...] = ({"style": "dim"}, {}, {"style": "bold"}, {}, {})
+    styles: tuple[dict[str, Any], ...] = (
+        {"style": "dim"},
+        {"style": "dim"},
+        {},
+        {"style": "bold"},
+        {},
+        {},
+    )
     columns: list[tuple[str, dict[str, Any]]] = [
         (name, {"no_wrap": True, "overflow": "ellipsis", "min_width": w, "max_width": cap, **style})
         for name, w, cap, style in zip(TABLE_COLUMNS, widths, CAPS, styles, strict=False)
     ]
     room = max(12, width - sum(widths) - 2 * len(widths))
-    cells = [[*c[:5], one_line(c[5], room)] for c in cells]
+    cells = [[*c[:-1], one_line(c[-1], room)] for c in cells]
     columns.append(("metadata", {"no_wrap": True, "overflow": "ellipsis", "max_width": room}))
     return table(columns, cells)
 

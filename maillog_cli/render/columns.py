@@ -32,23 +32,27 @@ def fill(
 
 
 def event_table_columns(width: int, messages: bool = False) -> list[Column]:
-    """The search/bounces event table: narrow terminals keep time, status, who and why;
-    wider ones add subject, class, code and provider, and (`search --messages`) the
-    message's type, tags, opens and clicks."""
+    """The search/bounces event table: narrow terminals keep time, the message id
+    (shortened), status, who and why; wider ones add the bounce reason, then subject,
+    class, code and provider, and (`search --messages`) the message's type, tags, opens
+    and clicks."""
     cols = [
         Column("time", "time", 19),
+        Column("id", "id", 10 if width < 120 else 16),
         Column("status", "status", 12),
-        Column("recipient", "recipient", 22 if width < 100 else 30),
+        Column("recipient", "recipient", 20 if width < 100 else 30),
     ]
     if width >= 120:
-        cols.append(Column("subject", "subject", 22 if width < 160 else 30))
-    if width >= 135:
+        cols.append(Column("reason", "reason", 18))
+    if width >= 140:
+        cols.append(Column("subject", "subject", 22 if width < 170 else 30))
+    if width >= 155:
         cols.append(Column("class", "class", 12))
-    if width >= 150:
+    if width >= 165:
         cols.append(Column("code", "code", 9))
-    if width >= 170:
+    if width >= 185:
         cols.append(Column("provider", "provider", 10))
-    if messages and width >= 150:
+    if messages and width >= 170:
         cols += [
             Column("type", "type", 13),
             Column("tags", "tags", 16),

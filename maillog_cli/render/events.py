@@ -12,14 +12,18 @@ from maillog_cli.render.columns import event_line_columns, event_table_columns
 from maillog_cli.render.format import reply_code, short_time
 from maillog_cli.render.output import one_line, status_text, table
 
+# The listing convention: the terminal table's columns, in its order; a pipe gets all of
+# them as TSV, no header row, the id whole (a terminal shortens it to fit).
 TABLE_COLUMNS = (
     "time",
+    "id",
     "status",
     "recipient",
+    "reason",
     "subject",
-    "provider",
     "class",
     "code",
+    "provider",
     "diagnostic",
 )
 
@@ -28,12 +32,14 @@ def table_cells(row: dict[str, Any]) -> list[Any]:
     """One event as plain cells in TABLE_COLUMNS order."""
     return [
         short_time(row.get("timestamp")),
+        row.get("message_id"),
         row.get("status"),
         row.get("recipient"),
+        row.get("bounce_reason"),
         row.get("subject"),
-        row.get("provider"),
         row.get("bounce_class"),
         reply_code(row),
+        row.get("provider"),
         row.get("diagnostic"),
     ]
 
@@ -67,22 +73,26 @@ def event_table(
                 "no_wrap": True,
                 "overflow": "ellipsis",
                 "width": c.width,
-                "style": "dim" if c.key == "time" else "",
+                "style": "dim" if c.key in ("time", "id") else "",
             },
         )
         for c in layout
     ]
     keys = TABLE_COLUMNS + MESSAGE_TABLE_COLUMNS
     where = [keys.index(c.key) for c in layout]
+    at = keys.index
     cells = []
     for r in rows:
         c = table_cells(r) + (message_cells(r) if messages else [])
-        c[1] = status_text(r.get("status"))
-        c[3] = one_line(c[3])
-        c[7] = one_line(c[7])
-        if messages:
-            c[8] = one_line(c[8])
-            c[9] = one_line(c[9])
+        c[at("status")] = status_text(r.get("status"))
+        for key in (
+            "id",
+            "recipient",
+            "subject",
+            "diagnostic",
+            *(("type", "tags") if messages else ()),
+        ):
+            c[at(key)] = one_line(c[at(key)])
         cells.append([c[i] for i in where])
     return table(columns, cells, title=title)
 

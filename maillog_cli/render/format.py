@@ -38,3 +38,8 @@ def share(fraction: float) -> str:
 def reply_code(row: dict[str, Any]) -> str:
     """The enhanced status code of an event, else its SMTP code, else ''."""
     return row.get("enhanced_code") or (str(row["smtp_code"]) if row.get("smtp_code") else "")
+
+
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """`1 new event`, `2 new events`, `1 audit entry`: a count with its noun agreeing."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"

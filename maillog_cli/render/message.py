@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group
-from rich.table import Table
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.text import Text
 
 from maillog_cli.message_detail import MessageDetail
@@ -13,19 +12,37 @@ from maillog_cli.render.format import short_time
 from maillog_cli.render.output import status_text, visible
 
 
+class Fields:
+    """Label/value lines: every value starts two cells after the longest label ("Also
+    known as"), and a long value wraps under itself, never at column 0 — without the
+    trailing padding a table would add."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, Text]] = []
+
+    def add(self, label: str, value: Text) -> None:
+        self.rows.append((label, value))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        indent = max((len(label) for label, _ in self.rows), default=0) + 2
+        width = max(20, options.max_width - indent)
+        for label, value in self.rows:
+            for i, part in enumerate(value.wrap(console, width, overflow="fold")):
+                out = Text(label.ljust(indent), style="bold") if i == 0 else Text(" " * indent)
+                out.append_text(part)
+                out.rstrip()
+                yield out
+
+
 def message_view(detail: MessageDetail) -> Group:
     """The header lines, the timeline and (for a bounce) why and what to do."""
     m = detail.message
-    # A grid, not padded text: the longest label ("Also known as") keeps its gap, and a
-    # long value wraps under itself rather than at column 0.
-    head = Table.grid(padding=(0, 2))
-    head.add_column(style="bold", no_wrap=True)
-    head.add_column(overflow="fold")
+    head = Fields()
 
     def line(label: str, value: Any, style: str = "") -> None:
         if value in (None, ""):
             return
-        head.add_row(label, Text(visible(value), style=style))
+        head.add(label, Text(visible(value), style=style))
 
     line("Message-ID", detail.message_id)
     line("Also known as", ", ".join(detail.aliases))
@@ -41,7 +58,7 @@ def message_view(detail: MessageDetail) -> Group:
         status = status_text(m["last_status"])
         if m.get("bounce_class"):
             status.append(f"  ({visible(m['bounce_class'])}: {visible(m.get('bounce_reason'))})")
-        head.add_row("Status", status)
+        head.add("Status", status)
     line("Opened", engagement(m.get("open_count"), m.get("opened_at"), m.get("last_opened_at")))
     line("Clicked", engagement(m.get("click_count"), m.get("clicked_at"), m.get("last_clicked_at")))
     for key, label in (

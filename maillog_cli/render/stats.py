@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from maillog_cli.render.output import console, one_line, table
-from maillog_cli.stats import THRESHOLDS, buckets, over, rate
+from maillog_cli.stats import DEFAULT_LINES, THRESHOLDS, buckets, over, rate
 
 # --- numbers -----------------------------------------------------------------------------------
 
@@ -48,7 +48,12 @@ _OUTCOMES: tuple[tuple[str, str, str | None], ...] = (
 )
 
 
-def print_overview(o: dict[str, Any], filters_described: str | None, chart: bool) -> None:
+def print_overview(
+    o: dict[str, Any],
+    filters_described: str | None,
+    chart: bool,
+    lines: tuple[str, ...] = DEFAULT_LINES,
+) -> None:
     """The totals, one row per outcome with its rate, the other counts, and the chart."""
     out = console()
     out.print(
@@ -93,7 +98,7 @@ def print_overview(o: dict[str, Any], filters_described: str | None, chart: bool
     if checks:
         out.print(Text.assemble(("authentication: ", "bold"), " · ".join(checks)))
     if chart:
-        print_chart(o["series"], out)
+        print_chart(o["series"], out, lines)
 
 
 def _threshold_note() -> str:
@@ -164,8 +169,13 @@ def _spark(values: list[float | None], scale: float) -> str:
     return "".join(chars)
 
 
-def print_chart(series: list[dict[str, Any]], out: Console | None = None) -> None:
-    """Sparklines of sent, bounce, complaint and open rate per day, with a labelled date axis.
+def print_chart(
+    series: list[dict[str, Any]],
+    out: Console | None = None,
+    lines: tuple[str, ...] = DEFAULT_LINES,
+) -> None:
+    """Sparklines per day — by default sent, delivery, bounce, complaint and open rate
+    (`lines` chooses among CHART_LINES) — with a labelled date axis.
 
     One column per day when they fit (up to 3 characters wide), else per group of days
     (said in the title). Rate lines scale to the larger of their peak and their threshold,
@@ -198,9 +208,22 @@ def print_chart(series: list[dict[str, Any]], out: Console | None = None) -> Non
 
     sent = [b.row["sent"] or None for b in bks]
     most = max((v or 0 for v in sent), default=0)
-    line("sent", sent, most, f"peak {most:,}", "cyan")
-    for key, style in (("bounce", "yellow"), ("complaint", "yellow"), ("open", "blue")):
-        values = [b.row[key] for b in bks]
+    if "sent" in lines:
+        line("sent", sent, most, f"peak {most:,}", "cyan")
+    styles = {
+        "delivery": "green",
+        "bounce": "yellow",
+        "complaint": "yellow",
+        "open": "blue",
+        "click": "blue",
+    }
+    for key in (k for k in lines if k != "sent"):
+        style = styles[key]
+        values = [b.row.get(key) for b in bks]
+        if key == "delivery":  # a rate that should be high: show its lowest day
+            low = min((v for v in values if v is not None), default=0.0)
+            line(key, values, 1.0, f"low {_pct(low)}", style)
+            continue
         peak = max((v for v in values if v is not None), default=0.0)
         threshold = THRESHOLDS.get(key, 0.0)
         mark = "!" if threshold and peak > threshold else ""

@@ -363,6 +363,32 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    def backup(self, dest: Path) -> int:
+        """A consistent copy of the store at `dest` while readers and writers go on.
+
+        `VACUUM INTO` reads one snapshot (a WAL read transaction), so the copy holds every
+        committed event and nothing half-written — unlike `cp maillog.db`, which misses
+        what is still in maillog.db-wal. The copy is written beside `dest` and renamed
+        into place, so a failed backup leaves no partial file. Returns its size in bytes.
+        """
+        dest = Path(dest)
+        if dest.exists():
+            raise MaillogError(
+                f"{dest} already exists", "choose a new file name; nothing was written"
+            )
+        if not dest.parent.is_dir():
+            raise MaillogError(f"{dest.parent} is not a folder", "create it first")
+        partial = dest.with_name(f".{dest.name}.partial")
+        partial.unlink(missing_ok=True)
+        try:
+            self.conn.execute("VACUUM INTO ?", (str(partial),))
+            if dest.exists():
+                raise MaillogError(f"{dest} appeared during the backup", "choose a new file name")
+            partial.rename(dest)
+        finally:
+            partial.unlink(missing_ok=True)
+        return dest.stat().st_size
+
     @property
     def version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])

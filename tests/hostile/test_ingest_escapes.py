@@ -114,7 +114,7 @@ def test_import_reports_on_a_terminal_are_visible(tmp_path: Path, forked: bool) 
     assert f"{visible(evil_name)}:2: unrecognised record" in text  # the FILE:LINE line
     assert "\\x1b]52;c;ZXZpbA==\\x07key\\u2028\\u2029" in text  # the key, visible
     assert f"{visible(binary)}: binary data" in text  # a whole-file error
-    assert f"{visible(evil_name)}: 1 new events" in text  # the summary
+    assert f"{visible(evil_name)}: 1 new event" in text  # the summary
     assert "Traceback" not in text
 
 
