@@ -35,6 +35,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check maillog_cli tests benchmarks
 	$(BIN)/ruff format --check maillog_cli tests benchmarks
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format maillog_cli tests benchmarks

@@ -1,7 +1,8 @@
 """`make bench`: every benchmark script in turn, each printing its own figures.
 
 Big-data checks live here, not in `make test`. Set BENCH_EVENTS to shrink the runs
-(default 1,000,000) and BENCH_BIG=1 for the 1 GB memory checks.
+(default 1,000,000), BENCH_BIG=1 for the 1 GB memory checks and BENCH_GROWTH=1 for
+import_targets' growth series (N → 5N events in one store).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ORDER = (
     "import_bench",
+    "import_targets",
     "bounce_accuracy",
     "reclassify_bench",
     "stats_bench",
@@ -25,7 +27,8 @@ ORDER = (
 
 
 def main() -> int:
-    scripts = {p.stem: p for p in HERE.glob("*.py") if p.stem not in ("run_all", "generate")}
+    helpers = ("run_all", "generate", "bare_loop")  # modules the benchmarks use, not benchmarks
+    scripts = {p.stem: p for p in HERE.glob("*.py") if p.stem not in helpers}
     names = [n for n in ORDER if n in scripts] + sorted(set(scripts) - set(ORDER))
     failed = []
     for name in names:

@@ -30,6 +30,7 @@ ORDER = (
     "audit",
     "resend",
     "prune",
+    "export",
     "stats",
     "tui",
     "sql",

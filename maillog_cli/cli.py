@@ -64,6 +64,7 @@ COMMANDS = (
     "audit",
     "resend",
     "prune",
+    "export",
     "stats",
     "tui",
     "demo",

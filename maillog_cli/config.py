@@ -13,7 +13,7 @@ cafile = "/etc/ssl/private-ca.pem"
 ```
 
 The file never holds a password: a key that names one (password, smtp_password, a
-secret or token: audit.redaction.is_secret_key), in any table, is refused (a config file is copied, synced and shown far
+secret or token: redaction.is_secret_key), in any table, is refused (a config file is copied, synced and shown far
 more often than an environment variable or a keyring entry).
 """
 
@@ -65,7 +65,7 @@ def secret_keys(table: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[s
     """Where the config names a secret, as `[smtp.auth] password` (or `password` at the top),
     in every table and array of tables, in file order. A secret key is what the store's
     redaction calls one (password, smtp_password, api-secret, token …): one rule for both."""
-    from maillog_cli.audit.redaction import is_secret_key
+    from maillog_cli.redaction import is_secret_key
 
     for key, value in table.items():
         tables = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, dict)]

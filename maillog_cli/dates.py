@@ -184,7 +184,8 @@ def parse_tz(name: str | None) -> tzinfo | None:
 # --- durations and relative dates -------------------------------------------------
 
 _DURATION_PART = re.compile(
-    r"(\d+)\s*(y|yr|yrs|years?|mo|mon|months?|w|wk|weeks?|d|days?|h|hr|hours?|min|mins|minutes?|m|s|sec|seconds?)",
+    # longest spelling first: a regex alternation takes the first that matches ("3days" ≠ "3d"+"ays")
+    r"(\d+)\s*(years?|yrs?|y|months?|mon|mo|weeks?|wks?|w|days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)",
     re.I,
 )
 DURATION_FORMS = "90d, 12w, 6mo, 1y, 36h, 30min, or combinations like 1y6mo"

@@ -142,7 +142,7 @@ BOUNCES = (
     ("failed", "connect ECONNREFUSED 127.0.0.1:587"),
     ("failed", "Invalid login: 535-5.7.8 Username and Password not accepted."),
 )
-AUDIT_ACTIONS = (
+AUDIT_ACTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("smtp.update", "smtp_settings", {"field": "password", "password": "hunter2"}),
     (
         "smtp.update",

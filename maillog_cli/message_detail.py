@@ -23,12 +23,19 @@ class MessageDetail:
     def as_json(self) -> dict[str, Any]:
         msg = dict(self.message)
         msg["headers"] = orjson.loads(msg["headers"]) if msg.get("headers") else None
+        msg["tags"] = orjson.loads(msg["tags"]) if msg.get("tags") else []
+        msg.pop("last_seq", None)  # the store's bookkeeping, not a fact
         return {
             "message": msg,
             "aliases": self.aliases,
             "resends": self.resends,
             "events": [{k: e.get(k) for k in EVENT_KEYS} for e in self.events],
         }
+
+    def tags(self) -> list[str]:
+        """Every tag of the message (stored as a JSON list); an older row's single tag."""
+        m = self.message
+        return orjson.loads(m["tags"]) if m.get("tags") else ([m["tag"]] if m.get("tag") else [])
 
     def explanation(self) -> tuple[dict[str, Any], Any] | None:
         """The latest bounce-like event whose reason has advice, and that advice (why, what to do)."""

@@ -27,6 +27,32 @@ EVENT_KEYS: tuple[str, ...] = (
     "bounce_reason",
 )
 
+# One row per message (`search --messages` in json/jsonl/csv): the event keys of its latest
+# lifecycle event, exactly as above, then what is known about the message as a whole.
+MESSAGE_FACT_KEYS: tuple[str, ...] = (
+    "first_seen",
+    "type",
+    "tags",
+    "size",
+    "send_method",
+    "open_count",
+    "first_opened_at",
+    "last_opened_at",
+    "click_count",
+    "first_clicked_at",
+    "last_clicked_at",
+    "complained_at",
+    "unsubscribed_at",
+    "spf",
+    "dkim",
+    "dmarc",
+    "aliases",
+    "has_content",
+    "resent_from",
+    "event_count",
+)
+MESSAGE_KEYS: tuple[str, ...] = EVENT_KEYS + MESSAGE_FACT_KEYS
+
 AUDIT_KEYS: tuple[str, ...] = (
     "id",
     "created_at",
@@ -66,10 +92,13 @@ class Event:
     bounce_reason: str | None = None
     # The provider's own bounce label ("ses:Permanent/NoEmail"); see bounces.py.
     bounce_hint: str | None = None
-    # Message-level facts some sources carry (tag, size, send_method, aliases …).
+    # Message-level facts some sources carry (MESSAGE_FACT_KEYS); `tag` is the first of
+    # `tags`, kept for the events.tag column older stores and scripts read.
     tag: str | None = None
+    tags: tuple[str, ...] = ()
+    type: str | None = None  # the kind of email: transactional, broadcast, a template …
     size: int | None = None
-    send_method: str | None = None
+    send_method: str | None = None  # smtp, api (how it was handed to the provider)
     aliases: tuple[str, ...] = ()
     # Everything else worth keeping (ip, user agent, url, custom args) as JSON.
     extra: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +119,7 @@ class StoredMessage:
     dkim: str | None = None
     dmarc: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    send_method: str | None = None  # from the Received trail: smtp, api
 
 
 @dataclass(slots=True)
@@ -107,6 +137,15 @@ class AuditEntry:
     ip: str | None = None
     user_agent: str | None = None
     raw_action: str | None = None
+
+
+@dataclass(slots=True)
+class Restored:
+    """A row of our full export form (messages, message_aliases, message_content) that is
+    not an event: written as it was, so that export → import → export gives the same bytes."""
+
+    table: str
+    values: dict[str, Any]
 
 
 @dataclass(slots=True)

@@ -123,3 +123,50 @@ def event_hash(
         (provider or "", msg_id or "", timestamp[:19], raw_status or "", recipient or "")
     )
     return "h:" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+MAX_TAG = 200  # characters: a tag is a label, not a document
+
+
+def tag_list(value: Any) -> tuple[str, ...]:
+    """Every tag a provider field carries, in order, each once.
+
+    Providers spell tags as one string, a list of strings, or a map of name → value(s)
+    (SES `mail.tags`, Resend `data.tags`, `[{name, value}]`); a map entry becomes
+    `name:value`, so that `--tag value` and `--tag name:value` can both find it.
+    """
+    found: list[str] = []
+
+    def add(text: Any) -> None:
+        t = text_or_none(text) if isinstance(text, str | int | float) else None
+        if t is not None and not isinstance(text, bool):
+            found.append(t.strip()[:MAX_TAG])
+
+    if isinstance(value, dict):
+        for name, v in value.items():
+            for one in v if isinstance(v, list) else [v]:
+                if isinstance(one, str | int | float) and text_or_none(one) is not None:
+                    add(f"{name}:{one}")
+    elif isinstance(value, list):
+        for v in value:
+            if isinstance(v, dict) and "name" in v and "value" in v:
+                add(f"{v['name']}:{v['value']}")
+            else:
+                add(v)
+    else:
+        add(value)
+    return tuple(dict.fromkeys(t for t in found if t))
+
+
+def send_method(value: Any) -> str | None:
+    """How an email was handed over, in one vocabulary: `smtp` or `api` (HTTP), else the
+    source's own word in lower case (`SendSmtpEmail` → smtp, `HTTP` → api)."""
+    text = text_or_none(value)
+    if text is None or isinstance(value, bool):
+        return None
+    word = text.strip().lower()
+    if "smtp" in word:
+        return "smtp"
+    if "http" in word or word in ("api", "rest", "web"):
+        return "api"
+    return word[:40]

@@ -189,6 +189,33 @@ _FILTERS: list[tuple[str, Any, Any]] = [
         ),
     ),
     (
+        "tag",
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            help="The message has this tag (or name:value tag); repeat for any of several.",
+            rich_help_panel="Filters",
+        ),
+    ),
+    (
+        "type",
+        list[str] | None,
+        typer.Option(
+            "--type",
+            help="Message type, e.g. transactional, broadcast; repeat for several.",
+            rich_help_panel="Filters",
+        ),
+    ),
+    (
+        "send_method",
+        list[str] | None,
+        typer.Option(
+            "--send-method",
+            help="How it was sent: smtp or api; repeat for several.",
+            rich_help_panel="Filters",
+        ),
+    ),
+    (
         "since",
         str | None,
         typer.Option(
@@ -222,6 +249,9 @@ def filters_from(values: dict[str, Any], text: str | None = None) -> Filters:
         since=values.get("since"),
         until=values.get("until"),
         text=text,
+        tags=values.get("tag"),
+        types=values.get("type"),
+        send_methods=values.get("send_method"),
     )
 
 

@@ -29,13 +29,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
 from maillog_cli.dates import DURATION_FORMS, format_dt, parse_duration, parse_when
 from maillog_cli.errors import MaillogError
-from maillog_cli.model import AUDIT_KEYS, EVENT_KEYS
 from maillog_cli.store.db import BUSY_TIMEOUT_MS, Store, now_iso, storage_error
 from maillog_cli.store.query import Filters, where, with_changes
 
@@ -331,7 +330,7 @@ class Pruner:
         owner = dict(c.execute("SELECT name, tbl_name FROM sqlite_master").fetchall())
         by_table: dict[str, int] = {}
         for name, size in pages.items():
-            table = "events" if name.startswith("events_fts") else owner.get(name, name)
+            table = "events" if name.startswith("events_fts") else str(owner.get(name) or name)
             by_table[table] = by_table.get(table, 0) + int(size)
 
         def share(table: str, gone: int) -> float:
@@ -351,26 +350,17 @@ class Pruner:
 
     # --- archive -------------------------------------------------------------------------
     def archive_rows(self) -> Iterator[dict[str, Any]]:
-        """What goes, as our own JSONL rows: events (EVENT_KEYS, by seq), then audit entries
-        (AUDIT_KEYS, metadata an object) — both import back with `maillog import`."""
-        c = self.conn
-        cols = ", ".join(f"e.{k}" for k in EVENT_KEYS)
-        cur = c.execute(
-            f"SELECT {cols} FROM temp.doomed d CROSS JOIN events e ON e.seq = d.seq ORDER BY d.seq"
+        """What goes, in the full form of `maillog export` (maillog_cli/export.py): the
+        events, the messages that go whole with their aliases and stored emails, the audit
+        entries — so that `maillog import ARCHIVE` brings back all that the prune took."""
+        from maillog_cli.export import records
+
+        return records(
+            self.conn,
+            events="temp.doomed",
+            messages="temp.doomed_messages",
+            audit="temp.doomed_audit",
         )
-        for row in cur:
-            yield dict(zip(EVENT_KEYS, row, strict=True))
-        cols = ", ".join(f"a.{k}" for k in AUDIT_KEYS)
-        cur = c.execute(
-            f"SELECT {cols} FROM temp.doomed_audit d CROSS JOIN audit a ON a.rowid = d.rid ORDER BY d.rid"
-        )
-        for row in cur:
-            entry = dict(zip(AUDIT_KEYS, row, strict=True))
-            try:
-                entry["metadata"] = orjson.loads(entry["metadata"]) if entry["metadata"] else {}
-            except orjson.JSONDecodeError:
-                entry["metadata"] = {"_unreadable": entry["metadata"]}
-            yield entry
 
     def archive(self, path: Path) -> int:
         """Write everything that goes to `path` (gzip when it ends in .gz), durably.
@@ -401,12 +391,15 @@ class Pruner:
         out: io.TextIOWrapper | None = None
         try:
             binary: IO[bytes] = (
-                gzip.GzipFile(
-                    filename=path.name.removesuffix(".gz"),
-                    fileobj=raw,
-                    mode="wb",
-                    compresslevel=6,
-                    mtime=0,
+                cast(  # a GzipFile is a binary file; typeshed does not say it is an IO[bytes]
+                    IO[bytes],
+                    gzip.GzipFile(
+                        filename=path.name.removesuffix(".gz"),
+                        fileobj=raw,
+                        mode="wb",
+                        compresslevel=6,
+                        mtime=0,
+                    ),
                 )
                 if path.name.endswith(".gz")
                 else raw
@@ -417,7 +410,7 @@ class Pruner:
                 for row in self.archive_rows():
                     out.write(json_line(row))
                     out.write("\n")
-                    n += 1
+                    n += row.get("maillog") in ("event", "audit")  # the rows that go
             finally:
                 self.conn.execute("COMMIT")
             out.flush()

@@ -32,9 +32,8 @@ INTERFACE = (
 INTERFACE += ("maillog_cli.tui", "maillog_cli.__main__", "maillog_cli.completion_scripts")
 CORE = ("maillog_cli.store", "maillog_cli.model", "maillog_cli.statuses", "maillog_cli.dates")
 CORE += ("maillog_cli.normalize", "maillog_cli.errors", "maillog_cli.paths")
-# The secret rules the store applies to every row before writing it: pure functions that
-# import nothing of the package, so part of the core although they live with audit/.
-CORE += ("maillog_cli.audit.redaction",)
+# The secret rules the store applies to every row before writing it.
+CORE += ("maillog_cli.redaction",)
 RENDER = ("maillog_cli.render",)
 # The Rich-free part of render/ (escaping, machine formats, widths) an engine may use:
 # prune writes its archive with render.output.json_line.

@@ -13,10 +13,10 @@ import pytest
 
 from maillog_cli import importers
 from maillog_cli.audit import queries as auditlog
-from maillog_cli.audit.redaction import is_secret_key, mask_credentials, redact
 from maillog_cli.importers import audit as audit_importer
 from maillog_cli.importers.base import Context
 from maillog_cli.model import AUDIT_KEYS
+from maillog_cli.redaction import is_secret_key, mask_credentials, redact
 
 from .conftest import PROVIDER_FIXTURES, fixture_files
 

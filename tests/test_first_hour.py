@@ -202,7 +202,7 @@ def _events(n: int) -> list[dict]:
 def test_every_event_listing_piped_has_the_table_columns_and_says_when_the_limit_cut(
     cli, tmp_path: Path
 ) -> None:
-    from maillog_cli.render.events import TABLE_COLUMNS
+    from maillog_cli.render.events import MESSAGE_TABLE_COLUMNS, TABLE_COLUMNS
 
     f = tmp_path / "e.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in _events(12)))
@@ -219,7 +219,8 @@ def test_every_event_listing_piped_has_the_table_columns_and_says_when_the_limit
         assert len(lines) == 3, (argv, r)
         for line in lines:
             cells = line.split("\t")
-            assert len(cells) == len(TABLE_COLUMNS), (argv, line)
+            extra = len(MESSAGE_TABLE_COLUMNS) if "--messages" in argv else 0
+            assert len(cells) == len(TABLE_COLUMNS) + extra, (argv, line)
             time_, mid, status = cells[:3]
             assert mid.startswith("msg-") and mid.endswith("@mail.acme.example"), line  # whole
             assert status in ("bounced", "delivered")

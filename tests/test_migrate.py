@@ -20,7 +20,7 @@ from maillog_cli.store.db import Store
 from maillog_cli.store.migrations import MIGRATIONS
 
 SCHEMA = """
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 PRAGMA auto_vacuum = 2;
 PRAGMA journal_mode = wal;
 CREATE INDEX audit_action ON audit(action, created_at);
@@ -34,6 +34,7 @@ CREATE INDEX events_message ON events(message_id, timestamp);
 CREATE INDEX events_recipient ON events(recipient, timestamp);
 CREATE INDEX events_status ON events(status, timestamp);
 CREATE INDEX events_timestamp ON events(timestamp);
+CREATE INDEX message_aliases_message ON message_aliases(message_id);
 CREATE INDEX messages_domain ON messages(recipient_domain, first_seen);
 CREATE INDEX messages_first_seen ON messages(first_seen);
 CREATE INDEX messages_last_status ON messages(last_status, last_status_at);
@@ -82,7 +83,7 @@ bounce_hint TEXT,
 tag TEXT,
 extra TEXT,
 import_id INTEGER
-);
+, tags TEXT, type TEXT, size INTEGER, send_method TEXT);
 CREATE VIRTUAL TABLE events_fts USING fts5(
 subject, sender, recipient, diagnostic,
 content='events', content_rowid='seq', tokenize='unicode61'
@@ -141,7 +142,7 @@ dmarc TEXT,
 headers TEXT,
 has_content INTEGER NOT NULL DEFAULT 0,
 resent_from TEXT
-);
+, tags TEXT, type TEXT, open_count INTEGER NOT NULL DEFAULT 0, last_opened_at TEXT, click_count INTEGER NOT NULL DEFAULT 0, last_clicked_at TEXT);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE prunes (
 id INTEGER PRIMARY KEY,

@@ -147,6 +147,7 @@ HEADLESS_RUNS: dict[str, list[list[str]]] = {
     "audit": [["audit"], ["audit", "actions"]],
     "resend": [["resend", "e1@x", "--dry-run"]],
     "prune": [["prune", "--before", "2000-01-01", "--dry-run"], ["db", "info"]],
+    "export": [["export", "-o", "{tmp}/all.jsonl.gz"]],
     "stats": [["stats"], ["stats", "--by", "domain"]],
     "demo": [["demo", "--out", "{tmp}/demo", "--messages", "5"]],
 }

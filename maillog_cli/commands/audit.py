@@ -25,40 +25,51 @@ from maillog_cli.options import (
 _F = "Filters"
 
 
-def _filter(kind: Any, *names: str, help: str, **more: Any) -> Any:
+def _filter(*names: str, help: str, **more: Any) -> Any:
     """An audit filter option: the same panel and no default shown, declared once."""
-    return Annotated[
-        kind, typer.Option(*names, help=help, rich_help_panel=_F, show_default=False, **more)
-    ]
+    return typer.Option(*names, help=help, rich_help_panel=_F, show_default=False, **more)
 
 
-ActorOption = _filter(
+ActorOption = Annotated[
     list[str] | None,
-    "--actor",
-    "-a",
-    help="Who: user id, full email, or the email's local part exactly (alice matches alice@…, never malice@…). Repeat for several.",
-)
-ActionOption = _filter(
+    _filter(
+        "--actor",
+        "-a",
+        help="Who: user id, full email, or the email's local part exactly (alice matches alice@…, never malice@…). Repeat for several.",
+    ),
+]
+ActionOption = Annotated[
     list[str] | None,
-    "--action",
-    help="Action name (smtp.update, \"Domain Added\") or a glob ('api_key.*'). Repeat for several.",
-)
-CategoryOption = _filter(
+    _filter(
+        "--action",
+        help="Action name (smtp.update, \"Domain Added\") or a glob ('api_key.*'). Repeat for several.",
+    ),
+]
+CategoryOption = Annotated[
     list[str] | None,
-    "--category",
-    "-c",
-    help="Action category: project, sending, bounces, api, workspace, domains, auth, other.",
-    autocompletion=complete_category,
-)
-TargetOption = _filter(list[str] | None, "--target", help="Target id, or type:id (webhook:wh_123).")
-IpOption = _filter(list[str] | None, "--ip", help="Client IP, exactly or as a glob (203.0.113.*).")
-MetaOption = _filter(
-    str | None, "--meta", help="Metadata contains this text (a key or a value), case-insensitive."
-)
-SinceOption = _filter(
-    str | None, "--since", help="From this time: 2h, 30d, yesterday, 2026-01-31 …"
-)
-UntilOption = _filter(str | None, "--until", help="Before this time (same forms as --since).")
+    _filter(
+        "--category",
+        "-c",
+        help="Action category: project, sending, bounces, api, workspace, domains, auth, other.",
+        autocompletion=complete_category,
+    ),
+]
+TargetOption = Annotated[
+    list[str] | None, _filter("--target", help="Target id, or type:id (webhook:wh_123).")
+]
+IpOption = Annotated[
+    list[str] | None, _filter("--ip", help="Client IP, exactly or as a glob (203.0.113.*).")
+]
+MetaOption = Annotated[
+    str | None,
+    _filter("--meta", help="Metadata contains this text (a key or a value), case-insensitive."),
+]
+SinceOption = Annotated[
+    str | None, _filter("--since", help="From this time: 2h, 30d, yesterday, 2026-01-31 …")
+]
+UntilOption = Annotated[
+    str | None, _filter("--until", help="Before this time (same forms as --since).")
+]
 
 
 def register(app: typer.Typer) -> None:

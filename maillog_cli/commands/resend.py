@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,7 +21,10 @@ if TYPE_CHECKING:
     from maillog_cli.resend.settings import SmtpSettings
     from maillog_cli.store.db import Store
 
-TlsMode = choices("TlsMode", TLS_MODES)
+if TYPE_CHECKING:  # made at run time from the core's tuple, which a type checker cannot see
+    TlsMode = StrEnum
+else:
+    TlsMode = choices("TlsMode", TLS_MODES)
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +35,7 @@ def selection_filters(func: Any) -> Any:
     """@filter_options, with the recipient filter spelled --recipient: here --to is the new address."""
 
     wrapped = filter_options(func)
-    sig = wrapped.__signature__
+    sig = inspect.signature(wrapped)
     option = typer.Option(
         "--recipient",
         help="Select by recipient: full address, local part, or a glob (*@example.com).",
@@ -40,7 +45,7 @@ def selection_filters(func: Any) -> Any:
     params = [
         p.replace(annotation=annotation) if p.name == "to" else p for p in sig.parameters.values()
     ]
-    wrapped.__signature__ = sig.replace(parameters=params)
+    wrapped.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     wrapped.__annotations__["to"] = annotation
     return wrapped
 

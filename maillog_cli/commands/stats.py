@@ -10,7 +10,8 @@ Thin: parse → maillog_cli.stats → render. Output (docs/cli/stats.md):
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,8 +26,12 @@ from maillog_cli.options import (
 from maillog_cli.stats import GROUPS, SORTS
 from maillog_cli.store.query import Filters
 
-By = choices("By", GROUPS)
-Sort = choices("Sort", SORTS)
+if TYPE_CHECKING:  # made at run time from the core's tuples, which a type checker cannot see
+    By = StrEnum
+    Sort = StrEnum
+else:
+    By = choices("By", GROUPS)
+    Sort = choices("Sort", SORTS)
 
 
 def register(app: typer.Typer) -> None:

@@ -26,11 +26,11 @@ from typing import Any
 
 import orjson
 
-from maillog_cli.audit.redaction import redact
 from maillog_cli.errors import RecordError
 from maillog_cli.importers.base import Context, Parsed
 from maillog_cli.model import AuditEntry
 from maillog_cli.normalize import text_or_none
+from maillog_cli.redaction import redact
 
 NAME = "audit"
 PROVIDER = None

@@ -110,6 +110,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 diagnostic=diag,
                 bounce_hint=f"brevo:{word}" if status in _BOUNCE_STATUSES else None,
                 tag=tags[0] if tags else None,
+                tags=tuple(dict.fromkeys(tags)),
                 extra=extra,
             )
         )

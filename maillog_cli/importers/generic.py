@@ -7,13 +7,23 @@ maillog knows (canonical, alias, or one of the common words below).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 from maillog_cli.errors import RecordError
 from maillog_cli.importers.base import Context, Parsed, finish
 from maillog_cli.model import Event
-from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
+from maillog_cli.normalize import (
+    address,
+    message_id,
+    reply_fields,
+    send_method,
+    tag_list,
+    text_or_none,
+)
 from maillog_cli.statuses import canonical_status
 
 NAME = "generic"
@@ -54,6 +64,11 @@ COMMON_NAMES: dict[str, tuple[str, ...]] = {
     "smtp_code": ("smtp_code", "code", "status_code", "response_code"),
     "enhanced_code": ("enhanced_code", "enhanced_status"),
     "provider": ("provider", "service"),
+    # Message-level facts (a `type` column is a status word above: map one with --map col=type).
+    "tags": ("tags", "tag", "category", "categories"),
+    "type": ("message_type", "email_type", "mail_type"),
+    "size": ("size", "message_size", "msg_size", "size_bytes"),
+    "send_method": ("send_method", "sent_via", "send_via"),
 }
 FIELDS = tuple(COMMON_NAMES)
 # Common status words beyond the canonical names and aliases.
@@ -186,5 +201,30 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
             smtp_code=code,
             enhanced_code=enhanced,
             diagnostic=diag,
+            tags=tags_in(get("tags")),
+            type=text_or_none(get("type")),
+            size=size_in(get("size")),
+            send_method=send_method(get("send_method")),
         )
     )
+
+
+def tags_in(value: Any) -> tuple[str, ...]:
+    """A tags cell: a JSON array, or words separated by commas or semicolons."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return tag_list(orjson.loads(text))
+            except orjson.JSONDecodeError:
+                pass
+        return tag_list([t for t in re.split(r"[,;]", text)])
+    return tag_list(value)
+
+
+def size_in(value: Any) -> int | None:
+    """A size in bytes (an integer, or digits in a cell); anything else is not a size."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    text = text_or_none(value)
+    return int(text.strip()) if text and text.strip().isdigit() else None

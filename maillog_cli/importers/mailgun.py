@@ -15,7 +15,13 @@ from typing import Any
 from maillog_cli.errors import RecordError
 from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status, require
 from maillog_cli.model import Event, Skip
-from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
+from maillog_cli.normalize import (
+    address,
+    message_id,
+    reply_fields,
+    send_method,
+    text_or_none,
+)
 from maillog_cli.statuses import BOUNCE_STATUSES
 
 NAME = "mailgun"
@@ -62,7 +68,7 @@ def detect(obj: dict[str, Any]) -> bool:
     return isinstance(obj.get("items"), list) and ("paging" in obj or "pagination" in obj)
 
 
-def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
     if "event-data" in obj:
         return [_event(as_dict(obj.get("event-data"), "event-data"), ctx)]
     return list(_page(obj, ctx))
@@ -186,7 +192,9 @@ def _event(d: dict[str, Any], ctx: Context) -> Parsed:
             diagnostic=diag,
             bounce_hint=hint,
             tag=tags[0] if tags else None,
+            tags=tuple(tags),
             size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+            send_method=send_method(d.get("method")),
             aliases=(storage_key,) if storage_key and storage_key != msg_id else (),
             extra=extra,
         )

@@ -12,7 +12,7 @@ from typing import Any
 
 from maillog_cli.importers.base import Context, Parsed, finish, map_status, require
 from maillog_cli.model import Event, Skip
-from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
+from maillog_cli.normalize import address, message_id, reply_fields, tag_list, text_or_none
 
 NAME = "mailjet"
 PROVIDER = "mailjet"
@@ -99,6 +99,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 if status in ("bounced", "deferred", "dropped")
                 else None,
                 tag=text_or_none(obj.get("customcampaign")),
+                tags=tag_list(obj.get("customcampaign")),
                 extra=extra,
             )
         )

@@ -198,9 +198,22 @@ def _parse_event(ev: dict[str, Any], ctx: Context) -> Parsed:
             diagnostic=diag,
             bounce_hint=_bounce_hint(word, msg) if status in _BOUNCE_STATUSES else None,
             tag=tag_list[0] if tag_list else None,
+            tags=tuple(dict.fromkeys(tag_list)),
+            size=_last_smtp_size(msg.get("smtp_events")),
             extra=extra,
         )
     )
+
+
+def _last_smtp_size(events: Any) -> int | None:
+    """`size` (bytes) of the last element of `msg.smtp_events` that has one."""
+    if not isinstance(events, list):
+        return None
+    for ev in reversed(events):
+        size = ev.get("size") if isinstance(ev, dict) else None
+        if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
+            return size
+    return None
 
 
 _BOUNCE_STATUSES = frozenset({"bounced", "deferred", "dropped", "failed"})

@@ -13,7 +13,14 @@ from typing import Any
 from maillog_cli.errors import RecordError
 from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status
 from maillog_cli.model import Event, Skip
-from maillog_cli.normalize import address, diagnostic, message_id, reply_fields, text_or_none
+from maillog_cli.normalize import (
+    address,
+    diagnostic,
+    message_id,
+    reply_fields,
+    tag_list,
+    text_or_none,
+)
 
 NAME = "postal"
 PROVIDER = "postal"
@@ -108,6 +115,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 enhanced_code=enhanced,
                 diagnostic=diag,
                 tag=text_or_none(msg.get("tag")),
+                tags=tag_list(msg.get("tag")),
                 extra=extra,
             )
         )

@@ -14,7 +14,7 @@ from typing import Any
 from maillog_cli.errors import RecordError
 from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status
 from maillog_cli.model import Event, Skip
-from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
+from maillog_cli.normalize import address, message_id, reply_fields, tag_list, text_or_none
 
 NAME = "postmark"
 PROVIDER = "postmark"
@@ -120,7 +120,7 @@ def detect(obj: dict[str, Any]) -> bool:
     return isinstance(obj.get("Bounces"), list) and "TotalCount" in obj
 
 
-def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
     if "RecordType" in obj:
         return [_record(obj, obj.get("RecordType"), ctx)]
     return list(_page(obj, ctx))
@@ -223,6 +223,8 @@ def _record(rec: dict[str, Any], record_type: Any, ctx: Context) -> Parsed:
             diagnostic=diag,
             bounce_hint=f"postmark:{bounce_type}" if bounce_type else None,
             tag=text_or_none(rec.get("Tag")),
+            tags=tag_list(rec.get("Tag")),
+            type=text_or_none(rec.get("MessageStream")),
             extra=extra,
         )
     )

@@ -14,7 +14,7 @@ from typing import Any
 from maillog_cli.errors import RecordError
 from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status
 from maillog_cli.model import Event, Skip
-from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
+from maillog_cli.normalize import address, message_id, reply_fields, tag_list, text_or_none
 
 NAME = "resend"
 PROVIDER = "resend"
@@ -159,6 +159,8 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 diagnostic=diag,
                 bounce_hint=hint,
                 tag=text_or_none(first_tag) if not isinstance(first_tag, dict | list) else None,
+                tags=tag_list(tags),
+                type="broadcast" if text_or_none(data.get("broadcast_id")) else None,
                 aliases=(rfc_id,) if rfc_id and rfc_id != msg_id else (),
                 extra=extra,
             )

@@ -173,6 +173,8 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 diagnostic=diag,
                 bounce_hint=hint,
                 tag=tags[0] if tags else None,
+                tags=tuple(tags),
+                type="marketing" if obj.get("marketing_campaign_id") not in (None, "") else None,
                 aliases=aliases,
                 extra=extra,
             )

@@ -151,6 +151,7 @@ def parse(row: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 diagnostic=diag,
                 bounce_hint=hint,
                 tag=tags[0] if tags else None,
+                tags=tuple(tags),
                 aliases=aliases,
                 extra=extra,
             )

@@ -21,7 +21,14 @@ import orjson
 from maillog_cli.errors import RecordError
 from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status
 from maillog_cli.model import Event, Skip
-from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
+from maillog_cli.normalize import (
+    address,
+    message_id,
+    reply_fields,
+    send_method,
+    tag_list,
+    text_or_none,
+)
 
 NAME = "ses"
 PROVIDER = "ses"
@@ -278,11 +285,14 @@ def _message_fields(mail: dict[str, Any]) -> dict[str, Any]:
     common = mail.get("commonHeaders")
     common = as_dict(common, "mail.commonHeaders") if common is not None else {}
     header_id = message_id(common.get("messageId"))
+    tags = mail.get("tags")
     return {
         "message_id": msg_id,
         "sender": address(mail.get("source")),
         "subject": text_or_none(common.get("subject")),
-        "tag": _user_tag(mail.get("tags")),
+        "tag": _user_tag(tags),
+        "tags": tuple(t for t in tag_list(tags) if not t.startswith("ses:")),
+        "send_method": _send_method(tags),
         "aliases": (header_id,) if header_id and header_id != msg_id else (),
     }
 
@@ -357,8 +367,30 @@ def _user_tag(tags: Any) -> str | None:
     return None
 
 
+def _send_method(tags: Any) -> str | None:
+    """SES's own `ses:operation` tag: SendSmtpEmail is the SMTP interface, the rest the API."""
+    if not isinstance(tags, dict):
+        return None
+    ops = tags.get("ses:operation")
+    op = ops[0] if isinstance(ops, list) and ops else ops
+    return send_method("SendSmtpEmail" if op == "SendSmtpEmail" else "api" if op else None)
+
+
+def _verdicts(detail: dict[str, Any]) -> dict[str, str]:
+    """spf/dkim/dmarc from an inbound receipt's `spfVerdict`… (`{"status": "PASS"}`)."""
+    receipt = detail.get("receipt")
+    found: dict[str, str] = {}
+    if isinstance(receipt, dict):
+        for method in ("spf", "dkim", "dmarc"):
+            verdict = receipt.get(f"{method}Verdict")
+            status = text_or_none(verdict.get("status")) if isinstance(verdict, dict) else None
+            if status:
+                found[method] = status.strip().lower()
+    return found
+
+
 def _extra(word: str, mail: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = _verdicts(detail)
     tags = mail.get("tags")
     if isinstance(tags, dict) and tags:
         extra["tags"] = tags

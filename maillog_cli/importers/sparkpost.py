@@ -14,7 +14,7 @@ from typing import Any
 from maillog_cli.errors import RecordError
 from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status, require
 from maillog_cli.model import Event, Skip
-from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
+from maillog_cli.normalize import address, message_id, reply_fields, tag_list, text_or_none
 from maillog_cli.statuses import BOUNCE_STATUSES
 
 NAME = "sparkpost"
@@ -201,6 +201,8 @@ def _build(ev: dict[str, Any], ctx: Context) -> Parsed:
             diagnostic=diag,
             bounce_hint=hint,
             tag=text_or_none(ev.get("campaign_id")),
+            tags=tag_list([ev.get("campaign_id"), *_listed(ev.get("rcpt_tags"))]),
+            type=_transactional(ev.get("transactional")),
             size=_int_or_none(ev.get("msg_size")),
             extra=extra,
         )
@@ -215,3 +217,15 @@ def _int_or_none(value: Any) -> int | None:
         return int(text.strip())
     except ValueError:
         return None
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _transactional(value: Any) -> str | None:
+    """`transactional`: "1" for transactional mail, "0" for the rest (campaigns)."""
+    if isinstance(value, bool):
+        return "transactional" if value else "non-transactional"
+    text = text_or_none(value)
+    return {"1": "transactional", "0": "non-transactional"}.get(text.strip()) if text else None

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from maillog_cli.ingest.records import FileResult
-from maillog_cli.model import AuditEntry, Event, Skip, StoredMessage
+from maillog_cli.model import AuditEntry, Event, Restored, Skip, StoredMessage
 from maillog_cli.store.db import Store, event_row
 
 BATCH = 5000
@@ -36,7 +36,7 @@ class Ingest:
     """Collects parsed items for one file inside one open write transaction."""
 
     def __init__(
-        self, store: Store, result: FileResult, import_id: int, size: int | None = None
+        self, store: Store, result: FileResult, import_id: int | None, size: int | None = None
     ) -> None:
         self.store, self.result, self.import_id = store, result, import_id
         self.bulk: tuple[int, list[str]] | None = None
@@ -47,9 +47,10 @@ class Ingest:
             self.bulk = store.begin_bulk(drop_indexes=expected > 2 * store.event_count_estimate())
         self.events: list[Event] = []
         self.audit: list[AuditEntry] = []
+        self.restored: list[Restored] = []
         self.classify = classifier()
 
-    def add(self, item: Event | AuditEntry | Skip | StoredMessage) -> None:
+    def add(self, item: Event | AuditEntry | Skip | StoredMessage | Restored) -> None:
         if isinstance(item, Event):
             self.classify(item)
             self.events.append(item)
@@ -59,10 +60,26 @@ class Ingest:
             self.audit.append(item)
             if len(self.audit) >= BATCH:
                 self.flush()
+        elif isinstance(item, Restored):
+            self.restored.append(item)
+            if len(self.restored) >= BATCH:
+                self.flush()
         elif isinstance(item, StoredMessage):
             self._save_content(item)
         elif isinstance(item, Skip):
             self.result.skipped[item.why] += 1
+
+    def _write_restored(self, items: list[Restored]) -> None:
+        """Non-event rows of our full export form (messages, aliases, stored emails)."""
+        for item in items:
+            new = self.store.restore(item)
+            if item.table == "messages":
+                self.result.new_messages += new
+                self.store.conn.execute(
+                    "INSERT OR IGNORE INTO touched VALUES (?)", (item.values["message_id"],)
+                )
+            elif item.table == "message_content":
+                self.result.contents += new
 
     def _save_content(self, item: StoredMessage) -> None:
         if self.store.save_content(item):
@@ -85,6 +102,9 @@ class Ingest:
         if self.audit:
             entries, self.audit = self.audit, []
             self._write_audit(entries)
+        if self.restored:
+            restored, self.restored = self.restored, []
+            self._write_restored(restored)
 
     def _write_events(
         self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]
@@ -110,4 +130,4 @@ class Ingest:
         self.flush()
         if self.bulk is not None:
             self.store.end_bulk(self.bulk)
-        self.result.new_messages = self.store.refresh_messages("touched")
+        self.result.new_messages += self.store.refresh_messages("touched")

@@ -32,7 +32,7 @@ from typing import Any
 from maillog_cli.errors import FileFormatError, MaillogError
 from maillog_cli.ingest import batches, loop, readers
 from maillog_cli.ingest.records import FileResult
-from maillog_cli.model import AuditEntry, StoredMessage
+from maillog_cli.model import AuditEntry, Restored, StoredMessage
 
 
 def wanted(source: readers.Source) -> bool:
@@ -50,7 +50,7 @@ class _Forwarder(batches.Ingest):
 
     def __init__(self, result: FileResult, import_id: int, out: Connection) -> None:
         self.result, self.import_id, self.out = result, import_id, out
-        self.events, self.audit = [], []
+        self.events, self.audit, self.restored = [], [], []
         self.classify = batches.classifier()
 
     def _write_events(
@@ -60,6 +60,9 @@ class _Forwarder(batches.Ingest):
 
     def _write_audit(self, entries: list[AuditEntry]) -> None:
         self.out.send(("audit", entries))
+
+    def _write_restored(self, items: list[Restored]) -> None:
+        self.out.send(("restored", items))
 
     def _save_content(self, item: StoredMessage) -> None:
         self.out.send(("content", item))
@@ -129,13 +132,15 @@ def consume(
     progress: loop.Progress | None,
 ) -> int:
     """`loop.consume`, with the reading and parsing done by a forked child."""
+    import_id = ingest.import_id
+    assert import_id is not None  # a file import always has its imports row
     reader, writer = Pipe(duplex=False)
     pid = os.fork()
     if pid == 0:  # the child
         code = 0
         try:
             reader.close()
-            _child(source, opts, forced, ingest.import_id, writer, progress is not None)
+            _child(source, opts, forced, import_id, writer, progress is not None)
         except BaseException:
             code = 1
         finally:
@@ -159,6 +164,8 @@ def consume(
                 ingest._write_audit(msg[1])
             elif kind == "content":
                 ingest._save_content(msg[1])
+            elif kind == "restored":
+                ingest._write_restored(msg[1])
             elif kind == "report":
                 report(msg[1])
             elif kind == "reject":

@@ -92,6 +92,7 @@ def _finish_file(
     if result.rejected and not added and not result.formats:
         raise Abort(f"{name}: {_no_format_verdict(result, forced)}")
     ingest.finish()
+    assert ingest.import_id is not None  # a file import always has its imports row
     ingest.store.finish_import(
         ingest.import_id,
         sha256=sha256,

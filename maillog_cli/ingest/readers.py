@@ -692,7 +692,8 @@ def _next_location(loc: str) -> str:
 
 def _page_frame(reopen: Reopen, cap: int) -> tuple[dict[str, Any], str | None]:
     """First pass over a big wrapped page: its top-level keys except the big list (each
-    held to the record cap, as is every token inside the list)."""
+    held to the record cap, as is every token inside the list). When more values follow
+    the first (concatenated objects), there is no one page: (no frame, no list key)."""
     import ijson
     from ijson.common import ObjectBuilder
 
@@ -703,13 +704,18 @@ def _page_frame(reopen: Reopen, cap: int) -> tuple[dict[str, Any], str | None]:
     doc = reopen()
     capped = _Capped(b"", doc, cap)
     try:
-        for prefix, event, value in ijson.parse(capped):
+        events = ijson.parse(capped, multiple_values=True)
+        for prefix, event, value in events:
             if builder is None:
                 capped.done()  # outside a kept value every event is progress
             if prefix == "":
                 if event == "map_key":
                     current = value
-                continue  # the page object's own start and end
+                elif event == "end_map":  # the first value ends: is it the only one?
+                    if next(events, None) is not None:
+                        return {}, None
+                    break
+                continue  # the page object's own start
             if current is None:
                 continue
             if (

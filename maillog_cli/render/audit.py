@@ -41,8 +41,15 @@ def entries_table(rows: list[dict[str, Any]], width: int) -> Table:
         min(cap, max(len(name), *(len(c[i]) for c in cells)))
         for i, (name, cap) in enumerate(zip(TABLE_COLUMNS, CAPS, strict=False))
     ]
-    styles = ({"style": "dim"}, {"style": "dim"}, {}, {"style": "bold"}, {}, {})
-    columns = [
+    styles: tuple[dict[str, Any], ...] = (
+        {"style": "dim"},
+        {"style": "dim"},
+        {},
+        {"style": "bold"},
+        {},
+        {},
+    )
+    columns: list[tuple[str, dict[str, Any]]] = [
         (name, {"no_wrap": True, "overflow": "ellipsis", "min_width": w, "max_width": cap, **style})
         for name, w, cap, style in zip(TABLE_COLUMNS, widths, CAPS, styles, strict=False)
     ]
@@ -64,7 +71,7 @@ def action_cells(row: dict[str, Any]) -> list[str]:
 
 
 def actions_table(cells: list[list[str]]) -> Table:
-    columns = [
+    columns: list[tuple[str, dict[str, Any]]] = [
         ("action", {"no_wrap": True, "style": "bold"}),
         ("category", {"no_wrap": True}),
         ("count", {"justify": "right", "no_wrap": True}),

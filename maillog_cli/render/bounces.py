@@ -63,7 +63,7 @@ def print_summary(s: Summary, filters_described: str | None) -> None:
 def _by_class(out: Console, s: Summary) -> None:
     _heading(out, "By class")
     most = max(c["events"] for c in s.by_class)
-    columns = [
+    columns: list[tuple[str, dict[str, Any]]] = [
         ("class", {"no_wrap": True}),
         ("events", NUM),
         ("share", NUM),
@@ -83,7 +83,7 @@ def _by_class(out: Console, s: Summary) -> None:
 
 def _by_reason(out: Console, s: Summary) -> None:
     _heading(out, "By reason")
-    columns = [
+    columns: list[tuple[str, dict[str, Any]]] = [
         ("reason", {"no_wrap": True}),
         ("class", {"no_wrap": True}),
         ("events", NUM),
@@ -110,7 +110,7 @@ CLASS_COUNT_COLUMNS = [(name, NUM) for name in ("events", "hard", "soft", "block
 
 def _domains(out: Console, s: Summary) -> None:
     _heading(out, "Top recipient domains")
-    columns = [
+    columns: list[tuple[str, dict[str, Any]]] = [
         ("domain", {"no_wrap": True, "overflow": "ellipsis", "max_width": 26}),
         *CLASS_COUNT_COLUMNS,
         ("top reason", {"no_wrap": True, "overflow": "ellipsis"}),
@@ -121,7 +121,11 @@ def _domains(out: Console, s: Summary) -> None:
 
 def _diagnostics(out: Console, s: Summary) -> None:
     _heading(out, "Top diagnostics (addresses, IPs and ids replaced)")
-    columns = [("events", NUM), ("reason", {"no_wrap": True}), ("diagnostic", {"overflow": "fold"})]
+    columns: list[tuple[str, dict[str, Any]]] = [
+        ("events", NUM),
+        ("reason", {"no_wrap": True}),
+        ("diagnostic", {"overflow": "fold"}),
+    ]
     rows = (
         [f"{d['events']:,}", d["bounce_reason"] or "", one_line(d["pattern"], 160)]
         for d in s.diagnostics
@@ -135,7 +139,11 @@ def _per_day(out: Console, s: Summary) -> None:
     note = f" (last {TREND_DAYS} of {len(s.series)} days; --format json has all)" if cut else ""
     _heading(out, "Per day" + note)
     most = max((d["events"] for d in series), default=0)
-    columns = [("day", {"no_wrap": True}), *CLASS_COUNT_COLUMNS, ("", {"no_wrap": True})]
+    columns: list[tuple[str, dict[str, Any]]] = [
+        ("day", {"no_wrap": True}),
+        *CLASS_COUNT_COLUMNS,
+        ("", {"no_wrap": True}),
+    ]
     rows = (
         [d["day"], *_class_counts(d), _bar(d["events"], most, max(8, out.width - 52))]
         for d in series

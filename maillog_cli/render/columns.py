@@ -31,10 +31,11 @@ def fill(
     return [replace(c, width=rest) if c.width == 0 else c for c in columns]
 
 
-def event_table_columns(width: int) -> list[Column]:
+def event_table_columns(width: int, messages: bool = False) -> list[Column]:
     """The search/bounces event table: narrow terminals keep time, the message id
     (shortened), status, who and why; wider ones add the bounce reason, then subject,
-    class, code and provider."""
+    class, code and provider, and (`search --messages`) the message's type, tags, opens
+    and clicks."""
     cols = [
         Column("time", "time", 19),
         Column("id", "id", 10 if width < 120 else 16),
@@ -51,6 +52,13 @@ def event_table_columns(width: int) -> list[Column]:
         cols.append(Column("code", "code", 9))
     if width >= 185:
         cols.append(Column("provider", "provider", 10))
+    if messages and width >= 150:
+        cols += [
+            Column("type", "type", 13),
+            Column("tags", "tags", 16),
+            Column("opens", "opens", 5),
+            Column("clicks", "clicks", 6),
+        ]
     cols.append(Column("diagnostic", "diagnostic", 0))
     return fill(cols, width, gap=2, minimum=10)
 

@@ -44,9 +44,28 @@ def table_cells(row: dict[str, Any]) -> list[Any]:
     ]
 
 
-def event_table(rows: list[dict[str, Any]], width: int, title: str | None = None) -> Table:
-    """The events as a table that fits `width` cells: columns by event_table_columns()."""
-    layout = event_table_columns(width)
+# A message's facts after TABLE_COLUMNS (search --messages).
+MESSAGE_TABLE_COLUMNS = ("type", "tags", "size", "method", "opens", "clicks")
+
+
+def message_cells(row: dict[str, Any]) -> list[Any]:
+    """The plain cells of a message's facts, in MESSAGE_TABLE_COLUMNS order."""
+    return [
+        row.get("type"),
+        ", ".join(row.get("tags") or []),
+        row.get("size"),
+        row.get("send_method"),
+        row.get("open_count") or "",
+        row.get("click_count") or "",
+    ]
+
+
+def event_table(
+    rows: list[dict[str, Any]], width: int, title: str | None = None, messages: bool = False
+) -> Table:
+    """The events (with `messages`, each message's latest event and its facts) as a table
+    that fits `width` cells: columns by event_table_columns()."""
+    layout = event_table_columns(width, messages=messages)
     columns = [
         (
             c.label,
@@ -59,14 +78,18 @@ def event_table(rows: list[dict[str, Any]], width: int, title: str | None = None
         )
         for c in layout
     ]
-    where = [TABLE_COLUMNS.index(c.key) for c in layout]
-    at = TABLE_COLUMNS.index
+    keys = TABLE_COLUMNS + MESSAGE_TABLE_COLUMNS
+    at = keys.index
+    where = [at(c.key) for c in layout]
     cells = []
     for r in rows:
-        c = table_cells(r)
+        c = table_cells(r) + (message_cells(r) if messages else [])
         c[at("status")] = status_text(r.get("status"))
         for key in ("id", "recipient", "subject", "diagnostic"):
             c[at(key)] = one_line(c[at(key)])
+        if messages:
+            for key in ("type", "tags"):
+                c[at(key)] = one_line(c[at(key)])
         cells.append([c[i] for i in where])
     return table(columns, cells, title=title)
 

@@ -50,16 +50,18 @@ def message_view(detail: MessageDetail) -> Group:
     line("To", m.get("recipient"))
     line("Subject", m.get("subject"))
     line("Provider", m.get("provider"))
-    line("Tag", m.get("tag"))
+    line("Type", m.get("type"))
+    line("Tags", ", ".join(detail.tags()))
+    line("Sent via", m.get("send_method"))
     line("First seen", short_time(m.get("first_seen")))
     if m.get("last_status"):
         status = status_text(m["last_status"])
         if m.get("bounce_class"):
             status.append(f"  ({visible(m['bounce_class'])}: {visible(m.get('bounce_reason'))})")
         head.add("Status", status)
+    line("Opened", engagement(m.get("open_count"), m.get("opened_at"), m.get("last_opened_at")))
+    line("Clicked", engagement(m.get("click_count"), m.get("clicked_at"), m.get("last_clicked_at")))
     for key, label in (
-        ("opened_at", "Opened"),
-        ("clicked_at", "Clicked"),
         ("complained_at", "Complained"),
         ("unsubscribed_at", "Unsubscribed"),
     ):
@@ -78,6 +80,16 @@ def message_view(detail: MessageDetail) -> Group:
     if explain is not None:
         parts.append(explain)
     return Group(*parts)
+
+
+def engagement(count: int | None, first: str | None, last: str | None) -> str | None:
+    """ "3 times, first 2026-11-12 10:00:00, last 2026-11-13 08:12:00" (None when never)."""
+    if not first:
+        return None
+    n = count or 1
+    if n == 1 or not last or last == first:
+        return short_time(first) + (f" ({n} times)" if n > 1 else "")
+    return f"{n} times, first {short_time(first)}, last {short_time(last)}"
 
 
 def timeline(detail: MessageDetail) -> Text:

@@ -62,8 +62,8 @@ def one_line(value: Any, width: int | None = None) -> str:
 # --- machine formats ---------------------------------------------------------------------------
 
 
-def json_line(row: Mapping[str, Any]) -> str:
-    """One JSON object, UTF-8, with C1 and bidi controls escaped too (orjson escapes C0)."""
+def json_line(row: Mapping[str, Any] | list[Any]) -> str:
+    """One JSON value (an object, or a list), UTF-8, with C1 and bidi controls escaped too (orjson escapes C0)."""
     text = orjson.dumps(row, default=str).decode()
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
@@ -115,10 +115,13 @@ def write_rows(
             n += 1
     elif fmt == "json":
         out.write("[")
-        for row in rows:
-            out.write(("\n" if n == 0 else ",\n") + json_line({k: row.get(k) for k in keys}))
-            n += 1
-        out.write("\n]\n" if n else "]\n")
+        try:
+            for row in rows:
+                line = json_line({k: row.get(k) for k in keys})  # whole rows only
+                out.write(("\n" if n == 0 else ",\n") + line)
+                n += 1
+        finally:  # Ctrl-C or an error mid-stream still leaves a valid array behind
+            out.write("\n]\n" if n else "]\n")
     elif fmt == "csv":
         out.write(csv_line(keys))
         for row in rows:
@@ -160,6 +163,17 @@ def console(stderr: bool = False):  # -> rich.console.Console
         markup=False,
         no_color=bool(os.environ.get("NO_COLOR")),
     )
+
+
+def print_view(renderable: Any) -> None:
+    """Print a terminal view without the blanks Rich pads table cells with at line ends
+    (they make copied text and `grep 'value$'` fail)."""
+    out = console()
+    with out.capture() as captured:
+        out.print(renderable)
+    text = "\n".join(line.rstrip(" ") for line in captured.get().split("\n"))
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def write_tsv(rows: Iterable[Sequence[Any]], out: IO[str] | None = None) -> int:

@@ -201,16 +201,17 @@ class Connection:
         if not accepted:
             smtp.rset()
         else:
+            data_reply: bytes | str
             try:
-                code, resp = smtp.data(out.data)
+                code, data_reply = smtp.data(out.data)
             except smtplib.SMTPDataError as exc:
-                code, resp = exc.smtp_code, exc.smtp_error
+                code, data_reply = exc.smtp_code, exc.smtp_error
             for r in accepted:
                 replies[r] = Reply(
                     r,
                     "sent" if code == 250 else "failed",
                     code,
-                    f"{code} {self.scrub(_reply_text(resp))}",
+                    f"{code} {self.scrub(_reply_text(data_reply))}",
                 )
         return [replies[r] for r in recipients]
 

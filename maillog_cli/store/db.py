@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 
-from maillog_cli.audit.redaction import scrub
 from maillog_cli.errors import MaillogError
-from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, StoredMessage
+from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, Restored, StoredMessage
 from maillog_cli.normalize import domain_of
+from maillog_cli.redaction import scrub
 from maillog_cli.statuses import LIFECYCLE, LIFECYCLE_RANK
 from maillog_cli.store.migrations import APPLICATION_ID, MIGRATIONS
 
@@ -35,6 +35,10 @@ EVENT_COLUMNS: tuple[str, ...] = (
     *EVENT_KEYS[_AT:],
     "bounce_hint",
     "tag",
+    "tags",
+    "type",
+    "size",
+    "send_method",
     "extra",
     "import_id",
 )
@@ -66,7 +70,7 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
     """An Event as the tuple `_INSERT_EVENT` takes, its free text scrubbed of secrets.
 
     This and `insert_audit` are where rows become bytes on disk: scrubbing here (by key
-    and by value, audit.redaction.scrub) keeps secrets out of the file, its WAL, the
+    and by value, redaction.scrub) keeps secrets out of the file, its WAL, the
     FTS index, `sql` output and prune archives, whatever importer made the row.
     """
     return (
@@ -87,7 +91,12 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
         e.bounce_class,
         e.bounce_reason,
         e.bounce_hint,
-        scrub(e.tag),
+        scrub(e.tag or (e.tags[0] if e.tags else None)),
+        # sorted: see refresh_messages
+        _dumps(sorted({scrub(t) for t in e.tags})) if e.tags else None,
+        e.type,
+        e.size,
+        e.send_method,
         _dumps(scrub(e.extra)),
         import_id,
     )
@@ -292,7 +301,9 @@ class Store:
         self.path = path
         self.conn = conn
         self.readonly = readonly
-        # Told once when a writer has to wait for another (the CLI prints it on stderr).
+        self._msg_cols: frozenset[str] | None = None  # messages columns, read once (restore)
+        # Told what a writer waits for: another writer's lock, or the one-time upgrade of
+        # an older store (the CLI prints it on stderr).
         self.on_wait = on_wait
 
     # --- opening -----------------------------------------------------------------
@@ -432,6 +443,12 @@ class Store:
         with self.write():
             current = self.version  # re-read under the lock: another process may have won
             self.check_version()
+            if current and current < len(MIGRATIONS) and self.on_wait is not None:
+                # Upgrades may rebuild a table (migration 3 rewrites events): say why we pause.
+                self.on_wait(
+                    f"upgrading {self.path} from schema {current} to {len(MIGRATIONS)}"
+                    " (once; a big store takes a while)…"
+                )
             for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
                 migration(self.conn)
                 self.conn.execute(f"PRAGMA user_version = {number}")
@@ -526,7 +543,11 @@ class Store:
         )
 
     def save_content(self, m: StoredMessage) -> bool:
-        """Store a raw email and its message-level facts; False when already stored."""
+        """Store a raw email and its message-level facts; False when already stored.
+
+        The send method is what the email's own Received trail says (None when it says
+        nothing): a copy from a Sent folder is not known to have gone out over SMTP.
+        """
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO message_content(message_id, raw) VALUES (?, ?)",
             (m.message_id, m.raw),
@@ -535,7 +556,7 @@ class Store:
             """
             INSERT INTO messages(message_id, sender, recipient, recipient_domain, subject, size,
                                  first_seen, spf, dkim, dmarc, headers, has_content, send_method)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'smtp')
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
             ON CONFLICT(message_id) DO UPDATE SET
                 sender = coalesce(messages.sender, excluded.sender),
                 recipient = coalesce(messages.recipient, excluded.recipient),
@@ -546,6 +567,7 @@ class Store:
                 dkim = coalesce(excluded.dkim, messages.dkim),
                 dmarc = coalesce(excluded.dmarc, messages.dmarc),
                 headers = coalesce(excluded.headers, messages.headers),
+                send_method = coalesce(messages.send_method, excluded.send_method),
                 has_content = 1
             """,
             (
@@ -560,9 +582,51 @@ class Store:
                 m.dkim,
                 m.dmarc,
                 _dumps(scrub(m.headers)),
+                m.send_method,
             ),
         )
         return cur.rowcount > 0
+
+    def restore(self, item: Restored) -> bool:
+        """Write a row of our full export form as it was; True when the row is new.
+
+        A message row is upserted whole (its event-derived columns are recomputed by the
+        refresh that ends the import, from whatever events the store then holds); an alias
+        or a stored email already present is left alone.
+        """
+        v = item.values
+        if item.table == "message_aliases":
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO message_aliases(alias, message_id) VALUES (?, ?)",
+                (v["alias"], v["message_id"]),
+            )
+            return cur.rowcount > 0
+        if item.table == "message_content":
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO message_content(message_id, raw) VALUES (?, ?)",
+                (v["message_id"], v["raw"]),
+            )
+            return cur.rowcount > 0
+        if item.table != "messages":
+            raise ValueError(f"cannot restore rows of {item.table!r}")
+        known = self._message_columns()
+        cols = [c for c in v if c in known]
+        new = not self.conn.execute(
+            "SELECT 1 FROM messages WHERE message_id = ?", (v["message_id"],)
+        ).fetchone()
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "message_id")
+        self.conn.execute(
+            f"INSERT INTO messages({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+            f" ON CONFLICT(message_id) DO UPDATE SET {updates}",
+            [_dumps(v[c]) if isinstance(v[c], dict | list) else v[c] for c in cols],
+        )
+        return new
+
+    def _message_columns(self) -> frozenset[str]:
+        if self._msg_cols is None:
+            rows = self.conn.execute("PRAGMA main.table_info(messages)")
+            self._msg_cols = frozenset(r[1] for r in rows)
+        return self._msg_cols
 
     def insert_audit(self, entries: Sequence[AuditEntry], import_id: int | None) -> int:
         cur = self.conn.executemany(
@@ -615,8 +679,9 @@ class Store:
             f"""
             INSERT INTO messages(message_id, sender, recipient, recipient_domain, subject, tag,
                 provider, direction, first_seen, opened_at, clicked_at, complained_at,
-                unsubscribed_at, event_count, spf, dkim, dmarc, last_status, last_status_at,
-                bounce_class, bounce_reason, last_seq)
+                unsubscribed_at, event_count, spf, dkim, dmarc, type, size, send_method,
+                open_count, last_opened_at, click_count, last_clicked_at, tags,
+                last_status, last_status_at, bounce_class, bounce_reason, last_seq)
             SELECT a.*, l.status, l.timestamp, l.bounce_class, l.bounce_reason, l.seq
             FROM (
                 SELECT message_id, max(sender), min(recipient), min(recipient_domain),
@@ -628,7 +693,21 @@ class Store:
                     count(*),
                     -- authentication results an importer found in the event (extra.spf …)
                     max(json_extract(extra, '$.spf')), max(json_extract(extra, '$.dkim')),
-                    max(json_extract(extra, '$.dmarc'))
+                    max(json_extract(extra, '$.dmarc')),
+                    max(type), max(size), max(send_method),
+                    count(CASE WHEN status = 'opened' THEN 1 END),
+                    max(CASE WHEN status = 'opened' THEN timestamp END),
+                    count(CASE WHEN status = 'clicked' THEN 1 END),
+                    max(CASE WHEN status = 'clicked' THEN timestamp END),
+                    -- every tag of every event, once each, sorted (event tags are stored
+                    -- sorted, so the union is only computed where events disagree)
+                    CASE WHEN min(tags) IS NULL OR min(tags) = max(tags) THEN min(tags) ELSE (
+                        SELECT json_group_array(value) FROM (
+                            SELECT DISTINCT j.value FROM events x, json_each(x.tags) AS j
+                            WHERE x.message_id = events.message_id AND x.tags IS NOT NULL
+                            ORDER BY j.value
+                        )
+                    ) END
                 FROM events WHERE message_id IN (SELECT message_id FROM {touched_table})
                 GROUP BY message_id
             ) AS a LEFT JOIN latest l ON l.message_id = a.message_id
@@ -650,6 +729,14 @@ class Store:
                 spf = coalesce(excluded.spf, messages.spf),
                 dkim = coalesce(excluded.dkim, messages.dkim),
                 dmarc = coalesce(excluded.dmarc, messages.dmarc),
+                type = coalesce(excluded.type, messages.type),
+                size = coalesce(excluded.size, messages.size),
+                send_method = coalesce(excluded.send_method, messages.send_method),
+                open_count = excluded.open_count,
+                last_opened_at = excluded.last_opened_at,
+                click_count = excluded.click_count,
+                last_clicked_at = excluded.last_clicked_at,
+                tags = coalesce(excluded.tags, messages.tags),
                 last_status = excluded.last_status,
                 last_status_at = excluded.last_status_at,
                 bounce_class = excluded.bounce_class,

@@ -252,8 +252,68 @@ def m003_monotonic_seq_and_application_id(conn: sqlite3.Connection) -> None:
     create_fts_triggers(conn)
 
 
+def m004_message_model(conn: sqlite3.Connection) -> None:
+    """The whole message model: every tag, type, size and send method an event carries, and
+    open/click counts with first and last times on the message; filled in for old stores.
+
+    Self-contained (it only adds columns and fills them), so it can be renumbered freely.
+    """
+    run_script(
+        conn,
+        """
+        ALTER TABLE events ADD COLUMN tags TEXT;
+        ALTER TABLE events ADD COLUMN type TEXT;
+        ALTER TABLE events ADD COLUMN size INTEGER;
+        ALTER TABLE events ADD COLUMN send_method TEXT;
+        ALTER TABLE messages ADD COLUMN tags TEXT;
+        ALTER TABLE messages ADD COLUMN type TEXT;
+        ALTER TABLE messages ADD COLUMN open_count INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE messages ADD COLUMN last_opened_at TEXT;
+        ALTER TABLE messages ADD COLUMN click_count INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE messages ADD COLUMN last_clicked_at TEXT;
+        -- Tags older imports kept only in extra: a list of words, or name → value(s).
+        UPDATE events SET tags = (
+            SELECT json_group_array(t) FROM (
+                SELECT DISTINCT t FROM (
+                    SELECT CASE WHEN j.type = 'array' THEN NULL
+                                WHEN json_type(events.extra, '$.tags') = 'object'
+                                THEN j.key || ':' || j.value ELSE j.value END AS t
+                    FROM json_each(events.extra, '$.tags') AS j
+                    WHERE j.type IN ('text', 'integer', 'real')
+                    UNION ALL
+                    SELECT j.key || ':' || v.value
+                    FROM json_each(events.extra, '$.tags') AS j, json_each(j.value) AS v
+                    WHERE j.type = 'array' AND v.type IN ('text', 'integer', 'real')
+                ) WHERE t IS NOT NULL AND t NOT LIKE 'ses:%' ORDER BY t
+            )
+        )
+        WHERE json_valid(extra) AND json_type(extra, '$.tags') IN ('array', 'object');
+        UPDATE events SET tags = NULL WHERE tags = '[]';
+        UPDATE messages SET
+            open_count = (SELECT count(*) FROM events e
+                          WHERE e.message_id = messages.message_id AND e.status = 'opened'),
+            last_opened_at = (SELECT max(timestamp) FROM events e
+                              WHERE e.message_id = messages.message_id AND e.status = 'opened'),
+            click_count = (SELECT count(*) FROM events e
+                           WHERE e.message_id = messages.message_id AND e.status = 'clicked'),
+            last_clicked_at = (SELECT max(timestamp) FROM events e
+                               WHERE e.message_id = messages.message_id AND e.status = 'clicked')
+        WHERE opened_at IS NOT NULL OR clicked_at IS NOT NULL;
+        UPDATE messages SET tags = (
+            SELECT json_group_array(value) FROM (
+                SELECT DISTINCT j.value FROM events e, json_each(e.tags) AS j
+                WHERE e.message_id = messages.message_id AND e.tags IS NOT NULL ORDER BY j.value
+            )
+        )
+        WHERE message_id IN (SELECT message_id FROM events WHERE tags IS NOT NULL);
+        CREATE INDEX IF NOT EXISTS message_aliases_message ON message_aliases(message_id);
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial,
     m002_prunes,
     m003_monotonic_seq_and_application_id,
+    m004_message_model,
 )

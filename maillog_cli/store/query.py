@@ -16,7 +16,7 @@ from typing import Any
 
 from maillog_cli.dates import format_dt, parse_since, parse_when
 from maillog_cli.errors import MaillogError
-from maillog_cli.normalize import address, message_id
+from maillog_cli.normalize import address, message_id, send_method
 from maillog_cli.statuses import STATUSES, canonical_status
 
 BOUNCE_CLASSES = ("hard", "soft", "block", "undetermined")
@@ -38,6 +38,10 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
     text: str | None = None
+    # message facts: any of the message's tags, its type, how it was sent
+    tags: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    send_methods: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return all(not getattr(self, f.name) for f in fields(self))
@@ -60,6 +64,9 @@ class Filters:
         words += [f"provider:{p}" for p in self.providers]
         words += [f"class:{c}" for c in self.bounce_class]
         words += [f"reason:{r}" for r in self.reason]
+        words += [f"tag:{shlex.quote(t)}" for t in self.tags]
+        words += [f"type:{shlex.quote(t)}" for t in self.types]
+        words += [f"method:{m}" for m in self.send_methods]
         if self.since:
             words.append(f"since:{format_dt(self.since)}")
         if self.until:
@@ -86,6 +93,9 @@ class Filters:
         words += [f"--provider {shlex.quote(p)}" for p in self.providers]
         words += [f"--class {c}" for c in self.bounce_class]
         words += [f"--reason {shlex.quote(r)}" for r in self.reason]
+        words += [f"--tag {shlex.quote(t)}" for t in self.tags]
+        words += [f"--type {shlex.quote(t)}" for t in self.types]
+        words += [f"--send-method {m}" for m in self.send_methods]
         if self.since:
             words.append(f"--since {format_dt(self.since)}")
         if self.until:
@@ -135,6 +145,9 @@ def build(
     until: str | None = None,
     text: str | None = None,
     now: datetime | None = None,
+    tags: list[str] | None = None,
+    types: list[str] | None = None,
+    send_methods: list[str] | None = None,
 ) -> Filters:
     """Validate raw user words into Filters; MaillogError for anything unreadable."""
     f = Filters(
@@ -150,6 +163,9 @@ def build(
         since=parse_since(since, now) if since else None,
         until=parse_when(until, now) if until else None,
         text=text.strip() or None if text else None,
+        tags=[t.strip().lower() for t in tags or [] if t.strip()],
+        types=[t.strip().lower() for t in types or [] if t.strip()],
+        send_methods=[m for m in (send_method(w) for w in send_methods or []) if m],
     )
     if f.since and f.until and f.since > f.until:
         raise MaillogError("--since is after --until", "swap them")
@@ -170,8 +186,12 @@ FILTER_WORDS: dict[str, str] = {
     "reason": "reason",
     "since": "since",
     "until": "until",
+    "tag": "tags",
+    "type": "types",
+    "method": "send_methods",
+    "send-method": "send_methods",
 }
-_LIST_WORDS = {"statuses", "providers", "bounce_class", "reason"}
+_LIST_WORDS = {"statuses", "providers", "bounce_class", "reason", "tags", "types", "send_methods"}
 
 
 def parse_words(text: str, now: datetime | None = None) -> Filters:
@@ -206,7 +226,7 @@ def parse_words(text: str, now: datetime | None = None) -> Filters:
         ):
             raise MaillogError(
                 f"unknown filter word {key}:",
-                f"use {', '.join(sorted(set(FILTER_WORDS) - {'message-id', 'bounce-class'}))}",
+                f"use {', '.join(sorted(set(FILTER_WORDS) - {'message-id', 'bounce-class', 'send-method'}))}",
             )
         else:
             free.append(token)
@@ -274,6 +294,13 @@ def where(f: Filters, alias: str = "e", *, messages: bool = False) -> tuple[str,
             f"({a}message_id = ? OR {a}message_id IN (SELECT message_id FROM message_aliases WHERE alias = ?))"
         )
         params += [f.message_id, f.message_id]
+    facts, fact_params = message_facts(f, alias if messages else "m")
+    if facts:
+        if messages:
+            clauses.append(facts)
+        else:
+            clauses.append(f"{a}message_id IN (SELECT m.message_id FROM messages m WHERE {facts})")
+        params.extend(fact_params)
     if f.bounce_class:
         any_of("bounce_class", f.bounce_class)
     if f.reason:
@@ -292,6 +319,31 @@ def where(f: Filters, alias: str = "e", *, messages: bool = False) -> tuple[str,
         clauses.append(f"{a}message_id IN ({fts})" if messages else f"{a}seq IN ({fts})")
         params.append(fts_literal(f.text))
     return (" AND ".join(clauses) or "1"), params
+
+
+def message_facts(f: Filters, alias: str = "m") -> tuple[str, list[Any]]:
+    """--tag/--type/--send-method over the messages table ('' when none is given).
+
+    A tag matches whole (`welcome`, `campaign:welcome`) or as the value of a name:value
+    tag (`welcome` finds `campaign:welcome`); tags and types ignore case.
+    """
+    a = f"{alias}." if alias else ""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if f.tags:
+        marks = ", ".join("?" for _ in f.tags)
+        clauses.append(
+            f"EXISTS (SELECT 1 FROM json_each({a}tags) j WHERE lower(j.value) IN ({marks})"
+            f" OR lower(substr(j.value, instr(j.value, ':') + 1)) IN ({marks}))"
+        )
+        params += f.tags + f.tags
+    if f.types:
+        clauses.append(f"lower({a}type) IN ({', '.join('?' for _ in f.types)})")
+        params += f.types
+    if f.send_methods:
+        clauses.append(f"{a}send_method IN ({', '.join('?' for _ in f.send_methods)})")
+        params += f.send_methods
+    return " AND ".join(clauses), params
 
 
 def fts_literal(text: str) -> str:
@@ -329,6 +381,17 @@ EVENT_SELECT = (
     " e.bounce_class, e.bounce_reason"
 )
 
+# The message facts (model.MESSAGE_FACT_KEYS) beside a message's latest event.
+MESSAGE_SELECT = (
+    "m.first_seen, m.type, m.tags, m.size, m.send_method, m.open_count,"
+    " m.opened_at AS first_opened_at, m.last_opened_at, m.click_count,"
+    " m.clicked_at AS first_clicked_at, m.last_clicked_at, m.complained_at, m.unsubscribed_at,"
+    " m.spf, m.dkim, m.dmarc,"
+    " (SELECT json_group_array(alias) FROM (SELECT alias FROM message_aliases"
+    "  WHERE message_id = m.message_id ORDER BY alias)) AS aliases,"
+    " m.has_content, m.resent_from, m.event_count"
+)
+
 
 @dataclass(frozen=True)
 class Page:
@@ -356,9 +419,8 @@ def events_sql(
         )
     else:
         source = "events e"
-    sql = (
-        f"SELECT {EVENT_SELECT} FROM {source} WHERE {clause} ORDER BY e.timestamp DESC, e.seq DESC"
-    )
+    select = f"{EVENT_SELECT}, {MESSAGE_SELECT}" if messages else EVENT_SELECT
+    sql = f"SELECT {select} FROM {source} WHERE {clause} ORDER BY e.timestamp DESC, e.seq DESC"
     if limit:
         sql += " LIMIT ?"
         params.append(limit)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 import time
@@ -243,3 +244,38 @@ def test_a_crowded_json_document_streams_and_a_crowded_csv_row_is_an_error(
     assert code == 1 and f"{table}:2: record with more than" in err, err
     assert "1 new event," in err
     assert rss < MEMORY_PROMISE_KB, f"csv: peak {rss // 1024} MB"
+
+
+def big_email(n_bytes: int, message_id: str) -> bytes:
+    """A sent email with one attachment of about n_bytes (base64 lines, as mail carries it)."""
+    import base64
+
+    body = base64.encodebytes(os.urandom(n_bytes * 3 // 4))
+    head = (
+        f"From: app@example.com\nTo: bob@example.org\nSubject: report\n"
+        f"Message-ID: <{message_id}>\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n"
+        "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=BB\n\n"
+        "--BB\nContent-Type: text/plain\n\nhi\n--BB\n"
+        "Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+    ).encode()
+    return head + body + b"\n--BB--\n"
+
+
+def test_a_big_email_is_stored_whole_under_the_memory_promise(tmp_path: Path) -> None:
+    eml = tmp_path / "big.eml"
+    eml.write_bytes(big_email(20 << 20, "big@example.com"))
+    code, err, rss, _ = run(tmp_path, "import", str(eml))
+    assert code == 0, err
+    assert rss < MEMORY_PROMISE_KB, f"peak {rss // 1024} MB"
+    with sqlite3.connect(tmp_path / "store.db") as conn:
+        (size,) = conn.execute("SELECT length(raw) FROM message_content").fetchone()
+        (status,) = conn.execute("SELECT status FROM events").fetchone()
+    assert size == eml.stat().st_size and status == "sent"
+
+
+def test_an_email_over_the_message_cap_is_a_record_error(tmp_path: Path) -> None:
+    eml = tmp_path / "huge.eml"
+    eml.write_bytes(big_email(30 << 20, "huge@example.com"))
+    code, err, rss, _ = run(tmp_path, "import", str(eml))
+    assert code == 1 and "message larger than 24 MiB" in err, err
+    assert rss < MEMORY_PROMISE_KB, f"peak {rss // 1024} MB"

@@ -138,3 +138,21 @@ def test_broken_utf16_is_one_file_error(cli, tmp_path: Path, path_kind: str) -> 
     r = cli("import", f)
     assert r.exit_code == 1 and f"{f}: not valid UTF-16-BE at byte" in r.stderr, r
     assert "Traceback" not in r.stderr and ids(cli) == []
+
+
+def test_big_concatenated_objects_and_pages_import_like_small_ones(
+    cli, tmp_path: Path, path_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from maillog_cli.ingest import readers
+
+    loose = tmp_path / "loose.json"
+    loose.write_text("".join(json.dumps(row(i), indent=1) for i in (1, 2, 3)))
+    pages = tmp_path / "pages.json"
+    pages.write_text(
+        json.dumps({"TotalCount": 1, "Messages": [row(4)]}, indent=1)
+        + json.dumps({"TotalCount": 1, "Messages": [row(5)]}, indent=1)
+    )
+    monkeypatch.setattr(readers, "WHOLE_DOCUMENT_LIMIT", 10)  # as if they were big
+    r = cli("import", loose, pages)
+    assert r.exit_code == 0, r
+    assert ids(cli) == ["e1", "e2", "e3", "e4", "e5"]

@@ -6,6 +6,7 @@ or permissions."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import shutil
@@ -80,6 +81,12 @@ def run_limited(limit: int, *args: object, db: Path) -> subprocess.CompletedProc
     )
 
 
+def archived_events(archive: Path) -> int:
+    """The events a prune archive holds (its full form also has a header, messages …)."""
+    lines = archive.read_text().splitlines()
+    return sum(json.loads(line).get("maillog") == "event" for line in lines)
+
+
 # --- full disk -------------------------------------------------------------------------------
 
 
@@ -142,7 +149,7 @@ def test_prune_archive_past_the_file_size_limit_leaves_no_part(tmp_path: Path) -
     assert (
         run("prune", "--before", "2020-01-01", "--yes", "--archive", archive, db=db).returncode == 0
     )
-    assert count(db) == 0 and len(archive.read_text().splitlines()) == 200
+    assert count(db) == 0 and archived_events(archive) == 200
 
 
 def test_a_prune_whose_deletion_hits_a_full_disk_removes_its_archive(tmp_path: Path) -> None:
@@ -160,7 +167,7 @@ def test_a_prune_whose_deletion_hits_a_full_disk_removes_its_archive(tmp_path: P
         filler.unlink()
         r = run("prune", "--before", "2020-01-01", "--yes", "--archive", archive, db=db)
         assert r.returncode == 0, r.stderr
-        assert count(db) == 0 and len(archive.read_text().splitlines()) == 200
+        assert count(db) == 0 and archived_events(archive) == 200
 
 
 # --- read-only stores ------------------------------------------------------------------------

@@ -94,3 +94,16 @@ def test_the_migration_upgrades_an_existing_store_in_place(tmp_path: Path) -> No
     assert c.execute("SELECT seq FROM events WHERE event_id = 'x'").fetchone()[0] == 41
     assert c.execute("INSERT INTO events_fts(events_fts) VALUES ('integrity-check')")
     store.close()
+
+
+def test_the_one_time_upgrade_says_so_and_then_never_again(tmp_path: Path) -> None:
+    from tests.hostile.storekit import run, write_jsonl
+
+    db = tmp_path / "old.db"
+    old_store(db, 3)
+    new = write_jsonl(tmp_path / "n.jsonl", [event("n1")])
+    first = run("import", "-q", new, db=db)
+    assert first.returncode == 0, first.stderr
+    assert f"upgrading {db} from schema 2 to {len(MIGRATIONS)}" in first.stderr
+    again = run("import", "-q", new, db=db)
+    assert again.returncode == 0 and "upgrading" not in again.stderr

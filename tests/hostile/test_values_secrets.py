@@ -175,13 +175,13 @@ def test_ordinary_text_survives(cli, hostile_store: Path) -> None:
 
 @pytest.mark.parametrize("text", HARMLESS)
 def test_scrub_leaves_ordinary_text_alone(text: str) -> None:
-    from maillog_cli.audit.redaction import scrub
+    from maillog_cli.redaction import scrub
 
     assert scrub(text) == text
 
 
 def test_ids_that_look_like_tokens_stay_under_ordinary_keys() -> None:
-    from maillog_cli.audit.redaction import scrub
+    from maillog_cli.redaction import scrub
 
     data = {
         "message_id": "0f5b4c3d-aaaa-bbbb-cccc-444455556666",
@@ -196,7 +196,7 @@ def test_ids_that_look_like_tokens_stay_under_ordinary_keys() -> None:
 @pytest.mark.parametrize("name", sorted(SECRETS))
 def test_scrub_removes_each_shape_in_free_text(name: str) -> None:
     """Each secret inside the text it would arrive in (the importer-independent rule)."""
-    from maillog_cli.audit.redaction import scrub
+    from maillog_cli.redaction import scrub
 
     carriers = [
         orjson.dumps(hostile_events()).decode(),

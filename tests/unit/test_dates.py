@@ -139,14 +139,21 @@ def test_what_is_not_a_duration_says_the_forms(text: str) -> None:
         parse_duration(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the unit pattern lists days/hours/years/mins/sec but tries the one-letter "
-    "unit first, so '3days' stops after 'd' and is refused (and '3 days ago' with it)",
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3days", relativedelta(days=3)),
+        ("2hours", relativedelta(hours=2)),
+        ("2years", relativedelta(years=2)),
+        ("30mins", relativedelta(minutes=30)),
+        ("10sec", relativedelta(seconds=10)),
+        ("1week", relativedelta(weeks=1)),
+        ("2 months 3 days", relativedelta(months=2, days=3)),
+        ("5m", relativedelta(minutes=5)),
+    ],
 )
-@pytest.mark.parametrize("text", ["3days", "2hours", "2years", "30mins", "10sec", "1week"])
-def test_spelled_out_units(text: str) -> None:
-    parse_duration(text)
+def test_spelled_out_units(text: str, expected: relativedelta) -> None:
+    assert parse_duration(text) == expected
 
 
 # --- relative words ------------------------------------------------------------------------------

@@ -231,12 +231,6 @@ def test_big_documents_stream_and_a_big_page_keeps_its_other_keys(
         big(truncated)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: over WHOLE_DOCUMENT_LIMIT (32 MB) a file of concatenated objects is refused "
-    "('trailing garbage'): _page_frame's first pass parses one value only, though the same "
-    "content under the limit imports",
-)
 def test_big_concatenated_objects_stream_like_small_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -47,6 +47,7 @@ Rules worth knowing:
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from email.header import decode_header, make_header
@@ -76,7 +77,7 @@ Item = StoredMessage | Event | Skip | Exception
 
 # Limits that keep hostile input from costing memory or time.
 SNIFF_LIMIT = 64 * 1024
-MAX_MESSAGE = 64 * 1024 * 1024  # one message (an mbox may be any size)
+MAX_MESSAGE = 24 * 1024 * 1024  # one message (an mbox may be any size); keeps import under 150 MB
 MAX_HEADER_SECTION = 1024 * 1024
 MAX_FIELD = 64 * 1024  # one unfolded header field
 READ_CHUNK = 1024 * 1024  # longest physical line read at once
@@ -406,7 +407,7 @@ def _message_items(
 ) -> list[Item]:
     """The items of one message, by what kind of mail it is (see kinds.py for the order)."""
     _check_headers(raw)
-    msg = BytesParser(policy=_POLICY).parsebytes(raw)
+    msg = _parse(raw)
     if _kinds.is_feedback_report(msg):
         return _complaint_items(raw, msg, ctx, from_line_date)
     subject = _decoded(msg.get("Subject")) or ""
@@ -426,6 +427,23 @@ def _message_items(
     if folder is not None and _kinds.is_received(msg, folder):
         return _sent_items(raw, msg, source, ctx, from_line_date, inbound=True)
     return _sent_items(raw, msg, source, ctx, from_line_date)
+
+
+# Above this size a message that is not a delivery report is read by its headers alone:
+# Python's parser holds every line of a body as an object (a 16 MB attachment took
+# ~120 MB), and what a sent email tells us is in its headers; its bytes are stored as is.
+LARGE_MESSAGE = 2 << 20
+
+
+def _parse(raw: bytes) -> Message:
+    """The parsed message; a large one that is no report without its (attachment) body."""
+    if len(raw) > LARGE_MESSAGE:
+        end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=-1)
+        if end >= 0:
+            head = BytesParser(policy=_POLICY).parsebytes(raw[: end + 2], headersonly=True)
+            if head.get_content_type() not in ("multipart/report", "message/rfc822"):
+                return head
+    return BytesParser(policy=_POLICY).parsebytes(raw)
 
 
 def _outer_is_dsn(msg: Message) -> bool:
@@ -563,6 +581,8 @@ def _sent_items(
     recipients = tuple(dict.fromkeys(a for h in ("To", "Cc", "Bcc") for a in _addresses(msg, h)))
     subject = _decoded(msg.get("Subject"))
     spf, dkim, dmarc = auth_results(msg)
+    method = send_method_of(msg)
+    tags = header_tags(msg)
     stored = StoredMessage(
         message_id=message_id,
         timestamp=timestamp,
@@ -575,6 +595,7 @@ def _sent_items(
         dkim=dkim,
         dmarc=dmarc,
         headers=kept_headers(msg),
+        send_method=method,
     )
     items: list[Item] = [stored]
     for rcpt in recipients:
@@ -591,6 +612,8 @@ def _sent_items(
                     recipient=rcpt,
                     subject=subject,
                     size=len(raw),
+                    send_method=method,
+                    tags=tags,
                     extra={"source": source},
                 )
             )
@@ -825,6 +848,50 @@ def auth_results(msg: Message) -> tuple[str | None, str | None, str | None]:
                 found["spf"] = word.group(1).lower()
                 break
     return found.get("spf"), found.get("dkim"), found.get("dmarc")
+
+
+_RECEIVED_WITH = re.compile(r"\bwith\s+([A-Za-z][\w-]*)", re.I)
+# Where sending services put a message's tags (RFC 5322 headers of the copy that was sent).
+_TAG_HEADERS = ("X-Mailgun-Tag", "X-PM-Tag", "X-MC-Tags", "X-Tag", "X-Mailjet-Campaign")
+
+
+def send_method_of(msg: Message) -> str | None:
+    """How the email entered the mail system: the protocol of its first hop, the bottom-most
+    Received header's `with` word (ESMTPSA → smtp, HTTP/HTTPREST → api); else `smtp` when a
+    receiving server stamped it (Authentication-Results, Received-SPF, Return-Path); None
+    when the copy says nothing (a draft, a file written by an application)."""
+    trail = msg.get_all("Received") or []
+    for value in reversed(trail):
+        text = re.sub(r"\([^()]*\)", " ", _text(value) or "")
+        m = _RECEIVED_WITH.search(text)
+        if m:
+            return normalize.send_method(m.group(1))
+    if any(msg.get(h) for h in ("Authentication-Results", "Received-SPF", "Return-Path")):
+        return "smtp"
+    return None
+
+
+def header_tags(msg: Message) -> tuple[str, ...]:
+    """Tags a sending service left in the headers (X-Mailgun-Tag, X-PM-Tag, X-MC-Tags,
+    X-SES-MESSAGE-TAGS `name=value, …`, X-SMTPAPI `category`)."""
+    found: list[str] = []
+    for name in _TAG_HEADERS:
+        for value in msg.get_all(name) or []:
+            found += [t for t in (_text(value) or "").split(",")]
+    for value in msg.get_all("X-SES-MESSAGE-TAGS") or []:
+        for pair in (_text(value) or "").split(","):
+            key, _, val = pair.strip().partition("=")
+            if val and not key.startswith("ses:"):
+                found.append(f"{key}:{val}")
+    api = _text(msg.get("X-SMTPAPI"))
+    if api:
+        try:
+            data = json.loads(api)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            found += list(normalize.tag_list(data.get("category")))
+    return normalize.tag_list(found)
 
 
 def kept_headers(msg: Message) -> dict[str, str]:

@@ -174,7 +174,7 @@ class EmailsView(Vertical):
         self.apply_filter(event.filters, event.words)
 
     @on(FilterBar.Closed)
-    def _closed(self, event: FilterBar.Closed) -> None:
+    def _filter_closed(self, event: FilterBar.Closed) -> None:
         event.stop()
         self.table.focus()
 
