@@ -211,7 +211,7 @@ def test_the_parser_check_catches_a_wrong_command() -> None:
 
 # Commands that only read (their sub-commands and options checked below).
 READ_ONLY = {"search", "ls", "show", "bounces", "audit", "stats", "sql", "db", "tail"}
-WRITES = {"reclassify", "--follow", "-F", "--import"}
+WRITES = {"reclassify", "--follow", "-F", "--import", "backup"}  # backup writes a file
 
 
 def read_only(words: list[str]) -> bool:

@@ -219,9 +219,8 @@ def test_every_event_listing_piped_has_the_table_columns_and_says_when_the_limit
         assert len(lines) == 3, (argv, r)
         for line in lines:
             cells = line.split("\t")
-            # --messages: the message's facts follow the event columns, as in the table
-            extra = MESSAGE_TABLE_COLUMNS if "--messages" in argv else ()
-            assert len(cells) == len(TABLE_COLUMNS) + len(extra), (argv, line)
+            extra = len(MESSAGE_TABLE_COLUMNS) if "--messages" in argv else 0
+            assert len(cells) == len(TABLE_COLUMNS) + extra, (argv, line)
             time_, mid, status = cells[:3]
             assert mid.startswith("msg-") and mid.endswith("@mail.acme.example"), line  # whole
             assert status in ("bounced", "delivered")

@@ -79,20 +79,17 @@ def event_table(
         for c in layout
     ]
     keys = TABLE_COLUMNS + MESSAGE_TABLE_COLUMNS
-    where = [keys.index(c.key) for c in layout]
     at = keys.index
+    where = [at(c.key) for c in layout]
     cells = []
     for r in rows:
         c = table_cells(r) + (message_cells(r) if messages else [])
         c[at("status")] = status_text(r.get("status"))
-        for key in (
-            "id",
-            "recipient",
-            "subject",
-            "diagnostic",
-            *(("type", "tags") if messages else ()),
-        ):
+        for key in ("id", "recipient", "subject", "diagnostic"):
             c[at(key)] = one_line(c[at(key)])
+        if messages:
+            for key in ("type", "tags"):
+                c[at(key)] = one_line(c[at(key)])
         cells.append([c[i] for i in where])
     return table(columns, cells, title=title)
 
