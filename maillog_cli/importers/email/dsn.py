@@ -150,8 +150,8 @@ def _message_id(value: str | None) -> str | None:
     return m.group(1) if m else value.strip("<>") or None
 
 
-def _decode(part: Message) -> str:
-    """The text of a leaf part, decoded leniently."""
+def part_text(part: Message) -> str:
+    """The text of a leaf part, decoded leniently (raw-mail reading uses it too)."""
     try:
         payload = part.get_payload(decode=True)
     except Exception:  # hostile encodings
@@ -312,7 +312,7 @@ def delivery_status_blocks(part: Message) -> list[dict[str, str]]:
                 if block:
                     blocks.append(block)
         return blocks
-    return _field_blocks(_decode(part))
+    return _field_blocks(part_text(part))
 
 
 def _from_delivery_status(msg: Message, original_id: str | None) -> list[DsnRecipient]:
@@ -356,7 +356,7 @@ def _inline_delivery_status(msg: Message, original_id: str | None) -> list[DsnRe
     without MIME): recipient blocks with both Final-Recipient and Action count."""
     if msg.is_multipart():
         return []
-    blocks = [b for b in _field_blocks(_decode(msg)) if "final-recipient" in b and "action" in b]
+    blocks = [b for b in _field_blocks(part_text(msg)) if "final-recipient" in b and "action" in b]
     return _from_blocks(blocks, original_id) if blocks else []
 
 
@@ -369,7 +369,7 @@ def _original_message_id(msg: Message) -> str | None:
             if isinstance(inner, Message) and inner.get("Message-ID"):
                 return _message_id(str(inner.get("Message-ID")))
         elif ctype in ("text/rfc822-headers", "message/global-headers"):
-            headers = email.message_from_string(_decode(part), policy=compat32)
+            headers = email.message_from_string(part_text(part), policy=compat32)
             if headers.get("Message-ID"):
                 return _message_id(str(headers.get("Message-ID")))
     return None
@@ -391,7 +391,7 @@ def _human_text(msg: Message) -> tuple[str, str]:
             continue
         if part.get_filename():  # attached headers of the original message
             continue
-        text = _decode(part)
+        text = part_text(part)
         if part.get_content_type() == "text/html":
             text = re.sub(r"(?is)<(script|style).*?</\1>|<br\s*/?>|</p>|</div>|</tr>", "\n", text)
             text = re.sub(r"<[^>]+>", " ", text).replace("&nbsp;", " ").replace("&lt;", "<")
@@ -536,7 +536,7 @@ def _returned_to(msg: Message, rest: str) -> str | None:
             inner = part.get_payload()
             inner = inner[0] if isinstance(inner, list) and inner else inner
         elif ctype in ("text/rfc822-headers", "message/global-headers"):
-            inner = email.message_from_string(_decode(part), policy=compat32)
+            inner = email.message_from_string(part_text(part), policy=compat32)
         if isinstance(inner, Message):
             m = _ADDRESS.search(_header(inner, "To"))
             if m:

@@ -801,7 +801,7 @@ def _returned_headers(msg: Message) -> Message | None:
             if isinstance(inner, Message):
                 return inner
         elif ctype in ("text/rfc822-headers", "message/global-headers"):
-            text = _payload_text(part)
+            text = _dsn.part_text(part)
             return BytesParser(policy=_POLICY).parsebytes(
                 text.encode("utf-8", "replace"), headersonly=True
             )
@@ -953,23 +953,6 @@ def _decoded(value: Any) -> str | None:
         s = _text(s) or ""
     s = s.strip()
     return s or None
-
-
-def _payload_text(part: Message) -> str:
-    try:
-        payload = part.get_payload(decode=True)
-    except Exception:
-        payload = None
-    if isinstance(payload, bytes):
-        for charset in (part.get_content_charset(), "utf-8"):
-            if charset:
-                try:
-                    return payload.decode(charset)
-                except (LookupError, UnicodeError):
-                    pass
-        return payload.decode("latin-1")
-    raw = part.get_payload()
-    return raw if isinstance(raw, str) else ""
 
 
 def _walk(msg: Message) -> Iterator[Message]:

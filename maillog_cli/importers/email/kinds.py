@@ -233,7 +233,7 @@ def json_body(msg: Message) -> Any | None:
     encoded = str(msg.get("Content-Transfer-Encoding", "")).strip().lower() == "base64"
     if not encoded and not (isinstance(payload, str) and payload.lstrip().startswith("{")):
         return None  # cheap check first: most mail is not JSON
-    text = _dsn._decode(msg).strip()
+    text = _dsn.part_text(msg).strip()
     if not text.startswith("{") or len(text) > 4 * 1024 * 1024:
         return None
     try:
