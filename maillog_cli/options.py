@@ -313,6 +313,15 @@ def cap_count(value: int | None) -> int | None:
     return None if value is None else min(value, MAX_COUNT)
 
 
+# The free-text words of the commands that search (search/ls, tail).
+TextArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="TEXT",
+        help="Free text in subject, addresses and diagnostics.",
+        show_default=False,
+    ),
+]
 LimitOption = Annotated[
     int,
     typer.Option(

@@ -27,12 +27,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.statuses import LIFECYCLE
-from maillog_cli.store.db import Store
 from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where
+
+if TYPE_CHECKING:  # only a type here: `maillog --help` need not load the store
+    from maillog_cli.store.db import Store
 
 # The levels the big mailbox providers publish (Gmail, Yahoo sender guidelines).
 THRESHOLDS: dict[str, float] = {"bounce": 0.02, "complaint": 0.001}

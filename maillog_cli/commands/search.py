@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from maillog_cli.options import DbOption, FormatOption, LimitOption, OutputFormat, filter_options
+from maillog_cli.options import (
+    DbOption,
+    FormatOption,
+    LimitOption,
+    OutputFormat,
+    TextArgument,
+    filter_options,
+)
 from maillog_cli.store.query import Filters
 
 
@@ -18,14 +25,7 @@ def register(app: typer.Typer) -> None:
 @filter_options
 def search(
     ctx: typer.Context,
-    text: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="TEXT",
-            help="Free text in subject, addresses and diagnostics.",
-            show_default=False,
-        ),
-    ] = None,
+    text: TextArgument = None,
     messages: Annotated[
         bool, typer.Option("--messages", "-m", help="One row per email, with its latest status.")
     ] = False,

@@ -10,7 +10,14 @@ from typing import Annotated, Any
 
 import typer
 
-from maillog_cli.options import DbOption, FormatOption, OutputFormat, cap_count, filter_options
+from maillog_cli.options import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    TextArgument,
+    cap_count,
+    filter_options,
+)
 from maillog_cli.store.query import Filters
 
 
@@ -21,14 +28,7 @@ def register(app: typer.Typer) -> None:
 @filter_options
 def tail(
     ctx: typer.Context,
-    text: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="TEXT",
-            help="Free text in subject, addresses and diagnostics.",
-            show_default=False,
-        ),
-    ] = None,
+    text: TextArgument = None,
     lines: Annotated[
         int,
         typer.Option(

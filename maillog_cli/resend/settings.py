@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import re
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.normalize import address
+
+if TYPE_CHECKING:
+    import ssl
 
 TLS_MODES: tuple[str, ...] = ("starttls", "ssl", "none")
 DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
@@ -185,6 +187,8 @@ def _keyring_password(user: str) -> str | None:
 
 def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     """Certificate and host name verification on, with the system CAs or --cafile's."""
+    import ssl  # here, not at load: `--help` and the TLS mode choices need no ssl
+
     try:
         return ssl.create_default_context(cafile=settings.cafile)
     except FileNotFoundError:
