@@ -77,9 +77,9 @@ def show(
         write_rows(detail.events, EVENT_KEYS, "csv")
         return
     from maillog_cli.render.message import message_view
-    from maillog_cli.render.output import print_view
+    from maillog_cli.render.output import console
 
-    print_view(message_view(detail))
+    console().print(message_view(detail))
 
 
 def _recipient_messages(store, ident: str, fmt: OutputFormat) -> bool:

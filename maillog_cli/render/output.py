@@ -165,17 +165,6 @@ def console(stderr: bool = False):  # -> rich.console.Console
     )
 
 
-def print_view(renderable: Any) -> None:
-    """Print a terminal view without the blanks Rich pads table cells with at line ends
-    (they make copied text and `grep 'value$'` fail)."""
-    out = console()
-    with out.capture() as captured:
-        out.print(renderable)
-    text = "\n".join(line.rstrip(" ") for line in captured.get().split("\n"))
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
 def write_tsv(rows: Iterable[Sequence[Any]], out: IO[str] | None = None) -> int:
     """gh's convention in pipes: plain tab-separated lines, untruncated, uncoloured."""
     out = out or sys.stdout
