@@ -128,7 +128,7 @@ def _list_events(store: Any, f: Filters, fmt: OutputFormat, limit: int) -> None:
         return int(store.conn.execute(sql, params).fetchone()[0])
 
     rows = up_to_limit(iter_events(store.conn, f, plus_one(limit)), limit, total)
-    shown = emit_events(rows, fmt)
+    shown = emit_events(rows, fmt, conn=store.conn)
     say_when_empty(store.conn, shown, "bounces")
 
 
