@@ -508,12 +508,10 @@ def test_suppressions_csv_is_spreadsheet_safe(cli, data) -> None:
 
 
 def test_suppressions_tsv_in_a_pipe(cli, data) -> None:
+    # the terminal table's columns, in its order: address, why, reason, n, last, diagnostic
     lines = cli("bounces", "suppressions").stdout.splitlines()
-    assert (
-        lines[3]
-        == "dan@outlook.com\t3 soft bounces (mailbox_full) from 2026-10-01 to 2026-10-09\t" + FULL
-    )
-    assert lines[4] == "gus@example.org\tcomplained (marked a message as spam) on 2026-10-03\t"
+    assert lines[3] == "dan@outlook.com\tsoft bounces\tmailbox_full\t3\t2026-10-09\t" + FULL
+    assert lines[4] == "gus@example.org\tcomplaint\t\t1\t2026-10-03\t"
 
 
 def test_suppression_reason(data, db_path) -> None:

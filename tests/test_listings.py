@@ -143,3 +143,119 @@ def test_an_empty_audit_log_says_how_to_fill_it(cli, tmp_path: Path) -> None:
     r = cli("audit")
     assert r.exit_code == 0 and r.stdout == ""
     assert r.stderr == "maillog: No audit entries yet — import an audit log: maillog import FILE\n"
+
+
+def _store_with_every_listing(cli, tmp_path: Path) -> dict[tuple[str, ...], int]:
+    """12 events over 6 domains (6 hard bounces of 6 addresses) and 5 audit entries; each
+    listing command with the number of rows it has in all."""
+    rows = [
+        _event(
+            i,
+            f"msg-{i:03d}-a-long-message-id@mail.acme.example",
+            "bounced" if i % 2 else "delivered",
+            recipient=f"user{i}@d{i // 2}.example",
+        )
+        for i in range(12)
+    ]
+    _import(cli, tmp_path, rows)
+    audit = [
+        {
+            "id": f"aud-{i}",
+            "created_at": f"2026-01-01T10:00:0{i}Z",
+            "actor": {"id": "u1", "email": "alice@acme.example"},
+            "action": "api_key.create",
+            "target": {"type": "api_key", "id": f"k{i}"},
+            "ip": "203.0.113.9",
+        }
+        for i in range(5)
+    ]
+    _import(cli, tmp_path, audit, "audit.jsonl")
+    return {
+        ("search",): 12,
+        ("ls",): 12,
+        ("search", "--messages"): 12,
+        ("tail",): 12,
+        ("audit",): 5,
+        ("bounces", "--list"): 6,
+        ("bounces", "suppressions"): 6,
+        ("stats", "--by", "domain"): 6,
+    }
+
+
+def _header(out: str) -> list[str]:
+    """The column labels of a terminal table (after any title lines above it)."""
+    first = next(
+        line for line in out.splitlines() if line.startswith(("time", "address", "domain"))
+    )
+    return re.split(r"\s{2,}", first.strip())
+
+
+def test_every_listing_piped_has_its_tables_columns_and_says_when_the_limit_cut(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    """The listing convention for every listing command: in a pipe the same columns, in
+    the same order, as the table on a terminal wide enough for all of them (no header
+    row), the ids whole; `-n N` caps the rows and stderr says by how much."""
+    listings = _store_with_every_listing(cli, tmp_path)
+    tables = {}
+    _on_a_terminal(monkeypatch, 260)
+    for argv in listings:
+        tables[argv] = cli(*(("search",) if argv == ("tail",) else argv)).stdout
+    monkeypatch.setattr("maillog_cli.commands.listing.is_terminal", lambda *a: False)
+    monkeypatch.setattr("maillog_cli.render.output.is_terminal", lambda *a: False)
+    for argv, total in listings.items():
+        columns = _header(tables[argv])
+        r = cli(*argv, "-n", "3")
+        lines = r.stdout.splitlines()
+        assert len(lines) == 3, (argv, r)
+        assert all(len(line.split("\t")) == len(columns) for line in lines), (argv, columns)
+        if argv[0] in ("search", "ls", "tail", "bounces") and argv[-1] != "suppressions":
+            assert [line.split("\t")[1] for line in lines][0].endswith("@mail.acme.example")
+        if argv == ("tail",):  # -n is tail(1)'s count of last lines: never a notice
+            assert r.stderr == ""
+            continue
+        assert r.stderr == f"maillog: showing 3 of {total}; --limit 0 for all\n", argv
+        whole = cli(*argv, "-n", "0")
+        assert whole.stderr == "" and len(whole.stdout.splitlines()) == total, argv
+        assert cli(*argv, "-n", str(total)).stderr == "", argv
+
+
+def test_search_messages_table_columns_are_the_pipes_in_order(cli, tmp_path: Path, monkeypatch):
+    from maillog_cli.render.events import MESSAGE_LISTING_COLUMNS
+
+    _store_with_every_listing(cli, tmp_path)
+    _on_a_terminal(monkeypatch, 260)
+    assert _header(cli("search", "--messages").stdout) == list(MESSAGE_LISTING_COLUMNS)
+
+
+@pytest.mark.parametrize("columns", [80, 160])
+def test_search_messages_table_fits_its_terminal_and_nothing_runs_together(
+    cli, tmp_path: Path, monkeypatch, columns: int
+) -> None:
+    from maillog_cli.render.columns import event_table_columns
+
+    rows = [
+        _event(
+            i,
+            f"msg-{i:03d}-a-long-message-id@mail.acme.example",
+            "bounced" if i % 2 else "delivered",
+            recipient=f"someone.with.a.long.name{i}@example-domain.example",
+            subject="A subject long enough to be cut somewhere in the middle of it " * 2,
+            tags=["receipts", "billing"],
+            type="transactional",
+        )
+        for i in range(6)
+    ]
+    _import(cli, tmp_path, rows)
+    _on_a_terminal(monkeypatch, columns)
+    lines = cli("search", "--messages").stdout.splitlines()
+    assert len(lines) == 7 and all(len(line) <= columns for line in lines), lines
+    layout = event_table_columns(columns, messages=True, id_width=8)
+    assert _header("\n".join(lines)) == [c.label for c in layout]
+    # every cell starts where its header does, two spaces after the cell before it
+    starts = [lines[0].index(c.label) for c in layout]
+    for line in lines[1:]:
+        for n, start in enumerate(starts[1:], 1):
+            assert line[start - 2 : start] == "  ", (start, line)
+            if layout[n].key in ("id", "status", "recipient"):  # never empty here
+                assert line[start] != " ", (start, line)

@@ -248,30 +248,35 @@ def suppressions_cmd(
 
     maillog bounces suppressions --format csv > suppress.csv
     """
-    from maillog_cli.bounce.suppress import SUPPRESSION_KEYS, describe, suppression_list
+    from maillog_cli.bounce.suppress import SUPPRESSION_KEYS, suppression_list
+    from maillog_cli.commands.listing import plus_one, up_to_limit
     from maillog_cli.context import open_store
 
     store = open_store(ctx, db, readonly=True)
-    rows = suppression_list(
-        store,
-        filters,
-        soft_after=soft_after,
-        window_days=soft_window,
-        unsubscribes=unsubscribes,
-        limit=limit or None,
-    )
+
+    def addresses(at_most: int | None) -> Any:
+        return suppression_list(
+            store,
+            filters,
+            soft_after=soft_after,
+            window_days=soft_window,
+            unsubscribes=unsubscribes,
+            limit=at_most,
+        )
+
+    rows = up_to_limit(addresses(plus_one(limit)), limit, lambda: sum(1 for _ in addresses(None)))
     if fmt is not OutputFormat.table:
         from maillog_cli.render.output import write_rows
 
         write_rows(rows, SUPPRESSION_KEYS, fmt.value)
         return
-    from maillog_cli.render.bounces import print_suppressions
+    from maillog_cli.render.bounces import print_suppressions, suppression_cells
     from maillog_cli.render.output import is_terminal, write_tsv
 
     if not is_terminal():
-        write_tsv([r["address"], describe(r), r["diagnostic"] or ""] for r in rows)
+        write_tsv(suppression_cells(r, plain=True) for r in rows)
         return
-    print_suppressions(list(rows))
+    print_suppressions(rows)
 
 
 # --- reclassify -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import orjson
 
 from maillog_cli.model import EVENT_KEYS, MESSAGE_KEYS
 from maillog_cli.options import OutputFormat
-from maillog_cli.render.events import event_table, message_cells, table_cells
+from maillog_cli.render.events import event_table, table_cells
 from maillog_cli.render.output import console, is_terminal, write_rows, write_tsv
 from maillog_cli.store.query import short_ids
 
@@ -43,9 +43,7 @@ def emit_events(
     if fmt is not OutputFormat.table:
         return write_rows(rows, MESSAGE_KEYS if messages else EVENT_KEYS, fmt.value)
     if not is_terminal():
-        if messages:
-            return write_tsv(table_cells(r) + message_cells(r) for r in rows)
-        return write_tsv(table_cells(r) for r in rows)
+        return write_tsv(table_cells(r, messages) for r in rows)
     rows = list(rows)
     if not rows:
         return 0

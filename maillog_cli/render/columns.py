@@ -37,7 +37,8 @@ def event_table_columns(
     """The event listings' layout (search, ls, bounces --list, show ADDRESS, and tail's
     lines): narrow terminals keep time, the message id (shortened), status, who and why;
     wider ones add the bounce reason, then subject, class, code and provider, and
-    (`search --messages`) the message's type, tags, opens and clicks.
+    (`search --messages`, on the widest) the message's type, tags, size, send method,
+    opens and clicks — in the order of the TSV a pipe gets (events.table_cells).
 
     `id_width` is the width of the shortened ids shown (they are as long as it takes to
     be unique); a wide one is taken from the recipient before the diagnostic shrinks.
@@ -59,10 +60,12 @@ def event_table_columns(
         cols.append(Column("code", "code", 9))
     if width >= 185:
         cols.append(Column("provider", "provider", 10))
-    if messages and width >= 170:
+    if messages and width >= 255:  # after all the event's columns: they fit from 185 on
         cols += [
             Column("type", "type", 13),
             Column("tags", "tags", 16),
+            Column("size", "size", 7),
+            Column("method", "method", 8),
             Column("opens", "opens", 5),
             Column("clicks", "clicks", 6),
         ]

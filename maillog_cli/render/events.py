@@ -29,8 +29,17 @@ TABLE_COLUMNS = (
 )
 
 
-def table_cells(row: dict[str, Any]) -> list[Any]:
-    """One event as plain cells in TABLE_COLUMNS order."""
+def table_cells(row: dict[str, Any], messages: bool = False) -> list[Any]:
+    """One event as plain cells in TABLE_COLUMNS order; with `messages` (search
+    --messages) the message's facts come before the diagnostic, as in the table:
+    MESSAGE_LISTING_COLUMNS order."""
+    cells = _event_cells(row)
+    if messages:
+        return [*cells[:-1], *message_cells(row), cells[-1]]
+    return cells
+
+
+def _event_cells(row: dict[str, Any]) -> list[Any]:
     return [
         short_time(row.get("timestamp")),
         row.get("message_id"),
@@ -45,8 +54,9 @@ def table_cells(row: dict[str, Any]) -> list[Any]:
     ]
 
 
-# A message's facts after TABLE_COLUMNS (search --messages).
+# A message's facts (search --messages), between the event's columns and its diagnostic.
 MESSAGE_TABLE_COLUMNS = ("type", "tags", "size", "method", "opens", "clicks")
+MESSAGE_LISTING_COLUMNS = (*TABLE_COLUMNS[:-1], *MESSAGE_TABLE_COLUMNS, TABLE_COLUMNS[-1])
 
 
 def message_cells(row: dict[str, Any]) -> list[Any]:
@@ -93,12 +103,11 @@ def event_table(
         )
         for c in layout
     ]
-    keys = TABLE_COLUMNS + MESSAGE_TABLE_COLUMNS
-    at = keys.index
+    at = (MESSAGE_LISTING_COLUMNS if messages else TABLE_COLUMNS).index
     where = [at(c.key) for c in layout]
     cells = []
     for r, id_ in zip(rows, ids, strict=True):
-        c = table_cells(r) + (message_cells(r) if messages else [])
+        c = table_cells(r, messages)
         c[at("status")] = status_text(r.get("status"))
         c[at("id")] = id_
         for key in ("recipient", "subject", "diagnostic"):
