@@ -75,6 +75,7 @@ def test_short_ids_on_a_terminal_are_unique_prefixes_show_and_resend_take(
     # an alias's start finds its message too
     alias = json.loads(cli("show", "20260101120001.9", "--format", "json").stdout)
     assert alias["message"]["message_id"] == SIMILAR[2]
+    assert SIMILAR[1] in cli("show", "<20260101120000.2").stdout  # the start of `<id>`
     # several messages start so: one line naming some, exit 1
     r = cli("show", "2026010112")
     assert r.exit_code == 1

@@ -515,8 +515,8 @@ PREFIX_MIN = 4  # like git: a shorter prefix is too likely to be a typo for some
 def resolve_prefix(conn: sqlite3.Connection, ident: str) -> str | None:
     """The one message whose id or alias starts with `ident` (<> optional), for an id
     shortened on a terminal; None when none does; MaillogError naming a few when several do."""
-    prefix = message_id(ident)
-    if not prefix or len(prefix) < PREFIX_MIN:
+    prefix = (message_id(ident) or "").lstrip("<")  # `<2026…`: the start of `<2026…>`
+    if len(prefix) < PREFIX_MIN:
         return None
     found = messages_with_prefix(conn, prefix, limit=4)
     if len(found) > 1:
