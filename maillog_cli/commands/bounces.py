@@ -43,7 +43,17 @@ def register(root: typer.Typer) -> None:
 @filter_options
 def bounces(
     ctx: typer.Context,
-    fmt: FormatOption = OutputFormat.table,
+    fmt: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (the summary; with --list a table of events, TSV in a pipe), json "
+            "(one object), jsonl or csv (the summary's rows; with --list, events).",
+            case_sensitive=False,
+            rich_help_panel="Output",
+        ),
+    ] = OutputFormat.table,
     list_: Annotated[
         bool,
         typer.Option(
