@@ -28,7 +28,7 @@ import math
 import random
 import zlib
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -492,6 +492,33 @@ class _Message:
         return True
 
 
+# Random trace details of replies: a Google id, a Microsoft front end, Postfix/Exim queue ids.
+TRACE_IDS: dict[str, Callable[[random.Random], object]] = {
+    "gid": lambda r: f"{r.getrandbits(48):012x}si{r.randint(10**6, 10**7 - 1)}.{r.randint(1, 999)}",
+    "host": lambda r: f"{r.choice(('AM', 'DB', 'BN', 'CY'))}{r.randint(1, 9)}PEPF{r.getrandbits(32):08X}",
+    "n4": lambda r: r.randint(1000, 9999),
+    "dc": lambda r: r.choice(("gq1", "bf2", "ne1")),
+    "n12": lambda r: r.randint(10**11, 10**12),
+    "n3": lambda r: r.randint(100, 999),
+    "size": lambda r: r.randint(9000, 90000),
+    "kbs": lambda r: f"{r.uniform(20, 900):.3f}",
+    "qid": lambda r: f"4{r.choice('WXYZ')}{r.getrandbits(40):010X}",
+    "exim": lambda r: f"1t{r.getrandbits(20):05X}-00{r.getrandbits(16):04X}-{r.randint(10, 99)}",
+}  # fmt: skip
+
+
+class _Details(dict[str, object]):
+    """The placeholders of one reply: known values, trace ids drawn when first asked for."""
+
+    def __init__(self, known: dict[str, str], rng: random.Random) -> None:
+        super().__init__(known)
+        self.rng = rng
+
+    def __missing__(self, key: str) -> object:
+        value = self[key] = TRACE_IDS[key](self.rng)
+        return value
+
+
 class _Generator:
     """The lifecycles of a run: shared state is the suppression lists the providers keep."""
 
@@ -505,23 +532,15 @@ class _Generator:
         self.incidents = incidents(now, days)
         self.suppressed: set[tuple[str, str]] = set()
 
-    def fill(self, text: str, rcpt: str, mid: str) -> str:
-        """A reply template with this message's details (ids are random, like the real ones)."""
-        rng = self.rng
-        local, domain = rcpt.rsplit("@", 1)
+    def fill(self, text: str, rcpt: str, mid: str, when: datetime | None = None) -> str:
+        """A reply template with this message's details; the trace ids in it are random,
+        like the real ones, and drawn only when the template has them (generation speed)."""
         if "{" not in text:
             return text
-        return text.format(
-            rcpt=rcpt, local=local, domain=domain, ip=SENDING_IP, mid=mid,
-            gid=f"{rng.getrandbits(48):012x}si{rng.randint(10**6, 10**7 - 1)}.{rng.randint(1, 999)}",
-            host=f"{rng.choice(('AM', 'DB', 'BN', 'CY'))}{rng.randint(1, 9)}PEPF{rng.getrandbits(32):08X}",
-            n4=rng.randint(1000, 9999), dc=rng.choice(("gq1", "bf2", "ne1")),
-            epoch=int(self.now.timestamp()) - rng.randint(0, 10**6),
-            n12=rng.randint(10**11, 10**12), n3=rng.randint(100, 999),
-            size=rng.randint(9000, 90000), kbs=f"{rng.uniform(20, 900):.3f}",
-            qid=f"4{rng.choice('WXYZ')}{rng.getrandbits(40):010X}",
-            exim=f"1t{rng.getrandbits(20):05X}-00{rng.getrandbits(16):04X}-{rng.randint(10, 99)}",
-        )  # fmt: skip
+        local, domain = rcpt.rsplit("@", 1)
+        known = {"rcpt": rcpt, "local": local, "domain": domain, "ip": SENDING_IP, "mid": mid}
+        known["epoch"] = str(int((when or self.now).timestamp()))
+        return text.format_map(_Details(known, self.rng))
 
     def reply(self, family: str, reason: str, rcpt: str, mid: str) -> str:
         return self.fill(self.rng.choice(REPLIES[(family, reason)]), rcpt, mid)
@@ -585,7 +604,9 @@ class _Generator:
                 if not msg.add(attempt, "deferred", self.reply(family, reason, rcpt, mid)):
                     return
                 attempt = t + timedelta(seconds=next(retries))
-        if msg.add(attempt, "delivered", self.fill(rng.choice(DELIVERED[family]), rcpt, mid)):
+        if msg.add(
+            attempt, "delivered", self.fill(rng.choice(DELIVERED[family]), rcpt, mid, attempt)
+        ):
             self.engagement(msg, attempt, newsletter, p_open, p_click)
 
     def hard_bounce(self, msg: _Message, attempt: datetime, family: str, reason: str) -> None:
@@ -614,7 +635,7 @@ class _Generator:
                 return
             attempt = first + timedelta(seconds=delay)
             if not self.is_full(fate, attempt):
-                text = self.fill(rng.choice(DELIVERED[family]), rcpt, mid)
+                text = self.fill(rng.choice(DELIVERED[family]), rcpt, mid, attempt)
                 msg.add(attempt, "delivered", text)
                 return
         msg.add(attempt, "bounced", self.reply(family, "mailbox_full", rcpt, mid))
