@@ -398,15 +398,15 @@ def is_newsletter_time(t: datetime) -> bool:
 
 
 def retry_delays(rng: random.Random, limit: timedelta = timedelta(hours=72)) -> Iterator[float]:
-    """Seconds after the first attempt of each retry: roughly doubling, capped at 6 h, for
-    at most 72 h (what Postfix, SES and SendGrid do, give or take)."""
-    delay, elapsed = rng.uniform(240, 900), 0.0
+    """Seconds after the first attempt of each retry: the wait doubles from 10-20 minutes,
+    and the queue gives up after 72 h (SES, SendGrid and Postfix all retry about that long)."""
+    delay, elapsed = rng.uniform(600, 1200), 0.0
     while True:
         elapsed += delay * rng.uniform(0.85, 1.15)
         if elapsed > limit.total_seconds():
             return
         yield elapsed
-        delay = min(delay * 2, 6 * 3600)
+        delay = min(delay * 2, 24 * 3600)
 
 
 # --- addresses -------------------------------------------------------------------------------
@@ -435,8 +435,8 @@ def fate_of(address: str) -> Fate:
     if h < 0.045:
         # Microsoft answers a closed account as an unknown one.
         return Fate("user_unknown" if family_of(domain) == MICROSOFT else "mailbox_disabled")
-    if h < 0.07:
-        begin = (h - 0.045) / 0.025 * 0.8
+    if h < 0.075:
+        begin = (h - 0.045) / 0.03 * 0.8
         return Fate("mailbox_full", begin, begin + 0.1 + (h * 1e4 % 1) * 0.2)
     return Fate(None)
 
@@ -750,24 +750,26 @@ def sendgrid_batch(messages: int, seed: int, now: datetime) -> list[dict[str, An
 
 # Audit entries: (action, target type, metadata); every action is in the documented
 # catalogue (maillog_cli.audit.queries.ACTIONS; tests/test_demo.py checks it).
-ROUTINE_AUDIT: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    ("login", "session", {"method": "password"}),
-    ("login", "session", {"method": "sso"}),
-    ("api_key.create", "api_key", {"name": "ci-deploy", "scopes": ["send"]}),
-    ("api_key.revoke", "api_key", {"name": "old-laptop"}),
-    ("api_key.update", "api_key", {"name": "ci-deploy", "scopes": ["send", "read"]}),
+ROUTINE_AUDIT: tuple[tuple[str, str, dict[str, Any], int], ...] = (
+    ("login", "session", {"method": "password"}, 30),
+    ("login", "session", {"method": "sso"}, 12),
+    ("login.failed", "session", {"reason": "wrong password"}, 4),
+    ("api_key.create", "api_key", {"name": "ci-deploy", "scopes": ["send"]}, 1),
+    ("api_key.update", "api_key", {"name": "ci-deploy", "scopes": ["send", "read"]}, 1),
+    ("api_key.revoke", "api_key", {"name": "old-laptop"}, 1),
     (
         "webhook.update",
         "webhook",
         {"url": "https://hooks.acme.example/mail", "events": ["bounce", "spamreport"]},
+        2,
     ),
-    ("suppression.remove", "suppression", {"email": "bob@example.org"}),
-    ("suppression.add", "suppression", {"email": "mallory@example.com"}),
-    ("project.update", "project", {"name": "Acme transactional"}),
-    ("bounce_token.rotate", "bounce_token", {}),
-    ("workspace.member_add", "member", {"email": "new.hire@acme.example", "role": "developer"}),
-    ("workspace.member_role", "member", {"email": "carol@acme.example", "role": "admin"}),
-    ("login.failed", "session", {"reason": "wrong password"}),
+    ("suppression.remove", "suppression", {"email": "bob@example.org"}, 2),
+    ("suppression.remove", "suppression", {"email": "hana@gmx.de"}, 1),
+    ("suppression.add", "suppression", {"email": "mallory@example.com"}, 2),
+    ("project.update", "project", {"name": "Acme transactional", "track_opens": True}, 2),
+    ("bounce_token.rotate", "bounce_token", {}, 1),
+    ("workspace.member_add", "member", {"email": "new.hire@acme.example", "role": "developer"}, 1),
+    ("workspace.member_role", "member", {"email": "carol@acme.example", "role": "admin"}, 1),
 )
 ACTORS = (
     ("usr_01", "alice@acme.example"),
@@ -775,6 +777,16 @@ ACTORS = (
     ("usr_03", "carol@acme.example"),
     ("svc_ci", None),
 )
+
+
+def _target_id(rng: random.Random, target: str, meta: dict[str, Any]) -> str:
+    """One id per thing (the project, the key named ci-deploy …); a new one per session."""
+    if target == "session":
+        return f"ses_{rng.getrandbits(40):010x}"
+    name = str(meta.get("name") or meta.get("email") or meta.get("url") or "")
+    if target == "project":
+        name = ""
+    return f"{target[:3]}_{zlib.crc32(f'{target}:{name}'.encode()) % 9000 + 1000}"
 
 
 def audit_page(entries: int, seed: int, now: datetime, days: int = 21) -> dict[str, Any]:
@@ -800,12 +812,14 @@ def audit_page(entries: int, seed: int, now: datetime, days: int = 21) -> dict[s
                                         "recipients": rng.randint(900, 1400)}, 2))  # fmt: skip
         day += timedelta(days=1)
     routine = max(entries - len(story), 0)
+    routine_weights = [w for *_, w in ROUTINE_AUDIT]
     for i in range(routine):
         when = clock.at((i + rng.random()) / max(routine, 1))
-        action, target, meta = rng.choice(ROUTINE_AUDIT)
+        action, target, meta, _ = rng.choices(ROUTINE_AUDIT, routine_weights)[0]
         actor = 3 if action.startswith("api_key") and rng.random() < 0.5 else rng.randrange(3)
         story.append((when, action, target, meta, actor))
-    story = sorted(s for s in story if s[0] <= now)[-entries:] if entries else []
+    story = sorted((s for s in story if s[0] <= now), key=lambda s: s[0])
+    story = story[-entries:] if entries else []
     rows = []
     for i, (when, action, target, meta, actor) in enumerate(story):
         actor_id, actor_email = ACTORS[actor]
@@ -817,7 +831,7 @@ def audit_page(entries: int, seed: int, now: datetime, days: int = 21) -> dict[s
                 "actor_email": actor_email,
                 "action": action,
                 "target_type": target,
-                "target_id": f"{target[:3]}_{rng.randint(100, 999)}",
+                "target_id": _target_id(rng, target, meta),
                 "metadata": meta,
                 "ip": f"203.0.113.{rng.randint(1, 254)}",
                 "user_agent": None if actor == 3 else "Mozilla/5.0 (X11; Linux x86_64)",

@@ -87,7 +87,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:
 
     folder = tmp_path_factory.mktemp("demo")
     runner = CliRunner()
-    r = runner.invoke(app, ["demo", "--out", str(folder / "data"), "--messages", "1500"])
+    r = runner.invoke(app, ["demo", "--out", str(folder / "data")])
     assert r.exit_code == 0, r.output
     files = sorted(str(p) for p in (folder / "data").iterdir())
     r = runner.invoke(app, ["--db", str(folder / "demo.db"), "import", "--quiet", *files])
