@@ -317,16 +317,6 @@ OUTAGE_TEXTS = (
 )
 LOGIN_TEXTS = ("Invalid login: 535-5.7.8 Username and Password not accepted.",)
 
-# Every reply text with the status it comes with, for benchmarks and tests.
-BOUNCES: tuple[tuple[str, str], ...] = tuple(
-    ("deferred" if reason.endswith("_temp") or text[:1] == "4" else "bounced", text)
-    for (_, reason), texts in REPLIES.items()
-    for text in texts
-) + (
-    ("dropped", SUPPRESSION_TEXTS["sendgrid"]),
-    *(("failed", t) for t in OUTAGE_TEXTS + LOGIN_TEXTS),
-)
-
 
 def family_of(domain: str) -> str:
     """Which receiver answers for a domain: the big three by name, a plain MTA otherwise."""
@@ -517,6 +507,24 @@ class _Details(dict[str, object]):
     def __missing__(self, key: str) -> object:
         value = self[key] = TRACE_IDS[key](self.rng)
         return value
+
+
+# Every reply text with the status it comes with, for benchmarks and tests.
+def _example(text: str) -> str:
+    """A reply template filled with fixed example details."""
+    known = {"rcpt": "bob@example.org", "local": "bob", "domain": "example.org"}
+    known |= {"ip": SENDING_IP, "mid": "1.7.0@mail.acme.example", "epoch": "1793491200"}
+    return text.format_map(_Details(known, random.Random(0)))
+
+
+BOUNCES: tuple[tuple[str, str], ...] = tuple(
+    ("deferred" if reason.endswith("_temp") or text[:1] == "4" else "bounced", _example(text))
+    for (_, reason), texts in REPLIES.items()
+    for text in texts
+) + (
+    ("dropped", SUPPRESSION_TEXTS["sendgrid"]),
+    *(("failed", t) for t in OUTAGE_TEXTS + LOGIN_TEXTS),
+)
 
 
 class _Generator:
