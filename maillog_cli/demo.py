@@ -52,7 +52,7 @@ PROVIDERS: tuple[tuple[str, int], ...] = (
     ("postfix", 10),
 )
 ALL_PROVIDERS = tuple(name for name, _ in PROVIDERS)
-DOMAINS: tuple[tuple[str, int], ...] = (
+DOMAINS: tuple[tuple[str, float], ...] = (
     ("gmail.com", 30),
     ("outlook.com", 12),
     ("yahoo.com", 9),
@@ -66,8 +66,8 @@ DOMAINS: tuple[tuple[str, int], ...] = (
     ("mail.ru", 2),
     ("protonmail.com", 2),
     ("fastmail.com", 2),
-    ("gmial.com", 1),
-    ("hotmial.com", 1),
+    ("gmial.com", 0.5),
+    ("hotmial.com", 0.3),
 )
 # Typos of big domains: they do not exist, so every message to them bounces.
 TYPO_DOMAINS = frozenset({"gmial.com", "hotmial.com"})
@@ -420,13 +420,13 @@ def fate_of(address: str) -> Fate:
     if domain in TYPO_DOMAINS:
         return Fate("domain_not_found")
     h = zlib.crc32(address.encode()) / 2**32
-    if h < 0.035:
+    if h < 0.012:
         return Fate("user_unknown")
-    if h < 0.045:
+    if h < 0.016:
         # Microsoft answers a closed account as an unknown one.
         return Fate("user_unknown" if family_of(domain) == MICROSOFT else "mailbox_disabled")
-    if h < 0.075:
-        begin = (h - 0.045) / 0.03 * 0.8
+    if h < 0.046:
+        begin = (h - 0.016) / 0.03 * 0.8
         return Fate("mailbox_full", begin, begin + 0.1 + (h * 1e4 % 1) * 0.2)
     return Fate(None)
 
@@ -601,7 +601,7 @@ class _Generator:
             self.deferrals(msg, attempt, family, fate)
             return
         roll = rng.random()
-        if roll < (0.035 if newsletter else 0.008):
+        if roll < (0.02 if newsletter else 0.004):
             reason = rng.choice(BLOCKS[family])
             msg.add(attempt, "bounced", self.reply(family, reason, rcpt, mid))
             return
