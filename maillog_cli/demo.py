@@ -342,10 +342,11 @@ class Incident:
 
 
 def incidents(now: datetime, days: int) -> tuple[Incident, Incident]:
-    """A relay outage one night, and a wrong SMTP password one afternoon (fixed 35 min later)."""
+    """A relay outage one night, and a wrong SMTP password yesterday afternoon (fixed 35 min
+    later), so "who changed settings yesterday?" has an answer in the demo."""
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    outage = today - timedelta(days=max(days * 3 // 7, 1)) + timedelta(hours=2, minutes=11)
-    login = today - timedelta(days=max(days // 7, 1)) + timedelta(hours=14, minutes=3)
+    outage = today - timedelta(days=max(days * 3 // 7, 2)) + timedelta(hours=2, minutes=11)
+    login = today - timedelta(days=1) + timedelta(hours=14, minutes=3)
     return (
         Incident(outage, outage + timedelta(minutes=26), OUTAGE_TEXTS),
         Incident(login, login + timedelta(minutes=35), LOGIN_TEXTS),

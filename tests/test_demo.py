@@ -257,3 +257,30 @@ def test_same_seed_same_files(tmp_path: Path) -> None:
     c = write_demo(tmp_path / "c", messages=300, seed=8, now=now)
     assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
     assert a[0].read_bytes() != c[0].read_bytes()
+
+
+def test_send_failures_are_explained_by_the_audit_log(demo_db) -> None:
+    """Client-side failures happen only in two short incidents that an SMTP settings change
+    ended (the wrong password yesterday, a relay outage), never scattered at random."""
+    changes = [t for (t,) in demo_db.execute(
+        "SELECT created_at FROM audit WHERE action = 'smtp.update' ORDER BY created_at"
+    )]  # fmt: skip
+    failures = [
+        t for (t,) in demo_db.execute("SELECT timestamp FROM events WHERE status = 'failed'")
+    ]
+    assert changes and failures
+    for when in failures:  # each failure is followed within the hour by the change that fixed it
+        fixed = [c for c in changes if c > when]
+        assert fixed and (parse_ts(fixed[0]) - parse_ts(when)).total_seconds() < 3600, when
+    yesterday = demo_db.execute(
+        "SELECT count(*) FROM audit WHERE action = 'smtp.update'"
+        " AND created_at >= strftime('%Y-%m-%dT00:00:00', 'now', '-1 day')"
+        " AND created_at < strftime('%Y-%m-%dT00:00:00', 'now')"
+    ).fetchone()[0]
+    assert yesterday == 2  # the wrong password and its fix
+
+
+def parse_ts(text: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
