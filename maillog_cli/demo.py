@@ -806,11 +806,11 @@ def audit_page(entries: int, seed: int, now: datetime, days: int = 21) -> dict[s
     clock = Clock(start, now)
     outage, login = incidents(now, days)
     story: list[tuple[datetime, str, str, dict[str, Any], int]] = [
-        (login.start - timedelta(minutes=2), "smtp.update", "smtp_settings",
+        (login.start - timedelta(seconds=rng.uniform(61, 170)), "smtp.update", "smtp_settings",
          {"field": "password", "password": "hunter2"}, 1),
-        (login.end - timedelta(minutes=1), "smtp.update", "smtp_settings",
+        (login.end - timedelta(seconds=rng.uniform(5, 80)), "smtp.update", "smtp_settings",
          {"field": "password", "password": "correct horse battery staple"}, 0),
-        (outage.end + timedelta(minutes=3), "smtp.update", "smtp_settings",
+        (outage.end + timedelta(seconds=rng.uniform(90, 300)), "smtp.update", "smtp_settings",
          {"field": "host", "from": "10.0.4.25", "to": "smtp.acme.example"}, 0),
     ]  # fmt: skip
     day = start.replace(hour=NEWSLETTER_HOUR, minute=0, second=0, microsecond=0)
