@@ -334,7 +334,8 @@ NEWSLETTER_BOOST = 25.0
 
 @dataclass(frozen=True)
 class Incident:
-    """A stretch of time in which every send fails on our side (shown in the audit log)."""
+    """A stretch of time in which every send fails on our side; the audit log shows the SMTP
+    settings change at `end` that fixed it (and, for the password, the one at `start`)."""
 
     start: datetime
     end: datetime
@@ -345,11 +346,13 @@ def incidents(now: datetime, days: int) -> tuple[Incident, Incident]:
     """A relay outage one night, and a wrong SMTP password yesterday afternoon (fixed 35 min
     later), so "who changed settings yesterday?" has an answer in the demo."""
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    outage = today - timedelta(days=max(days * 3 // 7, 2)) + timedelta(hours=2, minutes=11)
-    login = today - timedelta(days=1) + timedelta(hours=14, minutes=3)
+    outage = (
+        today - timedelta(days=max(days * 3 // 7, 2)) + timedelta(hours=2, minutes=11, seconds=38)
+    )
+    login = today - timedelta(days=1) + timedelta(hours=14, minutes=3, seconds=17)
     return (
-        Incident(outage, outage + timedelta(minutes=26), OUTAGE_TEXTS),
-        Incident(login, login + timedelta(minutes=35), LOGIN_TEXTS),
+        Incident(outage, outage + timedelta(minutes=26, seconds=9), OUTAGE_TEXTS),
+        Incident(login, login + timedelta(minutes=34, seconds=52), LOGIN_TEXTS),
     )
 
 
@@ -806,11 +809,11 @@ def audit_page(entries: int, seed: int, now: datetime, days: int = 21) -> dict[s
     clock = Clock(start, now)
     outage, login = incidents(now, days)
     story: list[tuple[datetime, str, str, dict[str, Any], int]] = [
-        (login.start - timedelta(seconds=rng.uniform(61, 170)), "smtp.update", "smtp_settings",
+        (login.start, "smtp.update", "smtp_settings",
          {"field": "password", "password": "hunter2"}, 1),
-        (login.end - timedelta(seconds=rng.uniform(5, 80)), "smtp.update", "smtp_settings",
+        (login.end, "smtp.update", "smtp_settings",
          {"field": "password", "password": "correct horse battery staple"}, 0),
-        (outage.end + timedelta(seconds=rng.uniform(90, 300)), "smtp.update", "smtp_settings",
+        (outage.end, "smtp.update", "smtp_settings",
          {"field": "host", "from": "10.0.4.25", "to": "smtp.acme.example"}, 0),
     ]  # fmt: skip
     day = start.replace(hour=NEWSLETTER_HOUR, minute=0, second=0, microsecond=0)
