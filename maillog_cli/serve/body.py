@@ -9,13 +9,17 @@ import gzip
 import io
 import zlib
 from dataclasses import dataclass, field
+from functools import cache
+from types import ModuleType
 from typing import Any
+
+import orjson
 
 from maillog_cli import importers
 from maillog_cli.errors import FileFormatError, RecordError
 from maillog_cli.importers.base import Context
 from maillog_cli.ingest import readers
-from maillog_cli.ingest.records import FileResult, iter_items
+from maillog_cli.ingest.records import FileResult, iter_items, parse_value
 from maillog_cli.model import Event
 
 
@@ -59,11 +63,35 @@ def _source(name: str, data: bytes) -> readers.Source:
     return readers.Source(name=name, stream=stream, counter=counter, size=len(data))
 
 
-def parse(provider: str, data: bytes, ctx: Context | None = None) -> Parsed:
-    """Every item of the body, read as `maillog import --format PROVIDER` reads a file."""
+FAST_LIMIT = 1 << 16  # below this, too small to hold more values than the record cap allows
+
+
+def _small_json(data: bytes) -> Any:
+    """A small body that is one JSON object or array, parsed at once — what the reader
+    yields for it too (its elements go one by one through parse_value, which walks an
+    array the same way). Anything else (a BOM, JSONL, huge integers, a lone surrogate,
+    bad UTF-8) goes the reader's full way, with its exact errors."""
+    if len(data) > FAST_LIMIT:
+        return None
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict | list) else None
+
+
+@cache
+def importer(provider: str) -> ModuleType:
+    """The importer a route names (looked up once: the lookup costs more than a parse)."""
     module = importers.by_format(provider)
     if module is None:  # a route without an importer is a bug, not the sender's fault
         raise LookupError(provider)
+    return module
+
+
+def parse(provider: str, data: bytes, ctx: Context | None = None) -> Parsed:
+    """Every item of the body, read as `maillog import --format PROVIDER` reads a file."""
+    module = importer(provider)
     head = data.lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
     if not head:
         raise Malformed("empty body")
@@ -74,8 +102,14 @@ def parse(provider: str, data: bytes, ctx: Context | None = None) -> Parsed:
         raise Malformed(f"not JSON: a /hooks/{provider} body is a JSON object or array")
     result = FileResult(source=f"/hooks/{provider}")
     out = Parsed()
+    value = _small_json(data) if provider != "mandrill" else None
+    items = (
+        ((1, item, None) for item in parse_value(value, ctx or Context(), module, result))
+        if value is not None
+        else None
+    )
     try:
-        for _loc, item, _raw in iter_items(
+        for _loc, item, _raw in items or iter_items(
             _source(result.source, data), ctx or Context(), module, result
         ):
             if isinstance(item, Exception):
