@@ -64,6 +64,11 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     return data
 
 
+# The keys of `[serve.<provider>]` that hold a secret (public keys, URLs, topic ARNs and
+# user names do not).
+WEBHOOK_SECRET_KEYS = frozenset({"signing_key", "secret", "key", "password", "token"})
+
+
 def _check_serve_secrets(path: Path, serve: Any) -> None:
     """`[serve.<provider>]` may hold webhook secrets (`maillog serve` needs them at hand
     while it runs), but then only the file's owner may read the file."""
@@ -71,7 +76,8 @@ def _check_serve_secrets(path: Path, serve: Any) -> None:
         return
     if not isinstance(serve, dict):
         raise MaillogError(f"config file {path}: serve must be a table ([serve.PROVIDER])")
-    if not any(isinstance(v, dict) and v for v in serve.values()):
+    tables = [v for v in serve.values() if isinstance(v, dict)]
+    if not any(t.get(k) for t in tables for k in WEBHOOK_SECRET_KEYS):
         return
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:

@@ -178,16 +178,15 @@ class Receiver:
             )
         if self.opts.save_raw is not None:
             self._save_raw(name, data)
-        seen = self.replays.get(name)
-        after = (lambda: seen.remember(token)) if seen is not None and token else None
-        job = Job(name, parsed.items, after=after)
         try:
-            new, dup = await asyncio.wrap_future(self.writer.submit(job))
+            new, dup = await asyncio.wrap_future(self.writer.submit(Job(name, parsed.items)))
         except Exception as exc:  # noqa: BLE001 - any store failure: the provider retries
             problem = self.writer.problem or type(exc).__name__
             return self._refuse(
                 request, name, 503, "store_unavailable", f"not stored, retry later: {problem}"
             )
+        if token is not None:  # committed: the same signature again is a replay
+            self.replays[name].remember(token)
         self.metrics.add("requests_stored", name)
         self.metrics.add("events_stored", name, new)
         self.metrics.add("events_duplicate", name, dup)
@@ -275,6 +274,7 @@ async def run(receiver: Receiver, on_listen: Callable[[str], None]) -> None:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
+        receiver.writer.close()
         raise MaillogError(
             f"cannot listen on {opts.host}:{opts.port}: {exc.strerror or exc}",
             "choose another --port, or stop what uses it",

@@ -58,7 +58,8 @@ class Incoming:
 class Replays:
     """Signatures or tokens already stored within the tolerance window: a second request
     carrying one is refused (`remember` is called only once its events are committed, so
-    a provider's retry of a request we failed is not taken for a replay)."""
+    a provider's retry of a request we failed is not taken for a replay). Used from the
+    event loop's thread only."""
 
     def __init__(self, window: float = 2 * TOLERANCE, limit: int = 200_000) -> None:
         self.window, self.limit = window, limit

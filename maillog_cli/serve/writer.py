@@ -35,7 +35,6 @@ class Job:
     provider: str
     items: list[Any]
     done: Future[tuple[int, int]] = field(default_factory=Future)
-    after: Callable[[], None] | None = None  # run once committed (remember a replay token)
 
 
 class Writer:
@@ -95,8 +94,6 @@ class Writer:
             return
         self.problem = None
         for job, count in zip(group, counts, strict=True):
-            if job.after is not None:
-                job.after()
             job.done.set_result(count)
         if self.on_commit is not None:
             self.on_commit(group)

@@ -48,6 +48,26 @@ def test_a_config_file_with_secrets_readable_by_others_is_refused(cli, tmp_path:
         load_config(path)
 
 
+def test_a_config_with_only_public_keys_needs_no_chmod(tmp_path: Path) -> None:
+    from maillog_cli.config import load_config
+
+    path = _config(tmp_path, '[serve.ses]\ntopic_arn = "arn:aws:sns:us-east-1:1:t"\n', 0o644)
+    assert load_config(path)["serve"]["ses"]["topic_arn"].startswith("arn:")
+
+
+def test_a_port_in_use_is_refused_in_one_line(cli, tmp_path: Path) -> None:
+    import socket
+
+    _config(tmp_path, '[serve.brevo]\ntoken = "t-0123456789"\n')
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        r = cli("serve", "--port", str(port))
+    assert r.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "--port" in r.stderr
+
+
 def test_an_incomplete_secret_is_refused_naming_what_is_missing(cli, tmp_path: Path) -> None:
     _config(tmp_path, '[serve.mandrill]\nkey = "k-0123456789"\n')
     r = cli("serve")
