@@ -125,6 +125,13 @@ async def load(
     return len(latencies), failures, latencies, elapsed
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far: the server's cost per request
+    whatever else the machine runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * p))] * 1000 if values else float("nan")
@@ -143,13 +150,18 @@ def file_import(home: Path, n: int) -> float:
         "PYTHONPATH": str(ROOT),
     }
     t = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "maillog_cli", "import", str(path)],
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%U %S", sys.executable, "-m", "maillog_cli", "import", str(path)],
         env=env,
         check=True,
         capture_output=True,
+        text=True,
     )
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    user, system = proc.stderr.strip().splitlines()[-1].split()
+    cpu = float(user) + float(system)
+    print(f"file import CPU: {cpu:.1f} s for {n} events = {n / cpu:.0f} events per CPU-s")
+    return wall
 
 
 def main() -> None:
@@ -171,15 +183,19 @@ def main() -> None:
                 # Enough pre-signed requests for a generous rate; unused ones are dropped.
                 count = int(args.seconds * {1: 4000, 10: 1500}.get(size, 250))
                 reqs = presign(key, size, count, 0)
+                cpu = cpu_seconds(proc.pid)
                 done, failures, lat, elapsed = asyncio.run(
                     load(url, reqs, args.clients, args.seconds)
                 )
+                cpu = cpu_seconds(proc.pid) - cpu
             finally:
                 proc.terminate()
                 proc.wait(60)
             rates[size] = done * size / elapsed
             print(
-                f"{size:>5} {done / elapsed:>11.0f} {done * size / elapsed:>9.0f} {pct(lat, 0.5):>7.1f} {pct(lat, 0.99):>7.1f} {failures:>7}"
+                f"{size:>5} {done / elapsed:>11.0f} {done * size / elapsed:>9.0f}"
+                f" {pct(lat, 0.5):>7.1f} {pct(lat, 0.99):>7.1f} {failures:>7}"
+                f" {cpu / max(done, 1) * 1000:>17.2f} {done / max(cpu, 1e-9):>15.0f}"
             )
     with tempfile.TemporaryDirectory() as tmp:
         n = 100_000

@@ -25,6 +25,10 @@ from maillog_cli.ingest.records import FileResult
 from maillog_cli.store.db import LOCK_TIMEOUT_ENV, Store
 
 GROUP_MAX = 2000  # requests in one transaction at most
+# A group with this many items indexes their text once at the end of its transaction (the
+# import path's bulk mode, indexes kept) instead of row by row: measured twice as fast for
+# 32 batches of 100 events, and not worth the trigger swap below it.
+BULK_ITEMS = 256
 LOCK_WAIT = "10"  # seconds a commit waits for another writer before the requests get 503
 
 
@@ -113,6 +117,8 @@ class Writer:
                     )
                 result = FileResult(source=f"/hooks/{provider}")
                 ingest = Ingest(self.store, result, import_id)
+                if sum(len(j.items) for j in group if j.provider == provider) >= BULK_ITEMS:
+                    ingest.bulk = self.store.begin_bulk(drop_indexes=False)
                 for i, job in enumerate(group):
                     if job.provider == provider:
                         new, dup = result.new, result.duplicates

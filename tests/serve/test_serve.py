@@ -283,3 +283,40 @@ def test_a_webhook_and_a_dump_of_it_give_the_same_store(
     assert result.exit_code in (0, 1), result  # 1: the fixtures' deliberately bad records
     assert _rows(fresh) == _rows(server.db)
     assert any(r for r in _rows(server.db) if "bounced" in r)
+
+
+def _fts(db: Path, word: str) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        sql = "SELECT count(*) FROM events_fts WHERE events_fts MATCH ?"
+        return int(conn.execute(sql, (f'"{word}"',)).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_big_batch_is_searchable_and_later_events_too(server: Server, keys: Keys) -> None:
+    """A group of many events indexes their text once at the end of its transaction; the
+    text of every event is searchable afterwards, and single events still are."""
+    u = uid("bulk")
+    batch = [
+        {
+            "email": f"{u}{i}@bulkword{u}.example",
+            "timestamp": 1764000000 + i,
+            "event": "delivered",
+            "sg_event_id": f"sgb-{u}-{i}",
+        }
+        for i in range(300)
+    ]
+    assert server.post(sign(keys, "sendgrid", json.dumps(batch).encode()))[0] == 200
+    assert _fts(server.db, f"bulkword{u}") == 300
+    v = uid("single")
+    one = [
+        {
+            "email": f"x@singleword{v}.example",
+            "timestamp": 1764000000,
+            "event": "delivered",
+            "sg_event_id": f"sgs-{v}",
+        }
+    ]
+    assert server.post(sign(keys, "sendgrid", json.dumps(one).encode()))[0] == 200
+    assert _fts(server.db, f"singleword{v}") == 1
