@@ -277,7 +277,7 @@ async def run(receiver: Receiver, on_listen: Callable[[str], None]) -> None:
         receiver.writer.close()
         raise MaillogError(
             f"cannot listen on {opts.host}:{opts.port}: {exc.strerror or exc}",
-            "choose another --port, or stop what uses it",
+            "choose another --host or --port, or stop what uses it",
         ) from None
     host, port = runner.addresses[0][:2]
     on_listen(f"http://{host}:{port}")
