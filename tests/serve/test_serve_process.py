@@ -227,3 +227,32 @@ def test_the_minute_summary_goes_to_stderr(tmp_path: Path) -> None:
         "in the last 1 s 1 requests, 1 events stored, 0 duplicates, 0 refused" in x
         for x in srv.lines
     ), srv.lines
+
+
+def test_confirm_subscriptions_visits_only_sns_urls(tmp_path: Path) -> None:
+    """A signed confirmation whose SubscribeURL points elsewhere is never visited."""
+    import json
+
+    from tests.serve.hooks import CERT_URL, TOPIC
+
+    keys = Keys()
+    srv = Server(tmp_path, keys, ("--confirm-subscriptions",)).start()
+    obj = {
+        "Type": "SubscriptionConfirmation",
+        "MessageId": "sub-2",
+        "Token": "tok",
+        "TopicArn": TOPIC,
+        "Message": "You have chosen to subscribe to the topic.",
+        "SubscribeURL": "https://evil.example/?Action=ConfirmSubscription",
+        "Timestamp": "2026-01-01T00:00:00.000Z",
+        "SignatureVersion": "1",
+        "SigningCertURL": CERT_URL,
+    }
+    try:
+        assert srv.post(sign(keys, "ses", json.dumps(obj).encode()))[0] == 200
+    finally:
+        assert srv.stop() == 0
+    assert any("not confirmed: SubscribeURL is not an https://sns" in x for x in srv.lines), (
+        srv.lines
+    )
+    assert srv.events() == 0
