@@ -35,6 +35,7 @@ ORDER = (
     "tui",
     "sql",
     "demo",
+    "serve",
 )
 REFERENCE_HEAD = """\
 # Command reference
