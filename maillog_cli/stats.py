@@ -63,8 +63,16 @@ GROUPS: dict[str, str] = {
     "provider": "m.provider",
     "type": "m.tag",
     "sender": "m.sender",
+    "hour": "substr(m.first_seen, 1, 13) || ':00'",  # pflogsumm's per-hour traffic (UTC)
+    # The host of the message's latest delivery attempt (a mail server's relay=, Exim's
+    # H=), without its [address]:port; messages of providers have none.
+    "relay": """(SELECT rtrim(CASE WHEN instr(r, '[') > 1 THEN substr(r, 1, instr(r, '[') - 1)
+                                   ELSE r END)
+                FROM (SELECT json_extract(e.extra, '$.relay') AS r FROM events e
+                      WHERE e.message_id = m.message_id AND e.extra LIKE '%"relay"%'
+                      ORDER BY e.timestamp DESC, e.seq DESC LIMIT 1))""",
 }
-TIME_GROUPS = frozenset({"day", "week"})
+TIME_GROUPS = frozenset({"day", "week", "hour"})
 SORTS: tuple[str, ...] = ("attention", "volume", "key")
 
 _ENGAGED = "coalesce(m.opened_at, m.clicked_at, m.complained_at, m.unsubscribed_at) IS NOT NULL"
@@ -283,7 +291,7 @@ def breakdown(
     sort: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Counts and rates per day, ISO week, domain, provider, type (tag) or sender.
+    """Counts and rates per day, ISO week, hour, domain, provider, type (tag), sender or relay.
 
     Sorted by `sort`: "attention" (the worse of bounce and complaint rate relative to its
     threshold, worst first, then volume; the default but for day/week), "volume" (sent),

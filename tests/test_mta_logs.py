@@ -333,3 +333,24 @@ def test_tail_import_follows_a_growing_log_correlated(tmp_path: Path, db_path: P
     ).fetchone()
     assert sender == ("news@app.example.com",)
     store.close()
+
+
+def test_pflogsumms_questions_come_from_the_store(cli: Any, db_path: Path, tmp_path: Path) -> None:
+    """Per-hour traffic, per-relay and per-domain outcomes, rejects by reason."""
+    imported(cli, db_path, copy("postfix_mixed.log", tmp_path))
+    imported(cli, db_path, copy("reused.log", tmp_path))
+    r = cli("--db", db_path, "stats", "--by", "hour", "--format", "jsonl")
+    assert r.exit_code == 0, r
+    hours = {row["hour"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert set(hours) == {"2026-03-01T10:00", "2026-03-05T08:00", "2026-03-05T17:00"}
+    assert hours["2026-03-05T17:00"]["bounced"] == 1
+    r = cli("--db", db_path, "stats", "--by", "relay", "--format", "jsonl")
+    assert r.exit_code == 0, r
+    relays = {row["relay"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert relays["mx.example.net"]["bounced"] == 1  # the reused id's second message
+    assert relays["mx.example.com"]["delivered"] == 1  # 3F1A2B4C5D's last attempt went there
+    assert relays["app.example.com"]["delivered"] == 1  # the non-delivery notice
+    r = cli("--db", db_path, "bounces", "--status", "rejected", "--format", "json")
+    assert r.exit_code == 0, r
+    reasons = {row["bounce_reason"]: row["events"] for row in json.loads(r.stdout)["by_reason"]}
+    assert reasons == {"relay_denied": 1, "auth_policy": 1}

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from maillog_cli.bounce.classify import classify
 from maillog_cli.importers.base import map_status
 from maillog_cli.importers.mta import exim, postfix
 from maillog_cli.importers.mta.lines import MtaLine
@@ -214,6 +215,11 @@ class Correlator:
         event.recipient = address(f.get("to"))
         code, enhanced, diag = reply_fields(status, f.get("reply"))
         event.smtp_code, event.enhanced_code, event.diagnostic = code, enhanced, diag
+        # A refusal is classified like a bounce, so `bounces --status rejected` gives
+        # pflogsumm's "rejects by reason".
+        verdict = classify(None, code, enhanced, diag)
+        if verdict is not None:
+            event.bounce_class, event.bounce_reason = verdict.bounce_class, verdict.bounce_reason
         event.extra.update(
             _clean(
                 {
