@@ -354,3 +354,48 @@ def test_pflogsumms_questions_come_from_the_store(cli: Any, db_path: Path, tmp_p
     assert r.exit_code == 0, r
     reasons = {row["bounce_reason"]: row["events"] for row in json.loads(r.stdout)["by_reason"]}
     assert reasons == {"relay_denied": 1, "auth_policy": 1}
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "fields"),
+    [
+        (  # an IPv6 client: the colons of its address are not the reply's
+            "Mar  1 10:00:04 mx postfix/smtpd[1301]: NOQUEUE: reject: RCPT from unknown[2001:db8::7]: "
+            "550 5.7.1 <a@example.com>: Recipient address rejected: Access denied; "
+            "from=<s@x.test> to=<a@example.com> proto=ESMTP helo=<x.test>",
+            "reject",
+            {"client": "unknown[2001:db8::7]", "to": "a@example.com", "from": "s@x.test"},
+        ),
+        (  # a milter refusing the message after DATA, under its queue id
+            "Mar  1 10:00:04 mx postfix/cleanup[1302]: 3F1A2B4C5D: milter-reject: END-OF-MESSAGE "
+            "from mail.x.test[198.51.100.4]: 5.7.1 Spam message rejected; from=<s@x.test> "
+            "to=<a@example.com> proto=ESMTP helo=<mail.x.test>",
+            "reject",
+            {"stage": "END-OF-MESSAGE", "reply": "5.7.1 Spam message rejected"},
+        ),
+        (  # a second Postfix instance (multi_instance, syslog_name postfix-out)
+            "Mar  1 10:00:05 mx postfix-out/smtp[77]: 3F1A2B4C5D: to=<a@example.org>, "
+            "relay=mx.example.org[192.0.2.1]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, "
+            "status=sent (250 ok)",
+            "delivery",
+            {"to": "a@example.org", "status": "sent", "reply": "250 ok"},
+        ),
+        (  # a reply that itself holds parentheses
+            "Mar  1 10:00:05 mx postfix/smtp[77]: 3F1A2B4C5D: to=<b@example.org>, relay=none, "
+            "delay=30, delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to "
+            "mx.example.org[192.0.2.1]:25: Connection refused (port 25))",
+            "delivery",
+            {"reply": "connect to mx.example.org[192.0.2.1]:25: Connection refused (port 25)"},
+        ),
+    ],
+)
+def test_postfix_line_shapes(line: str, kind: str, fields: dict[str, Any]) -> None:
+    from maillog_cli.importers.base import Context
+    from maillog_cli.importers.mta import postfix
+    from maillog_cli.importers.mta.lines import Clock, YearGuess
+
+    clock = Clock(YearGuess(datetime(2026, 3, 31, tzinfo=UTC), None), None)
+    fact = postfix.parse_line(line, clock, Context())
+    assert getattr(fact, "kind", None) == kind, fact
+    for key, value in fields.items():
+        assert fact.fields[key] == value, (key, fact.fields)

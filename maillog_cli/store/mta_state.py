@@ -55,29 +55,49 @@ _COLUMNS = tuple(f.name for f in fields(Lifecycle) if f.name not in ("id", "stor
 
 
 class QueueState:
-    """Lifecycles by (host, queue id): looked up in the store, changed in memory, written
-    back by `flush` (which also forgets the cache, so memory stays flat on big files)."""
+    """Lifecycles by queue id: looked up in the store, changed in memory, written back by
+    `flush` (which also forgets the cache, so memory stays flat on big files)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.cache: dict[tuple[str, str], list[Lifecycle]] = {}
+        self.cache: dict[str, list[Lifecycle]] = {}  # qid → its lifecycles on every host
         self.keys: set[str] = set()  # message ids given out in this batch
 
-    def lifecycles(self, host: str, qid: str) -> list[Lifecycle]:
-        """Every known lifecycle of a queue id on a host, oldest first."""
-        found = self.cache.get((host, qid))
+    def _all(self, qid: str) -> list[Lifecycle]:
+        found = self.cache.get(qid)
         if found is None:
             rows = self.conn.execute(
-                f"SELECT id, {', '.join(_COLUMNS)} FROM mta_queue"
-                " WHERE qid = ? AND host = ? ORDER BY first_at",
-                (qid, host),
+                f"SELECT id, {', '.join(_COLUMNS)} FROM mta_queue WHERE qid = ?", (qid,)
             ).fetchall()
             found = [
                 Lifecycle(**dict(zip(("id", *_COLUMNS), row, strict=True)), stored=True)
                 for row in rows
             ]
-            self.cache[(host, qid)] = found
+            self.cache[qid] = found
         return found
+
+    def prefetch(self, qids: set[str]) -> None:
+        """Load the lifecycles of a batch's queue ids in one query (not one per id)."""
+        wanted = [q for q in qids if q not in self.cache]
+        if not wanted:
+            return
+        for qid in wanted:
+            self.cache[qid] = []
+        import json
+
+        rows = self.conn.execute(
+            f"SELECT id, {', '.join(_COLUMNS)} FROM mta_queue"
+            " WHERE qid IN (SELECT value FROM json_each(?))",
+            (json.dumps(wanted),),
+        )
+        names = ("id", *_COLUMNS)
+        for row in rows:
+            life = Lifecycle(**dict(zip(names, row, strict=True)), stored=True)
+            self.cache[life.qid].append(life)
+
+    def lifecycles(self, host: str, qid: str) -> list[Lifecycle]:
+        """Every known lifecycle of a queue id on a host, oldest first."""
+        return sorted((x for x in self._all(qid) if x.host == host), key=lambda x: x.first_at)
 
     def find(self, host: str, qid: str, when: str, kind: str) -> Lifecycle:
         """The lifecycle a line of `kind` at `when` belongs to, made when there is none.
@@ -88,16 +108,22 @@ class QueueState:
           earlier message;
         - otherwise a new lifecycle (a reused queue id, or the first line seen).
         """
-        known = self.lifecycles(host, qid)
+        every = self._all(qid)
+        known = [x for x in every if x.host == host]
+        if len(known) == 1 and known[0].contains(when):  # the usual case
+            life = known[0]
+            if not (kind in START_KINDS and _restarted(life, when)):
+                return self._touch(life, when, kind)
+        known.sort(key=lambda x: x.first_at)
         for life in known:
             if life.contains(when) and not (kind in START_KINDS and _restarted(life, when)):
                 return self._touch(life, when, kind)
         later = [life for life in known if life.first_at > when]
         if later and not later[0].started and kind not in END_KINDS:
             return self._touch(later[0], when, kind)
-        life = Lifecycle(None, host, qid, self._new_key(qid, when, bool(known)), when, when)
-        known.append(life)
-        known.sort(key=lambda x: x.first_at)
+        taken = bool(known) or qid in self.keys or any(x.message_id == qid for x in every)
+        life = Lifecycle(None, host, qid, self._new_key(qid, when, taken), when, when)
+        every.append(life)
         return self._touch(life, when, kind)
 
     def _touch(self, life: Lifecycle, when: str, kind: str) -> Lifecycle:
@@ -108,40 +134,36 @@ class QueueState:
             life.removed_at = when
         return life
 
-    def _new_key(self, qid: str, when: str, reused: bool) -> str:
+    def _new_key(self, qid: str, when: str, taken: bool) -> str:
         """The message id of a new lifecycle: the queue id itself, unless it is taken (a
         reused queue id, or the same id on another host); then the id and its first time."""
-        if not reused and qid not in self.keys and not self._taken(qid):
-            self.keys.add(qid)
-            return qid
-        key = f"{qid}~{when[:19].replace('-', '').replace(':', '')}"
+        key = qid
+        if taken:
+            key = f"{qid}~{when[:19].replace('-', '').replace(':', '')}"
         self.keys.add(key)
         return key
 
-    def _taken(self, key: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM mta_queue WHERE message_id = ? LIMIT 1", (key,))
-        return row.fetchone() is not None
-
     def flush(self) -> None:
         """Write changed lifecycles back to the store and forget the cache."""
-        for known in self.cache.values():
-            for life in known:
-                if not life.dirty:
-                    continue
-                values = tuple(getattr(life, c) for c in _COLUMNS)
-                if life.id is None:
-                    cur = self.conn.execute(
-                        f"INSERT INTO mta_queue({', '.join(_COLUMNS)})"
-                        f" VALUES ({', '.join('?' for _ in _COLUMNS)})",
-                        values,
-                    )
-                    life.id = cur.lastrowid
-                else:
-                    sets = ", ".join(f"{c} = ?" for c in _COLUMNS)
-                    self.conn.execute(
-                        f"UPDATE mta_queue SET {sets} WHERE id = ?", (*values, life.id)
-                    )
-                life.dirty = False
+        new: list[tuple[object, ...]] = []
+        changed: list[tuple[object, ...]] = []
+        for every in self.cache.values():
+            for life in every:
+                if life.dirty:
+                    values = tuple(getattr(life, c) for c in _COLUMNS)
+                    if life.id is None:
+                        new.append(values)
+                    else:
+                        changed.append((*values, life.id))
+        if new:
+            self.conn.executemany(
+                f"INSERT INTO mta_queue({', '.join(_COLUMNS)})"
+                f" VALUES ({', '.join('?' for _ in _COLUMNS)})",
+                new,
+            )
+        if changed:
+            sets = ", ".join(f"{c} = ?" for c in _COLUMNS)
+            self.conn.executemany(f"UPDATE mta_queue SET {sets} WHERE id = ?", changed)
         self.cache.clear()
         self.keys.clear()
 

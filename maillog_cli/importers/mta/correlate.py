@@ -41,6 +41,7 @@ class Correlator:
         self.by_message: dict[str, list[Event]] = {}
 
     def feed(self, facts: list[MtaLine]) -> None:
+        self.state.prefetch({f.qid for f in facts if f.qid is not None})
         for fact in facts:
             self._one(fact)
         self.flush()
@@ -121,12 +122,8 @@ class Correlator:
     def _header_id(self, life: Lifecycle, raw: Any) -> None:
         mid = message_id(raw)
         if mid and life.header_id is None:
-            life.header_id = mid
+            life.header_id = mid  # an alias of the message, through its events' aliases
             life.dirty = True
-            self.conn.execute(
-                "INSERT OR IGNORE INTO message_aliases(alias, message_id) VALUES (?, ?)",
-                (mid, life.message_id),
-            )
 
     def _notice_of(self, fact: MtaLine, original: str, life: Lifecycle) -> None:
         """Exim's bounce arrives as a new message with R=the original's id."""

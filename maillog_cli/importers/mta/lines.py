@@ -38,6 +38,8 @@ _EXIM_PROG = re.compile(r"exim\d*")
 _MAILISH = re.compile(r"postfix|exim", re.IGNORECASE)
 
 NOT_MAIL = "not a mail log line"
+# The kinds of fact that become events (and so need an event id).
+EVENT_KINDS = frozenset({"msgid", "arrival", "delivery", "expired", "reject", "discard"})
 
 
 @dataclass(slots=True)
@@ -95,42 +97,75 @@ class YearGuess:
         return year
 
 
-@dataclass(slots=True)
-class Prefix:
-    """The parts of a syslog line: time (ISO, ours), host, program, pid, message."""
+class Clock:
+    """Syslog times to ours, remembering the last one (a busy log has many lines a second)."""
 
-    timestamp: str
-    host: str
-    program: str
-    pid: str
-    message: str
+    def __init__(self, years: YearGuess, tz: tzinfo | None) -> None:
+        self.years, self.tz = years, tz
+        self.last_text: str | None = None
+        self.last = ""
 
-
-def split_syslog(line: str, years: YearGuess, tz: tzinfo | None) -> Prefix | None:
-    """A syslog line's parts (traditional or RFC 3339 time), or None for another shape."""
-    m = _TRADITIONAL.match(line)
-    if m is not None:
-        tail = _TAIL.fullmatch(m["rest"])
-        if tail is None:
-            return None
+    def traditional(self, m: re.Match[str]) -> str:
+        text = m.group(0)[: m.start("rest")]
+        if text == self.last_text:
+            return self.last
         month, day = MONTHS[m["mon"]], int(m["day"])
-        year = years(month, day)
+        year = self.years(month, day)
         try:
             dt = datetime(year, month, day, int(m["h"]), int(m["m"]), int(m["s"]))
         except ValueError:
             raise RecordError(f"impossible date {m['mon']} {day} {year}") from None
         if m["frac"]:
             dt = dt.replace(microsecond=int(m["frac"][1:].ljust(6, "0")[:6]))
-        stamp = format_dt(dt.replace(tzinfo=tz or UTC))
-        return Prefix(stamp, tail["host"], tail["prog"], tail["pid"] or "", tail["msg"])
-    m = _RFC3339.match(line)
-    if m is not None:
-        tail = _TAIL.fullmatch(m["rest"])
-        if tail is None:
-            return None
-        stamp = to_iso(m["ts"], tz)
-        return Prefix(stamp, tail["host"], tail["prog"], tail["pid"] or "", tail["msg"])
-    return None
+        self.last_text, self.last = text, format_dt(dt.replace(tzinfo=self.tz or UTC))
+        return self.last
+
+    def iso(self, text: str) -> str:
+        if text != self.last_text:
+            self.last_text, self.last = text, to_iso(text, self.tz)
+        return self.last
+
+
+class Prefix:
+    """The parts of a syslog line: host, program, pid, message, and its time (ISO, ours),
+    worked out only when asked (most lines of a busy log are not facts)."""
+
+    __slots__ = ("_match", "_clock", "_stamp", "host", "program", "pid", "message")
+
+    def __init__(
+        self,
+        stamp: str | None,
+        host: str,
+        program: str,
+        pid: str,
+        message: str,
+        match: re.Match[str] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._stamp, self._match, self._clock = stamp, match, clock
+        self.host, self.program, self.pid, self.message = host, program, pid, message
+
+    @property
+    def timestamp(self) -> str:
+        if self._stamp is None:
+            assert self._match is not None and self._clock is not None
+            m = self._match
+            if "ts" in m.re.groupindex:
+                self._stamp = self._clock.iso(m["ts"])
+            else:
+                self._stamp = self._clock.traditional(m)
+        return self._stamp
+
+
+def split_syslog(line: str, clock: Clock) -> Prefix | None:
+    """A syslog line's parts (traditional or RFC 3339 time), or None for another shape."""
+    m = _TRADITIONAL.match(line) or _RFC3339.match(line)
+    if m is None:
+        return None
+    tail = _TAIL.fullmatch(line, m.start("rest"))
+    if tail is None:
+        return None
+    return Prefix(None, tail["host"], tail["prog"], tail["pid"] or "", tail["msg"], m, clock)
 
 
 def split_exim(line: str, tz: tzinfo | None) -> tuple[str, str, str] | None:
@@ -186,7 +221,7 @@ def _shape(text: str) -> str | None:
     """'syslog', 'syslog-exim' (exim via syslog), 'exim', 'dated' (mainlog shape) or None."""
     m = _TRADITIONAL.match(text) or _RFC3339.match(text)
     if m is not None:
-        tail = _TAIL.fullmatch(m["rest"])
+        tail = _TAIL.fullmatch(text, m.start("rest"))
         if tail is not None:
             return "syslog-exim" if is_exim(tail["prog"]) else "syslog"
     m = _EXIM.match(text)

@@ -15,7 +15,7 @@ from typing import IO, Any
 from maillog_cli.errors import RecordError
 from maillog_cli.importers.base import Context
 from maillog_cli.importers.mta import exim, lines
-from maillog_cli.importers.mta.lines import MtaLine, Prefix, YearGuess
+from maillog_cli.importers.mta.lines import Clock, MtaLine, Prefix, YearGuess
 from maillog_cli.model import Skip
 
 NAME = "postfix"
@@ -43,7 +43,8 @@ _QUEUED = re.compile(rf"(?P<qid>{_QID}): (?P<rest>.*)")
 _PAIR = re.compile(r"([\w-]+)=(<[^>]*>|[^,\s]*)")
 _STATUS = re.compile(r"(?:^|, )status=(?P<word>[\w-]+)(?: (?P<reply>.*))?$")
 _REJECT = re.compile(
-    r"(?P<what>reject|milter-reject|discard): (?P<stage>\S+) from (?P<client>[^:]*?)(?::\s*(?P<reply>.*))?$"
+    r"(?P<what>reject|milter-reject|discard): (?P<stage>\S+) from "
+    r"(?P<client>[^\s\[:]*\[[^\]]*\](?::\d+)?|[^:]*?)(?::\s*(?P<reply>.*))?$"
 )
 _NOTICE = re.compile(
     r"(?:sender|postmaster) (?:non-delivery|delivery status|delay) notification: (?P<qid>\S+)"
@@ -58,24 +59,24 @@ def daemon(program: str) -> str:
 
 def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tuple[int, Any, Any]]:
     """(line number, MtaLine | Skip | RecordError, raw line) for each non-blank line."""
-    years = YearGuess(reference, getattr(ctx, "year", None))
+    clock = Clock(YearGuess(reference, getattr(ctx, "year", None)), ctx.default_tz)
     for number, raw in enumerate(stream, start=1):
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not text.strip():
             continue
         try:
-            yield number, parse_line(text, years, ctx), text
+            yield number, parse_line(text, clock, ctx), text
         except RecordError as exc:
             yield number, exc, text
         except (ValueError, OverflowError) as exc:
             yield number, RecordError(str(exc)[:200]), text
 
 
-def parse_line(text: str, years: YearGuess, ctx: Context) -> MtaLine | Skip:
+def parse_line(text: str, clock: Clock, ctx: Context) -> MtaLine | Skip:
     """One line of a mail log: a Postfix or Exim fact, or a Skip for other daemons' lines."""
     if "\ufffd" in text and lines.looks_mailish(text):
         raise RecordError("not valid UTF-8; re-save the file as UTF-8")
-    prefix = lines.split_syslog(text, years, ctx.default_tz)
+    prefix = lines.split_syslog(text, clock)
     if prefix is not None:
         if lines.is_postfix(prefix.program):
             return parse_message(prefix)
@@ -94,10 +95,13 @@ def parse_message(p: Prefix) -> MtaLine | Skip:
     """The fact of one Postfix daemon's message (after `prog[pid]: `)."""
     msg = p.message
     prog = daemon(p.program)
-    key = lines.line_key("postfix", p.host, p.timestamp, p.program, p.pid, msg)
 
     def fact(kind: str, qid: str | None, **fields: Any) -> MtaLine:
-        return MtaLine("postfix", kind, p.timestamp, p.host, qid, key, prog, fields)
+        stamp = p.timestamp
+        key = ""
+        if kind in lines.EVENT_KINDS:
+            key = lines.line_key("postfix", p.host, stamp, p.program, p.pid, msg)
+        return MtaLine("postfix", kind, stamp, p.host, qid, key, prog, fields)
 
     if msg.startswith("NOQUEUE: "):
         reject = _reject(msg[9:])
