@@ -399,3 +399,12 @@ def test_postfix_line_shapes(line: str, kind: str, fields: dict[str, Any]) -> No
     assert getattr(fact, "kind", None) == kind, fact
     for key, value in fields.items():
         assert fact.fields[key] == value, (key, fact.fields)
+
+
+def test_importing_an_expiry_twice_adds_nothing(cli: Any, db_path: Path, tmp_path: Path) -> None:
+    path = copy("expired.log", tmp_path)
+    imported(cli, db_path, path)
+    before = events(cli, db_path)
+    again = imported(cli, db_path, path)
+    assert "0 new events" in again.stderr
+    assert events(cli, db_path) == before

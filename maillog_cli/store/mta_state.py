@@ -197,14 +197,15 @@ def note_notice(conn: sqlite3.Connection, message_id: str, notice: str) -> None:
 
 def still_deferred(conn: sqlite3.Connection, message_id: str) -> list[tuple[str, str | None, str]]:
     """(recipient, last deferral reply) of a message's recipients not delivered or bounced
-    yet: the ones an `expired` line gives up on."""
+    yet: the ones an `expired` line gives up on. (Its own bounces do not count, so that
+    reading the same expiry again gives the same events.)"""
     return conn.execute(
         """
         SELECT recipient, diagnostic, max(timestamp) FROM events
         WHERE message_id = ? AND status = 'deferred' AND recipient IS NOT NULL
           AND recipient NOT IN (
               SELECT recipient FROM events WHERE message_id = ? AND recipient IS NOT NULL
-                AND status IN ('delivered', 'bounced'))
+                AND status IN ('delivered', 'bounced') AND raw_status IS NOT 'expired')
         GROUP BY recipient ORDER BY recipient
         """,
         (message_id, message_id),
