@@ -65,12 +65,8 @@ GROUPS: dict[str, str] = {
     "sender": "m.sender",
     "hour": "substr(m.first_seen, 1, 13) || ':00'",  # pflogsumm's per-hour traffic (UTC)
     # The host of the message's latest delivery attempt (a mail server's relay=, Exim's
-    # H=), without its [address]:port; messages of providers have none.
-    "relay": """(SELECT rtrim(CASE WHEN instr(r, '[') > 1 THEN substr(r, 1, instr(r, '[') - 1)
-                                   ELSE r END)
-                FROM (SELECT json_extract(e.extra, '$.relay') AS r FROM events e
-                      WHERE e.message_id = m.message_id AND e.extra LIKE '%"relay"%'
-                      ORDER BY e.timestamp DESC, e.seq DESC LIMIT 1))""",
+    # H=), kept by the mail-log correlation (store/mta_state.py); providers' have none.
+    "relay": "(SELECT q.relay FROM mta_queue q WHERE q.message_id = m.message_id)",
 }
 TIME_GROUPS = frozenset({"day", "week", "hour"})
 SORTS: tuple[str, ...] = ("attention", "volume", "key")

@@ -161,7 +161,8 @@ size INTEGER,
 nrcpt INTEGER,
 client TEXT,
 authenticated INTEGER NOT NULL DEFAULT 0,
-notice TEXT
+notice TEXT,
+relay TEXT
 );
 CREATE TABLE prunes (
 id INTEGER PRIMARY KEY,

@@ -337,7 +337,8 @@ def m005_mta_queue(conn: sqlite3.Connection) -> None:
             nrcpt INTEGER,
             client TEXT,
             authenticated INTEGER NOT NULL DEFAULT 0,
-            notice TEXT
+            notice TEXT,
+            relay TEXT
         );
         CREATE INDEX mta_queue_qid ON mta_queue(qid, host, first_at);
         CREATE INDEX mta_queue_message ON mta_queue(message_id);

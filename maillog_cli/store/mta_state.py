@@ -36,6 +36,7 @@ class Lifecycle:
     client: str | None = None
     authenticated: int = 0  # a SASL login (a submission, so mail going out)
     notice: str | None = None
+    relay: str | None = None  # the host of the latest delivery attempt (stats --by relay)
     stored: bool = False  # its events may already be in the store (not only in this batch)
     dirty: bool = False
 

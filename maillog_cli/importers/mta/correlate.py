@@ -38,6 +38,7 @@ class Correlator:
         self.state = QueueState(conn)
         self.write = write  # puts events into the store (Ingest's classify + insert)
         self.pending: list[Event] = []
+        self.first_host: str | None = None  # the usual host of this log (not repeated)
         self.by_message: dict[str, list[Event]] = {}
 
     def feed(self, facts: list[MtaLine]) -> None:
@@ -54,6 +55,8 @@ class Correlator:
 
     # --- one line ----------------------------------------------------------------------
     def _one(self, fact: MtaLine) -> None:
+        if self.first_host is None:
+            self.first_host = fact.host
         if fact.qid is None:
             if fact.kind == "reject":
                 self._emit(self._reject(fact, None))
@@ -77,6 +80,9 @@ class Correlator:
             self._emit(self._queued(fact, life))
         elif fact.kind == "delivery":
             self._emit(self._delivery(fact, life))
+            relay = relay_host(f.get("relay"))
+            if relay and fact.timestamp >= life.last_at:
+                life.relay, life.dirty = relay, True
         elif fact.kind == "expired":
             self._learn(life, f.get("sender"), None, None)
             for event in self._expired(fact, life):
@@ -149,13 +155,20 @@ class Correlator:
             sender=(life.sender or None) if life else None,
             size=life.size if life else None,
             aliases=aliases,
-            extra=_clean({"host": fact.host or None, "queue_id": life.qid if life else None}),
+            # the queue id where the message id is not it (a reused id); the host when the
+            # log is a central one of several servers
+            extra=_clean(
+                {
+                    "queue_id": life.qid if life and life.qid != life.message_id else None,
+                    "host": fact.host if fact.host and fact.host != self.first_host else None,
+                }
+            ),
         )
 
     def _queued(self, fact: MtaLine, life: Lifecycle) -> Event:
         event = self._base(fact, life, "queued", "queued")
         event.direction = _arrival_direction(life, fact)
-        event.extra.update(_clean({"client": life.client, "program": fact.program}))
+        event.extra.update(_clean({"client": life.client}))
         return event
 
     def _delivery(self, fact: MtaLine, life: Lifecycle) -> Event:
@@ -175,7 +188,8 @@ class Correlator:
                     "delay": f.get("delay"),
                     "delays": f.get("delays"),
                     "dsn": f.get("dsn"),
-                    "program": fact.program if fact.provider == "postfix" else None,
+                    # the delivery agent, where direction does not already say it
+                    "program": fact.program if fact.program not in ("smtp", "exim") else None,
                     "router": f.get("router"),
                     "transport": f.get("transport"),
                 }
@@ -228,6 +242,13 @@ class Correlator:
             )
         )
         return event
+
+
+def relay_host(relay: Any) -> str | None:
+    """`mx.example.org[192.0.2.1]:25` (Exim: `mx.example.org [192.0.2.1]`) → the host."""
+    if not isinstance(relay, str) or not relay:
+        return None
+    return relay.split("[", 1)[0].strip() or relay
 
 
 def _dsn(value: Any) -> str | None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from maillog_cli.dates import format_dt, to_iso
 from maillog_cli.errors import RecordError
@@ -42,14 +41,14 @@ NOT_MAIL = "not a mail log line"
 EVENT_KINDS = frozenset({"msgid", "arrival", "delivery", "expired", "reject", "discard"})
 
 
-@dataclass(slots=True)
-class MtaLine:
+class MtaLine(NamedTuple):
     """A fact of one mail-log line, before correlation: what happened to which queue id.
 
     `kind` is one of: client, pickup, msgid, qmgr, delivery, expired, notice, removed,
     reject, arrival (Exim `<=`), discard. `key` is the line's own content hash (host, time,
     program, pid, text), the base of its event id: the same line imported twice, from one
-    file or two, from a batch or a followed log, gives the same id.
+    file or two, from a batch or a followed log, gives the same id. A tuple: a big file's
+    facts cross from the parsing process to the writing one, and tuples cross fastest.
     """
 
     provider: str
@@ -58,8 +57,8 @@ class MtaLine:
     host: str
     qid: str | None
     key: str
-    program: str = ""
-    fields: dict[str, Any] = field(default_factory=dict)
+    program: str
+    fields: dict[str, Any]
 
 
 def line_key(*parts: str | None) -> str:
