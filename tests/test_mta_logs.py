@@ -408,3 +408,27 @@ def test_importing_an_expiry_twice_adds_nothing(cli: Any, db_path: Path, tmp_pat
     again = imported(cli, db_path, path)
     assert "0 new events" in again.stderr
     assert events(cli, db_path) == before
+
+
+@pytest.mark.parametrize("order", ["older-first", "newer-first"])
+def test_a_reused_queue_id_across_separate_imports_stays_two_messages(
+    cli: Any, db_path: Path, tmp_path: Path, order: str
+) -> None:
+    lines = (DATA / "reused.log").read_text().splitlines(keepends=True)
+    older, newer = tmp_path / "mail.log.1", tmp_path / "mail.log"
+    older.write_text("".join(lines[:5]))
+    newer.write_text("".join(lines[5:]))
+    for path in (older, newer):
+        os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+    for path in (older, newer) if order == "older-first" else (newer, older):
+        imported(cli, db_path, path)
+    rows = events(cli, db_path)
+    messages: dict[str, set[str | None]] = {}
+    for e in rows:
+        messages.setdefault(e["message_id"], set()).add(e["recipient"])
+    assert sorted(map(sorted, (r - {None} for r in messages.values()))) == [
+        ["gil@example.org"],
+        ["hal@example.net"],
+    ]
+    for mid in ("first@app.example.com", "second@app.example.com"):
+        assert cli("--db", db_path, "show", mid, "--format", "json").exit_code == 0
