@@ -158,7 +158,12 @@ def main() -> int:
         rows.append(("pflogsumm (one report, reads the whole log)", timed(["pflogsumm", str(log)])))
     else:
         print("pflogsumm is not installed (apt-get install pflogsumm): its figure is skipped")
-    rows.append((f"grep {probe} (one queue id)", timed(["grep", "-F", probe, str(log)])))
+    rows.append(
+        (
+            f"grep -c {probe} (one queue id, whole file)",
+            timed(["grep", "-c", "-F", probe, str(log)]),
+        )
+    )
     for label, q in (
         ("stats --by hour", ["stats", "--by", "hour", "--format", "csv"]),
         ("stats --by relay", ["stats", "--by", "relay", "--format", "csv"]),
