@@ -432,3 +432,18 @@ def test_a_reused_queue_id_across_separate_imports_stays_two_messages(
     ]
     for mid in ("first@app.example.com", "second@app.example.com"):
         assert cli("--db", db_path, "show", mid, "--format", "json").exit_code == 0
+
+
+def test_postfix_maillog_file_times_keep_their_fraction() -> None:
+    """Postfix's own maillog_file (postlogd) writes microseconds after the seconds."""
+    from maillog_cli.importers.base import Context
+    from maillog_cli.importers.mta import postfix
+    from maillog_cli.importers.mta.lines import Clock, YearGuess
+
+    clock = Clock(YearGuess(datetime(2026, 3, 31, tzinfo=UTC), None), None)
+    line = (
+        "Mar  1 10:00:05.591836 mx postfix/smtp[77]: 3F1A2B4C5D: to=<a@example.org>, "
+        "relay=mx.example.org[192.0.2.1]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)"
+    )
+    fact = postfix.parse_line(line, clock, Context())
+    assert fact.timestamp == "2026-03-01T10:00:05.591Z"
