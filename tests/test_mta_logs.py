@@ -447,3 +447,49 @@ def test_postfix_maillog_file_times_keep_their_fraction() -> None:
     )
     fact = postfix.parse_line(line, clock, Context())
     assert fact.timestamp == "2026-03-01T10:00:05.591Z"
+
+
+@pytest.mark.slow
+def test_tail_import_cli_shows_a_deferral_appended_to_a_followed_log(tmp_path: Path) -> None:
+    """`maillog tail -F --import mail.log --status deferred` in its own process: lines
+    appended later are imported, correlated with the earlier ones and the match printed."""
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    lines = (DATA / "postfix_mixed.log").read_text().splitlines(keepends=True)
+    log = tmp_path / "mail.log"
+    log.write_text("".join(lines[:6]))  # the message's start, no delivery yet
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maillog_cli", "tail", "-F", "--import", str(log)]
+        + ["--from-start", "--status", "deferred", "--format", "jsonl", "--interval", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(0.5)
+        with log.open("a") as f:
+            f.write("".join(lines[6:]))
+        assert proc.stdout is not None
+        got = b""
+        deadline = time.monotonic() + 60
+        while b"\n" not in got and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if ready:
+                got += proc.stdout.read1(4096)  # type: ignore[attr-defined]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+    row = json.loads(got.splitlines()[0])
+    assert (row["status"], row["recipient"], row["message_id"]) == (
+        "deferred",
+        "cy@example.com",
+        "3F1A2B4C5D",
+    )
+    assert row["sender"] == "news@app.example.com"  # from the qmgr line read earlier
