@@ -71,7 +71,11 @@ GROUPS: dict[str, str] = {
 TIME_GROUPS = frozenset({"day", "week", "hour"})
 SORTS: tuple[str, ...] = ("attention", "volume", "key")
 
-_ENGAGED = "coalesce(m.opened_at, m.clicked_at, m.complained_at, m.unsubscribed_at) IS NOT NULL"
+# Engaged: an engagement event, or open/click counts an email log states without events.
+_ENGAGED = (
+    "(coalesce(m.opened_at, m.clicked_at, m.complained_at, m.unsubscribed_at) IS NOT NULL"
+    " OR m.open_count > 0 OR m.click_count > 0)"
+)
 _OUTCOME = f"""CASE
     WHEN m.last_status IN ('delivered', 'bounced') THEN m.last_status
     WHEN coalesce(m.last_status, 'queued') IN ('queued', 'sent', 'deferred') AND {_ENGAGED}
@@ -93,8 +97,8 @@ _COUNTS: tuple[tuple[str, str], ...] = (
     ("deferred", "sum(outcome = 'deferred')"),
     ("unconfirmed", "sum(outcome = 'unconfirmed')"),
     ("complained", "sum(outcome IS NOT NULL AND complained_at IS NOT NULL)"),
-    ("opened", "sum(outcome IS NOT NULL AND opened_at IS NOT NULL)"),
-    ("clicked", "sum(outcome IS NOT NULL AND clicked_at IS NOT NULL)"),
+    ("opened", "sum(outcome IS NOT NULL AND (opened_at IS NOT NULL OR open_count > 0))"),
+    ("clicked", "sum(outcome IS NOT NULL AND (clicked_at IS NOT NULL OR click_count > 0))"),
     ("unsubscribed", "sum(outcome IS NOT NULL AND unsubscribed_at IS NOT NULL)"),
     ("queued", "sum(outcome IS NULL AND coalesce(last_status, 'queued') = 'queued')"),
     ("dropped", "sum(last_status = 'dropped')"),
