@@ -5,7 +5,7 @@ alias) → qmgr `from=, size=, nrcpt=` → one event per recipient per delivery 
 (`status=sent|deferred|bounced`, Exim `=>`/`->`/`**`/`==`) with relay, delay, delays and
 dsn kept in `extra` → `expired` (one bounce per recipient still deferred) → the
 non-delivery notice → `removed`. `NOQUEUE: reject:` / Exim `rejected RCPT` lines are
-inbound `rejected` events of no message.
+inbound `rejected` events, each the message of the house's synthetic id (importers/base.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from maillog_cli.bounce.classify import classify
-from maillog_cli.importers.base import map_status
+from maillog_cli.importers.base import map_status, synthetic_message_id
 from maillog_cli.importers.mta import exim, postfix
 from maillog_cli.importers.mta.lines import MtaLine
 from maillog_cli.model import Event
@@ -58,8 +58,10 @@ class Correlator:
         if self.first_host is None:
             self.first_host = fact.host
         if fact.qid is None:
-            if fact.kind == "reject":
-                self._emit(self._reject(fact, None))
+            if fact.kind == "reject":  # refused before it had a queue id: its own message
+                event = self._reject(fact, None)
+                event.message_id = synthetic_message_id(event)
+                self._emit(event)
             return
         life = self.state.find(fact.host, fact.qid, fact.timestamp, fact.kind)
         f = fact.fields
