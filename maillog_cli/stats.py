@@ -63,8 +63,12 @@ GROUPS: dict[str, str] = {
     "provider": "m.provider",
     "type": "m.tag",
     "sender": "m.sender",
+    "hour": "substr(m.first_seen, 1, 13) || ':00'",  # pflogsumm's per-hour traffic (UTC)
+    # The host of the message's latest delivery attempt (a mail server's relay=, Exim's
+    # H=), kept by the mail-log correlation (store/mta_state.py); providers' have none.
+    "relay": "(SELECT q.relay FROM mta_queue q WHERE q.message_id = m.message_id)",
 }
-TIME_GROUPS = frozenset({"day", "week"})
+TIME_GROUPS = frozenset({"day", "week", "hour"})
 SORTS: tuple[str, ...] = ("attention", "volume", "key")
 
 # Engaged: an engagement event, or open/click counts an email log states without events.
@@ -287,7 +291,7 @@ def breakdown(
     sort: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Counts and rates per day, ISO week, domain, provider, type (tag) or sender.
+    """Counts and rates per day, ISO week, hour, domain, provider, type (tag), sender or relay.
 
     Sorted by `sort`: "attention" (the worse of bounce and complaint rate relative to its
     threshold, worst first, then volume; the default but for day/week), "volume" (sent),

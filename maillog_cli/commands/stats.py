@@ -45,7 +45,8 @@ def stats(
         typer.Option(
             "--by",
             "-b",
-            help="One row per day, week (ISO), domain, provider, type (tag) or sender.",
+            help="One row per day, week (ISO), hour, domain, provider, type (tag), sender or relay "
+            "(a mail server's next hop).",
             case_sensitive=False,
             show_default=False,
             rich_help_panel="Output",
@@ -56,7 +57,7 @@ def stats(
         typer.Option(
             "--sort",
             help="Order of the --by rows: attention (worst bounce or complaint rate first), "
-            "volume, or key (day/week: newest first, their default).",
+            "volume, or key (day/week/hour: newest first, their default).",
             case_sensitive=False,
             show_default=False,
             rich_help_panel="Output",

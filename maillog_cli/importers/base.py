@@ -36,6 +36,7 @@ class Context:
 
     default_tz: tzinfo | None = None  # --tz: zone for times that carry none
     field_map: dict[str, str] = field(default_factory=dict)  # --map col=field (generic)
+    year: int | None = None  # --year: the year of a year-less syslog file's first line
 
     def time(self, value: Any) -> str:
         """The one timestamp rule, with this import's --tz."""
