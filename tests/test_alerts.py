@@ -614,3 +614,58 @@ def test_the_mailbox_provider_table_in_the_docs_is_the_code_s():
         assert f"| `{name}` | {', '.join(domains)} |" in doc
         assert all(mailbox_provider_of(d) == name for d in domains)
     assert mailbox_provider_of("acme.example") == "other"
+
+
+# --- audit marks on the stats time axis ----------------------------------------------------------
+
+
+@pytest.fixture
+def three_days(cli, tmp_path) -> None:
+    events = []
+    for day in ("01", "02", "03"):
+        events += group(f"d{day}-", f"2026-03-{day}T10", 1, "bounced", total=10)
+    load(cli, tmp_path, events)
+    load_audit(
+        cli,
+        tmp_path,
+        [
+            audit("x1", "2026-03-02T09:00:00Z", "smtp.update", "alice@acme.com"),
+            audit("x2", "2026-03-02T23:59:59Z", "webhook.update", "bob@acme.com"),
+            audit("x3", "2026-02-20T09:00:00Z", "smtp.update", "old@acme.com"),  # before
+        ],
+    )
+
+
+def test_stats_marks_the_days_with_audit_entries_on_the_chart(cli, three_days):
+    r = cli("stats", "--lines", "sent")
+    assert r.exit_code == 0, r
+    lines = r.stdout.splitlines()
+    sent = next(x for x in lines if x.startswith("sent "))
+    marks = next(x for x in lines if x.startswith("audit "))
+    start = len("audit".ljust(11))
+    columns = marks[start : start + 9]  # three days, three characters each
+    assert columns == "   ◆◆◆   ", marks
+    assert marks.endswith("  2 audit entries")
+    assert len(sent) > start + 9
+    assert "audit" not in cli("stats", "--lines", "sent", "--no-chart").stdout
+
+
+def test_the_tui_stats_tab_marks_the_days_with_audit_entries(three_days, db_path):
+    from rich.console import Console
+
+    from maillog_cli.store.query import Filters
+    from maillog_cli.tui.data import Source
+    from maillog_cli.tui.widgets.stats import compute, stats_renderable
+
+    source = Source(db_path)
+    try:
+        data = compute(source, Filters())
+    finally:
+        source.close()
+    assert data["audit_days"] == {"2026-03-02": 2}
+    console = Console(width=100, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(stats_renderable(data, 100))
+    text = console.export_text()
+    day2 = next(x for x in text.splitlines() if x.startswith("2026-03-02"))
+    assert day2.endswith("◆ 2 audit")
+    assert "◆" not in next(x for x in text.splitlines() if x.startswith("2026-03-01"))
