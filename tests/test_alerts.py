@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -669,3 +670,45 @@ def test_the_tui_stats_tab_marks_the_days_with_audit_entries(three_days, db_path
     day2 = next(x for x in text.splitlines() if x.startswith("2026-03-02"))
     assert day2.endswith("◆ 2 audit")
     assert "◆" not in next(x for x in text.splitlines() if x.startswith("2026-03-01"))
+
+
+# --- speed: index-backed window queries ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scope", ["all", "domain", "mailbox_provider", "sender", "provider", "tag"]
+)
+def test_every_query_of_a_rule_reads_the_messages_by_an_index(cli, tmp_path, db_path, scope):
+    """A check must cost the window, never the store: no statement of a rule (its window,
+    its baseline, what changed) scans the messages table."""
+    from datetime import UTC, datetime
+
+    from maillog_cli.alerts.evaluate import evaluate
+    from maillog_cli.alerts.rules import parse_rule
+    from maillog_cli.store.db import Store
+
+    load(cli, tmp_path, group("m", HOUR, 10, "bounced", domain="gmail.com", tags=["t"]))
+    rules = [
+        parse_rule({"name": "a", "metric": "bounce_rate", "above": "1%", "window": "1h", "by": scope}),
+        parse_rule({"name": "b", "metric": "bounce_rate", "above": "1x baseline", "window": "1h", "by": scope}),
+        parse_rule({"name": "c", "metric": "delivery_rate", "below": "99%", "window": "24h", "by": scope,
+                    "filter": "domain:gmail.com"}),
+    ]  # fmt: skip
+    store = Store.open(db_path, readonly=True)
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    verdicts = evaluate(store, rules, datetime(2026, 3, 2, 12, tzinfo=UTC))
+    store.conn.set_trace_callback(None)
+    assert any(v.firing and v.changes.get("top_replies") is not None for v in verdicts)
+    plans = []
+    for sql in statements:
+        if "messages m" in sql:
+            plan = " | ".join(r[3] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql))
+            plans.append(plan)
+            # a range of the time index (first seen, or bounced at), not all rows of a value
+            ranged = re.search(
+                r"SEARCH m USING INDEX \w+ \([^)]*(first_seen|last_status_at)>\?", plan
+            )
+            assert "SCAN m" not in plan and ranged, (sql, plan)
+    store.close()
+    assert len(plans) >= 10  # window, 7 baseline days, reasons, replies …

@@ -84,9 +84,7 @@ def evaluate_rule(store: Store, rule: Rule, now: datetime, explain: bool = True)
         for key, counts in sorted(current.items())
     ]
     if explain:
-        for v in verdicts:
-            if v.firing:
-                v.changes = what_changed(store, v)
+        explain_firing(store, rule, [v for v in verdicts if v.firing])
     return verdicts
 
 
@@ -138,40 +136,48 @@ def resolved_for_absence(rule: Rule, key: str, now: datetime) -> Verdict:
 # --- what changed -------------------------------------------------------------------------------
 
 
-def what_changed(store: Store, v: Verdict) -> dict[str, Any]:
+def explain_firing(store: Store, rule: Rule, verdicts: list[Verdict]) -> None:
+    """Fill in what changed for the rule's firing groups: a few queries per rule, however
+    many of its groups fire (each reads the window, or the week before it, once)."""
     from maillog_cli.audit.queries import AuditFilters, actor_label, list_entries, target_label
 
-    rule = v.rule
-    since = v.start - rule.lookback
+    if not verdicts:
+        return
+    start, end = verdicts[0].start, verdicts[0].end
     audit = []
-    for row in list_entries(store.conn, AuditFilters(since=since, until=v.end), AUDIT_LIMIT):
+    for row in list_entries(
+        store.conn, AuditFilters(since=start - rule.lookback, until=end), AUDIT_LIMIT
+    ):
         at = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
-        ago = _ago(v.end - at)
         actor = actor_label(row)
-        text = f"{row['action']}" + (f" by {actor}" if actor else "") + f" {ago} before"
+        text = f"{row['action']}" + (f" by {actor}" if actor else "") + f" {_ago(end - at)} before"
         audit.append(
             {
                 "at": row["created_at"],
                 "action": row["action"],
                 "actor": actor or None,
                 "target": target_label(row) or None,
-                "minutes_before": int((v.end - at).total_seconds() // 60),
+                "minutes_before": int((end - at).total_seconds() // 60),
                 "text": text,
             }
         )
-    now_reasons = metrics.bounce_reasons(store, rule, v.key, [(v.start, v.end)])
-    before = metrics.bounce_reasons(
-        store,
-        rule,
-        v.key,
-        [(v.start - timedelta(days=BASELINE_DAYS), v.start)],
-        by_bounce_time=True,
-    )
-    new_reasons = [{"reason": r, "count": n} for r, n in now_reasons.items() if r not in before][
-        :REASONS_LIMIT
-    ]
-    replies = metrics.top_replies(store, rule, v.key, (v.start, v.end), REPLIES_LIMIT)
-    return {"audit": audit, "new_bounce_reasons": new_reasons, "top_replies": replies}
+    keys = {v.key for v in verdicts}
+    now_reasons = metrics.bounce_reasons(store, rule, (start, end))
+    week = (start - timedelta(days=BASELINE_DAYS), start)
+    before = metrics.bounce_reasons(store, rule, week, by_bounce_time=True)
+    replies = metrics.top_replies(store, rule, keys, (start, end), REPLIES_LIMIT)
+    for v in verdicts:
+        known = before.get(v.key, {})
+        new = [
+            {"reason": r, "count": n}
+            for r, n in now_reasons.get(v.key, {}).items()
+            if r not in known
+        ]
+        v.changes = {
+            "audit": audit,
+            "new_bounce_reasons": new[:REASONS_LIMIT],
+            "top_replies": replies.get(v.key, []),
+        }
 
 
 def _ago(delta: timedelta) -> str:
