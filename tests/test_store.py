@@ -21,6 +21,7 @@ TABLES = {
     "prunes",
     "meta",
     "events_fts",
+    "alert_state",
 }
 
 

@@ -24,7 +24,7 @@ and a bad rule, so `_key_lines` finds the line of each `[[alert]]` table and its
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -81,8 +81,7 @@ class Rule:
     filters: Filters | None = None
     filter_text: str | None = None
     lookback: timedelta = timedelta(hours=1)
-    line: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    line: int = 0  # of its [[alert]] table in the config file
 
     def describe(self) -> str:
         """`bounce_rate > 5% over 1h by domain min 50 messages` (the issue's own words)."""
