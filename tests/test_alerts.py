@@ -544,6 +544,20 @@ def test_a_failing_channel_is_reported_without_its_secret_and_is_not_fatal(
     assert alert["rule"] == "r" and alert["state"] == "firing"
 
 
+def test_a_webhook_url_can_come_from_the_environment(cli, tmp_path, db_path, hook, monkeypatch):
+    url, server = hook
+    load(cli, tmp_path, group("c", HOUR, 10, "bounced", domain="c.com"))
+    notify = ["webhook:$MAILLOG_TEST_HOOK", "webhook:$MAILLOG_TEST_UNSET"]
+    rules(tmp_path, rule(metric="bounce_rate", above="5%", window="1h", notify=notify))
+    monkeypatch.setenv("MAILLOG_TEST_HOOK", f"{url}/from-env?token=SECRET")
+    monkeypatch.delenv("MAILLOG_TEST_UNSET", raising=False)
+    r = run_check(db_path, NOW)
+    assert r.returncode == 3
+    assert [x["path"] for x in server.received] == ["/from-env?token=SECRET"]
+    assert "webhook $MAILLOG_TEST_UNSET: the environment variable is not set" in r.stderr
+    assert "SECRET" not in r.stdout + r.stderr
+
+
 def test_check_format_json_keeps_stdout_one_document(cli, tmp_path):
     load(cli, tmp_path, group("c", HOUR, 10, "bounced", domain="c.com"))
     rules(tmp_path, rule(metric="bounce_rate", above="5%", window="1h", notify=["stdout", "json"]))
@@ -712,3 +726,14 @@ def test_every_query_of_a_rule_reads_the_messages_by_an_index(cli, tmp_path, db_
             assert "SCAN m" not in plan and ranged, (sql, plan)
     store.close()
     assert len(plans) >= 10  # window, 7 baseline days, reasons, replies …
+
+
+def test_a_rule_name_with_control_characters_is_shown_visible(cli, tmp_path):
+    load(cli, tmp_path, group("m", HOUR, 10, "bounced", domain="a.com"))
+    rules(tmp_path, rule("\x1b[2Jwipe", metric="bounce_rate", above="5%", window="1h"))
+    r = cli("check", "--now", NOW)
+    assert r.exit_code == 3 and "\x1b" not in r.stdout
+    assert "FIRING \\x1b[2Jwipe: bounce_rate 10% > 5%" in r.stdout
+    rules(tmp_path, rule("\x1b[2Jwipe", metric="nope", above="5%", window="1h"))
+    r = cli("check", "--now", NOW)
+    assert r.exit_code == 1 and "\x1b" not in r.stderr and "'\\x1b[2Jwipe'" in r.stderr
