@@ -62,7 +62,7 @@ def document(result: Pass, rules: list[Rule]) -> dict[str, Any]:
         per_rule.append(
             {
                 "rule": rule.name,
-                "condition": rule.describe(),
+                "definition": rule.describe(),
                 "groups": len(mine),
                 **{s: sum(v.state == s for v in mine) for s in STATES},
             }

@@ -31,7 +31,7 @@ def report_lines(data: dict[str, Any]) -> list[str]:
     lines.append(f"{verdict} at {data['at']} ({len(data['rules'])} rules)")
     for r in data["rules"]:
         counts = ", ".join(f"{r[k]} {w}" for k, w in _STATE_WORDS if r[k])
-        lines.append(f"  {visible(r['rule'])}: {visible(r['condition'])}: {counts or 'no group'}")
+        lines.append(f"  {visible(r['rule'])}: {visible(r['definition'])}: {counts or 'no group'}")
     return lines
 
 
