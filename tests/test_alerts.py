@@ -737,3 +737,35 @@ def test_a_rule_name_with_control_characters_is_shown_visible(cli, tmp_path):
     rules(tmp_path, rule("\x1b[2Jwipe", metric="nope", above="5%", window="1h"))
     r = cli("check", "--now", NOW)
     assert r.exit_code == 1 and "\x1b" not in r.stderr and "'\\x1b[2Jwipe'" in r.stderr
+
+
+def test_watch_reports_a_failed_pass_and_goes_on(cli, tmp_path, db_path):
+    """A pass that fails (here the clock; in life a store locked past the lock timeout) is
+    reported and tried again; the loop does not end."""
+    from datetime import UTC, datetime
+
+    from maillog_cli.alerts.rules import load_rules
+    from maillog_cli.alerts.watch import watch
+    from maillog_cli.errors import MaillogError
+    from maillog_cli.store.db import Store
+
+    load(cli, tmp_path, group("m", HOUR, 10, "bounced", domain="a.com"))
+    rules(tmp_path, rule(metric="bounce_rate", above="5%", window="1h", notify=["stdout"]))
+    calls, errors, passes, lines = [0], [], [], []
+
+    def clock() -> datetime:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise MaillogError("the store is locked")
+        return datetime(2026, 3, 2, 12, tzinfo=UTC)
+
+    store = Store.open(db_path)
+    try:
+        watch(store, load_rules(), lambda s, line: lines.append(line), stop=lambda: len(passes) >= 2,
+              report=passes.append, interval=0, tick=0, clock=clock, sleep=lambda s: None,
+              on_error=errors.append)  # fmt: skip
+    finally:
+        store.close()
+    assert [e.message for e in errors] == ["the store is locked"]
+    assert [len(p.firing) for p in passes] == [1, 1]
+    assert len(lines) == 1 and lines[0].startswith("FIRING r:")  # sent once, not twice

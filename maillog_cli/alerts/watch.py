@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from maillog_cli.alerts import notify, state
 from maillog_cli.alerts.evaluate import STATES, Verdict, alert, evaluate
 from maillog_cli.dates import now_utc
+from maillog_cli.errors import MaillogError
 
 if TYPE_CHECKING:
     from maillog_cli.alerts.rules import Rule
@@ -119,9 +120,12 @@ def watch(
     tick: float = TICK,
     clock: Callable[[], datetime] = now_utc,
     sleep: Callable[[float], None] = time.sleep,
+    on_error: Callable[[MaillogError], None] | None = None,
 ) -> None:
     """Evaluate now, then whenever the store changed (at most every `interval` s) and at
-    least every `tick` s, until `stop()` is true. `report` sees each pass."""
+    least every `tick` s, until `stop()` is true. `report` sees each pass; `on_error` a
+    pass that failed (a store locked past $MAILLOG_LOCK_TIMEOUT …), which is tried again
+    an interval later instead of ending the watch (without it, the error is raised)."""
     from maillog_cli.follow import Changes
 
     changes = Changes(store)
@@ -134,6 +138,14 @@ def watch(
         if (dirty and t - last >= interval) or t - last >= tick:
             dirty = False
             last = t
-            report(run_pass(store, rules, clock(), write))
+            try:
+                result = run_pass(store, rules, clock(), write)
+            except MaillogError as exc:
+                if on_error is None:
+                    raise
+                on_error(exc)
+                dirty = True
+                continue
+            report(result)
             continue
         sleep(POLL)

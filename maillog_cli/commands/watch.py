@@ -44,7 +44,7 @@ def watch(
     from maillog_cli.alerts import watch as loop
     from maillog_cli.alerts.rules import load_rules
     from maillog_cli.commands.check import line_writer
-    from maillog_cli.context import error, open_store
+    from maillog_cli.context import error, format_error, open_store
     from maillog_cli.render.output import visible
 
     rules = load_rules()
@@ -72,6 +72,9 @@ def watch(
             stop=lambda: bool(stopping),
             report=report,
             interval=interval,
+            on_error=lambda exc: error(
+                f"this evaluation failed, trying again: {format_error(exc)}"
+            ),
         )
     except KeyboardInterrupt:
         pass
