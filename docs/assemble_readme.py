@@ -32,6 +32,8 @@ ORDER = (
     "prune",
     "export",
     "stats",
+    "check",
+    "watch",
     "tui",
     "sql",
     "demo",

@@ -66,6 +66,8 @@ COMMANDS = (
     "prune",
     "export",
     "stats",
+    "check",
+    "watch",
     "tui",
     "demo",
     "serve",

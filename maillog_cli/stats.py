@@ -83,6 +83,7 @@ _OUTCOME = f"""CASE
     WHEN m.last_status = 'deferred' THEN 'deferred'
     WHEN m.last_status = 'sent' THEN 'unconfirmed'
 END"""
+OUTCOME_SQL = _OUTCOME  # a message's outcome, as alerts (maillog_cli/alerts) count it too
 
 # The per-group counts: (key in the row, SQL over the `base` rows with `outcome`).
 _COUNTS: tuple[tuple[str, str], ...] = (
@@ -158,14 +159,43 @@ CHART_LINES: tuple[str, ...] = ("sent", "delivery", "bounce", "complaint", "open
 DEFAULT_LINES: tuple[str, ...] = ("sent", "delivery", "bounce", "complaint", "open")
 
 
-def _select(key_sql: str, clause: str, pairs: tuple[tuple[str, str], ...] = _COUNTS) -> str:
+def _select(
+    key_sql: str,
+    clause: str,
+    pairs: tuple[tuple[str, str], ...] = _COUNTS,
+    source: str = "messages m",
+) -> str:
     """One aggregate over the filtered messages, grouped by `key_sql`."""
     counts = ", ".join(f'coalesce({sql}, 0) AS "{key}"' for key, sql in pairs)
     return (
         f"WITH base AS (SELECT {key_sql} AS k, m.*, {_OUTCOME} AS outcome"
-        f" FROM messages m WHERE {clause})"
+        f" FROM {source} WHERE {clause})"
         f" SELECT k, {counts} FROM base GROUP BY k"
     )
+
+
+# --- the shared definitions alerts count with (maillog_cli/alerts/metrics.py) ---------------
+
+# Messages whose authentication was checked (any of spf, dkim, dmarc has a result), and
+# those where a checked method did not pass: `auth_failure_rate` is the second over the first.
+_AUTH_CHECKED = " OR ".join(f"({a} IS NOT NULL AND {a} != '')" for a in AUTH_METHODS)
+_AUTH_FAILED = " OR ".join(
+    f"({a} IS NOT NULL AND {a} != '' AND lower({a}) != 'pass')" for a in AUTH_METHODS
+)
+AUTH_COUNTS: tuple[tuple[str, str], ...] = (
+    ("auth_checked", f"sum({_AUTH_CHECKED})"),
+    ("auth_failed", f"sum({_AUTH_FAILED})"),
+)
+# Every per-message count by name: the SQL `sum(...)` over the `base` rows of `select_counts`.
+COUNT_SQL: dict[str, str] = dict(_COUNTS + AUTH_COUNTS)
+
+
+def select_counts(
+    key_sql: str, clause: str, keys: tuple[str, ...], source: str = "messages m"
+) -> str:
+    """The SQL of the named counts per `key_sql` over the messages `clause` selects: the
+    query stats itself runs, so an alert's bounce rate is the rate `stats` shows."""
+    return _select(key_sql, clause, tuple((k, COUNT_SQL[k]) for k in keys), source)
 
 
 # --- the overview ------------------------------------------------------------------------------

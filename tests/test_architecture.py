@@ -2,14 +2,15 @@
 
     commands/, cli, context, options, tui/   the interface: parse, call the core, render
     render/                                   what a person sees; never queries
-    engines (ingest, importers, bounce, audit, resend, follow, stats, prune, …)
+    engines (ingest, importers, bounce, audit, resend, alerts, follow, stats, prune, …)
     store/, model, statuses, dates, normalize, errors, paths   the core
 
 An arrow only points down: the core imports only the core; engines never import the
 interface; render never imports the interface or the store. Third-party libraries keep
 to their layer: typer in the command line, textual in tui/, rich in render/ and tui/,
-and only store/ opens an SQLite connection. No two modules import each other (directly
-or round a loop) when they are loaded.
+and only store/ opens an SQLite connection. Only resend's SMTP session and the alert
+notifications reach outside (network, other programs). No two modules import each other
+(directly or round a loop) when they are loaded.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ RICH_ALLOWED = ("maillog_cli.render", "maillog_cli.tui")
 # The HTTP server and its client (SNS certificates) belong to `maillog serve`'s engine.
 AIOHTTP_ALLOWED = ("maillog_cli.serve",)
 CONNECT_ALLOWED = ("maillog_cli.store",)
+# What reaches outside the machine or runs another program: anywhere else it would be a
+# surprise, and a way out for what the store holds.
+OUTSIDE = ("smtplib", "socket", "subprocess", "urllib.request", "http.client")
+OUTSIDE_ALLOWED = ("maillog_cli.resend.smtp", "maillog_cli.alerts.notify")
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,8 @@ def layer_breaks(trees: dict[str, ast.Module]) -> list[str]:
             ):
                 if within(t, (lib,)) and not within(name, allowed):
                     out.append(f"{where}: {lib} belongs to {', '.join(allowed)}")
+            if within(t, OUTSIDE) and not within(name, OUTSIDE_ALLOWED):
+                out.append(f"{where}: only {', '.join(OUTSIDE_ALLOWED)} reach outside")
         if not within(name, CONNECT_ALLOWED):
             out += [
                 f"{name}:{line} opens a connection: only store/ does" for line in connects(tree)
@@ -232,6 +239,8 @@ def test_the_checks_catch_a_broken_rule(tmp_path: Path) -> None:
             "stats.py": "import rich\nfrom maillog_cli.context import error\n",
             "follow.py": "from aiohttp import web\n",
             "prune.py": "import sqlite3\n\ndef f():\n    import typer\n    return sqlite3.connect(':memory:')\n",
+            "alerts/__init__.py": "",
+            "alerts/evaluate.py": "import subprocess\nfrom urllib import request\n",
             "context.py": "def error(m): ...\n",
             "commands/__init__.py": "",
             "commands/a.py": "import textual\nfrom maillog_cli.commands import b\n",
@@ -247,5 +256,7 @@ def test_the_checks_catch_a_broken_rule(tmp_path: Path) -> None:
     assert "maillog_cli.follow:1 imports aiohttp.web: aiohttp belongs to" in broken
     assert "maillog_cli.prune:5 opens a connection: only store/ does" in broken
     assert "maillog_cli.commands.a:1 imports textual: textual belongs to" in broken
+    assert "maillog_cli.alerts.evaluate:1 imports subprocess: only" in broken
+    assert "maillog_cli.alerts.evaluate:2 imports urllib.request: only" in broken
     assert "maillog_cli.commands.b:4 imports ..a: imports are absolute" in broken
     assert cycles(load_graph(trees)) == [["maillog_cli.commands.a", "maillog_cli.commands.b"]]

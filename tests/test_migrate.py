@@ -20,7 +20,7 @@ from maillog_cli.store.db import Store
 from maillog_cli.store.migrations import MIGRATIONS
 
 SCHEMA = """
-PRAGMA user_version = 5;
+PRAGMA user_version = 6;
 PRAGMA auto_vacuum = 2;
 PRAGMA journal_mode = wal;
 CREATE INDEX audit_action ON audit(action, created_at);
@@ -49,6 +49,16 @@ CREATE INDEX mta_queue_qid ON mta_queue(qid, host, first_at);
 -- index sqlite_autoindex_message_content_1 ON message_content
 -- index sqlite_autoindex_messages_1 ON messages
 -- index sqlite_autoindex_meta_1 ON meta
+CREATE TABLE alert_state (
+rule TEXT NOT NULL, -- the rule's name
+scope TEXT NOT NULL, -- the group (a domain, a sender …; '' for all)
+firing INTEGER NOT NULL, -- 1 while the alert is firing
+since TEXT, -- when it began firing
+last_sent TEXT, -- when it was last notified
+value REAL, -- the value at the last evaluation
+updated_at TEXT NOT NULL,
+PRIMARY KEY (rule, scope)
+) WITHOUT ROWID;
 CREATE TABLE audit (
 id TEXT PRIMARY KEY,
 created_at TEXT NOT NULL,

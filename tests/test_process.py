@@ -149,6 +149,8 @@ HEADLESS_RUNS: dict[str, list[list[str]]] = {
     "prune": [["prune", "--before", "2000-01-01", "--dry-run"], ["db", "info"]],
     "export": [["export", "-o", "{tmp}/all.jsonl.gz"]],
     "stats": [["stats"], ["stats", "--by", "domain"]],
+    "check": [["check", "--no-notify"]],  # no rule file here: exit 1, and no Textual
+    "watch": [["watch"]],
     "demo": [["demo", "--out", "{tmp}/demo", "--messages", "5"]],
     # Loads the server and opens the store, then cannot listen on an address not ours: exit 1.
     "serve": [["serve", "--no-verify", "brevo", "--host", "203.0.113.1", "--port", "0"]],

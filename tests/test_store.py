@@ -22,6 +22,7 @@ TABLES = {
     "meta",
     "events_fts",
     "mta_queue",  # mail-server queue ids' partial state (store/mta_state.py)
+    "alert_state",
 }
 
 

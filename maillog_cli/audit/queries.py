@@ -278,6 +278,18 @@ def count_all(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM audit").fetchone()[0])
 
 
+def entries_per_day(conn: sqlite3.Connection, first_day: str, last_day: str) -> dict[str, int]:
+    """UTC day (YYYY-MM-DD) -> audit entries that day, from `first_day` to `last_day`
+    inclusive: the marks `stats` and the TUI's Stats tab put on their time axis, so a
+    change and a spike are seen together (an index range on audit_created)."""
+    cur = conn.execute(
+        "SELECT substr(created_at, 1, 10), count(*) FROM audit"
+        " WHERE created_at >= ? AND created_at < date(?, '+1 day') GROUP BY 1",
+        (first_day, last_day),
+    )
+    return {day: n for day, n in cur}
+
+
 ACTION_KEYS: tuple[str, ...] = (
     "action",
     "category",

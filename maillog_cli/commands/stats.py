@@ -113,7 +113,7 @@ def stats(
             return
         from maillog_cli.render.stats import print_overview
 
-        print_overview(result, _described(filters), chart, chosen)
+        print_overview(result, _described(filters), chart, chosen, _audit_days(store, result))
         return
     from maillog_cli.commands.listing import plus_one, up_to_limit
 
@@ -137,6 +137,14 @@ def stats(
     print_breakdown(rows, by.value, _described(filters))
     if chart and by.value != "day":
         print_chart(core.series(store, filters, chart=True), lines=chosen)
+
+
+def _audit_days(store: Any, result: dict[str, Any]) -> dict[str, int]:
+    """The audit entries per day over the chart's days (its marks on the time axis)."""
+    from maillog_cli.audit.queries import entries_per_day
+
+    days = result["series"]
+    return entries_per_day(store.conn, days[0]["day"], days[-1]["day"]) if days else {}
 
 
 def _write(rows: list[dict[str, Any]], key: str, fmt: OutputFormat) -> None:

@@ -53,6 +53,7 @@ def print_overview(
     filters_described: str | None,
     chart: bool,
     lines: tuple[str, ...] = DEFAULT_LINES,
+    audit_days: dict[str, int] | None = None,
 ) -> None:
     """The totals, one row per outcome with its rate, the other counts, and the chart."""
     out = console()
@@ -98,7 +99,7 @@ def print_overview(
     if checks:
         out.print(Text.assemble(("authentication: ", "bold"), " · ".join(checks)))
     if chart:
-        print_chart(o["series"], out, lines)
+        print_chart(o["series"], out, lines, audit_days)
 
 
 def _threshold_note() -> str:
@@ -173,6 +174,7 @@ def print_chart(
     series: list[dict[str, Any]],
     out: Console | None = None,
     lines: tuple[str, ...] = DEFAULT_LINES,
+    audit_days: dict[str, int] | None = None,
 ) -> None:
     """Sparklines per day — by default sent, delivery, bounce, complaint and open rate
     (`lines` chooses among CHART_LINES) — with a labelled date axis.
@@ -228,7 +230,22 @@ def print_chart(
         threshold = THRESHOLDS.get(key, 0.0)
         mark = "!" if threshold and peak > threshold else ""
         line(key, values, max(peak, threshold), f"peak {_pct(peak)}{mark}", style)
+    if audit_days:
+        out.print(_audit_row(bks, audit_days, cell), no_wrap=True, overflow="crop")
     out.print(_axis([b.first for b in bks], cell), no_wrap=True, overflow="crop")
+
+
+def _audit_row(bks: list[Any], audit_days: dict[str, int], cell: int) -> Text:
+    """`audit      ◆    ◆◆  3 entries`: a mark under each column with audit entries (who
+    changed what: `maillog audit --since DAY`), so a change lines up with a spike."""
+    text = Text("audit".ljust(_LABEL_WIDTH))
+    total = 0
+    for b in bks:
+        n = sum(v for day, v in audit_days.items() if b.first <= day <= b.last)
+        total += n
+        text.append(("◆" if n else " ") * cell, style="magenta" if n else "")
+    text.append(f"  {total:,} audit entr{'y' if total == 1 else 'ies'}")
+    return text
 
 
 def _axis(days: list[str], cell: int) -> Text:

@@ -346,10 +346,34 @@ def m005_mta_queue(conn: sqlite3.Connection) -> None:
     )
 
 
+def m006_alert_state(conn: sqlite3.Connection) -> None:
+    """What `maillog check` / `watch` last decided per alert rule and group, so an alert
+    fires once, repeats no more often than its `every` and resolves, across restarts.
+
+    Self-contained (one new table), so it can be renumbered freely.
+    """
+    run_script(
+        conn,
+        """
+        CREATE TABLE IF NOT EXISTS alert_state (
+            rule TEXT NOT NULL,           -- the rule's name
+            scope TEXT NOT NULL,          -- the group (a domain, a sender …; '' for all)
+            firing INTEGER NOT NULL,      -- 1 while the alert is firing
+            since TEXT,                   -- when it began firing
+            last_sent TEXT,               -- when it was last notified
+            value REAL,                   -- the value at the last evaluation
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (rule, scope)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial,
     m002_prunes,
     m003_monotonic_seq_and_application_id,
     m004_message_model,
     m005_mta_queue,
+    m006_alert_state,
 )

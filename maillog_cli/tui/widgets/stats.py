@@ -1,7 +1,8 @@
 """The Stats tab: `maillog stats`'s figures for the current filter (maillog_cli/stats.py).
 
 Shows the `stats --format json` object: messages, rates, messages by latest status, and the
-last 30 days of the per-day series as bars. If stats.py is missing, a placeholder says so.
+last 30 days of the per-day series as bars, a day with audit entries marked ◆. If stats.py
+is missing, a placeholder says so.
 """
 
 from __future__ import annotations
@@ -49,19 +50,30 @@ def stats_renderable(data: dict[str, Any], width: int) -> Any:
         top = max(counts) or 1
         bar_w = max(10, width - 30)
         chart = Text("\nPer day (messages)\n", style="bold")
+        audit = data.get("audit_days") or {}
         for d, n in zip(series[-30:], counts[-30:], strict=False):
             chart.append(f"{visible(d.get('day', ''))[:10]:<11}", style="dim")
             chart.append("█" * max(1 if n else 0, round(n / top * bar_w)), style="cyan")
-            chart.append(f" {n:,}\n")
+            chart.append(f" {n:,}")
+            changes = audit.get(d.get("day"), 0)
+            if changes:  # who changed what that day: the Audit tab
+                chart.append(f"  ◆ {changes} audit", style="magenta")
+            chart.append("\n")
         parts.append(chart)
     return Group(*parts)
 
 
 def compute(source: Source, filters: Filters) -> dict[str, Any]:
     """stats.overview: the `maillog stats --format json` object ."""
+    from maillog_cli.audit.queries import entries_per_day
     from maillog_cli.stats import overview
 
-    return source.locked(overview, filters)
+    data = source.locked(overview, filters)
+    days = data.get("series") or []
+    if days:
+        first, last = days[-30:][0]["day"], days[-1]["day"]
+        data["audit_days"] = source.locked(lambda s: entries_per_day(s.conn, first, last))
+    return data
 
 
 class StatsView(VerticalScroll):
