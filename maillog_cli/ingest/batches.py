@@ -10,6 +10,7 @@ from typing import Any
 
 from maillog_cli.ingest.records import FileResult
 from maillog_cli.model import AuditEntry, Event, Restored, Skip, StoredMessage
+from maillog_cli.store import identity
 from maillog_cli.store.db import Store, event_row
 
 BATCH = 5000
@@ -82,6 +83,7 @@ class Ingest:
                 self.result.contents += new
 
     def _save_content(self, item: StoredMessage) -> None:
+        item.message_id = identity.join_content(self.store.conn, item.message_id)
         if self.store.save_content(item):
             self.result.contents += 1
         self.store.conn.execute("INSERT OR IGNORE INTO touched VALUES (?)", (item.message_id,))
@@ -109,6 +111,8 @@ class Ingest:
     def _write_events(
         self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]
     ) -> None:
+        # One email, one message: ids that meet stored ones join them (store/identity.py).
+        rows, ids, aliases = identity.join_rows(self.store.conn, rows, aliases)
         new = self.store.insert_rows(rows)
         self.result.new += new
         self.result.duplicates += len(rows) - new

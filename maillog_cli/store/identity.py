@@ -1,0 +1,266 @@
+"""One email, one message: joining the ids that name the same email, in any import order.
+
+Every source names an email by its own id (SES's `mail.messageId`, SendGrid's send id, an
+.eml's Message-ID …) and often by others too (`Event.aliases`: the RFC Message-ID, a
+second provider id, an `anymail_id` the sender attached). A message is a group of ids: its
+`message_id` and the `message_aliases` rows that point at it. When an import brings ids
+that meet a stored group under another id, or meet two groups, they become one message:
+events, stored email, message facts and aliases move under one id, and every other id
+stays an alias — so `show`, `resend` and `--message-id` find it by any of them.
+
+The id a group is stored under depends only on the group, never on which part came first:
+- ids from one provider only: that provider's own message id (formats.md names the field);
+  if one provider gave two ids for one email, its kind of id first (SES, SendGrid,
+  Postmark … ids without @; Mailgun, Postal, Brevo … the Message-ID), then the smallest;
+- from two or more sources (providers, or a provider and a raw email): the RFC Message-ID
+  (an id with @; the smallest if several), else a source's own id, the smallest.
+Ids that cannot name one email never join anything: blank, `<>`, placeholders such as
+`null` or `0`, and ids under MIN_LENGTH characters (a small counter is reused by others).
+
+Called once per batch from the import's write path (ingest/batches.py); the common case
+costs two indexed lookups per batch and rewrites nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+MIN_LENGTH = 8
+PLACEHOLDERS = frozenset({"null", "none", "nil", "undefined", "unknown", "n/a", "na", "-"})
+# The providers whose own message id is not the RFC Message-ID (formats.md, "message_id").
+OWN_ID_PROVIDERS = frozenset(
+    {"ses", "sendgrid", "postmark", "resend", "sparkpost", "mandrill", "mailjet"}
+)
+RAW_EMAIL = "email"  # the source of events without a provider: .eml, mbox, Maildir
+_MID = 1  # the message_id position in a row made by store.db.event_row
+_PROVIDER = 3
+
+Row = tuple[Any, ...]
+
+
+def joinable(ident: str | None) -> bool:
+    """Whether an id may join two records: one that only one email can carry."""
+    if not ident:
+        return False
+    s = ident.strip().strip("<>").strip()
+    if len(s) < MIN_LENGTH or s.lower() in PLACEHOLDERS:
+        return False
+    return len(set(s)) > 1  # 00000000, xxxxxxxx
+
+
+def is_rfc(ident: str) -> bool:
+    """An RFC 5322 Message-ID (`local@domain`), as opposed to a provider's own id."""
+    return "@" in ident
+
+
+def canonical(ids: Iterable[str], providers: set[str], primaries: set[str]) -> str:
+    """The id a group is stored under (see the module docstring); a function of the group."""
+    if len(providers) >= 2:
+        return min(ids, key=lambda i: (not is_rfc(i), i not in primaries, i))
+    if len(primaries) == 1:
+        return next(iter(primaries))
+    prefer_rfc = not (providers & OWN_ID_PROVIDERS)
+    return min(primaries, key=lambda i: (is_rfc(i) != prefer_rfc, i))
+
+
+class _Groups:
+    """Union-find over ids."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+
+    def components(self) -> list[set[str]]:
+        out: dict[str, set[str]] = {}
+        for x in list(self.parent):
+            out.setdefault(self.find(x), set()).add(x)
+        return list(out.values())
+
+
+def _json(values: Iterable[str]) -> str:
+    return json.dumps(sorted(values))
+
+
+def _stored_ids(conn: sqlite3.Connection, wanted: set[str]) -> tuple[dict[str, str], set[str]]:
+    """Which of `wanted` the store knows: alias → its message, and ids that are messages
+    (stored rows, or written earlier in this import: the `touched` table)."""
+    if not wanted:
+        return {}, set()
+    param = _json(wanted)
+    aliases = dict(
+        conn.execute(
+            "SELECT alias, message_id FROM message_aliases"
+            " WHERE alias IN (SELECT value FROM json_each(?))",
+            (param,),
+        )
+    )
+    messages = {
+        r[0]
+        for r in conn.execute(
+            "SELECT message_id FROM messages WHERE message_id IN (SELECT value FROM json_each(?))"
+            " UNION SELECT message_id FROM temp.touched"
+            " WHERE message_id IN (SELECT value FROM json_each(?))",
+            (param, param),
+        )
+    }
+    return aliases, messages
+
+
+def _group_facts(conn: sqlite3.Connection, mids: set[str]) -> tuple[set[str], set[str]]:
+    """All ids of the stored messages `mids` (their aliases) and the sources of their events
+    (a message with a stored email and no events yet counts as a raw email)."""
+    param = _json(mids)
+    ids = {
+        r[0]
+        for r in conn.execute(
+            "SELECT alias FROM message_aliases WHERE message_id IN (SELECT value FROM json_each(?))",
+            (param,),
+        )
+    }
+    rows = conn.execute(
+        "SELECT message_id, coalesce(provider, ?) FROM events"
+        " WHERE message_id IN (SELECT value FROM json_each(?)) GROUP BY 1, 2",
+        (RAW_EMAIL, param),
+    ).fetchall()
+    providers = {r[1] for r in rows}
+    if {r[0] for r in rows} != mids:
+        providers.add(RAW_EMAIL)
+    return ids, providers
+
+
+def merge(conn: sqlite3.Connection, old: str, new: str) -> None:
+    """Move everything stored under `old` to `new`; `old` becomes an alias of `new`.
+
+    Events keep their ids (so re-importing either source still adds nothing); the stored
+    email, the message's own facts (headers, auth results, size …) and the resend link
+    move; the event aggregates are recomputed by the refresh that ends the import.
+    """
+    conn.execute("UPDATE events SET message_id = ? WHERE message_id = ?", (new, old))
+    conn.execute(
+        "INSERT OR IGNORE INTO message_content(message_id, raw)"
+        " SELECT ?, raw FROM message_content WHERE message_id = ?",
+        (new, old),
+    )
+    conn.execute("DELETE FROM message_content WHERE message_id = ?", (old,))
+    _merge_message_row(conn, old, new)
+    conn.execute("UPDATE messages SET resent_from = ? WHERE resent_from = ?", (new, old))
+    conn.execute("UPDATE message_aliases SET message_id = ? WHERE message_id = ?", (new, old))
+    conn.execute(
+        "INSERT OR REPLACE INTO message_aliases(alias, message_id) VALUES (?, ?)", (old, new)
+    )
+    conn.execute("DELETE FROM message_aliases WHERE alias = ?", (new,))
+    conn.execute("INSERT OR IGNORE INTO temp.touched VALUES (?)", (new,))
+
+
+def _merge_message_row(conn: sqlite3.Connection, old: str, new: str) -> None:
+    """The messages row of `old` folded into `new`'s: what `new` lacks is taken from `old`."""
+    if not conn.execute("SELECT 1 FROM messages WHERE message_id = ?", (old,)).fetchone():
+        return
+    if not conn.execute("SELECT 1 FROM messages WHERE message_id = ?", (new,)).fetchone():
+        conn.execute("UPDATE messages SET message_id = ? WHERE message_id = ?", (new, old))
+        return
+    cols = [r[1] for r in conn.execute("PRAGMA main.table_info(messages)") if r[1] != "message_id"]
+    sets = []
+    for c in cols:
+        other = f"(SELECT o.{c} FROM messages o WHERE o.message_id = :old)"
+        if c == "first_seen":
+            sets.append(f"{c} = min(coalesce({c}, {other}), coalesce({other}, {c}))")
+        elif c == "has_content":
+            sets.append(f"{c} = max({c}, {other})")
+        else:
+            sets.append(f"{c} = coalesce({c}, {other})")
+    conn.execute(
+        f"UPDATE messages SET {', '.join(sets)} WHERE message_id = :new", {"old": old, "new": new}
+    )
+    conn.execute("DELETE FROM messages WHERE message_id = ?", (old,))
+
+
+def join(
+    conn: sqlite3.Connection,
+    primaries: dict[str, set[str]],
+    providers: dict[str, set[str]],
+) -> dict[str, str]:
+    """Join a batch's ids with the store's; returns {batch id: the id to store it under}
+    for the batch ids that move, after merging the stored messages that are now one.
+
+    `primaries` maps each message id of the batch to its joinable aliases; `providers`
+    the sources that named it.
+    """
+    groups = _Groups()
+    wanted: set[str] = set()
+    for p, aliases in primaries.items():
+        groups.find(p)
+        if not joinable(p):
+            continue  # a counter or placeholder: threads with itself, joins nothing
+        wanted.add(p)
+        for a in aliases:
+            groups.union(p, a)
+            wanted.add(a)
+    stored_alias, stored_msg = _stored_ids(conn, wanted)
+    for a, mid in stored_alias.items():
+        groups.union(a, mid)
+    known = set(stored_alias) | stored_msg
+    moves: dict[str, str] = {}
+    for comp in groups.components():
+        batch = {p for p in comp if p in primaries}
+        stored = (stored_msg & comp) | {stored_alias[a] for a in comp if a in stored_alias}
+        if not stored and len(batch) == 1:
+            continue  # a new email, under its own id
+        if stored == batch and len(batch) == 1 and comp <= known | batch:
+            continue  # an email already stored under this id, nothing new about it
+        ids, sources = _group_facts(conn, stored) if stored else (set(), set())
+        for p in batch:
+            sources |= providers.get(p) or {RAW_EMAIL}
+        target = canonical(comp | ids | stored, sources, stored | batch)
+        for old in stored - {target}:
+            merge(conn, old, target)
+        moves.update({p: target for p in batch if p != target})
+    return moves
+
+
+def join_rows(
+    conn: sqlite3.Connection, rows: Sequence[Row], aliases: set[tuple[str, str]]
+) -> tuple[list[Row], set[tuple[str]], set[tuple[str, str]]]:
+    """A batch of event rows joined with the store: the rows (moved where their email is
+    stored under another id), the message ids they touch and the alias rows to add."""
+    primaries: dict[str, set[str]] = {}
+    providers: dict[str, set[str]] = {}
+    for row in rows:
+        mid = row[_MID]
+        if mid:
+            primaries.setdefault(mid, set())
+            providers.setdefault(mid, set()).add(row[_PROVIDER] or RAW_EMAIL)
+    for a, mid in aliases:
+        if a != mid and joinable(a):
+            primaries.setdefault(mid, set()).add(a)
+    moves = join(conn, primaries, providers)
+    out = list(rows)
+    if moves:
+        out = [r[:_MID] + (moves[r[_MID]],) + r[_MID + 1 :] if r[_MID] in moves else r for r in out]
+    pairs = {(a, moves.get(p, p)) for p, al in primaries.items() if joinable(p) for a in al}
+    pairs |= set(moves.items())
+    pairs = {(a, m) for a, m in pairs if a != m}
+    ids = {(moves.get(p, p),) for p in primaries}
+    return out, ids, pairs
+
+
+def join_content(conn: sqlite3.Connection, message_id: str) -> str:
+    """The id a stored email goes under: its Message-ID, or the id of the message it joins."""
+    moves = join(conn, {message_id: set()}, {message_id: {RAW_EMAIL}})
+    return moves.get(message_id, message_id)
