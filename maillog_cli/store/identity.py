@@ -122,9 +122,9 @@ def _stored_ids(conn: sqlite3.Connection, wanted: set[str]) -> tuple[dict[str, s
     return aliases, messages
 
 
-def _group_facts(conn: sqlite3.Connection, mids: set[str]) -> tuple[set[str], set[str]]:
-    """All ids of the stored messages `mids` (their aliases) and the sources of their events
-    (a message with a stored email and no events yet counts as a raw email)."""
+def _group_facts(conn: sqlite3.Connection, mids: set[str]) -> tuple[set[str], dict[str, set[str]]]:
+    """All ids of the stored messages `mids` (their aliases), and the sources of each one's
+    events (a message with a stored email and no events yet counts as a raw email)."""
     param = _json(mids)
     ids = {
         r[0]
@@ -133,15 +133,29 @@ def _group_facts(conn: sqlite3.Connection, mids: set[str]) -> tuple[set[str], se
             (param,),
         )
     }
-    rows = conn.execute(
+    sources: dict[str, set[str]] = {m: set() for m in mids}
+    for mid, provider in conn.execute(
         "SELECT message_id, coalesce(provider, ?) FROM events"
         " WHERE message_id IN (SELECT value FROM json_each(?)) GROUP BY 1, 2",
         (RAW_EMAIL, param),
-    ).fetchall()
-    providers = {r[1] for r in rows}
-    if {r[0] for r in rows} != mids:
-        providers.add(RAW_EMAIL)
-    return ids, providers
+    ):
+        sources[mid].add(provider)
+    for found in sources.values():
+        if not found:
+            found.add(RAW_EMAIL)
+    return ids, sources
+
+
+def _one_source_twice(units: Iterable[set[str]]) -> bool:
+    """Whether two of the emails about to join come from one source: a provider names one
+    email by one id, so two of its ids are two emails that share an alias (a transmission,
+    a reused custom id) and must stay apart."""
+    seen: set[str] = set()
+    for unit in units:
+        if seen & unit:
+            return True
+        seen |= unit
+    return False
 
 
 def merge(conn: sqlite3.Connection, old: str, new: str) -> None:
@@ -224,8 +238,12 @@ def join(
             continue  # a new email, under its own id
         if stored == batch and len(batch) == 1 and comp <= known | batch:
             continue  # an email already stored under this id, nothing new about it
-        ids, sources = _group_facts(conn, stored) if stored else (set(), set())
-        for p in batch:
+        ids, stored_sources = _group_facts(conn, stored) if stored else (set(), {})
+        new = {p: providers.get(p) or {RAW_EMAIL} for p in batch - known}
+        if _one_source_twice([*stored_sources.values(), *new.values()]):
+            continue
+        sources = set().union(*stored_sources.values(), *new.values())
+        for p in batch & known:
             sources |= providers.get(p) or {RAW_EMAIL}
         target = canonical(comp | ids | stored, sources, stored | batch)
         for old in stored - {target}:
