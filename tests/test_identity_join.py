@@ -317,3 +317,103 @@ def test_the_joined_message_is_the_same_in_either_order(cli, tmp_path: Path, nam
             assert cli("--db", str(db), "import", str(path)).exit_code == 0
         states.append(_state(db))
     assert states[0] == states[1]
+
+
+def test_joined_messages_survive_export_and_import_byte_identical(
+    cli, tmp_path: Path, db_path: Path
+) -> None:
+    for name in ("ses-eml", "sendgrid-eml", "sparkpost-eml"):
+        p = PAIRINGS[name]()
+        for src in (p.b, p.a):  # the email first: its message is then merged into
+            src.name = f"{name}-{src.name}"
+            _import(cli, tmp_path, src)
+    assert _messages(db_path) == [(RFC_ID, 1)]  # one email, told by three providers
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert cli("export", "-o", a).exit_code == 0
+    restored = tmp_path / "restored.db"
+    assert cli("--db", restored, "import", a).exit_code == 0
+    assert cli("--db", restored, "export", "-o", b).exit_code == 0
+    assert a.read_bytes() == b.read_bytes()
+    assert _state(restored) == _state(db_path)
+    for ident in (SES_ID, SG_SHORT, SP_ID, ANYMAIL_ID):
+        assert "Thank you" in cli("--db", restored, "show", ident, "--raw").stdout
+
+
+def test_one_transmission_to_two_recipients_stays_two_emails(
+    cli, tmp_path: Path, db_path: Path
+) -> None:
+    """SparkPost's transmission id (and metadata set once per transmission) is shared by
+    every recipient's email: it must not merge them."""
+    records = [
+        sparkpost("0004f1e2d3c4b5a60001", "ann@example.org", "spev-a"),
+        sparkpost("0004f1e2d3c4b5a60002", "ben@example.org", "spev-b"),
+    ]
+    for record in records:  # one file each: the second meets the first in the store
+        _import(
+            cli,
+            tmp_path,
+            Source(f"{record['msys']['message_event']['event_id']}.json", json.dumps([record])),
+        )
+    _import(cli, tmp_path, Source("both.json", json.dumps(records)))  # and within one batch
+    assert len(_messages(db_path)) == 2
+    r = cli("show", SP_TX, "--format", "json")
+    assert r.exit_code != 0 or len(json.loads(r.stdout)["events"]) == 1
+
+
+@pytest.mark.parametrize("blank", ["", "<>", " < > ", "null", "0", "none", "12"])
+def test_a_blank_or_reused_id_never_joins_two_emails(
+    cli, tmp_path: Path, db_path: Path, blank: str
+) -> None:
+    """Two different emails from two providers whose RFC id field is empty or a placeholder."""
+    ses_record = json.loads(ses(rfc=None).text)
+    ses_record["mail"]["commonHeaders"]["messageId"] = blank
+    _import(cli, tmp_path, Source("ses.jsonl", jsonl(ses_record)))
+    _import(
+        cli,
+        tmp_path,
+        Source(
+            "sg.json",
+            sendgrid(rfc=None).text.replace(
+                '"sg_message_id"', f'"smtp-id": {json.dumps(blank)}, "sg_message_id"'
+            ),
+        ),
+    )
+    _import(
+        cli,
+        tmp_path,
+        Source("resend.jsonl", resend().text.replace(json.dumps(f"<{RFC_ID}>"), json.dumps(blank))),
+    )
+    messages = sorted(m for m, _ in _messages(db_path))
+    assert messages == sorted([SES_ID, SG_SHORT, RS_ID])
+
+
+def test_a_second_send_with_the_same_message_id_stays_a_second_email(
+    cli, tmp_path: Path, db_path: Path
+) -> None:
+    """One provider names one email by one id: two SES sends that reuse a Message-ID are
+    two emails, even after the Message-ID joined the first to its .eml."""
+    _import(cli, tmp_path, sent())
+    _import(cli, tmp_path, ses())
+    _import(cli, tmp_path, Source("ses2.jsonl", ses("0100018f00aa11bb-ses-9999-000000").text))
+    assert len(_messages(db_path)) == 2
+    assert cli("show", "0100018f00aa11bb-ses-9999-000000").exit_code == 0
+
+
+def test_later_events_of_a_joined_email_go_to_it(cli, tmp_path: Path, db_path: Path) -> None:
+    """After the join, an event that names the email only by the provider's id (an open:
+    no Message-ID) lands on the joined message."""
+    _import(cli, tmp_path, ses())
+    _import(cli, tmp_path, sent())
+    record = json.loads(ses(rfc=None).text)
+    record["eventType"] = "Open"
+    del record["delivery"]
+    record["open"] = {
+        "timestamp": "2024-06-10T11:00:00.000Z",
+        "ipAddress": "198.51.100.9",
+        "userAgent": "Mail",
+    }
+    _import(cli, tmp_path, Source("open.jsonl", jsonl(record)))
+    assert _messages(db_path) == [(RFC_ID, 1)]
+    assert _event_ids(db_path) == {RFC_ID}
+    shown = json.loads(cli("show", SES_ID, "--format", "json").stdout)
+    assert [e["status"] for e in shown["events"]][-1] == "opened"
