@@ -9,7 +9,7 @@ events, stored email, message facts and aliases move under one id, and every oth
 stays an alias — so `show`, `resend` and `--message-id` find it by any of them.
 
 The id a group is stored under depends only on the group, never on which part came first:
-- ids from one provider only: that provider's own message id (formats.md names the field);
+- ids from one provider only: that provider's own message id (docs/providers.md names the field);
   if one provider gave two ids for one email, its kind of id first (SES, SendGrid,
   Postmark … ids without @; Mailgun, Postal, Brevo … the Message-ID), then the smallest;
 - from two or more sources (providers, or a provider and a raw email): the RFC Message-ID
@@ -30,7 +30,7 @@ from typing import Any
 
 MIN_LENGTH = 8
 PLACEHOLDERS = frozenset({"null", "none", "nil", "undefined", "unknown", "n/a", "na", "-"})
-# The providers whose own message id is not the RFC Message-ID (formats.md, "message_id").
+# The providers whose own message id is not the RFC Message-ID (docs/providers.md, "Message id").
 OWN_ID_PROVIDERS = frozenset(
     {"ses", "sendgrid", "postmark", "resend", "sparkpost", "mandrill", "mailjet"}
 )
