@@ -43,12 +43,10 @@ Row = tuple[Any, ...]
 
 def joinable(ident: str | None) -> bool:
     """Whether an id may join two records: one that only one email can carry."""
-    if not ident:
+    if not ident or len(ident) < MIN_LENGTH:
         return False
-    s = ident.strip().strip("<>").strip()
-    if len(s) < MIN_LENGTH or s.lower() in PLACEHOLDERS:
-        return False
-    return len(set(s)) > 1  # 00000000, xxxxxxxx
+    s = ident.strip("<> \t")
+    return len(s) >= MIN_LENGTH and s.lower() not in PLACEHOLDERS and s.count(s[0]) != len(s)
 
 
 def is_rfc(ident: str) -> bool:
@@ -94,31 +92,37 @@ class _Groups:
 
 
 def _json(values: Iterable[str]) -> str:
-    return json.dumps(sorted(values))
+    return json.dumps(list(values))
 
 
 def _stored_ids(conn: sqlite3.Connection, wanted: set[str]) -> tuple[dict[str, str], set[str]]:
     """Which of `wanted` the store knows: alias → its message, and ids that are messages
-    (stored rows, or written earlier in this import: the `touched` table)."""
+    (stored rows, or written earlier in this import: the `touched` table). An alias is never
+    a message's own id, so only the ids that are not aliases are looked for as messages."""
     if not wanted:
         return {}, set()
-    param = _json(wanted)
     aliases = dict(
         conn.execute(
             "SELECT alias, message_id FROM message_aliases"
             " WHERE alias IN (SELECT value FROM json_each(?))",
-            (param,),
+            (_json(wanted),),
         )
     )
-    messages = {
-        r[0]
-        for r in conn.execute(
-            "SELECT message_id FROM messages WHERE message_id IN (SELECT value FROM json_each(?))"
-            " UNION SELECT message_id FROM temp.touched"
-            " WHERE message_id IN (SELECT value FROM json_each(?))",
-            (param, param),
-        )
-    }
+    messages: set[str] = set()
+    rest = wanted.difference(aliases)
+    for table in ("main.messages", "temp.touched"):
+        if not rest:
+            break
+        found = {
+            r[0]
+            for r in conn.execute(
+                f"SELECT message_id FROM {table}"
+                " WHERE message_id IN (SELECT value FROM json_each(?))",
+                (_json(rest),),
+            )
+        }
+        messages |= found
+        rest -= found
     return aliases, messages
 
 
@@ -210,25 +214,26 @@ def join(
     primaries: dict[str, set[str]],
     providers: dict[str, set[str]],
 ) -> dict[str, str]:
-    """Join a batch's ids with the store's; returns {batch id: the id to store it under}
-    for the batch ids that move, after merging the stored messages that are now one.
+    """Join a batch's ids with the store's; returns {id: the id to store it under} for the
+    batch ids that move, after merging the stored messages that are now one.
 
     `primaries` maps each message id of the batch to its joinable aliases; `providers`
     the sources that named it.
     """
-    groups = _Groups()
-    wanted: set[str] = set()
-    for p, aliases in primaries.items():
-        groups.find(p)
-        if not joinable(p):
-            continue  # a counter or placeholder: threads with itself, joins nothing
-        wanted.add(p)
-        for a in aliases:
-            groups.union(p, a)
-            wanted.add(a)
+    links = {p: al for p, al in primaries.items() if joinable(p)}  # the rest joins nothing
+    wanted = set(links).union(*links.values())
     stored_alias, stored_msg = _stored_ids(conn, wanted)
+    hard = _to_join(links, stored_alias, stored_msg)
+    if not hard:
+        return {}
+    groups = _Groups()
+    for p in hard:
+        groups.find(p)
+        for a in links[p]:
+            groups.union(p, a)
     for a, mid in stored_alias.items():
-        groups.union(a, mid)
+        if a in groups.parent:
+            groups.union(a, mid)
     known = set(stored_alias) | stored_msg
     moves: dict[str, str] = {}
     for comp in groups.components():
@@ -236,7 +241,7 @@ def join(
         stored = (stored_msg & comp) | {stored_alias[a] for a in comp if a in stored_alias}
         if not stored and len(batch) == 1:
             continue  # a new email, under its own id
-        if stored == batch and len(batch) == 1 and comp <= known | batch:
+        if stored == batch and len(batch) == 1 and all(i in known or i in batch for i in comp):
             continue  # an email already stored under this id, nothing new about it
         ids, stored_sources = _group_facts(conn, stored) if stored else (set(), {})
         new = {p: providers.get(p) or {RAW_EMAIL} for p in batch - known}
@@ -248,8 +253,35 @@ def join(
         target = canonical(comp | ids | stored, sources, stored | batch)
         for old in stored - {target}:
             merge(conn, old, target)
-        moves.update({p: target for p in batch if p != target})
+        moves.update({p: target for p in batch | stored if p != target})
     return moves
+
+
+def _to_join(
+    links: dict[str, set[str]], stored_alias: dict[str, str], stored_msg: set[str]
+) -> set[str]:
+    """The batch ids that may join something: those that meet another batch id, a stored
+    message under another id, or bring a stored message new ids. Plain dict work, so that
+    the common batch (new emails, or more events of stored ones) costs nothing more."""
+    hard: set[str] = set()
+    owner: dict[str, str] = {}
+    for p, aliases in links.items():
+        for a in aliases:
+            first = owner.setdefault(a, p)
+            if first != p or a in links:
+                hard.update((first, p, a) if a in links else (first, p))
+    for p, aliases in links.items():
+        if p in hard:
+            continue
+        ids = (p, *aliases)
+        targets = {stored_alias[i] for i in ids if i in stored_alias}
+        targets.update(i for i in ids if i in stored_msg)
+        if not targets:
+            continue
+        if targets == {p} and all(a in stored_alias or a in stored_msg for a in aliases):
+            continue
+        hard.add(p)
+    return hard & set(links)
 
 
 def join_rows(
@@ -271,9 +303,10 @@ def join_rows(
     out = list(rows)
     if moves:
         out = [r[:_MID] + (moves[r[_MID]],) + r[_MID + 1 :] if r[_MID] in moves else r for r in out]
-    pairs = {(a, moves.get(p, p)) for p, al in primaries.items() if joinable(p) for a in al}
-    pairs |= set(moves.items())
-    pairs = {(a, m) for a, m in pairs if a != m}
+    pairs = {(a, moves.get(p, p)) for p, al in primaries.items() if al and joinable(p) for a in al}
+    if moves:
+        pairs |= set(moves.items())
+        pairs = {(a, m) for a, m in pairs if a != m}
     ids = {(moves.get(p, p),) for p in primaries}
     return out, ids, pairs
 
