@@ -417,3 +417,17 @@ def test_later_events_of_a_joined_email_go_to_it(cli, tmp_path: Path, db_path: P
     assert _event_ids(db_path) == {RFC_ID}
     shown = json.loads(cli("show", SES_ID, "--format", "json").stdout)
     assert [e["status"] for e in shown["events"]][-1] == "opened"
+
+
+def test_one_provider_alone_keeps_its_own_id_and_a_join_takes_the_message_id(
+    cli, tmp_path: Path, db_path: Path
+) -> None:
+    """The id events are listed under: the provider's own while it is the only source (the
+    field docs/providers.md names), the RFC Message-ID once a second source joins."""
+    _import(cli, tmp_path, ses())
+    _import(cli, tmp_path, sendgrid(rfc="other-7@shop.example.net"))
+    assert sorted(m for m, _ in _messages(db_path)) == sorted([SES_ID, SG_SHORT])
+    _import(cli, tmp_path, sent())
+    assert sorted(m for m, _ in _messages(db_path)) == sorted([RFC_ID, SG_SHORT])
+    rows = json.loads(cli("search", "--format", "json", "--limit", "0").stdout)
+    assert {r["message_id"] for r in rows if r["provider"] in ("ses", None)} == {RFC_ID}

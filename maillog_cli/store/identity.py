@@ -126,17 +126,20 @@ def _stored_ids(conn: sqlite3.Connection, wanted: set[str]) -> tuple[dict[str, s
     return aliases, messages
 
 
-def _group_facts(conn: sqlite3.Connection, mids: set[str]) -> tuple[set[str], dict[str, set[str]]]:
-    """All ids of the stored messages `mids` (their aliases), and the sources of each one's
-    events (a message with a stored email and no events yet counts as a raw email)."""
+def _group_facts(
+    conn: sqlite3.Connection, mids: set[str]
+) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """For the stored messages `mids`: each one's aliases, and the sources of its events (a
+    message with a stored email and no events yet counts as a raw email). One query each
+    for a whole batch: during a bulk load events may have no message_id index."""
     param = _json(mids)
-    ids = {
-        r[0]
-        for r in conn.execute(
-            "SELECT alias FROM message_aliases WHERE message_id IN (SELECT value FROM json_each(?))",
-            (param,),
-        )
-    }
+    aliases: dict[str, set[str]] = {m: set() for m in mids}
+    for alias, mid in conn.execute(
+        "SELECT alias, message_id FROM message_aliases"
+        " WHERE message_id IN (SELECT value FROM json_each(?))",
+        (param,),
+    ):
+        aliases[mid].add(alias)
     sources: dict[str, set[str]] = {m: set() for m in mids}
     for mid, provider in conn.execute(
         "SELECT message_id, coalesce(provider, ?) FROM events"
@@ -147,7 +150,7 @@ def _group_facts(conn: sqlite3.Connection, mids: set[str]) -> tuple[set[str], di
     for found in sources.values():
         if not found:
             found.add(RAW_EMAIL)
-    return ids, sources
+    return aliases, sources
 
 
 def _one_source_twice(units: Iterable[set[str]]) -> bool:
@@ -162,28 +165,36 @@ def _one_source_twice(units: Iterable[set[str]]) -> bool:
     return False
 
 
-def merge(conn: sqlite3.Connection, old: str, new: str) -> None:
-    """Move everything stored under `old` to `new`; `old` becomes an alias of `new`.
+def merge(conn: sqlite3.Connection, moves: dict[str, str]) -> None:
+    """Move everything stored under each old id to its new one; the old id becomes an alias.
 
-    Events keep their ids (so re-importing either source still adds nothing); the stored
-    email, the message's own facts (headers, auth results, size …) and the resend link
-    move; the event aggregates are recomputed by the refresh that ends the import.
+    Events keep their ids (so re-importing either source still adds nothing) and move in
+    one statement for the batch; the stored email, the message's own facts (headers, auth
+    results, size …) and the resend link move; the event aggregates are recomputed by the
+    refresh that ends the import.
     """
-    conn.execute("UPDATE events SET message_id = ? WHERE message_id = ?", (new, old))
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS id_moves (old TEXT PRIMARY KEY, new TEXT)")
+    conn.execute("DELETE FROM temp.id_moves")
+    conn.executemany("INSERT INTO temp.id_moves VALUES (?, ?)", moves.items())
     conn.execute(
-        "INSERT OR IGNORE INTO message_content(message_id, raw)"
-        " SELECT ?, raw FROM message_content WHERE message_id = ?",
-        (new, old),
+        "UPDATE events SET message_id = (SELECT new FROM temp.id_moves WHERE old = message_id)"
+        " WHERE message_id IN (SELECT old FROM temp.id_moves)"
     )
-    conn.execute("DELETE FROM message_content WHERE message_id = ?", (old,))
-    _merge_message_row(conn, old, new)
-    conn.execute("UPDATE messages SET resent_from = ? WHERE resent_from = ?", (new, old))
-    conn.execute("UPDATE message_aliases SET message_id = ? WHERE message_id = ?", (new, old))
-    conn.execute(
-        "INSERT OR REPLACE INTO message_aliases(alias, message_id) VALUES (?, ?)", (old, new)
-    )
-    conn.execute("DELETE FROM message_aliases WHERE alias = ?", (new,))
-    conn.execute("INSERT OR IGNORE INTO temp.touched VALUES (?)", (new,))
+    for old, new in moves.items():
+        conn.execute(
+            "INSERT OR IGNORE INTO message_content(message_id, raw)"
+            " SELECT ?, raw FROM message_content WHERE message_id = ?",
+            (new, old),
+        )
+        conn.execute("DELETE FROM message_content WHERE message_id = ?", (old,))
+        _merge_message_row(conn, old, new)
+        conn.execute("UPDATE messages SET resent_from = ? WHERE resent_from = ?", (new, old))
+        conn.execute("UPDATE message_aliases SET message_id = ? WHERE message_id = ?", (new, old))
+        conn.execute(
+            "INSERT OR REPLACE INTO message_aliases(alias, message_id) VALUES (?, ?)", (old, new)
+        )
+        conn.execute("DELETE FROM message_aliases WHERE alias = ?", (new,))
+        conn.execute("INSERT OR IGNORE INTO temp.touched VALUES (?)", (new,))
 
 
 def _merge_message_row(conn: sqlite3.Connection, old: str, new: str) -> None:
@@ -235,7 +246,7 @@ def join(
         if a in groups.parent:
             groups.union(a, mid)
     known = set(stored_alias) | stored_msg
-    moves: dict[str, str] = {}
+    todo: list[tuple[set[str], set[str], set[str]]] = []
     for comp in groups.components():
         batch = {p for p in comp if p in primaries}
         stored = (stored_msg & comp) | {stored_alias[a] for a in comp if a in stored_alias}
@@ -243,17 +254,25 @@ def join(
             continue  # a new email, under its own id
         if stored == batch and len(batch) == 1 and all(i in known or i in batch for i in comp):
             continue  # an email already stored under this id, nothing new about it
-        ids, stored_sources = _group_facts(conn, stored) if stored else (set(), {})
-        new = {p: providers.get(p) or {RAW_EMAIL} for p in batch - known}
-        if _one_source_twice([*stored_sources.values(), *new.values()]):
+        todo.append((comp, batch, stored))
+    every_stored = set().union(*(stored for _, _, stored in todo))
+    aliases_of, sources_of = _group_facts(conn, every_stored) if every_stored else ({}, {})
+    moves: dict[str, str] = {}
+    merges: dict[str, str] = {}
+    for comp, batch, stored in todo:
+        units = [sources_of[m] for m in stored]
+        units += [providers.get(p) or {RAW_EMAIL} for p in batch - known]
+        if _one_source_twice(units):
             continue
-        sources = set().union(*stored_sources.values(), *new.values())
+        sources = set().union(*units)
         for p in batch & known:
             sources |= providers.get(p) or {RAW_EMAIL}
-        target = canonical(comp | ids | stored, sources, stored | batch)
-        for old in stored - {target}:
-            merge(conn, old, target)
+        ids = comp.union(stored, *(aliases_of[m] for m in stored))
+        target = canonical(ids, sources, stored | batch)
+        merges.update({old: target for old in stored if old != target})
         moves.update({p: target for p in batch | stored if p != target})
+    if merges:
+        merge(conn, merges)
     return moves
 
 
