@@ -431,3 +431,22 @@ def test_one_provider_alone_keeps_its_own_id_and_a_join_takes_the_message_id(
     assert sorted(m for m, _ in _messages(db_path)) == sorted([RFC_ID, SG_SHORT])
     rows = json.loads(cli("search", "--format", "json", "--limit", "0").stdout)
     assert {r["message_id"] for r in rows if r["provider"] in ("ses", None)} == {RFC_ID}
+
+
+@pytest.mark.parametrize("exported", ["provider", "email"])
+def test_an_export_joins_the_email_another_store_holds(
+    cli, tmp_path: Path, db_path: Path, exported: str
+) -> None:
+    """`maillog import` of one store's export into a store that holds the other half of
+    the email: one message, its stored email found by the provider's id."""
+    other = tmp_path / "other.db"
+    first, second = (ses(), sent()) if exported == "provider" else (sent(), ses())
+    (tmp_path / first.name).write_text(first.text)
+    assert cli("--db", other, "import", tmp_path / first.name).exit_code == 0
+    out = tmp_path / "other.jsonl"
+    assert cli("--db", other, "export", "-o", out).exit_code == 0
+    _import(cli, tmp_path, second)
+    assert cli("import", out).exit_code == 0
+    assert _messages(db_path) == [(RFC_ID, 1)]
+    assert _event_ids(db_path) == {RFC_ID}
+    assert "Thank you" in cli("show", SES_ID, "--raw").stdout

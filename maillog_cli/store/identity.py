@@ -266,7 +266,7 @@ def join(
             continue
         sources = set().union(*units)
         for p in batch & known:
-            sources |= providers.get(p) or {RAW_EMAIL}
+            sources |= providers.get(p, set())
         ids = comp.union(stored, *(aliases_of[m] for m in stored))
         target = canonical(ids, sources, stored | batch)
         merges.update({old: target for old in stored if old != target})
@@ -334,3 +334,20 @@ def join_content(conn: sqlite3.Connection, message_id: str) -> str:
     """The id a stored email goes under: its Message-ID, or the id of the message it joins."""
     moves = join(conn, {message_id: set()}, {message_id: {RAW_EMAIL}})
     return moves.get(message_id, message_id)
+
+
+def join_restored_aliases(conn: sqlite3.Connection, pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Alias rows of our export form joined like an import's ids (an export of one store
+    may name, as an alias, an email another store holds under its own id); returns the
+    moved message ids."""
+    primaries: dict[str, set[str]] = {}
+    for alias, mid in pairs:
+        if alias != mid and joinable(alias):
+            primaries.setdefault(mid, set()).add(alias)
+    return join(conn, primaries, {}) if primaries else {}
+
+
+def current_id(conn: sqlite3.Connection, mid: str) -> str:
+    """The id a message is stored under now (it may have been joined into another)."""
+    row = conn.execute("SELECT message_id FROM message_aliases WHERE alias = ?", (mid,)).fetchone()
+    return str(row[0]) if row else mid
