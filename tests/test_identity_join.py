@@ -195,6 +195,36 @@ def resend() -> Source:
     return Source("resend.jsonl", jsonl(record))
 
 
+MD_ID = "7c1f9e2d4b6a80354f1e2d3c4b5a6978"
+BREVO_RFC = "202406100959.77120034501@smtp-relay.mailin.fr"
+
+
+def mandrill() -> Source:
+    msg = {
+        "_id": MD_ID,
+        "ts": 1718013590,
+        "email": RCPT,
+        "sender": SENDER,
+        "subject": "Your order 5532",
+        "state": "sent",
+        "metadata": {"anymail_id": ANYMAIL_ID},
+    }
+    return Source(
+        "mandrill.json", json.dumps([{"event": "send", "_id": MD_ID, "ts": 1718013600, "msg": msg}])
+    )
+
+
+def brevo() -> Source:
+    record = {
+        "event": "delivered",
+        "email": RCPT,
+        "message-id": f"<{BREVO_RFC}>",
+        "ts_epoch": 1718013604000,
+        "subject": "Your order 5532",
+    }
+    return Source("brevo.jsonl", jsonl(record))
+
+
 def sent(extra: str = "") -> Source:
     return Source("sent.eml", eml(extra=extra))
 
@@ -222,6 +252,18 @@ PAIRINGS: dict[str, Callable[[], Pairing]] = {
         with_ids(RFC_ID, SP_ID, ANYMAIL_ID),
         SP_ID,
         2,
+    ),
+    # Mandrill's events carry no Message-ID either: X-MC-Metadata in the sent copy
+    "mandrill-eml": lambda: Pairing(
+        mandrill(),
+        sent(f'X-MC-Metadata: {{"anymail_id": "{ANYMAIL_ID}"}}\r\n'),
+        with_ids(RFC_ID, MD_ID, ANYMAIL_ID),
+        MD_ID,
+        2,
+    ),
+    # Brevo names the email by the Message-ID it gave it
+    "brevo-eml": lambda: Pairing(
+        brevo(), Source("sent.eml", eml(BREVO_RFC)), with_ids(BREVO_RFC), BREVO_RFC, 2
     ),
     "resend-eml": lambda: Pairing(resend(), sent(), with_ids(RFC_ID, RS_ID), RS_ID, 2),
     # django-anymail's anymail_id: a SendGrid custom arg and Mailgun user-variables.
