@@ -492,3 +492,29 @@ def test_an_export_joins_the_email_another_store_holds(
     assert _messages(db_path) == [(RFC_ID, 1)]
     assert _event_ids(db_path) == {RFC_ID}
     assert "Thank you" in cli("show", SES_ID, "--raw").stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", ["provider-first", "email-first"])
+def test_a_bulk_load_joins_too(cli, tmp_path: Path, db_path: Path, order: str) -> None:
+    """A file big enough to be parsed in a second process and loaded in bulk (indexes
+    dropped) joins its email with the stored .eml like a small one."""
+    record = json.loads(ses().text)
+    lines = [json.dumps(record)]
+    for n in range(16000):  # other emails, to pass the bulk threshold
+        record["mail"]["messageId"] = f"0100018f00aa11bb-bulk-{n:06d}-000000"
+        record["mail"]["commonHeaders"]["messageId"] = f"<bulk-{n}@shop.example.net>"
+        record["mail"]["headers"] = [
+            {"name": "Message-ID", "value": f"<bulk-{n}@shop.example.net>"}
+        ]
+        lines.append(json.dumps(record))
+    big = Source("big-ses.jsonl", "\n".join(lines) + "\n")
+    assert len(big.text) >= 8 << 20
+    for src in (big, sent()) if order == "provider-first" else (sent(), big):
+        _import(cli, tmp_path, src)
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 16001
+        assert conn.execute(
+            "SELECT message_id, has_content, event_count FROM messages WHERE has_content"
+        ).fetchall() == [(RFC_ID, 1, 2)]
+    assert "Thank you" in cli("show", SES_ID, "--raw").stdout
