@@ -23,7 +23,7 @@ from maillog_cli.bounce import classify as bounces  # noqa: E402
 from maillog_cli.bounce.report import reclassify, summary  # noqa: E402
 from maillog_cli.bounce.suppress import suppression_list  # noqa: E402
 from maillog_cli.demo import BOUNCES, iter_events  # noqa: E402
-from maillog_cli.store.db import _INSERT_EVENT, Store  # noqa: E402
+from maillog_cli.store.db import _INSERT_EVENT, EVENT_COLUMNS, Store  # noqa: E402
 from maillog_cli.store.migrations import drop_fts_triggers  # noqa: E402
 from maillog_cli.store.query import build  # noqa: E402
 
@@ -31,7 +31,7 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def rows(events: int, all_bounces: bool):
-    """Tuples for _INSERT_EVENT, about 2.5 events per message, already classified.
+    """Rows for _INSERT_EVENT (in EVENT_COLUMNS order, so a new column cannot break it), about 2.5 events per message, already classified.
 
     all_bounces: every event becomes a bounce event (the demo's texts in turn), the
     worst case for reclassify.
@@ -44,12 +44,16 @@ def rows(events: int, all_bounces: bool):
         v = bounces.classify(e["status"], None, None, diag, None)
         if v is not None and diag:
             diag = f"<{e['recipient']}>: {diag}"
-        domain = e["recipient"].rsplit("@", 1)[1]
-        yield (
-            e["event_id"], e["message_id"], e["timestamp"], e["provider"], "outbound", e["status"], e["raw_status"],
-            e["sender"], e["recipient"], domain, e["subject"], None, None, diag,
-            v.bounce_class if v else None, v.bounce_reason if v else None, None, None, None, None,
-        )  # fmt: skip
+        row = dict.fromkeys(EVENT_COLUMNS)
+        row.update(
+            {k: e.get(k) for k in EVENT_COLUMNS if k in e},
+            direction="outbound",
+            recipient_domain=e["recipient"].rsplit("@", 1)[1],
+            diagnostic=diag,
+            bounce_class=v.bounce_class if v else None,
+            bounce_reason=v.bounce_reason if v else None,
+        )
+        yield tuple(row[c] for c in EVENT_COLUMNS)
         n += 1
         if n >= events:
             return

@@ -35,6 +35,7 @@ ORDER = (
     "tui",
     "sql",
     "demo",
+    "serve",
 )
 REFERENCE_HEAD = """\
 # Command reference
@@ -107,6 +108,11 @@ def detection_table() -> str:
         "",
         f"Raw email (`{email.NAME}`) is recognised by its first bytes: {email.SIGNATURE}.",
     ]
+    for name in importers.TEXT_LOGS:
+        m = importers.load(name)
+        lines.append(
+            f"Mail-server logs (`{m.NAME}`) are recognised by their first lines: {m.SIGNATURE}."
+        )
     return "\n".join(lines)
 
 

@@ -68,6 +68,7 @@ COMMANDS = (
     "stats",
     "tui",
     "demo",
+    "serve",
 )
 
 

@@ -13,8 +13,10 @@ cafile = "/etc/ssl/private-ca.pem"
 ```
 
 The file never holds a password: a key that names one (password, smtp_password, a
-secret or token: redaction.is_secret_key), in any table, is refused (a config file is copied, synced and shown far
-more often than an environment variable or a keyring entry).
+secret or token: redaction.is_secret_key), in any table but `[serve.<provider>]`, is refused (a config file is copied, synced and shown far
+more often than an environment variable or a keyring entry). The webhook secrets of
+`maillog serve` are the exception: they may live under `[serve.<provider>]`, and then the
+file must be readable by its owner only (mode 600), else it is refused.
 """
 
 from __future__ import annotations
@@ -52,13 +54,38 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     smtp = data.get("smtp", {})
     if not isinstance(smtp, dict):
         raise MaillogError(f"config file {p}: smtp must be a table ([smtp])")
-    found = next(secret_keys(data), None)
+    found = next(secret_keys({k: v for k, v in data.items() if k != "serve"}), None)
     if found is not None:
         raise MaillogError(
             f"config file {p} holds an SMTP password ({found}); remove it",
             "give the password in $MAILLOG_SMTP_PASSWORD or the system keyring (keyring set maillog-smtp USER)",
         )
+    _check_serve_secrets(p, data.get("serve"))
     return data
+
+
+# The keys of `[serve.<provider>]` that hold a secret (public keys, URLs, topic ARNs and
+# user names do not).
+WEBHOOK_SECRET_KEYS = frozenset({"signing_key", "secret", "key", "password", "token"})
+
+
+def _check_serve_secrets(path: Path, serve: Any) -> None:
+    """`[serve.<provider>]` may hold webhook secrets (`maillog serve` needs them at hand
+    while it runs), but then only the file's owner may read the file."""
+    if serve is None:
+        return
+    if not isinstance(serve, dict):
+        raise MaillogError(f"config file {path}: serve must be a table ([serve.PROVIDER])")
+    tables = [v for v in serve.values() if isinstance(v, dict)]
+    if not any(t.get(k) for t in tables for k in WEBHOOK_SECRET_KEYS):
+        return
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise MaillogError(
+            f"config file {path} holds webhook secrets ([serve.…]) but is readable by others"
+            f" (mode {mode:03o})",
+            f"chmod 600 {path}",
+        )
 
 
 def secret_keys(table: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[str]:

@@ -162,6 +162,7 @@ class GrowingFile:
         self.name = str(path)
         self.notice = notice
         self.pending = b""  # an unfinished last line, waiting for its newline
+        self.text_log = False  # a mail server's log (decided by the first lines read)
         self.missing = False
         try:
             self._open(from_start)
@@ -247,10 +248,19 @@ class GrowingFile:
             elif self.header is not None:
                 lines = self.header + lines
                 first -= 1  # the header we put in front is line "first - 1" of the chunk
-            if self.header is None:
+            if self.header is None and not self._mail_log(lines):
                 lines, first = self._skip_unreadable(lines, first)
             if lines.strip():
                 yield first, lines
+
+    def _mail_log(self, lines: bytes) -> bool:
+        """A mail server's log (Postfix, Exim): lines, not JSON records; its bad lines are
+        the importer's to report, with their line numbers."""
+        if not self.text_log:
+            from maillog_cli.importers.mta.lines import sniff
+
+            self.text_log = sniff(lines) is not None
+        return self.text_log
 
     def _skip_unreadable(self, lines: bytes, first: int) -> tuple[bytes, int]:
         """Drop (and report) leading lines that are not JSON: the pipeline judges a chunk's

@@ -63,11 +63,19 @@ GROUPS: dict[str, str] = {
     "provider": "m.provider",
     "type": "m.tag",
     "sender": "m.sender",
+    "hour": "substr(m.first_seen, 1, 13) || ':00'",  # pflogsumm's per-hour traffic (UTC)
+    # The host of the message's latest delivery attempt (a mail server's relay=, Exim's
+    # H=), kept by the mail-log correlation (store/mta_state.py); providers' have none.
+    "relay": "(SELECT q.relay FROM mta_queue q WHERE q.message_id = m.message_id)",
 }
-TIME_GROUPS = frozenset({"day", "week"})
+TIME_GROUPS = frozenset({"day", "week", "hour"})
 SORTS: tuple[str, ...] = ("attention", "volume", "key")
 
-_ENGAGED = "coalesce(m.opened_at, m.clicked_at, m.complained_at, m.unsubscribed_at) IS NOT NULL"
+# Engaged: an engagement event, or open/click counts an email log states without events.
+_ENGAGED = (
+    "(coalesce(m.opened_at, m.clicked_at, m.complained_at, m.unsubscribed_at) IS NOT NULL"
+    " OR m.open_count > 0 OR m.click_count > 0)"
+)
 _OUTCOME = f"""CASE
     WHEN m.last_status IN ('delivered', 'bounced') THEN m.last_status
     WHEN coalesce(m.last_status, 'queued') IN ('queued', 'sent', 'deferred') AND {_ENGAGED}
@@ -89,8 +97,8 @@ _COUNTS: tuple[tuple[str, str], ...] = (
     ("deferred", "sum(outcome = 'deferred')"),
     ("unconfirmed", "sum(outcome = 'unconfirmed')"),
     ("complained", "sum(outcome IS NOT NULL AND complained_at IS NOT NULL)"),
-    ("opened", "sum(outcome IS NOT NULL AND opened_at IS NOT NULL)"),
-    ("clicked", "sum(outcome IS NOT NULL AND clicked_at IS NOT NULL)"),
+    ("opened", "sum(outcome IS NOT NULL AND (opened_at IS NOT NULL OR open_count > 0))"),
+    ("clicked", "sum(outcome IS NOT NULL AND (clicked_at IS NOT NULL OR click_count > 0))"),
     ("unsubscribed", "sum(outcome IS NOT NULL AND unsubscribed_at IS NOT NULL)"),
     ("queued", "sum(outcome IS NULL AND coalesce(last_status, 'queued') = 'queued')"),
     ("dropped", "sum(last_status = 'dropped')"),
@@ -283,7 +291,7 @@ def breakdown(
     sort: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Counts and rates per day, ISO week, domain, provider, type (tag) or sender.
+    """Counts and rates per day, ISO week, hour, domain, provider, type (tag), sender or relay.
 
     Sorted by `sort`: "attention" (the worse of bounce and complaint rate relative to its
     threshold, worst first, then volume; the default but for day/week), "volume" (sent),

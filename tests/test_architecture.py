@@ -44,6 +44,8 @@ TYPER_ALLOWED = ("maillog_cli.commands", "maillog_cli.cli", "maillog_cli.options
 TYPER_ALLOWED += ("maillog_cli.context", "maillog_cli.completion_scripts")
 TEXTUAL_ALLOWED = ("maillog_cli.tui",)
 RICH_ALLOWED = ("maillog_cli.render", "maillog_cli.tui")
+# The HTTP server and its client (SNS certificates) belong to `maillog serve`'s engine.
+AIOHTTP_ALLOWED = ("maillog_cli.serve",)
 CONNECT_ALLOWED = ("maillog_cli.store",)
 
 
@@ -132,6 +134,7 @@ def layer_breaks(trees: dict[str, ast.Module]) -> list[str]:
                 ("typer", TYPER_ALLOWED),
                 ("textual", TEXTUAL_ALLOWED),
                 ("rich", RICH_ALLOWED),
+                ("aiohttp", AIOHTTP_ALLOWED),
             ):
                 if within(t, (lib,)) and not within(name, allowed):
                     out.append(f"{where}: {lib} belongs to {', '.join(allowed)}")
@@ -227,6 +230,7 @@ def test_the_checks_catch_a_broken_rule(tmp_path: Path) -> None:
             "render/output.py": "def visible(x): return x\n",
             "render/view.py": "from maillog_cli.store import db\n",
             "stats.py": "import rich\nfrom maillog_cli.context import error\n",
+            "follow.py": "from aiohttp import web\n",
             "prune.py": "import sqlite3\n\ndef f():\n    import typer\n    return sqlite3.connect(':memory:')\n",
             "context.py": "def error(m): ...\n",
             "commands/__init__.py": "",
@@ -240,6 +244,7 @@ def test_the_checks_catch_a_broken_rule(tmp_path: Path) -> None:
     assert "maillog_cli.stats:1 imports rich: rich belongs to" in broken
     assert "maillog_cli.stats:2 imports maillog_cli.context.error: only the interface" in broken
     assert "maillog_cli.prune:4 imports typer: typer belongs to" in broken
+    assert "maillog_cli.follow:1 imports aiohttp.web: aiohttp belongs to" in broken
     assert "maillog_cli.prune:5 opens a connection: only store/ does" in broken
     assert "maillog_cli.commands.a:1 imports textual: textual belongs to" in broken
     assert "maillog_cli.commands.b:4 imports ..a: imports are absolute" in broken

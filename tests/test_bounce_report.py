@@ -277,8 +277,8 @@ def test_empty_summary(cli, data) -> None:
 # --- listing ----------------------------------------------------------------------------------
 
 
-def test_class_hard_csv_lists_the_bounce_events(cli, data) -> None:
-    r = cli("bounces", "--class", "hard", "--format", "csv")
+def test_list_class_hard_csv_lists_the_bounce_events(cli, data) -> None:
+    r = cli("bounces", "--list", "--class", "hard", "--format", "csv")
     assert r.exit_code == 0, r
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert list(rows[0]) == list(EVENT_KEYS)
@@ -302,10 +302,55 @@ def test_list_any_format_and_limit_note(cli, data) -> None:
         ("cat@yahoo.com", "reputation"),
         ("cat@yahoo.com", "reputation"),
     ]
-    r = cli("bounces", "--format", "jsonl", "--limit", "2")
+    r = cli("bounces", "--list", "--format", "jsonl", "--limit", "2")
     assert len(r.stdout.splitlines()) == 2
     assert "showing 2 of 18; --limit 0 for all" in r.stderr
-    assert len(cli("bounces", "--format", "jsonl", "--limit", "0").stdout.splitlines()) == 18
+    r = cli("bounces", "--list", "--format", "jsonl", "--limit", "0")
+    assert len(r.stdout.splitlines()) == 18
+
+
+def test_json_jsonl_and_csv_print_the_same_summary(cli, data) -> None:
+    """One summary in three shapes: jsonl and csv hold the json object's figures, one
+    row per class, reason, domain, diagnostic and day (tagged by `kind`), after a total."""
+    from maillog_cli.bounce.report import SUMMARY_ROW_KEYS
+
+    s = summary_json(cli)
+    lines = cli("bounces", *WINDOW, "--format", "jsonl").stdout.splitlines()
+    rows = [orjson.loads(line) for line in lines]
+    assert all(list(row) == list(SUMMARY_ROW_KEYS) for row in rows)
+    assert rows[0] == {
+        **dict.fromkeys(SUMMARY_ROW_KEYS),
+        "kind": "total",
+        "events": 18,
+        "messages": 18,
+        "recipients": 10,
+        "filters": s["filters"],
+    }
+
+    def of(kind: str) -> list[dict]:
+        return [
+            {k: v for k, v in row.items() if k != "kind" and v is not None}
+            for row in rows
+            if row["kind"] == kind
+        ]
+
+    def without_nulls(items: list[dict]) -> list[dict]:
+        return [{k: v for k, v in item.items() if v is not None} for item in items]
+
+    for kind, key in (
+        ("class", "by_class"),
+        ("reason", "by_reason"),
+        ("domain", "domains"),
+        ("diagnostic", "diagnostics"),
+        ("day", "series"),
+    ):
+        assert of(kind) == without_nulls(s[key]), kind
+    table = list(csv.DictReader(io.StringIO(cli("bounces", *WINDOW, "--format", "csv").stdout)))
+    assert [list(r) for r in table[:1]] == [list(SUMMARY_ROW_KEYS)]
+    assert [(r["kind"], r["events"]) for r in table] == [
+        (r["kind"], str(r["events"])) for r in rows
+    ]
+    assert table[4]["bounce_class"] == "undetermined" and table[4]["share"] == "0.0"
 
 
 def test_search_by_bounce_class(cli, data) -> None:
@@ -463,12 +508,10 @@ def test_suppressions_csv_is_spreadsheet_safe(cli, data) -> None:
 
 
 def test_suppressions_tsv_in_a_pipe(cli, data) -> None:
+    # the terminal table's columns, in its order: address, why, reason, n, last, diagnostic
     lines = cli("bounces", "suppressions").stdout.splitlines()
-    assert (
-        lines[3]
-        == "dan@outlook.com\t3 soft bounces (mailbox_full) from 2026-10-01 to 2026-10-09\t" + FULL
-    )
-    assert lines[4] == "gus@example.org\tcomplained (marked a message as spam) on 2026-10-03\t"
+    assert lines[3] == "dan@outlook.com\tsoft bounces\tmailbox_full\t3\t2026-10-09\t" + FULL
+    assert lines[4] == "gus@example.org\tcomplaint\t\t1\t2026-10-03\t"
 
 
 def test_suppression_reason(data, db_path) -> None:

@@ -20,7 +20,7 @@ from maillog_cli.store.db import Store
 from maillog_cli.store.migrations import MIGRATIONS
 
 SCHEMA = """
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 PRAGMA auto_vacuum = 2;
 PRAGMA journal_mode = wal;
 CREATE INDEX audit_action ON audit(action, created_at);
@@ -41,6 +41,8 @@ CREATE INDEX messages_last_status ON messages(last_status, last_status_at);
 CREATE INDEX messages_last_status_at ON messages(last_status_at);
 CREATE INDEX messages_recipient ON messages(recipient);
 CREATE INDEX messages_resent_from ON messages(resent_from) WHERE resent_from IS NOT NULL;
+CREATE INDEX mta_queue_message ON mta_queue(message_id);
+CREATE INDEX mta_queue_qid ON mta_queue(qid, host, first_at);
 -- index sqlite_autoindex_audit_1 ON audit
 -- index sqlite_autoindex_events_1 ON events
 -- index sqlite_autoindex_message_aliases_1 ON message_aliases
@@ -144,6 +146,24 @@ has_content INTEGER NOT NULL DEFAULT 0,
 resent_from TEXT
 , tags TEXT, type TEXT, open_count INTEGER NOT NULL DEFAULT 0, last_opened_at TEXT, click_count INTEGER NOT NULL DEFAULT 0, last_clicked_at TEXT);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE mta_queue (
+id INTEGER PRIMARY KEY,
+host TEXT NOT NULL,
+qid TEXT NOT NULL,
+message_id TEXT NOT NULL,
+first_at TEXT NOT NULL,
+last_at TEXT NOT NULL,
+started INTEGER NOT NULL DEFAULT 0,
+removed_at TEXT,
+sender TEXT,
+header_id TEXT,
+size INTEGER,
+nrcpt INTEGER,
+client TEXT,
+authenticated INTEGER NOT NULL DEFAULT 0,
+notice TEXT,
+relay TEXT
+);
 CREATE TABLE prunes (
 id INTEGER PRIMARY KEY,
 at TEXT NOT NULL,

@@ -425,6 +425,82 @@ EXPECTED: dict[str, tuple[str, int, list[tuple[object, ...]]]] = {
             ),
         ],
     ),
+    # mail servers' own logs (importers/mta/): lines joined by queue id into one message
+    "postfix.log": (
+        "postfix",
+        1,  # another daemon's line
+        [
+            ("queued", "queued", None, "4C5D6E7F80", "2026-03-02T23:58:10.000Z", None, None),
+            (
+                "delivered",
+                "sent",
+                "dora@example.org",
+                "4C5D6E7F80",
+                "2026-03-02T23:58:11.000Z",
+                250,
+                "2.0.0",
+            ),
+            (
+                "bounced",
+                "bounced",
+                "ed@example.com",
+                "4C5D6E7F80",
+                "2026-03-02T23:58:12.000Z",
+                550,
+                "5.1.1",
+            ),
+        ],
+    ),
+    "exim.log": (
+        "exim",
+        1,  # a queue run
+        [
+            ("queued", "queued", None, "1vAbCd-000XyZ-Q1", "2026-03-08T09:15:01.000Z", None, None),
+            (
+                "delivered",
+                "=>",
+                "lee@example.org",
+                "1vAbCd-000XyZ-Q1",
+                "2026-03-08T09:15:02.000Z",
+                250,
+                "2.0.0",
+            ),
+            (
+                "deferred",
+                "==",
+                "oli@example.com",
+                "1vAbCd-000XyZ-Q1",
+                "2026-03-08T09:15:03.000Z",
+                451,
+                "4.7.1",
+            ),
+        ],
+    ),
+    "journald.jsonl": (
+        "journald",
+        1,  # another unit's entry
+        [
+            ("queued", "queued", None, "8E9F0A1B2C", "2026-03-10T08:00:01.600Z", None, None),
+            (
+                "delivered",
+                "sent",
+                "pat@example.org",
+                "8E9F0A1B2C",
+                "2026-03-10T08:00:02.400Z",
+                250,
+                "2.0.0",
+            ),
+            (
+                "bounced",
+                "bounced",
+                "quinn@example.net",
+                "8E9F0A1B2C",
+                "2026-03-10T08:00:02.600Z",
+                552,
+                "5.2.2",
+            ),
+        ],
+    ),
     "postal.jsonl": (
         "postal",
         1,  # DomainDNSError

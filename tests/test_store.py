@@ -21,6 +21,7 @@ TABLES = {
     "prunes",
     "meta",
     "events_fts",
+    "mta_queue",  # mail-server queue ids' partial state (store/mta_state.py)
 }
 
 

@@ -171,12 +171,12 @@ def test_terminal_line_is_safe_and_coloured() -> None:
         subject="\x1b[31mred\u202e",
         diagnostic="550 5.1.1 no\nsuch user",
     )
-    line = event_line(row, 120)
+    line = event_line(row, 160, short_id="x@relay.")
     text = line.plain
     assert "\x1b" not in text and "\n" not in text and "\u202e" not in text
     assert "\\x1b[31mred\\u202e" in text and "550 5.1.1 no\\x0asuch user" in text
-    assert text.startswith("2024-06-20 07:01:00 bounced      evil@example.com")
-    assert len(text) <= 120
+    assert text.startswith("2024-06-20 07:01:00  x@relay.  bounced       evil@example.com")
+    assert len(text) <= 160
     assert any(
         span.style == "red" and text[span.start : span.end].strip() == "bounced"
         for span in line.spans

@@ -123,6 +123,50 @@ class Summary:
             "series": self.series,
         }
 
+    def rows(self) -> list[dict[str, Any]]:
+        """The summary as rows for jsonl and csv: every row of as_json()'s lists, tagged
+        with `kind` (SUMMARY_KINDS), after one `total` row with its top-level figures.
+
+        The same facts as the json object, so the three formats print the same summary;
+        each row has the keys of its list, the other SUMMARY_ROW_KEYS are null.
+        """
+        total = {
+            "kind": "total",
+            "events": self.events,
+            "messages": self.messages,
+            "recipients": self.recipients,
+            "filters": self.filters,
+        }
+        lists = (
+            ("class", self.by_class),
+            ("reason", self.by_reason),
+            ("domain", self.domains),
+            ("diagnostic", self.diagnostics),
+            ("day", self.series),
+        )
+        return [total, *({"kind": kind, **row} for kind, rows in lists for row in rows)]
+
+
+# The keys of a summary row in jsonl and csv (docs/cli/bounces.md): what the row is, what
+# it is about, then its counts; null where the row's kind has no such key.
+SUMMARY_KINDS = ("total", "class", "reason", "domain", "diagnostic", "day")
+SUMMARY_ROW_KEYS = (
+    "kind",
+    "bounce_class",
+    "bounce_reason",
+    "domain",
+    "pattern",
+    "day",
+    "events",
+    "share",
+    *BOUNCE_CLASSES,
+    "top_reason",
+    "example",
+    "messages",
+    "recipients",
+    "filters",
+)
+
 
 def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None = None) -> Summary:
     """Counts and shares by class, reason, domain, normalised diagnostic and day."""

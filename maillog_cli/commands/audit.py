@@ -126,29 +126,18 @@ def audit(
     if ctx.invoked_subcommand is not None:
         ctx.meta["audit_db"] = db
         return
-    from maillog_cli.audit.queries import count_all, count_entries, list_entries
+    from maillog_cli.audit.queries import count_entries, list_entries
+    from maillog_cli.commands.listing import EMPTY_AUDIT, plus_one, say_when_empty, up_to_limit
 
     filters = _filters(actor, action, category, target, ip, meta, since, until)
     store = _store(ctx, db)
-    from maillog_cli.commands.listing import plus_one, up_to_limit
-
     rows = up_to_limit(
         list_entries(store.conn, filters, plus_one(limit)),
         limit,
         lambda: count_entries(store.conn, filters),
     )
     shown = _emit(rows, fmt)
-    if shown == 0 and fmt is OutputFormat.table:
-        from maillog_cli.render.output import console, is_terminal
-
-        if is_terminal():
-            empty = count_all(store.conn) == 0
-            console().print(
-                "no audit entries in the store yet: import an audit log with `maillog import FILE`"
-                if empty
-                else "no matching audit entries",
-                style="dim",
-            )
+    say_when_empty(store.conn, shown, "audit entries", table="audit", empty=EMPTY_AUDIT)
 
 
 def _emit(rows, fmt: OutputFormat) -> int:
@@ -184,6 +173,7 @@ def actions(
 ) -> None:
     """The actions in the store with their category and counts (most frequent first)."""
     from maillog_cli.audit.queries import ACTION_KEYS, action_counts
+    from maillog_cli.commands.listing import EMPTY_AUDIT, say_when_empty
     from maillog_cli.render.audit import action_cells, actions_table
     from maillog_cli.render.output import console, is_terminal, write_rows, write_tsv
 
@@ -192,15 +182,11 @@ def actions(
     rows = action_counts(store.conn, filters)
     if fmt is not OutputFormat.table:
         write_rows(rows, ACTION_KEYS, fmt.value)
-        return
-    cells = [action_cells(r) for r in rows]
-    if not is_terminal():
-        write_tsv(cells)
-        return
-    if not cells:
-        console().print("no audit entries match", style="dim")
-        return
-    console().print(actions_table(cells))
+    elif not is_terminal():
+        write_tsv(action_cells(r) for r in rows)
+    elif rows:
+        console().print(actions_table([action_cells(r) for r in rows]))
+    say_when_empty(store.conn, len(rows), "audit entries", table="audit", empty=EMPTY_AUDIT)
 
 
 def show(

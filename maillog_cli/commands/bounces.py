@@ -1,8 +1,9 @@
 """`maillog bounces`: the summary, the bounce events, explain, suppressions, reclassify.
 
 Thin: parse → bounce_report / suppress → render. Output design (docs/cli/bounces.md):
-`--format table` (default) and `json` give the summary; `jsonl` and `csv` — and any
-format with `--list` — give the bounce events themselves in the contract keys.
+every format gives the summary (`json` one object, `jsonl`/`csv` its rows, one per line,
+tagged with `kind`); `--list` gives the bounce events themselves in the contract keys,
+in any format, as `search` lists events.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from maillog_cli.errors import MaillogError
 from maillog_cli.options import (
     DbOption,
     FormatOption,
-    LimitOption,
     ObjectFormat,
     ObjectFormatOption,
     OutputFormat,
@@ -43,13 +43,23 @@ def register(root: typer.Typer) -> None:
 @filter_options
 def bounces(
     ctx: typer.Context,
-    fmt: FormatOption = OutputFormat.table,
+    fmt: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (the summary; with --list a table of events, TSV in a pipe), json "
+            "(one object), jsonl or csv (the summary's rows; with --list, events).",
+            case_sensitive=False,
+            rich_help_panel="Output",
+        ),
+    ] = OutputFormat.table,
     list_: Annotated[
         bool,
         typer.Option(
             "--list",
             "-l",
-            help="The bounce events themselves instead of the summary (any --format).",
+            help="List the bounce events themselves (newest first, as search does) instead of the summary.",
             rich_help_panel="Output",
         ),
     ] = False,
@@ -63,16 +73,27 @@ def bounces(
             rich_help_panel="Output",
         ),
     ] = 10,
-    limit: LimitOption = 100,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit",
+            "-n",
+            help="With --list: at most this many events; 0 for all. (The summary uses --top.)",
+            min=0,
+            callback=cap_count,
+            rich_help_panel="Output",
+        ),
+    ] = 100,
     db: DbOption = None,
     filters: Filters = None,  # type: ignore[assignment]  # filled by @filter_options
 ) -> None:
     """Bounce summary: by class, reason, domain and diagnostic, and a per-day trend.
 
     Looks at deferred, bounced, dropped and failed events unless --status says otherwise.
-    --format json prints the summary as one object; --format jsonl/csv (or --list) print
-    the matching events, newest first, in the contract keys:
-    `maillog bounces --class hard --format csv --limit 0 > hard.csv`.
+    Every --format prints the summary (json: one object; jsonl/csv: one row per class,
+    reason, domain, diagnostic and day, tagged by `kind`). --list prints the matching
+    events instead, newest first, in the contract keys (--limit applies):
+    `maillog bounces --list --class hard --format csv --limit 0 > hard.csv`.
     """
     if ctx.invoked_subcommand is not None:
         if not filters.is_empty() or fmt is not OutputFormat.table or list_:
@@ -86,7 +107,7 @@ def bounces(
 
     f = bounce_filters(filters)
     store = open_store(ctx, db, readonly=True)
-    if list_ or fmt in (OutputFormat.jsonl, OutputFormat.csv):
+    if list_:
         _list_events(store, f, fmt, limit)
         return
     from maillog_cli.bounce.report import summary
@@ -96,6 +117,12 @@ def bounces(
         from maillog_cli.render.output import json_line
 
         typer.echo(json_line(result.as_json()))
+        return
+    if fmt is not OutputFormat.table:
+        from maillog_cli.bounce.report import SUMMARY_ROW_KEYS
+        from maillog_cli.render.output import write_rows
+
+        write_rows(result.rows(), SUMMARY_ROW_KEYS, fmt.value)
         return
     from maillog_cli.render.bounces import print_summary
 
@@ -111,7 +138,7 @@ def _list_events(store: Any, f: Filters, fmt: OutputFormat, limit: int) -> None:
         return int(store.conn.execute(sql, params).fetchone()[0])
 
     rows = up_to_limit(iter_events(store.conn, f, plus_one(limit)), limit, total)
-    shown = emit_events(rows, fmt)
+    shown = emit_events(rows, fmt, conn=store.conn)
     say_when_empty(store.conn, shown, "bounces")
 
 
@@ -231,30 +258,35 @@ def suppressions_cmd(
 
     maillog bounces suppressions --format csv > suppress.csv
     """
-    from maillog_cli.bounce.suppress import SUPPRESSION_KEYS, describe, suppression_list
+    from maillog_cli.bounce.suppress import SUPPRESSION_KEYS, suppression_list
+    from maillog_cli.commands.listing import plus_one, up_to_limit
     from maillog_cli.context import open_store
 
     store = open_store(ctx, db, readonly=True)
-    rows = suppression_list(
-        store,
-        filters,
-        soft_after=soft_after,
-        window_days=soft_window,
-        unsubscribes=unsubscribes,
-        limit=limit or None,
-    )
+
+    def addresses(at_most: int | None) -> Any:
+        return suppression_list(
+            store,
+            filters,
+            soft_after=soft_after,
+            window_days=soft_window,
+            unsubscribes=unsubscribes,
+            limit=at_most,
+        )
+
+    rows = up_to_limit(addresses(plus_one(limit)), limit, lambda: sum(1 for _ in addresses(None)))
     if fmt is not OutputFormat.table:
         from maillog_cli.render.output import write_rows
 
         write_rows(rows, SUPPRESSION_KEYS, fmt.value)
         return
-    from maillog_cli.render.bounces import print_suppressions
+    from maillog_cli.render.bounces import print_suppressions, suppression_cells
     from maillog_cli.render.output import is_terminal, write_tsv
 
     if not is_terminal():
-        write_tsv([r["address"], describe(r), r["diagnostic"] or ""] for r in rows)
+        write_tsv(suppression_cells(r, plain=True) for r in rows)
         return
-    print_suppressions(list(rows))
+    print_suppressions(rows)
 
 
 # --- reclassify -------------------------------------------------------------------------------

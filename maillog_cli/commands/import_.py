@@ -59,6 +59,17 @@ def import_cmd(
             "--tz", help="Time zone for times that carry none (default UTC), e.g. Europe/Berlin."
         ),
     ] = None,
+    year: Annotated[
+        int | None,
+        typer.Option(
+            "--year",
+            min=1970,
+            max=9999,
+            help="Syslog lines without a year (Mar  1 10:00:01 …): the year of the first line "
+            "(default: from the file's time).",
+            show_default=False,
+        ),
+    ] = None,
     field_map: Annotated[
         list[str] | None,
         typer.Option(
@@ -115,7 +126,7 @@ def import_cmd(
     opts = pipeline.Options(
         fmt=None if fmt == "auto" else fmt,
         strict=strict,
-        ctx=Context(default_tz=parse_tz(tz), field_map=mapping),
+        ctx=Context(default_tz=parse_tz(tz), field_map=mapping, year=year),
         max_record=readers.max_record_bytes(max_record_mb),
     )
     pipeline.resolve_format(opts.fmt)  # fail fast on an unknown --format

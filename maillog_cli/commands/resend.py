@@ -60,7 +60,7 @@ def resend(
         list[str] | None,
         typer.Argument(
             metavar="MESSAGE_ID",
-            help="Messages to resend (any of their ids, <> optional); or select with filters.",
+            help="Messages to resend (any of their ids or a unique start of one, <> optional); or select with filters.",
             show_default=False,
         ),
     ] = None,

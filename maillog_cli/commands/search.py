@@ -46,5 +46,5 @@ def search(
         return int(store.conn.execute(sql, params).fetchone()[0])
 
     rows = iter_events(store.conn, filters, plus_one(limit), messages=messages)
-    shown = emit_events(up_to_limit(rows, limit, total), fmt, messages=messages)
+    shown = emit_events(up_to_limit(rows, limit, total), fmt, messages=messages, conn=store.conn)
     say_when_empty(store.conn, shown, "messages" if messages else "events")

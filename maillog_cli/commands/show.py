@@ -20,8 +20,9 @@ def show(
         str,
         typer.Argument(
             metavar="MESSAGE_ID|ADDRESS",
-            help="Message-ID, provider message id or queue id (<> optional); or a recipient "
-            "address: that recipient's messages, newest first.",
+            help="Message-ID, provider message id or queue id (<> optional), or the start of "
+            "one (the short id a listing shows); or a recipient address: that recipient's "
+            "messages, newest first.",
         ),
     ],
     fmt: Annotated[
@@ -53,6 +54,8 @@ def show(
     if detail is None and _recipient_messages(store, ident, fmt):
         return
     if detail is None:
+        detail = _by_prefix(store, ident)
+    if detail is None:
         raise MaillogError(
             f"no message {ident!r} in {store.path}",
             "check the id with: maillog search --message-id ID, or maillog search TEXT",
@@ -82,6 +85,16 @@ def show(
     console().print(message_view(detail))
 
 
+def _by_prefix(store, ident: str):  # -> MessageDetail | None
+    """The message whose id starts with `ident`: what a terminal listing shows (a unique
+    prefix); several such messages is a one-line error that names some."""
+    from maillog_cli.message_detail import load_message
+    from maillog_cli.store.query import resolve_prefix
+
+    mid = resolve_prefix(store.conn, ident)
+    return load_message(store, mid) if mid else None
+
+
 def _recipient_messages(store, ident: str, fmt: OutputFormat) -> bool:
     """`show ADDRESS`: the recipient's messages (each with its latest status), newest
     first, as `search --messages --to ADDRESS` lists them; False when there are none."""
@@ -100,7 +113,7 @@ def _recipient_messages(store, ident: str, fmt: OutputFormat) -> bool:
         sql, params = count_sql(filters, messages=True)
         return int(store.conn.execute(sql, params).fetchone()[0])
 
-    emit_events(up_to_limit(rows, limit, total), fmt)
+    emit_events(up_to_limit(rows, limit, total), fmt, conn=store.conn)
     return True
 
 

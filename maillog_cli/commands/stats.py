@@ -9,7 +9,6 @@ Thin: parse → maillog_cli.stats → render. Output (docs/cli/stats.md):
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -46,7 +45,8 @@ def stats(
         typer.Option(
             "--by",
             "-b",
-            help="One row per day, week (ISO), domain, provider, type (tag) or sender.",
+            help="One row per day, week (ISO), hour, domain, provider, type (tag), sender or relay "
+            "(a mail server's next hop).",
             case_sensitive=False,
             show_default=False,
             rich_help_panel="Output",
@@ -57,7 +57,7 @@ def stats(
         typer.Option(
             "--sort",
             help="Order of the --by rows: attention (worst bounce or complaint rate first), "
-            "volume, or key (day/week: newest first, their default).",
+            "volume, or key (day/week/hour: newest first, their default).",
             case_sensitive=False,
             show_default=False,
             rich_help_panel="Output",
@@ -115,12 +115,14 @@ def stats(
 
         print_overview(result, _described(filters), chart, chosen)
         return
-    rows = core.breakdown(
-        store, filters, by.value, sort.value if sort else None, (limit + 1) if limit else None
+    from maillog_cli.commands.listing import plus_one, up_to_limit
+
+    order = sort.value if sort else None
+    rows = up_to_limit(
+        core.breakdown(store, filters, by.value, order, plus_one(limit)),
+        limit,
+        lambda: len(core.breakdown(store, filters, by.value, order, None)),
     )
-    if limit and len(rows) > limit:
-        rows = rows[:limit]
-        sys.stderr.write(f"maillog: showing the first {limit} groups; --limit 0 for all\n")
     if fmt is not OutputFormat.table:
         _write(rows, by.value, fmt)
         return

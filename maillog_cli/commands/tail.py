@@ -106,7 +106,7 @@ def tail(
             interval=interval,
             stop=_reader_gone,
         )
-        _emit(_until_interrupted(rows), fmt, following)
+        _emit(_until_interrupted(rows), fmt, following, store.conn)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a follow ends: exit 0, no traceback
     except BrokenPipeError:
@@ -125,24 +125,32 @@ def _until_interrupted(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any
         return
 
 
-def _emit(rows: Iterable[dict[str, Any]], fmt: OutputFormat, following: bool) -> None:
+def _emit(rows: Iterable[dict[str, Any]], fmt: OutputFormat, following: bool, conn: Any) -> None:
+    """The rows in the chosen format; on a terminal one line each, with the columns of
+    search's table and the id shortened as there. Nothing printed (and not following):
+    stderr says why, as search does."""
+    from maillog_cli.commands.listing import say_when_empty
     from maillog_cli.model import EVENT_KEYS
     from maillog_cli.render.events import event_line, table_cells
     from maillog_cli.render.output import console, is_terminal, write_rows, write_tsv
+    from maillog_cli.store.query import short_id
 
     if fmt is not OutputFormat.table:
-        write_rows(rows, EVENT_KEYS, fmt.value)
-        return
-    if not is_terminal():
-        write_tsv(table_cells(r) for r in rows)
-        return
-    out = console()
-    shown = 0
-    for row in rows:
-        out.print(event_line(row, out.width), no_wrap=True, overflow="ellipsis", crop=True)
-        shown += 1
-    if not shown and not following:
-        out.print("no matching events", style="dim")
+        shown = write_rows(rows, EVENT_KEYS, fmt.value)
+    elif not is_terminal():
+        shown = write_tsv(table_cells(r) for r in rows)
+    else:
+        out = console()
+        shown = id_width = 0
+        for row in rows:
+            mid = row.get("message_id")
+            short = short_id(conn, mid) if mid else ""
+            id_width = max(id_width, len(short))  # lines already printed never move
+            line = event_line(row, out.width, short, id_width)
+            out.print(line, no_wrap=True, overflow="ellipsis", crop=True)
+            shown += 1
+    if not following:
+        say_when_empty(conn, shown)
 
 
 def _hint(lines: int) -> None:

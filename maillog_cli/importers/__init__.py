@@ -26,16 +26,22 @@ DETECTION_ORDER: tuple[str, ...] = (
     "mailjet",
     "brevo",
     "audit",
+    "journald",
     "maillog",
     "generic",
 )
+# Mail servers' own logs: text lines, told apart by sniffing (importers/mta/lines.py).
+TEXT_LOGS: tuple[str, ...] = ("mta.postfix", "mta.exim")
 # CSV flavours are told apart by their header, in this order.
 CSV_ORDER: tuple[str, ...] = ("sendgrid_csv", "audit", "maillog", "generic")
 
 
 @cache
 def load(name: str) -> ModuleType:
-    """The importer module called `name` (a name of DETECTION_ORDER, CSV_ORDER or EMAIL)."""
+    """The importer module called `name` (a name of DETECTION_ORDER, CSV_ORDER, TEXT_LOGS
+    or EMAIL)."""
+    if name == "journald":
+        name = "mta.journald"
     return importlib.import_module(f"{__name__}.{name}")
 
 
@@ -51,7 +57,7 @@ def csv_importers() -> list[ModuleType]:
 
 def all_importers() -> list[ModuleType]:
     seen: dict[str, ModuleType] = {}
-    for n in (*DETECTION_ORDER, *CSV_ORDER, "email.files"):
+    for n in (*DETECTION_ORDER, *CSV_ORDER, *TEXT_LOGS, "email.files"):
         m = load(n)
         seen.setdefault(m.NAME, m)
     return list(seen.values())

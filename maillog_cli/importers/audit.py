@@ -9,9 +9,11 @@ Shapes read:
   ("Domain Added", "API Key Generated" …), with `actor`/`user` as an object or a string
   and camelCase keys.
 
-Entries keyed on `event` instead of `action` are deliberately *not* claimed: `event`
-is the delivery-event key of SendGrid, Mailjet, Brevo, Mandrill and Postal, and a
-delivery export without ids would be mistaken for an audit log.
+An entry keyed on `event` (or `activity`) instead of `action` — an activity log such as
+`timestamp,user,event,ip,device` — is claimed only when it names a user or actor, carries
+no delivery-event column (status, recipient, message id, subject) and, in JSON, its word is
+not a delivery status: `event` is also the delivery-event key of SendGrid, Mailjet, Brevo,
+Mandrill and Postal, and a delivery export must not be mistaken for an audit log.
 
 Secrets: the metadata is passed through `redact.redact` here, before the pipeline
 stores anything, so a value under a secret-looking key never reaches the file.
@@ -28,20 +30,41 @@ import orjson
 
 from maillog_cli.errors import RecordError
 from maillog_cli.importers.base import Context, Parsed
+from maillog_cli.importers.columns import norm_key
 from maillog_cli.model import AuditEntry
 from maillog_cli.normalize import text_or_none
 from maillog_cli.redaction import redact
+from maillog_cli.statuses import canonical_status
 
 NAME = "audit"
 PROVIDER = None
 SIGNATURE = (
     "JSON object with `action` and `created_at` plus an actor or target field, or a page "
-    "`{entries: [...], next_cursor}`; CSV header with `action` and a time column"
+    "`{entries: [...], next_cursor}`; CSV header with `action` and a time column; an activity "
+    "log keyed on `event` beside a `user`/`actor` and no delivery column (`timestamp,user,event,ip,device`)"
 )
 SHAPES = "audit API page with cursor, JSON array, JSONL, CSV (metadata as a JSON string); other products' activity logs with `action`"
 
-# Where each audit field may live, after key normalisation (camelCase → snake_case, lower).
-# The first present, non-empty key wins. One table for JSON and CSV alike.
+# Where each audit field may live, after key normalisation (columns.norm_key: camelCase →
+# snake_case, lower). The first present, non-empty key wins. One table for JSON and CSV alike.
+ACTION_KEYS = ("action", "event", "activity")
+# `event`/`activity` name the action only beside an actor, and never beside these columns
+# of a delivery event.
+DELIVERY_KEYS = frozenset(
+    (
+        "status",
+        "recipient",
+        "to",
+        "rcpt",
+        "rcpt_to",
+        "message_id",
+        "messageid",
+        "msg_id",
+        "smtp_id",
+        "sg_message_id",
+        "subject",
+    )
+)
 TIME_KEYS = ("created_at", "occurred_at", "date", "time", "timestamp")
 ID_KEYS = ("id", "audit_id", "entry_id", "uuid")
 ACTOR_ID_KEYS = ("actor_id", "user_id")
@@ -52,7 +75,7 @@ TARGET_ID_KEYS = ("target_id", "resource_id")
 TARGET_OBJECT_KEYS = ("target", "resource")
 METADATA_KEYS = ("metadata", "meta", "details")
 IP_KEYS = ("ip", "ip_address", "remote_ip", "client_ip", "source_ip")
-UA_KEYS = ("user_agent", "useragent", "ua")
+UA_KEYS = ("user_agent", "useragent", "ua", "device")
 KNOWN_KEYS = frozenset(
     (
         "action",
@@ -83,12 +106,20 @@ _ENTRY_HINTS = frozenset(
     )
 )
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_KEY_JUNK = re.compile(r"[\s\-]+")
+# Keys that name who acted, for an entry keyed on `event` (a bare `email` does not: it is
+# a delivery log's recipient as often as a user).
+_ACTOR_HINTS = frozenset((*ACTOR_ID_KEYS, *ACTOR_OBJECT_KEYS, "actor_email", "user_email"))
 
 
-def norm_key(key: str) -> str:
-    """`createdAt`, `Created At`, `created-at` → `created_at`."""
-    return _KEY_JUNK.sub("_", _CAMEL.sub("_", key.strip())).lower()
+def action_key(keys: Iterable[str]) -> str | None:
+    """Which normalised key holds the action: `action`, else `event`/`activity` in an
+    activity log (an actor named, no delivery-event column); None when neither."""
+    keys = set(keys)
+    if "action" in keys:
+        return "action"
+    if keys & DELIVERY_KEYS or not keys & _ACTOR_HINTS:
+        return None
+    return next((k for k in ACTION_KEYS if k in keys), None)
 
 
 # --- action names ------------------------------------------------------------------------------
@@ -134,14 +165,18 @@ def _fields(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_entry(obj: Any) -> bool:
-    """An audit entry: `action` (a word) and a time, plus an actor, target, metadata or IP;
-    never a delivery event (`status` with `timestamp`, or an `event` word)."""
-    if not isinstance(obj, dict) or not ("action" in obj or "Action" in obj):
+    """An audit entry: an action word (`action`, or `event` in an activity log) and a time,
+    plus an actor, target, metadata or IP; never a delivery event (`status` with
+    `timestamp`, an `event` beside an `action`, or an `event` word that is a status)."""
+    if not isinstance(obj, dict) or not any(k in obj for k in DETECT_KEYS):
         return False
     f = _fields(obj)
-    if not isinstance(f.get("action"), str) or not f["action"].strip():
+    key = action_key(f)
+    if key is None or not isinstance(f.get(key), str) or not f[key].strip():
         return False
-    if ("status" in f and "timestamp" in f) or "event" in f:
+    if ("status" in f and "timestamp" in f) or (key == "action" and "event" in f):
+        return False
+    if key != "action" and canonical_status(f[key]) is not None:
         return False
     if not any(f.get(k) not in (None, "") for k in TIME_KEYS):
         return False
@@ -161,7 +196,7 @@ def is_page(obj: dict[str, Any]) -> bool:
 
 
 # detect() is False for a record with none of these keys (importers.detect skips it).
-DETECT_KEYS = frozenset({"entries", "action", "Action"})
+DETECT_KEYS = frozenset({"entries", "action", "Action", "event", "Event", "activity", "Activity"})
 
 
 def detect(obj: dict[str, Any]) -> bool:
@@ -175,7 +210,7 @@ def detect_header(columns: list[str]) -> bool:
     cols = {norm_key(c) for c in columns}
     if "status" in cols and "timestamp" in cols:
         return False
-    return "action" in cols and any(k in cols for k in TIME_KEYS)
+    return action_key(cols) is not None and any(k in cols for k in TIME_KEYS)
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -240,7 +275,10 @@ def _metadata(value: Any) -> dict[str, Any]:
 def entry(obj: dict[str, Any], ctx: Context) -> AuditEntry:
     """One audit entry (JSON object or CSV row) → AuditEntry, secrets redacted."""
     f = _fields(obj)
-    raw_action = _text(f.get("action"), "action")
+    action_col = action_key(f) or next(
+        (k for k in ACTION_KEYS if f.get(k) not in (None, "")), "action"
+    )
+    raw_action = _text(f.get(action_col), action_col)
     if not raw_action:
         raise RecordError("missing 'action'")
     when = _first(f, TIME_KEYS)
@@ -278,6 +316,7 @@ def entry(obj: dict[str, Any], ctx: Context) -> AuditEntry:
         if (
             isinstance(k, str)
             and norm_key(k) not in KNOWN_KEYS
+            and norm_key(k) != action_col
             and v not in (None, "")
             and k not in metadata
         ):

@@ -17,6 +17,7 @@ Importers never touch the store and never print.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -36,6 +37,7 @@ class Context:
 
     default_tz: tzinfo | None = None  # --tz: zone for times that carry none
     field_map: dict[str, str] = field(default_factory=dict)  # --map col=field (generic)
+    year: int | None = None  # --year: the year of a year-less syslog file's first line
 
     def time(self, value: Any) -> str:
         """The one timestamp rule, with this import's --tz."""
@@ -58,12 +60,37 @@ def as_dict(value: Any, what: str) -> dict[str, Any]:
 
 
 def finish(event: Event) -> Event:
-    """Fill the stable event id when the source has none (docs/providers.md, "Event id")."""
+    """Fill the stable event id when the source has none (docs/providers.md, "Event id"),
+    then a synthetic message id for a row that names no message (so it is a message that
+    `stats`, `show` and `search --messages` count). The event id is computed first, as it
+    always was, so re-importing an old file into an old store adds nothing."""
     if not event.event_id:
         event.event_id = event_hash(
             event.provider, event.message_id, event.timestamp, event.raw_status, event.recipient
         )
+    if not event.message_id:
+        event.message_id = synthetic_message_id(event)
     return event
+
+
+SYNTHETIC_PREFIX = "noid-"
+
+
+def synthetic_message_id(event: Event) -> str:
+    """The stable id of a message its source does not name: `noid-` and a hash of the facts
+    any source of the same email shows alike (recipient, sender, subject, the time to the
+    second), never of the provider or status. The same row imported twice, or from two
+    exports, is one message; rows that differ in any of these facts are separate messages.
+    The prefix keeps it apart from real ids (a provider's id or a Message-ID's local@domain)."""
+    key = "\x1f".join(
+        (
+            event.recipient or "",
+            event.sender or "",
+            " ".join((event.subject or "").split()),
+            event.timestamp[:19],
+        )
+    )
+    return SYNTHETIC_PREFIX + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def map_status(table: dict[str, str | None], word: Any, what: str = "event") -> str | None:

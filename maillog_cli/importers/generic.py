@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, Parsed, finish
+from maillog_cli.importers.base import Context, Parsed, finish, synthetic_message_id
+from maillog_cli.importers.columns import find_columns, norm_key
 from maillog_cli.model import Event
 from maillog_cli.normalize import (
     address,
@@ -24,14 +26,16 @@ from maillog_cli.normalize import (
     tag_list,
     text_or_none,
 )
-from maillog_cli.statuses import canonical_status
+from maillog_cli.statuses import ENGAGEMENT, PROVIDER_WORDS, canonical_status
 
 NAME = "generic"
 PROVIDER = None
 SIGNATURE = "a time, a status and a recipient column under common names (email/to/recipient, status/event, timestamp/date/created_at …); --map col=field for the rest"
 SHAPES = "JSONL, JSON array, CSV (last resort; force with --format generic)"
 
-# canonical field → the column names that commonly hold it (first present wins)
+# canonical field → the column names that commonly hold it (first present wins; names are
+# compared in columns.norm_key form, so `Sent time`, `sentTime` and `sent_time` are one).
+# A column serves one field: the first field in this order that names it.
 COMMON_NAMES: dict[str, tuple[str, ...]] = {
     "timestamp": (
         "timestamp",
@@ -43,6 +47,9 @@ COMMON_NAMES: dict[str, tuple[str, ...]] = {
         "event_time",
         "occurred_at",
         "sent_at",
+        "sent_time",
+        "send_time",
+        "sent_date",
         "@timestamp",
     ),
     "status": ("status", "event", "event_type", "type", "state", "delivery_status"),
@@ -60,60 +67,52 @@ COMMON_NAMES: dict[str, tuple[str, ...]] = {
     "event_id": ("event_id", "event-id", "eventid"),
     "sender": ("sender", "from", "from_email", "mail_from"),
     "subject": ("subject",),
-    "diagnostic": ("diagnostic", "response", "smtp_response", "reason", "error", "message"),
+    "diagnostic": (
+        "diagnostic",
+        "response",
+        "smtp_response",
+        "reason",
+        "error",
+        "errors",
+        "error_message",
+        "message",
+    ),
     "smtp_code": ("smtp_code", "code", "status_code", "response_code"),
     "enhanced_code": ("enhanced_code", "enhanced_status"),
     "provider": ("provider", "service"),
-    # Message-level facts (a `type` column is a status word above: map one with --map col=type).
+    # Message-level facts. `type` is the message type only beside a `status` column (without
+    # one it is the status word, above).
     "tags": ("tags", "tag", "category", "categories"),
-    "type": ("message_type", "email_type", "mail_type"),
+    "type": ("message_type", "email_type", "mail_type", "type"),
     "size": ("size", "message_size", "msg_size", "size_bytes"),
     "send_method": ("send_method", "sent_via", "send_via"),
+    # An email log's counts and first open (one row per email, e.g. Plutio's): the counts
+    # become the message's open/click counts, the time an `opened` event.
+    "open_count": ("open_count", "opens_count", "opens", "opened_count", "number_of_opens"),
+    "click_count": ("click_count", "clicks_count", "clicks", "clicked_count"),
+    "opened_at": ("opened_at", "first_opened_at", "first_open", "opened_time"),
 }
 FIELDS = tuple(COMMON_NAMES)
-# Common status words beyond the canonical names and aliases.
-STATUS_MAP: dict[str, str] = {
-    "accepted": "queued",
-    "send": "sent",
-    "delivery": "delivered",
-    "hard_bounce": "bounced",
-    "soft_bounce": "bounced",
-    "hardbounce": "bounced",
-    "softbounce": "bounced",
-    "deferral": "deferred",
-    "delay": "deferred",
-    "blocked": "dropped",
-    "reject": "dropped",
-    "error": "failed",
-    "spamreport": "complained",
-    "spam_report": "complained",
-    "complaint": "complained",
-    "unsubscribe": "unsubscribed",
-    "unsub": "unsubscribed",
-}
+# The status words beyond the canonical names and aliases: the one table in statuses.py
+# (named here for the generated docs' table of this importer's words).
+STATUS_MAP: dict[str, str] = PROVIDER_WORDS
 
 
 def status_of(word: Any) -> str | None:
-    if not isinstance(word, str):
-        return None
-    return canonical_status(word) or STATUS_MAP.get(word.strip().lower())
+    return canonical_status(word)
 
 
 def _columns(keys: Iterable[str], field_map: dict[str, str]) -> dict[str, str]:
-    """canonical field → the record's key holding it."""
-    keys = list(keys)
-    lower = {k.lower(): k for k in keys}
-    found: dict[str, str] = {}
-    for col, target in field_map.items():
-        if col in keys:
-            found[target] = col
-    for target, names in COMMON_NAMES.items():
-        if target not in found:
-            for n in names:
-                if n in lower:
-                    found[target] = lower[n]
-                    break
-    return found
+    """canonical field → the record's key holding it (worked out once per set of keys:
+    a log's records share theirs)."""
+    return dict(_columns_of(tuple(keys), tuple(field_map.items())))
+
+
+@lru_cache(maxsize=256)
+def _columns_of(
+    keys: tuple[str, ...], pinned: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    return tuple(find_columns(keys, COMMON_NAMES, dict(pinned)).items())
 
 
 REQUIRED = ("timestamp", "status", "recipient")
@@ -187,25 +186,66 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
     code, enhanced, diag = reply_fields(
         status, get("diagnostic"), get("smtp_code") or None, get("enhanced_code")
     )
-    yield finish(
-        Event(
-            timestamp=ctx.time(get("timestamp")),
-            status=status,
-            raw_status=text_or_none(word),
-            provider=text_or_none(get("provider")),
-            event_id=text_or_none(get("event_id")),
-            message_id=message_id(get("message_id")),
-            sender=address(get("sender")),
-            recipient=address(get("recipient")),
-            subject=text_or_none(get("subject")),
-            smtp_code=code,
-            enhanced_code=enhanced,
-            diagnostic=diag,
-            tags=tags_in(get("tags")),
-            type=text_or_none(get("type")),
-            size=size_in(get("size")),
-            send_method=send_method(get("send_method")),
-        )
+    counts = _counts(get("open_count"), get("click_count"))
+    row = Event(
+        timestamp=ctx.time(get("timestamp")),
+        status=status,
+        raw_status=text_or_none(word),
+        provider=text_or_none(get("provider")),
+        event_id=text_or_none(get("event_id")),
+        message_id=message_id(get("message_id")),
+        sender=address(get("sender")),
+        recipient=address(get("recipient")),
+        subject=text_or_none(get("subject")),
+        smtp_code=code,
+        enhanced_code=enhanced,
+        diagnostic=diag,
+        tags=tags_in(get("tags")),
+        type=text_or_none(get("type")),
+        size=size_in(get("size")),
+        send_method=send_method(get("send_method")),
+        extra=counts,
+    )
+    # The message's id is worked out from the row as the source wrote it (its time), so
+    # every event this row yields is on the same message.
+    row.message_id = row.message_id or synthetic_message_id(row)
+    if status in ENGAGEMENT and norm_key(cols["timestamp"]) in SENT_TIME_NAMES:
+        # An email log's row (one per email) whose time is when it was sent: the email was
+        # sent then, whatever happened to it since.
+        yield finish(_derived(row, "sent", row.timestamp))
+    opened_at = text_or_none(get("opened_at"))
+    if opened_at and status == "opened":
+        row.timestamp = ctx.time(opened_at)
+    yield finish(row)
+    if opened_at and status != "opened":
+        yield finish(_derived(row, "opened", ctx.time(opened_at)))
+
+
+# Time columns that say when the email was sent (an email log), not when an event happened.
+SENT_TIME_NAMES = frozenset(("sent_at", "sent_time", "send_time", "sent_date"))
+
+
+def _counts(opens: Any, clicks: Any) -> dict[str, int]:
+    """An email log's open and click counts (digits only), for the message's counts."""
+    counts = {"open_count": size_in(opens), "click_count": size_in(clicks)}
+    return {k: v for k, v in counts.items() if v}
+
+
+def _derived(row: Event, status: str, when: str) -> Event:
+    """Another event an email log's row states (its send, its first open), on the row's
+    message, with the row's message facts."""
+    return Event(
+        timestamp=when,
+        status=status,
+        provider=row.provider,
+        message_id=row.message_id,
+        sender=row.sender,
+        recipient=row.recipient,
+        subject=row.subject,
+        tags=row.tags,
+        type=row.type,
+        size=row.size,
+        send_method=row.send_method,
     )
 
 

@@ -29,7 +29,7 @@ from maillog_cli.normalize import (
     tag_list,
     text_or_none,
 )
-from maillog_cli.statuses import ENGAGEMENT, canonical_status
+from maillog_cli.statuses import ENGAGEMENT, canonical_status, is_provider_word
 
 NAME = "maillog"
 PROVIDER = None
@@ -84,7 +84,9 @@ def _listing_row(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
         Event(
             timestamp=ctx.time(obj["timestamp"]),
             status=status,
-            raw_status=text_or_none(obj.get("raw_status")),
+            # a provider's word in `status` ("Send failed") is the raw word itself
+            raw_status=text_or_none(obj.get("raw_status"))
+            or (text_or_none(word) if is_provider_word(word) else None),
             provider=text_or_none(obj.get("provider")),
             event_id=text_or_none(obj.get("event_id")),
             message_id=message_id(obj.get("message_id")),

@@ -151,7 +151,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
     extra: dict[str, Any] = {}
     if tags:
         extra["tags"] = tags
-    for key in obj.keys() & _EXTRA_KEYS.keys():
+    for key in [k for k in obj if k in _EXTRA_KEYS]:  # record order: the same text every run
         value = obj[key]
         if value is not None and value != "":
             extra[_EXTRA_KEYS[key]] = value

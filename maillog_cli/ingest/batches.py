@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from maillog_cli.importers.mta.lines import MtaLine
 from maillog_cli.ingest.records import FileResult
 from maillog_cli.model import AuditEntry, Event, Restored, Skip, StoredMessage
 from maillog_cli.store import identity
@@ -49,9 +50,11 @@ class Ingest:
         self.events: list[Event] = []
         self.audit: list[AuditEntry] = []
         self.restored: list[Restored] = []
+        self.mta_lines: list[MtaLine] = []
+        self.correlator: Any = None
         self.classify = classifier()
 
-    def add(self, item: Event | AuditEntry | Skip | StoredMessage | Restored) -> None:
+    def add(self, item: Event | AuditEntry | Skip | StoredMessage | Restored | MtaLine) -> None:
         if isinstance(item, Event):
             self.classify(item)
             self.events.append(item)
@@ -69,6 +72,24 @@ class Ingest:
             self._save_content(item)
         elif isinstance(item, Skip):
             self.result.skipped[item.why] += 1
+        elif isinstance(item, MtaLine):
+            self.mta_lines.append(item)
+            if len(self.mta_lines) >= BATCH:
+                self.flush()
+
+    def _write_mta(self, lines: list[MtaLine]) -> None:
+        """Mail-server log facts, correlated by queue id with the state kept in the store."""
+        if self.correlator is None:
+            from maillog_cli.importers.mta.correlate import Correlator
+
+            self.correlator = Correlator(self.store.conn, self._write_correlated)
+        self.correlator.feed(lines)
+
+    def _write_correlated(self, events: list[Event]) -> None:
+        for e in events:
+            self.classify(e)
+        self.events.extend(events)
+        self._write_pending_events()
 
     def _write_restored(self, items: list[Restored]) -> None:
         """Non-event rows of our full export form (messages, aliases, stored emails).
@@ -105,6 +126,18 @@ class Ingest:
         self.store.conn.execute("INSERT OR IGNORE INTO touched VALUES (?)", (item.message_id,))
 
     def flush(self) -> None:
+        self._write_pending_events()
+        if self.mta_lines:
+            lines, self.mta_lines = self.mta_lines, []
+            self._write_mta(lines)
+        if self.audit:
+            entries, self.audit = self.audit, []
+            self._write_audit(entries)
+        if self.restored:
+            restored, self.restored = self.restored, []
+            self._write_restored(restored)
+
+    def _write_pending_events(self) -> None:
         if self.events:
             rows = [event_row(e, self.import_id) for e in self.events]
             ids = {(e.message_id,) for e in self.events if e.message_id}
@@ -117,12 +150,6 @@ class Ingest:
             }
             self.events = []
             self._write_events(rows, ids, aliases)
-        if self.audit:
-            entries, self.audit = self.audit, []
-            self._write_audit(entries)
-        if self.restored:
-            restored, self.restored = self.restored, []
-            self._write_restored(restored)
 
     def _write_events(
         self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]

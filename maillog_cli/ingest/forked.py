@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from maillog_cli.errors import FileFormatError, MaillogError
+from maillog_cli.importers.mta.lines import MtaLine
 from maillog_cli.ingest import batches, loop, readers
 from maillog_cli.ingest.records import FileResult
 from maillog_cli.model import AuditEntry, Restored, StoredMessage
@@ -50,7 +51,7 @@ class _Forwarder(batches.Ingest):
 
     def __init__(self, result: FileResult, import_id: int, out: Connection) -> None:
         self.result, self.import_id, self.out = result, import_id, out
-        self.events, self.audit, self.restored = [], [], []
+        self.events, self.audit, self.restored, self.mta_lines = [], [], [], []
         self.classify = batches.classifier()
 
     def _write_events(
@@ -60,6 +61,9 @@ class _Forwarder(batches.Ingest):
 
     def _write_audit(self, entries: list[AuditEntry]) -> None:
         self.out.send(("audit", entries))
+
+    def _write_mta(self, lines: list[MtaLine]) -> None:
+        self.out.send(("mta", lines))  # correlated in the parent, where the store is
 
     def _write_restored(self, items: list[Restored]) -> None:
         self.out.send(("restored", items))
@@ -162,6 +166,8 @@ def consume(
                     ingest.index_text()
             elif kind == "audit":
                 ingest._write_audit(msg[1])
+            elif kind == "mta":
+                ingest._write_mta(msg[1])
             elif kind == "content":
                 ingest._save_content(msg[1])
             elif kind == "restored":

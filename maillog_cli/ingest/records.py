@@ -163,6 +163,10 @@ def iter_items(
         for loc, item in email_mod.read(source.stream, source.name, ctx):
             yield loc, item, None
         return
+    text_log = _text_log(head, forced)
+    if text_log is not None:
+        yield from _text_log_items(source, text_log, ctx, result)
+        return
     codec, bom = readers.detect_encoding(head)
     text_head, stream = readers.read_head(readers.as_utf8(source.stream, codec, bom))
     container = readers.container_of(text_head)
@@ -185,6 +189,36 @@ def iter_items(
             continue
         for item in parse_value(value, ctx, forced, result):
             yield loc, item, value
+
+
+def _text_log(head: bytes, forced: ModuleType | None) -> ModuleType | None:
+    """The mail-server log reader (Postfix, Exim) for a text of log lines, else None."""
+    if forced is not None:
+        return forced if hasattr(forced, "read_lines") else None
+    from maillog_cli.importers.mta import lines
+
+    kind = lines.sniff(head)
+    return importers.load(f"mta.{kind}") if kind else None
+
+
+def _text_log_items(
+    source: readers.Source, module: ModuleType, ctx: Context, result: FileResult
+) -> Iterator[Item]:
+    """Mail-log lines: their facts (correlated later, in the store), skips and errors.
+    A year-less syslog time takes its year from the file's last write (or --year)."""
+    from datetime import UTC, datetime
+
+    reference = None
+    if source.path is not None:
+        try:
+            reference = datetime.fromtimestamp(source.path.stat().st_mtime, UTC)
+        except OSError:
+            reference = None
+    for loc, item, raw in module.read_lines(source.stream, ctx, reference):
+        provider = getattr(item, "provider", None)
+        if provider is not None:
+            result.formats[provider] += 1
+        yield loc, item, raw
 
 
 def _reopener(source: readers.Source, codec: str, bom: int) -> readers.Reopen | None:

@@ -185,45 +185,47 @@ def print_explanation(x: Explanation) -> None:
 # --- suppressions -----------------------------------------------------------------------------
 
 
+# The suppression table's columns, in its order; a pipe gets them as TSV (the listing
+# convention), the diagnostic whole.
+SUPPRESSION_COLUMNS = ("address", "why", "reason", "n", "last", "last diagnostic")
+
+
+def suppression_cells(row: dict[str, Any], plain: bool = False) -> list[str]:
+    """One address as cells in SUPPRESSION_COLUMNS order; `plain` (TSV): no thousands
+    separators, nothing made visible yet (write_tsv does it)."""
+    count = row["count"]
+    return [
+        row["address"],
+        WHY_WORDS[row["reason"]],
+        row["bounce_reason"] or "",
+        str(count) if plain else f"{count:,}",
+        short_time(row["last_seen"], "day"),
+        (row["diagnostic"] or "") if plain else one_line(row["diagnostic"]),
+    ]
+
+
 def print_suppressions(rows: list[dict[str, Any]]) -> None:
     """Everything but the diagnostic keeps its width; the diagnostic gets what is left
     (two spaces between columns), at least 10 characters."""
     out = console()
-    shown = [
-        [
-            r["address"],
-            WHY_WORDS[r["reason"]],
-            r["bounce_reason"] or "",
-            f"{r['count']:,}",
-            short_time(r["last_seen"], "day"),
-            one_line(r["diagnostic"]),
-        ]
-        for r in rows
-    ]
+    shown = [suppression_cells(r) for r in rows]
     if not shown:
         out.print("no address to suppress", style="dim")
         return
     widths = [min(cap, max(len(r[i]) for r in shown)) for i, cap in enumerate((32, 12, 17, 6, 10))]
-    widths = [
-        max(w, len(h))
-        for w, h in zip(widths, ("address", "why", "reason", "n", "last"), strict=True)
-    ]
+    widths = [max(w, len(h)) for w, h in zip(widths, SUPPRESSION_COLUMNS[:5], strict=True)]
     rest = max(10, out.width - sum(widths) - 2 * len(widths))
     for r in shown:
         r[5] = one_line(r[5], rest)
-    out.print(
-        table(
-            [
-                ("address", {"no_wrap": True, "overflow": "ellipsis", "width": widths[0]}),
-                ("why", {"no_wrap": True, "width": widths[1]}),
-                ("reason", {"no_wrap": True, "overflow": "ellipsis", "width": widths[2]}),
-                ("n", {"no_wrap": True, "justify": "right", "width": widths[3]}),
-                ("last", {"no_wrap": True, "width": widths[4]}),
-                ("last diagnostic", {"no_wrap": True, "overflow": "ellipsis", "max_width": rest}),
-            ],
-            shown,
-        )
+    options: tuple[dict[str, Any], ...] = (
+        {"no_wrap": True, "overflow": "ellipsis", "width": widths[0]},
+        {"no_wrap": True, "width": widths[1]},
+        {"no_wrap": True, "overflow": "ellipsis", "width": widths[2]},
+        {"no_wrap": True, "justify": "right", "width": widths[3]},
+        {"no_wrap": True, "width": widths[4]},
+        {"no_wrap": True, "overflow": "ellipsis", "max_width": rest},
     )
+    out.print(table(list(zip(SUPPRESSION_COLUMNS, options, strict=True)), shown))
 
 
 # --- reclassify -------------------------------------------------------------------------------

@@ -31,14 +31,22 @@ def fill(
     return [replace(c, width=rest) if c.width == 0 else c for c in columns]
 
 
-def event_table_columns(width: int, messages: bool = False) -> list[Column]:
-    """The search/bounces event table: narrow terminals keep time, the message id
-    (shortened), status, who and why; wider ones add the bounce reason, then subject,
-    class, code and provider, and (`search --messages`) the message's type, tags, opens
-    and clicks."""
+def event_table_columns(
+    width: int, messages: bool = False, id_width: int | None = None
+) -> list[Column]:
+    """The event listings' layout (search, ls, bounces --list, show ADDRESS, and tail's
+    lines): narrow terminals keep time, the message id (shortened), status, who and why;
+    wider ones add the bounce reason, then subject, class, code and provider, and
+    (`search --messages`, on the widest) the message's type, tags, size, send method,
+    opens and clicks — in the order of the TSV a pipe gets (events.table_cells).
+
+    `id_width` is the width of the shortened ids shown (they are as long as it takes to
+    be unique); a wide one is taken from the recipient before the diagnostic shrinks.
+    """
+    id_cells = id_width if id_width is not None else (10 if width < 120 else 16)
     cols = [
         Column("time", "time", 19),
-        Column("id", "id", 10 if width < 120 else 16),
+        Column("id", "id", max(2, id_cells)),
         Column("status", "status", 12),
         Column("recipient", "recipient", 20 if width < 100 else 30),
     ]
@@ -52,36 +60,30 @@ def event_table_columns(width: int, messages: bool = False) -> list[Column]:
         cols.append(Column("code", "code", 9))
     if width >= 185:
         cols.append(Column("provider", "provider", 10))
-    if messages and width >= 170:
+    if messages and width >= 255:  # after all the event's columns: they fit from 185 on
         cols += [
             Column("type", "type", 13),
             Column("tags", "tags", 16),
+            Column("size", "size", 7),
+            Column("method", "method", 8),
             Column("opens", "opens", 5),
             Column("clicks", "clicks", 6),
         ]
     cols.append(Column("diagnostic", "diagnostic", 0))
-    return fill(cols, width, gap=2, minimum=10)
+    return fill(_narrow_recipient(cols, width, gap=2, minimum=10), width, gap=2, minimum=10)
 
 
-TAIL_MIN_WIDTH = 63  # below this the line is laid out for 63 cells and the terminal crops it
-
-
-def event_line_columns(width: int) -> list[Column]:
-    """`tail`'s one line per event: time, status, recipient and subject share the width
-    (recipient about 3/10, subject about 9/20 of what follows the status), the
-    diagnostic gets the rest."""
-    width = max(TAIL_MIN_WIDTH, width)
-    rest = width - 19 - 12 - 2
-    to_width = min(32, max(12, rest * 3 // 10))
-    subject_width = max(8, (rest - to_width - 2) * 9 // 20)
-    cols = [
-        Column("time", "time", 19),
-        Column("status", "status", 12),
-        Column("recipient", "recipient", to_width),
-        Column("subject", "subject", subject_width),
-        Column("diagnostic", "diagnostic", 0),
+def _narrow_recipient(
+    columns: list[Column], width: int, *, gap: int, minimum: int, floor: int = 12
+) -> list[Column]:
+    """The recipient gives up what the other columns take beyond `width` (down to
+    `floor` cells), so a long id or many columns shorten it, not the whole line."""
+    used = sum(c.width for c in columns) + gap * (len(columns) - 1) + minimum
+    over = used - width
+    return [
+        replace(c, width=max(floor, c.width - over)) if c.key == "recipient" and over > 0 else c
+        for c in columns
     ]
-    return fill(cols, width, gap=1)
 
 
 def email_columns(width: int) -> list[Column]:

@@ -16,7 +16,7 @@ from maillog_cli.errors import MaillogError
 from maillog_cli.normalize import domain_of
 from maillog_cli.resend.settings import ADDRESS, one_address
 from maillog_cli.store.db import Store
-from maillog_cli.store.query import Filters, where
+from maillog_cli.store.query import Filters, resolve_prefix, where
 
 SHOWN_HEADERS = ("from", "to", "cc", "subject", "date", "message-id")
 
@@ -44,7 +44,7 @@ def select(store: Store, idents: Sequence[str], filters: Filters | None) -> Sele
     """
     ids: list[str] = []
     for ident in idents:
-        mid = store.resolve_message_id(ident)
+        mid = store.resolve_message_id(ident) or resolve_prefix(store.conn, ident)
         if mid is None:
             raise MaillogError(
                 f"no message {ident!r} in {store.path}",

@@ -695,9 +695,12 @@ class Store:
                     max(json_extract(extra, '$.spf')), max(json_extract(extra, '$.dkim')),
                     max(json_extract(extra, '$.dmarc')),
                     max(type), max(size), max(send_method),
-                    count(CASE WHEN status = 'opened' THEN 1 END),
+                    -- opens/clicks: the events, or the count an email log states (extra)
+                    max(count(CASE WHEN status = 'opened' THEN 1 END),
+                        coalesce(max(json_extract(extra, '$.open_count')), 0)),
                     max(CASE WHEN status = 'opened' THEN timestamp END),
-                    count(CASE WHEN status = 'clicked' THEN 1 END),
+                    max(count(CASE WHEN status = 'clicked' THEN 1 END),
+                        coalesce(max(json_extract(extra, '$.click_count')), 0)),
                     max(CASE WHEN status = 'clicked' THEN timestamp END),
                     -- every tag of every event, once each, sorted (event tags are stored
                     -- sorted, so the union is only computed where events disagree)

@@ -311,9 +311,45 @@ def m004_message_model(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_mta_queue(conn: sqlite3.Connection) -> None:
+    """The partial state of mail servers' queue ids (store/mta_state.py): which message a
+    Postfix or Exim queue id stands for, between which times, and the facts its lines gave.
+
+    Kept in the store so that a message whose lines are split across rotated files,
+    separate imports or a followed log is still one message. Self-contained (one new
+    table), so it can be renumbered freely.
+    """
+    run_script(
+        conn,
+        """
+        CREATE TABLE mta_queue (
+            id INTEGER PRIMARY KEY,
+            host TEXT NOT NULL,
+            qid TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            started INTEGER NOT NULL DEFAULT 0,
+            removed_at TEXT,
+            sender TEXT,
+            header_id TEXT,
+            size INTEGER,
+            nrcpt INTEGER,
+            client TEXT,
+            authenticated INTEGER NOT NULL DEFAULT 0,
+            notice TEXT,
+            relay TEXT
+        );
+        CREATE INDEX mta_queue_qid ON mta_queue(qid, host, first_at);
+        CREATE INDEX mta_queue_message ON mta_queue(message_id);
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial,
     m002_prunes,
     m003_monotonic_seq_and_application_id,
     m004_message_model,
+    m005_mta_queue,
 )

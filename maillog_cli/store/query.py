@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -450,3 +450,78 @@ def count_sql(f: Filters, messages: bool = False) -> tuple[str, list[Any]]:
 
 def with_changes(f: Filters, **changes: Any) -> Filters:
     return replace(f, **changes)
+
+
+# --- short message ids ------------------------------------------------------------------------
+
+SHORT_ID_MIN = 8  # git's rule for abbreviated hashes, with its floor of 8 characters
+
+
+def _other_neighbours(conn: sqlite3.Connection, mid: str) -> Iterator[str]:
+    """The ids and aliases of OTHER messages just before and just after `mid` in sort
+    order: the ones that share the longest prefix with it (indexed seeks, no scan)."""
+    for sql in (
+        "SELECT message_id FROM messages WHERE message_id < ? ORDER BY message_id DESC LIMIT 1",
+        "SELECT message_id FROM messages WHERE message_id > ? ORDER BY message_id LIMIT 1",
+        "SELECT alias FROM message_aliases WHERE alias < ? AND message_id <> ?"
+        " ORDER BY alias DESC LIMIT 1",
+        "SELECT alias FROM message_aliases WHERE alias > ? AND message_id <> ?"
+        " ORDER BY alias LIMIT 1",
+    ):
+        row = conn.execute(sql, (mid,) * sql.count("?")).fetchone()
+        if row:
+            yield row[0]
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def short_id(conn: sqlite3.Connection, mid: str, minimum: int = SHORT_ID_MIN) -> str:
+    """The shortest prefix of message id `mid`, at least `minimum` characters, that no other
+    message's id or alias starts with — so what a terminal shows, `show PREFIX` finds."""
+    shared = max((_common_prefix(mid, n) for n in _other_neighbours(conn, mid)), default=0)
+    return mid[: max(minimum, shared + 1)]
+
+
+def short_ids(conn: sqlite3.Connection, mids: Iterable[str | None]) -> dict[str, str]:
+    """short_id() of each distinct id (four index seeks per id)."""
+    return {mid: short_id(conn, mid) for mid in dict.fromkeys(m for m in mids if m)}
+
+
+def messages_with_prefix(conn: sqlite3.Connection, prefix: str, limit: int = 6) -> list[str]:
+    """The message ids (at most `limit`) whose id or one of whose aliases starts with
+    `prefix`, exactly (case-sensitive, as ids are stored), sorted."""
+    found: dict[str, None] = {}
+    for sql in (
+        "SELECT message_id, message_id FROM messages WHERE message_id >= ? ORDER BY message_id",
+        "SELECT alias, message_id FROM message_aliases WHERE alias >= ? ORDER BY alias",
+    ):
+        for key, mid in conn.execute(sql, (prefix,)):
+            if not key.startswith(prefix) or len(found) >= limit:
+                break
+            found[mid] = None
+    return sorted(found)[:limit]
+
+
+PREFIX_MIN = 4  # like git: a shorter prefix is too likely to be a typo for something else
+
+
+def resolve_prefix(conn: sqlite3.Connection, ident: str) -> str | None:
+    """The one message whose id or alias starts with `ident` (<> optional), for an id
+    shortened on a terminal; None when none does; MaillogError naming a few when several do."""
+    prefix = (message_id(ident) or "").lstrip("<")  # `<2026…`: the start of `<2026…>`
+    if len(prefix) < PREFIX_MIN:
+        return None
+    found = messages_with_prefix(conn, prefix, limit=4)
+    if len(found) > 1:
+        shown = ", ".join(found[:3]) + (", …" if len(found) > 3 else "")
+        raise MaillogError(
+            f"{ident!r} is the start of several message ids ({shown})", "give more of the id"
+        )
+    return found[0] if found else None

@@ -410,6 +410,8 @@ def _message_items(
     msg = _parse(raw)
     if _kinds.is_feedback_report(msg):
         return _complaint_items(raw, msg, ctx, from_line_date)
+    if _kinds.is_read_receipt(msg):
+        return _read_receipt_items(raw, msg, ctx, from_line_date)
     subject = _decoded(msg.get("Subject")) or ""
     dsn_outside = _outer_is_dsn(msg)
     if not dsn_outside:
@@ -730,6 +732,62 @@ def _complaint_items(
         )
         for rcpt in _complaint_recipients(fields, original) or _NO_RECIPIENT
     ]
+
+
+def _read_receipt_items(
+    raw: bytes, msg: Message, ctx: Context, from_line_date: str | None
+) -> list[Item]:
+    """A read receipt (MDN, RFC 8098): an `opened` event for the original message (its
+    Original-Message-ID, else the attached original's Message-ID) and the recipient that
+    displayed it (Final-Recipient, else Original-Recipient, else the receipt's From).
+    Dispositions other than `displayed` (deleted, dispatched, processed) are no open."""
+    fields = _kinds.report_fields(msg, _kinds.MDN_PARTS)
+    disposition = (fields.get("disposition") or [""])[0]
+    kind = _kinds.disposition_type(disposition)
+    if kind != "displayed":
+        return [Skip(f"read receipt with disposition {kind or 'none'!r}: not an open")]
+    original = _returned_headers(msg)
+    receipt_id = normalize.message_id(_text(msg.get("Message-ID"))) or synthetic_id(raw)
+    message_id = normalize.message_id(next(iter(fields.get("original-message-id", [])), None)) or (
+        normalize.message_id(_text(original.get("Message-ID"))) if original else None
+    )
+    extra: dict[str, Any] = {"source": "mdn", "disposition": disposition}
+    extra["receipt_message_id"] = receipt_id
+    if fields.get("reporting-ua"):
+        extra["reporting_ua"] = fields["reporting-ua"][0]
+    if message_id is None:
+        message_id = receipt_id
+        extra["note"] = "the receipt does not name the original message; filed under its own id"
+    recipient = next(
+        (
+            a
+            for v in (*fields.get("final-recipient", []), *fields.get("original-recipient", []))
+            if (a := _dsn_address(v))
+        ),
+        None,
+    ) or next(iter(_addresses(msg, "From")), None)
+    senders = (_addresses(original, "From") if original else []) or _addresses(msg, "To")
+    return [
+        finish(
+            Event(
+                timestamp=_bounce_time(msg, ctx, [], None, from_line_date),
+                status="opened",
+                raw_status=f"mdn:{kind}",
+                provider=None,
+                message_id=message_id,
+                sender=senders[0] if senders else None,
+                recipient=recipient,
+                subject=_decoded(original.get("Subject")) if original else None,
+                extra=extra,
+            )
+        )
+    ]
+
+
+def _dsn_address(value: str) -> str | None:
+    """The address of a report field such as `rfc822; user@example.com`, if it is one."""
+    found = _dsn._address(value)
+    return found if found and "@" in found else None
 
 
 _NO_RECIPIENT: list[str | None] = [None]  # a report that names none: one event all the same

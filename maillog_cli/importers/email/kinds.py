@@ -3,6 +3,7 @@
 `files.py` asks these in order before it treats a message as a bounce or a sent mail:
 
 - an ARF feedback report (RFC 5965): a recipient's complaint about one of our messages;
+- a read receipt (MDN, RFC 8098): a recipient displayed one of our messages;
 - a bounce forwarded by a person ("Fwd: Undelivered Mail …" with the DSN attached or
   pasted inline): the bounce inside is what counts;
 - a provider's JSON notification delivered as an email (Amazon SNS email subscriptions
@@ -55,9 +56,15 @@ def is_feedback_report(msg: Message) -> bool:
 
 def feedback_fields(msg: Message) -> dict[str, list[str]]:
     """The fields of the message/feedback-report part, lowercased names, every value."""
+    return report_fields(msg, (FEEDBACK_PART,))
+
+
+def report_fields(msg: Message, part_types: tuple[str, ...]) -> dict[str, list[str]]:
+    """The fields of the first machine-readable report part of one of `part_types`
+    (a feedback report, a disposition notification), lowercased names, every value."""
     out: dict[str, list[str]] = {}
     for part in walk(msg):
-        if part.get_content_type() != FEEDBACK_PART:
+        if part.get_content_type() not in part_types:
             continue
         payload = part.get_payload()
         if isinstance(payload, list):  # compat32 parses the fields as a message
@@ -73,6 +80,30 @@ def feedback_fields(msg: Message) -> dict[str, list[str]]:
                 out.setdefault(name.strip().lower(), []).append(value)
         break
     return out
+
+
+# --- read receipts (MDN, RFC 8098; RFC 6533 for the internationalised part) ------------------
+
+MDN_PARTS = ("message/disposition-notification", "message/global-disposition-notification")
+
+
+def is_read_receipt(msg: Message) -> bool:
+    """multipart/report; report-type=disposition-notification, or an MDN part."""
+    try:
+        if msg.get_content_type() == "multipart/report":
+            kind = str(msg.get_param("report-type") or "").lower()
+            if kind in ("disposition-notification", "global-disposition-notification"):
+                return True
+        return any(p.get_content_type() in MDN_PARTS for p in walk(msg))
+    except Exception:
+        return False
+
+
+def disposition_type(value: str) -> str:
+    """The disposition of an MDN's `Disposition:` field: `manual-action/MDN-sent-manually;
+    displayed` → `displayed` (RFC 8098 §3.2.6: after the `;`, before any `/` modifier)."""
+    _, _, kind = value.rpartition(";")
+    return kind.split("/", 1)[0].strip().lower()
 
 
 # --- automatic replies (RFC 3834) ------------------------------------------------------------

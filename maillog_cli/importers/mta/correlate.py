@@ -1,0 +1,287 @@
+"""Mail-log facts → events, joined by queue id through the state kept in the store.
+
+smtpd `client=` → cleanup `message-id=` (the `queued` event; the RFC Message-ID becomes an
+alias) → qmgr `from=, size=, nrcpt=` → one event per recipient per delivery attempt
+(`status=sent|deferred|bounced`, Exim `=>`/`->`/`**`/`==`) with relay, delay, delays and
+dsn kept in `extra` → `expired` (one bounce per recipient still deferred) → the
+non-delivery notice → `removed`. `NOQUEUE: reject:` / Exim `rejected RCPT` lines are
+inbound `rejected` events, each the message of the house's synthetic id (importers/base.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from maillog_cli.bounce.classify import classify
+from maillog_cli.importers.base import map_status, synthetic_message_id
+from maillog_cli.importers.mta import exim, postfix
+from maillog_cli.importers.mta.lines import MtaLine
+from maillog_cli.model import Event
+from maillog_cli.normalize import address, message_id, reply_fields
+from maillog_cli.store import mta_state
+from maillog_cli.store.mta_state import Lifecycle, QueueState
+
+# Delivery agents that hand mail to a mailbox on this server (inbound), by Postfix daemon.
+LOCAL_AGENTS = frozenset({"local", "virtual", "lmtp", "pipe"})
+STATUS_MAPS: dict[str, dict[str, str | None]] = {
+    "postfix": dict(postfix.STATUS_MAP),
+    "exim": dict(exim.STATUS_MAP),
+}
+
+
+class Correlator:
+    """Turns a file's MtaLines into Events, one batch at a time, inside its transaction."""
+
+    def __init__(self, conn: Any, write: Callable[[list[Event]], None]) -> None:
+        self.conn = conn
+        self.state = QueueState(conn)
+        self.write = write  # puts events into the store (Ingest's classify + insert)
+        self.pending: list[Event] = []
+        self.first_host: str | None = None  # the usual host of this log (not repeated)
+        self.by_message: dict[str, list[Event]] = {}
+
+    def feed(self, facts: list[MtaLine]) -> None:
+        self.state.prefetch({f.qid for f in facts if f.qid is not None})
+        for fact in facts:
+            self._one(fact)
+        self.flush()
+
+    def flush(self) -> None:
+        events, self.pending, self.by_message = self.pending, [], {}
+        if events:
+            self.write(events)
+        self.state.flush()
+
+    # --- one line ----------------------------------------------------------------------
+    def _one(self, fact: MtaLine) -> None:
+        if self.first_host is None:
+            self.first_host = fact.host
+        if fact.qid is None:
+            if fact.kind == "reject":  # refused before it had a queue id: its own message
+                event = self._reject(fact, None)
+                event.message_id = synthetic_message_id(event)
+                self._emit(event)
+            return
+        life = self.state.find(fact.host, fact.qid, fact.timestamp, fact.kind)
+        f = fact.fields
+        if fact.kind == "client":
+            life.client = life.client or f.get("client")
+            life.authenticated = life.authenticated or int(bool(f.get("sasl")))
+            life.dirty = True
+        elif fact.kind in ("qmgr", "pickup", "arrival"):
+            self._learn(life, f.get("sender"), f.get("size"), f.get("nrcpt"))
+            if fact.kind == "arrival":
+                self._header_id(life, f.get("header_id"))
+                life.client = life.client or f.get("client")
+                self._emit(self._queued(fact, life))
+                if f.get("notice_of"):
+                    self._notice_of(fact, f["notice_of"], life)
+        elif fact.kind == "msgid":
+            self._header_id(life, f.get("header_id"))
+            self._emit(self._queued(fact, life))
+        elif fact.kind == "delivery":
+            self._emit(self._delivery(fact, life))
+            relay = relay_host(f.get("relay"))
+            if relay and fact.timestamp >= life.last_at:
+                life.relay, life.dirty = relay, True
+        elif fact.kind == "expired":
+            self._learn(life, f.get("sender"), None, None)
+            for event in self._expired(fact, life):
+                self._emit(event)
+        elif fact.kind == "notice":
+            life.notice = f.get("notice")
+            life.dirty = True
+            self.flush_events()
+            mta_state.note_notice(self.conn, life.message_id, f["notice"])
+        elif fact.kind in ("reject", "discard"):
+            self._emit(self._reject(fact, life))
+
+    def flush_events(self) -> None:
+        """Write what is pending before a statement that reads or changes stored events."""
+        events, self.pending, self.by_message = self.pending, [], {}
+        if events:
+            self.write(events)
+
+    def _emit(self, event: Event) -> None:
+        self.pending.append(event)
+        if event.message_id:
+            self.by_message.setdefault(event.message_id, []).append(event)
+
+    def _learn(self, life: Lifecycle, sender: Any, size: Any, nrcpt: Any) -> None:
+        """Facts about the message from qmgr/pickup/arrival; earlier events get them too."""
+        new_sender = sender is not None and life.sender is None
+        new_size = size is not None and life.size is None
+        if sender is not None and life.sender is None:
+            life.sender = address(sender) or ""
+        if size is not None and life.size is None:
+            life.size = size
+        if nrcpt is not None:
+            life.nrcpt = nrcpt
+        life.dirty = True
+        if not (new_sender or new_size):
+            return
+        for event in self.by_message.get(life.message_id, ()):
+            event.sender = event.sender or life.sender or None
+            event.size = event.size if event.size is not None else life.size
+        if life.stored:
+            mta_state.backfill(self.conn, life.message_id, life.sender or None, life.size)
+
+    def _header_id(self, life: Lifecycle, raw: Any) -> None:
+        mid = message_id(raw)
+        if mid and life.header_id is None:
+            life.header_id = mid  # an alias of the message, through its events' aliases
+            life.dirty = True
+
+    def _notice_of(self, fact: MtaLine, original: str, life: Lifecycle) -> None:
+        """Exim's bounce arrives as a new message with R=the original's id."""
+        first = self.state.lifecycles(fact.host, original)
+        if first:
+            self.flush_events()
+            mta_state.note_notice(self.conn, first[-1].message_id, life.qid)
+
+    # --- events ------------------------------------------------------------------------
+    def _base(self, fact: MtaLine, life: Lifecycle | None, status: str, raw: str) -> Event:
+        aliases: tuple[str, ...] = ()
+        if life is not None:
+            aliases = (life.qid,)
+            if life.header_id:
+                aliases += (life.header_id,)
+        return Event(
+            timestamp=fact.timestamp,
+            status=status,
+            raw_status=raw,
+            provider=fact.provider,
+            event_id=fact.key,
+            message_id=life.message_id if life else None,
+            sender=(life.sender or None) if life else None,
+            size=life.size if life else None,
+            aliases=aliases,
+            # the queue id where the message id is not it (a reused id); the host when the
+            # log is a central one of several servers
+            extra=_clean(
+                {
+                    "queue_id": life.qid if life and life.qid != life.message_id else None,
+                    "host": fact.host if fact.host and fact.host != self.first_host else None,
+                }
+            ),
+        )
+
+    def _queued(self, fact: MtaLine, life: Lifecycle) -> Event:
+        event = self._base(fact, life, "queued", "queued")
+        event.direction = _arrival_direction(life, fact)
+        event.extra.update(_clean({"client": life.client}))
+        return event
+
+    def _delivery(self, fact: MtaLine, life: Lifecycle) -> Event:
+        f = fact.fields
+        status = map_status(STATUS_MAPS[fact.provider], f["status"], f"{fact.provider} status")
+        assert status is not None
+        event = self._base(fact, life, status, f["status"])
+        event.recipient = address(f.get("to"))
+        code, enhanced, diag = reply_fields(status, f.get("reply"), None, _dsn(f.get("dsn")))
+        event.smtp_code, event.enhanced_code, event.diagnostic = code, enhanced, diag
+        event.direction = _delivery_direction(fact)
+        event.extra.update(
+            _clean(
+                {
+                    "orig_to": address(f.get("orig_to")),
+                    "relay": f.get("relay"),
+                    "delay": f.get("delay"),
+                    "delays": f.get("delays"),
+                    "dsn": f.get("dsn"),
+                    # the delivery agent, where direction does not already say it
+                    "program": fact.program if fact.program not in ("smtp", "exim") else None,
+                    "router": f.get("router"),
+                    "transport": f.get("transport"),
+                }
+            )
+        )
+        return event
+
+    def _expired(self, fact: MtaLine, life: Lifecycle) -> list[Event]:
+        """`status=expired, returned to sender`: each recipient still deferred bounces, with
+        its last deferral reply (one event without recipient when none is known)."""
+        self.flush_events()
+        waiting = mta_state.still_deferred(self.conn, life.message_id)
+        out: list[Event] = []
+        rows: list[tuple[str | None, str | None, Any]] = list(waiting) or [(None, None, None)]
+        for recipient, last_reply, _ in rows:
+            event = self._base(fact, life, "bounced", "expired")
+            event.recipient = recipient
+            event.event_id = f"{fact.key}:{recipient or ''}"
+            code, enhanced, diag = reply_fields("bounced", last_reply)
+            event.smtp_code, event.enhanced_code = code, enhanced
+            event.diagnostic = (
+                f"expired in the queue; last reply: {diag}" if diag else "expired in the queue"
+            )
+            event.bounce_class, event.bounce_reason = "soft", None
+            out.append(event)
+        return out
+
+    def _reject(self, fact: MtaLine, life: Lifecycle | None) -> Event:
+        f = fact.fields
+        status = "dropped" if fact.kind == "discard" else "rejected"
+        event = self._base(fact, life, status, f.get("what") or "reject")
+        event.direction = "inbound"
+        event.sender = address(f.get("from")) or event.sender
+        event.recipient = address(f.get("to"))
+        code, enhanced, diag = reply_fields(status, f.get("reply"))
+        event.smtp_code, event.enhanced_code, event.diagnostic = code, enhanced, diag
+        # A refusal is classified like a bounce, so `bounces --status rejected` gives
+        # pflogsumm's "rejects by reason".
+        verdict = classify(None, code, enhanced, diag)
+        if verdict is not None:
+            event.bounce_class, event.bounce_reason = verdict.bounce_class, verdict.bounce_reason
+        event.extra.update(
+            _clean(
+                {
+                    "client": f.get("client"),
+                    "stage": f.get("stage"),
+                    "helo": f.get("helo"),
+                    "proto": f.get("proto"),
+                }
+            )
+        )
+        return event
+
+
+def relay_host(relay: Any) -> str | None:
+    """`mx.example.org[192.0.2.1]:25` (Exim: `mx.example.org [192.0.2.1]`) → the host."""
+    if not isinstance(relay, str) or not relay:
+        return None
+    return relay.split("[", 1)[0].strip() or relay
+
+
+def _dsn(value: Any) -> str | None:
+    return (
+        value if isinstance(value, str) and value[:1] in "245" and value.count(".") == 2 else None
+    )
+
+
+def _delivery_direction(fact: MtaLine) -> str:
+    """Into a mailbox here (local/virtual/lmtp/pipe; an Exim non-SMTP transport) is inbound."""
+    if fact.provider == "postfix":
+        return "inbound" if fact.program in LOCAL_AGENTS else "outbound"
+    transport = (fact.fields.get("transport") or "").lower()
+    return "outbound" if "smtp" in transport and "lmtp" not in transport else "inbound"
+
+
+def _arrival_direction(life: Lifecycle, fact: MtaLine) -> str:
+    """Mail from another server (an unauthenticated client that is not this host) is
+    inbound; a local submission or one from this host is outbound."""
+    client = (life.client or "").lower()
+    if (
+        life.authenticated
+        or fact.kind == "pickup"
+        or not client
+        or "127.0.0.1" in client
+        or "[::1]" in client
+        or client.startswith("localhost")
+    ):
+        return "outbound"
+    return "outbound" if fact.fields.get("proto", "").lower().startswith("local") else "inbound"
+
+
+def _clean(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v not in (None, "")}

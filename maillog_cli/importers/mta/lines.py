@@ -1,0 +1,229 @@
+"""One mail-log line → its time, host, program and message; the `MtaLine` fact it holds.
+
+Shapes read (docs/providers.md#postfix):
+- traditional syslog and Postfix's own `maillog_file`: `Mar  1 10:00:01 host prog[pid]: msg`
+  (no year: taken from --year, else from the file's time, the December→January turn included);
+- RFC 3339 syslog: `2026-03-01T10:00:01.123456+01:00 host prog[pid]: msg`;
+- Exim's mainlog: `2026-03-01 10:00:01 [+0100] [[pid]] msg`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, NamedTuple
+
+from maillog_cli.dates import format_dt, to_iso
+from maillog_cli.errors import RecordError
+
+MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+
+_TRADITIONAL = re.compile(
+    r"(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(?P<day>\d{1,2}) "
+    r"(?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)(?P<frac>\.\d{1,6})? (?P<rest>.*)"
+)
+_RFC3339 = re.compile(
+    r"(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?) (?P<rest>.*)"
+)
+# "host prog[pid]: message" after the time.
+_TAIL = re.compile(r"(?P<host>\S+) (?P<prog>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: (?P<msg>.*)")
+_EXIM = re.compile(
+    r"(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?)(?: (?P<tz>[+-]\d{4}))?"
+    r"(?: \[(?P<pid>\d+)\])? (?P<msg>.*)"
+)
+_POSTFIX_PROG = re.compile(r"[\w.-]*postfix[\w.-]*(?:/[\w./-]+)?")
+_EXIM_PROG = re.compile(r"exim\d*")
+_MAILISH = re.compile(r"postfix|exim", re.IGNORECASE)
+
+NOT_MAIL = "not a mail log line"
+# The kinds of fact that become events (and so need an event id).
+EVENT_KINDS = frozenset({"msgid", "arrival", "delivery", "expired", "reject", "discard"})
+
+
+class MtaLine(NamedTuple):
+    """A fact of one mail-log line, before correlation: what happened to which queue id.
+
+    `kind` is one of: client, pickup, msgid, qmgr, delivery, expired, notice, removed,
+    reject, arrival (Exim `<=`), discard. `key` is the line's own content hash (host, time,
+    program, pid, text), the base of its event id: the same line imported twice, from one
+    file or two, from a batch or a followed log, gives the same id. A tuple: a big file's
+    facts cross from the parsing process to the writing one, and tuples cross fastest.
+    """
+
+    provider: str
+    kind: str
+    timestamp: str
+    host: str
+    qid: str | None
+    key: str
+    program: str
+    fields: dict[str, Any]
+
+
+def line_key(*parts: str | None) -> str:
+    """The stable id of a line's event: a hash of what the line says."""
+    text = "\x1f".join(p or "" for p in parts)
+    return "h:" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+class YearGuess:
+    """The year of a year-less syslog time.
+
+    With --year: the first line is in that year and each December→January turn moves on
+    one year. Without: the file's time (its last write, `reference`) is after every line,
+    so a date later than it (beyond a day of clock slack) belongs to the year before.
+    """
+
+    def __init__(self, reference: datetime | None, year: int | None) -> None:
+        self.reference = reference or datetime.now(UTC)
+        self.year = year
+        self.last_month: int | None = None
+
+    def __call__(self, month: int, day: int) -> int:
+        if self.year is not None:
+            if self.last_month is not None and month < self.last_month - 6:
+                self.year += 1
+            self.last_month = month
+            return self.year
+        year = self.reference.year
+        ref = self.reference.replace(tzinfo=None)
+        try:
+            if datetime(year, month, day) > ref + timedelta(days=1):
+                year -= 1
+        except ValueError:  # 29 Feb of a year without it: the year before may have it
+            year -= 1
+        return year
+
+
+class Clock:
+    """Syslog times to ours, remembering the last one (a busy log has many lines a second)."""
+
+    def __init__(self, years: YearGuess, tz: tzinfo | None) -> None:
+        self.years, self.tz = years, tz
+        self.last_text: str | None = None
+        self.last = ""
+
+    def traditional(self, m: re.Match[str]) -> str:
+        text = m.group(0)[: m.start("rest")]
+        if text == self.last_text:
+            return self.last
+        month, day = MONTHS[m["mon"]], int(m["day"])
+        year = self.years(month, day)
+        try:
+            dt = datetime(year, month, day, int(m["h"]), int(m["m"]), int(m["s"]))
+        except ValueError:
+            raise RecordError(f"impossible date {m['mon']} {day} {year}") from None
+        if m["frac"]:
+            dt = dt.replace(microsecond=int(m["frac"][1:].ljust(6, "0")[:6]))
+        self.last_text, self.last = text, format_dt(dt.replace(tzinfo=self.tz or UTC))
+        return self.last
+
+    def iso(self, text: str) -> str:
+        if text != self.last_text:
+            self.last_text, self.last = text, to_iso(text, self.tz)
+        return self.last
+
+
+class Prefix:
+    """The parts of a syslog line: host, program, pid, message, and its time (ISO, ours),
+    worked out only when asked (most lines of a busy log are not facts)."""
+
+    __slots__ = ("_match", "_clock", "_stamp", "host", "program", "pid", "message")
+
+    def __init__(
+        self,
+        stamp: str | None,
+        host: str,
+        program: str,
+        pid: str,
+        message: str,
+        match: re.Match[str] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._stamp, self._match, self._clock = stamp, match, clock
+        self.host, self.program, self.pid, self.message = host, program, pid, message
+
+    @property
+    def timestamp(self) -> str:
+        if self._stamp is None:
+            assert self._match is not None and self._clock is not None
+            m = self._match
+            if "ts" in m.re.groupindex:
+                self._stamp = self._clock.iso(m["ts"])
+            else:
+                self._stamp = self._clock.traditional(m)
+        return self._stamp
+
+
+def split_syslog(line: str, clock: Clock) -> Prefix | None:
+    """A syslog line's parts (traditional or RFC 3339 time), or None for another shape."""
+    m = _TRADITIONAL.match(line) or _RFC3339.match(line)
+    if m is None:
+        return None
+    tail = _TAIL.fullmatch(line, m.start("rest"))
+    if tail is None:
+        return None
+    return Prefix(None, tail["host"], tail["prog"], tail["pid"] or "", tail["msg"], m, clock)
+
+
+def split_exim(line: str, tz: tzinfo | None) -> tuple[str, str, str] | None:
+    """(time, pid, message) of an Exim mainlog line, or None for another shape."""
+    m = _EXIM.match(line)
+    if m is None:
+        return None
+    text = m["ts"].replace(" ", "T") + (m["tz"] or "")
+    return to_iso(text, tz), m["pid"] or "", m["msg"]
+
+
+def is_postfix(program: str) -> bool:
+    return _POSTFIX_PROG.fullmatch(program) is not None
+
+
+def is_exim(program: str) -> bool:
+    return _EXIM_PROG.fullmatch(program) is not None
+
+
+def looks_mailish(line: str) -> bool:
+    """A line that names a mail daemon: if it cannot be read, that is an error, not noise."""
+    return _MAILISH.search(line) is not None
+
+
+EXIM_ID = r"[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}"
+_EXIM_HINT = re.compile(EXIM_ID + r" |H=|queue run|exim", re.IGNORECASE)
+
+
+def sniff(head: bytes) -> str | None:
+    """'postfix' or 'exim' when the first lines of a text are mail-log lines, else None.
+
+    Syslog lines of any program count (a syslog file may start with other daemons); most
+    of the first lines must have a log line's shape (a few may be cut or broken), and
+    dated lines count as Exim's only when one of them reads like Exim.
+    """
+    lines = [x for x in head[: 64 << 10].split(b"\n")[:200] if x.strip()]
+    if len(head) >= 64 << 10 and len(lines) > 1:
+        lines.pop()  # cut by the sample's end
+    if not lines:
+        return None
+    kinds = [_shape(raw.decode("utf-8", "replace").rstrip("\r")) for raw in lines]
+    shaped = [k for k in kinds if k is not None]
+    if len(shaped) * 5 < len(kinds) * 4:
+        return None
+    if "syslog-exim" in shaped and "syslog" not in shaped:
+        return "exim"
+    if "syslog" in shaped or "syslog-exim" in shaped:
+        return "postfix"
+    return "exim" if "exim" in shaped else None
+
+
+def _shape(text: str) -> str | None:
+    """'syslog', 'syslog-exim' (exim via syslog), 'exim', 'dated' (mainlog shape) or None."""
+    m = _TRADITIONAL.match(text) or _RFC3339.match(text)
+    if m is not None:
+        tail = _TAIL.fullmatch(text, m.start("rest"))
+        if tail is not None:
+            return "syslog-exim" if is_exim(tail["prog"]) else "syslog"
+    m = _EXIM.match(text)
+    if m is not None:
+        return "exim" if _EXIM_HINT.search(m["msg"]) else "dated"
+    return None

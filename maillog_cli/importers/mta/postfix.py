@@ -1,0 +1,210 @@
+"""Postfix's log lines (docs/providers.md#postfix): syslog, RFC 3339 syslog, maillog_file.
+
+Each line of a Postfix daemon becomes one `MtaLine` fact keyed by its queue id; the
+correlation (importers/mta/correlate.py) joins them into messages. Lines of other daemons
+in the same syslog are skipped as "not a mail log line" (counted, not errors); a Postfix
+line that cannot be read (cut short, a delivery without status=) is a record error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import IO, Any
+
+from maillog_cli.errors import RecordError
+from maillog_cli.importers.base import Context
+from maillog_cli.importers.mta import exim, lines
+from maillog_cli.importers.mta.lines import Clock, MtaLine, Prefix, YearGuess
+from maillog_cli.model import Skip
+
+NAME = "postfix"
+PROVIDER = "postfix"
+SIGNATURE = (
+    "syslog lines of postfix/* daemons (`Mar  1 10:00:01 host postfix/smtp[123]: QUEUEID: …`, "
+    "or an RFC 3339 time first)"
+)
+SHAPES = "/var/log/mail.log (rotated, .gz), Postfix's maillog_file, RFC 3339 syslog"
+
+# Postfix's status= word → canonical status (statuses.STATUSES).
+STATUS_MAP: dict[str, str] = {
+    "sent": "delivered",
+    "deferred": "deferred",
+    "bounced": "bounced",
+    "expired": "bounced",
+    "undeliverable": "bounced",  # address verification (sendmail -bv) probes
+    "deliverable": "delivered",
+}
+NO_FACT = "postfix line without a delivery fact"
+
+# Short ids are upper-case hex; long ids (enable_long_queue_ids) use digits and consonants.
+_QID = r"(?:[0-9A-F]{5,16}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,24})"
+_QUEUED = re.compile(rf"(?P<qid>{_QID}): (?P<rest>.*)")
+_PAIR = re.compile(r"([\w-]+)=(<[^>]*>|[^,\s]*)")
+_STATUS = re.compile(r"(?:^|, )status=(?P<word>[\w-]+)(?: (?P<reply>.*))?$")
+_REJECT = re.compile(
+    r"(?P<what>reject|milter-reject|discard): (?P<stage>\S+) from "
+    r"(?P<client>[^\s\[:]*\[[^\]]*\](?::\d+)?|[^:]*?)(?::\s*(?P<reply>.*))?$"
+)
+_NOTICE = re.compile(
+    r"(?:sender|postmaster) (?:non-delivery|delivery status|delay) notification: (?P<qid>\S+)"
+)
+_ENVELOPE = re.compile(r"; (?P<env>(?:\w+=\S*\s*)+)$")
+
+
+def daemon(program: str) -> str:
+    """`postfix-out/smtp` → `smtp`."""
+    return program.rsplit("/", 1)[-1]
+
+
+def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tuple[int, Any, Any]]:
+    """(line number, MtaLine | Skip | RecordError, raw line) for each non-blank line."""
+    clock = Clock(YearGuess(reference, getattr(ctx, "year", None)), ctx.default_tz)
+    for number, raw in enumerate(stream, start=1):
+        text = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not text.strip():
+            continue
+        try:
+            yield number, parse_line(text, clock, ctx), text
+        except RecordError as exc:
+            yield number, exc, text
+        except (ValueError, OverflowError) as exc:
+            yield number, RecordError(str(exc)[:200]), text
+
+
+def parse_line(text: str, clock: Clock, ctx: Context) -> MtaLine | Skip:
+    """One line of a mail log: a Postfix or Exim fact, or a Skip for other daemons' lines."""
+    if "\ufffd" in text and lines.looks_mailish(text):
+        raise RecordError("not valid UTF-8; re-save the file as UTF-8")
+    prefix = lines.split_syslog(text, clock)
+    if prefix is not None:
+        if lines.is_postfix(prefix.program):
+            return parse_message(prefix)
+        if lines.is_exim(prefix.program):
+            return exim.parse_message(prefix.timestamp, prefix.host, prefix.pid, prefix.message)
+        return Skip(lines.NOT_MAIL)
+    split = lines.split_exim(text, ctx.default_tz)
+    if split is not None:
+        return exim.parse_message(split[0], "", split[1], split[2])
+    if lines.looks_mailish(text):
+        raise RecordError("cut short or unreadable mail log line (no time, host and program)")
+    return Skip(lines.NOT_MAIL)
+
+
+def parse_message(p: Prefix) -> MtaLine | Skip:
+    """The fact of one Postfix daemon's message (after `prog[pid]: `)."""
+    msg = p.message
+    prog = daemon(p.program)
+
+    def fact(kind: str, qid: str | None, **fields: Any) -> MtaLine:
+        stamp = p.timestamp
+        key = ""
+        if kind in lines.EVENT_KINDS:
+            key = lines.line_key("postfix", p.host, stamp, p.program, p.pid, msg)
+        return MtaLine("postfix", kind, stamp, p.host, qid, key, prog, fields)
+
+    if msg.startswith("NOQUEUE: "):
+        reject = _reject(msg[9:])
+        return fact("reject", None, **reject) if reject else Skip(NO_FACT)
+    m = _QUEUED.fullmatch(msg)
+    if m is None:
+        return Skip(NO_FACT)
+    qid, rest = m["qid"], m["rest"]
+    delivery = rest.startswith("to=<") or ", status=" in rest or rest.startswith("status=")
+    if delivery and not rest.startswith("from=<"):
+        return fact("delivery", qid, **_delivery(rest))
+    if rest.startswith("client="):
+        pairs = _pairs(rest)
+        return fact(
+            "client", qid, client=pairs.get("client"), sasl=bool(pairs.get("sasl_username"))
+        )
+    if rest.startswith("message-id="):
+        return fact("msgid", qid, header_id=rest[11:].strip() or None)
+    if rest.startswith("uid=") and " from=<" in rest:
+        return fact("pickup", qid, sender=_pairs(rest).get("from"))
+    if rest.startswith("from=<"):
+        pairs = _pairs(rest)
+        if "status=expired" in rest:
+            return fact("expired", qid, sender=pairs.get("from"))
+        if "size" not in pairs:
+            raise RecordError("qmgr line without size= (cut short?)")
+        return fact(
+            "qmgr",
+            qid,
+            sender=pairs.get("from"),
+            size=_int(pairs.get("size")),
+            nrcpt=_int(pairs.get("nrcpt")),
+        )
+    if rest == "removed":
+        return fact("removed", qid)
+    notice = _NOTICE.match(rest)
+    if notice is not None:
+        return fact("notice", qid, notice=notice["qid"])
+    reject = _reject(rest)
+    if reject is not None:
+        return fact("discard" if reject["what"] == "discard" else "reject", qid, **reject)
+    return Skip(NO_FACT)
+
+
+def _delivery(rest: str) -> dict[str, Any]:
+    """to=, orig_to=, relay=, delay=, delays=, dsn=, status= and the reply of a delivery line."""
+    status = _STATUS.search(rest)
+    if status is None:
+        raise RecordError("delivery line without status= (cut short?)")
+    pairs = _pairs(rest[: status.start()])
+    if not pairs.get("to"):
+        raise RecordError("delivery line without to=")
+    word = status["word"]
+    if word not in STATUS_MAP:
+        raise RecordError(f"unknown postfix status={word}")
+    reply = (status["reply"] or "").strip()
+    if reply.startswith("(") and reply.endswith(")"):
+        reply = reply[1:-1]
+    return {
+        "to": pairs.get("to"),
+        "orig_to": pairs.get("orig_to"),
+        "relay": pairs.get("relay"),
+        "delay": pairs.get("delay"),
+        "delays": pairs.get("delays"),
+        "dsn": pairs.get("dsn"),
+        "conn_use": pairs.get("conn_use"),
+        "status": word,
+        "reply": reply or None,
+    }
+
+
+def _reject(rest: str) -> dict[str, Any] | None:
+    """A `reject:`/`milter-reject:`/`discard:` line: the stage, client, reply and envelope."""
+    m = _REJECT.match(rest)
+    if m is None:
+        return None
+    reply = m["reply"] or ""
+    env: dict[str, str] = {}
+    tail = _ENVELOPE.search(reply)
+    if tail is not None:
+        env = _pairs(tail["env"].replace(" ", ", "))
+        reply = reply[: tail.start()]
+    return {
+        "what": m["what"],
+        "stage": m["stage"],
+        "client": m["client"],
+        "reply": reply.strip() or None,
+        "from": env.get("from"),
+        "to": env.get("to"),
+        "proto": env.get("proto"),
+        "helo": env.get("helo"),
+    }
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """key=value pairs; `<addr>` values lose their brackets (`<>` becomes "")."""
+    out: dict[str, str] = {}
+    for key, value in _PAIR.findall(text):
+        if value.startswith("<") and value.endswith(">"):
+            value = value[1:-1]
+        out.setdefault(key, value)
+    return out
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
