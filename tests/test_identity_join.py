@@ -225,6 +225,23 @@ def brevo() -> Source:
     return Source("brevo.jsonl", jsonl(record))
 
 
+QUEUE_ID = "A7B3C9D1E2"
+
+
+def postfix() -> Source:
+    """The mail server's own log: the queue id, and the Message-ID cleanup saw."""
+    q = f"mx postfix/qmgr[900]: {QUEUE_ID}:"
+    return Source(
+        "mail.log",
+        f"Jun 10 10:00:01 mx postfix/cleanup[1202]: {QUEUE_ID}: message-id=<{RFC_ID}>\n"
+        f"Jun 10 10:00:01 {q} from=<{SENDER}>, size=4211, nrcpt=1 (queue active)\n"
+        f"Jun 10 10:00:02 mx postfix/smtp[1203]: {QUEUE_ID}: to=<{RCPT}>,"
+        " relay=mx1.example.org[192.0.2.10]:25, delay=1.1, delays=0.1/0.01/0.5/0.49,"
+        " dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9D8C7B6A5F)\n"
+        f"Jun 10 10:00:02 {q} removed\n",
+    )
+
+
 def sent(extra: str = "") -> Source:
     return Source("sent.eml", eml(extra=extra))
 
@@ -265,6 +282,7 @@ PAIRINGS: dict[str, Callable[[], Pairing]] = {
     "brevo-eml": lambda: Pairing(
         brevo(), Source("sent.eml", eml(BREVO_RFC)), with_ids(BREVO_RFC), BREVO_RFC, 2
     ),
+    "postfix-eml": lambda: Pairing(postfix(), sent(), with_ids(RFC_ID, QUEUE_ID), QUEUE_ID, 3),
     "resend-eml": lambda: Pairing(resend(), sent(), with_ids(RFC_ID, RS_ID), RS_ID, 2),
     # django-anymail's anymail_id: a SendGrid custom arg and Mailgun user-variables.
     "anymail-sendgrid-mailgun": lambda: Pairing(
