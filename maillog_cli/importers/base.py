@@ -18,6 +18,7 @@ Importers never touch the store and never print.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 from maillog_cli.dates import to_iso
 from maillog_cli.errors import RecordError
 from maillog_cli.model import AuditEntry, Event, Skip
-from maillog_cli.normalize import event_hash
+from maillog_cli.normalize import event_hash, message_id
 
 Parsed = Event | AuditEntry | Skip
 
@@ -101,3 +102,36 @@ def map_status(table: dict[str, str | None], word: Any, what: str = "event") -> 
     if not isinstance(word, str) or word not in table:
         raise RecordError(f"unknown {what} {word!r}")
     return table[word]
+
+
+# The keys under which a sending library leaves its own id for the email in the provider's
+# custom args / metadata (django-anymail's `anymail_id`), so that its events can be joined.
+CUSTOM_ID_KEYS = ("anymail_id", "anymail-id")
+
+
+def custom_ids(*places: Any) -> list[Any]:
+    """The sender's own ids for the email found in custom args or metadata: each place is
+    an object (or JSON text of one, or None); a value may be a one-element list (SES tags)."""
+    found: list[Any] = []
+    for place in places:
+        if isinstance(place, str) and place.lstrip().startswith("{"):
+            try:
+                place = json.loads(place)
+            except ValueError:
+                continue
+        if not isinstance(place, dict):
+            continue
+        for key in CUSTOM_ID_KEYS:
+            value = place.get(key)
+            if isinstance(value, list) and len(value) == 1:
+                value = value[0]
+            if isinstance(value, str):
+                found.append(value)
+    return found
+
+
+def other_ids(primary: str | None, *ids: Any) -> tuple[str, ...]:
+    """The other identities of one email (Event.aliases): normalised like a message id,
+    each once, never the message id itself."""
+    out = dict.fromkeys(m for i in ids if (m := message_id(i)) is not None and m != primary)
+    return tuple(out)

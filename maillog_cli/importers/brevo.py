@@ -16,7 +16,7 @@ from dateutil import tz as du_tz
 
 from maillog_cli.dates import to_iso
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, Parsed, finish, map_status
+from maillog_cli.importers.base import Context, Parsed, custom_ids, finish, map_status, other_ids
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
 
@@ -101,7 +101,8 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 status=status,
                 raw_status=word,
                 provider=PROVIDER,
-                message_id=message_id(obj.get("message-id")),
+                message_id=(mid := message_id(obj.get("message-id"))),
+                aliases=other_ids(mid, *custom_ids(obj.get("X-Mailin-custom"))),
                 sender=address(obj.get("sender_email")),
                 recipient=address(obj.get("email")),
                 subject=text_or_none(obj.get("subject")),

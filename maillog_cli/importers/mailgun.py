@@ -13,7 +13,16 @@ from email.utils import getaddresses
 from typing import Any
 
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status, require
+from maillog_cli.importers.base import (
+    Context,
+    Parsed,
+    as_dict,
+    custom_ids,
+    finish,
+    map_status,
+    other_ids,
+    require,
+)
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import (
     address,
@@ -195,7 +204,9 @@ def _event(d: dict[str, Any], ctx: Context) -> Parsed:
             tags=tuple(tags),
             size=size if isinstance(size, int) and not isinstance(size, bool) else None,
             send_method=send_method(d.get("method")),
-            aliases=(storage_key,) if storage_key and storage_key != msg_id else (),
+            aliases=other_ids(
+                msg_id, storage_key, *custom_ids(d.get("user-variables"), d.get("user_variables"))
+            ),
             extra=extra,
         )
     )

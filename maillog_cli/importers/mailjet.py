@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from maillog_cli.importers.base import Context, Parsed, finish, map_status, require
+from maillog_cli.importers.base import (
+    Context,
+    Parsed,
+    custom_ids,
+    finish,
+    map_status,
+    other_ids,
+    require,
+)
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import address, message_id, reply_fields, tag_list, text_or_none
 
@@ -90,7 +98,9 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 status=status,
                 raw_status=word,
                 provider=PROVIDER,
-                message_id=_message_id(obj),
+                message_id=(mid := _message_id(obj)),
+                # not Message_GUID: seen shared by the messages of one send
+                aliases=other_ids(mid, *custom_ids(obj.get("Payload"))),
                 recipient=address(obj.get("email")),
                 smtp_code=smtp,
                 enhanced_code=enhanced,

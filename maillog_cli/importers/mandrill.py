@@ -14,7 +14,16 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status, require
+from maillog_cli.importers.base import (
+    Context,
+    Parsed,
+    as_dict,
+    custom_ids,
+    finish,
+    map_status,
+    other_ids,
+    require,
+)
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
 
@@ -189,7 +198,8 @@ def _parse_event(ev: dict[str, Any], ctx: Context) -> Parsed:
             status=status,
             raw_status=word,
             provider=PROVIDER,
-            message_id=message_id(ev.get("_id")) or message_id(msg.get("_id")),
+            message_id=(mid := message_id(ev.get("_id")) or message_id(msg.get("_id"))),
+            aliases=other_ids(mid, msg.get("_id"), *custom_ids(msg.get("metadata"))),
             sender=address(msg.get("sender")),
             recipient=address(msg.get("email")),
             subject=text_or_none(msg.get("subject")),

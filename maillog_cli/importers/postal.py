@@ -11,7 +11,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status
+from maillog_cli.importers.base import (
+    Context,
+    Parsed,
+    as_dict,
+    finish,
+    map_status,
+    other_ids,
+)
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import (
     address,
@@ -107,7 +114,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 raw_status=word,
                 provider=PROVIDER,
                 event_id=text_or_none(obj.get("uuid")),
-                message_id=message_id(msg.get("message_id")),
+                message_id=(mid := message_id(msg.get("message_id"))),
                 sender=address(msg.get("from")),
                 recipient=address(msg.get("to")),
                 subject=text_or_none(msg.get("subject")),
@@ -116,6 +123,9 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 diagnostic=diag,
                 tag=text_or_none(msg.get("tag")),
                 tags=tag_list(msg.get("tag")),
+                # the token is Postal's random handle for the message (its X-Postal-MsgID
+                # header); the numeric id is a per-server counter and names nothing globally
+                aliases=other_ids(mid, text_or_none(msg.get("token"))),
                 extra=extra,
             )
         )

@@ -12,7 +12,15 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status
+from maillog_cli.importers.base import (
+    Context,
+    Parsed,
+    as_dict,
+    custom_ids,
+    finish,
+    map_status,
+    other_ids,
+)
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import address, message_id, reply_fields, tag_list, text_or_none
 
@@ -120,6 +128,18 @@ def detect(obj: dict[str, Any]) -> bool:
     return isinstance(obj.get("Bounces"), list) and "TotalCount" in obj
 
 
+def _header_ids(rec: dict[str, Any]) -> list[Any]:
+    """The Message-ID in `Headers` (`[{Name, Value}]`), where a record carries them."""
+    headers = rec.get("Headers")
+    if not isinstance(headers, list):
+        return []
+    return [
+        h.get("Value")
+        for h in headers
+        if isinstance(h, dict) and str(h.get("Name", "")).lower() == "message-id"
+    ]
+
+
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
     if "RecordType" in obj:
         return [_record(obj, obj.get("RecordType"), ctx)]
@@ -214,7 +234,7 @@ def _record(rec: dict[str, Any], record_type: Any, ctx: Context) -> Parsed:
             raw_status=raw_status,
             provider=PROVIDER,
             event_id=text_or_none(event_id) if not isinstance(event_id, dict | list) else None,
-            message_id=message_id(rec.get("MessageID")),
+            message_id=(mid := message_id(rec.get("MessageID"))),
             sender=address(rec.get("From")),
             recipient=address(recipient),
             subject=text_or_none(rec.get("Subject")),
@@ -225,6 +245,7 @@ def _record(rec: dict[str, Any], record_type: Any, ctx: Context) -> Parsed:
             tag=text_or_none(rec.get("Tag")),
             tags=tag_list(rec.get("Tag")),
             type=text_or_none(rec.get("MessageStream")),
+            aliases=other_ids(mid, *_header_ids(rec), *custom_ids(rec.get("Metadata"))),
             extra=extra,
         )
     )

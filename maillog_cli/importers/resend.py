@@ -12,7 +12,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status
+from maillog_cli.importers.base import (
+    Context,
+    Parsed,
+    as_dict,
+    custom_ids,
+    finish,
+    map_status,
+    other_ids,
+)
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import address, message_id, reply_fields, tag_list, text_or_none
 
@@ -161,7 +169,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 tag=text_or_none(first_tag) if not isinstance(first_tag, dict | list) else None,
                 tags=tag_list(tags),
                 type="broadcast" if text_or_none(data.get("broadcast_id")) else None,
-                aliases=(rfc_id,) if rfc_id and rfc_id != msg_id else (),
+                aliases=other_ids(msg_id, rfc_id, *custom_ids(tags)),
                 extra=extra,
             )
         )

@@ -13,7 +13,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, Parsed, finish, map_status, require
+from maillog_cli.importers.base import (
+    Context,
+    Parsed,
+    custom_ids,
+    finish,
+    map_status,
+    other_ids,
+    require,
+)
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
 from maillog_cli.statuses import BOUNCE_STATUSES
@@ -124,7 +132,8 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
     smtp_id = message_id(obj.get("smtp-id"))
     long_id = message_id(obj.get("sg_message_id"))
     msg_id = cut_message_id(long_id) or smtp_id
-    aliases = tuple(a for a in dict.fromkeys((smtp_id, long_id)) if a and a != msg_id)
+    # custom args are merged into the event (django-anymail's `anymail_id`)
+    aliases = other_ids(msg_id, smtp_id, long_id, *custom_ids(obj, obj.get("unique_args")))
 
     text = text_or_none(obj.get("response")) or text_or_none(obj.get("reason"))
     smtp, enhanced, diag = reply_fields(status, text, None, obj.get("status"))

@@ -13,7 +13,7 @@ from typing import Any
 
 from maillog_cli.errors import RecordError
 from maillog_cli.importers import sendgrid
-from maillog_cli.importers.base import Context, Parsed, finish, map_status
+from maillog_cli.importers.base import Context, Parsed, custom_ids, finish, map_status, other_ids
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
 from maillog_cli.statuses import BOUNCE_STATUSES
@@ -109,7 +109,7 @@ def parse(row: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
 
     long_id = message_id(_cell(row, "message_id"))
     msg_id = message_id(_cell(row, "recv_message_id")) or sendgrid.cut_message_id(long_id)
-    aliases = (long_id,) if long_id and long_id != msg_id else ()
+    aliases = other_ids(msg_id, long_id, *custom_ids(_cell(row, "unique_args")))
 
     text = _cell(row, "reason")
     smtp, enhanced, diag = reply_fields(status, text)

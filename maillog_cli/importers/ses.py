@@ -19,7 +19,15 @@ from typing import Any
 import orjson
 
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status
+from maillog_cli.importers.base import (
+    Context,
+    Parsed,
+    as_dict,
+    custom_ids,
+    finish,
+    map_status,
+    other_ids,
+)
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import (
     address,
@@ -279,6 +287,18 @@ def _event_time(
     return ctx.time(when)
 
 
+def _header_ids(mail: dict[str, Any]) -> list[Any]:
+    """The Message-ID in `mail.headers` (`[{name, value}]`, when the headers are included)."""
+    headers = mail.get("headers")
+    if not isinstance(headers, list):
+        return []
+    return [
+        h.get("value")
+        for h in headers
+        if isinstance(h, dict) and str(h.get("name", "")).lower() == "message-id"
+    ]
+
+
 def _message_fields(mail: dict[str, Any]) -> dict[str, Any]:
     """The Event fields every recipient's event of one record shares (from `mail`)."""
     msg_id = message_id(mail.get("messageId"))
@@ -293,7 +313,7 @@ def _message_fields(mail: dict[str, Any]) -> dict[str, Any]:
         "tag": _user_tag(tags),
         "tags": tuple(t for t in tag_list(tags) if not t.startswith("ses:")),
         "send_method": _send_method(tags),
-        "aliases": (header_id,) if header_id and header_id != msg_id else (),
+        "aliases": other_ids(msg_id, header_id, *_header_ids(mail), *custom_ids(tags)),
     }
 
 

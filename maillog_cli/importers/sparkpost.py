@@ -12,7 +12,16 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status, require
+from maillog_cli.importers.base import (
+    Context,
+    Parsed,
+    as_dict,
+    custom_ids,
+    finish,
+    map_status,
+    other_ids,
+    require,
+)
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import address, message_id, reply_fields, tag_list, text_or_none
 from maillog_cli.statuses import BOUNCE_STATUSES
@@ -192,7 +201,9 @@ def _build(ev: dict[str, Any], ctx: Context) -> Parsed:
             raw_status=raw_status,
             provider=PROVIDER,
             event_id=text_or_none(ev.get("event_id")),
-            message_id=message_id(ev.get("message_id")) or message_id(ev.get("transmission_id")),
+            message_id=(
+                mid := message_id(ev.get("message_id")) or message_id(ev.get("transmission_id"))
+            ),
             sender=address(ev.get("friendly_from")) or address(ev.get("msg_from")),
             recipient=address(ev.get("rcpt_to")) or address(ev.get("raw_rcpt_to")),
             subject=text_or_none(ev.get("subject")),
@@ -204,6 +215,8 @@ def _build(ev: dict[str, Any], ctx: Context) -> Parsed:
             tags=tag_list([ev.get("campaign_id"), *_listed(ev.get("rcpt_tags"))]),
             type=_transactional(ev.get("transactional")),
             size=_int_or_none(ev.get("msg_size")),
+            # never the transmission id: one transmission is many recipients' emails
+            aliases=other_ids(mid, *custom_ids(ev.get("rcpt_meta"), ev.get("metadata"))),
             extra=extra,
         )
     )

@@ -11,6 +11,7 @@ from typing import Any
 from maillog_cli.importers.mta.lines import MtaLine
 from maillog_cli.ingest.records import FileResult
 from maillog_cli.model import AuditEntry, Event, Restored, Skip, StoredMessage
+from maillog_cli.store import identity
 from maillog_cli.store.db import Store, event_row
 
 BATCH = 5000
@@ -91,18 +92,35 @@ class Ingest:
         self._write_pending_events()
 
     def _write_restored(self, items: list[Restored]) -> None:
-        """Non-event rows of our full export form (messages, aliases, stored emails)."""
+        """Non-event rows of our full export form (messages, aliases, stored emails).
+
+        Message rows first, then the aliases (joined with the store's ids, which may merge
+        messages), then the stored emails under the id their message now has."""
+        conn = self.store.conn
         for item in items:
-            new = self.store.restore(item)
             if item.table == "messages":
-                self.result.new_messages += new
-                self.store.conn.execute(
+                self.result.new_messages += self.store.restore(item)
+                conn.execute(
                     "INSERT OR IGNORE INTO touched VALUES (?)", (item.values["message_id"],)
                 )
-            elif item.table == "message_content":
-                self.result.contents += new
+        aliases = [i for i in items if i.table == "message_aliases"]
+        moved = identity.join_restored_aliases(
+            conn, [(i.values["alias"], i.values["message_id"]) for i in aliases]
+        )
+        for item in aliases:
+            mid = moved.get(item.values["message_id"], item.values["message_id"])
+            if item.values["alias"] != mid:
+                self.store.restore(Restored(item.table, {**item.values, "message_id": mid}))
+        for item in items:
+            if item.table == "message_content":
+                mid = identity.current_id(conn, item.values["message_id"])
+                values = {**item.values, "message_id": mid}
+                self.result.contents += self.store.restore(Restored(item.table, values))
+            elif item.table not in ("messages", "message_aliases"):
+                self.store.restore(item)  # refused there, with the table named
 
     def _save_content(self, item: StoredMessage) -> None:
+        item.message_id = identity.join_content(self.store.conn, item.message_id)
         if self.store.save_content(item):
             self.result.contents += 1
         self.store.conn.execute("INSERT OR IGNORE INTO touched VALUES (?)", (item.message_id,))
@@ -136,6 +154,8 @@ class Ingest:
     def _write_events(
         self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]
     ) -> None:
+        # One email, one message: ids that meet stored ones join them (store/identity.py).
+        rows, ids, aliases = identity.join_rows(self.store.conn, rows, aliases)
         new = self.store.insert_rows(rows)
         self.result.new += new
         self.result.duplicates += len(rows) - new

@@ -60,7 +60,7 @@ from typing import Any, BinaryIO
 
 from maillog_cli import normalize
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, finish
+from maillog_cli.importers.base import Context, custom_ids, finish, other_ids
 from maillog_cli.importers.email import dsn as _dsn
 from maillog_cli.importers.email import kinds as _kinds
 from maillog_cli.model import Event, Skip, StoredMessage
@@ -585,6 +585,7 @@ def _sent_items(
     spf, dkim, dmarc = auth_results(msg)
     method = send_method_of(msg)
     tags = header_tags(msg)
+    aliases = other_ids(message_id, *header_custom_ids(msg))
     stored = StoredMessage(
         message_id=message_id,
         timestamp=timestamp,
@@ -616,6 +617,7 @@ def _sent_items(
                     size=len(raw),
                     send_method=method,
                     tags=tags,
+                    aliases=aliases,
                     extra={"source": source},
                 )
             )
@@ -950,6 +952,40 @@ def header_tags(msg: Message) -> tuple[str, ...]:
         if isinstance(data, dict):
             found += list(normalize.tag_list(data.get("category")))
     return normalize.tag_list(found)
+
+
+# Where a sending service's SMTP interface takes the custom args / metadata it then repeats
+# in its events: header → the key of the JSON object that holds them ("" = the whole).
+_CUSTOM_ARG_HEADERS = {
+    "X-SMTPAPI": "unique_args",  # SendGrid
+    "X-MSYS-API": "metadata",  # SparkPost
+    "X-Mailgun-Variables": "",  # Mailgun user-variables
+    "X-MC-Metadata": "",  # Mandrill
+}
+
+
+def header_custom_ids(msg: Message) -> list[Any]:
+    """The sender's own id for the email (anymail_id) left in the custom args or metadata an
+    SMTP interface takes from headers, so the sent copy joins the provider's events."""
+    places: list[Any] = []
+    for name, key in _CUSTOM_ARG_HEADERS.items():
+        text = _text(msg.get(name))
+        if not text:
+            continue
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        places.append(data.get(key) if key and isinstance(data, dict) else data)
+    # Postmark: one X-PM-Metadata-<key> header per metadata key
+    places.append(
+        {
+            k[len("X-PM-Metadata-") :].lower(): _text(v)
+            for k, v in msg.items()
+            if k.lower().startswith("x-pm-metadata-")
+        }
+    )
+    return custom_ids(*places)
 
 
 def kept_headers(msg: Message) -> dict[str, str]:
