@@ -93,7 +93,7 @@ def _text(value: Any) -> str | None:
 
 def listing_event(obj: dict[str, Any]) -> Event | None:
     """The Event of a canonical listing record, or None: then the plain path reads it."""
-    if not ENABLED or not _route(tuple(obj)):
+    if "status" not in obj or not ENABLED or not _route(tuple(obj)):  # "status": cheap first
         return None
     get = obj.get
     for key, value in obj.items():
