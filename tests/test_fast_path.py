@@ -18,6 +18,7 @@ import pytest
 
 from maillog_cli.demo import iter_events
 from maillog_cli.ingest import batches, fast
+from maillog_cli.store.db import Store
 
 # Records in and around the canonical shape: each must give the plain path's result,
 # whether the fast path takes it or hands it on.
@@ -174,3 +175,44 @@ def test_bulk_loads_give_the_plain_paths_store(
     _write(first, rows[:5000] + EDGE_RECORDS)
     _write(second, rows[4000:])
     _same_stores(cli, tmp_path, [first, second])
+
+
+def _schema(db: Path) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_bulk_load_leaves_every_index_and_trigger(
+    cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load drops indexes, FTS triggers and FTS merging for its duration: at the end
+    the schema is the one the migrations make, the FTS merges again, and the store passes
+    SQLite's checks; a later small import is indexed by the triggers as usual."""
+    small, big = tmp_path / "small.jsonl", tmp_path / "big.jsonl"
+    rows = _generated(400)
+    _write(small, rows[:10])
+    _write(big, rows[10:])
+    plain = tmp_path / "plain.db"
+    Store.open(plain).close()  # the schema the migrations make
+    bulk = tmp_path / "bulk.db"
+    monkeypatch.setattr(batches, "BULK_BYTES", 1)
+    assert cli("--db", bulk, "import", big).exit_code == 0
+    monkeypatch.setattr(batches, "BULK_BYTES", 8 << 20)
+    assert cli("--db", bulk, "import", small).exit_code == 0
+    assert _schema(bulk) == _schema(plain)
+    check_integrity(bulk)
+    conn = sqlite3.connect(bulk)
+    try:
+        merge = conn.execute("SELECT v FROM events_fts_config WHERE k = 'automerge'").fetchone()
+        assert merge is None or merge[0] == 4
+        assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 400
+    finally:
+        conn.close()
+    found = cli("--db", bulk, "search", rows[0]["recipient"], "--format", "jsonl", "--limit", "0")
+    assert rows[0]["event_id"] in found.stdout
