@@ -67,6 +67,37 @@ def _dumps(value: Any) -> str | None:
         return json.dumps(value, default=str, ensure_ascii=False)
 
 
+_FLAT = frozenset({str, int, float, bool, type(None)})
+_EXTRA_CACHE: dict[bytes, str | None] = {}
+
+
+def extra_json(extra: dict[str, Any]) -> str | None:
+    """`_dumps(scrub(extra))`: the JSON text stored in events.extra, secrets removed.
+
+    Cached for the usual flat shape (strings, numbers, lists of strings), where equal JSON
+    means an equal dict: providers repeat the same extras (tags, pool, user agent) on
+    thousands of events, and walking them for secrets cost ≈ 2 µs per event.
+    """
+    for value in extra.values():
+        kind = type(value)
+        if kind is list:
+            if not all(type(item) is str for item in value):
+                return _dumps(scrub(extra))
+        elif kind not in _FLAT:
+            return _dumps(scrub(extra))
+    try:
+        key = orjson.dumps(extra)
+    except (TypeError, orjson.JSONEncodeError):  # keys not strings, integers past 64 bits
+        return _dumps(scrub(extra))
+    text = _EXTRA_CACHE.get(key, _MISSING)
+    if text is _MISSING:
+        if len(_EXTRA_CACHE) >= 16384:
+            _EXTRA_CACHE.clear()
+        text = _EXTRA_CACHE[key] = _dumps(scrub(extra))
+    return text  # type: ignore[return-value]
+
+
+_MISSING: Any = object()
 # Recipients repeat (≈ 2.6 events per message): the domain is computed once per address.
 _domain_of = lru_cache(maxsize=65536)(domain_of)
 
@@ -102,7 +133,7 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
         e.type,
         e.size,
         e.send_method,
-        _dumps(scrub(e.extra)) if e.extra else None,  # most events have none: skip the walk
+        extra_json(e.extra) if e.extra else None,  # most events have none: skip the walk
         import_id,
     )
 
