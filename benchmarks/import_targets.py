@@ -99,17 +99,19 @@ class Target:
 
 def remove(db: Path) -> Path:
     bare_loop.remove(db)
+    bare_loop.remove(db.with_name(f"before-{db.name}"))
     return db
 
 
-def maillog(args: list[str], db: Path) -> tuple[float, float, str, float]:
+def maillog(args: list[str], db: Path, root: Path = ROOT) -> tuple[float, float, str, float]:
     """Wall seconds, peak RSS in MB (the largest process: it, or the parser it forked and
     waited for), stdout, and CPU seconds (user + system, the forked parser included) of
     one maillog command."""
-    env = {**os.environ, "MAILLOG_DB": str(db), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "MAILLOG_DB": str(db), "PYTHONPATH": str(root)}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen([*MAILLOG, *args], env=env, stdout=out, stderr=err)
+        # cwd: `python -m` puts the working directory first on sys.path, before PYTHONPATH
+        proc = subprocess.Popen([*MAILLOG, *args], env=env, stdout=out, stderr=err, cwd=root)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -127,7 +129,15 @@ class Run:
     rss: float = 0.0
 
 
+# --before TREE: another checkout (e.g. the main branch) imported beside this one, same run.
+BEFORE: Path | None = None
+
+
 def import_file(path: Path, db: Path) -> Run:
+    if BEFORE is not None:
+        old = db.with_name(f"before-{db.name}")  # its own store, loaded like ours
+        wall, rss, _, cpu = maillog(["import", "-q", str(path)], old, BEFORE)
+        say(f"  (before: {BEFORE} {wall:.2f} s, CPU {cpu:.2f} s, peak {rss:.0f} MB)")
     wall, rss, _, cpu = maillog(["import", "-q", str(path)], db)
     return Run(wall, cpu, rss)
 
@@ -287,7 +297,10 @@ def table(targets: list[Target]) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 1_000_000)))
+    ap.add_argument("--before", type=Path, help="another checkout to import with, beside this one")
     args = ap.parse_args()
+    global BEFORE
+    BEFORE = args.before
     OUT.mkdir(parents=True, exist_ok=True)
     n = args.events
     load = os.getloadavg()[0]

@@ -15,6 +15,8 @@ from maillog_cli import importers
 from maillog_cli.errors import FileFormatError, RecordError
 from maillog_cli.importers.base import Context
 from maillog_cli.ingest import readers
+from maillog_cli.ingest.fast import NAME as listing_event_format
+from maillog_cli.ingest.fast import listing_event
 
 # What an importer may raise for a record it recognised but cannot read.
 RECORD_ERRORS = (
@@ -183,7 +185,15 @@ def iter_items(
     else:
         yield from _csv_items(stream, cap, ctx, forced, result)
         return
+    fast = forced is None or forced.NAME == listing_event_format
+    formats = result.formats
     for loc, value in values:
+        if fast and type(value) is dict:
+            event = listing_event(value)
+            if event is not None:  # our own canonical record (ingest.fast)
+                formats[listing_event_format] += 1
+                yield loc, event, value
+                continue
         if isinstance(value, RecordError):
             yield loc, value, getattr(value, "raw", None)
             continue
