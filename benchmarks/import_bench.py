@@ -115,12 +115,15 @@ def main() -> None:
 
     conn = sqlite3.connect(db)
     rcpt = conn.execute(
-        "SELECT recipient FROM events WHERE recipient IS NOT NULL LIMIT 1 OFFSET 1000"
+        "SELECT recipient FROM events WHERE recipient IS NOT NULL LIMIT 1 OFFSET ?",
+        (min(1000, n // 2),),  # a small --events run has fewer rows than the offset
     ).fetchone()[0]
     domain = conn.execute(
         "SELECT recipient_domain FROM events WHERE recipient_domain = 'yahoo.com' LIMIT 1"
     ).fetchone()[0]
-    mid = conn.execute("SELECT message_id FROM events LIMIT 1 OFFSET 5000").fetchone()[0]
+    mid = conn.execute(
+        "SELECT message_id FROM events LIMIT 1 OFFSET ?", (min(5000, n // 2),)
+    ).fetchone()[0]
     conn.close()
     total = 2 * n
     print(f"# whole commands on a {total:,}-event store (includes Python start-up)")

@@ -17,9 +17,10 @@ import typer
 from maillog_cli import __version__
 from maillog_cli.context import MaillogGroup, State, error, format_error
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption, install_value_labels
+from maillog_cli.options import DbOption, install_argv_text, install_value_labels
 
 install_value_labels()
+install_argv_text()
 
 app = typer.Typer(
     name="maillog",

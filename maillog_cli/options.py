@@ -404,3 +404,35 @@ def install_value_labels() -> None:
     TyperArgument.display_type_rich = lambda self, ctx: value_label(self)  # type: ignore[method-assign]
     TyperOption._get_number_range_help_str = lambda self: None  # type: ignore[method-assign]
     TyperArgument._get_number_range_help_str = lambda self: None  # type: ignore[method-assign]
+
+
+def argv_text(value: Any) -> Any:
+    """`value` (a str, or a list/tuple of them) with bytes that were not UTF-8 in argv
+    (Python carries them as lone surrogates) replaced by U+FFFD, as the importers decode
+    such bytes in a file: no text a shell can pass may crash SQLite or the terminal with
+    "surrogates not allowed". Anything else (paths, numbers, enums) is left as it is."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return value
+    if isinstance(value, list | tuple):
+        cleaned = [argv_text(v) for v in value]
+        return cleaned if isinstance(value, list) else tuple(cleaned)
+    return value
+
+
+def install_argv_text() -> None:
+    """Every text option and argument of every command goes through argv_text() once
+    Typer has converted it (Path values are Paths by then, so file names keep their bytes)."""
+    for cls in (TyperOption, TyperArgument):
+        original = cls.process_value
+        if getattr(original, "_argv_text", False):
+            continue
+
+        def wrapped(self: Any, ctx: Any, value: Any, _original: Any = original) -> Any:
+            return argv_text(_original(self, ctx, value))
+
+        wrapped._argv_text = True  # type: ignore[attr-defined]
+        cls.process_value = wrapped  # type: ignore[method-assign]

@@ -501,7 +501,7 @@ def test_show_expands_one_entry(loaded) -> None:
 def test_show_by_unique_prefix_ambiguous_and_missing(loaded) -> None:
     assert '"01HAUD0050"' in loaded("audit", "show", "01HAUD005", "--format", "json").stdout
     r = loaded("audit", "show", "01HAUD004")
-    assert r.exit_code == 1 and "matches several audit entries" in r.stderr
+    assert r.exit_code == 1 and "is the start of several audit entry ids" in r.stderr
     r = loaded("audit", "show", "nope")
     assert r.exit_code == 1 and "no audit entry 'nope'" in r.stderr
 

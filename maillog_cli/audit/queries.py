@@ -20,10 +20,12 @@ from maillog_cli.errors import MaillogError
 from maillog_cli.importers.audit import normalize_action
 from maillog_cli.model import AUDIT_KEYS
 from maillog_cli.redaction import mask_credentials, mask_value
-from maillog_cli.store.query import (
+from maillog_cli.store.query import (  # the same LIKE escaping and time shape as event filters
+    AUDIT_IDS,
     _iso,
     _like_escape,
-)  # the same LIKE escaping and time shape as event filters
+    unique_with_prefix,
+)
 
 # --- vocabulary ---------------------------------------------------------------------------------
 
@@ -322,26 +324,20 @@ def action_counts(conn: sqlite3.Connection, f: AuditFilters) -> list[dict[str, A
 
 
 def get_entry(conn: sqlite3.Connection, ident: str) -> dict[str, Any] | None:
-    """One entry by its id, or by a unique prefix of it (like git); MaillogError if ambiguous."""
+    """One entry by its id, or by a unique prefix of it (like git, case-sensitive: the
+    prefix `maillog audit` shows always finds its one entry); MaillogError if ambiguous."""
     ident = ident.strip()
     if not ident:
         return None
-    rows = list(_dicts(conn.execute(f"SELECT {SELECT} FROM audit a WHERE a.id = ?", (ident,))))
-    if not rows:
-        rows = list(
-            _dicts(
-                conn.execute(
-                    f"SELECT {SELECT} FROM audit a WHERE a.id LIKE ? ESCAPE '\\' ORDER BY a.id LIMIT 6",
-                    (_like_escape(ident) + "%",),
-                )
-            )
-        )
-        if len(rows) > 1:
-            shown = ", ".join(r["id"] for r in rows[:5])
-            raise MaillogError(
-                f"{ident!r} matches several audit entries ({shown}…)", "give more of the id"
-            )
-    return public_row(rows[0]) if rows else None
+    found = _entry(conn, ident) or _entry(conn, unique_with_prefix(conn, ident, AUDIT_IDS))
+    return public_row(found) if found else None
+
+
+def _entry(conn: sqlite3.Connection, ident: str | None) -> dict[str, Any] | None:
+    if ident is None:
+        return None
+    cur = conn.execute(f"SELECT {SELECT} FROM audit a WHERE a.id = ?", (ident,))
+    return next(_dicts(cur), None)
 
 
 def output_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -136,15 +136,17 @@ def audit(
         limit,
         lambda: count_entries(store.conn, filters),
     )
-    shown = _emit(rows, fmt)
+    shown = _emit(rows, fmt, store.conn)
     say_when_empty(store.conn, shown, "audit entries", table="audit", empty=EMPTY_AUDIT)
 
 
-def _emit(rows, fmt: OutputFormat) -> int:
-    """Entries in the chosen format; returns how many were printed."""
+def _emit(rows, fmt: OutputFormat, conn) -> int:
+    """Entries in the chosen format; returns how many were printed. On a terminal each
+    id is its shortest unique prefix in the store `conn` (what `audit show` takes)."""
     from maillog_cli.model import AUDIT_KEYS
     from maillog_cli.render.audit import entries_table, entry_cells
     from maillog_cli.render.output import console, is_terminal, write_rows, write_tsv
+    from maillog_cli.store.query import AUDIT_IDS, short_ids
 
     if fmt is not OutputFormat.table:
         return write_rows(rows, AUDIT_KEYS, fmt.value)
@@ -154,7 +156,8 @@ def _emit(rows, fmt: OutputFormat) -> int:
     if not rows:
         return 0
     out = console()
-    out.print(entries_table(rows, out.width))
+    short = short_ids(conn, (r.get("id") for r in rows), AUDIT_IDS)
+    out.print(entries_table(rows, out.width, short))
     return len(rows)
 
 

@@ -15,10 +15,11 @@ from maillog_cli.audit.queries import actor_label, category_of, metadata_summary
 from maillog_cli.render.format import short_time
 from maillog_cli.render.output import one_line, table, visible
 
-# The entry id second, as in the event listings: `maillog audit show ID` takes it (or a
-# unique prefix, which is what a narrow terminal shows).
+# The entry id second, as in the event listings: `maillog audit show ID` takes it (a
+# terminal shows its shortest unique prefix, never cut further: see entries_table).
 TABLE_COLUMNS = ("time", "id", "actor", "action", "target", "ip", "metadata")
-CAPS = (19, 12, 32, 28, 32, 39)  # the widest each column but metadata may grow
+ID_CAP = 10_000  # the id is never cut: a cut id is one `audit show` may not find
+CAPS = (19, ID_CAP, 32, 28, 32, 39)  # the widest each column but metadata may grow
 
 
 def entry_cells(row: dict[str, Any]) -> list[str]:
@@ -34,9 +35,14 @@ def entry_cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def entries_table(rows: list[dict[str, Any]], width: int) -> Table:
-    """Every column but metadata keeps its natural width (capped); metadata gets the rest."""
+def entries_table(
+    rows: list[dict[str, Any]], width: int, short: dict[str, str] | None = None
+) -> Table:
+    """Every column but metadata keeps its natural width (capped); metadata gets the rest.
+    Ids are shown as `short` maps them (their unique prefixes), else whole."""
     cells = [[one_line(c) for c in entry_cells(r)] for r in rows]
+    for c, r in zip(cells, rows, strict=True):
+        c[1] = one_line((short or {}).get(r.get("id") or "", c[1]))
     widths = [
         min(cap, max(len(name), *(len(c[i]) for c in cells)))
         for i, (name, cap) in enumerate(zip(TABLE_COLUMNS, CAPS, strict=False))

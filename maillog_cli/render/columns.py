@@ -86,12 +86,15 @@ def _narrow_recipient(
     ]
 
 
-def email_columns(width: int) -> list[Column]:
-    """The TUI's Emails list: 80 columns keep time, status, recipient, subject and class;
-    wider terminals add provider, then the bounce reason. Subject takes what is left."""
+def email_columns(width: int, id_width: int = 8) -> list[Column]:
+    """The TUI's Emails list: 80 columns keep time, the message id (its unique prefix,
+    `id_width` cells, as the CLI's listings show it), status, recipient, subject and
+    class; wider terminals add provider, then the bounce reason. Subject takes what is
+    left; a long id is taken from the recipient first."""
     wide = width >= 140
     cols = [
         Column("time", "time (UTC)", 20 if wide else 17),
+        Column("id", "id", id_width + 1),
         Column("status", "status", 13 if wide else 11),
         Column("recipient", "recipient", 32 if wide else 24 if width >= 100 else 20),
         Column("subject", "subject", 0),
@@ -101,4 +104,5 @@ def email_columns(width: int) -> list[Column]:
     cols.append(Column("class", "class", 6 if width < 100 else 13))
     if wide:
         cols.append(Column("reason", "reason", 22))
-    return fill(cols, width, gap=0, margin=3, minimum=12)
+    narrowed = _narrow_recipient(cols, width - 3, gap=0, minimum=12)
+    return fill(narrowed, width, gap=0, margin=3, minimum=12)

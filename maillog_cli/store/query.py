@@ -452,25 +452,47 @@ def with_changes(f: Filters, **changes: Any) -> Filters:
     return replace(f, **changes)
 
 
-# --- short message ids ------------------------------------------------------------------------
+# --- short ids ----------------------------------------------------------------------------------
 
 SHORT_ID_MIN = 8  # git's rule for abbreviated hashes, with its floor of 8 characters
+PREFIX_MIN = 4  # like git: a shorter prefix is too likely to be a typo for something else
 
 
-def _other_neighbours(conn: sqlite3.Connection, mid: str) -> Iterator[str]:
-    """The ids and aliases of OTHER messages just before and just after `mid` in sort
-    order: the ones that share the longest prefix with it (indexed seeks, no scan)."""
-    for sql in (
-        "SELECT message_id FROM messages WHERE message_id < ? ORDER BY message_id DESC LIMIT 1",
-        "SELECT message_id FROM messages WHERE message_id > ? ORDER BY message_id LIMIT 1",
-        "SELECT alias FROM message_aliases WHERE alias < ? AND message_id <> ?"
-        " ORDER BY alias DESC LIMIT 1",
-        "SELECT alias FROM message_aliases WHERE alias > ? AND message_id <> ?"
-        " ORDER BY alias LIMIT 1",
-    ):
-        row = conn.execute(sql, (mid,) * sql.count("?")).fetchone()
-        if row:
-            yield row[0]
+@dataclass(frozen=True)
+class IdSpace:
+    """Where one kind of id lives, so messages and audit entries shorten and resolve their
+    ids by one rule: `table.column` holds the ids; `aliases` (table, alias column, owner
+    column), when given, holds other names an id is also found by."""
+
+    table: str
+    column: str
+    what: str  # "message ids", "audit entry ids": how an error names them
+    aliases: tuple[str, str, str] | None = None
+
+    def sources(self) -> list[tuple[str, str, str]]:
+        """(table, key column, owner column) pairs: the ids themselves, then the aliases."""
+        own = (self.table, self.column, self.column)
+        return [own, self.aliases] if self.aliases else [own]
+
+
+MESSAGE_IDS = IdSpace(
+    "messages", "message_id", "message ids", ("message_aliases", "alias", "message_id")
+)
+AUDIT_IDS = IdSpace("audit", "id", "audit entry ids")
+
+
+def _other_neighbours(conn: sqlite3.Connection, ident: str, space: IdSpace) -> Iterator[str]:
+    """The keys (ids and aliases) of OTHER entries just before and just after `ident` in
+    sort order: the ones that share the longest prefix with it (indexed seeks, no scan)."""
+    for table, key, owner in space.sources():
+        for op, order in (("<", "DESC"), (">", "")):
+            row = conn.execute(
+                f"SELECT {key} FROM {table} WHERE {key} {op} ? AND {owner} <> ?"
+                f" ORDER BY {key} {order} LIMIT 1",
+                (ident, ident),
+            ).fetchone()
+            if row:
+                yield row[0]
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -482,46 +504,57 @@ def _common_prefix(a: str, b: str) -> int:
     return n
 
 
-def short_id(conn: sqlite3.Connection, mid: str, minimum: int = SHORT_ID_MIN) -> str:
-    """The shortest prefix of message id `mid`, at least `minimum` characters, that no other
-    message's id or alias starts with — so what a terminal shows, `show PREFIX` finds."""
-    shared = max((_common_prefix(mid, n) for n in _other_neighbours(conn, mid)), default=0)
-    return mid[: max(minimum, shared + 1)]
+def short_id(
+    conn: sqlite3.Connection, ident: str, space: IdSpace = MESSAGE_IDS, minimum: int = SHORT_ID_MIN
+) -> str:
+    """The shortest prefix of `ident`, at least `minimum` characters, that no other entry's
+    id or alias starts with — so what a terminal shows, `show PREFIX` finds."""
+    neighbours = _other_neighbours(conn, ident, space)
+    shared = max((_common_prefix(ident, n) for n in neighbours), default=0)
+    return ident[: max(minimum, shared + 1)]
 
 
-def short_ids(conn: sqlite3.Connection, mids: Iterable[str | None]) -> dict[str, str]:
-    """short_id() of each distinct id (four index seeks per id)."""
-    return {mid: short_id(conn, mid) for mid in dict.fromkeys(m for m in mids if m)}
+def short_ids(
+    conn: sqlite3.Connection, idents: Iterable[str | None], space: IdSpace = MESSAGE_IDS
+) -> dict[str, str]:
+    """short_id() of each distinct id (a few index seeks per id)."""
+    return {i: short_id(conn, i, space) for i in dict.fromkeys(i for i in idents if i)}
 
 
-def messages_with_prefix(conn: sqlite3.Connection, prefix: str, limit: int = 6) -> list[str]:
-    """The message ids (at most `limit`) whose id or one of whose aliases starts with
-    `prefix`, exactly (case-sensitive, as ids are stored), sorted."""
+def ids_with_prefix(
+    conn: sqlite3.Connection, prefix: str, space: IdSpace = MESSAGE_IDS, limit: int = 6
+) -> list[str]:
+    """The ids (at most `limit`) whose id or one of whose aliases starts with `prefix`,
+    exactly (case-sensitive, as ids are stored: never LIKE, which folds case), sorted."""
     found: dict[str, None] = {}
-    for sql in (
-        "SELECT message_id, message_id FROM messages WHERE message_id >= ? ORDER BY message_id",
-        "SELECT alias, message_id FROM message_aliases WHERE alias >= ? ORDER BY alias",
-    ):
-        for key, mid in conn.execute(sql, (prefix,)):
-            if not key.startswith(prefix) or len(found) >= limit:
+    for table, key, owner in space.sources():
+        sql = f"SELECT {key}, {owner} FROM {table} WHERE {key} >= ? ORDER BY {key}"
+        for name, ident in conn.execute(sql, (prefix,)):
+            if not name.startswith(prefix) or len(found) >= limit:
                 break
-            found[mid] = None
+            found[ident] = None
     return sorted(found)[:limit]
 
 
-PREFIX_MIN = 4  # like git: a shorter prefix is too likely to be a typo for something else
+def unique_with_prefix(
+    conn: sqlite3.Connection, prefix: str, space: IdSpace, asked: str | None = None
+) -> str | None:
+    """The one id in `space` that starts with `prefix` (at least PREFIX_MIN characters);
+    None when none does; MaillogError naming a few when several do."""
+    if len(prefix) < PREFIX_MIN:
+        return None
+    found = ids_with_prefix(conn, prefix, space, limit=4)
+    if len(found) > 1:
+        shown = ", ".join(found[:3]) + (", …" if len(found) > 3 else "")
+        raise MaillogError(
+            f"{asked or prefix!r} is the start of several {space.what} ({shown})",
+            "give more of the id",
+        )
+    return found[0] if found else None
 
 
 def resolve_prefix(conn: sqlite3.Connection, ident: str) -> str | None:
     """The one message whose id or alias starts with `ident` (<> optional), for an id
     shortened on a terminal; None when none does; MaillogError naming a few when several do."""
     prefix = (message_id(ident) or "").lstrip("<")  # `<2026…`: the start of `<2026…>`
-    if len(prefix) < PREFIX_MIN:
-        return None
-    found = messages_with_prefix(conn, prefix, limit=4)
-    if len(found) > 1:
-        shown = ", ".join(found[:3]) + (", …" if len(found) > 3 else "")
-        raise MaillogError(
-            f"{ident!r} is the start of several message ids ({shown})", "give more of the id"
-        )
-    return found[0] if found else None
+    return unique_with_prefix(conn, prefix, MESSAGE_IDS, asked=ident)

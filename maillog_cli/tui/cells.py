@@ -38,6 +38,8 @@ def email_cells(row: dict[str, Any], columns: list[Column]) -> list[Text]:
             t = status_text(row.get("status"))
             t.truncate(c.width - 1, overflow="ellipsis")
             cells.append(t)
+        elif c.key == "id":
+            cells.append(fit(row.get("short_id") or row.get("message_id"), c.width, "dim"))
         elif c.key == "class":
             cells.append(class_text(row.get("bounce_class"), c.width))
         elif c.key == "reason":

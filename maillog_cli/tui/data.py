@@ -21,7 +21,19 @@ import orjson
 from maillog_cli.follow import Changes, newer
 from maillog_cli.render.format import short_time
 from maillog_cli.store.db import Store
-from maillog_cli.store.query import EVENT_SELECT, Filters, Page, count_sql, iter_events, where
+from maillog_cli.store.query import (
+    AUDIT_IDS,
+    EVENT_SELECT,
+    MESSAGE_IDS,
+    SHORT_ID_MIN,
+    Filters,
+    IdSpace,
+    Page,
+    count_sql,
+    iter_events,
+    short_ids,
+    where,
+)
 
 PAGE_SIZE = 200
 Row = dict[str, Any]
@@ -70,7 +82,9 @@ class Source:
     ) -> list[Row]:
         """One keyset page of messages (each with its latest event), newest first."""
         with self._lock:
-            return list(iter_events(self._store.conn, filters, limit, after=after, messages=True))
+            conn = self._store.conn
+            rows = list(iter_events(conn, filters, limit, after=after, messages=True))
+            return with_short_ids(conn, rows, "message_id", MESSAGE_IDS)
 
     def count(self, filters: Filters) -> int | None:
         """How many messages match; None when interrupted by `interrupt_count`."""
@@ -122,6 +136,7 @@ class Source:
                             [*chunk, *params],
                         )
                     )
+                with_short_ids(self._store.conn, rows, "message_id", MESSAGE_IDS)
         rows.sort(key=lambda r: (r["timestamp"], r["seq"]), reverse=True)
         return Update(rows, touched, top, more)
 
@@ -163,12 +178,29 @@ class Source:
         f = build()
         with self._lock:
             conn = self._store.conn
-            return list(list_entries(conn, f, limit)), action_counts(conn, f), count_all(conn)
+            entries = with_short_ids(conn, list(list_entries(conn, f, limit)), "id", AUDIT_IDS)
+            return entries, action_counts(conn, f), count_all(conn)
 
     def locked(self, fn: Any, *args: Any) -> Any:
         """Run another command's core function `fn(store, *args)` on the browsing connection."""
         with self._lock:
             return fn(self._store, *args)
+
+
+def with_short_ids(
+    conn: sqlite3.Connection, rows: list[Row], key: str, space: IdSpace
+) -> list[Row]:
+    """`rows`, each with "short_id": its `key`'s shortest unique prefix, as the CLI's
+    listings show it (what `maillog show` / `audit show` take)."""
+    short = short_ids(conn, (r.get(key) for r in rows), space)
+    for r in rows:
+        r["short_id"] = short.get(r.get(key) or "", "")
+    return rows
+
+
+def short_id_width(rows: Iterable[Row]) -> int:
+    """The cells the id column needs so no shown id is cut (never under SHORT_ID_MIN)."""
+    return max([SHORT_ID_MIN, *(len(r.get("short_id") or "") for r in rows)])
 
 
 def pretty_json(value: Any) -> str:

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Static
 from maillog_cli.render.format import short_time
 from maillog_cli.render.output import visible
 from maillog_cli.tui.cells import fit, label_value
-from maillog_cli.tui.data import Source, pretty_json
+from maillog_cli.tui.data import Source, pretty_json, short_id_width
 
 LIMIT = 300
 
@@ -73,9 +73,10 @@ class AuditView(Vertical):
         width = self.app.size.width
         cols = [
             ("time", 17),
-            ("actor", 22 if width < 100 else 28),
+            ("id", short_id_width(entries) + 1),  # the unique prefix `audit show` takes
+            ("actor", 18 if width < 100 else 28),
             ("action", 22),
-            ("target", 18 if width < 100 else 26),
+            ("target", 14 if width < 100 else 26),
         ]
         if width >= 100:
             cols.append(("ip", 16))
@@ -88,6 +89,7 @@ class AuditView(Vertical):
         for i, e in enumerate(entries):
             values = {
                 "time": short_time(e.get("created_at"), "minute"),
+                "id": e.get("short_id") or e.get("id"),
                 "actor": actor_label(e),
                 "action": e.get("action"),
                 "target": target_label(e),
@@ -95,7 +97,10 @@ class AuditView(Vertical):
                 "metadata": metadata_summary(e.get("metadata")),
             }
             table.add_row(
-                *(fit(values[name], w, "dim" if name == "time" else "") for name, w in cols),
+                *(
+                    fit(values[name], w, "dim" if name in ("time", "id") else "")
+                    for name, w in cols
+                ),
                 key=str(i),
             )
         self._detail(0)

@@ -22,7 +22,7 @@ from textual.widgets import Static
 from maillog_cli.render.columns import Column, email_columns
 from maillog_cli.render.output import visible
 from maillog_cli.store.query import Filters, Page
-from maillog_cli.tui.data import PAGE_SIZE, Row, Source, Update, merge
+from maillog_cli.tui.data import PAGE_SIZE, Row, Source, Update, merge, short_id_width
 from maillog_cli.tui.widgets.filter_bar import FilterBar
 from maillog_cli.tui.widgets.message_list import PREFETCH, MessageList
 
@@ -136,6 +136,7 @@ class EmailsView(Vertical):
         fresh = [r for r in rows if r["message_id"] not in seen]
         self.exhausted = len(rows) < PAGE_SIZE
         self.rows += fresh
+        self._fit_ids()
         table = self.table
         table.set_rows(self.rows)
         self._update_header()
@@ -229,6 +230,7 @@ class EmailsView(Vertical):
         key = self.rows[old_index]["message_id"] if 0 <= old_index < len(self.rows) else None
         old_scroll = table.scroll_y
         self.rows = rows
+        self._fit_ids()
         self._fill()
         index = next((i for i, r in enumerate(rows) if r["message_id"] == key), None)
         if index is None:
@@ -240,8 +242,14 @@ class EmailsView(Vertical):
             table.move_cursor(row=index, animate=False, scroll=False)
 
     # --- layout --------------------------------------------------------------------------
+    def _fit_ids(self) -> None:
+        """Widen the id column when a loaded id needs more cells: a shown id is never cut,
+        so what the list shows is what `maillog show` takes."""
+        if self._columns:
+            self._set_columns(self.app.size.width)
+
     def _set_columns(self, width: int) -> bool:
-        columns = email_columns(width)
+        columns = email_columns(width, short_id_width(self.rows))
         if columns == self._columns:
             return False
         self._columns = columns
