@@ -89,12 +89,18 @@ def run_pass(
     result = Pass(now, evaluate(store, rules, now))
     if not send:
         return result
-    notices = state.plan(rules, result.verdicts, state.load(store), now)
+    notices = state.claim(store, rules, result.verdicts, now)
+    failed: list[tuple[state.Notice, list[int]]] = []
     for n in notices:
         data = alert(n.verdict, n.kind, n.since, now)
         result.alerts.append(data)
-        for channel in n.verdict.rule.notify:
+        missed = []
+        for position, channel in enumerate(n.verdict.rule.notify):
+            if n.channels is not None and position not in n.channels:
+                continue  # a retry goes only where the notice did not arrive
             error = notify.send(channel, data, write)
+            if error:
+                missed.append(position)
             result.sent.append(
                 {
                     "rule": data["rule"],
@@ -105,7 +111,9 @@ def run_pass(
                     "error": error,
                 }
             )
-    state.save(store, rules, result.verdicts, notices, now)
+        if missed:
+            failed.append((n, missed))
+    state.record_failures(store, failed, now)
     result.since = {key: prev.since for key, prev in state.load(store).items()}
     return result
 
