@@ -876,3 +876,58 @@ def test_retry_backoff_doubles_and_is_bounded():
     assert [retry_delay(n, hour).total_seconds() for n in (1, 2, 3)] == [30, 60, 120]
     assert retry_delay(50, hour) == RETRY_MAX
     assert retry_delay(50, timedelta(minutes=2)) == timedelta(minutes=2)
+
+
+# --- watch reloads the config file ---------------------------------------------------------------
+
+
+def test_watch_reloads_edited_rules_and_keeps_the_last_good_ones(cli, tmp_path, db_path):
+    """An edit is picked up at the next look; a bad edit is reported with FILE:LINE once and
+    the rules before it stay in force; fixing it brings the new rules in."""
+    from datetime import UTC, datetime
+
+    from maillog_cli.alerts.rules import RuleFile
+    from maillog_cli.alerts.watch import reloader, watch
+    from maillog_cli.store.db import Store
+
+    load(cli, tmp_path, group("m", HOUR, 10, "bounced", domain="a.com"))  # 10% bounced
+    path = rules(tmp_path, rule(metric="bounce_rate", above="50%", window="1h"))
+    edits = [
+        rule(metric="bounce_rate", above="lots", window="1h"),  # bad: `above` on line 5
+        rule(metric="bounce_rate", above="5%", window="1h", every="2h"),  # good
+    ]
+    said, passes, lines = [], [], []
+
+    def report(p) -> None:
+        passes.append(p)
+        if edits:
+            path.write_text(edits.pop(0), encoding="utf-8")
+
+    rule_file = RuleFile(path)
+    store = Store.open(db_path)
+    try:
+        watch(store, rule_file.rules, lambda s, line: lines.append(line),
+              stop=lambda: len(passes) >= 4, report=report, interval=0, tick=0,
+              clock=lambda: datetime(2026, 3, 2, 12, tzinfo=UTC), sleep=lambda s: None,
+              reload=reloader(rule_file, said.append))  # fmt: skip
+    finally:
+        store.close()
+    assert [len(p.firing) for p in passes] == [0, 0, 1, 1]  # the old rule, kept, then the new
+    bad = [x for x in said if x.startswith("rules not reloaded")]
+    assert len(bad) == 1 and f"{path}:5:" in bad[0] and "keeping the 1 rule" in bad[0]
+    assert said[-1] == f"reloaded 1 rule from {path}"
+    assert len(lines) == 1 and lines[0].startswith("FIRING r: bounce_rate 10% > 5%")
+
+
+def test_a_rule_file_that_disappears_keeps_the_last_good_rules(tmp_path):
+    from maillog_cli.alerts.rules import RuleFile
+    from maillog_cli.errors import MaillogError
+
+    path = rules(tmp_path, rule(metric="bounce_rate", above="5%", window="1h"))
+    rule_file = RuleFile(path)
+    assert not rule_file.changed()
+    path.unlink()
+    with pytest.raises(MaillogError, match="no such file.*keeping the 1 rule"):
+        rule_file.changed()
+    assert not rule_file.changed()  # reported once per edit
+    assert [r.name for r in rule_file.rules] == ["r"]
