@@ -769,3 +769,165 @@ def test_watch_reports_a_failed_pass_and_goes_on(cli, tmp_path, db_path):
     assert [e.message for e in errors] == ["the store is locked"]
     assert [len(p.firing) for p in passes] == [1, 1]
     assert len(lines) == 1 and lines[0].startswith("FIRING r:")  # sent once, not twice
+
+
+# --- one notice per transition, however many evaluators --------------------------------------------
+
+
+def _appender(tmp_path: Path, delay: float = 0) -> tuple[str, Path]:
+    """A real notifier program: waits `delay` s (a slow channel), then appends its stdin."""
+    out = tmp_path / "notices.jsonl"
+    script = tmp_path / "append.py"
+    script.write_text(
+        "import sys, time\n"
+        f"time.sleep({delay})\n"
+        "data = sys.stdin.read()\n"
+        "with open(sys.argv[1], 'a') as f:\n    f.write(data)\n"
+    )
+    return f"command:{sys.executable} {script} '{out}'", out
+
+
+@pytest.mark.slow
+def test_two_evaluators_at_the_same_instant_send_one_notice(cli, tmp_path, db_path):
+    """The decision is claimed under the write lock before anything is sent: the second
+    evaluator finds the alert already notified, even while the first is still delivering."""
+    load(cli, tmp_path, group("c", HOUR, 10, "bounced", domain="c.com"))
+    command, out = _appender(tmp_path, delay=2)
+    rules(tmp_path, rule(metric="bounce_rate", above="5%", window="1h", notify=[command]))
+    env = {**os.environ, "MAILLOG_DB": str(db_path), "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "maillog_cli", "check", "--now", NOW]
+    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(2)]  # fmt: skip
+    codes = [p.wait(timeout=120) for p in procs]
+    for p in procs:
+        p.stdout.close()  # type: ignore[union-attr]
+        p.stderr.close()  # type: ignore[union-attr]
+    assert codes == [3, 3]  # both see the alert firing…
+    sent = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(a["state"], a["repeat"]) for a in sent] == [("firing", False)]  # …one notifies
+
+
+class FailOnce(Hook):
+    """Answers 500 to the first POST, then 200."""
+
+    def do_POST(self) -> None:  # noqa: N802
+        type(self).status = 500 if not type(self).received else 200
+        super().do_POST()
+
+
+def test_a_failed_notification_is_retried_at_the_next_evaluation_not_every_later(
+    cli, tmp_path, db_path
+):
+    handler = type("H", (FailOnce,), {"received": [], "status": 200})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        load(cli, tmp_path, group("c", HOUR, 10, "bounced", domain="c.com"))
+        command, out = _appender(tmp_path)
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        rules(tmp_path, rule(metric="bounce_rate", above="5%", window="2h", every="1h",
+                             notify=[f"webhook:{url}", command]))  # fmt: skip
+        first = cli("check", "--now", NOW)
+        assert first.exit_code == 3 and "HTTP 500" in first.stderr
+        # 20 s later: the backoff (30 s after a first failure) has not passed
+        assert cli("check", "--now", "2026-03-02T12:00:20Z").exit_code == 3
+        assert len(handler.received) == 1
+        # a minute later, well before `every`: the webhook gets the notice it missed
+        again = cli("check", "--now", "2026-03-02T12:01:00Z")
+        assert again.exit_code == 3 and "notification failed" not in again.stderr
+        assert len(handler.received) == 2
+        retried = handler.received[1]["body"]
+        assert (retried["state"], retried["repeat"]) == ("firing", False)
+        assert retried["since"] == "2026-03-02T12:00:00.000Z"
+        # delivered now: nothing more until `every`, and the command (which took the first
+        # notice) was not sent it twice
+        cli("check", "--now", "2026-03-02T12:30:00Z")
+        assert len(handler.received) == 2
+        assert len(out.read_text().splitlines()) == 1
+        cli("check", "--now", "2026-03-02T13:01:00Z")
+        assert len(handler.received) == 3 and handler.received[2]["body"]["repeat"] is True
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_failed_resolution_is_retried_too(cli, tmp_path, db_path, hook):
+    url, server = hook
+    load(cli, tmp_path, group("c", HOUR, 10, "bounced", domain="c.com"))
+    rules(tmp_path, rule(metric="bounce_rate", above="5%", window="1h",
+                         notify=[f"webhook:{url}/h"]))  # fmt: skip
+    assert cli("check", "--now", NOW).exit_code == 3
+    server.status = 503
+    resolved = cli("check", "--now", "2026-03-02T14:00:00Z")
+    assert resolved.exit_code == 0 and "HTTP 503" in resolved.stderr
+    server.status = 200
+    cli("check", "--now", "2026-03-02T14:01:00Z")
+    cli("check", "--now", "2026-03-02T14:02:00Z")
+    states = [r["body"]["state"] for r in server.received]
+    assert states == ["firing", "resolved", "resolved"]  # the failed one, then delivered once
+
+
+def test_retry_backoff_doubles_and_is_bounded():
+    from datetime import timedelta
+
+    from maillog_cli.alerts.state import RETRY_MAX, retry_delay
+
+    hour = timedelta(hours=1)
+    assert [retry_delay(n, hour).total_seconds() for n in (1, 2, 3)] == [30, 60, 120]
+    assert retry_delay(50, hour) == RETRY_MAX
+    assert retry_delay(50, timedelta(minutes=2)) == timedelta(minutes=2)
+
+
+# --- watch reloads the config file ---------------------------------------------------------------
+
+
+def test_watch_reloads_edited_rules_and_keeps_the_last_good_ones(cli, tmp_path, db_path):
+    """An edit is picked up at the next look; a bad edit is reported with FILE:LINE once and
+    the rules before it stay in force; fixing it brings the new rules in."""
+    from datetime import UTC, datetime
+
+    from maillog_cli.alerts.rules import RuleFile
+    from maillog_cli.alerts.watch import reloader, watch
+    from maillog_cli.store.db import Store
+
+    load(cli, tmp_path, group("m", HOUR, 10, "bounced", domain="a.com"))  # 10% bounced
+    path = rules(tmp_path, rule(metric="bounce_rate", above="50%", window="1h"))
+    edits = [
+        rule(metric="bounce_rate", above="lots", window="1h"),  # bad: `above` on line 5
+        rule(metric="bounce_rate", above="5%", window="1h", every="2h"),  # good
+    ]
+    said, passes, lines = [], [], []
+
+    def report(p) -> None:
+        passes.append(p)
+        if edits:
+            path.write_text(edits.pop(0), encoding="utf-8")
+
+    rule_file = RuleFile(path)
+    store = Store.open(db_path)
+    try:
+        watch(store, rule_file.rules, lambda s, line: lines.append(line),
+              stop=lambda: len(passes) >= 4, report=report, interval=0, tick=0,
+              clock=lambda: datetime(2026, 3, 2, 12, tzinfo=UTC), sleep=lambda s: None,
+              reload=reloader(rule_file, said.append))  # fmt: skip
+    finally:
+        store.close()
+    assert [len(p.firing) for p in passes] == [0, 0, 1, 1]  # the old rule, kept, then the new
+    bad = [x for x in said if x.startswith("rules not reloaded")]
+    assert len(bad) == 1 and f"{path}:5:" in bad[0] and "keeping the 1 rule" in bad[0]
+    assert said[-1] == f"reloaded 1 rule from {path}"
+    assert len(lines) == 1 and lines[0].startswith("FIRING r: bounce_rate 10% > 5%")
+
+
+def test_a_rule_file_that_disappears_keeps_the_last_good_rules(tmp_path):
+    from maillog_cli.alerts.rules import RuleFile
+    from maillog_cli.errors import MaillogError
+
+    path = rules(tmp_path, rule(metric="bounce_rate", above="5%", window="1h"))
+    rule_file = RuleFile(path)
+    assert not rule_file.changed()
+    path.unlink()
+    with pytest.raises(MaillogError, match="no such file.*keeping the 1 rule"):
+        rule_file.changed()
+    assert not rule_file.changed()  # reported once per edit
+    assert [r.name for r in rule_file.rules] == ["r"]

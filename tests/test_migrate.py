@@ -20,7 +20,7 @@ from maillog_cli.store.db import Store
 from maillog_cli.store.migrations import MIGRATIONS
 
 SCHEMA = """
-PRAGMA user_version = 6;
+PRAGMA user_version = 7;
 PRAGMA auto_vacuum = 2;
 PRAGMA journal_mode = wal;
 CREATE INDEX audit_action ON audit(action, created_at);
@@ -56,7 +56,7 @@ firing INTEGER NOT NULL, -- 1 while the alert is firing
 since TEXT, -- when it began firing
 last_sent TEXT, -- when it was last notified
 value REAL, -- the value at the last evaluation
-updated_at TEXT NOT NULL,
+updated_at TEXT NOT NULL, pending TEXT, channels TEXT, failures INTEGER NOT NULL DEFAULT 0, retry_at TEXT,
 PRIMARY KEY (rule, scope)
 ) WITHOUT ROWID;
 CREATE TABLE audit (

@@ -160,6 +160,45 @@ def load_rules(path: Path | None = None, require: bool = True) -> list[Rule]:
     return rules
 
 
+class RuleFile:
+    """The rules of a config file that may be edited while `watch` runs: reloaded when the
+    file changes (its mtime, size or inode), the last good rules kept when an edit is bad.
+    The first load raises (start-up refuses a bad file); later ones report through
+    `changed`, once per edit."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        from maillog_cli.paths import config_path
+
+        self.path = path or config_path()
+        self.stamp = _stamp(self.path)
+        self.rules = load_rules(self.path)
+
+    def changed(self) -> bool:
+        """True when the file changed and its new rules are now in force; MaillogError
+        (with FILE:LINE) when it changed into something bad: the last good rules stay."""
+        stamp = _stamp(self.path)
+        if stamp == self.stamp:
+            return False
+        self.stamp = stamp
+        try:
+            self.rules = load_rules(self.path)
+        except MaillogError as exc:
+            raise MaillogError(
+                f"{exc.message} (keeping the {len(self.rules)} rule"
+                f"{'s' if len(self.rules) != 1 else ''} loaded before)",
+                exc.hint,
+            ) from None
+        return True
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 _TABLE = re.compile(r"^\s*\[\[\s*alert\s*\]\]\s*(#.*)?$")
 _HEADER = re.compile(r"^\s*\[")
 _KEY = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")

@@ -1,6 +1,6 @@
 """One pass over the rules (evaluate → decide → notify → remember), and the loop that
 runs passes as events arrive: what `maillog check` runs once and `maillog watch` (and,
-later, `serve --watch`: call `watch()` from a thread with a `stop` callable) runs forever.
+`serve --watch`, through `Background`: a thread of its own) runs until stopped.
 
 Evaluating is a handful of index-backed aggregates per rule, so the loop simply
 re-evaluates every rule when the store changed (`PRAGMA data_version`, as `tail --follow`
@@ -10,10 +10,12 @@ and alerts resolve even when no mail arrives.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from maillog_cli.alerts import notify, state
@@ -22,7 +24,7 @@ from maillog_cli.dates import now_utc
 from maillog_cli.errors import MaillogError
 
 if TYPE_CHECKING:
-    from maillog_cli.alerts.rules import Rule
+    from maillog_cli.alerts.rules import Rule, RuleFile
     from maillog_cli.store.db import Store
 
 INTERVAL = 5.0  # seconds: at most one evaluation this often while events arrive
@@ -89,12 +91,18 @@ def run_pass(
     result = Pass(now, evaluate(store, rules, now))
     if not send:
         return result
-    notices = state.plan(rules, result.verdicts, state.load(store), now)
+    notices = state.claim(store, rules, result.verdicts, now)
+    failed: list[tuple[state.Notice, list[int]]] = []
     for n in notices:
         data = alert(n.verdict, n.kind, n.since, now)
         result.alerts.append(data)
-        for channel in n.verdict.rule.notify:
+        missed = []
+        for position, channel in enumerate(n.verdict.rule.notify):
+            if n.channels is not None and position not in n.channels:
+                continue  # a retry goes only where the notice did not arrive
             error = notify.send(channel, data, write)
+            if error:
+                missed.append(position)
             result.sent.append(
                 {
                     "rule": data["rule"],
@@ -105,7 +113,9 @@ def run_pass(
                     "error": error,
                 }
             )
-    state.save(store, rules, result.verdicts, notices, now)
+        if missed:
+            failed.append((n, missed))
+    state.record_failures(store, failed, now)
     result.since = {key: prev.since for key, prev in state.load(store).items()}
     return result
 
@@ -121,11 +131,15 @@ def watch(
     clock: Callable[[], datetime] = now_utc,
     sleep: Callable[[float], None] = time.sleep,
     on_error: Callable[[MaillogError], None] | None = None,
+    reload: Callable[[], list[Rule] | None] | None = None,
 ) -> None:
     """Evaluate now, then whenever the store changed (at most every `interval` s) and at
     least every `tick` s, until `stop()` is true. `report` sees each pass; `on_error` a
     pass that failed (a store locked past $MAILLOG_LOCK_TIMEOUT …), which is tried again
-    an interval later instead of ending the watch (without it, the error is raised)."""
+    an interval later instead of ending the watch (without it, the error is raised).
+    `reload`, looked at before each evaluation, returns new rules when the config file
+    changed (None when not) and raises MaillogError for a bad edit (reported through
+    `on_error`; the rules in force stay)."""
     from maillog_cli.follow import Changes
 
     changes = Changes(store)
@@ -134,6 +148,16 @@ def watch(
     while not stop():
         if changes.changed():
             dirty = True
+        if reload is not None:
+            try:
+                fresh = reload()
+            except MaillogError as exc:
+                if on_error is None:
+                    raise
+                on_error(exc)
+                fresh = None
+            if fresh is not None:
+                rules, dirty, last = fresh, True, float("-inf")  # judge the new rules now
         t = time.monotonic()
         if (dirty and t - last >= interval) or t - last >= tick:
             dirty = False
@@ -149,3 +173,88 @@ def watch(
             report(result)
             continue
         sleep(POLL)
+
+
+def reloader(rule_file: RuleFile, say: Callable[[str], None]) -> Callable[[], list[Rule] | None]:
+    """`watch`'s `reload` for a config file: the new rules when it changed, None when not
+    (or when the edit is bad, which `say` reports with FILE:LINE, once per edit)."""
+
+    def reload() -> list[Rule] | None:
+        try:
+            if not rule_file.changed():
+                return None
+        except MaillogError as exc:
+            say(f"rules not reloaded: {exc}")
+            return None
+        n = len(rule_file.rules)
+        say(f"reloaded {n} rule{'s' if n != 1 else ''} from {rule_file.path}")
+        return rule_file.rules
+
+    return reload
+
+
+class Background:
+    """`watch()` on its own thread with its own store connection, for `serve --watch`:
+    the request path only calls `wake()` (after a commit), which costs nothing, so an
+    evaluation or a slow notification never delays a 2xx."""
+
+    def __init__(
+        self,
+        path: Path,
+        rule_file: RuleFile,
+        write: notify.Write,
+        say: Callable[[str], None],
+        interval: float = INTERVAL,
+    ) -> None:
+        self.path, self.rule_file, self.write, self.say = path, rule_file, write, say
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.woken = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="maillog-watch", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def wake(self, *_: object) -> None:
+        self.woken.set()
+
+    def stop(self, timeout: float = 30) -> None:
+        """End after the evaluation in progress (its notifications are bounded by their
+        timeouts)."""
+        self.stopping.set()
+        self.woken.set()
+        self.thread.join(timeout)
+
+    def _sleep(self, seconds: float) -> None:
+        self.woken.wait(seconds)
+        self.woken.clear()
+
+    def _report(self, result: Pass) -> None:
+        for failure in result.failures:
+            self.say(f"notification failed: {failure}")
+
+    def _run(self) -> None:
+        from maillog_cli.store.db import Store
+
+        while not self.stopping.is_set():
+            try:
+                store = Store.open(self.path, create=False)
+                try:
+                    watch(
+                        store,
+                        self.rule_file.rules,
+                        self.write,
+                        stop=self.stopping.is_set,
+                        report=self._report,
+                        interval=self.interval,
+                        sleep=self._sleep,
+                        on_error=lambda exc: self.say(
+                            f"alert evaluation failed, trying again: {exc}"
+                        ),
+                        reload=reloader(self.rule_file, self.say),
+                    )
+                finally:
+                    store.close()
+            except Exception as exc:  # noqa: BLE001 - the receiver must outlive its watcher
+                self.say(f"alert evaluation failed, trying again: {type(exc).__name__}: {exc}")
+                self.stopping.wait(self.interval)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.options import DbOption
+
+if TYPE_CHECKING:
+    from maillog_cli.alerts.rules import RuleFile
+    from maillog_cli.alerts.watch import Background
 
 
 def register(app: typer.Typer) -> None:
@@ -78,6 +82,24 @@ def serve(
             help="How often to print the one-line summary on stderr.",
         ),
     ] = 60.0,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Also evaluate the [[alert]] rules of the config file as events are stored"
+            " (as `maillog watch` does, on a thread of its own: never delays a 2xx).",
+        ),
+    ] = False,
+    watch_interval: Annotated[
+        float,
+        typer.Option(
+            "--watch-interval",
+            metavar="SECONDS",
+            min=0.1,
+            max=3600,
+            help="With --watch: evaluate at most this often while events arrive (and at least every minute).",
+        ),
+    ] = 5.0,
     db: DbOption = None,
 ) -> None:
     """Receive providers' webhooks on POST /hooks/PROVIDER: verify, store, then answer 2xx.
@@ -85,6 +107,7 @@ def serve(
     Secrets come from the config file (a serve.PROVIDER table, mode 600) or
     $MAILLOG_SERVE_PROVIDER_KEY, never from the command line. GET /healthz, GET /metrics.
     SIGTERM finishes the requests in flight and exits 0.
+    --watch also runs the alert rules (docs/alerts.md), reloaded when the file changes.
     """
     import asyncio
 
@@ -111,8 +134,10 @@ def serve(
         confirm_subscriptions=confirm_subscriptions,
         summary_every=summary_every,
     )
+    rule_file = _rules_for_watch() if watch else None  # a bad rule refuses the start
     store = open_store(ctx, db)
-    receiver = Receiver(store, providers, opts, _log)
+    watcher = _start_watcher(store.path, rule_file, watch_interval) if rule_file else None
+    receiver = Receiver(store, providers, opts, _log, watcher.wake if watcher else None)
 
     def listening(url: str) -> None:
         _log(f"listening on {url}/hooks/{{{','.join(sorted(providers))}}} (store {store.path})")
@@ -120,4 +145,25 @@ def serve(
     try:
         asyncio.run(run(receiver, listening))
     finally:
+        if watcher is not None:
+            watcher.stop()
         store.close()
+
+
+def _rules_for_watch() -> RuleFile:
+    from maillog_cli.alerts.rules import RuleFile
+
+    return RuleFile()
+
+
+def _start_watcher(path: Path, rule_file: RuleFile, interval: float) -> Background:
+    """The alert rules evaluated on their own thread and connection, woken by commits."""
+    from maillog_cli.alerts.watch import Background
+    from maillog_cli.commands.check import line_writer
+    from maillog_cli.render.output import visible
+
+    watcher = Background(path, rule_file, line_writer(), lambda line: _log(visible(line)), interval)
+    n = len(rule_file.rules)
+    _log(f"watching {n} alert rule{'s' if n != 1 else ''} from {visible(str(rule_file.path))}")
+    watcher.start()
+    return watcher

@@ -35,6 +35,8 @@ def watch(
 
     Runs until Ctrl-C or SIGTERM (exit 0). Alert state is kept in the store,
     so a restarted watch (or `maillog check` from cron) does not notify twice.
+    An edit of the config file is picked up at the next look (a bad edit is
+    reported with its FILE:LINE and the rules before it stay in force).
 
       maillog watch
       maillog watch --interval 30
@@ -42,12 +44,13 @@ def watch(
     import signal
 
     from maillog_cli.alerts import watch as loop
-    from maillog_cli.alerts.rules import load_rules
+    from maillog_cli.alerts.rules import RuleFile
     from maillog_cli.commands.check import line_writer
     from maillog_cli.context import error, format_error, open_store
     from maillog_cli.render.output import visible
 
-    rules = load_rules()
+    rule_file = RuleFile()
+    rules = rule_file.rules
     store = open_store(ctx, db, create=False)
     stopping: list[int] = []
 
@@ -75,6 +78,7 @@ def watch(
             on_error=lambda exc: error(
                 f"this evaluation failed, trying again: {format_error(exc)}"
             ),
+            reload=loop.reloader(rule_file, error),
         )
     except KeyboardInterrupt:
         pass

@@ -369,6 +369,23 @@ def m006_alert_state(conn: sqlite3.Connection) -> None:
     )
 
 
+def m007_alert_delivery(conn: sqlite3.Connection) -> None:
+    """A notice whose delivery failed is retried at the next evaluation (with a bounded
+    backoff) instead of waiting for the rule's `every`: what is owed (`pending`: firing,
+    repeat or resolved), to which of the rule's channels (`channels`: their positions, as
+    JSON), after how many failures, and not before when.
+
+    Self-contained (columns of alert_state only), so it can be renumbered freely.
+    """
+    for column in (
+        "pending TEXT",
+        "channels TEXT",
+        "failures INTEGER NOT NULL DEFAULT 0",
+        "retry_at TEXT",
+    ):
+        conn.execute(f"ALTER TABLE alert_state ADD COLUMN {column}")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial,
     m002_prunes,
@@ -376,4 +393,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     m004_message_model,
     m005_mta_queue,
     m006_alert_state,
+    m007_alert_delivery,
 )
