@@ -496,3 +496,31 @@ def test_tail_import_cli_shows_a_deferral_appended_to_a_followed_log(tmp_path: P
         "3F1A2B4C5D",
     )
     assert row["sender"] == "news@app.example.com"  # from the qmgr line read earlier
+
+
+def queue_rows(db: Path) -> set[tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        return set(conn.execute("SELECT qid, message_id FROM mta_queue").fetchall())
+
+
+def test_prune_removes_the_queue_state_of_pruned_messages_only(
+    cli: Any, db_path: Path, tmp_path: Path
+) -> None:
+    imported(cli, db_path, copy("postfix_mixed.log", tmp_path))
+    assert {q for q, _ in queue_rows(db_path)} == {"3F1A2B4C5D", "5E6F7A8B9C"}
+    # 5E6F7A8B9C (the notice) ends at 10:00:04; 3F1A2B4C5D still has its 14:00 delivery
+    cut = ("prune", "--before", "2026-03-01T12:00:00Z", "--format", "json")
+    dry = cli("--db", db_path, *cut, "--dry-run")
+    assert dry.exit_code == 0, dry
+    assert json.loads(dry.stdout)["mta_state"] == 1
+    assert len(queue_rows(db_path)) == 2  # a dry run deletes nothing
+    done = cli("--db", db_path, *cut, "--yes")
+    assert done.exit_code == 0, done
+    assert json.loads(done.stdout)["mta_state"] == 1
+    assert queue_rows(db_path) == {("3F1A2B4C5D", "3F1A2B4C5D")}
+    # the kept message's state still joins its later lines: a re-read adds nothing new
+    again = imported(cli, db_path, copy("postfix_mixed.log", tmp_path))
+    assert {e["message_id"] for e in events(cli, db_path, "--to", "cy@example.com")} == {
+        "3F1A2B4C5D"
+    }
+    assert again.exit_code == 0
