@@ -164,7 +164,8 @@ def test_a_rotation_in_the_middle_of_a_message_is_one_message(
     assert conn.execute(
         "SELECT last_status, size FROM messages WHERE message_id = '4C5D6E7F80'"
     ).fetchone() == ("delivered", 9000)
-    assert conn.execute("SELECT count(*) FROM mta_queue").fetchone()[0] == 1
+    # one message (read new-first, the older part is a reach-back row of the same message)
+    assert conn.execute("SELECT count(DISTINCT message_id) FROM mta_queue").fetchone()[0] == 1
     conn.close()
 
 
@@ -524,3 +525,44 @@ def test_prune_removes_the_queue_state_of_pruned_messages_only(
         "3F1A2B4C5D"
     }
     assert again.exit_code == 0
+
+
+@pytest.mark.parametrize("order", ["older-first", "newer-first"])
+def test_a_reused_queue_id_attaches_each_line_to_the_lifecycle_whose_time_holds_it(
+    cli: Any, db_path: Path, tmp_path: Path, order: str
+) -> None:
+    """The rotation falls inside the second message: the newer file holds only its
+    delivery and `removed`, the older one the whole first message and the second's start.
+    Read newer-first, the older file's first message must not reach into the second."""
+    lines = (DATA / "reused.log").read_text().splitlines(keepends=True)
+    older, newer = tmp_path / "mail.log.1", tmp_path / "mail.log"
+    older.write_text("".join(lines[:8]))
+    newer.write_text("".join(lines[8:]))
+    for path in (older, newer):
+        os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+    for path in (older, newer) if order == "older-first" else (newer, older):
+        imported(cli, db_path, path)
+    rows = events(cli, db_path)
+    messages: dict[str, set[Any]] = {}
+    for e in rows:
+        messages.setdefault(e["message_id"], set()).add((e["status"], e["recipient"], e["sender"]))
+    assert sorted(map(sorted, messages.values())) == [
+        [
+            ("bounced", "hal@example.net", "b@app.example.com"),
+            ("queued", None, "b@app.example.com"),
+        ],
+        [
+            ("delivered", "gil@example.org", "a@app.example.com"),
+            ("queued", None, "a@app.example.com"),
+        ],
+    ]
+    first = cli("--db", db_path, "show", "first@app.example.com", "--format", "json")
+    second = cli("--db", db_path, "show", "second@app.example.com", "--format", "json")
+    assert "gil@example.org" in first.stdout and "hal@example.net" not in first.stdout
+    assert "hal@example.net" in second.stdout and "gil@example.org" not in second.stdout
+    with sqlite3.connect(db_path) as conn:
+        got = conn.execute("SELECT message_id, size, last_status FROM messages").fetchall()
+    assert sorted((size, status) for _, size, status in got) == [
+        (1000, "delivered"),
+        (2000, "bounced"),
+    ]

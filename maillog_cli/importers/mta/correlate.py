@@ -96,6 +96,18 @@ class Correlator:
             mta_state.note_notice(self.conn, life.message_id, f["notice"])
         elif fact.kind in ("reject", "discard"):
             self._emit(self._reject(fact, life))
+        elif fact.kind == "removed":
+            self._ended(life)
+
+    def _ended(self, life: Lifecycle) -> None:
+        """A `removed` inside a reach-back row: its lines were an earlier message under the
+        same (reused) queue id, not the later one's start; give them their own message."""
+        later = self.state.reaches_back(life)
+        if later is None:
+            return
+        self.flush_events()
+        old, _ = self.state.split_off(life)
+        mta_state.move_events(self.conn, life, old, later)
 
     def flush_events(self) -> None:
         """Write what is pending before a statement that reads or changes stored events."""
