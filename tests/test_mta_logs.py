@@ -566,3 +566,48 @@ def test_a_reused_queue_id_attaches_each_line_to_the_lifecycle_whose_time_holds_
         (1000, "delivered"),
         (2000, "bounced"),
     ]
+
+
+@pytest.mark.parametrize("split", [None, 12, 14])
+def test_a_content_filters_requeue_is_one_message_and_the_hop_is_not_a_delivery(
+    cli: Any, db_path: Path, tmp_path: Path, split: int | None
+) -> None:
+    """amavis on 127.0.0.1:10024 re-injects on :10025 under a new queue id: both queue ids
+    are one message; the hop to the filter is a `queued` step, the deliveries are the second
+    queue id's. Whole, or rotated before or after the hop (imported newer file first)."""
+    lines = (DATA / "amavis.log").read_text().splitlines(keepends=True)
+    parts = [lines] if split is None else [lines[split:], lines[:split]]
+    for i, part in enumerate(parts):
+        path = tmp_path / f"mail.log.{i}"
+        path.write_text("".join(part))
+        os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+        imported(cli, db_path, path)
+    rows = events(cli, db_path)
+    assert len({e["message_id"] for e in rows}) == 1, rows
+    got = sorted((e["timestamp"][11:19], e["status"], e["recipient"] or "") for e in rows)
+    assert got == [
+        ("09:15:20", "queued", ""),
+        ("09:15:21", "queued", ""),
+        ("09:15:21", "queued", "dev@example.net"),  # the hop to the filter
+        ("09:15:21", "queued", "ops@example.org"),
+        ("09:15:22", "deferred", "dev@example.net"),
+        ("09:15:22", "delivered", "ops@example.org"),
+        ("11:15:41", "delivered", "dev@example.net"),
+    ]
+    hop = by(rows, status="queued", recipient="ops@example.org")[0]
+    assert hop["raw_status"] == "sent"
+    for qid in ("6A7B8C9D0E", "7B8C9D0E1F", "<filtered-1@app.example.com>"):
+        shown = cli("--db", db_path, "show", qid, "--format", "json")
+        assert shown.exit_code == 0 and "dev@example.net" in shown.stdout, (qid, shown)
+    with sqlite3.connect(db_path) as conn:
+        (count, status) = conn.execute("SELECT count(*), max(last_status) FROM messages").fetchone()
+        assert (count, status) == (1, "delivered")
+        extra = json.loads(
+            conn.execute(
+                "SELECT extra FROM events WHERE status = 'queued' AND recipient = 'ops@example.org'"
+            ).fetchone()[0]
+        )
+    assert extra["requeued_as"] == "7B8C9D0E1F"
+    assert extra["relay"].startswith("127.0.0.1[")
+    by_relay = cli("--db", db_path, "stats", "--by", "relay", "--format", "csv")
+    assert "127.0.0.1" not in by_relay.stdout and "mx.example.net" in by_relay.stdout

@@ -171,6 +171,14 @@ class QueueState:
         self.keys.add(key)
         return key
 
+    def rename(self, old: str, new: str) -> None:
+        """Every lifecycle of message `old` (cached or stored) now belongs to `new`."""
+        for every in self.cache.values():
+            for life in every:
+                if life.message_id == old:
+                    life.message_id, life.dirty = new, True
+        self.conn.execute("UPDATE mta_queue SET message_id = ? WHERE message_id = ?", (new, old))
+
     def flush(self) -> None:
         """Write changed lifecycles back to the store and forget the cache."""
         new: list[tuple[object, ...]] = []
@@ -246,6 +254,27 @@ def move_events(conn: sqlite3.Connection, life: Lifecycle, old: str, later: Life
             "UPDATE events SET size = NULL WHERE message_id = ? AND size = ?", (old, life.size)
         )
     conn.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((old,), (life.message_id,)))
+
+
+def merge_message(conn: sqlite3.Connection, old: str, new: str, qid: str) -> None:
+    """Message `old` (a content filter's re-queued copy, under queue id `qid`) is message
+    `new`: its events, aliases and queue id move there; its own messages row goes."""
+    conn.execute(
+        "UPDATE events SET message_id = ?,"
+        " extra = CASE WHEN json_valid(coalesce(extra, '{}'))"
+        " THEN json_set(coalesce(extra, '{}'), '$.queue_id', ?) ELSE extra END"
+        " WHERE message_id = ?",
+        (new, qid, old),
+    )
+    conn.execute(
+        "UPDATE OR REPLACE message_aliases SET message_id = ? WHERE message_id = ?", (new, old)
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO message_aliases(alias, message_id) VALUES (?, ?)",
+        {(old, new), (qid, new)},
+    )
+    conn.execute("DELETE FROM messages WHERE message_id = ?", (old,))
+    conn.execute("INSERT OR IGNORE INTO touched VALUES (?)", (new,))
 
 
 def still_deferred(conn: sqlite3.Connection, message_id: str) -> list[tuple[str, str | None, str]]:

@@ -80,6 +80,9 @@ class Correlator:
         elif fact.kind == "msgid":
             self._header_id(life, f.get("header_id"))
             self._emit(self._queued(fact, life))
+        elif fact.kind == "delivery" and f.get("requeued_as"):
+            self._emit(self._filter_hop(fact, life))
+            self._link(fact, life, f["requeued_as"])
         elif fact.kind == "delivery":
             self._emit(self._delivery(fact, life))
             relay = relay_host(f.get("relay"))
@@ -145,6 +148,17 @@ class Correlator:
             life.header_id = mid  # an alias of the message, through its events' aliases
             life.dirty = True
 
+    def _link(self, fact: MtaLine, life: Lifecycle, qid: str) -> None:
+        """A content filter's re-injection is the same message under a new queue id: that
+        queue id's lifecycle (seen already, or still to come) joins this message."""
+        other = self.state.find(fact.host, qid, fact.timestamp, "requeue")
+        if other.message_id == life.message_id:
+            return
+        self.flush_events()
+        old = other.message_id
+        self.state.rename(old, life.message_id)
+        mta_state.merge_message(self.conn, old, life.message_id, qid)
+
     def _notice_of(self, fact: MtaLine, original: str, life: Lifecycle) -> None:
         """Exim's bounce arrives as a new message with R=the original's id."""
         first = self.state.lifecycles(fact.host, original)
@@ -209,6 +223,15 @@ class Correlator:
                 }
             )
         )
+        return event
+
+    def _filter_hop(self, fact: MtaLine, life: Lifecycle) -> Event:
+        """The hand-off to a content filter on this host that re-queues the message: a
+        `queued` step (raw status `sent`, `requeued_as` the new queue id), not a delivery to
+        the recipient; the deliveries are the new queue id's, in the same message."""
+        event = self._delivery(fact, life)
+        event.status = "queued"
+        event.extra["requeued_as"] = fact.fields["requeued_as"]
         return event
 
     def _expired(self, fact: MtaLine, life: Lifecycle) -> list[Event]:

@@ -49,6 +49,10 @@ _REJECT = re.compile(
 _NOTICE = re.compile(
     r"(?:sender|postmaster) (?:non-delivery|delivery status|delay) notification: (?P<qid>\S+)"
 )
+# A content filter on this host (amavis, a milter-less spam filter: relay=127.0.0.1[127.0.0.1]:10024)
+# that re-injects the message answers with the new queue id: `... queued as 7B8C9D0E1F)`.
+_LOOPBACK = re.compile(r"\[(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|ipv6:::1)\]")
+_QUEUED_AS = re.compile(rf"queued as (?P<qid>{_QID})\)?\s*$")
 _ENVELOPE = re.compile(r"; (?P<env>(?:\w+=\S*\s*)+)$")
 
 
@@ -170,7 +174,18 @@ def _delivery(rest: str) -> dict[str, Any]:
         "conn_use": pairs.get("conn_use"),
         "status": word,
         "reply": reply or None,
+        "requeued_as": _requeued_as(word, pairs.get("relay"), reply),
     }
+
+
+def _requeued_as(word: str, relay: str | None, reply: str) -> str | None:
+    """The new queue id of a hand-off to a content filter on this host that re-injects the
+    message (sent to a loopback relay, answered `queued as QID`); None for any other
+    delivery (a remote server's `queued as` is its own queue, not ours)."""
+    if word != "sent" or not relay or _LOOPBACK.search(relay) is None:
+        return None
+    m = _QUEUED_AS.search(reply)
+    return m["qid"] if m else None
 
 
 def _reject(rest: str) -> dict[str, Any] | None:
