@@ -114,6 +114,15 @@ class QueueState:
         - otherwise a new lifecycle (a reused queue id, or the first line seen).
         """
         every = self._all(qid)
+        if len(every) == 1:  # the usual case: one lifecycle of this queue id
+            life = every[0]
+            if (
+                life.host == host
+                and life.first_at <= when
+                and life.contains(when)
+                and not (kind in START_KINDS and _restarted(life, when))
+            ):
+                return self._touch(life, when, kind)
         known = [x for x in every if x.host == host]
         if len(known) > 1:
             known.sort(key=lambda x: x.first_at)

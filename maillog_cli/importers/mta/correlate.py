@@ -24,6 +24,8 @@ from maillog_cli.store.mta_state import Lifecycle, QueueState
 
 # Delivery agents that hand mail to a mailbox on this server (inbound), by Postfix daemon.
 LOCAL_AGENTS = frozenset({"local", "virtual", "lmtp", "pipe"})
+# A delivery line's facts kept as they are in the event's extra data.
+DELIVERY_EXTRA = ("relay", "delay", "delays", "dsn", "router", "transport")
 STATUS_MAPS: dict[str, dict[str, str | None]] = {
     "postfix": dict(postfix.STATUS_MAP),
     "exim": dict(exim.STATUS_MAP),
@@ -183,15 +185,18 @@ class Correlator:
             sender=(life.sender or None) if life else None,
             size=life.size if life else None,
             aliases=aliases,
-            # the queue id where the message id is not it (a reused id); the host when the
-            # log is a central one of several servers
-            extra=_clean(
-                {
-                    "queue_id": life.qid if life and life.qid != life.message_id else None,
-                    "host": fact.host if fact.host and fact.host != self.first_host else None,
-                }
-            ),
+            extra=self._where(fact, life),
         )
+
+    def _where(self, fact: MtaLine, life: Lifecycle | None) -> dict[str, Any]:
+        """The queue id where the message id is not it (a reused id, a content filter's
+        re-queue); the host when the log is a central one of several servers."""
+        extra: dict[str, Any] = {}
+        if life is not None and life.qid != life.message_id:
+            extra["queue_id"] = life.qid
+        if fact.host and fact.host != self.first_host:
+            extra["host"] = fact.host
+        return extra
 
     def _queued(self, fact: MtaLine, life: Lifecycle) -> Event:
         event = self._base(fact, life, "queued", "queued")
@@ -208,21 +213,16 @@ class Correlator:
         code, enhanced, diag = reply_fields(status, f.get("reply"), None, _dsn(f.get("dsn")))
         event.smtp_code, event.enhanced_code, event.diagnostic = code, enhanced, diag
         event.direction = _delivery_direction(fact)
-        event.extra.update(
-            _clean(
-                {
-                    "orig_to": address(f.get("orig_to")),
-                    "relay": f.get("relay"),
-                    "delay": f.get("delay"),
-                    "delays": f.get("delays"),
-                    "dsn": f.get("dsn"),
-                    # the delivery agent, where direction does not already say it
-                    "program": fact.program if fact.program not in ("smtp", "exim") else None,
-                    "router": f.get("router"),
-                    "transport": f.get("transport"),
-                }
-            )
-        )
+        extra = event.extra
+        orig_to = address(f.get("orig_to")) if f.get("orig_to") else None
+        if orig_to:
+            extra["orig_to"] = orig_to
+        for key in DELIVERY_EXTRA:
+            value = f.get(key)
+            if value is not None and value != "":
+                extra[key] = value
+        if fact.program not in ("smtp", "exim"):  # the agent, where direction does not say it
+            extra["program"] = fact.program
         return event
 
     def _filter_hop(self, fact: MtaLine, life: Lifecycle) -> Event:
