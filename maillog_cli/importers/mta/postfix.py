@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import IO, Any
 
 from maillog_cli.errors import RecordError
@@ -56,6 +57,7 @@ _QUEUED_AS = re.compile(rf"queued as (?P<qid>{_QID})\)?\s*$")
 _ENVELOPE = re.compile(r"; (?P<env>(?:\w+=\S*\s*)+)$")
 
 
+@lru_cache(maxsize=1024)
 def daemon(program: str) -> str:
     """`postfix-out/smtp` → `smtp`."""
     return program.rsplit("/", 1)[-1]
@@ -98,14 +100,9 @@ def parse_line(text: str, clock: Clock, ctx: Context) -> MtaLine | Skip:
 def parse_message(p: Prefix) -> MtaLine | Skip:
     """The fact of one Postfix daemon's message (after `prog[pid]: `)."""
     msg = p.message
-    prog = daemon(p.program)
 
     def fact(kind: str, qid: str | None, **fields: Any) -> MtaLine:
-        stamp = p.timestamp
-        key = ""
-        if kind in lines.EVENT_KINDS:
-            key = lines.line_key("postfix", p.host, stamp, p.program, p.pid, msg)
-        return MtaLine("postfix", kind, stamp, p.host, qid, key, prog, fields)
+        return _fact(p, kind, qid, fields)
 
     if msg.startswith("NOQUEUE: "):
         reject = _reject(msg[9:])
@@ -148,6 +145,14 @@ def parse_message(p: Prefix) -> MtaLine | Skip:
     if reject is not None:
         return fact("discard" if reject["what"] == "discard" else "reject", qid, **reject)
     return Skip(NO_FACT)
+
+
+def _fact(p: Prefix, kind: str, qid: str | None, fields: dict[str, Any]) -> MtaLine:
+    stamp = p.timestamp
+    key = ""
+    if kind in lines.EVENT_KINDS:
+        key = lines.line_key("postfix", p.host, stamp, p.program, p.pid, p.message)
+    return MtaLine("postfix", kind, stamp, p.host, qid, key, daemon(p.program), fields)
 
 
 def _delivery(rest: str) -> dict[str, Any]:
