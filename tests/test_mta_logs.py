@@ -611,3 +611,28 @@ def test_a_content_filters_requeue_is_one_message_and_the_hop_is_not_a_delivery(
     assert extra["relay"].startswith("127.0.0.1[")
     by_relay = cli("--db", db_path, "stats", "--by", "relay", "--format", "csv")
     assert "127.0.0.1" not in by_relay.stdout and "mx.example.net" in by_relay.stdout
+
+
+def test_inbound_mail_through_a_content_filter_stays_inbound(
+    cli: Any, db_path: Path, tmp_path: Path
+) -> None:
+    """The filter re-injects from localhost; the message still came from another server."""
+    text = (DATA / "amavis.log").read_text()
+    text = (
+        text.replace(
+            "6A7B8C9D0E: client=app.example.com[198.51.100.7], sasl_method=PLAIN, sasl_username=app",
+            "6A7B8C9D0E: client=mail.sender.example[203.0.113.9]",
+        )
+        .replace("postfix/smtp[2112]", "postfix/lmtp[2112]")
+        .replace("postfix/smtp[2113]", "postfix/lmtp[2113]")
+        .replace("postfix/smtp[2201]", "postfix/lmtp[2201]")
+    )
+    path = tmp_path / "mail.log"
+    path.write_text(text)
+    imported(cli, db_path, path)
+    rows = events(cli, db_path)
+    assert len({e["message_id"] for e in rows}) == 1
+    arrivals = [e for e in rows if e["status"] == "queued" and e["recipient"] is None]
+    assert len(arrivals) == 2 and {e["direction"] for e in arrivals} == {"inbound"}
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT direction FROM messages").fetchall() == [("inbound",)]

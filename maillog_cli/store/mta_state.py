@@ -265,15 +265,19 @@ def move_events(conn: sqlite3.Connection, life: Lifecycle, old: str, later: Life
     conn.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((old,), (life.message_id,)))
 
 
-def merge_message(conn: sqlite3.Connection, old: str, new: str, qid: str) -> None:
+def merge_message(conn: sqlite3.Connection, old: str, new: str, qid: str, direction: str) -> None:
     """Message `old` (a content filter's re-queued copy, under queue id `qid`) is message
-    `new`: its events, aliases and queue id move there; its own messages row goes."""
+    `new`: its events, aliases and queue id move there; its own messages row goes. Its
+    arrival (`queued`) takes the original's direction: the filter re-injects from
+    localhost, which would otherwise make inbound mail look sent."""
     conn.execute(
         "UPDATE events SET message_id = ?,"
+        " direction = CASE WHEN status = 'queued' AND recipient IS NULL THEN ?"
+        " ELSE direction END,"
         " extra = CASE WHEN json_valid(coalesce(extra, '{}'))"
         " THEN json_set(coalesce(extra, '{}'), '$.queue_id', ?) ELSE extra END"
         " WHERE message_id = ?",
-        (new, qid, old),
+        (new, direction, qid, old),
     )
     conn.execute(
         "UPDATE OR REPLACE message_aliases SET message_id = ? WHERE message_id = ?", (new, old)

@@ -154,12 +154,16 @@ class Correlator:
         """A content filter's re-injection is the same message under a new queue id: that
         queue id's lifecycle (seen already, or still to come) joins this message."""
         other = self.state.find(fact.host, qid, fact.timestamp, "requeue")
+        if life.client:  # the filter's client (localhost) is not where the mail came from
+            other.client, other.authenticated = life.client, life.authenticated
+            other.dirty = True
         if other.message_id == life.message_id:
             return
         self.flush_events()
         old = other.message_id
         self.state.rename(old, life.message_id)
-        mta_state.merge_message(self.conn, old, life.message_id, qid)
+        direction = _arrival_direction(life, fact)
+        mta_state.merge_message(self.conn, old, life.message_id, qid, direction)
 
     def _notice_of(self, fact: MtaLine, original: str, life: Lifecycle) -> None:
         """Exim's bounce arrives as a new message with R=the original's id."""
@@ -231,6 +235,7 @@ class Correlator:
         the recipient; the deliveries are the new queue id's, in the same message."""
         event = self._delivery(fact, life)
         event.status = "queued"
+        event.direction = _arrival_direction(life, fact)  # an internal step of its arrival
         event.extra["requeued_as"] = fact.fields["requeued_as"]
         return event
 
