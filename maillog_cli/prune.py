@@ -8,7 +8,9 @@ The rules, in one place:
 - The set that goes is fixed once, in one read snapshot, as a temp table of seqs (`plan`):
   the archive, the counts shown and the deletion all work from that set, so an event
   imported meanwhile (even an old one) is neither deleted unarchived nor counted.
-- Messages left with no events go too, with their stored content and aliases. Audit
+- Messages left with no events go too, with their stored content and aliases, and the
+  mail-server correlation state of their queue ids (mta_queue rows naming only them: a
+  message still in the store keeps its state, so later log lines still join it). Audit
   entries only when asked for, by their own cut-off.
 - Deletion runs in batches, one `BEGIN IMMEDIATE … COMMIT` each: events, their FTS rows,
   the messages they emptied and the refresh of the messages they touched, and the running
@@ -161,6 +163,7 @@ class Plan:
     events: int = 0
     messages: int = 0
     audit: int = 0
+    mta_state: int = 0  # queue-id lifecycles (store/mta_state.py) of the messages that go
     bytes: int | None = None  # estimated; None when not estimated
     oldest: str | None = None
     newest: str | None = None
@@ -187,6 +190,7 @@ class Plan:
             "events": self.events,
             "messages": self.messages,
             "audit": self.audit,
+            "mta_state": self.mta_state,
             "estimated_bytes": self.bytes,
             "oldest": self.oldest,
             "newest": self.newest,
@@ -201,6 +205,7 @@ class Outcome:
     events: int = 0
     messages: int = 0
     audit: int = 0
+    mta_state: int = 0
     archive: str | None = None
     archived: int = 0
     batches: int = 0
@@ -215,6 +220,7 @@ class Outcome:
             "events": self.events,
             "messages": self.messages,
             "audit": self.audit,
+            "mta_state": self.mta_state,
             "archive": self.archive,
             "archived": self.archived,
             "size_before": self.size_before,
@@ -304,6 +310,7 @@ class Pruner:
                 " FROM message_aliases a WHERE a.message_id IN (SELECT message_id FROM temp.doomed_messages)"
             )
             c.execute("CREATE INDEX temp.doomed_aliases_id ON doomed_aliases(message_id)")
+            p.mta_state = self._count_mta_state()
             if p.audit_cutoff is not None:
                 c.execute(
                     "INSERT INTO temp.doomed_audit(rid) SELECT rowid FROM audit WHERE created_at < ? ORDER BY rowid",
@@ -315,6 +322,17 @@ class Pruner:
         finally:
             c.execute("COMMIT")
         return p
+
+    def _count_mta_state(self) -> int:
+        """The mta_queue rows of the messages that go (0 on a store from before m005)."""
+        if not _has_table(self.conn, "mta_queue"):
+            return 0
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM mta_queue WHERE message_id IN"
+                " (SELECT message_id FROM temp.doomed_messages)"
+            ).fetchone()[0]
+        )
 
     def _estimate_bytes(self) -> int:
         """Bytes the deleted rows occupy: each table's (and its indexes') pages in proportion
@@ -569,6 +587,10 @@ class Pruner:
         messages = c.execute(
             "DELETE FROM messages WHERE message_id IN (SELECT message_id FROM temp.gone)"
         ).rowcount
+        if _has_table(c, "mta_queue"):
+            self.outcome.mta_state += c.execute(
+                "DELETE FROM mta_queue WHERE message_id IN (SELECT message_id FROM temp.gone)"
+            ).rowcount
         c.execute("DELETE FROM temp.touched WHERE message_id IN (SELECT message_id FROM temp.gone)")
         if c.execute("SELECT 1 FROM temp.touched LIMIT 1").fetchone():
             self.store.refresh_messages("temp.touched")
@@ -620,6 +642,15 @@ class Pruner:
         self.outcome.size_after = file_size(self.store.path)
         self.outcome.seconds["reclaim"] = time.monotonic() - started
         return self.outcome
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        is not None
+    )
 
 
 def _next_size(size: int, elapsed: float) -> int:

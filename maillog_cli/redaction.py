@@ -315,7 +315,34 @@ def scrub(value: Any) -> Any:
         return value
     if isinstance(value, str):
         return _scrub_text(value)
+    if type(value) is dict:
+        flat = _scrub_flat(value)
+        if flat is not None:
+            return flat
     return mask_value(value)
+
+
+@lru_cache(maxsize=4096)
+def _secret_str_key(key: str) -> bool:
+    return is_secret_key(key)
+
+
+def _scrub_flat(value: dict[Any, Any]) -> dict[Any, Any] | None:
+    """`mask_value` of a flat dict (text keys, no dict or list inside, no `value` key that
+    could make it a name/value header pair) in one pass; None for any other dict. The
+    same result (by key, then every string by value), without the recursive walk: an
+    import scrubs every event's extra data, and most are flat."""
+    out: dict[Any, Any] = {}
+    for k, v in value.items():
+        if type(k) is not str or isinstance(v, dict | list) or k.lower() == "value":
+            return None
+        if _secret_str_key(k) and _secret_value(v):
+            out[k] = _scrub_text(REDACTED)
+        elif isinstance(v, str):
+            out[k] = _scrub_text(v)
+        else:
+            out[k] = v
+    return out
 
 
 def _mask_json_text(text: str) -> str | None:

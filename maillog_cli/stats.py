@@ -66,7 +66,10 @@ GROUPS: dict[str, str] = {
     "hour": "substr(m.first_seen, 1, 13) || ':00'",  # pflogsumm's per-hour traffic (UTC)
     # The host of the message's latest delivery attempt (a mail server's relay=, Exim's
     # H=), kept by the mail-log correlation (store/mta_state.py); providers' have none.
-    "relay": "(SELECT q.relay FROM mta_queue q WHERE q.message_id = m.message_id)",
+    # A message may have several rows (a content filter's re-queue, a reach-back part):
+    # the latest one that reached a relay.
+    "relay": "(SELECT q.relay FROM mta_queue q WHERE q.message_id = m.message_id"
+    " AND q.relay IS NOT NULL ORDER BY q.last_at DESC LIMIT 1)",
 }
 TIME_GROUPS = frozenset({"day", "week", "hour"})
 SORTS: tuple[str, ...] = ("attention", "volume", "key")

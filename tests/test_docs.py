@@ -347,3 +347,23 @@ def test_source_files_the_docs_name_exist(path: Path) -> None:
         if not (where / name).exists():
             missing.append(name)
     assert not missing, f"{path.relative_to(ROOT)} names files that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("name", ["import", "stats"])
+def test_every_option_and_choice_of_the_mail_log_commands_is_documented(name: str) -> None:
+    """Each option of `import` and `stats`, and each value of their choice options (stats
+    --by hour|relay …), is named on the command's page of docs/cli/."""
+    page = (DOCS / "cli" / f"{name}.md").read_text()
+    for param in click_app().commands[name].params:
+        if param.param_type_name != "option" or getattr(param, "hidden", False):
+            continue
+        longs = [o for o in param.opts if o.startswith("--") and o not in ("--help", "--db")]
+        if not longs:
+            continue
+        assert any(o in page for o in longs), f"{longs[0]} is not in docs/cli/{name}.md"
+        choices = getattr(getattr(param, "type_descriptor", None), "choices", None) or ()
+        for choice in choices:
+            value = str(getattr(choice, "value", choice))
+            assert re.search(rf"{re.escape(longs[0])} [^\n]*\b{re.escape(value)}\b", page), (
+                f"{longs[0]} {value} is not in docs/cli/{name}.md"
+            )

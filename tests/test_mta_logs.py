@@ -164,7 +164,8 @@ def test_a_rotation_in_the_middle_of_a_message_is_one_message(
     assert conn.execute(
         "SELECT last_status, size FROM messages WHERE message_id = '4C5D6E7F80'"
     ).fetchone() == ("delivered", 9000)
-    assert conn.execute("SELECT count(*) FROM mta_queue").fetchone()[0] == 1
+    # one message (read new-first, the older part is a reach-back row of the same message)
+    assert conn.execute("SELECT count(DISTINCT message_id) FROM mta_queue").fetchone()[0] == 1
     conn.close()
 
 
@@ -496,3 +497,142 @@ def test_tail_import_cli_shows_a_deferral_appended_to_a_followed_log(tmp_path: P
         "3F1A2B4C5D",
     )
     assert row["sender"] == "news@app.example.com"  # from the qmgr line read earlier
+
+
+def queue_rows(db: Path) -> set[tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        return set(conn.execute("SELECT qid, message_id FROM mta_queue").fetchall())
+
+
+def test_prune_removes_the_queue_state_of_pruned_messages_only(
+    cli: Any, db_path: Path, tmp_path: Path
+) -> None:
+    imported(cli, db_path, copy("postfix_mixed.log", tmp_path))
+    assert {q for q, _ in queue_rows(db_path)} == {"3F1A2B4C5D", "5E6F7A8B9C"}
+    # 5E6F7A8B9C (the notice) ends at 10:00:04; 3F1A2B4C5D still has its 14:00 delivery
+    cut = ("prune", "--before", "2026-03-01T12:00:00Z", "--format", "json")
+    dry = cli("--db", db_path, *cut, "--dry-run")
+    assert dry.exit_code == 0, dry
+    assert json.loads(dry.stdout)["mta_state"] == 1
+    assert len(queue_rows(db_path)) == 2  # a dry run deletes nothing
+    done = cli("--db", db_path, *cut, "--yes")
+    assert done.exit_code == 0, done
+    assert json.loads(done.stdout)["mta_state"] == 1
+    assert queue_rows(db_path) == {("3F1A2B4C5D", "3F1A2B4C5D")}
+    # the kept message's state still joins its later lines: a re-read adds nothing new
+    again = imported(cli, db_path, copy("postfix_mixed.log", tmp_path))
+    assert {e["message_id"] for e in events(cli, db_path, "--to", "cy@example.com")} == {
+        "3F1A2B4C5D"
+    }
+    assert again.exit_code == 0
+
+
+@pytest.mark.parametrize("order", ["older-first", "newer-first"])
+def test_a_reused_queue_id_attaches_each_line_to_the_lifecycle_whose_time_holds_it(
+    cli: Any, db_path: Path, tmp_path: Path, order: str
+) -> None:
+    """The rotation falls inside the second message: the newer file holds only its
+    delivery and `removed`, the older one the whole first message and the second's start.
+    Read newer-first, the older file's first message must not reach into the second."""
+    lines = (DATA / "reused.log").read_text().splitlines(keepends=True)
+    older, newer = tmp_path / "mail.log.1", tmp_path / "mail.log"
+    older.write_text("".join(lines[:8]))
+    newer.write_text("".join(lines[8:]))
+    for path in (older, newer):
+        os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+    for path in (older, newer) if order == "older-first" else (newer, older):
+        imported(cli, db_path, path)
+    rows = events(cli, db_path)
+    messages: dict[str, set[Any]] = {}
+    for e in rows:
+        messages.setdefault(e["message_id"], set()).add((e["status"], e["recipient"], e["sender"]))
+    assert sorted(map(sorted, messages.values())) == [
+        [
+            ("bounced", "hal@example.net", "b@app.example.com"),
+            ("queued", None, "b@app.example.com"),
+        ],
+        [
+            ("delivered", "gil@example.org", "a@app.example.com"),
+            ("queued", None, "a@app.example.com"),
+        ],
+    ]
+    first = cli("--db", db_path, "show", "first@app.example.com", "--format", "json")
+    second = cli("--db", db_path, "show", "second@app.example.com", "--format", "json")
+    assert "gil@example.org" in first.stdout and "hal@example.net" not in first.stdout
+    assert "hal@example.net" in second.stdout and "gil@example.org" not in second.stdout
+    with sqlite3.connect(db_path) as conn:
+        got = conn.execute("SELECT message_id, size, last_status FROM messages").fetchall()
+    assert sorted((size, status) for _, size, status in got) == [
+        (1000, "delivered"),
+        (2000, "bounced"),
+    ]
+
+
+@pytest.mark.parametrize("split", [None, 12, 14])
+def test_a_content_filters_requeue_is_one_message_and_the_hop_is_not_a_delivery(
+    cli: Any, db_path: Path, tmp_path: Path, split: int | None
+) -> None:
+    """amavis on 127.0.0.1:10024 re-injects on :10025 under a new queue id: both queue ids
+    are one message; the hop to the filter is a `queued` step, the deliveries are the second
+    queue id's. Whole, or rotated before or after the hop (imported newer file first)."""
+    lines = (DATA / "amavis.log").read_text().splitlines(keepends=True)
+    parts = [lines] if split is None else [lines[split:], lines[:split]]
+    for i, part in enumerate(parts):
+        path = tmp_path / f"mail.log.{i}"
+        path.write_text("".join(part))
+        os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+        imported(cli, db_path, path)
+    rows = events(cli, db_path)
+    assert len({e["message_id"] for e in rows}) == 1, rows
+    got = sorted((e["timestamp"][11:19], e["status"], e["recipient"] or "") for e in rows)
+    assert got == [
+        ("09:15:20", "queued", ""),
+        ("09:15:21", "queued", ""),
+        ("09:15:21", "queued", "dev@example.net"),  # the hop to the filter
+        ("09:15:21", "queued", "ops@example.org"),
+        ("09:15:22", "deferred", "dev@example.net"),
+        ("09:15:22", "delivered", "ops@example.org"),
+        ("11:15:41", "delivered", "dev@example.net"),
+    ]
+    hop = by(rows, status="queued", recipient="ops@example.org")[0]
+    assert hop["raw_status"] == "sent"
+    for qid in ("6A7B8C9D0E", "7B8C9D0E1F", "<filtered-1@app.example.com>"):
+        shown = cli("--db", db_path, "show", qid, "--format", "json")
+        assert shown.exit_code == 0 and "dev@example.net" in shown.stdout, (qid, shown)
+    with sqlite3.connect(db_path) as conn:
+        (count, status) = conn.execute("SELECT count(*), max(last_status) FROM messages").fetchone()
+        assert (count, status) == (1, "delivered")
+        extra = json.loads(
+            conn.execute(
+                "SELECT extra FROM events WHERE status = 'queued' AND recipient = 'ops@example.org'"
+            ).fetchone()[0]
+        )
+    assert extra["requeued_as"] == "7B8C9D0E1F"
+    assert extra["relay"].startswith("127.0.0.1[")
+    by_relay = cli("--db", db_path, "stats", "--by", "relay", "--format", "csv")
+    assert "127.0.0.1" not in by_relay.stdout and "mx.example.net" in by_relay.stdout
+
+
+def test_inbound_mail_through_a_content_filter_stays_inbound(
+    cli: Any, db_path: Path, tmp_path: Path
+) -> None:
+    """The filter re-injects from localhost; the message still came from another server."""
+    text = (DATA / "amavis.log").read_text()
+    text = (
+        text.replace(
+            "6A7B8C9D0E: client=app.example.com[198.51.100.7], sasl_method=PLAIN, sasl_username=app",
+            "6A7B8C9D0E: client=mail.sender.example[203.0.113.9]",
+        )
+        .replace("postfix/smtp[2112]", "postfix/lmtp[2112]")
+        .replace("postfix/smtp[2113]", "postfix/lmtp[2113]")
+        .replace("postfix/smtp[2201]", "postfix/lmtp[2201]")
+    )
+    path = tmp_path / "mail.log"
+    path.write_text(text)
+    imported(cli, db_path, path)
+    rows = events(cli, db_path)
+    assert len({e["message_id"] for e in rows}) == 1
+    arrivals = [e for e in rows if e["status"] == "queued" and e["recipient"] is None]
+    assert len(arrivals) == 2 and {e["direction"] for e in arrivals} == {"inbound"}
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT direction FROM messages").fetchall() == [("inbound",)]

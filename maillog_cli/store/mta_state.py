@@ -103,29 +103,65 @@ class QueueState:
     def find(self, host: str, qid: str, when: str, kind: str) -> Lifecycle:
         """The lifecycle a line of `kind` at `when` belongs to, made when there is none.
 
-        - inside a known lifecycle's span (a new start after its `removed` is not inside);
-        - just before a lifecycle whose start was not seen yet (a later file imported
-          first): that one, reaching back; unless the line is a `removed`, which ends an
-          earlier message;
+        Time decides, so the order files are read in does not:
+        - the latest lifecycle started at or before `when`, while its span holds it (a
+          new start after its `removed` is not inside: a reused queue id);
+        - just before a lifecycle whose start was not seen yet (a later file read first):
+          a *reach-back* row of that lifecycle's message (same message id, its own span),
+          unless the line is a `removed`, which ends an earlier message. If a `removed`
+          later falls inside a reach-back row, that row was an earlier message after all:
+          `split_off` gives it its own id (the correlation calls it);
         - otherwise a new lifecycle (a reused queue id, or the first line seen).
         """
         every = self._all(qid)
+        if len(every) == 1:  # the usual case: one lifecycle of this queue id
+            life = every[0]
+            if (
+                life.host == host
+                and life.first_at <= when
+                and life.contains(when)
+                and not (kind in START_KINDS and _restarted(life, when))
+            ):
+                return self._touch(life, when, kind)
         known = [x for x in every if x.host == host]
-        if len(known) == 1 and known[0].contains(when):  # the usual case
-            life = known[0]
-            if not (kind in START_KINDS and _restarted(life, when)):
-                return self._touch(life, when, kind)
-        known.sort(key=lambda x: x.first_at)
-        for life in known:
-            if life.contains(when) and not (kind in START_KINDS and _restarted(life, when)):
-                return self._touch(life, when, kind)
+        if len(known) > 1:
+            known.sort(key=lambda x: x.first_at)
+        for life in reversed(known):
+            if life.first_at <= when:
+                if life.contains(when) and not (kind in START_KINDS and _restarted(life, when)):
+                    return self._touch(life, when, kind)
+                break  # the latest lifecycle before `when` had ended before it
         later = [life for life in known if life.first_at > when]
         if later and not later[0].started and kind not in END_KINDS:
-            return self._touch(later[0], when, kind)
+            target = later[0]
+            if not self.reaches_back(target):
+                target = Lifecycle(None, host, qid, target.message_id, when, when, stored=True)
+                every.append(target)
+            return self._touch(target, when, kind)
         taken = bool(known) or qid in self.keys or any(x.message_id == qid for x in every)
         life = Lifecycle(None, host, qid, self._new_key(qid, when, taken), when, when)
         every.append(life)
         return self._touch(life, when, kind)
+
+    def reaches_back(self, life: Lifecycle) -> Lifecycle | None:
+        """The later lifecycle whose message a reach-back row's lines were given to."""
+        for other in self._all(life.qid):
+            if (
+                other is not life
+                and other.host == life.host
+                and other.message_id == life.message_id
+                and other.first_at > life.last_at
+            ):
+                return other
+        return None
+
+    def split_off(self, life: Lifecycle) -> tuple[str, str]:
+        """A reach-back row that reached its `removed`: an earlier message under a reused
+        queue id. It gets its own id; returns (the later message's id, the new one)."""
+        old = life.message_id
+        life.message_id = self._new_key(life.qid, life.first_at, True)
+        life.dirty = True
+        return old, life.message_id
 
     def _touch(self, life: Lifecycle, when: str, kind: str) -> Lifecycle:
         life.note(when)
@@ -143,6 +179,14 @@ class QueueState:
             key = f"{qid}~{when[:19].replace('-', '').replace(':', '')}"
         self.keys.add(key)
         return key
+
+    def rename(self, old: str, new: str) -> None:
+        """Every lifecycle of message `old` (cached or stored) now belongs to `new`."""
+        for every in self.cache.values():
+            for life in every:
+                if life.message_id == old:
+                    life.message_id, life.dirty = new, True
+        self.conn.execute("UPDATE mta_queue SET message_id = ? WHERE message_id = ?", (new, old))
 
     def flush(self) -> None:
         """Write changed lifecycles back to the store and forget the cache."""
@@ -194,6 +238,56 @@ def note_notice(conn: sqlite3.Connection, message_id: str, notice: str) -> None:
         " WHERE message_id = ? AND status = 'bounced' AND json_valid(coalesce(extra, '{}'))",
         (notice, message_id),
     )
+
+
+def move_events(conn: sqlite3.Connection, life: Lifecycle, old: str, later: Lifecycle) -> None:
+    """Give a split-off lifecycle's events (its span's) and its Message-ID alias their own
+    message, and take back the sender/size its lines lent the later message's events."""
+    conn.execute(
+        "UPDATE events SET message_id = ? WHERE message_id = ? AND timestamp >= ?"
+        " AND timestamp <= ?",
+        (life.message_id, old, life.first_at, life.removed_at or life.last_at),
+    )
+    if life.header_id and life.header_id != later.header_id:
+        conn.execute(
+            "UPDATE message_aliases SET message_id = ? WHERE alias = ? AND message_id = ?",
+            (life.message_id, life.header_id, old),
+        )
+    if later.sender is None and life.sender is not None:
+        conn.execute(
+            "UPDATE events SET sender = NULL WHERE message_id = ? AND sender = ?",
+            (old, life.sender or None),
+        )
+    if later.size is None and life.size is not None:
+        conn.execute(
+            "UPDATE events SET size = NULL WHERE message_id = ? AND size = ?", (old, life.size)
+        )
+    conn.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((old,), (life.message_id,)))
+
+
+def merge_message(conn: sqlite3.Connection, old: str, new: str, qid: str, direction: str) -> None:
+    """Message `old` (a content filter's re-queued copy, under queue id `qid`) is message
+    `new`: its events, aliases and queue id move there; its own messages row goes. Its
+    arrival (`queued`) takes the original's direction: the filter re-injects from
+    localhost, which would otherwise make inbound mail look sent."""
+    conn.execute(
+        "UPDATE events SET message_id = ?,"
+        " direction = CASE WHEN status = 'queued' AND recipient IS NULL THEN ?"
+        " ELSE direction END,"
+        " extra = CASE WHEN json_valid(coalesce(extra, '{}'))"
+        " THEN json_set(coalesce(extra, '{}'), '$.queue_id', ?) ELSE extra END"
+        " WHERE message_id = ?",
+        (new, direction, qid, old),
+    )
+    conn.execute(
+        "UPDATE OR REPLACE message_aliases SET message_id = ? WHERE message_id = ?", (new, old)
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO message_aliases(alias, message_id) VALUES (?, ?)",
+        {(old, new), (qid, new)},
+    )
+    conn.execute("DELETE FROM messages WHERE message_id = ?", (old,))
+    conn.execute("INSERT OR IGNORE INTO touched VALUES (?)", (new,))
 
 
 def still_deferred(conn: sqlite3.Connection, message_id: str) -> list[tuple[str, str | None, str]]:

@@ -24,6 +24,8 @@ from maillog_cli.store.mta_state import Lifecycle, QueueState
 
 # Delivery agents that hand mail to a mailbox on this server (inbound), by Postfix daemon.
 LOCAL_AGENTS = frozenset({"local", "virtual", "lmtp", "pipe"})
+# A delivery line's facts kept as they are in the event's extra data.
+DELIVERY_EXTRA = ("relay", "delay", "delays", "dsn", "router", "transport")
 STATUS_MAPS: dict[str, dict[str, str | None]] = {
     "postfix": dict(postfix.STATUS_MAP),
     "exim": dict(exim.STATUS_MAP),
@@ -80,6 +82,9 @@ class Correlator:
         elif fact.kind == "msgid":
             self._header_id(life, f.get("header_id"))
             self._emit(self._queued(fact, life))
+        elif fact.kind == "delivery" and f.get("requeued_as"):
+            self._emit(self._filter_hop(fact, life))
+            self._link(fact, life, f["requeued_as"])
         elif fact.kind == "delivery":
             self._emit(self._delivery(fact, life))
             relay = relay_host(f.get("relay"))
@@ -96,6 +101,18 @@ class Correlator:
             mta_state.note_notice(self.conn, life.message_id, f["notice"])
         elif fact.kind in ("reject", "discard"):
             self._emit(self._reject(fact, life))
+        elif fact.kind == "removed":
+            self._ended(life)
+
+    def _ended(self, life: Lifecycle) -> None:
+        """A `removed` inside a reach-back row: its lines were an earlier message under the
+        same (reused) queue id, not the later one's start; give them their own message."""
+        later = self.state.reaches_back(life)
+        if later is None:
+            return
+        self.flush_events()
+        old, _ = self.state.split_off(life)
+        mta_state.move_events(self.conn, life, old, later)
 
     def flush_events(self) -> None:
         """Write what is pending before a statement that reads or changes stored events."""
@@ -133,6 +150,21 @@ class Correlator:
             life.header_id = mid  # an alias of the message, through its events' aliases
             life.dirty = True
 
+    def _link(self, fact: MtaLine, life: Lifecycle, qid: str) -> None:
+        """A content filter's re-injection is the same message under a new queue id: that
+        queue id's lifecycle (seen already, or still to come) joins this message."""
+        other = self.state.find(fact.host, qid, fact.timestamp, "requeue")
+        if life.client:  # the filter's client (localhost) is not where the mail came from
+            other.client, other.authenticated = life.client, life.authenticated
+            other.dirty = True
+        if other.message_id == life.message_id:
+            return
+        self.flush_events()
+        old = other.message_id
+        self.state.rename(old, life.message_id)
+        direction = _arrival_direction(life, fact)
+        mta_state.merge_message(self.conn, old, life.message_id, qid, direction)
+
     def _notice_of(self, fact: MtaLine, original: str, life: Lifecycle) -> None:
         """Exim's bounce arrives as a new message with R=the original's id."""
         first = self.state.lifecycles(fact.host, original)
@@ -157,15 +189,18 @@ class Correlator:
             sender=(life.sender or None) if life else None,
             size=life.size if life else None,
             aliases=aliases,
-            # the queue id where the message id is not it (a reused id); the host when the
-            # log is a central one of several servers
-            extra=_clean(
-                {
-                    "queue_id": life.qid if life and life.qid != life.message_id else None,
-                    "host": fact.host if fact.host and fact.host != self.first_host else None,
-                }
-            ),
+            extra=self._where(fact, life),
         )
+
+    def _where(self, fact: MtaLine, life: Lifecycle | None) -> dict[str, Any]:
+        """The queue id where the message id is not it (a reused id, a content filter's
+        re-queue); the host when the log is a central one of several servers."""
+        extra: dict[str, Any] = {}
+        if life is not None and life.qid != life.message_id:
+            extra["queue_id"] = life.qid
+        if fact.host and fact.host != self.first_host:
+            extra["host"] = fact.host
+        return extra
 
     def _queued(self, fact: MtaLine, life: Lifecycle) -> Event:
         event = self._base(fact, life, "queued", "queued")
@@ -182,21 +217,26 @@ class Correlator:
         code, enhanced, diag = reply_fields(status, f.get("reply"), None, _dsn(f.get("dsn")))
         event.smtp_code, event.enhanced_code, event.diagnostic = code, enhanced, diag
         event.direction = _delivery_direction(fact)
-        event.extra.update(
-            _clean(
-                {
-                    "orig_to": address(f.get("orig_to")),
-                    "relay": f.get("relay"),
-                    "delay": f.get("delay"),
-                    "delays": f.get("delays"),
-                    "dsn": f.get("dsn"),
-                    # the delivery agent, where direction does not already say it
-                    "program": fact.program if fact.program not in ("smtp", "exim") else None,
-                    "router": f.get("router"),
-                    "transport": f.get("transport"),
-                }
-            )
-        )
+        extra = event.extra
+        orig_to = address(f.get("orig_to")) if f.get("orig_to") else None
+        if orig_to:
+            extra["orig_to"] = orig_to
+        for key in DELIVERY_EXTRA:
+            value = f.get(key)
+            if value is not None and value != "":
+                extra[key] = value
+        if fact.program not in ("smtp", "exim"):  # the agent, where direction does not say it
+            extra["program"] = fact.program
+        return event
+
+    def _filter_hop(self, fact: MtaLine, life: Lifecycle) -> Event:
+        """The hand-off to a content filter on this host that re-queues the message: a
+        `queued` step (raw status `sent`, `requeued_as` the new queue id), not a delivery to
+        the recipient; the deliveries are the new queue id's, in the same message."""
+        event = self._delivery(fact, life)
+        event.status = "queued"
+        event.direction = _arrival_direction(life, fact)  # an internal step of its arrival
+        event.extra["requeued_as"] = fact.fields["requeued_as"]
         return event
 
     def _expired(self, fact: MtaLine, life: Lifecycle) -> list[Event]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from maillog_cli.dates import format_dt, to_iso
@@ -176,10 +177,12 @@ def split_exim(line: str, tz: tzinfo | None) -> tuple[str, str, str] | None:
     return to_iso(text, tz), m["pid"] or "", m["msg"]
 
 
+@lru_cache(maxsize=1024)  # a syslog file names a few programs, over and over
 def is_postfix(program: str) -> bool:
     return _POSTFIX_PROG.fullmatch(program) is not None
 
 
+@lru_cache(maxsize=1024)
 def is_exim(program: str) -> bool:
     return _EXIM_PROG.fullmatch(program) is not None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import IO, Any
 
 from maillog_cli.errors import RecordError
@@ -49,9 +50,14 @@ _REJECT = re.compile(
 _NOTICE = re.compile(
     r"(?:sender|postmaster) (?:non-delivery|delivery status|delay) notification: (?P<qid>\S+)"
 )
+# A content filter on this host (amavis, a milter-less spam filter: relay=127.0.0.1[127.0.0.1]:10024)
+# that re-injects the message answers with the new queue id: `... queued as 7B8C9D0E1F)`.
+_LOOPBACK = re.compile(r"\[(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|ipv6:::1)\]")
+_QUEUED_AS = re.compile(rf"queued as (?P<qid>{_QID})\)?\s*$")
 _ENVELOPE = re.compile(r"; (?P<env>(?:\w+=\S*\s*)+)$")
 
 
+@lru_cache(maxsize=1024)
 def daemon(program: str) -> str:
     """`postfix-out/smtp` → `smtp`."""
     return program.rsplit("/", 1)[-1]
@@ -94,14 +100,9 @@ def parse_line(text: str, clock: Clock, ctx: Context) -> MtaLine | Skip:
 def parse_message(p: Prefix) -> MtaLine | Skip:
     """The fact of one Postfix daemon's message (after `prog[pid]: `)."""
     msg = p.message
-    prog = daemon(p.program)
 
     def fact(kind: str, qid: str | None, **fields: Any) -> MtaLine:
-        stamp = p.timestamp
-        key = ""
-        if kind in lines.EVENT_KINDS:
-            key = lines.line_key("postfix", p.host, stamp, p.program, p.pid, msg)
-        return MtaLine("postfix", kind, stamp, p.host, qid, key, prog, fields)
+        return _fact(p, kind, qid, fields)
 
     if msg.startswith("NOQUEUE: "):
         reject = _reject(msg[9:])
@@ -146,6 +147,14 @@ def parse_message(p: Prefix) -> MtaLine | Skip:
     return Skip(NO_FACT)
 
 
+def _fact(p: Prefix, kind: str, qid: str | None, fields: dict[str, Any]) -> MtaLine:
+    stamp = p.timestamp
+    key = ""
+    if kind in lines.EVENT_KINDS:
+        key = lines.line_key("postfix", p.host, stamp, p.program, p.pid, p.message)
+    return MtaLine("postfix", kind, stamp, p.host, qid, key, daemon(p.program), fields)
+
+
 def _delivery(rest: str) -> dict[str, Any]:
     """to=, orig_to=, relay=, delay=, delays=, dsn=, status= and the reply of a delivery line."""
     status = _STATUS.search(rest)
@@ -170,7 +179,18 @@ def _delivery(rest: str) -> dict[str, Any]:
         "conn_use": pairs.get("conn_use"),
         "status": word,
         "reply": reply or None,
+        "requeued_as": _requeued_as(word, pairs.get("relay"), reply),
     }
+
+
+def _requeued_as(word: str, relay: str | None, reply: str) -> str | None:
+    """The new queue id of a hand-off to a content filter on this host that re-injects the
+    message (sent to a loopback relay, answered `queued as QID`); None for any other
+    delivery (a remote server's `queued as` is its own queue, not ours)."""
+    if word != "sent" or not relay or _LOOPBACK.search(relay) is None:
+        return None
+    m = _QUEUED_AS.search(reply)
+    return m["qid"] if m else None
 
 
 def _reject(rest: str) -> dict[str, Any] | None:
