@@ -52,7 +52,7 @@ def generate(path: Path, lines: int, seed: int = 19) -> str:
                 f.write(later.pop(0)[1])
                 written += 1
             qid = f"{rnd.getrandbits(40):010X}"
-            probe = probe or (qid if n >= 1000 and n % 25 else "")  # not a reject
+            probe = probe or (qid if n >= 10 and n % 25 else "")  # not a reject
             pid = 1000 + n % 5000
             s = stamp(t)
             if n % 25 == 0:

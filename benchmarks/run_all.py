@@ -23,6 +23,9 @@ ORDER = (
     "prune_bench",
     "tail_latency",
     "tui_bench",
+    "serve_bench",
+    "mta_bench",
+    "check_bench",
 )
 
 

@@ -39,6 +39,27 @@ SMALLEST: dict[str, list[str]] = {
     "prune_bench": ["--events", EVENTS, "--baseline", "0.2"],
     "tail_latency": ["--store-events", EVENTS, "--rounds", "2", "--idle", "0.5"],
     "tui_bench": ["--db", "{tmp}/tui.db", "--events", EVENTS, "--presses", "3"],
+    "check_bench": [
+        "--events",
+        EVENTS,
+        "--db",
+        "{tmp}/check.db",
+        "--runs",
+        "1",
+        "--watch-seconds",
+        "0",
+    ],
+    "mta_bench": ["--lines", "2000"],
+    "serve_bench": [
+        "--seconds",
+        "1",
+        "--clients",
+        "2",
+        "--sizes",
+        "1,100",
+        "--import-events",
+        EVENTS,
+    ],
 }
 FAST = {"generate", "bare_loop", "reclassify_bench"}  # under a second; the others are slow
 # run_all runs every script above at full size (`make bench`): checked by what it runs.
