@@ -20,7 +20,6 @@ If Typer's internals differ from what this expects (another version), nothing is
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.util
 import re
 import sys
@@ -226,7 +225,7 @@ def placeholders(deferred: Sequence[tuple[str, str]]) -> Iterator[None]:
                 del sys.modules[module]
 
 
-class DeferRichFinder(importlib.abc.MetaPathFinder):
+class DeferRichFinder:  # a sys.meta_path finder (importlib.abc costs start-up time)
     """Loads Typer's help module with placeholders for the Rich classes it never needs here."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
@@ -236,11 +235,11 @@ class DeferRichFinder(importlib.abc.MetaPathFinder):
         spec = importlib.util.find_spec(fullname)
         if spec is None or spec.loader is None:
             return spec
-        spec.loader = DeferRichLoader(spec.loader)
+        spec.loader = DeferRichLoader(spec.loader)  # type: ignore[assignment]
         return spec
 
 
-class DeferRichLoader(importlib.abc.Loader):
+class DeferRichLoader:  # an importlib loader
     """Runs the real loader inside `placeholders`."""
 
     def __init__(self, real: Any) -> None:
