@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # dateutil loads lazily: it costs start-up time on every command
@@ -122,6 +121,8 @@ def _slow_parse(text: str, value: object) -> datetime:
     "5 pm" would otherwise be completed from today and stored as a wrong, silent date."""
     if len(text) > 100:
         raise RecordError("timestamp is too long to be a time")
+    from email.utils import parsedate_to_datetime  # here: email.utils costs every start-up 5 ms
+
     try:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
