@@ -301,7 +301,7 @@ def loaded_modules(args: list[str], cwd: Path) -> set[str]:
 @pytest.mark.parametrize(
     "args",
     [["--help"], ["search", "--help"], ["show", "--help"], ["import", "--help"]]
-    + [["search", "--status", "bounced", "--domain", "example.com", "--limit", "5", "-f", "json"]],
+    + [["search", "--domain", "example.com", "--since", "7d", "--limit", "5", "-f", "json"]],
     ids=" ".join,
 )
 def test_help_and_queries_load_only_what_they_need(tmp_path: Path, args: list[str]) -> None:
