@@ -310,3 +310,25 @@ def test_help_and_queries_load_only_what_they_need(tmp_path: Path, args: list[st
     avoid = STARTUP_UNWANTED + (HELP_UNWANTED if "--help" in args else ())
     unwanted = sorted(m for m in modules if any(m == u or m.startswith(u + ".") for u in avoid))
     assert unwanted == [], f"maillog {' '.join(args)} loads {unwanted}"
+
+
+def test_showing_a_bounced_email_does_not_load_the_classifier(tmp_path: Path) -> None:
+    """`show` explains a bounce from the reasons table; compiling the classifier's phrase
+    regexes (~30 ms) is for imports and `bounces explain`."""
+    import os
+    import subprocess
+    import sys
+
+    fixture = PACKAGE.parent / "tests" / "data" / "providers" / "brevo.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent), "MAILLOG_DB": str(tmp_path / "s.db")}
+    subprocess.run(
+        [sys.executable, "-m", "maillog_cli", "import", str(fixture)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    modules = loaded_modules(["show", "202406101000.222@smtp-relay.mailin.fr"], tmp_path)
+    assert "maillog_cli.message_detail" in modules
+    assert "maillog_cli.bounce.rules" in modules  # the explanation was looked up
+    assert "maillog_cli.bounce.classify" not in modules
