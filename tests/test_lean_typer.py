@@ -78,3 +78,48 @@ def test_the_lean_path_converts_common_values_without_pydantic() -> None:
             assert "full" not in lean.cache, param.name
             seen.add(param.name)
     assert seen == set(samples)
+
+
+def test_a_run_builds_only_the_command_it_runs() -> None:
+    """`maillog search` turns search's signature into options, not all 22 commands'."""
+    from maillog_cli.commands.lean_typer import PendingCommand
+
+    fresh = typer.main.get_command(app)
+    # Groups (bounces, audit, db) are made at once; their commands wait like the others.
+    pending = [
+        isinstance(c, (PendingCommand, core.TyperGroup)) for c in dict.values(fresh.commands)
+    ]
+    assert all(pending)
+    assert sum(isinstance(c, PendingCommand) for c in dict.values(fresh.commands)) > 10
+    ctx = fresh.make_context("maillog", ["search", "--help"], resilient_parsing=True)
+    search = fresh.get_command(ctx, "search")
+    assert isinstance(search, core.TyperCommand) and search.name == "search"
+    built = [n for n, c in dict.items(fresh.commands) if isinstance(c, core.TyperCommand)]
+    assert built == ["search"]
+
+
+def test_every_command_is_built_as_typer_builds_it() -> None:
+    """Listing (help, completion) sees the same commands, names and options as plain Typer."""
+    from typer import main
+
+    def shape(cmd: Any) -> Any:
+        subs = getattr(cmd, "commands", {})
+        return (
+            type(cmd).__name__,
+            cmd.name,
+            cmd.help,
+            [(p.name, p.opts, p.required, p.default) for p in cmd.params],
+            {name: shape(sub) for name, sub in subs.items()},
+        )
+
+    lean = typer.main.get_command(app)
+    lazy = main.get_group_from_info
+    plain_group_from_info = lazy.__closure__[  # type: ignore[index]
+        lazy.__code__.co_freevars.index("group_from_info")
+    ].cell_contents
+    main.get_group_from_info = plain_group_from_info
+    try:
+        plain = typer.main.get_command(app)
+    finally:
+        main.get_group_from_info = lazy
+    assert shape(lean) == shape(plain)

@@ -69,10 +69,78 @@ def install() -> None:
 
     build_runtime_param.lean = True  # type: ignore[attr-defined]
     core.build_runtime_param = build_runtime_param
+    _build_commands_when_used()
     if HELP_MODULE not in sys.modules and not any(
         isinstance(f, DeferRichFinder) for f in sys.meta_path
     ):
         sys.meta_path.insert(0, DeferRichFinder())
+
+
+def _build_commands_when_used() -> None:
+    """Typer turns every command's signature into Click parameters on every run (~25 ms for
+    this app); a group here builds a command when it is looked up, so `maillog search`
+    builds `search` alone. `--help` still builds the commands it lists."""
+    from typer import main
+
+    if getattr(main.get_group_from_info, "lean", False):
+        return
+    group_from_info = main.get_group_from_info
+    command_from_info = main.get_command_from_info
+
+    def get_group_from_info(group_info: Any, **options: Any) -> Any:
+        main.get_command_from_info = pending_command
+        try:
+            group = group_from_info(group_info, **options)
+        finally:
+            main.get_command_from_info = command_from_info
+        group.commands = CommandsWhenUsed(group.commands)
+        return group
+
+    def pending_command(command_info: Any, **options: Any) -> Any:
+        callback = command_info.callback
+        name = command_info.name or main.get_command_name(callback.__name__)
+        return PendingCommand(name, lambda: command_from_info(command_info, **options))
+
+    get_group_from_info.lean = True  # type: ignore[attr-defined]
+    main.get_group_from_info = get_group_from_info
+
+
+@dataclass(frozen=True)
+class PendingCommand:
+    """A command not built yet: its name, and how to build it."""
+
+    name: str
+    build: Callable[[], Any]
+
+
+class CommandsWhenUsed(dict[str, Any]):
+    """A group's commands; a pending one is built the first time it is read."""
+
+    def __getitem__(self, name: str) -> Any:
+        value = super().__getitem__(name)
+        if isinstance(value, PendingCommand):
+            value = value.build()
+            super().__setitem__(name, value)
+        return value
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[name] if name in self else default
+
+    def values(self) -> Any:  # type: ignore[override]
+        return [self[name] for name in self]
+
+    def items(self) -> Any:  # type: ignore[override]
+        return [(name, self[name]) for name in self]
+
+    def pop(self, name: str, *default: Any) -> Any:  # type: ignore[override]
+        if name in self:
+            value = self[name]
+            del self[name]
+            return value
+        return super().pop(name, *default)
+
+    def copy(self) -> CommandsWhenUsed:
+        return CommandsWhenUsed(self.items())
 
 
 def _lean_param_class(runtime_param: type) -> type:
