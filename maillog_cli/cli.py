@@ -15,11 +15,13 @@ from typing import Annotated
 import typer
 
 from maillog_cli import __version__
+from maillog_cli.commands import lean_typer
 from maillog_cli.context import MaillogGroup, State, error, format_error
 from maillog_cli.errors import MaillogError
 from maillog_cli.options import DbOption, install_argv_text, install_value_labels
 
 install_value_labels()
+lean_typer.install()  # start-up: no Pydantic per parameter, no unused Rich modules for help
 install_argv_text()
 
 app = typer.Typer(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # dateutil loads lazily: it costs start-up time on every command
@@ -122,6 +121,8 @@ def _slow_parse(text: str, value: object) -> datetime:
     "5 pm" would otherwise be completed from today and stored as a wrong, silent date."""
     if len(text) > 100:
         raise RecordError("timestamp is too long to be a time")
+    from email.utils import parsedate_to_datetime  # here: email.utils costs every start-up 5 ms
+
     try:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -191,38 +192,45 @@ _DURATION_PART = re.compile(
 DURATION_FORMS = "90d, 12w, 6mo, 1y, 36h, 30min, or combinations like 1y6mo"
 
 
-def parse_duration(text: str) -> relativedelta:
-    """`90d`, `12w`, `6mo`, `1y`, `36h`, `1y6mo` … → relativedelta; ValueError otherwise."""
-    from dateutil.relativedelta import relativedelta
+# (how a unit's spelling starts, its name); "mo" before "m": months before minutes.
+_UNITS: tuple[tuple[str, str], ...] = (("y", "years"), ("mo", "months"), ("w", "weeks"))
+_UNITS += (("d", "days"), ("h", "hours"), ("m", "minutes"), ("s", "seconds"))
 
+
+def _duration_parts(text: str) -> dict[str, int]:
+    """`1y6mo` → {"years": 1, "months": 6}; ValueError with the accepted forms otherwise."""
     s = text.strip().lower().replace(" ", "")
     if not s:
         raise ValueError(f"empty duration; use {DURATION_FORMS}")
-    pos, total = 0, relativedelta()
+    pos, parts = 0, dict[str, int]()
     for m in _DURATION_PART.finditer(s):
         if m.start() != pos:
             break
         n, unit = int(m.group(1)), m.group(2)
         if n > 100_000:
             raise ValueError(f"duration {text!r} is too large")
-        if unit.startswith("y"):
-            total += relativedelta(years=n)
-        elif unit.startswith("mo"):
-            total += relativedelta(months=n)
-        elif unit.startswith("w"):
-            total += relativedelta(weeks=n)
-        elif unit.startswith("d"):
-            total += relativedelta(days=n)
-        elif unit.startswith("h"):
-            total += relativedelta(hours=n)
-        elif unit.startswith("m"):
-            total += relativedelta(minutes=n)
-        else:
-            total += relativedelta(seconds=n)
+        key = next(name for prefix, name in _UNITS if unit.startswith(prefix))
+        parts[key] = parts.get(key, 0) + n
         pos = m.end()
     if pos != len(s) or pos == 0:
         raise ValueError(f"{text!r} is not a duration; use {DURATION_FORMS}")
-    return total
+    return parts
+
+
+def parse_duration(text: str) -> relativedelta:
+    """`90d`, `12w`, `6mo`, `1y`, `36h`, `1y6mo` … → relativedelta; ValueError otherwise."""
+    from dateutil.relativedelta import relativedelta
+
+    return relativedelta(**_duration_parts(text))
+
+
+def _ago(text: str, now: datetime) -> datetime:
+    """`now` minus a duration. Only years and months need dateutil's calendar arithmetic
+    (and its import time): a `7d` or `36h` filter is plain timedelta, to the microsecond."""
+    parts = _duration_parts(text)
+    if "years" in parts or "months" in parts:
+        return now - parse_duration(text)
+    return now - timedelta(**parts)
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -314,9 +322,9 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     if words is not None:
         return words
     if s.startswith("last ") and s[5:] in ("week", "month", "year"):
-        return now - parse_duration("1" + {"week": "w", "month": "mo", "year": "y"}[s[5:]])
+        return _ago("1" + {"week": "w", "month": "mo", "year": "y"}[s[5:]], now)
     try:
-        return now - parse_duration(s.removesuffix(" ago"))
+        return _ago(s.removesuffix(" ago"), now)
     except ValueError:
         pass
     try:

@@ -39,7 +39,7 @@ class MessageDetail:
 
     def explanation(self) -> tuple[dict[str, Any], Any] | None:
         """The latest bounce-like event whose reason has advice, and that advice (why, what to do)."""
-        from maillog_cli.bounce.classify import REASONS
+        from maillog_cli.bounce.rules import REASONS  # the table alone: classify compiles regexes
 
         for e in reversed(self.events):
             reason = e.get("bounce_reason")

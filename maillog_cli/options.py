@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperArgument, TyperOption
 
-from maillog_cli.store.query import Filters, build
+if TYPE_CHECKING:  # the query layer loads with the first command that filters, not for --help
+    from maillog_cli.store.query import Filters
 
 F = Callable[..., Any]
 
@@ -236,6 +237,8 @@ _FILTERS: list[tuple[str, Any, Any]] = [
 
 def filters_from(values: dict[str, Any], text: str | None = None) -> Filters:
     """Filters from the parsed option values (raises MaillogError for a bad value)."""
+    from maillog_cli.store.query import build
+
     return build(
         statuses=values.get("status"),
         to=values.get("to"),
@@ -255,13 +258,27 @@ def filters_from(values: dict[str, Any], text: str | None = None) -> Filters:
     )
 
 
+def _evaluated(func: F, annotation: Any) -> Any:
+    """A string annotation (`from __future__ import annotations`) as the object it names."""
+    if not isinstance(annotation, str):
+        return annotation
+    return eval(annotation, getattr(func, "__globals__", {}))  # noqa: S307 - our own source
+
+
 def _extend(
     func: F,
     extra: list[inspect.Parameter],
     collect: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
 ) -> F:
-    sig = inspect.signature(func, eval_str=True)
-    own = [p for p in sig.parameters.values() if p.name not in {"filters"}]
+    # Annotations are evaluated here, but not `filters`'s: its type (the query layer) is
+    # only imported for type checkers, so that --help does not load it.
+    sig = inspect.signature(func)
+    own = [
+        p.replace(annotation=_evaluated(func, p.annotation))
+        for p in sig.parameters.values()
+        if p.name not in {"filters"}
+    ]
+    sig = sig.replace(return_annotation=_evaluated(func, sig.return_annotation))
     names = {p.name for p in extra}
 
     @functools.wraps(func)

@@ -260,3 +260,75 @@ def test_the_checks_catch_a_broken_rule(tmp_path: Path) -> None:
     assert "maillog_cli.alerts.evaluate:2 imports urllib.request: only" in broken
     assert "maillog_cli.commands.b:4 imports ..a: imports are absolute" in broken
     assert cycles(load_graph(trees)) == [["maillog_cli.commands.a", "maillog_cli.commands.b"]]
+
+
+# What `--help` and a query must not load (issue 17: start-up is most of a query's time).
+# Pydantic: Typer's per-parameter adapters; rich.markdown/rich.traceback (and markdown_it,
+# pygments): Typer's help renderer; the rest: engines that belong to other commands.
+STARTUP_UNWANTED = ("pydantic", "rich.markdown", "rich.traceback", "markdown_it", "pygments")
+STARTUP_UNWANTED += ("textual", "aiohttp", "cryptography", "maillog_cli.importers")
+STARTUP_UNWANTED += ("maillog_cli.ingest", "maillog_cli.tui", "sqlite_utils", "dateutil")
+HELP_UNWANTED = ("maillog_cli.store.db", "email.utils", "maillog_cli.render.events")
+REPORT_MODULES = (
+    "import atexit, os, sys\n"
+    "atexit.register(lambda: os.write(2, ('\\nMODULES=' + ' '.join(sys.modules)).encode()))\n"
+    "sys.argv = ['maillog', *sys.argv[1:]]\n"
+    "from maillog_cli.cli import main\n"
+    "main()\n"
+)
+
+
+def loaded_modules(args: list[str], cwd: Path) -> set[str]:
+    """The modules a real `maillog ARGS` process had loaded when it ended."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent), "MAILLOG_DB": str(cwd / "s.db")}
+    out = subprocess.run(
+        [sys.executable, "-c", REPORT_MODULES, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode in (0, 1), out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    return set(out.stderr.rsplit("MODULES=", 1)[1].split())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["search", "--help"], ["show", "--help"], ["import", "--help"]]
+    + [["search", "--domain", "example.com", "--since", "7d", "--limit", "5", "-f", "json"]],
+    ids=" ".join,
+)
+def test_help_and_queries_load_only_what_they_need(tmp_path: Path, args: list[str]) -> None:
+    modules = loaded_modules(args, tmp_path)
+    # Help lists options: the store and the renderers load when a command runs.
+    avoid = STARTUP_UNWANTED + (HELP_UNWANTED if "--help" in args else ())
+    unwanted = sorted(m for m in modules if any(m == u or m.startswith(u + ".") for u in avoid))
+    assert unwanted == [], f"maillog {' '.join(args)} loads {unwanted}"
+
+
+def test_showing_a_bounced_email_does_not_load_the_classifier(tmp_path: Path) -> None:
+    """`show` explains a bounce from the reasons table; compiling the classifier's phrase
+    regexes (~30 ms) is for imports and `bounces explain`."""
+    import os
+    import subprocess
+    import sys
+
+    fixture = PACKAGE.parent / "tests" / "data" / "providers" / "brevo.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent), "MAILLOG_DB": str(tmp_path / "s.db")}
+    subprocess.run(
+        [sys.executable, "-m", "maillog_cli", "import", str(fixture)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    modules = loaded_modules(["show", "202406101000.222@smtp-relay.mailin.fr"], tmp_path)
+    assert "maillog_cli.message_detail" in modules
+    assert "maillog_cli.bounce.rules" in modules  # the explanation was looked up
+    assert "maillog_cli.bounce.classify" not in modules

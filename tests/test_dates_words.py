@@ -114,3 +114,25 @@ def test_cli_since_words_through_a_real_store(cli, tmp_path: Path, thursday_noon
     assert r.exit_code == 1 and "in the future" in r.stderr
     r = cli("audit", "--since", "2027-01-01")
     assert r.exit_code == 1 and "in the future" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["7d", "36h", "30min", "90s", "2w3d", "1 week 2 days", "100000s", "5 hours ago", "last week"]
+    + ["6mo", "1y", "1y6mo2d", "last month", "3 months ago", "1y1d1h1m1s"],
+)
+def test_durations_go_back_exactly_as_calendar_arithmetic_does(text: str) -> None:
+    """`--since 7d` avoids dateutil (start-up time) and still lands where relativedelta does."""
+    from dateutil.relativedelta import relativedelta
+
+    now = datetime(2024, 3, 31, 12, 30, 15, 123456, tzinfo=UTC)
+    spelled = text.removeprefix("last ").removesuffix(" ago")
+    spelled = {"week": "1w", "month": "1mo"}.get(spelled, spelled)
+    assert isinstance(dates.parse_duration(spelled), relativedelta)
+    assert parse_when(text, now) == now - dates.parse_duration(spelled)
+
+
+@pytest.mark.parametrize("text", ["", "7x", "d7", "7d junk", "100001d"])
+def test_a_bad_duration_is_refused_in_words(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        dates.parse_duration(text)

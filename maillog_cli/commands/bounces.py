@@ -9,7 +9,7 @@ in any format, as `search` lists events.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,7 +23,9 @@ from maillog_cli.options import (
     cap_count,
     filter_options,
 )
-from maillog_cli.store.query import Filters
+
+if TYPE_CHECKING:  # loads with the command's run, not with --help
+    from maillog_cli.store.query import Filters
 
 app = typer.Typer(
     invoke_without_command=True,

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from maillog_cli.options import DbOption, filter_options
-from maillog_cli.store.query import Filters
+
+if TYPE_CHECKING:  # loads with the command's run, not with --help
+    from maillog_cli.store.query import Filters
 
 
 def register(app: typer.Typer) -> None:

@@ -10,10 +10,10 @@ import typer
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.options import DbOption, OutputFormat, cap_count, filter_options
-from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:
     from maillog_cli.prune import Cutoff
+    from maillog_cli.store.query import Filters
 
 db_app = typer.Typer(
     help="The store itself: `maillog db info` shows its size, counts, oldest/newest event, last import and prune.",

@@ -13,13 +13,13 @@ import typer
 from maillog_cli.errors import MaillogError
 from maillog_cli.options import DbOption, choices, filter_options
 from maillog_cli.resend.settings import TLS_MODES
-from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:
     from maillog_cli.resend.plan import Plan, Selection
     from maillog_cli.resend.send import BatchResult
     from maillog_cli.resend.settings import SmtpSettings
     from maillog_cli.store.db import Store
+    from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:  # made at run time from the core's tuple, which a type checker cannot see
     TlsMode = StrEnum

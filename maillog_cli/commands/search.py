@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,7 +14,9 @@ from maillog_cli.options import (
     TextArgument,
     filter_options,
 )
-from maillog_cli.store.query import Filters
+
+if TYPE_CHECKING:  # loads with the command's run, not with --help
+    from maillog_cli.store.query import Filters
 
 
 def register(app: typer.Typer) -> None:

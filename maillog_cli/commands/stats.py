@@ -23,7 +23,9 @@ from maillog_cli.options import (
     filter_options,
 )
 from maillog_cli.stats import GROUPS, SORTS
-from maillog_cli.store.query import Filters
+
+if TYPE_CHECKING:  # loads with the command's run, not with --help
+    from maillog_cli.store.query import Filters
 
 if TYPE_CHECKING:  # made at run time from the core's tuples, which a type checker cannot see
     By = StrEnum

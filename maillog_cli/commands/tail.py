@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,7 +18,9 @@ from maillog_cli.options import (
     cap_count,
     filter_options,
 )
-from maillog_cli.store.query import Filters
+
+if TYPE_CHECKING:  # loads with the command's run, not with --help
+    from maillog_cli.store.query import Filters
 
 
 def register(app: typer.Typer) -> None:
