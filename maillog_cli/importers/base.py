@@ -135,3 +135,15 @@ def other_ids(primary: str | None, *ids: Any) -> tuple[str, ...]:
     each once, never the message id itself."""
     out = dict.fromkeys(m for i in ids if (m := message_id(i)) is not None and m != primary)
     return tuple(out)
+
+
+def header_message_ids(headers: Any, name_key: str = "name", value_key: str = "value") -> list[Any]:
+    """The Message-ID values in a provider's list of header objects (`[{name, value}]`; the
+    key names differ by provider: SES `name`/`value`, Postmark `Name`/`Value`)."""
+    if not isinstance(headers, list):
+        return []
+    return [
+        h.get(value_key)
+        for h in headers
+        if isinstance(h, dict) and str(h.get(name_key, "")).lower() == "message-id"
+    ]

@@ -18,6 +18,7 @@ from maillog_cli.importers.base import (
     as_dict,
     custom_ids,
     finish,
+    header_message_ids,
     map_status,
     other_ids,
 )
@@ -128,18 +129,6 @@ def detect(obj: dict[str, Any]) -> bool:
     return isinstance(obj.get("Bounces"), list) and "TotalCount" in obj
 
 
-def _header_ids(rec: dict[str, Any]) -> list[Any]:
-    """The Message-ID in `Headers` (`[{Name, Value}]`), where a record carries them."""
-    headers = rec.get("Headers")
-    if not isinstance(headers, list):
-        return []
-    return [
-        h.get("Value")
-        for h in headers
-        if isinstance(h, dict) and str(h.get("Name", "")).lower() == "message-id"
-    ]
-
-
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
     if "RecordType" in obj:
         return [_record(obj, obj.get("RecordType"), ctx)]
@@ -245,7 +234,11 @@ def _record(rec: dict[str, Any], record_type: Any, ctx: Context) -> Parsed:
             tag=text_or_none(rec.get("Tag")),
             tags=tag_list(rec.get("Tag")),
             type=text_or_none(rec.get("MessageStream")),
-            aliases=other_ids(mid, *_header_ids(rec), *custom_ids(rec.get("Metadata"))),
+            aliases=other_ids(
+                mid,
+                *header_message_ids(rec.get("Headers"), "Name", "Value"),
+                *custom_ids(rec.get("Metadata")),
+            ),
             extra=extra,
         )
     )

@@ -25,6 +25,7 @@ from maillog_cli.importers.base import (
     as_dict,
     custom_ids,
     finish,
+    header_message_ids,
     map_status,
     other_ids,
 )
@@ -287,18 +288,6 @@ def _event_time(
     return ctx.time(when)
 
 
-def _header_ids(mail: dict[str, Any]) -> list[Any]:
-    """The Message-ID in `mail.headers` (`[{name, value}]`, when the headers are included)."""
-    headers = mail.get("headers")
-    if not isinstance(headers, list):
-        return []
-    return [
-        h.get("value")
-        for h in headers
-        if isinstance(h, dict) and str(h.get("name", "")).lower() == "message-id"
-    ]
-
-
 def _message_fields(mail: dict[str, Any]) -> dict[str, Any]:
     """The Event fields every recipient's event of one record shares (from `mail`)."""
     msg_id = message_id(mail.get("messageId"))
@@ -313,7 +302,9 @@ def _message_fields(mail: dict[str, Any]) -> dict[str, Any]:
         "tag": _user_tag(tags),
         "tags": tuple(t for t in tag_list(tags) if not t.startswith("ses:")),
         "send_method": _send_method(tags),
-        "aliases": other_ids(msg_id, header_id, *_header_ids(mail), *custom_ids(tags)),
+        "aliases": other_ids(
+            msg_id, header_id, *header_message_ids(mail.get("headers")), *custom_ids(tags)
+        ),
     }
 
 
