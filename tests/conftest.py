@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -74,6 +75,20 @@ def cli() -> Callable[..., Result]:
         return Result(r.exit_code, r.stdout, r.stderr)
 
     return invoke
+
+
+def import_audit_only(cli: Callable[..., Result], folder: Path) -> None:
+    """Fill the store with one audit entry and no email: the store that must still say
+    "No emails yet" to every email listing."""
+    path = folder / "audit.jsonl"
+    entry = {
+        "id": "a1",
+        "created_at": "2026-01-01T10:00:00Z",
+        "actor": {"id": "u1", "email": "alice@acme.example"},
+        "action": "api_key.create",
+    }
+    path.write_text(json.dumps(entry) + "\n")
+    assert cli("import", str(path)).exit_code == 0
 
 
 def require_shared() -> Path:

@@ -8,7 +8,7 @@ import shlex
 import sqlite3
 from pathlib import Path
 
-from tests.conftest import PROVIDER_FIXTURES
+from tests.conftest import PROVIDER_FIXTURES, import_audit_only
 
 
 def test_tui_without_terminal_suggests_the_same_filter_as_options(cli, tmp_path: Path) -> None:
@@ -277,19 +277,7 @@ def test_many_files_end_with_one_total_line_and_counts_agree(cli, tmp_path: Path
 
 
 def test_an_empty_store_and_a_filter_that_matches_nothing_say_so(cli, tmp_path: Path) -> None:
-    audit_only = tmp_path / "audit.jsonl"
-    audit_only.write_text(
-        json.dumps(
-            {
-                "id": "a1",
-                "created_at": "2026-01-01T10:00:00Z",
-                "actor": {"id": "u1", "email": "alice@acme.example"},
-                "action": "api_key.create",
-            }
-        )
-        + "\n"
-    )
-    assert cli("import", str(audit_only)).exit_code == 0
+    import_audit_only(cli, tmp_path)
     r = cli("search")
     assert r.exit_code == 0 and r.stdout == ""
     assert "No emails yet — import a provider dump: maillog import FILE" in r.stderr

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import import_audit_only
+
 
 def _event(i: int, mid: str, status: str = "bounced", **more) -> dict:
     return {
@@ -111,19 +113,7 @@ def test_tail_lines_have_search_tables_columns_with_the_short_id(
 def test_tail_and_audit_say_when_nothing_matches_and_when_the_store_is_empty(
     cli, tmp_path: Path
 ) -> None:
-    audit_only = tmp_path / "audit.jsonl"
-    audit_only.write_text(
-        json.dumps(
-            {
-                "id": "a1",
-                "created_at": "2026-01-01T10:00:00Z",
-                "actor": {"id": "u1", "email": "alice@acme.example"},
-                "action": "api_key.create",
-            }
-        )
-        + "\n"
-    )
-    assert cli("import", str(audit_only)).exit_code == 0
+    import_audit_only(cli, tmp_path)
     for fmt in ("table", "jsonl"):
         r = cli("tail", "--format", fmt)
         assert r.exit_code == 0 and r.stdout == ""
