@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, fields
 
+from maillog_cli.store import identity
+
 START_KINDS = frozenset({"client", "pickup", "msgid", "arrival"})
 END_KINDS = frozenset({"removed"})
 
@@ -267,27 +269,23 @@ def move_events(conn: sqlite3.Connection, life: Lifecycle, old: str, later: Life
 
 def merge_message(conn: sqlite3.Connection, old: str, new: str, qid: str, direction: str) -> None:
     """Message `old` (a content filter's re-queued copy, under queue id `qid`) is message
-    `new`: its events, aliases and queue id move there; its own messages row goes. Its
-    arrival (`queued`) takes the original's direction: the filter re-injects from
-    localhost, which would otherwise make inbound mail look sent."""
+    `new`: its events carry the queue id they came under, and its arrival (`queued`) takes
+    the original's direction — the filter re-injects from localhost, which would otherwise
+    make inbound mail look sent; then it joins `new` as any two ids of one email do
+    (identity.merge: events, aliases, message facts), and the queue id is an alias."""
     conn.execute(
-        "UPDATE events SET message_id = ?,"
+        "UPDATE events SET"
         " direction = CASE WHEN status = 'queued' AND recipient IS NULL THEN ?"
         " ELSE direction END,"
         " extra = CASE WHEN json_valid(coalesce(extra, '{}'))"
         " THEN json_set(coalesce(extra, '{}'), '$.queue_id', ?) ELSE extra END"
         " WHERE message_id = ?",
-        (new, direction, qid, old),
+        (direction, qid, old),
     )
+    identity.merge(conn, {old: new})
     conn.execute(
-        "UPDATE OR REPLACE message_aliases SET message_id = ? WHERE message_id = ?", (new, old)
+        "INSERT OR REPLACE INTO message_aliases(alias, message_id) VALUES (?, ?)", (qid, new)
     )
-    conn.executemany(
-        "INSERT OR REPLACE INTO message_aliases(alias, message_id) VALUES (?, ?)",
-        {(old, new), (qid, new)},
-    )
-    conn.execute("DELETE FROM messages WHERE message_id = ?", (old,))
-    conn.execute("INSERT OR IGNORE INTO touched VALUES (?)", (new,))
 
 
 def still_deferred(conn: sqlite3.Connection, message_id: str) -> list[tuple[str, str | None, str]]:
