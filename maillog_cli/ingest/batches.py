@@ -81,9 +81,17 @@ class Ingest:
         """Mail-server log facts, correlated by queue id with the state kept in the store."""
         if self.correlator is None:
             from maillog_cli.importers.mta.correlate import Correlator
+            from maillog_cli.store import mta_state
 
-            self.correlator = Correlator(self.store.conn, self._write_correlated)
+            rows = mta_state.StoreRows(self.store.conn)
+            self.correlator = Correlator(rows, self._write_correlated, self._apply_mta)
         self.correlator.feed(lines)
+
+    def _apply_mta(self, ops: list[Any]) -> None:
+        """The correlation's changes to queue state and stored events (store/mta_state.py)."""
+        from maillog_cli.store import mta_state
+
+        mta_state.apply(self.store.conn, ops, self._write_correlated)
 
     def _write_correlated(self, events: list[Event]) -> None:
         for e in events:

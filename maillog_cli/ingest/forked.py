@@ -35,6 +35,7 @@ from maillog_cli.importers.mta.lines import MtaLine
 from maillog_cli.ingest import batches, loop, readers
 from maillog_cli.ingest.records import FileResult
 from maillog_cli.model import AuditEntry, Restored, StoredMessage
+from maillog_cli.store import mta_state
 
 
 def wanted(source: readers.Source) -> bool:
@@ -50,10 +51,18 @@ def wanted(source: readers.Source) -> bool:
 class _Forwarder(batches.Ingest):
     """The child's Ingest: batches and classifies like Ingest, then sends instead of writing."""
 
-    def __init__(self, result: FileResult, import_id: int, out: Connection) -> None:
+    def __init__(
+        self,
+        result: FileResult,
+        import_id: int,
+        out: Connection,
+        mta: tuple[mta_state.Snapshot, Connection] | None = None,
+    ) -> None:
         self.result, self.import_id, self.out = result, import_id, out
         self.events, self.audit, self.restored, self.mta_lines = [], [], [], []
         self.classify = batches.classifier()
+        self.correlator: Any = None
+        self.mta = mta
 
     def _write_events(
         self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]
@@ -64,7 +73,25 @@ class _Forwarder(batches.Ingest):
         self.out.send(("audit", entries))
 
     def _write_mta(self, lines: list[MtaLine]) -> None:
-        self.out.send(("mta", lines))  # correlated in the parent, where the store is
+        """Correlated here, from the queue state read before the fork; the parent only
+        writes the event rows and executes the ops (compact tuples)."""
+        if self.correlator is None:
+            from maillog_cli.importers.mta.correlate import Correlator
+
+            assert self.mta is not None
+            snapshot, answers = self.mta
+
+            def ask(qids: list[str]) -> list[tuple[Any, ...]]:
+                self.out.send(("mta_need", qids))
+                rows: list[tuple[Any, ...]] = answers.recv()
+                return rows
+
+            snapshot.ask = ask
+            self.correlator = Correlator(snapshot, self._write_correlated, self._send_mta)
+        self.correlator.feed(lines)
+
+    def _send_mta(self, ops: list[mta_state.Op]) -> None:
+        self.out.send(("mta_ops", ops))
 
     def _write_restored(self, items: list[Restored]) -> None:
         self.out.send(("restored", items))
@@ -102,11 +129,12 @@ def _child(
     import_id: int,
     out: Connection,
     with_progress: bool,
+    mta: tuple[mta_state.Snapshot, Connection] | None = None,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _fewer_collections()
     result = FileResult(source=source.name)
-    ingest = _Forwarder(result, import_id, out)
+    ingest = _Forwarder(result, import_id, out, mta)
     lines = _Lines(out) if opts.rejects is not None else None
     opts = dataclasses.replace(opts, rejects=lines)  # type: ignore[arg-type]  # only .write is used
 
@@ -153,17 +181,23 @@ def consume(
     import_id = ingest.import_id
     assert import_id is not None  # a file import always has its imports row
     reader, writer = Pipe(duplex=False)
+    # A mail log is correlated in the child: the queue state it starts from, read now.
+    answers, answer = Pipe(duplex=False)
+    snapshot = mta_state.Snapshot(ingest.store.conn)
     pid = os.fork()
     if pid == 0:  # the child
         code = 0
         try:
             reader.close()
-            _child(source, opts, forced, import_id, writer, progress is not None)
+            answer.close()
+            mta = (snapshot, answers)
+            _child(source, opts, forced, import_id, writer, progress is not None, mta)
         except BaseException:
             code = 1
         finally:
             os._exit(code)  # no atexit, no finalizers: the store's connection stays untouched
     writer.close()
+    answers.close()
     result, finished = ingest.result, False
     try:
         while True:
@@ -180,8 +214,10 @@ def consume(
                     ingest.index_text()
             elif kind == "audit":
                 ingest._write_audit(msg[1])
-            elif kind == "mta":
-                ingest._write_mta(msg[1])
+            elif kind == "mta_ops":
+                ingest._apply_mta(msg[1])
+            elif kind == "mta_need":
+                answer.send(mta_state.load_rows(ingest.store.conn, msg[1]))
             elif kind == "content":
                 ingest._save_content(msg[1])
             elif kind == "restored":
@@ -211,6 +247,7 @@ def consume(
                 raise RuntimeError(f"the parsing process failed:\n{msg[1]}")
     finally:
         reader.close()
+        answer.close()
         if not finished:  # stopped early (Ctrl-C, --strict, an error): stop the child too
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

@@ -10,9 +10,14 @@ continues where this one stopped.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields, replace
+from typing import Any, Protocol
 
+from maillog_cli.model import Event
+from maillog_cli.normalize import reply_fields
 from maillog_cli.store import identity
 
 START_KINDS = frozenset({"client", "pickup", "msgid", "arrival"})
@@ -41,6 +46,7 @@ class Lifecycle:
     relay: str | None = None  # the host of the latest delivery attempt (stats --by relay)
     stored: bool = False  # its events may already be in the store (not only in this batch)
     dirty: bool = False
+    saved: bool = False  # its mta_queue row exists (an UPDATE, not an INSERT, writes it)
 
     def note(self, when: str) -> None:
         """Widen the lifecycle's span to a line at `when`."""
@@ -48,55 +54,123 @@ class Lifecycle:
             self.first_at = when
         if when > self.last_at:
             self.last_at = when
-        self.dirty = True
 
     def contains(self, when: str) -> bool:
         return self.first_at <= when and (self.removed_at is None or when <= self.removed_at)
 
 
-_COLUMNS = tuple(f.name for f in fields(Lifecycle) if f.name not in ("id", "stored", "dirty"))
+_COLUMNS = tuple(
+    f.name for f in fields(Lifecycle) if f.name not in ("id", "stored", "dirty", "saved")
+)
+_SELECT = f"SELECT id, {', '.join(_COLUMNS)} FROM mta_queue"
+
+# A change for the store, as a compact tuple (it may cross a pipe from the forked parser):
+# ("save", new rows, changed rows), ("rename", old, new), ("backfill", message id, sender,
+# size), ("notice", message id, notice), ("move", …), ("merge", old, new, qid, direction),
+# ("expire", template event). `apply` executes them, in order, on the write transaction.
+Op = tuple[Any, ...]
 
 
-class QueueState:
-    """Lifecycles by queue id: looked up in the store, changed in memory, written back by
-    `flush` (which also forgets the cache, so memory stays flat on big files)."""
+class Rows(Protocol):
+    """Where a correlation reads the stored lifecycles of queue ids it has not seen yet."""
+
+    def next_id(self) -> int: ...
+
+    def load(self, qids: list[str]) -> Iterable[tuple[Any, ...]]: ...
+
+
+class StoreRows:
+    """The store itself (in-process import, a followed log): read on demand."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+
+    def next_id(self) -> int:
+        return int(
+            self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM mta_queue").fetchone()[0]
+        )
+
+    def load(self, qids: list[str]) -> Iterable[tuple[Any, ...]]:
+        return load_rows(self.conn, qids)
+
+
+def load_rows(conn: sqlite3.Connection, qids: list[str]) -> list[tuple[Any, ...]]:
+    """The stored lifecycles of these queue ids, in one query."""
+    if len(qids) == 1:
+        return conn.execute(f"{_SELECT} WHERE qid = ?", (qids[0],)).fetchall()
+    return conn.execute(
+        f"{_SELECT} WHERE qid IN (SELECT value FROM json_each(?))", (json.dumps(qids),)
+    ).fetchall()
+
+
+class Snapshot:
+    """What a forked parser needs of the store's queue state, read before the fork (the
+    child inherits it and never touches the store's connection): the next free row id and
+    which queue ids have stored lifecycles. Those few are asked of the parent (`ask`),
+    whose answer comes after it has applied everything the child sent before."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.first_id = StoreRows(conn).next_id()
+        self.stored = frozenset(q for (q,) in conn.execute("SELECT DISTINCT qid FROM mta_queue"))
+        self.ask: Callable[[list[str]], list[tuple[Any, ...]]] | None = None
+
+    def next_id(self) -> int:
+        return self.first_id
+
+    def load(self, qids: list[str]) -> Iterable[tuple[Any, ...]]:
+        wanted = [q for q in qids if q in self.stored]
+        if not wanted:
+            return ()
+        assert self.ask is not None
+        return self.ask(wanted)
+
+
+class QueueState:
+    """Lifecycles by queue id: read from the store once per import (`Rows`), changed in
+    memory, written back by `flush` as one "save" op per batch (each changed lifecycle
+    once, however many lines it had)."""
+
+    def __init__(self, rows: Rows) -> None:
+        self.rows = rows
         self.cache: dict[str, list[Lifecycle]] = {}  # qid → its lifecycles on every host
+        self.by_message: dict[str, list[Lifecycle]] = {}  # message id → its lifecycles
         self.keys: set[str] = set()  # message ids given out in this batch
+        self.changed: list[Lifecycle] = []  # dirty, in the order they changed
+        self.next_id = rows.next_id()
 
     def _all(self, qid: str) -> list[Lifecycle]:
         found = self.cache.get(qid)
         if found is None:
-            rows = self.conn.execute(
-                f"SELECT id, {', '.join(_COLUMNS)} FROM mta_queue WHERE qid = ?", (qid,)
-            ).fetchall()
-            found = [
-                Lifecycle(**dict(zip(("id", *_COLUMNS), row, strict=True)), stored=True)
-                for row in rows
-            ]
-            self.cache[qid] = found
+            self.prefetch((qid,))
+            found = self.cache[qid]
         return found
 
-    def prefetch(self, qids: set[str]) -> None:
-        """Load the lifecycles of a batch's queue ids in one query (not one per id)."""
-        wanted = [q for q in qids if q not in self.cache]
+    def prefetch(self, qids: Iterable[str]) -> None:
+        """Load the stored lifecycles of queue ids not seen yet, in one query."""
+        cache = self.cache
+        wanted = [q for q in qids if q not in cache]
         if not wanted:
             return
         for qid in wanted:
-            self.cache[qid] = []
-        import json
+            cache[qid] = []
+        for row in self.rows.load(wanted):
+            life = Lifecycle(*row)
+            life.stored = life.saved = True
+            cache[life.qid].append(life)
+            self.by_message.setdefault(life.message_id, []).append(life)
 
-        rows = self.conn.execute(
-            f"SELECT id, {', '.join(_COLUMNS)} FROM mta_queue"
-            " WHERE qid IN (SELECT value FROM json_each(?))",
-            (json.dumps(wanted),),
-        )
-        names = ("id", *_COLUMNS)
-        for row in rows:
-            life = Lifecycle(**dict(zip(names, row, strict=True)), stored=True)
-            self.cache[life.qid].append(life)
+    def _add(self, life: Lifecycle) -> Lifecycle:
+        """A new lifecycle (a row to insert at the next flush)."""
+        life.id, self.next_id = self.next_id, self.next_id + 1
+        self.cache.setdefault(life.qid, []).append(life)
+        self.by_message.setdefault(life.message_id, []).append(life)
+        return life
+
+    def mark(self, life: Lifecycle) -> None:
+        """`life` changed: write it at the next flush."""
+        if not life.dirty:
+            life.dirty = True
+            self.changed.append(life)
 
     def lifecycles(self, host: str, qid: str) -> list[Lifecycle]:
         """Every known lifecycle of a queue id on a host, oldest first."""
@@ -138,11 +212,10 @@ class QueueState:
             target = later[0]
             if not self.reaches_back(target):
                 target = Lifecycle(None, host, qid, target.message_id, when, when, stored=True)
-                every.append(target)
+                self._add(target)
             return self._touch(target, when, kind)
         taken = bool(known) or qid in self.keys or any(x.message_id == qid for x in every)
-        life = Lifecycle(None, host, qid, self._new_key(qid, when, taken), when, when)
-        every.append(life)
+        life = self._add(Lifecycle(None, host, qid, self._new_key(qid, when, taken), when, when))
         return self._touch(life, when, kind)
 
     def reaches_back(self, life: Lifecycle) -> Lifecycle | None:
@@ -161,12 +234,21 @@ class QueueState:
         """A reach-back row that reached its `removed`: an earlier message under a reused
         queue id. It gets its own id; returns (the later message's id, the new one)."""
         old = life.message_id
-        life.message_id = self._new_key(life.qid, life.first_at, True)
-        life.dirty = True
+        self._move(life, self._new_key(life.qid, life.first_at, True))
         return old, life.message_id
+
+    def _move(self, life: Lifecycle, message_id: str) -> None:
+        """Give a lifecycle another message id (kept in the by-message index)."""
+        same = self.by_message.get(life.message_id)
+        if same is not None and life in same:
+            same.remove(life)
+        life.message_id = message_id
+        self.by_message.setdefault(message_id, []).append(life)
+        self.mark(life)
 
     def _touch(self, life: Lifecycle, when: str, kind: str) -> Lifecycle:
         life.note(when)
+        self.mark(life)
         if kind in START_KINDS:
             life.started = 1
         if kind in END_KINDS:
@@ -182,37 +264,26 @@ class QueueState:
         self.keys.add(key)
         return key
 
-    def rename(self, old: str, new: str) -> None:
-        """Every lifecycle of message `old` (cached or stored) now belongs to `new`."""
-        for every in self.cache.values():
-            for life in every:
-                if life.message_id == old:
-                    life.message_id, life.dirty = new, True
-        self.conn.execute("UPDATE mta_queue SET message_id = ? WHERE message_id = ?", (new, old))
+    def rename(self, old: str, new: str) -> Op:
+        """Every lifecycle of message `old` (cached or stored) now belongs to `new`; returns
+        the op that renames the stored rows not in memory."""
+        for life in list(self.by_message.get(old, ())):
+            self._move(life, new)
+        return ("rename", old, new)
 
-    def flush(self) -> None:
-        """Write changed lifecycles back to the store and forget the cache."""
+    def flush(self) -> Op | None:
+        """The "save" op of the lifecycles changed since the last flush (their events are
+        written by now, so later batches backfill them in the store)."""
         new: list[tuple[object, ...]] = []
         changed: list[tuple[object, ...]] = []
-        for every in self.cache.values():
-            for life in every:
-                if life.dirty:
-                    values = tuple(getattr(life, c) for c in _COLUMNS)
-                    if life.id is None:
-                        new.append(values)
-                    else:
-                        changed.append((*values, life.id))
-        if new:
-            self.conn.executemany(
-                f"INSERT INTO mta_queue({', '.join(_COLUMNS)})"
-                f" VALUES ({', '.join('?' for _ in _COLUMNS)})",
-                new,
-            )
-        if changed:
-            sets = ", ".join(f"{c} = ?" for c in _COLUMNS)
-            self.conn.executemany(f"UPDATE mta_queue SET {sets} WHERE id = ?", changed)
-        self.cache.clear()
+        for life in self.changed:
+            values = (life.id, *(getattr(life, c) for c in _COLUMNS))
+            (changed if life.saved else new).append(values)
+            life.saved = life.stored = True
+            life.dirty = False
+        self.changed = []
         self.keys.clear()
+        return ("save", new, changed) if new or changed else None
 
 
 def _restarted(life: Lifecycle, when: str) -> bool:
@@ -242,29 +313,50 @@ def note_notice(conn: sqlite3.Connection, message_id: str, notice: str) -> None:
     )
 
 
-def move_events(conn: sqlite3.Connection, life: Lifecycle, old: str, later: Lifecycle) -> None:
-    """Give a split-off lifecycle's events (its span's) and its Message-ID alias their own
-    message, and take back the sender/size its lines lent the later message's events."""
+def move_op(life: Lifecycle, old: str, later: Lifecycle) -> Op:
+    """The op that gives a split-off lifecycle's events (its span's) and its Message-ID
+    alias their own message, and takes back the sender/size its lines lent the later
+    message's events."""
+    return (
+        "move",
+        life.message_id,
+        old,
+        life.first_at,
+        life.removed_at or life.last_at,
+        life.header_id if life.header_id and life.header_id != later.header_id else None,
+        (life.sender or None) if later.sender is None and life.sender is not None else None,
+        life.size if later.size is None else None,
+    )
+
+
+def move_events(
+    conn: sqlite3.Connection,
+    new: str,
+    old: str,
+    start: str,
+    end: str,
+    header_id: str | None,
+    sender: str | None,
+    size: int | None,
+) -> None:
+    """See `move_op`."""
     conn.execute(
         "UPDATE events SET message_id = ? WHERE message_id = ? AND timestamp >= ?"
         " AND timestamp <= ?",
-        (life.message_id, old, life.first_at, life.removed_at or life.last_at),
+        (new, old, start, end),
     )
-    if life.header_id and life.header_id != later.header_id:
+    if header_id:
         conn.execute(
             "UPDATE message_aliases SET message_id = ? WHERE alias = ? AND message_id = ?",
-            (life.message_id, life.header_id, old),
+            (new, header_id, old),
         )
-    if later.sender is None and life.sender is not None:
+    if sender is not None:
         conn.execute(
-            "UPDATE events SET sender = NULL WHERE message_id = ? AND sender = ?",
-            (old, life.sender or None),
+            "UPDATE events SET sender = NULL WHERE message_id = ? AND sender = ?", (old, sender)
         )
-    if later.size is None and life.size is not None:
-        conn.execute(
-            "UPDATE events SET size = NULL WHERE message_id = ? AND size = ?", (old, life.size)
-        )
-    conn.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((old,), (life.message_id,)))
+    if size is not None:
+        conn.execute("UPDATE events SET size = NULL WHERE message_id = ? AND size = ?", (old, size))
+    conn.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((old,), (new,)))
 
 
 def merge_message(conn: sqlite3.Connection, old: str, new: str, qid: str, direction: str) -> None:
@@ -303,3 +395,64 @@ def still_deferred(conn: sqlite3.Connection, message_id: str) -> list[tuple[str,
         """,
         (message_id, message_id),
     ).fetchall()
+
+
+def expired_events(conn: sqlite3.Connection, template: Event) -> list[Event]:
+    """`status=expired, returned to sender`: each recipient still deferred bounces, with
+    its last deferral reply (one event without recipient when none is known). Made where
+    the store is: the deferrals may be in an earlier file's events."""
+    waiting = still_deferred(conn, template.message_id or "")
+    out: list[Event] = []
+    rows: list[tuple[str | None, str | None, Any]] = list(waiting) or [(None, None, None)]
+    for recipient, last_reply, _ in rows:
+        event = replace(template, extra=dict(template.extra))
+        event.recipient = recipient
+        event.event_id = f"{template.event_id}:{recipient or ''}"
+        code, enhanced, diag = reply_fields("bounced", last_reply)
+        event.smtp_code, event.enhanced_code = code, enhanced
+        event.diagnostic = (
+            f"expired in the queue; last reply: {diag}" if diag else "expired in the queue"
+        )
+        event.bounce_class, event.bounce_reason = "soft", None
+        out.append(event)
+    return out
+
+
+def apply(conn: sqlite3.Connection, ops: list[Op], write: Callable[[list[Event]], None]) -> None:
+    """Execute a correlation's ops, in order, on the open write transaction (`write` puts
+    the events an expiry makes into the store)."""
+    for op in ops:
+        kind = op[0]
+        if kind == "save":
+            _save(conn, op[1], op[2])
+        elif kind == "rename":
+            conn.execute("UPDATE mta_queue SET message_id = ? WHERE message_id = ?", (op[2], op[1]))
+        elif kind == "backfill":
+            backfill(conn, op[1], op[2], op[3])
+        elif kind == "notice":
+            note_notice(conn, op[1], op[2])
+        elif kind == "move":
+            move_events(conn, *op[1:])
+        elif kind == "merge":
+            merge_message(conn, *op[1:])
+        elif kind == "expire":
+            write(expired_events(conn, op[1]))
+        else:
+            raise ValueError(f"unknown mta_queue op {kind!r}")
+
+
+def _save(
+    conn: sqlite3.Connection, new: list[tuple[Any, ...]], changed: list[tuple[Any, ...]]
+) -> None:
+    """Insert the new lifecycles (with the ids the correlation gave them), update the rest."""
+    if new:
+        conn.executemany(
+            f"INSERT INTO mta_queue(id, {', '.join(_COLUMNS)})"
+            f" VALUES (?, {', '.join('?' for _ in _COLUMNS)})",
+            new,
+        )
+    if changed:
+        sets = ", ".join(f"{c} = ?" for c in _COLUMNS)
+        conn.executemany(
+            f"UPDATE mta_queue SET {sets} WHERE id = ?", [(*row[1:], row[0]) for row in changed]
+        )

@@ -33,12 +33,23 @@ STATUS_MAPS: dict[str, dict[str, str | None]] = {
 
 
 class Correlator:
-    """Turns a file's MtaLines into Events, one batch at a time, inside its transaction."""
+    """Turns a file's MtaLines into Events, one batch at a time, inside its transaction.
 
-    def __init__(self, conn: Any, write: Callable[[list[Event]], None]) -> None:
-        self.conn = conn
-        self.state = QueueState(conn)
-        self.write = write  # puts events into the store (Ingest's classify + insert)
+    It never writes the store itself: events go to `write` (Ingest's classify + insert)
+    and every other change goes to `apply` as compact op tuples (store/mta_state.py), in
+    order. So the same correlation runs in-process (ops applied at once) and in the forked
+    parser (ops sent down the pipe, applied by the parent): both give the same store.
+    """
+
+    def __init__(
+        self,
+        rows: mta_state.Rows,
+        write: Callable[[list[Event]], None],
+        apply: Callable[[list[mta_state.Op]], None],
+    ) -> None:
+        self.state = QueueState(rows)
+        self.write = write
+        self.apply = apply
         self.pending: list[Event] = []
         self.first_host: str | None = None  # the usual host of this log (not repeated)
         self.by_message: dict[str, list[Event]] = {}
@@ -50,10 +61,15 @@ class Correlator:
         self.flush()
 
     def flush(self) -> None:
-        events, self.pending, self.by_message = self.pending, [], {}
-        if events:
-            self.write(events)
-        self.state.flush()
+        self.flush_events()
+        save = self.state.flush()
+        if save is not None:
+            self.apply([save])
+
+    def _op(self, op: mta_state.Op) -> None:
+        """A change to stored events or queue rows: after the events emitted before it."""
+        self.flush_events()
+        self.apply([op])
 
     # --- one line ----------------------------------------------------------------------
     def _one(self, fact: MtaLine) -> None:
@@ -70,7 +86,6 @@ class Correlator:
         if fact.kind == "client":
             life.client = life.client or f.get("client")
             life.authenticated = life.authenticated or int(bool(f.get("sasl")))
-            life.dirty = True
         elif fact.kind in ("qmgr", "pickup", "arrival"):
             self._learn(life, f.get("sender"), f.get("size"), f.get("nrcpt"))
             if fact.kind == "arrival":
@@ -89,16 +104,13 @@ class Correlator:
             self._emit(self._delivery(fact, life))
             relay = relay_host(f.get("relay"))
             if relay and fact.timestamp >= life.last_at:
-                life.relay, life.dirty = relay, True
+                life.relay = relay
         elif fact.kind == "expired":
             self._learn(life, f.get("sender"), None, None)
-            for event in self._expired(fact, life):
-                self._emit(event)
+            self._expired(fact, life)
         elif fact.kind == "notice":
             life.notice = f.get("notice")
-            life.dirty = True
-            self.flush_events()
-            mta_state.note_notice(self.conn, life.message_id, f["notice"])
+            self._op(("notice", life.message_id, f["notice"]))
         elif fact.kind in ("reject", "discard"):
             self._emit(self._reject(fact, life))
         elif fact.kind == "removed":
@@ -110,9 +122,8 @@ class Correlator:
         later = self.state.reaches_back(life)
         if later is None:
             return
-        self.flush_events()
         old, _ = self.state.split_off(life)
-        mta_state.move_events(self.conn, life, old, later)
+        self._op(mta_state.move_op(life, old, later))
 
     def flush_events(self) -> None:
         """Write what is pending before a statement that reads or changes stored events."""
@@ -135,20 +146,18 @@ class Correlator:
             life.size = size
         if nrcpt is not None:
             life.nrcpt = nrcpt
-        life.dirty = True
         if not (new_sender or new_size):
             return
         for event in self.by_message.get(life.message_id, ()):
             event.sender = event.sender or life.sender or None
             event.size = event.size if event.size is not None else life.size
         if life.stored:
-            mta_state.backfill(self.conn, life.message_id, life.sender or None, life.size)
+            self._op(("backfill", life.message_id, life.sender or None, life.size))
 
     def _header_id(self, life: Lifecycle, raw: Any) -> None:
         mid = message_id(raw)
         if mid and life.header_id is None:
             life.header_id = mid  # an alias of the message, through its events' aliases
-            life.dirty = True
 
     def _link(self, fact: MtaLine, life: Lifecycle, qid: str) -> None:
         """A content filter's re-injection is the same message under a new queue id: that
@@ -156,21 +165,18 @@ class Correlator:
         other = self.state.find(fact.host, qid, fact.timestamp, "requeue")
         if life.client:  # the filter's client (localhost) is not where the mail came from
             other.client, other.authenticated = life.client, life.authenticated
-            other.dirty = True
         if other.message_id == life.message_id:
             return
-        self.flush_events()
         old = other.message_id
-        self.state.rename(old, life.message_id)
+        self._op(self.state.rename(old, life.message_id))
         direction = _arrival_direction(life, fact)
-        mta_state.merge_message(self.conn, old, life.message_id, qid, direction)
+        self._op(("merge", old, life.message_id, qid, direction))
 
     def _notice_of(self, fact: MtaLine, original: str, life: Lifecycle) -> None:
         """Exim's bounce arrives as a new message with R=the original's id."""
         first = self.state.lifecycles(fact.host, original)
         if first:
-            self.flush_events()
-            mta_state.note_notice(self.conn, first[-1].message_id, life.qid)
+            self._op(("notice", first[-1].message_id, life.qid))
 
     # --- events ------------------------------------------------------------------------
     def _base(self, fact: MtaLine, life: Lifecycle | None, status: str, raw: str) -> Event:
@@ -239,25 +245,14 @@ class Correlator:
         event.extra["requeued_as"] = fact.fields["requeued_as"]
         return event
 
-    def _expired(self, fact: MtaLine, life: Lifecycle) -> list[Event]:
-        """`status=expired, returned to sender`: each recipient still deferred bounces, with
-        its last deferral reply (one event without recipient when none is known)."""
-        self.flush_events()
-        waiting = mta_state.still_deferred(self.conn, life.message_id)
-        out: list[Event] = []
-        rows: list[tuple[str | None, str | None, Any]] = list(waiting) or [(None, None, None)]
-        for recipient, last_reply, _ in rows:
-            event = self._base(fact, life, "bounced", "expired")
-            event.recipient = recipient
-            event.event_id = f"{fact.key}:{recipient or ''}"
-            code, enhanced, diag = reply_fields("bounced", last_reply)
-            event.smtp_code, event.enhanced_code = code, enhanced
-            event.diagnostic = (
-                f"expired in the queue; last reply: {diag}" if diag else "expired in the queue"
-            )
-            event.bounce_class, event.bounce_reason = "soft", None
-            out.append(event)
-        return out
+    def _expired(self, fact: MtaLine, life: Lifecycle) -> None:
+        """`status=expired, returned to sender`: the bounces of the recipients still
+        deferred are made where the store is (mta_state.expired_events), from this
+        template; they are stored from then on, so later facts backfill them."""
+        event = self._base(fact, life, "bounced", "expired")
+        event.bounce_class = "soft"
+        self._op(("expire", event))
+        life.stored = True
 
     def _reject(self, fact: MtaLine, life: Lifecycle | None) -> Event:
         f = fact.fields

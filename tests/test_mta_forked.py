@@ -1,0 +1,79 @@
+"""A big mail log is parsed and correlated in the forked child (ingest/forked.py); a
+followed log and small files are correlated in-process. Both must give the same store."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from maillog_cli.ingest import batches, forked
+
+DATA = Path(__file__).parent / "data" / "mta"
+BENCH = Path(__file__).parents[1] / "benchmarks" / "mta_bench.py"
+TABLES = {
+    "events": "SELECT * FROM events ORDER BY seq",
+    "messages": "SELECT * FROM messages ORDER BY message_id",
+    "aliases": "SELECT * FROM message_aliases ORDER BY alias",
+    "mta_queue": "SELECT * FROM mta_queue ORDER BY id",
+    "fts": "SELECT rowid, * FROM events_fts WHERE events_fts MATCH 'example' ORDER BY rowid",
+    "imports": "SELECT source, sha256, format, new_events, duplicates, skipped, errors,"
+    " new_messages FROM imports ORDER BY id",
+}
+
+
+def generated_log(tmp_path: Path, lines: int) -> list[str]:
+    """The benchmark's realistic Postfix log (retries hours later, rejects, noise) and the
+    fixtures' hard cases (reused queue ids, an expiry, a content filter's re-queue)."""
+    spec = importlib.util.spec_from_file_location("mta_bench", BENCH)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    path = tmp_path / "generated.log"
+    bench.generate(path, lines)
+    text = path.read_text()
+    for name in ("postfix_mixed.log", "reused.log", "amavis.log"):
+        text += (DATA / name).read_text()
+    # its own queue ids: amavis.log's are live at the same time (impossible in one log)
+    expired = (DATA / "expired.log").read_text()
+    text += expired.replace("6A7B8C9D0E", "6A7B8C9D0F").replace("7B8C9D0E1F", "7B8C9D0E2F")
+    return text.splitlines(keepends=True)
+
+
+def store_tables(db: Path) -> dict[str, list[Any]]:
+    with sqlite3.connect(db) as conn:
+        return {name: conn.execute(sql).fetchall() for name, sql in TABLES.items()}
+
+
+@pytest.mark.slow
+def test_forked_and_in_process_correlation_give_the_same_store(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = generated_log(tmp_path, 6000)
+    cut = len(lines) // 2
+    older, newer = tmp_path / "mail.log.1", tmp_path / "mail.log"
+    older.write_text("".join(lines[:cut]))  # the rotation falls inside messages
+    newer.write_text("".join(lines[cut:]))
+    for path in (older, newer):
+        os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+    monkeypatch.setattr(batches, "BATCH", 300)  # many batch boundaries inside lifecycles
+    monkeypatch.setattr(batches, "BULK_BYTES", 1)  # the same bulk mode on both paths
+    stores = {}
+    for mode in ("in-process", "forked"):
+        monkeypatch.setattr(forked, "wanted", lambda source, mode=mode: mode == "forked")
+        db = tmp_path / f"{mode}.db"
+        # newer first: its queue ids' older lines then join state the store already holds
+        for path in (newer, older, newer):
+            r = cli("--db", db, "import", path)
+            assert r.exit_code == 0, r
+        stores[mode] = store_tables(db)
+    inproc, fork = stores["in-process"], stores["forked"]
+    assert len(inproc["events"]) > 2000 and len(inproc["mta_queue"]) > 500
+    assert inproc["imports"][-1][3] == 0  # the re-import added nothing
+    for name in TABLES:
+        assert fork[name] == inproc[name], name
