@@ -64,7 +64,7 @@ class MtaLine(NamedTuple):
 
 def line_key(*parts: str | None) -> str:
     """The stable id of a line's event: a hash of what the line says."""
-    text = "\x1f".join(p or "" for p in parts)
+    text = "\x1f".join([p or "" for p in parts])
     return "h:" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
@@ -106,7 +106,7 @@ class Clock:
         self.last = ""
 
     def traditional(self, m: re.Match[str]) -> str:
-        text = m.group(0)[: m.start("rest")]
+        text = m.string[m.start() : m.start("rest")]
         if text == self.last_text:
             return self.last
         month, day = MONTHS[m["mon"]], int(m["day"])

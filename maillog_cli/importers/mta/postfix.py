@@ -56,6 +56,27 @@ _LOOPBACK = re.compile(r"\[(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|ipv6:::1)\]")
 _QUEUED_AS = re.compile(rf"queued as (?P<qid>{_QID})\)?\s*$")
 _ENVELOPE = re.compile(r"; (?P<env>(?:\w+=\S*\s*)+)$")
 
+# The usual line in one match: a traditional time, a Postfix daemon with its pid, the
+# queue id if any. Its groups are the general path's (lines.Clock reads the same names),
+# and whatever it does not match goes the general way (`parse_line`).
+_FAST = re.compile(
+    r"(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(?P<day>\d{1,2}) "
+    r"(?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)(?P<frac>\.\d{1,6})? (?P<rest>(?P<host>\S+) "
+    r"(?P<prog>[\w.-]*postfix[\w.-]*/[\w.-]+)\[(?P<pid>\d+)\]: "
+    rf"(?P<msg>(?:(?P<qid>{_QID}): )?(?P<body>.*)))"
+)
+# The usual shapes of qmgr's and a delivery agent's lines (else `_pairs` reads them).
+_V = r"[^,\s]*"
+_QMGR = re.compile(
+    r"from=<(?P<from>[^>]*)>, size=(?P<size>\d+), nrcpt=(?P<nrcpt>\d+) \(queue active\)"
+)
+_DELIVERY = re.compile(
+    rf"to=<(?P<to>[^>]*)>, (?:orig_to=<(?P<orig_to>[^>]*)>, )?relay=(?P<relay>{_V}), "
+    rf"(?:conn_use=(?P<conn_use>{_V}), )?delay=(?P<delay>{_V}), delays=(?P<delays>{_V}), "
+    rf"dsn=(?P<dsn>{_V}), status=(?P<word>[\w-]+)(?: (?P<reply>.*))?"
+)
+NOT_A_FACT = Skip(NO_FACT)  # one instance for the many lines of this kind (never changed)
+
 
 @lru_cache(maxsize=1024)
 def daemon(program: str) -> str:
@@ -66,11 +87,16 @@ def daemon(program: str) -> str:
 def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tuple[int, Any, Any]]:
     """(line number, MtaLine | Skip | RecordError, raw line) for each non-blank line."""
     clock = Clock(YearGuess(reference, getattr(ctx, "year", None)), ctx.default_tz)
+    fast = _FAST.match
     for number, raw in enumerate(stream, start=1):
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
-        if not text.strip():
-            continue
         try:
+            m = fast(text)
+            if m is not None and "\ufffd" not in text:
+                yield number, _fast_line(m, clock), text
+                continue
+            if not text.strip():
+                continue
             yield number, parse_line(text, clock, ctx), text
         except RecordError as exc:
             yield number, exc, text
@@ -97,20 +123,36 @@ def parse_line(text: str, clock: Clock, ctx: Context) -> MtaLine | Skip:
     return Skip(lines.NOT_MAIL)
 
 
+def _fast_line(m: re.Match[str], clock: Clock) -> MtaLine | Skip:
+    """`parse_line` of a line `_FAST` matched: the same fact, fewer steps."""
+    qid = m["qid"]
+    if qid is None:
+        if not m["body"].startswith("NOQUEUE: "):
+            return NOT_A_FACT
+        return parse_message(Prefix(None, m["host"], m["prog"], m["pid"], m["msg"], m, clock))
+    return _queued(Prefix(None, m["host"], m["prog"], m["pid"], m["msg"], m, clock), qid, m["body"])
+
+
 def parse_message(p: Prefix) -> MtaLine | Skip:
     """The fact of one Postfix daemon's message (after `prog[pid]: `)."""
     msg = p.message
+    if msg.startswith("NOQUEUE: "):
+        reject = _reject(msg[9:])
+        return _fact(p, "reject", None, reject) if reject else NOT_A_FACT
+    m = _QUEUED.fullmatch(msg)
+    if m is None:
+        return NOT_A_FACT
+    return _queued(p, m["qid"], m["rest"])
+
+
+def _queued(p: Prefix, qid: str, rest: str) -> MtaLine | Skip:
+    """The fact of a line about queue id `qid` (`rest`: what follows `QID: `)."""
 
     def fact(kind: str, qid: str | None, **fields: Any) -> MtaLine:
         return _fact(p, kind, qid, fields)
 
-    if msg.startswith("NOQUEUE: "):
-        reject = _reject(msg[9:])
-        return fact("reject", None, **reject) if reject else Skip(NO_FACT)
-    m = _QUEUED.fullmatch(msg)
-    if m is None:
-        return Skip(NO_FACT)
-    qid, rest = m["qid"], m["rest"]
+    if rest == "removed":
+        return fact("removed", qid)
     delivery = rest.startswith("to=<") or ", status=" in rest or rest.startswith("status=")
     if delivery and not rest.startswith("from=<"):
         return fact("delivery", qid, **_delivery(rest))
@@ -124,6 +166,10 @@ def parse_message(p: Prefix) -> MtaLine | Skip:
     if rest.startswith("uid=") and " from=<" in rest:
         return fact("pickup", qid, sender=_pairs(rest).get("from"))
     if rest.startswith("from=<"):
+        q = _QMGR.fullmatch(rest)
+        if q is not None:
+            sender, size, nrcpt = q.group("from", "size", "nrcpt")
+            return fact("qmgr", qid, sender=sender, size=int(size), nrcpt=int(nrcpt))
         pairs = _pairs(rest)
         if "status=expired" in rest:
             return fact("expired", qid, sender=pairs.get("from"))
@@ -136,15 +182,13 @@ def parse_message(p: Prefix) -> MtaLine | Skip:
             size=_int(pairs.get("size")),
             nrcpt=_int(pairs.get("nrcpt")),
         )
-    if rest == "removed":
-        return fact("removed", qid)
     notice = _NOTICE.match(rest)
     if notice is not None:
         return fact("notice", qid, notice=notice["qid"])
     reject = _reject(rest)
     if reject is not None:
         return fact("discard" if reject["what"] == "discard" else "reject", qid, **reject)
-    return Skip(NO_FACT)
+    return NOT_A_FACT
 
 
 def _fact(p: Prefix, kind: str, qid: str | None, fields: dict[str, Any]) -> MtaLine:
@@ -157,6 +201,9 @@ def _fact(p: Prefix, kind: str, qid: str | None, fields: dict[str, Any]) -> MtaL
 
 def _delivery(rest: str) -> dict[str, Any]:
     """to=, orig_to=, relay=, delay=, delays=, dsn=, status= and the reply of a delivery line."""
+    d = _DELIVERY.fullmatch(rest)
+    if d is not None and d["to"] and d["word"] in STATUS_MAP and ", status=" not in d["to"]:
+        return _delivered(d)
     status = _STATUS.search(rest)
     if status is None:
         raise RecordError("delivery line without status= (cut short?)")
@@ -180,6 +227,26 @@ def _delivery(rest: str) -> dict[str, Any]:
         "status": word,
         "reply": reply or None,
         "requeued_as": _requeued_as(word, pairs.get("relay"), reply),
+    }
+
+
+def _delivered(d: re.Match[str]) -> dict[str, Any]:
+    """`_delivery` of a line in the usual shape (`_DELIVERY`)."""
+    word = d["word"]
+    reply = (d["reply"] or "").strip()
+    if reply.startswith("(") and reply.endswith(")"):
+        reply = reply[1:-1]
+    return {
+        "to": d["to"],
+        "orig_to": d["orig_to"],
+        "relay": d["relay"],
+        "delay": d["delay"],
+        "delays": d["delays"],
+        "dsn": d["dsn"],
+        "conn_use": d["conn_use"],
+        "status": word,
+        "reply": reply or None,
+        "requeued_as": _requeued_as(word, d["relay"], reply),
     }
 
 
