@@ -170,7 +170,7 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not (self.events or self.audit)
+        return not (self.events or self.audit or self.mta_state)
 
     def record_filters(self) -> str | None:
         """The `prunes.filters` column: the filter words and the audit cut-off, as JSON."""
@@ -275,7 +275,7 @@ class Pruner:
         c = self.conn
         p = self.plan_
         clause, params = where(self.effective_filters(), "e")
-        for name in ("doomed", "doomed_audit", "doomed_messages", "doomed_aliases"):
+        for name in ("doomed", "doomed_audit", "doomed_messages", "doomed_aliases", "doomed_queue"):
             c.execute(f"DROP TABLE IF EXISTS temp.{name}")
         c.execute("CREATE TEMP TABLE doomed(seq INTEGER PRIMARY KEY)")
         c.execute("CREATE TEMP TABLE doomed_audit(rid INTEGER PRIMARY KEY)")
@@ -310,7 +310,7 @@ class Pruner:
                 " FROM message_aliases a WHERE a.message_id IN (SELECT message_id FROM temp.doomed_messages)"
             )
             c.execute("CREATE INDEX temp.doomed_aliases_id ON doomed_aliases(message_id)")
-            p.mta_state = self._count_mta_state()
+            p.mta_state = self._count_mta_state() + self._plan_eventless_queue()
             if p.audit_cutoff is not None:
                 c.execute(
                     "INSERT INTO temp.doomed_audit(rid) SELECT rowid FROM audit WHERE created_at < ? ORDER BY rowid",
@@ -333,6 +333,34 @@ class Pruner:
                 " (SELECT message_id FROM temp.doomed_messages)"
             ).fetchone()[0]
         )
+
+    def _plan_eventless_queue(self) -> int:
+        """The mta_queue rows (ids, in temp.doomed_queue) of queue ids that ended before the
+        cut-off without an event (a client that left before sending, a message removed
+        unsent): no message ever names them, so no message's prune would clear them. Only
+        by the cut-off alone: a filter (--provider …) names events, and these have none."""
+        c = self.conn
+        c.execute("CREATE TEMP TABLE doomed_queue(id INTEGER PRIMARY KEY)")
+        if not _has_table(c, "mta_queue") or not self.filters.is_empty():
+            return 0
+        return c.execute(
+            "INSERT INTO temp.doomed_queue(id) SELECT q.id FROM mta_queue q"
+            " WHERE coalesce(q.removed_at, q.last_at) < ?"
+            " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = q.message_id)",
+            (self.plan_.cutoff.iso,),
+        ).rowcount
+
+    def _delete_eventless_queue(self) -> None:
+        """Delete the planned event-less mta_queue rows (still without an event: an import
+        since the plan may have given them one)."""
+        c = self.conn
+        if not c.execute("SELECT 1 FROM temp.doomed_queue LIMIT 1").fetchone():
+            return
+        with self.store.write():
+            self.outcome.mta_state += c.execute(
+                "DELETE FROM mta_queue WHERE id IN (SELECT id FROM temp.doomed_queue)"
+                " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = mta_queue.message_id)"
+            ).rowcount
 
     def _estimate_bytes(self) -> int:
         """Bytes the deleted rows occupy: each table's (and its indexes') pages in proportion
@@ -530,6 +558,7 @@ class Pruner:
                     progress(o.events, total)
         finally:
             c.execute(f"PRAGMA cache_size = {cache}")
+        self._delete_eventless_queue()
         last = 0
         while True:
             hi = self._next_bound("doomed_audit", "rid", last, self.batch)

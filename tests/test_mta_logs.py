@@ -636,3 +636,77 @@ def test_inbound_mail_through_a_content_filter_stays_inbound(
     assert len(arrivals) == 2 and {e["direction"] for e in arrivals} == {"inbound"}
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT direction FROM messages").fetchall() == [("inbound",)]
+
+
+@pytest.mark.parametrize("earlier", [False, True])
+@pytest.mark.parametrize("order", ["older-first", "newer-first"])
+def test_a_client_line_in_the_older_file_joins_the_message_the_newer_file_began(
+    cli: Any, db_path: Path, tmp_path: Path, order: str, earlier: bool
+) -> None:
+    """Rotated between smtpd's `client=` and cleanup's `message-id=`: read newer-first, the
+    newer file's lifecycle starts at `message-id=`; the older file's client line is the same
+    message's (its client makes the mail inbound), not a queue id of its own."""
+    text = (
+        (DATA / "postfix_mixed.log")
+        .read_text()
+        .replace(
+            "3F1A2B4C5D: client=app.example.com[198.51.100.7], sasl_method=PLAIN, sasl_username=app",
+            "3F1A2B4C5D: client=mail.sender.example[203.0.113.9]",
+        )
+    )
+    if earlier:  # a second before cleanup's line, not in the same second
+        text = text.replace(
+            "10:00:01 mx postfix/smtpd[1201]: 3F", "10:00:00 mx postfix/smtpd[1201]: 3F"
+        )
+    lines = text.splitlines(keepends=True)
+    assert "client=" in lines[2] and "message-id=" in lines[3]
+    older, newer = tmp_path / "mail.log.1", tmp_path / "mail.log"
+    older.write_text("".join(lines[:3]))
+    newer.write_text("".join(lines[3:]))
+    for path in (older, newer):
+        os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+    for path in (older, newer) if order == "older-first" else (newer, older):
+        imported(cli, db_path, path)
+    with sqlite3.connect(db_path) as conn:
+        rows = conn.execute(
+            "SELECT message_id, client FROM mta_queue WHERE qid = '3F1A2B4C5D'"
+        ).fetchall()
+        queued = conn.execute(
+            "SELECT direction, json_extract(extra, '$.client') FROM events"
+            " WHERE message_id = '3F1A2B4C5D' AND status = 'queued' AND recipient IS NULL"
+        ).fetchall()
+    assert {mid for mid, _ in rows} == {"3F1A2B4C5D"}, rows  # no orphan lifecycle
+    assert "mail.sender.example[203.0.113.9]" in {client for _, client in rows}
+    assert queued == [("inbound", "mail.sender.example[203.0.113.9]")]
+
+
+def test_a_queue_id_that_ended_without_an_event_leaves_no_state(
+    cli: Any, db_path: Path, tmp_path: Path
+) -> None:
+    """A client that left before sending (client= … removed, no message-id=): no message
+    will ever name its lifecycle, so the import keeps no row of it; one still open (no
+    removed yet, or begun in an earlier import) goes at the next prune past its time."""
+    lines = [
+        "Mar  1 09:00:00 mx postfix/smtpd[1]: 1A2B3C4D5E: client=unknown[203.0.113.5]\n",
+        "Mar  1 09:00:09 mx postfix/qmgr[900]: 1A2B3C4D5E: removed\n",
+        "Mar  1 09:00:10 mx postfix/smtpd[2]: 2A2B3C4D5E: client=unknown[203.0.113.6]\n",
+    ]
+    path = tmp_path / "mail.log"
+    path.write_text("".join(lines) + (DATA / "postfix_mixed.log").read_text())
+    os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+    imported(cli, db_path, path)
+    assert {q for q, _ in queue_rows(db_path)} == {"2A2B3C4D5E", "3F1A2B4C5D", "5E6F7A8B9C"}
+    # its end in a later import (the row was kept by the first): still no event
+    later = tmp_path / "mail.log.next"
+    later.write_text("Mar  1 09:01:00 mx postfix/qmgr[900]: 2A2B3C4D5E: removed\n")
+    os.utime(later, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+    imported(cli, db_path, later)
+    assert "2A2B3C4D5E" in {q for q, _ in queue_rows(db_path)}
+    cut = ("prune", "--before", "2026-03-01T09:30:00Z", "--format", "json")
+    dry = cli("--db", db_path, *cut, "--dry-run")
+    assert dry.exit_code == 0, dry
+    assert json.loads(dry.stdout)["mta_state"] == 1 and json.loads(dry.stdout)["events"] == 0
+    done = cli("--db", db_path, *cut, "--yes")
+    assert done.exit_code == 0, done
+    assert json.loads(done.stdout)["mta_state"] == 1
+    assert {q for q, _ in queue_rows(db_path)} == {"3F1A2B4C5D", "5E6F7A8B9C"}

@@ -47,6 +47,7 @@ class Lifecycle:
     stored: bool = False  # its events may already be in the store (not only in this batch)
     dirty: bool = False
     saved: bool = False  # its mta_queue row exists (an UPDATE, not an INSERT, writes it)
+    fresh: bool = False  # begun by this import (so all its events are this import's)
 
     def note(self, when: str) -> None:
         """Widen the lifecycle's span to a line at `when`."""
@@ -60,7 +61,7 @@ class Lifecycle:
 
 
 _COLUMNS = tuple(
-    f.name for f in fields(Lifecycle) if f.name not in ("id", "stored", "dirty", "saved")
+    f.name for f in fields(Lifecycle) if f.name not in ("id", "stored", "dirty", "saved", "fresh")
 )
 _SELECT = f"SELECT id, {', '.join(_COLUMNS)} FROM mta_queue"
 
@@ -162,6 +163,7 @@ class QueueState:
     def _add(self, life: Lifecycle) -> Lifecycle:
         """A new lifecycle (a row to insert at the next flush)."""
         life.id, self.next_id = self.next_id, self.next_id + 1
+        life.fresh = True
         self.cache.setdefault(life.qid, []).append(life)
         self.by_message.setdefault(life.message_id, []).append(life)
         return life
@@ -182,8 +184,9 @@ class QueueState:
         Time decides, so the order files are read in does not:
         - the latest lifecycle started at or before `when`, while its span holds it (a
           new start after its `removed` is not inside: a reused queue id);
-        - just before a lifecycle whose start was not seen yet (a later file read first):
-          a *reach-back* row of that lifecycle's message (same message id, its own span),
+        - just before a lifecycle whose start was not seen yet (a later file read first),
+          or a `client=` line before one that began at cleanup's `message-id=` (smtpd's
+          line went to the older file): a *reach-back* row of that lifecycle's message (same message id, its own span),
           unless the line is a `removed`, which ends an earlier message. If a `removed`
           later falls inside a reach-back row, that row was an earlier message after all:
           `split_off` gives it its own id (the correlation calls it);
@@ -208,7 +211,7 @@ class QueueState:
                     return self._touch(life, when, kind)
                 break  # the latest lifecycle before `when` had ended before it
         later = [life for life in known if life.first_at > when]
-        if later and not later[0].started and kind not in END_KINDS:
+        if later and kind not in END_KINDS and _may_reach_back(later[0], kind):
             target = later[0]
             if not self.reaches_back(target):
                 target = Lifecycle(None, host, qid, target.message_id, when, when, stored=True)
@@ -271,19 +274,45 @@ class QueueState:
             self._move(life, new)
         return ("rename", old, new)
 
-    def flush(self) -> Op | None:
+    def flush(self, evented: set[str]) -> Op | None:
         """The "save" op of the lifecycles changed since the last flush (their events are
-        written by now, so later batches backfill them in the store)."""
+        written by now, so later batches backfill them in the store). A lifecycle begun and
+        ended in this import without an event (`evented`: the message ids that had one) is
+        not kept: nothing will join it (a client that left, a message removed unsent)."""
         new: list[tuple[object, ...]] = []
         changed: list[tuple[object, ...]] = []
+        gone: list[tuple[object, ...]] = []
         for life in self.changed:
+            if self._spent(life, evented):
+                if life.saved:
+                    gone.append((life.id,))
+                life.saved = False
+                life.dirty = False
+                continue
             values = (life.id, *(getattr(life, c) for c in _COLUMNS))
             (changed if life.saved else new).append(values)
             life.saved = life.stored = True
             life.dirty = False
         self.changed = []
         self.keys.clear()
-        return ("save", new, changed) if new or changed else None
+        return ("save", new, changed, gone) if new or changed or gone else None
+
+    def _spent(self, life: Lifecycle, evented: set[str]) -> bool:
+        """Begun and ended here, alone in its message, and no event: a row nothing needs."""
+        return (
+            life.fresh
+            and life.started == 1
+            and life.removed_at is not None
+            and life.message_id not in evented
+            and len(self.by_message.get(life.message_id, ())) == 1
+        )
+
+
+def _may_reach_back(later: Lifecycle, kind: str) -> bool:
+    """A line just before lifecycle `later` may be its message's: when `later`'s start was
+    not seen, or for smtpd's `client=` when `later` has no client (it began at cleanup).
+    (A reused queue id's earlier message is split off again at its `removed`.)"""
+    return not later.started or (kind == "client" and later.client is None)
 
 
 def _restarted(life: Lifecycle, when: str) -> bool:
@@ -380,6 +409,19 @@ def merge_message(conn: sqlite3.Connection, old: str, new: str, qid: str, direct
     )
 
 
+def arrival_client(conn: sqlite3.Connection, message_id: str, direction: str, client: str) -> None:
+    """A message's arrival (`queued`) learns its client from a line read later (smtpd's
+    `client=` in the older file): the client and the direction it implies."""
+    conn.execute(
+        "UPDATE events SET direction = ?,"
+        " extra = CASE WHEN json_valid(coalesce(extra, '{}'))"
+        " THEN json_set(coalesce(extra, '{}'), '$.client', ?) ELSE extra END"
+        " WHERE message_id = ? AND status = 'queued' AND recipient IS NULL",
+        (direction, client, message_id),
+    )
+    conn.execute("INSERT OR IGNORE INTO touched VALUES (?)", (message_id,))
+
+
 def still_deferred(conn: sqlite3.Connection, message_id: str) -> list[tuple[str, str | None, str]]:
     """(recipient, last deferral reply) of a message's recipients not delivered or bounced
     yet: the ones an `expired` line gives up on. (Its own bounces do not count, so that
@@ -424,7 +466,7 @@ def apply(conn: sqlite3.Connection, ops: list[Op], write: Callable[[list[Event]]
     for op in ops:
         kind = op[0]
         if kind == "save":
-            _save(conn, op[1], op[2])
+            _save(conn, op[1], op[2], op[3])
         elif kind == "rename":
             conn.execute("UPDATE mta_queue SET message_id = ? WHERE message_id = ?", (op[2], op[1]))
         elif kind == "backfill":
@@ -437,14 +479,22 @@ def apply(conn: sqlite3.Connection, ops: list[Op], write: Callable[[list[Event]]
             merge_message(conn, *op[1:])
         elif kind == "expire":
             write(expired_events(conn, op[1]))
+        elif kind == "arrival":
+            arrival_client(conn, op[1], op[2], op[3])
         else:
             raise ValueError(f"unknown mta_queue op {kind!r}")
 
 
 def _save(
-    conn: sqlite3.Connection, new: list[tuple[Any, ...]], changed: list[tuple[Any, ...]]
+    conn: sqlite3.Connection,
+    new: list[tuple[Any, ...]],
+    changed: list[tuple[Any, ...]],
+    gone: list[tuple[Any, ...]],
 ) -> None:
-    """Insert the new lifecycles (with the ids the correlation gave them), update the rest."""
+    """Insert the new lifecycles (with the ids the correlation gave them), update the
+    changed ones, delete the spent ones."""
+    if gone:
+        conn.executemany("DELETE FROM mta_queue WHERE id = ?", gone)
     if new:
         conn.executemany(
             f"INSERT INTO mta_queue(id, {', '.join(_COLUMNS)})"

@@ -53,6 +53,8 @@ class Correlator:
         self.pending: list[Event] = []
         self.first_host: str | None = None  # the usual host of this log (not repeated)
         self.by_message: dict[str, list[Event]] = {}
+        self.evented: set[str] = set()  # the message ids that had an event in this import
+        self.early_clients: list[Lifecycle] = []  # client= lines reaching back (see flush)
 
     def feed(self, facts: list[MtaLine]) -> None:
         self.state.prefetch({f.qid for f in facts if f.qid is not None})
@@ -62,9 +64,32 @@ class Correlator:
 
     def flush(self) -> None:
         self.flush_events()
-        save = self.state.flush()
+        self._lend_clients()
+        save = self.state.flush(self.evented)
         if save is not None:
             self.apply([save])
+
+    def _lend_clients(self) -> None:
+        """A `client=` read after the arrival it belongs to (the older file read second):
+        the arrival's client and direction. Read before the lifecycle its message began
+        under, it is that lifecycle's, unless its row split off meanwhile (a reused queue
+        id's earlier message): decided at the batch's end, when the earlier message's
+        `removed` has had its chance to come."""
+        early, self.early_clients = self.early_clients, []
+        for row in early:
+            life = self.state.reaches_back(row) or row
+            if life is not row:
+                if life.client is not None or not row.client:
+                    continue
+                life.client, life.authenticated = row.client, row.authenticated
+                self.state.mark(life)
+            if life.client and self._arrived(life):
+                direction = _direction(life, "client", None)
+                self._op(("arrival", life.message_id, direction, life.client))
+
+    def _arrived(self, life: Lifecycle) -> bool:
+        """Its message's arrival may be stored already (an earlier batch or import)."""
+        return life.stored or life.message_id in self.evented
 
     def _op(self, op: mta_state.Op) -> None:
         """A change to stored events or queue rows: after the events emitted before it."""
@@ -84,8 +109,15 @@ class Correlator:
         life = self.state.find(fact.host, fact.qid, fact.timestamp, fact.kind)
         f = fact.fields
         if fact.kind == "client":
+            known = life.client
             life.client = life.client or f.get("client")
             life.authenticated = life.authenticated or int(bool(f.get("sasl")))
+            if (
+                known is None
+                and life.client
+                and (self._arrived(life) or self.state.reaches_back(life))
+            ):
+                self.early_clients.append(life)  # read after the arrival it belongs to
         elif fact.kind in ("qmgr", "pickup", "arrival"):
             self._learn(life, f.get("sender"), f.get("size"), f.get("nrcpt"))
             if fact.kind == "arrival":
@@ -135,6 +167,7 @@ class Correlator:
         self.pending.append(event)
         if event.message_id:
             self.by_message.setdefault(event.message_id, []).append(event)
+            self.evented.add(event.message_id)
 
     def _learn(self, life: Lifecycle, sender: Any, size: Any, nrcpt: Any) -> None:
         """Facts about the message from qmgr/pickup/arrival; earlier events get them too."""
@@ -252,6 +285,7 @@ class Correlator:
         event = self._base(fact, life, "bounced", "expired")
         event.bounce_class = "soft"
         self._op(("expire", event))
+        self.evented.add(life.message_id)
         life.stored = True
 
     def _reject(self, fact: MtaLine, life: Lifecycle | None) -> Event:
@@ -303,19 +337,23 @@ def _delivery_direction(fact: MtaLine) -> str:
 
 
 def _arrival_direction(life: Lifecycle, fact: MtaLine) -> str:
+    return _direction(life, fact.kind, fact.fields.get("proto"))
+
+
+def _direction(life: Lifecycle, kind: str, proto: str | None) -> str:
     """Mail from another server (an unauthenticated client that is not this host) is
     inbound; a local submission or one from this host is outbound."""
     client = (life.client or "").lower()
     if (
         life.authenticated
-        or fact.kind == "pickup"
+        or kind == "pickup"
         or not client
         or "127.0.0.1" in client
         or "[::1]" in client
         or client.startswith("localhost")
     ):
         return "outbound"
-    return "outbound" if fact.fields.get("proto", "").lower().startswith("local") else "inbound"
+    return "outbound" if (proto or "").lower().startswith("local") else "inbound"
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
