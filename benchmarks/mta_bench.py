@@ -1,6 +1,6 @@
 """A mail server's own log: maillog's import beside pflogsumm and grep (issue 19).
 
-    python benchmarks/mta_bench.py [--lines 1000000] [--keep]
+    python benchmarks/mta_bench.py [--lines 1000000] [--rounds 1] [--keep]
 
 Generates a realistic Postfix syslog (smtpd connect/client/disconnect, cleanup, qmgr,
 one smtp line per recipient with sent/deferred/bounced and the remote reply, retries hours
@@ -8,6 +8,9 @@ later, expiries with their non-delivery notice, NOQUEUE rejects, other daemons' 
 times on the same file: `maillog import`; `pflogsumm` (Debian package pflogsumm; skipped
 with a message when it is not installed); `grep` for one queue id; and maillog's answers to
 pflogsumm's questions from the store (each must be ≤ 0.3 s where pflogsumm re-reads the log).
+The import and pflogsumm alternate (--rounds), each figure the best round; the verdict
+lines say PASS or MISS for the goal "import at least as fast as pflogsumm reads the log",
+by wall time (the user's wait) and by CPU time (the work, parent + parsing child).
 """
 
 from __future__ import annotations
@@ -139,6 +142,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=1, help="import/pflogsumm rounds (best kept)")
     ap.add_argument("--keep", action="store_true", help="keep the log and the store")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -151,13 +155,22 @@ def main() -> int:
     print(f"{args.lines:,} lines, {size / 1e6:.0f} MB: {log}")
     env = {**os.environ, "MAILLOG_DB": str(db), "PYTHONPATH": str(ROOT)}
     rows: list[tuple[str, tuple[float, float]]] = []
-    rows.append(
-        ("maillog import (whole log, correlated)", timed([*MAILLOG, "import", "-q", str(log)], env))
-    )
-    if shutil.which("pflogsumm"):
-        rows.append(("pflogsumm (one report, reads the whole log)", timed(["pflogsumm", str(log)])))
-    else:
+    imports: list[tuple[float, float]] = []
+    reports: list[tuple[float, float]] = []
+    has_pflogsumm = shutil.which("pflogsumm") is not None
+    if not has_pflogsumm:
         print("pflogsumm is not installed (apt-get install pflogsumm): its figure is skipped")
+    for _ in range(max(1, args.rounds)):  # alternated: the shared machine's load hits both
+        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            p.unlink(missing_ok=True)
+        imports.append(timed([*MAILLOG, "import", "-q", str(log)], env))
+        if has_pflogsumm:
+            reports.append(timed(["pflogsumm", str(log)]))
+    best_import = (min(w for w, _ in imports), min(c for _, c in imports))
+    rows.append(("maillog import (whole log, correlated)", best_import))
+    if reports:
+        best_report = (min(w for w, _ in reports), min(c for _, c in reports))
+        rows.append(("pflogsumm (one report, reads the whole log)", best_report))
     rows.append(
         (
             f"grep -c {probe} (one queue id, whole file)",
@@ -184,6 +197,20 @@ def main() -> int:
     print(
         f"| (python start-up: `maillog --version`, included above) | {startup[0]:.2f} | {startup[1]:.2f} |"
     )
+    if reports:
+        for what, i in (("wall", 0), ("cpu", 1)):
+            ours, theirs = best_import[i], best_report[i]
+            verdict = "PASS" if ours <= theirs else "MISS"
+            print(
+                f"goal (import at least as fast as pflogsumm reads the log), {what}: {verdict}"
+                f" ({ours:.2f} s vs {theirs:.2f} s, {ours / theirs:.2f}x)"
+            )
+    slow = [
+        label
+        for label, (wall, _) in rows
+        if label.startswith("maillog ") and "import" not in label and wall > 0.3
+    ]
+    print(f"goal (every question <= 0.3 s): {'PASS' if not slow else 'MISS: ' + ', '.join(slow)}")
     if not args.keep:
         for p in (log, db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             p.unlink(missing_ok=True)
