@@ -77,3 +77,35 @@ def test_forked_and_in_process_correlation_give_the_same_store(
     assert inproc["imports"][-1][3] == 0  # the re-import added nothing
     for name in TABLES:
         assert fork[name] == inproc[name], name
+
+
+@pytest.mark.slow
+def test_batch_boundaries_inside_messages_do_not_change_the_store(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Facts learned a batch after the events they complete (qmgr's sender and size, the
+    bounce notice) reach the stored events as they reach the pending ones."""
+    path = tmp_path / "mail.log"
+    path.write_text("".join(generated_log(tmp_path, 1500)))
+    os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+    stores = {}
+    for batch in (batches.BATCH, 3):
+        monkeypatch.setattr(batches, "BATCH", batch)
+        db = tmp_path / f"batch{batch}.db"
+        r = cli("--db", db, "import", path)
+        assert r.exit_code == 0, r
+        stores[batch] = store_tables(db)
+    whole, small = stores[batches.BATCH], stores[3]
+    for name in TABLES:
+        assert small[name] == whole[name], name
+    with sqlite3.connect(tmp_path / "batch3.db") as conn:
+        assert conn.execute(  # no event lacks what its queue id's lifecycle learned
+            "SELECT count(*) FROM events e JOIN mta_queue q ON q.message_id = e.message_id"
+            " WHERE (e.size IS NULL AND q.size IS NOT NULL)"
+            " OR (e.sender IS NULL AND q.sender != '')"
+        ).fetchone() == (0,)
+        notices = conn.execute(
+            "SELECT json_extract(extra, '$.notice') FROM events WHERE status = 'bounced'"
+            " AND message_id = '3F1A2B4C5D'"
+        ).fetchall()
+    assert notices == [("5E6F7A8B9C",)]

@@ -333,6 +333,19 @@ def backfill(
     conn.execute("INSERT OR IGNORE INTO touched VALUES (?)", (message_id,))
 
 
+def backfill_ids(
+    conn: sqlite3.Connection, message_id: str, sender: str | None, size: int | None, ids: list[str]
+) -> None:
+    """`backfill` of the events with these ids (a message only this import wrote: found
+    by the events' unique id, which a bulk load keeps indexed)."""
+    conn.execute(
+        "UPDATE events SET sender = coalesce(sender, ?), size = coalesce(size, ?)"
+        " WHERE event_id IN (SELECT value FROM json_each(?)) AND (sender IS NULL OR size IS NULL)",
+        (sender, size, json.dumps(ids)),
+    )
+    conn.execute("INSERT OR IGNORE INTO touched VALUES (?)", (message_id,))
+
+
 def note_notice(conn: sqlite3.Connection, message_id: str, notice: str) -> None:
     """Record on a message's bounce events the queue id of the non-delivery notice sent."""
     conn.execute(
@@ -471,8 +484,17 @@ def apply(conn: sqlite3.Connection, ops: list[Op], write: Callable[[list[Event]]
             conn.execute("UPDATE mta_queue SET message_id = ? WHERE message_id = ?", (op[2], op[1]))
         elif kind == "backfill":
             backfill(conn, op[1], op[2], op[3])
+        elif kind == "backfill_ids":
+            backfill_ids(conn, op[1], op[2], op[3], op[4])
         elif kind == "notice":
             note_notice(conn, op[1], op[2])
+        elif kind == "notice_ids":
+            conn.execute(
+                "UPDATE events SET extra = json_set(coalesce(extra, '{}'), '$.notice', ?)"
+                " WHERE event_id IN (SELECT value FROM json_each(?))"
+                " AND json_valid(coalesce(extra, '{}'))",
+                (op[2], json.dumps(op[1])),
+            )
         elif kind == "move":
             move_events(conn, *op[1:])
         elif kind == "merge":

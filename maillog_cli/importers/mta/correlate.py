@@ -55,6 +55,12 @@ class Correlator:
         self.by_message: dict[str, list[Event]] = {}
         self.evented: set[str] = set()  # the message ids that had an event in this import
         self.early_clients: list[Lifecycle] = []  # client= lines reaching back (see flush)
+        # Of the messages only this import wrote ("own", see `_own`): the ids of written
+        # events a later line may still change (no sender/size yet; bounces, for the
+        # notice), so that change is an UPDATE by event id, not a scan by message id (the
+        # events indexes are dropped during a bulk load).
+        self.written: dict[str, list[tuple[str, str]]] = {}
+        self.foreign: set[str] = set()  # message ids whose events were also written elsewhere
 
     def feed(self, facts: list[MtaLine]) -> None:
         self.state.prefetch({f.qid for f in facts if f.qid is not None})
@@ -142,7 +148,7 @@ class Correlator:
             self._expired(fact, life)
         elif fact.kind == "notice":
             life.notice = f.get("notice")
-            self._op(("notice", life.message_id, f["notice"]))
+            self._notice(life.message_id, f["notice"])
         elif fact.kind in ("reject", "discard"):
             self._emit(self._reject(fact, life))
         elif fact.kind == "removed":
@@ -155,13 +161,40 @@ class Correlator:
         if later is None:
             return
         old, _ = self.state.split_off(life)
+        self.foreign.update((old, life.message_id))
         self._op(mta_state.move_op(life, old, later))
 
     def flush_events(self) -> None:
         """Write what is pending before a statement that reads or changes stored events."""
         events, self.pending, self.by_message = self.pending, [], {}
-        if events:
-            self.write(events)
+        if not events:
+            return
+        self.write(events)
+        by_message = self.state.by_message
+        for e in events:
+            mid = e.message_id
+            if mid is not None and e.event_id and mid in by_message:
+                if e.sender is None or e.size is None or e.status == "bounced":
+                    self.written.setdefault(mid, []).append((e.event_id, e.status))
+
+    def _own(self, message_id: str) -> bool:
+        """Every stored event of the message was written by this import, and is known to
+        `written`: its only lifecycle began here, and no store-side op made events for it."""
+        lives = self.state.by_message.get(message_id, ())
+        return len(lives) == 1 and lives[0].fresh and message_id not in self.foreign
+
+    def _notice(self, message_id: str, notice: str) -> None:
+        """The non-delivery notice's queue id on the message's bounces: in memory for the
+        pending ones, by event id (own message) or message id for the stored ones."""
+        for event in self.by_message.get(message_id, ()):
+            if event.status == "bounced":
+                event.extra["notice"] = notice
+        if not self._own(message_id):
+            self._op(("notice", message_id, notice))
+            return
+        ids = [i for i, status in self.written.get(message_id, ()) if status == "bounced"]
+        if ids:
+            self._op(("notice_ids", ids, notice))
 
     def _emit(self, event: Event) -> None:
         self.pending.append(event)
@@ -185,7 +218,24 @@ class Correlator:
             event.sender = event.sender or life.sender or None
             event.size = event.size if event.size is not None else life.size
         if life.stored:
-            self._op(("backfill", life.message_id, life.sender or None, life.size))
+            self._backfill(life)
+
+    def _backfill(self, life: Lifecycle) -> None:
+        """Stored events of the message get the sender/size learned now."""
+        mid = life.message_id
+        if not self._own(mid):
+            self._op(("backfill", mid, life.sender or None, life.size))
+            return
+        written = self.written.get(mid)
+        if written:
+            ids = [i for i, _ in written]
+            self._op(("backfill_ids", mid, life.sender or None, life.size, ids))
+            if life.sender is not None and life.size is not None:
+                kept = [(i, status) for i, status in written if status == "bounced"]
+                if kept:
+                    self.written[mid] = kept
+                else:
+                    del self.written[mid]
 
     def _header_id(self, life: Lifecycle, raw: Any) -> None:
         mid = message_id(raw)
@@ -201,6 +251,7 @@ class Correlator:
         if other.message_id == life.message_id:
             return
         old = other.message_id
+        self.foreign.update((old, life.message_id))
         self._op(self.state.rename(old, life.message_id))
         direction = _arrival_direction(life, fact)
         self._op(("merge", old, life.message_id, qid, direction))
@@ -209,7 +260,7 @@ class Correlator:
         """Exim's bounce arrives as a new message with R=the original's id."""
         first = self.state.lifecycles(fact.host, original)
         if first:
-            self._op(("notice", first[-1].message_id, life.qid))
+            self._notice(first[-1].message_id, life.qid)
 
     # --- events ------------------------------------------------------------------------
     def _base(self, fact: MtaLine, life: Lifecycle | None, status: str, raw: str) -> Event:
@@ -286,6 +337,7 @@ class Correlator:
         event.bounce_class = "soft"
         self._op(("expire", event))
         self.evented.add(life.message_id)
+        self.foreign.add(life.message_id)  # its bounces were made in the store
         life.stored = True
 
     def _reject(self, fact: MtaLine, life: Lifecycle | None) -> Event:
