@@ -61,6 +61,7 @@ class Correlator:
         # events indexes are dropped during a bulk load).
         self.written: dict[str, list[tuple[str, str]]] = {}
         self.foreign: set[str] = set()  # message ids whose events were also written elsewhere
+        self.flushed: set[str] = set()  # message ids (with a lifecycle) with written events
 
     def feed(self, facts: list[MtaLine]) -> None:
         self.state.prefetch({f.qid for f in facts if f.qid is not None})
@@ -174,6 +175,7 @@ class Correlator:
         for e in events:
             mid = e.message_id
             if mid is not None and e.event_id and mid in by_message:
+                self.flushed.add(mid)
                 if e.sender is None or e.size is None or e.status == "bounced":
                     self.written.setdefault(mid, []).append((e.event_id, e.status))
 
@@ -250,11 +252,32 @@ class Correlator:
             other.client, other.authenticated = life.client, life.authenticated
         if other.message_id == life.message_id:
             return
-        old = other.message_id
-        self.foreign.update((old, life.message_id))
-        self._op(self.state.rename(old, life.message_id))
+        old, new = other.message_id, life.message_id
         direction = _arrival_direction(life, fact)
-        self._op(("merge", old, life.message_id, qid, direction))
+        if self._own(old) and old not in self.flushed:
+            self.state.rename(old, new)  # its rows are not stored yet either: no op
+            self._merge_pending(old, new, qid, direction)
+            return
+        self.foreign.update((old, new))
+        self._op(self.state.rename(old, new))
+        self._op(("merge", old, new, qid, direction))
+
+    def _merge_pending(self, old: str, new: str, qid: str, direction: str) -> None:
+        """`mta_state.merge_message` of a message none of whose events is stored yet, done
+        on the pending events (a content filter's re-queue in the same batch, the usual
+        case: one UPDATE per message scanned the whole table during a bulk load)."""
+        moved = self.by_message.pop(old, [])
+        for event in moved:
+            event.message_id = new
+            if event.status == "queued" and event.recipient is None:
+                event.direction = direction
+            event.extra["queue_id"] = qid
+        if moved and old not in moved[0].aliases:
+            moved[0].aliases += (old,)  # the old id stays a way to find the message
+        self.by_message.setdefault(new, []).extend(moved)
+        self.evented.discard(old)
+        self.evented.add(new)
+        self.foreign.add(new)  # two lifecycles now: by message id from here on
 
     def _notice_of(self, fact: MtaLine, original: str, life: Lifecycle) -> None:
         """Exim's bounce arrives as a new message with R=the original's id."""
