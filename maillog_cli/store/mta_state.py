@@ -14,6 +14,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
+from operator import attrgetter
 from typing import Any, Protocol
 
 from maillog_cli.model import Event
@@ -64,6 +65,7 @@ _COLUMNS = tuple(
     f.name for f in fields(Lifecycle) if f.name not in ("id", "stored", "dirty", "saved", "fresh")
 )
 _SELECT = f"SELECT id, {', '.join(_COLUMNS)} FROM mta_queue"
+_values = attrgetter(*_COLUMNS)  # a lifecycle's row values, in _COLUMNS order
 
 # A change for the store, as a compact tuple (it may cross a pipe from the forked parser):
 # ("save", new rows, changed rows), ("rename", old, new), ("backfill", message id, sender,
@@ -289,7 +291,7 @@ class QueueState:
                 life.saved = False
                 life.dirty = False
                 continue
-            values = (life.id, *(getattr(life, c) for c in _COLUMNS))
+            values = (life.id, *_values(life))
             (changed if life.saved else new).append(values)
             life.saved = life.stored = True
             life.dirty = False

@@ -111,14 +111,19 @@ class Clock:
             return self.last
         month, day = MONTHS[m["mon"]], int(m["day"])
         year = self.years(month, day)
+        micro = int(m["frac"][1:].ljust(6, "0")[:6]) if m["frac"] else 0
         try:
-            dt = datetime(year, month, day, int(m["h"]), int(m["m"]), int(m["s"]))
+            dt = datetime(year, month, day, int(m["h"]), int(m["m"]), int(m["s"]), micro)
         except ValueError:
             raise RecordError(f"impossible date {m['mon']} {day} {year}") from None
-        if m["frac"]:
-            dt = dt.replace(microsecond=int(m["frac"][1:].ljust(6, "0")[:6]))
-        self.last_text, self.last = text, format_dt(dt.replace(tzinfo=self.tz or UTC))
-        return self.last
+        if self.tz is None or self.tz is UTC:  # format_dt's shape, without strftime
+            stamp = (
+                f"{year:04d}-{month:02d}-{day:02d}T{m['h']}:{m['m']}:{m['s']}.{micro // 1000:03d}Z"
+            )
+        else:
+            stamp = format_dt(dt.replace(tzinfo=self.tz))
+        self.last_text, self.last = text, stamp
+        return stamp
 
     def iso(self, text: str) -> str:
         if text != self.last_text:

@@ -75,6 +75,9 @@ _DELIVERY = re.compile(
     rf"(?:conn_use=(?P<conn_use>{_V}), )?delay=(?P<delay>{_V}), delays=(?P<delays>{_V}), "
     rf"dsn=(?P<dsn>{_V}), status=(?P<word>[\w-]+)(?: (?P<reply>.*))?"
 )
+_CLIENT = re.compile(
+    rf"client=(?P<client>[^,\s<]{{1,500}})(?:, sasl_method={_V}, sasl_username=(?P<login>(?:[^,\s<][^,\s]*)?))?"
+)
 NOT_A_FACT = Skip(NO_FACT)  # one instance for the many lines of this kind (never changed)
 
 
@@ -147,47 +150,45 @@ def parse_message(p: Prefix) -> MtaLine | Skip:
 
 def _queued(p: Prefix, qid: str, rest: str) -> MtaLine | Skip:
     """The fact of a line about queue id `qid` (`rest`: what follows `QID: `)."""
-
-    def fact(kind: str, qid: str | None, **fields: Any) -> MtaLine:
-        return _fact(p, kind, qid, fields)
-
     if rest == "removed":
-        return fact("removed", qid)
+        return _fact(p, "removed", qid, {})
     delivery = rest.startswith("to=<") or ", status=" in rest or rest.startswith("status=")
     if delivery and not rest.startswith("from=<"):
-        return fact("delivery", qid, **_delivery(rest))
+        return _fact(p, "delivery", qid, _delivery(rest))
     if rest.startswith("client="):
-        pairs = _pairs(rest)
-        return fact(
-            "client", qid, client=pairs.get("client"), sasl=bool(pairs.get("sasl_username"))
-        )
+        c = _CLIENT.fullmatch(rest)
+        if c is not None:
+            client, login = c.group("client", "login")
+        else:
+            pairs = _pairs(rest)
+            client, login = pairs.get("client"), pairs.get("sasl_username")
+        return _fact(p, "client", qid, {"client": client, "sasl": bool(login)})
     if rest.startswith("message-id="):
-        return fact("msgid", qid, header_id=rest[11:].strip() or None)
+        return _fact(p, "msgid", qid, {"header_id": rest[11:].strip() or None})
     if rest.startswith("uid=") and " from=<" in rest:
-        return fact("pickup", qid, sender=_pairs(rest).get("from"))
+        return _fact(p, "pickup", qid, {"sender": _pairs(rest).get("from")})
     if rest.startswith("from=<"):
         q = _QMGR.fullmatch(rest)
         if q is not None:
             sender, size, nrcpt = q.group("from", "size", "nrcpt")
-            return fact("qmgr", qid, sender=sender, size=int(size), nrcpt=int(nrcpt))
+            return _fact(p, "qmgr", qid, {"sender": sender, "size": int(size), "nrcpt": int(nrcpt)})
         pairs = _pairs(rest)
         if "status=expired" in rest:
-            return fact("expired", qid, sender=pairs.get("from"))
+            return _fact(p, "expired", qid, {"sender": pairs.get("from")})
         if "size" not in pairs:
             raise RecordError("qmgr line without size= (cut short?)")
-        return fact(
-            "qmgr",
-            qid,
-            sender=pairs.get("from"),
-            size=_int(pairs.get("size")),
-            nrcpt=_int(pairs.get("nrcpt")),
-        )
+        fields = {
+            "sender": pairs.get("from"),
+            "size": _int(pairs.get("size")),
+            "nrcpt": _int(pairs.get("nrcpt")),
+        }
+        return _fact(p, "qmgr", qid, fields)
     notice = _NOTICE.match(rest)
     if notice is not None:
-        return fact("notice", qid, notice=notice["qid"])
+        return _fact(p, "notice", qid, {"notice": notice["qid"]})
     reject = _reject(rest)
     if reject is not None:
-        return fact("discard" if reject["what"] == "discard" else "reject", qid, **reject)
+        return _fact(p, "discard" if reject["what"] == "discard" else "reject", qid, reject)
     return NOT_A_FACT
 
 
