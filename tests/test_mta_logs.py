@@ -710,3 +710,27 @@ def test_a_queue_id_that_ended_without_an_event_leaves_no_state(
     assert done.exit_code == 0, done
     assert json.loads(done.stdout)["mta_state"] == 1
     assert {q for q, _ in queue_rows(db_path)} == {"3F1A2B4C5D", "5E6F7A8B9C"}
+
+
+def test_an_expiry_bounces_the_deferrals_of_this_file_or_of_an_earlier_import(
+    cli: Any, tmp_path: Path
+) -> None:
+    """Decided from the lines in memory when the whole message is in this import, from the
+    store when its deferrals came in an earlier one: the same bounce either way."""
+    lines = (DATA / "expired.log").read_text().splitlines(keepends=True)
+    got = []
+    for split in (None, 4, 5):
+        db = tmp_path / f"split{split}.db"
+        parts = [lines] if split is None else [lines[:split], lines[split:]]
+        for i, part in enumerate(parts):
+            path = tmp_path / f"mail.log.{split}.{i}"
+            path.write_text("".join(part))
+            os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+            imported(cli, db, path)
+        final = by(events(cli, db, "--message-id", "6A7B8C9D0E"), raw_status="expired")
+        got.append(final)
+    assert got[0] == got[1] == got[2]
+    (bounce,) = got[0]
+    assert (bounce["status"], bounce["recipient"]) == ("bounced", "fay@dead.example")
+    assert bounce["diagnostic"].startswith("expired in the queue; last reply:")
+    assert "Connection refused" in bounce["diagnostic"]

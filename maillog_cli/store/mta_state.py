@@ -458,9 +458,13 @@ def expired_events(conn: sqlite3.Connection, template: Event) -> list[Event]:
     """`status=expired, returned to sender`: each recipient still deferred bounces, with
     its last deferral reply (one event without recipient when none is known). Made where
     the store is: the deferrals may be in an earlier file's events."""
-    waiting = still_deferred(conn, template.message_id or "")
+    return expired_from(template, still_deferred(conn, template.message_id or ""))
+
+
+def expired_from(template: Event, waiting: Iterable[tuple[Any, ...]]) -> list[Event]:
+    """The expiry's bounces, one per (recipient, last deferral reply) still waiting."""
     out: list[Event] = []
-    rows: list[tuple[str | None, str | None, Any]] = list(waiting) or [(None, None, None)]
+    rows: list[tuple[Any, ...]] = list(waiting) or [(None, None, None)]
     for recipient, last_reply, _ in rows:
         event = replace(template, extra=dict(template.extra))
         event.recipient = recipient

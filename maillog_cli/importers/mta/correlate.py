@@ -19,6 +19,7 @@ from maillog_cli.importers.mta import exim, postfix
 from maillog_cli.importers.mta.lines import MtaLine
 from maillog_cli.model import Event
 from maillog_cli.normalize import address, message_id, reply_fields
+from maillog_cli.redaction import scrub
 from maillog_cli.store import mta_state
 from maillog_cli.store.mta_state import Lifecycle, QueueState
 
@@ -62,6 +63,10 @@ class Correlator:
         self.written: dict[str, list[tuple[str, str]]] = {}
         self.foreign: set[str] = set()  # message ids whose events were also written elsewhere
         self.flushed: set[str] = set()  # message ids (with a lifecycle) with written events
+        # Own messages' deferred recipients: {recipient: (last reply as stored, its time)},
+        # and the recipients delivered or bounced since: an expiry is decided here.
+        self.deferrals: dict[str, dict[str, tuple[str | None, str]]] = {}
+        self.settled: dict[str, set[str]] = {}
 
     def feed(self, facts: list[MtaLine]) -> None:
         self.state.prefetch({f.qid for f in facts if f.qid is not None})
@@ -200,9 +205,24 @@ class Correlator:
 
     def _emit(self, event: Event) -> None:
         self.pending.append(event)
-        if event.message_id:
-            self.by_message.setdefault(event.message_id, []).append(event)
-            self.evented.add(event.message_id)
+        mid = event.message_id
+        if mid:
+            self.by_message.setdefault(mid, []).append(event)
+            self.evented.add(mid)
+            if event.recipient is not None and event.status in ("deferred", "delivered", "bounced"):
+                self._note_outcome(mid, event)
+
+    def _note_outcome(self, mid: str, event: Event) -> None:
+        """Keep what `mta_state.still_deferred` would read of the message's events."""
+        recipient = event.recipient
+        assert recipient is not None
+        if event.status == "deferred":
+            seen = self.deferrals.setdefault(mid, {})
+            last = seen.get(recipient)
+            if last is None or event.timestamp > last[1]:
+                seen[recipient] = (scrub(event.diagnostic), event.timestamp)
+        elif mid in self.deferrals and event.raw_status != "expired":
+            self.settled.setdefault(mid, set()).add(recipient)
 
     def _learn(self, life: Lifecycle, sender: Any, size: Any, nrcpt: Any) -> None:
         """Facts about the message from qmgr/pickup/arrival; earlier events get them too."""
@@ -358,9 +378,20 @@ class Correlator:
         template; they are stored from then on, so later facts backfill them."""
         event = self._base(fact, life, "bounced", "expired")
         event.bounce_class = "soft"
+        mid = life.message_id
+        if self._own(mid):  # every deferral of it is known here: no query of the store
+            settled = self.settled.get(mid, set())
+            waiting = sorted(
+                (rcpt, reply, at)
+                for rcpt, (reply, at) in self.deferrals.get(mid, {}).items()
+                if rcpt not in settled
+            )
+            for bounce in mta_state.expired_from(event, waiting):
+                self._emit(bounce)
+            return
         self._op(("expire", event))
-        self.evented.add(life.message_id)
-        self.foreign.add(life.message_id)  # its bounces were made in the store
+        self.evented.add(mid)
+        self.foreign.add(mid)  # its bounces were made in the store
         life.stored = True
 
     def _reject(self, fact: MtaLine, life: Lifecycle | None) -> Event:
