@@ -81,6 +81,8 @@ class Rows(Protocol):
 
     def load(self, qids: list[str]) -> Iterable[tuple[Any, ...]]: ...
 
+    def forgotten(self, qids: Iterable[str]) -> None: ...
+
 
 class StoreRows:
     """The store itself (in-process import, a followed log): read on demand."""
@@ -95,6 +97,9 @@ class StoreRows:
 
     def load(self, qids: list[str]) -> Iterable[tuple[Any, ...]]:
         return load_rows(self.conn, qids)
+
+    def forgotten(self, qids: Iterable[str]) -> None:
+        """Nothing to note: the store is read for any queue id not in memory."""
 
 
 def load_rows(conn: sqlite3.Connection, qids: list[str]) -> list[tuple[Any, ...]]:
@@ -114,7 +119,7 @@ class Snapshot:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.first_id = StoreRows(conn).next_id()
-        self.stored = frozenset(q for (q,) in conn.execute("SELECT DISTINCT qid FROM mta_queue"))
+        self.stored = {q for (q,) in conn.execute("SELECT DISTINCT qid FROM mta_queue")}
         self.ask: Callable[[list[str]], list[tuple[Any, ...]]] | None = None
 
     def next_id(self) -> int:
@@ -126,6 +131,10 @@ class Snapshot:
             return ()
         assert self.ask is not None
         return self.ask(wanted)
+
+    def forgotten(self, qids: Iterable[str]) -> None:
+        """Queue ids the correlation let go of (saved): the parent has them from now on."""
+        self.stored.update(qids)
 
 
 class QueueState:
@@ -175,6 +184,33 @@ class QueueState:
         if not life.dirty:
             life.dirty = True
             self.changed.append(life)
+
+    def evict(self, ended_before: str, idle_before: str) -> list[Lifecycle]:
+        """Forget (after a flush) the queue ids whose every lifecycle ended before
+        `ended_before` or had no line since `idle_before`: memory stays flat on a big file;
+        a later line of one reads its rows again. Returns the lifecycles let go."""
+        gone: list[str] = []
+        for qid, lives in self.cache.items():
+            if all(
+                not life.dirty
+                and (
+                    (life.removed_at is not None and life.removed_at < ended_before)
+                    or life.last_at < idle_before
+                )
+                for life in lives
+            ):
+                gone.append(qid)
+        out: list[Lifecycle] = []
+        for qid in gone:
+            for life in self.cache.pop(qid):
+                same = self.by_message.get(life.message_id)
+                if same is not None:
+                    same.remove(life)
+                    if not same:
+                        del self.by_message[life.message_id]
+                out.append(life)
+        self.rows.forgotten(gone)
+        return out
 
     def lifecycles(self, host: str, qid: str) -> list[Lifecycle]:
         """Every known lifecycle of a queue id on a host, oldest first."""

@@ -11,9 +11,11 @@ inbound `rejected` events, each the message of the house's synthetic id (importe
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from maillog_cli.bounce.classify import classify
+from maillog_cli.dates import format_dt
 from maillog_cli.importers.base import map_status, synthetic_message_id
 from maillog_cli.importers.mta import exim, postfix
 from maillog_cli.importers.mta.lines import MtaLine
@@ -23,6 +25,10 @@ from maillog_cli.redaction import scrub
 from maillog_cli.store import mta_state
 from maillog_cli.store.mta_state import Lifecycle, QueueState
 
+# How long a queue id stays in memory after its `removed`, or without a line (Postfix's
+# maximal_queue_lifetime is 5 days): a later line of it reads its state from the store.
+ENDED_KEPT = timedelta(hours=1)
+IDLE_KEPT = timedelta(days=7)
 # Delivery agents that hand mail to a mailbox on this server (inbound), by Postfix daemon.
 LOCAL_AGENTS = frozenset({"local", "virtual", "lmtp", "pipe"})
 # A delivery line's facts kept as they are in the event's extra data.
@@ -67,11 +73,16 @@ class Correlator:
         # and the recipients delivered or bounced since: an expiry is decided here.
         self.deferrals: dict[str, dict[str, tuple[str | None, str]]] = {}
         self.settled: dict[str, set[str]] = {}
+        self.newest: str | None = None  # the latest time read (when to forget, `_forget`)
 
     def feed(self, facts: list[MtaLine]) -> None:
         self.state.prefetch({f.qid for f in facts if f.qid is not None})
         for fact in facts:
             self._one(fact)
+        if facts:
+            latest = max(f.timestamp for f in facts)
+            if self.newest is None or latest > self.newest:
+                self.newest = latest
         self.flush()
 
     def flush(self) -> None:
@@ -80,6 +91,27 @@ class Correlator:
         save = self.state.flush(self.evented)
         if save is not None:
             self.apply([save])
+        self._forget()
+
+    def _forget(self) -> None:
+        """Let go of the queue ids done with (an hour after their `removed`, or a week
+        without a line) and of what was kept about their messages."""
+        if self.newest is None:
+            return
+        newest = datetime.fromisoformat(self.newest.replace("Z", "+00:00"))
+        ended, idle = (format_dt(newest - gap) for gap in (ENDED_KEPT, IDLE_KEPT))
+        state = self.state
+        for life in state.evict(ended, idle):
+            mid = life.message_id
+            if mid in state.by_message:  # another queue id of it is still in memory
+                self.foreign.add(mid)  # (its events are not all known here any more)
+                continue
+            self.evented.discard(mid)
+            self.flushed.discard(mid)
+            self.written.pop(mid, None)
+            self.deferrals.pop(mid, None)
+            self.settled.pop(mid, None)
+            self.foreign.discard(mid)
 
     def _lend_clients(self) -> None:
         """A `client=` read after the arrival it belongs to (the older file read second):
