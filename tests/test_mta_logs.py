@@ -566,6 +566,8 @@ def test_a_reused_queue_id_attaches_each_line_to_the_lifecycle_whose_time_holds_
         (1000, "delivered"),
         (2000, "bounced"),
     ]
+    # both messages keep their queue state (the split-off one too: a re-read joins it)
+    assert len({mid for _, mid in queue_rows(db_path)}) == 2
 
 
 @pytest.mark.parametrize("split", [None, 12, 14])

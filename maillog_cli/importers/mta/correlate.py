@@ -200,6 +200,8 @@ class Correlator:
             return
         old, _ = self.state.split_off(life)
         self.foreign.update((old, life.message_id))
+        if old in self.evented:  # its events (moved with it) may be among them: keep its row
+            self.evented.add(life.message_id)
         self._op(mta_state.move_op(life, old, later))
 
     def flush_events(self) -> None:
