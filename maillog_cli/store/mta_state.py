@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from operator import attrgetter
@@ -149,6 +150,7 @@ class QueueState:
         self.keys: set[str] = set()  # message ids given out in this batch
         self.changed: list[Lifecycle] = []  # dirty, in the order they changed
         self.next_id = rows.next_id()
+        self.ended: deque[tuple[str, str]] = deque()  # (removed at, qid), in reading order
 
     def _all(self, qid: str) -> list[Lifecycle]:
         found = self.cache.get(qid)
@@ -185,13 +187,21 @@ class QueueState:
             life.dirty = True
             self.changed.append(life)
 
-    def evict(self, ended_before: str, idle_before: str) -> list[Lifecycle]:
+    def evict(self, ended_before: str, idle_before: str, everything: bool) -> list[Lifecycle]:
         """Forget (after a flush) the queue ids whose every lifecycle ended before
         `ended_before` or had no line since `idle_before`: memory stays flat on a big file;
-        a later line of one reads its rows again. Returns the lifecycles let go."""
+        a later line of one reads its rows again. Returns the lifecycles let go. Looks at
+        the queue ids that ended since (or, with `everything`, at all of them: the idle)."""
+        ended = self.ended
+        candidates: list[str] = []
+        while ended and ended[0][0] < ended_before:
+            candidates.append(ended.popleft()[1])
+        if everything:
+            candidates = list(self.cache)
         gone: list[str] = []
-        for qid, lives in self.cache.items():
-            if all(
+        for qid in dict.fromkeys(candidates):  # once each (a reused id ends more than once)
+            lives = self.cache.get(qid)
+            if lives is not None and all(
                 not life.dirty
                 and (
                     (life.removed_at is not None and life.removed_at < ended_before)
@@ -294,6 +304,7 @@ class QueueState:
             life.started = 1
         if kind in END_KINDS:
             life.removed_at = when
+            self.ended.append((when, life.qid))
         return life
 
     def _new_key(self, qid: str, when: str, taken: bool) -> str:

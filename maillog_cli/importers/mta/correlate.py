@@ -29,6 +29,7 @@ from maillog_cli.store.mta_state import Lifecycle, QueueState
 # maximal_queue_lifetime is 5 days): a later line of it reads its state from the store.
 ENDED_KEPT = timedelta(hours=1)
 IDLE_KEPT = timedelta(days=7)
+IDLE_SCAN = 50  # batches between looks at every queue id in memory for idle ones
 # Delivery agents that hand mail to a mailbox on this server (inbound), by Postfix daemon.
 LOCAL_AGENTS = frozenset({"local", "virtual", "lmtp", "pipe"})
 # A delivery line's facts kept as they are in the event's extra data.
@@ -74,6 +75,7 @@ class Correlator:
         self.deferrals: dict[str, dict[str, tuple[str | None, str]]] = {}
         self.settled: dict[str, set[str]] = {}
         self.newest: str | None = None  # the latest time read (when to forget, `_forget`)
+        self.batches = 0
 
     def feed(self, facts: list[MtaLine]) -> None:
         self.state.prefetch({f.qid for f in facts if f.qid is not None})
@@ -101,7 +103,8 @@ class Correlator:
         newest = datetime.fromisoformat(self.newest.replace("Z", "+00:00"))
         ended, idle = (format_dt(newest - gap) for gap in (ENDED_KEPT, IDLE_KEPT))
         state = self.state
-        for life in state.evict(ended, idle):
+        self.batches += 1
+        for life in state.evict(ended, idle, everything=self.batches % IDLE_SCAN == 0):
             mid = life.message_id
             if mid in state.by_message:  # another queue id of it is still in memory
                 self.foreign.add(mid)  # (its events are not all known here any more)
