@@ -216,8 +216,13 @@ def consume(
                 ingest._write_audit(msg[1])
             elif kind == "mta_ops":
                 ingest._apply_mta(msg[1])
-            elif kind == "mta_need":
-                answer.send(mta_state.load_rows(ingest.store.conn, msg[1]))
+            elif kind == "mta_need":  # stored queue state the child's correlation needs
+                try:
+                    answer.send(mta_state.load_rows(ingest.store.conn, msg[1]))
+                except OSError:  # it is gone (killed): say so, as for a closed pipe
+                    raise MaillogError(
+                        f"{source.name}: the parsing process ended unexpectedly"
+                    ) from None
             elif kind == "content":
                 ingest._save_content(msg[1])
             elif kind == "restored":
