@@ -22,17 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.test_fuzz_cli import FUZZ as CLI_FUZZ
+
 FIXTURES = Path(__file__).parent / "data" / "providers"
-FUZZ = settings(
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+FUZZ = settings(CLI_FUZZ, max_examples=25)  # the same bounded, deterministic hypothesis
 
 # Values a broken or hostile dump puts where the importer expects something else.
 HOSTILE_VALUES: list[Any] = [
