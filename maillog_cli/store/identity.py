@@ -23,13 +23,15 @@ costs two indexed lookups per batch and rewrites nothing.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
+
 MIN_LENGTH = 8
 PLACEHOLDERS = frozenset({"null", "none", "nil", "undefined", "unknown", "n/a", "na", "-"})
+_LONGEST_PLACEHOLDER = max(map(len, PLACEHOLDERS))
 # The providers whose own message id is not the RFC Message-ID (docs/providers.md, "Message id").
 OWN_ID_PROVIDERS = frozenset(
     {"ses", "sendgrid", "postmark", "resend", "sparkpost", "mandrill", "mailjet"}
@@ -46,7 +48,9 @@ def joinable(ident: str | None) -> bool:
     if not ident or len(ident) < MIN_LENGTH:
         return False
     s = ident.strip("<> \t")
-    return len(s) >= MIN_LENGTH and s.lower() not in PLACEHOLDERS and s.count(s[0]) != len(s)
+    if len(s) < MIN_LENGTH or (len(s) <= _LONGEST_PLACEHOLDER and s.lower() in PLACEHOLDERS):
+        return False
+    return s.count(s[0]) != len(s)
 
 
 def is_rfc(ident: str) -> bool:
@@ -92,37 +96,31 @@ class _Groups:
 
 
 def _json(values: Iterable[str]) -> str:
-    return json.dumps(list(values))
+    return orjson.dumps(list(values)).decode()
 
 
 def _stored_ids(conn: sqlite3.Connection, wanted: set[str]) -> tuple[dict[str, str], set[str]]:
     """Which of `wanted` the store knows: alias → its message, and ids that are messages
     (stored rows, or written earlier in this import: the `touched` table). An alias is never
-    a message's own id, so only the ids that are not aliases are looked for as messages."""
+    a message's own id, so an id that is an alias is not looked for as a message.
+
+    One statement for the whole batch: each id is looked up in the three indexes once."""
     if not wanted:
         return {}, set()
-    aliases = dict(
-        conn.execute(
-            "SELECT alias, message_id FROM message_aliases"
-            " WHERE alias IN (SELECT value FROM json_each(?))",
-            (_json(wanted),),
-        )
-    )
+    aliases: dict[str, str] = {}
     messages: set[str] = set()
-    rest = wanted.difference(aliases)
-    for table in ("main.messages", "temp.touched"):
-        if not rest:
-            break
-        found = {
-            r[0]
-            for r in conn.execute(
-                f"SELECT message_id FROM {table}"
-                " WHERE message_id IN (SELECT value FROM json_each(?))",
-                (_json(rest),),
-            )
-        }
-        messages |= found
-        rest -= found
+    for ident, alias_of, is_message in conn.execute(
+        "SELECT * FROM (SELECT j.value, a.message_id AS alias_of, a.message_id IS NULL AND ("
+        "   EXISTS (SELECT 1 FROM main.messages m WHERE m.message_id = j.value)"
+        "   OR EXISTS (SELECT 1 FROM temp.touched t WHERE t.message_id = j.value)) AS is_message"
+        " FROM json_each(?) AS j LEFT JOIN message_aliases a ON a.alias = j.value)"
+        " WHERE alias_of IS NOT NULL OR is_message",
+        (_json(wanted),),
+    ):
+        if alias_of is not None:
+            aliases[ident] = alias_of
+        elif is_message:
+            messages.add(ident)
     return aliases, messages
 
 
