@@ -238,8 +238,12 @@ def parse_words(text: str, now: datetime | None = None) -> Filters:
 # --- SQL --------------------------------------------------------------------------------------
 
 
-def _iso(dt: datetime) -> str:
+def iso(dt: datetime) -> str:
+    """A filter time as the store writes times (UTC), for comparing with stored ones."""
     return format_dt(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
+
+
+_iso = iso  # the name export.py and audit/queries.py import it by
 
 
 # Engagement statuses never become a message's last_status; a message "has" one when the
@@ -308,10 +312,10 @@ def where(f: Filters, alias: str = "e", *, messages: bool = False) -> tuple[str,
     when = "first_seen" if messages else "timestamp"
     if f.since:
         clauses.append(f"{a}{when} >= ?")
-        params.append(_iso(f.since))
+        params.append(iso(f.since))
     if f.until:
         clauses.append(f"{a}{when} < ?")
-        params.append(_iso(f.until))
+        params.append(iso(f.until))
     if f.text:
         fts = "SELECT rowid FROM events_fts WHERE events_fts MATCH ?"
         if messages:
