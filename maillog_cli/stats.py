@@ -338,13 +338,21 @@ def _weighted(sql: str) -> str:
 
 
 def _grouped_sql(
-    by: str, clause: str, params: list[Any], filters: Filters, pairs: tuple[tuple[str, str], ...]
+    by: str,
+    clause: str,
+    params: list[Any],
+    filters: Filters,
+    pairs: tuple[tuple[str, str], ...],
+    counted: bool = False,
 ) -> tuple[str, list[Any]]:
     """The counts per `by` key in two steps: first the messages grouped by the index's key
     columns and what the counts depend on (latest status, bounce class, the flags), which
     walks one covering index in order (migration 8); then the counts over those few rows,
     each weighted by how many messages it stands for."""
     inner = _INNER_KEYS[by]
+    weighted = tuple((k, _weighted(v)) for k, v in pairs)
+    if counted:  # a breakdown: each row also says how many groups there are
+        weighted += ((_TOTAL, "count(*) OVER ()"),)
     bounds, extra = _hour_bounds(filters)
     if by == "relay":
         grouped, params = _relay_groups(clause + bounds, [*params, *extra])
@@ -354,8 +362,7 @@ def _grouped_sql(
     sql = (
         f"WITH g AS ({grouped}),"
         f" r AS (SELECT {_OUTER_KEY[by]} AS key_, {parts}, last_status, bounce_class,"
-        f" {_FROM_FLAGS}, n FROM g) "
-        + _select("m.key_", "1", tuple((k, _weighted(v)) for k, v in pairs), "r m", with_=True)
+        f" {_FROM_FLAGS}, n FROM g) " + _select("m.key_", "1", weighted, "r m", with_=True)
     )
     return sql, params
 
@@ -422,7 +429,7 @@ def _grouped(
     pairs: tuple[tuple[str, str], ...] = _COUNTS,
 ) -> list[dict[str, Any]]:
     clause, params = where(filters, "m", messages=True)
-    sql, params = _grouped_sql(by, clause, params, filters, pairs)
+    sql, params = _grouped_sql(by, clause, params, filters, pairs, counted=bool(order))
     if order:
         sql += f" ORDER BY {order}"
     if limit:
@@ -431,6 +438,9 @@ def _grouped(
     cur = store.conn.execute(sql, params)
     names = [by] + [d[0] for d in cur.description[1:]]
     return [_with_rates(dict(zip(names, values, strict=True))) for values in cur]
+
+
+_TOTAL = "_groups"  # the number of groups, on each row of a breakdown (breakdown_page)
 
 
 def _order(by: str, sort: str) -> str:
@@ -458,16 +468,26 @@ def breakdown(
     or "key" (the default for day/week: newest first). Messages without the key group as
     None.
     """
+    return breakdown_page(store, filters, by, sort, limit)[0]
+
+
+def breakdown_page(
+    store: Store, filters: Filters, by: str, sort: str | None, limit: int | None
+) -> tuple[list[dict[str, Any]], int]:
+    """breakdown() of at most `limit` rows, and how many rows there are in all (the same
+    query counts them: a listing that says "showing 100 of 1,416" runs it once)."""
     if by not in GROUPS:
         raise MaillogError(f"cannot group by {by!r}", f"use one of: {', '.join(GROUPS)}")
     sort = sort or ("key" if by in TIME_GROUPS else "attention")
     if sort not in SORTS:
         raise MaillogError(f"cannot sort by {sort!r}", f"use one of: {', '.join(SORTS)}")
     rows = _grouped(store, filters, by, order=_order(by, sort), limit=limit)
-    if by == "week":
-        for row in rows:
+    total = 0
+    for row in rows:
+        total = row.pop(_TOTAL)
+        if by == "week":
             row["week"] = iso_week(row["week"])
-    return rows
+    return rows, total
 
 
 def iso_week(monday: str | None) -> str | None:

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from maillog_cli.bounce.classify import (
+# The classifier (bounce.classify compiles its phrase rules on import, ~65 ms) loads only
+# where a text is classified (explain, reclassify): a summary reads stored verdicts.
+from maillog_cli.bounce.rules import (
     BOUNCE_STATUSES,
+    CLIENT_ADVICE_NAMES,
+    CLIENT_ERROR_ADVICE,
     REASONS,
-    classify,
-    extract_codes,
-    normalise_text,
 )
-from maillog_cli.bounce.rules import CLIENT_ADVICE_NAMES, CLIENT_ERROR_ADVICE
 from maillog_cli.errors import MaillogError
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where, with_changes
@@ -377,6 +377,8 @@ def explain(
             "nothing to explain",
             "give the bounce text, e.g. maillog bounces explain '550 5.1.1 user unknown'",
         )
+    from maillog_cli.bounce.classify import classify, extract_codes, normalise_text
+
     verdict = classify(None, code, enhanced, text, hint)
     assert verdict is not None  # status None always classifies
     # A client error's numbers are ports and errnos, not reply codes.
@@ -412,6 +414,8 @@ def _client_advice(
     if rule.startswith("client error "):
         advice = CLIENT_ERROR_ADVICE.get(rule.removeprefix("client error ").lower())
         return advice or (reason_meaning, reason_action)
+    from maillog_cli.bounce.classify import normalise_text
+
     found = CLIENT_ADVICE_NAMES.search(normalise_text(text))
     if found is None or found.group() not in _EMBEDDING_CODES:
         return reason_meaning, reason_action
@@ -461,6 +465,8 @@ Change = tuple[str, str, int, str | None, str | None]
 
 def _changes(rows: list[Row]) -> list[Change]:
     """The rows whose verdict differs from the stored one (runs in a worker process too)."""
+    from maillog_cli.bounce.classify import classify
+
     out: list[Change] = []
     for seq, mid, status, code, enhanced, diag, hint, old_class, old_reason in rows:
         v = classify(status, code, enhanced, diag, hint)
