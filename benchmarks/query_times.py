@@ -13,8 +13,9 @@ person sees it, and prints the best wall and CPU time of --runs runs beside the 
 The generator's data end on 2026-11-01, so a relative `--since 7d` would match nothing
 today: it is given as the same window before the store's newest event (the same query).
 
-`--before TREE` times another checkout's maillog (e.g. main) on the same stores, each
-command just before this tree's (an older checkout reads a store of a newer schema).
+`--before TREE` times another checkout's maillog (e.g. main), each command just before
+this tree's, on the same data: `--before-db` / `--before-mta-db` give its copies of the
+stores when it cannot open this tree's (an older maillog refuses a newer schema).
 
 `--mta-lines N` also builds a Postfix log of N lines with benchmarks/mta_bench.py's
 generator, imports it into its own store and times issue 19's questions (≤ 0.3 s each).
@@ -42,7 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
-MAILLOG = [sys.executable, "-m", "maillog_cli"]
+# -P: the maillog_cli of PYTHONPATH, never one in the current directory
+MAILLOG = [sys.executable, "-P", "-m", "maillog_cli"]
 BIG = 5_000_000
 
 
@@ -279,9 +281,9 @@ def main() -> int:
     ap.add_argument("--db", type=Path, help="the store (default benchmarks/out/queries-N.db)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--mta-lines", type=int, default=0, help="also issue 19's questions")
-    ap.add_argument(
-        "--before", type=Path, help="another checkout, timed on the same stores just before"
-    )
+    ap.add_argument("--before", type=Path, help="another checkout, timed just before ours")
+    ap.add_argument("--before-db", type=Path, help="with --before: its copy of the store")
+    ap.add_argument("--before-mta-db", type=Path, help="with --before: its copy of the MTA store")
     ap.add_argument(
         "--report-only", action="store_true", help="exit 0 even when a target is missed"
     )
@@ -295,7 +297,7 @@ def main() -> int:
     target = 0.3 if args.events <= 1_000_000 else 0.5
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; best of {args.runs}")
     print(f"\n{args.events:,} events ({db})\n")
-    before = _env(db, config, args.before) if args.before else None
+    before = _env(args.before_db or db, config, args.before) if args.before else None
     print(_header(args.before))
     missed = time_cases(event_cases(db, target, config), _env(db, config), args.runs, before)
     if args.mta_lines:
@@ -303,7 +305,7 @@ def main() -> int:
         probe = build_mta(args.mta_lines, mta_db)
         print(f"\n{args.mta_lines:,} Postfix lines ({mta_db})\n")
         print(_header(args.before))
-        old = _env(mta_db, tree=args.before) if args.before else None
+        old = _env(args.before_mta_db or mta_db, tree=args.before) if args.before else None
         missed += time_cases(mta_cases(mta_db, probe), _env(mta_db), args.runs, old)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}; {missed} missed")
     return 1 if missed and not args.report_only else 0
