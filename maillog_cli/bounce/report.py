@@ -11,7 +11,8 @@ import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -184,20 +185,51 @@ SUMMARY_ROW_KEYS = (
 def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None = None) -> Summary:
     """Counts and shares by class, reason, domain, normalised diagnostic and day."""
     f = bounce_filters(filters)
+    with _matching_events(store.conn, f) as source:
+        return _summary(store.conn, f, source, top, now)
+
+
+# The columns of the matching events the summary reads (see _matching_events).
+_SUMMARY_COLUMNS = (
+    "e.message_id, e.recipient, e.recipient_domain, e.bounce_class, e.bounce_reason,"
+    " e.diagnostic, e.timestamp"
+)
+
+
+@contextmanager
+def _matching_events(conn: sqlite3.Connection, f: Filters) -> Iterator[str]:
+    """The events `f` selects, copied once into a temporary table (its name is yielded)
+    that the summary's five statements read: each read them from `events` before, by
+    the status index and a lookup of every event (5 × 64,000 lookups for a 1M-event
+    store). The same rows, so the same figures; the table goes at the end."""
     clause, params = where(f, "e")
-    conn = store.conn
-    events, messages, recipients = conn.execute(
-        f"SELECT count(*), count(DISTINCT e.message_id), count(DISTINCT e.recipient) FROM events e WHERE {clause}",
+    table = "temp.maillog_summary_events"
+    conn.execute(f"DROP TABLE IF EXISTS {table}")
+    conn.execute(
+        f"CREATE TEMP TABLE maillog_summary_events AS SELECT {_SUMMARY_COLUMNS}"
+        f" FROM events e WHERE {clause}",
         params,
+    )
+    try:
+        yield table
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _summary(
+    conn: sqlite3.Connection, f: Filters, source: str, top: int, now: datetime | None
+) -> Summary:
+    """summary() over the matching events in table `source`."""
+    events, messages, recipients = conn.execute(
+        f"SELECT count(*), count(DISTINCT e.message_id), count(DISTINCT e.recipient) FROM {source} e",
     ).fetchone()
     result = Summary(filters=f.describe(), events=events, messages=messages, recipients=recipients)
 
     # Class and reason in one pass; the per-class totals are sums of its (few) rows.
     by_class: Counter[str | None] = Counter()
     for cls, reason, n in conn.execute(
-        f"SELECT e.bounce_class, e.bounce_reason, count(*) AS n FROM events e WHERE {clause}"
+        f"SELECT e.bounce_class, e.bounce_reason, count(*) AS n FROM {source} e"
         " GROUP BY 1, 2 ORDER BY n DESC, 2",
-        params,
     ):
         by_class[cls] += n
         result.by_reason.append(
@@ -220,12 +252,12 @@ def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None 
         f"""
         WITH top_domains AS (
             SELECT e.recipient_domain AS domain, count(*) AS n, {class_sums}
-            FROM events e WHERE {clause} AND e.recipient_domain IS NOT NULL
+            FROM {source} e WHERE e.recipient_domain IS NOT NULL
             GROUP BY 1 ORDER BY n DESC, 1 LIMIT ?
         ),
         reasons AS (
             SELECT e.recipient_domain AS domain, e.bounce_reason AS reason, count(*) AS n
-            FROM events e WHERE {clause} AND e.recipient_domain IN (SELECT domain FROM top_domains)
+            FROM {source} e WHERE e.recipient_domain IN (SELECT domain FROM top_domains)
             GROUP BY 1, 2
         ),
         top_reason AS (
@@ -237,7 +269,7 @@ def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None 
         SELECT t.*, r.reason FROM top_domains t LEFT JOIN top_reason r USING (domain)
         ORDER BY t.n DESC, t.domain
         """,
-        [*params, top, *params],
+        [top],
     ):
         domain, n, *per_class, reason = row
         result.domains.append(
@@ -257,7 +289,7 @@ def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None 
         f"""
         WITH texts AS (
             SELECT e.diagnostic AS diagnostic, e.bounce_reason AS reason, e.bounce_class AS cls, count(*) AS n
-            FROM events e WHERE {clause} AND e.diagnostic IS NOT NULL GROUP BY 1, 2, 3
+            FROM {source} e WHERE e.diagnostic IS NOT NULL GROUP BY 1, 2, 3
         ),
         patterns AS MATERIALIZED (SELECT maillog_pattern(diagnostic) AS pattern, * FROM texts),
         ranked AS (
@@ -268,7 +300,7 @@ def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None 
         SELECT pattern, total, diagnostic, reason, cls FROM ranked WHERE rk = 1
         ORDER BY total DESC, pattern LIMIT ?
         """,
-        [*params, top],
+        [top],
     ):
         result.diagnostics.append(
             {
@@ -281,18 +313,17 @@ def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None 
             }
         )
 
-    result.series = _series(conn, f, clause, params, now)
+    result.series = _series(conn, f, source, now)
     return result
 
 
 def _series(
-    conn: sqlite3.Connection, f: Filters, clause: str, params: list[Any], now: datetime | None
+    conn: sqlite3.Connection, f: Filters, source: str, now: datetime | None
 ) -> list[dict[str, Any]]:
     """Events per UTC day and class, with the days without any filled in as zeros."""
     counts: dict[str, dict[str, int]] = {}
     for day, cls, n in conn.execute(
-        f"SELECT substr(e.timestamp, 1, 10) AS day, e.bounce_class, count(*) FROM events e WHERE {clause} GROUP BY 1, 2",
-        params,
+        f"SELECT substr(e.timestamp, 1, 10) AS day, e.bounce_class, count(*) FROM {source} e GROUP BY 1, 2",
     ):
         per = counts.setdefault(day, dict.fromkeys(BOUNCE_CLASSES, 0))
         if cls in per:
