@@ -255,7 +255,11 @@ def time_cases(
     missed = 0
     for case in cases:
         args = [*MAILLOG, *case.args]
-        old = f"{_best(args, before, runs).wall:.3f} | " if before else ""
+        if before:
+            was = _best(args, before, runs)
+            old = f"{was.wall:.3f} | {was.cpu:.3f} | "
+        else:
+            old = ""
         t = _best(args, env, runs)
         verdict = "PASS" if t.wall <= case.target else "MISS"
         missed += verdict == "MISS"
@@ -267,8 +271,8 @@ def time_cases(
 
 
 def _header(before: Path | None) -> str:
-    old = "before wall s | " if before else ""
-    dash = "---|" if before else ""
+    old = "before wall s | before cpu s | " if before else ""
+    dash = "---|---|" if before else ""
     return f"| command | {old}wall s | cpu s | target s | verdict |\n|---|{dash}---|---|---|---|"
 
 
