@@ -26,6 +26,7 @@ ORDER = (
     "serve_bench",
     "mta_bench",
     "check_bench",
+    "query_times",
 )
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.statuses import LIFECYCLE
+from maillog_cli.store.migrations import STATS_FLAGS_SQL, STATS_HOUR_SQL
 from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where
 
 if TYPE_CHECKING:  # only a type here: `maillog --help` need not load the store
@@ -67,9 +68,9 @@ GROUPS: dict[str, str] = {
     # The host of the message's latest delivery attempt (a mail server's relay=, Exim's
     # H=), kept by the mail-log correlation (store/mta_state.py); providers' have none.
     # A message may have several rows (a content filter's re-queue, a reach-back part):
-    # the latest one that reached a relay.
+    # the latest one that reached a relay (of two as late, the later row).
     "relay": "(SELECT q.relay FROM mta_queue q WHERE q.message_id = m.message_id"
-    " AND q.relay IS NOT NULL ORDER BY q.last_at DESC LIMIT 1)",
+    " AND q.relay IS NOT NULL ORDER BY q.last_at DESC, q.id DESC LIMIT 1)",
 }
 TIME_GROUPS = frozenset({"day", "week", "hour"})
 SORTS: tuple[str, ...] = ("attention", "volume", "key")
@@ -167,11 +168,13 @@ def _select(
     clause: str,
     pairs: tuple[tuple[str, str], ...] = _COUNTS,
     source: str = "messages m",
+    with_: bool = False,
 ) -> str:
-    """One aggregate over the filtered messages, grouped by `key_sql`."""
+    """One aggregate over the filtered messages, grouped by `key_sql` (`with_`: after
+    other common table expressions, whose WITH is already written)."""
     counts = ", ".join(f'coalesce({sql}, 0) AS "{key}"' for key, sql in pairs)
     return (
-        f"WITH base AS (SELECT {key_sql} AS k, m.*, {_OUTCOME} AS outcome"
+        f"{', ' if with_ else 'WITH '}base AS (SELECT {key_sql} AS k, m.*, {_OUTCOME} AS outcome"
         f" FROM {source} WHERE {clause})"
         f" SELECT k, {counts} FROM base GROUP BY k"
     )
@@ -286,6 +289,137 @@ def empty_row(key_name: str, key: Any, keys: tuple[str, ...] = COUNT_KEYS) -> di
     return _with_rates({key_name: key, **dict.fromkeys(keys, 0)})
 
 
+# How each --by key is found from the grouped rows of `_grouped_sql`: the inner query groups
+# by the index's own key columns (in index order, nothing sorted), the outer by the key.
+_HOUR = "h"
+_INNER_KEYS: dict[str, tuple[str, ...]] = {
+    "day": (STATS_HOUR_SQL,),
+    "week": (STATS_HOUR_SQL,),
+    "hour": (STATS_HOUR_SQL,),
+    "domain": ("recipient_domain",),
+    "provider": ("provider", "sender", "tag"),
+    "type": ("provider", "sender", "tag"),
+    "sender": ("provider", "sender", "tag"),
+    "relay": (GROUPS["relay"],),
+}
+_OUTER_KEY: dict[str, str] = {
+    "day": "substr(k0, 1, 10)",
+    "week": "date(substr(k0, 1, 10), 'weekday 0', '-6 days')",
+    "hour": "k0 || ':00'",
+    "domain": "k0",
+    "provider": "k0",
+    "type": "k2",
+    "sender": "k1",
+    "relay": "k0",
+}
+# The columns the counts read, made back from the flags (STATS_FLAGS_SQL): each test of a
+# count ("opened_at IS NOT NULL OR open_count > 0", "lower(spf) = 'pass'" …) gives on them
+# what it gives on the message rows they stand for.
+_FROM_FLAGS = (
+    "CASE WHEN fl & 1 THEN 1 END AS complained_at,"
+    " CASE WHEN fl & 2 THEN 1 END AS opened_at, 0 AS open_count,"
+    " CASE WHEN fl & 4 THEN 1 END AS clicked_at, 0 AS click_count,"
+    " CASE WHEN fl & 8 THEN 1 END AS unsubscribed_at,"
+    " CASE WHEN fl & 16 THEN CASE WHEN fl & 32 THEN 'pass' ELSE 'fail' END END AS spf,"
+    " CASE WHEN fl & 64 THEN CASE WHEN fl & 128 THEN 'pass' ELSE 'fail' END END AS dkim,"
+    " CASE WHEN fl & 256 THEN CASE WHEN fl & 512 THEN 'pass' ELSE 'fail' END END AS dmarc"
+)
+
+
+def _weighted(sql: str) -> str:
+    """A count over message rows (`count(*)`, `count(outcome)`, `sum(<test>)`) as the same
+    count over grouped rows that each stand for `n` messages."""
+    if sql == "count(*)":
+        return "sum(n)"
+    if sql == "count(outcome)":
+        return "sum(CASE WHEN outcome IS NOT NULL THEN n END)"
+    assert sql.startswith("sum(") and sql.endswith(")"), sql
+    return f"sum(CASE WHEN {sql[4:-1]} THEN n END)"
+
+
+def _grouped_sql(
+    by: str,
+    clause: str,
+    params: list[Any],
+    filters: Filters,
+    pairs: tuple[tuple[str, str], ...],
+    counted: bool = False,
+) -> tuple[str, list[Any]]:
+    """The counts per `by` key in two steps: first the messages grouped by the index's key
+    columns and what the counts depend on (latest status, bounce class, the flags), which
+    walks one covering index in order (migration 8); then the counts over those few rows,
+    each weighted by how many messages it stands for."""
+    inner = _INNER_KEYS[by]
+    weighted = tuple((k, _weighted(v)) for k, v in pairs)
+    if counted:  # a breakdown: each row also says how many groups there are
+        weighted += ((_TOTAL, "count(*) OVER ()"),)
+    bounds, extra = _hour_bounds(filters)
+    if by == "relay":
+        grouped, params = _relay_groups(clause + bounds, [*params, *extra])
+    else:
+        grouped, params = _groups(inner, clause + bounds), [*params, *extra]
+    parts = ", ".join(f"k{i}" for i in range(len(inner)))
+    sql = (
+        f"WITH g AS ({grouped}),"
+        f" r AS (SELECT {_OUTER_KEY[by]} AS key_, {parts}, last_status, bounce_class,"
+        f" {_FROM_FLAGS}, n FROM g) " + _select("m.key_", "1", weighted, "r m", with_=True)
+    )
+    return sql, params
+
+
+def _groups(keys: tuple[str, ...], clause: str) -> str:
+    """The filtered messages grouped by `keys`, latest status, bounce class and flags."""
+    named = ", ".join(f"{sql} AS k{i}" for i, sql in enumerate(keys))
+    group = ", ".join([*keys, "last_status", "bounce_class", STATS_FLAGS_SQL])
+    return (
+        f"SELECT {named}, last_status, bounce_class, {STATS_FLAGS_SQL} AS fl, count(*) AS n"
+        f" FROM messages m WHERE {clause} GROUP BY {group}"
+    )
+
+
+def _relay_groups(clause: str, params: list[Any]) -> tuple[str, list[Any]]:
+    """`_groups` by relay: each relayed message's relay is read once, from one pass over
+    mta_queue (the row GROUPS["relay"] picks: the latest, then the highest id); the
+    other messages, the None group, are all the messages (one walk of the time index)
+    less the relayed ones. Combinations that cancel out are no messages."""
+    relayed = (
+        "WITH rel AS MATERIALIZED (SELECT q.message_id, q.relay,"
+        " max(q.last_at || printf('%020d', q.id)) FROM mta_queue q NOT INDEXED"
+        " WHERE q.relay IS NOT NULL GROUP BY q.message_id)"
+        f" SELECT rel.relay AS k0, last_status, bounce_class, {STATS_FLAGS_SQL} AS fl,"
+        f" count(*) AS n FROM rel CROSS JOIN messages m ON m.message_id = rel.message_id"
+        f" WHERE {clause} GROUP BY 1, 2, 3, 4"
+    )
+    everyone = _groups((STATS_HOUR_SQL,), clause)  # by hour: the time index, in order
+    sql = (
+        "WITH relayed AS MATERIALIZED ("
+        + relayed
+        + "), every AS ("
+        + everyone
+        + ") SELECT k0, last_status, bounce_class, fl, sum(n) AS n FROM ("
+        "SELECT * FROM relayed"
+        " UNION ALL SELECT NULL, last_status, bounce_class, fl, n FROM every"
+        " UNION ALL SELECT NULL, last_status, bounce_class, fl, -n FROM relayed)"
+        " GROUP BY k0, last_status, bounce_class, fl HAVING sum(n) <> 0"
+    )
+    return sql, [*params, *params]
+
+
+def _hour_bounds(filters: Filters) -> tuple[str, list[Any]]:
+    """--since/--until again as bounds of the hour the stats index starts with (the
+    filter itself, on first_seen, stays): so the index is searched, not scanned."""
+    from maillog_cli.store.query import iso
+
+    sql, params = "", []
+    if filters.since:
+        sql += f" AND {STATS_HOUR_SQL} >= ?"
+        params.append(iso(filters.since)[:13])
+    if filters.until:
+        sql += f" AND {STATS_HOUR_SQL} <= ?"
+        params.append(iso(filters.until)[:13])
+    return sql, params
+
+
 def _grouped(
     store: Store,
     filters: Filters,
@@ -295,7 +429,7 @@ def _grouped(
     pairs: tuple[tuple[str, str], ...] = _COUNTS,
 ) -> list[dict[str, Any]]:
     clause, params = where(filters, "m", messages=True)
-    sql = _select(GROUPS[by], clause, pairs)
+    sql, params = _grouped_sql(by, clause, params, filters, pairs, counted=bool(order))
     if order:
         sql += f" ORDER BY {order}"
     if limit:
@@ -304,6 +438,9 @@ def _grouped(
     cur = store.conn.execute(sql, params)
     names = [by] + [d[0] for d in cur.description[1:]]
     return [_with_rates(dict(zip(names, values, strict=True))) for values in cur]
+
+
+_TOTAL = "_groups"  # the number of groups, on each row of a breakdown (breakdown_page)
 
 
 def _order(by: str, sort: str) -> str:
@@ -331,16 +468,26 @@ def breakdown(
     or "key" (the default for day/week: newest first). Messages without the key group as
     None.
     """
+    return breakdown_page(store, filters, by, sort, limit)[0]
+
+
+def breakdown_page(
+    store: Store, filters: Filters, by: str, sort: str | None, limit: int | None
+) -> tuple[list[dict[str, Any]], int]:
+    """breakdown() of at most `limit` rows, and how many rows there are in all (the same
+    query counts them: a listing that says "showing 100 of 1,416" runs it once)."""
     if by not in GROUPS:
         raise MaillogError(f"cannot group by {by!r}", f"use one of: {', '.join(GROUPS)}")
     sort = sort or ("key" if by in TIME_GROUPS else "attention")
     if sort not in SORTS:
         raise MaillogError(f"cannot sort by {sort!r}", f"use one of: {', '.join(SORTS)}")
     rows = _grouped(store, filters, by, order=_order(by, sort), limit=limit)
-    if by == "week":
-        for row in rows:
+    total = 0
+    for row in rows:
+        total = row.pop(_TOTAL)
+        if by == "week":
             row["week"] = iso_week(row["week"])
-    return rows
+    return rows, total
 
 
 def iso_week(monday: str | None) -> str | None:

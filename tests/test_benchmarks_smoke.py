@@ -50,6 +50,7 @@ SMALLEST: dict[str, list[str]] = {
         "0",
     ],
     "mta_bench": ["--lines", "2000"],
+    "query_times": ["--events", EVENTS, "--runs", "1", "--mta-lines", "2000", "--report-only"],
     "serve_bench": [
         "--seconds",
         "1",

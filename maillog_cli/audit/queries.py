@@ -283,10 +283,12 @@ def count_all(conn: sqlite3.Connection) -> int:
 def entries_per_day(conn: sqlite3.Connection, first_day: str, last_day: str) -> dict[str, int]:
     """UTC day (YYYY-MM-DD) -> audit entries that day, from `first_day` to `last_day`
     inclusive: the marks `stats` and the TUI's Stats tab put on their time axis, so a
-    change and a spike are seen together (an index range on audit_created)."""
+    change and a spike are seen together. One count per day, each a range of audit_created
+    (grouping by day would sort every entry in the range: 36 ms for 100,000)."""
     cur = conn.execute(
-        "SELECT substr(created_at, 1, 10), count(*) FROM audit"
-        " WHERE created_at >= ? AND created_at < date(?, '+1 day') GROUP BY 1",
+        "WITH RECURSIVE d(day) AS (SELECT ? UNION ALL SELECT date(day, '+1 day') FROM d"
+        " WHERE day < ?) SELECT day, (SELECT count(*) FROM audit"
+        " WHERE created_at >= day AND created_at < date(day, '+1 day')) AS n FROM d WHERE n > 0",
         (first_day, last_day),
     )
     return {day: n for day, n in cur}

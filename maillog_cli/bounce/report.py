@@ -11,19 +11,21 @@ import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from maillog_cli.bounce.classify import (
+# The classifier (bounce.classify compiles its phrase rules on import, ~65 ms) loads only
+# where a text is classified (explain, reclassify): a summary reads stored verdicts.
+from maillog_cli.bounce.rules import (
     BOUNCE_STATUSES,
+    CLIENT_ADVICE_NAMES,
+    CLIENT_ERROR_ADVICE,
     REASONS,
-    classify,
-    extract_codes,
-    normalise_text,
 )
-from maillog_cli.bounce.rules import CLIENT_ADVICE_NAMES, CLIENT_ERROR_ADVICE
 from maillog_cli.errors import MaillogError
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where, with_changes
@@ -78,10 +80,22 @@ def diagnostic_pattern(text: str | None) -> str | None:
 
     `550 5.1.1 <ann@x.org>: user unknown (queue 7Hk2)` and the same reply for bob
     both give `550 5.1.1 <address>: user unknown (queue <id>)`.
+
+    Word by word: no part _VARIABLE replaces contains a space, and what its look-arounds
+    see beyond a word (a space, or the end) is the same either way, so each distinct word
+    is worked out once (a summary over 37,000 distinct texts: 0.8 s → 0.15 s).
     """
     if not text:
         return None
-    return _VARIABLE.sub(_replace, " ".join(text.split())) or None
+    return " ".join(map(_word_pattern, text.split())) or None
+
+
+@lru_cache(maxsize=65536)
+def _word_pattern(word: str) -> str:
+    """One whitespace-free word of a diagnostic with its variable parts replaced."""
+    if word.count(":") < 3 and "@" not in word and not any(c.isdigit() for c in word):
+        return word  # no address, IP, code or number can start or lie in it
+    return _VARIABLE.sub(_replace, word)
 
 
 def _with_pattern_function(conn: sqlite3.Connection) -> None:
@@ -171,20 +185,51 @@ SUMMARY_ROW_KEYS = (
 def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None = None) -> Summary:
     """Counts and shares by class, reason, domain, normalised diagnostic and day."""
     f = bounce_filters(filters)
+    with _matching_events(store.conn, f) as source:
+        return _summary(store.conn, f, source, top, now)
+
+
+# The columns of the matching events the summary reads (see _matching_events).
+_SUMMARY_COLUMNS = (
+    "e.message_id, e.recipient, e.recipient_domain, e.bounce_class, e.bounce_reason,"
+    " e.diagnostic, e.timestamp"
+)
+
+
+@contextmanager
+def _matching_events(conn: sqlite3.Connection, f: Filters) -> Iterator[str]:
+    """The events `f` selects, copied once into a temporary table (its name is yielded)
+    that the summary's five statements read: each read them from `events` before, by
+    the status index and a lookup of every event (5 × 64,000 lookups for a 1M-event
+    store). The same rows, so the same figures; the table goes at the end."""
     clause, params = where(f, "e")
-    conn = store.conn
-    events, messages, recipients = conn.execute(
-        f"SELECT count(*), count(DISTINCT e.message_id), count(DISTINCT e.recipient) FROM events e WHERE {clause}",
+    table = "temp.maillog_summary_events"
+    conn.execute(f"DROP TABLE IF EXISTS {table}")
+    conn.execute(
+        f"CREATE TEMP TABLE maillog_summary_events AS SELECT {_SUMMARY_COLUMNS}"
+        f" FROM events e WHERE {clause}",
         params,
+    )
+    try:
+        yield table
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _summary(
+    conn: sqlite3.Connection, f: Filters, source: str, top: int, now: datetime | None
+) -> Summary:
+    """summary() over the matching events in table `source`."""
+    events, messages, recipients = conn.execute(
+        f"SELECT count(*), count(DISTINCT e.message_id), count(DISTINCT e.recipient) FROM {source} e",
     ).fetchone()
     result = Summary(filters=f.describe(), events=events, messages=messages, recipients=recipients)
 
     # Class and reason in one pass; the per-class totals are sums of its (few) rows.
     by_class: Counter[str | None] = Counter()
     for cls, reason, n in conn.execute(
-        f"SELECT e.bounce_class, e.bounce_reason, count(*) AS n FROM events e WHERE {clause}"
+        f"SELECT e.bounce_class, e.bounce_reason, count(*) AS n FROM {source} e"
         " GROUP BY 1, 2 ORDER BY n DESC, 2",
-        params,
     ):
         by_class[cls] += n
         result.by_reason.append(
@@ -207,12 +252,12 @@ def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None 
         f"""
         WITH top_domains AS (
             SELECT e.recipient_domain AS domain, count(*) AS n, {class_sums}
-            FROM events e WHERE {clause} AND e.recipient_domain IS NOT NULL
+            FROM {source} e WHERE e.recipient_domain IS NOT NULL
             GROUP BY 1 ORDER BY n DESC, 1 LIMIT ?
         ),
         reasons AS (
             SELECT e.recipient_domain AS domain, e.bounce_reason AS reason, count(*) AS n
-            FROM events e WHERE {clause} AND e.recipient_domain IN (SELECT domain FROM top_domains)
+            FROM {source} e WHERE e.recipient_domain IN (SELECT domain FROM top_domains)
             GROUP BY 1, 2
         ),
         top_reason AS (
@@ -224,7 +269,7 @@ def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None 
         SELECT t.*, r.reason FROM top_domains t LEFT JOIN top_reason r USING (domain)
         ORDER BY t.n DESC, t.domain
         """,
-        [*params, top, *params],
+        [top],
     ):
         domain, n, *per_class, reason = row
         result.domains.append(
@@ -244,7 +289,7 @@ def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None 
         f"""
         WITH texts AS (
             SELECT e.diagnostic AS diagnostic, e.bounce_reason AS reason, e.bounce_class AS cls, count(*) AS n
-            FROM events e WHERE {clause} AND e.diagnostic IS NOT NULL GROUP BY 1, 2, 3
+            FROM {source} e WHERE e.diagnostic IS NOT NULL GROUP BY 1, 2, 3
         ),
         patterns AS MATERIALIZED (SELECT maillog_pattern(diagnostic) AS pattern, * FROM texts),
         ranked AS (
@@ -255,7 +300,7 @@ def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None 
         SELECT pattern, total, diagnostic, reason, cls FROM ranked WHERE rk = 1
         ORDER BY total DESC, pattern LIMIT ?
         """,
-        [*params, top],
+        [top],
     ):
         result.diagnostics.append(
             {
@@ -268,18 +313,17 @@ def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None 
             }
         )
 
-    result.series = _series(conn, f, clause, params, now)
+    result.series = _series(conn, f, source, now)
     return result
 
 
 def _series(
-    conn: sqlite3.Connection, f: Filters, clause: str, params: list[Any], now: datetime | None
+    conn: sqlite3.Connection, f: Filters, source: str, now: datetime | None
 ) -> list[dict[str, Any]]:
     """Events per UTC day and class, with the days without any filled in as zeros."""
     counts: dict[str, dict[str, int]] = {}
     for day, cls, n in conn.execute(
-        f"SELECT substr(e.timestamp, 1, 10) AS day, e.bounce_class, count(*) FROM events e WHERE {clause} GROUP BY 1, 2",
-        params,
+        f"SELECT substr(e.timestamp, 1, 10) AS day, e.bounce_class, count(*) FROM {source} e GROUP BY 1, 2",
     ):
         per = counts.setdefault(day, dict.fromkeys(BOUNCE_CLASSES, 0))
         if cls in per:
@@ -377,6 +421,8 @@ def explain(
             "nothing to explain",
             "give the bounce text, e.g. maillog bounces explain '550 5.1.1 user unknown'",
         )
+    from maillog_cli.bounce.classify import classify, extract_codes, normalise_text
+
     verdict = classify(None, code, enhanced, text, hint)
     assert verdict is not None  # status None always classifies
     # A client error's numbers are ports and errnos, not reply codes.
@@ -412,6 +458,8 @@ def _client_advice(
     if rule.startswith("client error "):
         advice = CLIENT_ERROR_ADVICE.get(rule.removeprefix("client error ").lower())
         return advice or (reason_meaning, reason_action)
+    from maillog_cli.bounce.classify import normalise_text
+
     found = CLIENT_ADVICE_NAMES.search(normalise_text(text))
     if found is None or found.group() not in _EMBEDDING_CODES:
         return reason_meaning, reason_action
@@ -461,6 +509,8 @@ Change = tuple[str, str, int, str | None, str | None]
 
 def _changes(rows: list[Row]) -> list[Change]:
     """The rows whose verdict differs from the stored one (runs in a worker process too)."""
+    from maillog_cli.bounce.classify import classify
+
     out: list[Change] = []
     for seq, mid, status, code, enhanced, diag, hint, old_class, old_reason in rows:
         v = classify(status, code, enhanced, diag, hint)

@@ -120,11 +120,8 @@ def stats(
     from maillog_cli.commands.listing import plus_one, up_to_limit
 
     order = sort.value if sort else None
-    rows = up_to_limit(
-        core.breakdown(store, filters, by.value, order, plus_one(limit)),
-        limit,
-        lambda: len(core.breakdown(store, filters, by.value, order, None)),
-    )
+    page, total = core.breakdown_page(store, filters, by.value, order, plus_one(limit))
+    rows = up_to_limit(page, limit, lambda: total)
     if fmt is not OutputFormat.table:
         _write(rows, by.value, fmt)
         return

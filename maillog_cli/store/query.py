@@ -238,8 +238,12 @@ def parse_words(text: str, now: datetime | None = None) -> Filters:
 # --- SQL --------------------------------------------------------------------------------------
 
 
-def _iso(dt: datetime) -> str:
+def iso(dt: datetime) -> str:
+    """A filter time as the store writes times (UTC), for comparing with stored ones."""
     return format_dt(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
+
+
+_iso = iso  # the name export.py and audit/queries.py import it by
 
 
 # Engagement statuses never become a message's last_status; a message "has" one when the
@@ -308,10 +312,10 @@ def where(f: Filters, alias: str = "e", *, messages: bool = False) -> tuple[str,
     when = "first_seen" if messages else "timestamp"
     if f.since:
         clauses.append(f"{a}{when} >= ?")
-        params.append(_iso(f.since))
+        params.append(iso(f.since))
     if f.until:
         clauses.append(f"{a}{when} < ?")
-        params.append(_iso(f.until))
+        params.append(iso(f.until))
     if f.text:
         fts = "SELECT rowid FROM events_fts WHERE events_fts MATCH ?"
         if messages:
@@ -443,7 +447,13 @@ def iter_events(
 
 
 def count_sql(f: Filters, messages: bool = False) -> tuple[str, list[Any]]:
+    """How many rows `events_sql` would give without a limit."""
     clause, params = where(f, "e")
+    if messages and clause == "1":
+        # Every message with a latest lifecycle event is listed (refresh_messages keeps
+        # last_seq on one of the message's events, or NULL): one pass over messages
+        # instead of a lookup of each one's event (0.24 s → 0.05 s on 380k messages).
+        return "SELECT count(*) FROM messages m WHERE m.last_seq IS NOT NULL", params
     source = "messages m JOIN events e ON e.seq = m.last_seq" if messages else "events e"
     return f"SELECT count(*) FROM {source} WHERE {clause}", params
 
