@@ -242,19 +242,17 @@ _NEEDLES: tuple[tuple[str, ...], ...] = (
     ("eyj",),
 )
 assert len(_NEEDLES) == len(_PATTERNS)
+# A second condition some rules cannot match without, checked on the text as it came in
+# (no rule's replacement adds these characters): the URL-parameter rule needs a `?`, `&`
+# or `;` besides its `=`, the assignment rule a `:` or `=` after its key word. Diagnostics
+# are full of `Id=…` and `auth` words with neither: those rules were most of the cost.
+_ALSO: tuple[tuple[str, ...], ...] = tuple(
+    ("?", "&", ";") if i == 2 else (":", "=") if i == 5 else () for i in range(len(_NEEDLES))
+)
 _HEX32_RUN = re.compile(r"[0-9a-f]{32}")
 # Every needle once, for the first check: most text holds none and is passed after a
 # few `in` tests (an alternation regex costs more than all of them together).
 _ALL_NEEDLES = tuple(dict.fromkeys(n for needles in _NEEDLES for n in needles if n != _HEX32))
-
-
-def _has_needle(low: str) -> bool:
-    for needle in _ALL_NEEDLES:
-        if needle in low:
-            return True
-    return "re_" in low or _HEX32_RUN.search(low) is not None
-
-
 # Resend keys: re_ followed by a long run that mixes letters and digits.
 _RESEND = re.compile(rf"{_B}re_(?P<body>[A-Za-z0-9_]{{16,}}){_E}")
 
@@ -276,23 +274,32 @@ def _mask_resend(m: re.Match[str]) -> str:
     return m.group(0)
 
 
+# (needles, also, pattern, replacement) per rule, in order.
+_RULES: tuple[tuple[frozenset[str], tuple[str, ...], re.Pattern[str], Any], ...] = tuple(
+    (frozenset(needles), also, pattern, _mask_assignment if repl is None else repl)
+    for needles, also, (pattern, repl) in zip(_NEEDLES, _ALSO, _PATTERNS, strict=True)
+)
+
+
 def mask_credentials(text: str) -> str:
     """`text` with every value that looks like a credential replaced by "[masked]"."""
     if not text or len(text) < 8:
         return text
     low = text.lower()
-    if not _has_needle(low):
+    # The needles in the text, found once (each rule below asks for its own among them).
+    found = set(filter(low.__contains__, _ALL_NEEDLES))
+    if not found and "re_" not in low and _HEX32_RUN.search(low) is None:
         return text
     hex32: bool | None = None
-    for needles, (pattern, repl) in zip(_NEEDLES, _PATTERNS, strict=True):
-        if needles[0] == _HEX32:
+    for needles, also, pattern, repl in _RULES:
+        if _HEX32 in needles:
             if hex32 is None:
                 hex32 = _HEX32_RUN.search(text) is not None
             if not hex32:
                 continue
-        elif not any(n in low for n in needles):
+        elif found.isdisjoint(needles) or (also and not any(c in low for c in also)):
             continue
-        text = pattern.sub(_mask_assignment if repl is None else repl, text)
+        text = pattern.sub(repl, text)
     if "re_" in text:
         text = _RESEND.sub(_mask_resend, text)
     return text
