@@ -216,3 +216,26 @@ def test_bulk_load_leaves_every_index_and_trigger(
         conn.close()
     found = cli("--db", bulk, "search", rows[0]["recipient"], "--format", "jsonl", "--limit", "0")
     assert rows[0]["event_id"] in found.stdout
+
+
+def test_row_builder_gives_the_classified_events_row() -> None:
+    """The forked parser's rows (fast.row_builder) are `event_row` of the classified
+    `listing_event`, tuple for tuple, and it declines exactly what listing_event declines."""
+    from maillog_cli.store.db import event_row
+
+    classify = batches.classifier()
+    build = fast.row_builder(7)
+    records = [*EDGE_RECORDS, *_generated(300)]
+    records += [{k: v for k, v in r.items() if k != "event_id"} for r in records[-50:]]
+    records += [{k: v for k, v in r.items() if k != "message_id"} for r in records[-50:]]
+    rows = 0
+    for record in records:
+        event = fast.listing_event(record)
+        row = build(record)
+        if event is None:
+            assert row is None, record
+            continue
+        classify(event)
+        assert row == event_row(event, 7), record
+        rows += 1
+    assert rows > 800

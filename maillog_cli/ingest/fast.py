@@ -16,16 +16,25 @@ every table.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from maillog_cli import importers
 from maillog_cli.dates import MAX_YEAR, MIN_YEAR
-from maillog_cli.importers.base import finish
+from maillog_cli.importers.base import finish, synthetic_message_id
 from maillog_cli.model import EVENT_KEYS, Event
-from maillog_cli.normalize import address, diagnostic, enhanced_code, message_id, smtp_code
-from maillog_cli.statuses import COLOURS, ENGAGEMENT, canonical_status
+from maillog_cli.normalize import (
+    address,
+    diagnostic,
+    enhanced_code,
+    event_hash,
+    message_id,
+    smtp_code,
+)
+from maillog_cli.redaction import _scrub_text
+from maillog_cli.statuses import BOUNCE_STATUSES, COLOURS, ENGAGEMENT, canonical_status
 
 ENABLED = True  # tests switch it off to build the same store by the plain path
 NAME = "maillog"
@@ -91,27 +100,35 @@ def _text(value: Any) -> str | None:
     return value if value and not value.isspace() else None
 
 
-def listing_event(obj: dict[str, Any]) -> Event | None:
-    """The Event of a canonical listing record, or None: then the plain path reads it."""
+def _canonical(obj: dict[str, Any]) -> bool:
+    """Whether a record is ours for sure: listing keys, plain string (or null) values, an
+    integer or string reply code, a canonical status and our exact timestamp shape."""
     if "status" not in obj or not ENABLED or not _route(tuple(obj)):  # "status": cheap first
-        return None
-    get = obj.get
+        return False
     for key, value in obj.items():
         if value is not None and type(value) is not str and key != "smtp_code":
-            return None
-    status = get("status")
-    stamp = get("timestamp")
+            return False
+    stamp = obj.get("timestamp")
     if (
-        status not in _STATUSES
+        obj.get("status") not in _STATUSES
         or stamp is None
         or len(stamp) != 24
         or _TIMESTAMP.fullmatch(stamp) is None
         or not _day_ok(stamp[:10])
     ):
+        return False
+    code = obj.get("smtp_code")
+    return code is None or type(code) is int or type(code) is str
+
+
+def listing_event(obj: dict[str, Any]) -> Event | None:
+    """The Event of a canonical listing record, or None: then the plain path reads it."""
+    if not _canonical(obj):
         return None
+    get = obj.get
+    status = get("status")
+    stamp = get("timestamp")
     code = get("smtp_code")
-    if code is not None and type(code) is not int and type(code) is not str:
-        return None
     engagement = status in ENGAGEMENT
     smtp, enhanced, diag = _reply(code, get("enhanced_code"), get("diagnostic"))
     return finish(
@@ -133,3 +150,79 @@ def listing_event(obj: dict[str, Any]) -> Event | None:
             bounce_reason=None if engagement else _text(get("bounce_reason")),
         )
     )
+
+
+Row = tuple[Any, ...]
+
+
+def row_builder(import_id: int | None) -> Callable[[dict[str, Any]], Row | None]:
+    """`listing_row`: a canonical record straight to its store row, or None (then the
+    plain path reads it). The row is `store.db.event_row` of the classified `listing_event`,
+    field for field (tests/test_fast_path.py), without the Event in between: the forked
+    parser sends rows, and on our own JSONL the Event, its classification and the row
+    were ≈ 5 µs of its ≈ 18 per record."""
+    from maillog_cli.bounce.classify import classify
+    from maillog_cli.store.db import _domain_of
+
+    def listing_row(obj: dict[str, Any]) -> Row | None:
+        if not _canonical(obj):
+            return None
+        get = obj.get
+        status = _STATUS_OBJECT[get("status")]
+        stamp = get("timestamp")
+        smtp, enhanced, diag = _reply(get("smtp_code"), get("enhanced_code"), get("diagnostic"))
+        raw_status = _text(get("raw_status"))
+        provider = _text(get("provider"))
+        recipient = _address(get("recipient"))
+        sender = _address(get("sender"))
+        subject = _text(get("subject"))
+        mid = _message_id(get("message_id"))
+        event_id = _text(get("event_id"))
+        if not event_id:
+            event_id = event_hash(provider, mid, stamp, raw_status, recipient)
+        if not mid:
+            mid = synthetic_message_id(
+                Event(stamp, status, sender=sender, recipient=recipient, subject=subject)
+            )
+        if status in ENGAGEMENT:
+            bounce_class = bounce_reason = None
+        else:
+            bounce_class = _text(get("bounce_class"))
+            bounce_reason = _text(get("bounce_reason"))
+        if status in BOUNCE_STATUSES and (bounce_class is None or bounce_reason is None):
+            verdict = classify(status, smtp, enhanced, diag, None)
+            if verdict is not None:
+                bounce_class = bounce_class or verdict.bounce_class
+                bounce_reason = bounce_reason or verdict.bounce_reason
+        return (
+            event_id,
+            mid,
+            stamp,
+            provider,
+            _text(get("direction")) or "outbound",
+            status,
+            raw_status,
+            sender,
+            recipient,
+            _domain_of(recipient),
+            None if subject is None else _scrub_text(subject),
+            smtp,
+            enhanced,
+            None if diag is None else _scrub_text(diag),
+            bounce_class,
+            bounce_reason,
+            None,  # bounce_hint
+            None,  # tag
+            None,  # tags
+            None,  # type
+            None,  # size
+            None,  # send_method
+            None,  # extra
+            import_id,
+        )
+
+    return listing_row
+
+
+# One string object per status word: rows that share it pickle it once per batch.
+_STATUS_OBJECT = {s: s for s in _STATUSES}

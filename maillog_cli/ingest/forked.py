@@ -32,9 +32,10 @@ from typing import Any
 
 from maillog_cli.errors import FileFormatError, MaillogError
 from maillog_cli.importers.mta.lines import MtaLine
-from maillog_cli.ingest import batches, loop, readers
+from maillog_cli.ingest import batches, fast, loop, readers
 from maillog_cli.ingest.records import FileResult
-from maillog_cli.model import AuditEntry, Restored, StoredMessage
+from maillog_cli.model import AuditEntry, Event, Restored, StoredMessage
+from maillog_cli.store.db import event_row
 
 
 def wanted(source: readers.Source) -> bool:
@@ -48,12 +49,37 @@ def wanted(source: readers.Source) -> bool:
 
 
 class _Forwarder(batches.Ingest):
-    """The child's Ingest: batches and classifies like Ingest, then sends instead of writing."""
+    """The child's Ingest: batches and classifies like Ingest, then sends store rows instead
+    of writing. Our canonical records arrive as rows already (fast.row_builder); any other
+    event becomes its row as it comes, so a batch keeps the file's order either way."""
 
     def __init__(self, result: FileResult, import_id: int, out: Connection) -> None:
         self.result, self.import_id, self.out = result, import_id, out
         self.events, self.audit, self.restored, self.mta_lines = [], [], [], []
+        self.rows: list[tuple[Any, ...]] = []
+        self.aliases: set[tuple[str, str]] = set()
         self.classify = batches.classifier()
+
+    def add(self, item: Any) -> None:
+        if type(item) is tuple:  # a store row from fast.row_builder (no aliases)
+            self.rows.append(item)
+        elif isinstance(item, Event):
+            self.classify(item)
+            self.rows.append(event_row(item, self.import_id))
+            if item.message_id:
+                mid = item.message_id
+                self.aliases.update((a, mid) for a in item.aliases if a and a != mid)
+        else:
+            super().add(item)
+            return
+        if len(self.rows) >= batches.BATCH:
+            self.flush()
+
+    def _write_pending_events(self) -> None:
+        if self.rows:
+            rows, aliases = self.rows, self.aliases
+            self.rows, self.aliases = [], set()
+            self._write_events(rows, {(r[1],) for r in rows if r[1]}, aliases)
 
     def _write_events(
         self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]
@@ -118,7 +144,13 @@ def _child(
 
     try:
         added = loop.consume(
-            source, opts, forced, ingest, report, progress if with_progress else None
+            source,
+            opts,
+            forced,
+            ingest,
+            report,
+            progress if with_progress else None,
+            fast.row_builder(import_id),
         )
         ingest.flush()
         counter = source.counter

@@ -61,6 +61,9 @@ def _keys(obj: Any) -> str:
     return f"a JSON {type(obj).__name__}"
 
 
+# ingest.fast.listing_event, or the forked parser's row builder (ingest.fast.row_builder).
+FastRecord = Callable[[dict[str, Any]], Any]
+
 Item = tuple[
     int | str, Any, Any
 ]  # (location, Event/AuditEntry/Skip/StoredMessage or RecordError, raw record)
@@ -150,9 +153,11 @@ def iter_items(
     forced: ModuleType | None,
     result: FileResult,
     cap: int = readers.DEFAULT_MAX_RECORD_MB << 20,
+    fast_record: FastRecord = listing_event,
 ) -> Iterator[Item]:
     """Every parsed item of a source with its location; FileFormatError for file problems.
-    `cap` is the record cap (readers.max_record_bytes)."""
+    `cap` is the record cap (readers.max_record_bytes); `fast_record` reads a record of our
+    canonical shape, or returns None (the forked parser's makes store rows directly)."""
     head = readers.peek_head(source)
     if not head.strip():
         result.note = "empty input"
@@ -189,7 +194,7 @@ def iter_items(
     formats = result.formats
     for loc, value in values:
         if fast and type(value) is dict:
-            event = listing_event(value)
+            event = fast_record(value)
             if event is not None:  # our own canonical record (ingest.fast)
                 formats[listing_event_format] += 1
                 yield loc, event, value
