@@ -61,8 +61,12 @@ class _Forwarder(batches.Ingest):
         self.classify = batches.classifier()
 
     def add(self, item: Any) -> None:
-        if type(item) is tuple:  # a store row from fast.row_builder (no aliases)
-            self.rows.append(item)
+        if type(item) is tuple:  # (store row, aliases) from fast.row_readers
+            row, aliases = item
+            self.rows.append(row)
+            if aliases:
+                mid = row[1]
+                self.aliases.update((a, mid) for a in aliases if a and a != mid)
         elif isinstance(item, Event):
             self.classify(item)
             self.rows.append(event_row(item, self.import_id))
@@ -150,7 +154,7 @@ def _child(
             ingest,
             report,
             progress if with_progress else None,
-            fast.row_builder(import_id),
+            fast.row_readers(import_id, None if forced is None else forced.NAME),
         )
         ingest.flush()
         counter = source.counter
