@@ -100,6 +100,7 @@ def _texts() -> list[str]:
 
 
 def test_mask_credentials_gives_what_the_rule_by_rule_check_gave() -> None:
+    from maillog_cli import redaction as r
     from maillog_cli.redaction import mask_credentials
 
     texts = _texts()
@@ -107,3 +108,28 @@ def test_mask_credentials_gives_what_the_rule_by_rule_check_gave() -> None:
     assert sum(_reference_mask(t) != t for t in texts) > 300  # the corpus holds secrets
     for text in texts:
         assert mask_credentials(text) == _reference_mask(text), text
+        low = text.lower()
+        assert r._needles_in(low) == {n for n in r._ALL_NEEDLES if n in low}, text
+
+
+def test_hex_run_check_is_the_regexs() -> None:
+    """_has_hex32 answers what `[0-9a-f]{32}` finds, on ASCII, other scripts and lone
+    surrogates, runs cut by an upper-case or non-ASCII character."""
+    import random
+
+    from maillog_cli.redaction import _HEX32_RUN, _has_hex32
+
+    rng = random.Random(9)
+    texts = ["a" * 31 + "é" + "b" * 40, "x" * 40, "0123456789abcdef" * 2, "0123456789ABCDEF" * 2]
+    for _ in range(20000):
+        pieces = [
+            "".join(rng.choice("0123456789abcdef") for _ in range(rng.randint(0, 40)))
+            + rng.choice("gxA é\udc80\u0660")
+            for _ in range(rng.randint(0, 3))
+        ]
+        texts.append("".join(pieces))
+    found = 0
+    for text in texts:
+        assert _has_hex32(text) == (_HEX32_RUN.search(text) is not None), text
+        found += _has_hex32(text)
+    assert found > 50
