@@ -274,6 +274,10 @@ SENDGRID_RECORDS: list[Any] = [
     {**_SG, "sg_event_id": "sg15", "event": "bounce", "reason": "", "status": "5.7.1"},
     {**_SG, "sg_event_id": "sg16", "marketing_campaign_id": "", "marketing_campaign_name": "N"},
     {"email": "e@x", "timestamp": 1791677083, "event": "delivered", "sg_event_id": "sg17"},
+    {"email": "f@x", "timestamp": 1791677084, "event": "delivered",
+     "sg_message_id": "<<m4.filter9>>", "smtp-id": "<<m4.filter9>>"},
+    {"email": "g@x", "timestamp": 1791677085, "event": "delivered", "sg_message_id": "m5",
+     "smtp-id": " m5 "},
     # not for the fast path: the plain path skips, reads or rejects them
     {**_SG, "sg_event_id": "sg20", "event": "group_resubscribe"},
     {**_SG, "sg_event_id": "sg21", "event": "exploded"},
@@ -326,7 +330,7 @@ def test_sendgrid_rows_are_the_parsed_events_rows() -> None:
             taken += 1
     assert taken > 1000
     build = fast.sendgrid_builder(7, False)
-    assert sum(build(r) is not None for r in SENDGRID_RECORDS) == 17 + 1
+    assert sum(build(r) is not None for r in SENDGRID_RECORDS) == 19 + 1
 
 
 @pytest.mark.slow
