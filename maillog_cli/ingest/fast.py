@@ -49,6 +49,7 @@ _TIMESTAMP = re.compile(
     r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z"
 )
 _CACHE = 65536
+_STR_OR_NONE = frozenset({str, type(None)})
 
 _address = lru_cache(maxsize=_CACHE)(address)
 _message_id = lru_cache(maxsize=_CACHE)(message_id)
@@ -114,9 +115,10 @@ def _canonical(obj: dict[str, Any]) -> bool:
     integer or string reply code, a canonical status and our exact timestamp shape."""
     if "status" not in obj or not ENABLED or not _route(tuple(obj)):  # "status": cheap first
         return False
-    for key, value in obj.items():
-        if value is not None and type(value) is not str and key != "smtp_code":
-            return False
+    if not _STR_OR_NONE.issuperset(map(type, obj.values())):  # one C pass, usually
+        for key, value in obj.items():
+            if value is not None and type(value) is not str and key != "smtp_code":
+                return False
     stamp = obj.get("timestamp")
     if (
         obj.get("status") not in _STATUSES
