@@ -83,7 +83,9 @@ class _Forwarder(batches.Ingest):
         if self.rows:
             rows, aliases = self.rows, self.aliases
             self.rows, self.aliases = [], set()
-            self._write_events(rows, {(r[1],) for r in rows if r[1]}, aliases)
+            # No message ids: the parent's Ingest._write_events takes them from the rows
+            # as it joins them with the store (identity.join_rows), so they are not sent.
+            self._write_events(rows, set(), aliases)
 
     def _write_events(
         self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]
