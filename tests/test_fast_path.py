@@ -216,3 +216,143 @@ def test_bulk_load_leaves_every_index_and_trigger(
         conn.close()
     found = cli("--db", bulk, "search", rows[0]["recipient"], "--format", "jsonl", "--limit", "0")
     assert rows[0]["event_id"] in found.stdout
+
+
+def test_row_builder_gives_the_classified_events_row() -> None:
+    """The forked parser's rows (fast.row_builder) are `event_row` of the classified
+    `listing_event`, tuple for tuple, and it declines exactly what listing_event declines."""
+    from maillog_cli.store.db import event_row
+
+    classify = batches.classifier()
+    build = fast.row_builder(7)
+    records = [*EDGE_RECORDS, *_generated(300)]
+    records += [{k: v for k, v in r.items() if k != "event_id"} for r in records[-50:]]
+    records += [{k: v for k, v in r.items() if k != "message_id"} for r in records[-50:]]
+    rows = 0
+    for record in records:
+        event = fast.listing_event(record)
+        item = build(record)
+        if event is None:
+            assert item is None, record
+            continue
+        classify(event)
+        assert item == (event_row(event, 7), ()), record
+        rows += 1
+    assert rows > 800
+
+
+# SendGrid webhook events in and around the shape the forked parser's row builder takes:
+# each must give what importers.sendgrid gives, whether the fast path takes it or not.
+_SG = {
+    "email": "Ann@Example.org",
+    "timestamp": 1791677079,
+    "event": "delivered",
+    "sg_event_id": "sg1",
+    "sg_message_id": "abc.filter0417p1-1.0",
+    "smtp-id": "<m1@x>",
+}
+SENDGRID_RECORDS: list[Any] = [
+    _SG,
+    {**_SG, "sg_event_id": "sg2", "event": "bounce", "reason": "550 5.1.1 no such user",
+     "status": "5.1.1", "type": "bounce", "bounce_classification": "Invalid Address"},
+    {**_SG, "sg_event_id": "sg3", "event": "dropped", "reason": "Bounced Address "},
+    {**_SG, "sg_event_id": "sg4", "event": "deferred", "response": "451 4.7.1 try later",
+     "attempt": "2", "tls": 1, "pool": {"name": "p", "id": 1}},
+    {**_SG, "sg_event_id": "sg5", "event": "open", "ip": "203.0.113.9", "useragent": "UA",
+     "reason": "opened it", "response": "  ", "sg_machine_open": False},
+    {**_SG, "sg_event_id": "sg6", "event": "click", "url": "https://x.example/?token=abc12345",
+     "url_offset": {"index": 0, "type": "html"}, "category": "one"},
+    {**_SG, "sg_event_id": "sg7", "event": "processed", "category": ["a", 7, None, True, "b"],
+     "marketing_campaign_id": 0, "anymail_id": "any-1", "customer": "c9", "password": "hunter2"},
+    {**_SG, "sg_event_id": 8, "event": "spamreport", "unique_args": {"anymail_id": "any-2"}},
+    {**_SG, "sg_event_id": "sg9", "event": "unsubscribe", "unique_args": '{"anymail_id": "a3"}'},
+    {**_SG, "sg_event_id": "", "event": "group_unsubscribe", "asm_group_id": 5},
+    {"email": "b@x", "timestamp": 1791677080, "event": "delivered", "smtp-id": "<<m2@x>>"},
+    {"email": "b@x", "timestamp": 1791677081, "event": "delivered", "sg_message_id": " <m3.recvd-9> "},
+    {"email": ["C@X", "d@x"], "timestamp": 1791677082, "event": "processed", "sg_event_id": "sg13"},
+    {**_SG, "sg_event_id": "sg14", "event": "deferred", "response": "password=s3cretvalue1 refused"},
+    {**_SG, "sg_event_id": "sg15", "event": "bounce", "reason": "", "status": "5.7.1"},
+    {**_SG, "sg_event_id": "sg16", "marketing_campaign_id": "", "marketing_campaign_name": "N"},
+    {"email": "e@x", "timestamp": 1791677083, "event": "delivered", "sg_event_id": "sg17"},
+    {"email": "f@x", "timestamp": 1791677084, "event": "delivered",
+     "sg_message_id": "<<m4.filter9>>", "smtp-id": "<<m4.filter9>>"},
+    {"email": "g@x", "timestamp": 1791677085, "event": "delivered", "sg_message_id": "m5",
+     "smtp-id": " m5 "},
+    # not for the fast path: the plain path skips, reads or rejects them
+    {**_SG, "sg_event_id": "sg20", "event": "group_resubscribe"},
+    {**_SG, "sg_event_id": "sg21", "event": "exploded"},
+    {**_SG, "sg_event_id": "sg22", "event": ["delivered"]},
+    {**_SG, "sg_event_id": "sg23", "timestamp": "1791677079"},
+    {**_SG, "sg_event_id": "sg24", "timestamp": 1791677079.5},
+    {**_SG, "sg_event_id": "sg25", "timestamp": 99},
+    {**_SG, "sg_event_id": "sg26", "timestamp": None},
+    {**_SG, "sg_event_id": "sg27", "timestamp": True},
+    {**_SG, "sg_event_id": {"id": 1}},
+    {"event": "account_status_change", "timestamp": 1791677079},
+    # a duplicate
+    {**_SG, "sg_event_id": "sg2", "event": "bounce", "reason": "550 5.1.1 no such user",
+     "status": "5.1.1", "type": "bounce", "bounce_classification": "Invalid Address"},
+]  # fmt: skip
+
+
+def _sendgrid_records(messages: int) -> list[Any]:
+    from maillog_cli.demo import sendgrid_batch
+
+    return sendgrid_batch(messages, seed=4, now=datetime(2026, 11, 1, tzinfo=UTC))
+
+
+def test_sendgrid_rows_are_the_parsed_events_rows() -> None:
+    """fast.sendgrid_builder gives `event_row` of the classified `sendgrid.parse` event and
+    its aliases, record for record; it declines every record the plain path skips or
+    rejects (and a few it reads, which then take the plain path)."""
+    from maillog_cli.importers import sendgrid
+    from maillog_cli.importers.base import Context
+    from maillog_cli.model import Event
+    from maillog_cli.store.db import event_row
+
+    classify = batches.classifier()
+    taken = 0
+    for forced in (False, True):
+        build = fast.sendgrid_builder(7, forced)
+        for record in [*SENDGRID_RECORDS, *_sendgrid_records(200)]:
+            item = build(record)
+            try:
+                parsed = list(sendgrid.parse(record, Context()))
+            except Exception:  # the plain path's record error
+                assert item is None, record
+                continue
+            if item is None:
+                continue
+            [event] = parsed
+            assert isinstance(event, Event)
+            classify(event)
+            assert item == (event_row(event, 7), event.aliases), record
+            taken += 1
+    assert taken > 1000
+    build = fast.sendgrid_builder(7, False)
+    assert sum(build(r) is not None for r in SENDGRID_RECORDS) == 19 + 1
+
+
+@pytest.mark.slow
+def test_sendgrid_bulk_loads_give_the_plain_paths_store(
+    cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forked parser's SendGrid rows build the same store as the plain path: every
+    table, FTS, output and the bad records' messages, auto-detected and with --format."""
+    monkeypatch.setattr(batches, "BULK_BYTES", 1)  # every file is a bulk load in a child
+    records = _sendgrid_records(2500)
+    first, second = tmp_path / "sg-a.jsonl", tmp_path / "sg-b.jsonl"
+    _write(first, records[:4000] + SENDGRID_RECORDS)
+    _write(second, records[3000:])
+    _same_stores(cli, tmp_path, [first, second])
+    forced = tmp_path / "forced"
+    forced.mkdir()
+    for enabled, name in ((True, "fast"), (False, "plain")):
+        fast.ENABLED = enabled
+        try:
+            out = cli("--db", forced / f"{name}.db", "import", "--format", "sendgrid", first)
+        finally:
+            fast.ENABLED = True
+        assert out.exit_code == 1  # its bad records
+    fast_rows, plain_rows = _tables(forced / "fast.db"), _tables(forced / "plain.db")
+    assert fast_rows == plain_rows

@@ -16,6 +16,7 @@ from maillog_cli.errors import FileFormatError, RecordError
 from maillog_cli.importers.base import Context
 from maillog_cli.ingest import readers
 from maillog_cli.ingest.batches import Ingest
+from maillog_cli.ingest.fast import EVENTS, Readers
 from maillog_cli.ingest.records import Item, describe, iter_items
 
 REPORT_LIMIT = 20  # per file; the rest are counted (and written to --rejects)
@@ -57,15 +58,17 @@ def consume(
     ingest: Ingest,
     report: Reporter,
     progress: Progress | None,
+    fast: Readers = EVENTS,
 ) -> int:
-    """Feed every item of the source to `ingest`, reporting bad records; returns items added."""
+    """Feed every item of the source to `ingest`, reporting bad records; returns items added.
+    `fast` reads the records it knows for sure (records.iter_items)."""
 
     def tick(added: int) -> None:
         if progress is not None and added % 2000 == 0:
             progress(source.counter.count, source.size)
 
     try:
-        items = iter_items(source, opts.ctx, forced, ingest.result, opts.max_record)
+        items = iter_items(source, opts.ctx, forced, ingest.result, opts.max_record, fast)
         return feed(source.name, items, opts, ingest, report, tick)
     except (OSError, EOFError) as exc:
         raise FileFormatError(f"{source.name}: unreadable data: {exc}") from None

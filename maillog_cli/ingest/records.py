@@ -15,8 +15,8 @@ from maillog_cli import importers
 from maillog_cli.errors import FileFormatError, RecordError
 from maillog_cli.importers.base import Context
 from maillog_cli.ingest import readers
+from maillog_cli.ingest.fast import EVENTS, Readers
 from maillog_cli.ingest.fast import NAME as listing_event_format
-from maillog_cli.ingest.fast import listing_event
 
 # What an importer may raise for a record it recognised but cannot read.
 RECORD_ERRORS = (
@@ -150,9 +150,11 @@ def iter_items(
     forced: ModuleType | None,
     result: FileResult,
     cap: int = readers.DEFAULT_MAX_RECORD_MB << 20,
+    fast: Readers = EVENTS,
 ) -> Iterator[Item]:
     """Every parsed item of a source with its location; FileFormatError for file problems.
-    `cap` is the record cap (readers.max_record_bytes)."""
+    `cap` is the record cap (readers.max_record_bytes); `fast` reads the records it knows
+    for sure before detection (ingest.fast; the forked parser's make store rows)."""
     head = readers.peek_head(source)
     if not head.strip():
         result.note = "empty input"
@@ -185,15 +187,23 @@ def iter_items(
     else:
         yield from _csv_items(stream, cap, ctx, forced, result)
         return
-    fast = forced is None or forced.NAME == listing_event_format
+    canonical = fast.canonical if forced is None or forced.NAME == listing_event_format else None
+    sendgrid = fast.sendgrid
     formats = result.formats
     for loc, value in values:
-        if fast and type(value) is dict:
-            event = listing_event(value)
-            if event is not None:  # our own canonical record (ingest.fast)
-                formats[listing_event_format] += 1
-                yield loc, event, value
-                continue
+        if type(value) is dict:
+            if canonical is not None:
+                event = canonical(value)
+                if event is not None:  # our own canonical record (ingest.fast)
+                    formats[listing_event_format] += 1
+                    yield loc, event, value
+                    continue
+            if sendgrid is not None:
+                row = sendgrid(value)
+                if row is not None:  # a SendGrid event, as a store row (ingest.fast)
+                    formats["sendgrid"] += 1
+                    yield loc, row, value
+                    continue
         if isinstance(value, RecordError):
             yield loc, value, getattr(value, "raw", None)
             continue
