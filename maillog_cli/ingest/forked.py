@@ -263,6 +263,8 @@ def consume(
                 ingest._write_audit(msg[1])
             elif kind == "mta_ops":
                 ingest._apply_mta(msg[1])
+                if not reader.poll():  # a mail log's rows come with their ops: same wait
+                    ingest.index_text()
             elif kind == "mta_need":  # stored queue state the child's correlation needs
                 try:
                     answer.send(mta_state.load_rows(ingest.store.conn, msg[1]))
