@@ -122,6 +122,18 @@ def tags_of(value: Any) -> list[str]:
     return [t] if t is not None else []
 
 
+def bounce_hint(status: str, word: Any, obj: dict[str, Any]) -> str | None:
+    """SendGrid's own verdict on a failure (a drop's reason, a bounce's classification),
+    kept for the classifier; None for other events."""
+    if status not in BOUNCE_STATUSES:
+        return None
+    reason = text_or_none(obj.get("reason"))
+    if word == "dropped" and reason:
+        return f"sendgrid-drop:{reason.strip()}"
+    classification = text_or_none(obj.get("bounce_classification"))
+    return f"sendgrid-class:{classification.strip()}" if classification else None
+
+
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
     word = obj.get("event")
     status = map_status(STATUS_MAP, word)
@@ -138,14 +150,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
     text = text_or_none(obj.get("response")) or text_or_none(obj.get("reason"))
     smtp, enhanced, diag = reply_fields(status, text, None, obj.get("status"))
 
-    hint = None
-    if status in BOUNCE_STATUSES:
-        reason = text_or_none(obj.get("reason"))
-        classification = text_or_none(obj.get("bounce_classification"))
-        if word == "dropped" and reason:
-            hint = f"sendgrid-drop:{reason.strip()}"
-        elif classification:
-            hint = f"sendgrid-class:{classification.strip()}"
+    hint = bounce_hint(status, word, obj)
 
     tags = tags_of(obj.get("category"))
     extra: dict[str, Any] = {}

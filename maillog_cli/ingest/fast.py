@@ -320,14 +320,7 @@ def sendgrid_builder(
                 aliases += (again_long,)
         text = text_or_none(obj.get("response")) or text_or_none(obj.get("reason"))
         smtp, enhanced, diag = reply_fields(status, text, None, obj.get("status"))
-        hint = None
-        if status in BOUNCE_STATUSES:
-            reason = text_or_none(obj.get("reason"))
-            classification = text_or_none(obj.get("bounce_classification"))
-            if word == "dropped" and reason:
-                hint = f"sendgrid-drop:{reason.strip()}"
-            elif classification:
-                hint = f"sendgrid-class:{classification.strip()}"
+        hint = sg.bounce_hint(status, word, obj)
         tags = sg.tags_of(obj.get("category"))
         extra: dict[str, Any] = {}
         if tags:
