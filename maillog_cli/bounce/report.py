@@ -11,7 +11,7 @@ import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -98,8 +98,27 @@ def _word_pattern(word: str) -> str:
     return _VARIABLE.sub(_replace, word)
 
 
-def _with_pattern_function(conn: sqlite3.Connection) -> None:
-    conn.create_function("maillog_pattern", 1, diagnostic_pattern, deterministic=True)
+Text = tuple[str, str | None, str | None, int]  # diagnostic, reason, class, events
+
+
+def top_patterns(
+    texts: Iterable[Text], top: int
+) -> list[tuple[str | None, int, str, str | None, str | None]]:
+    """The `top` commonest diagnostic patterns of (diagnostic, reason, class, events) rows,
+    each with its event count and, as its example, the commonest text (of equals, the
+    first in text order; then the first row given): (pattern, events, example, reason,
+    class), by events then pattern."""
+    totals: dict[str | None, int] = {}
+    best: dict[str | None, Text] = {}
+    for text in texts:
+        diagnostic, _, _, n = text
+        pattern = diagnostic_pattern(diagnostic)
+        totals[pattern] = totals.get(pattern, 0) + n
+        seen = best.get(pattern)
+        if seen is None or n > seen[3] or (n == seen[3] and diagnostic < seen[0]):
+            best[pattern] = text
+    order = sorted(totals, key=lambda p: (-totals[p], p is not None, p or ""))[:top]
+    return [(p, totals[p], best[p][0], best[p][1], best[p][2]) for p in order]
 
 
 # --- the summary ------------------------------------------------------------------------------
@@ -282,26 +301,14 @@ def _summary(
             }
         )
 
-    # Group the distinct texts first (SQL), so the Python normaliser runs once per text,
-    # not once per event; the example and reason shown are those of the commonest text.
-    _with_pattern_function(conn)
-    for pattern, n, example, reason, cls in conn.execute(
-        f"""
-        WITH texts AS (
-            SELECT e.diagnostic AS diagnostic, e.bounce_reason AS reason, e.bounce_class AS cls, count(*) AS n
-            FROM {source} e WHERE e.diagnostic IS NOT NULL GROUP BY 1, 2, 3
-        ),
-        patterns AS MATERIALIZED (SELECT maillog_pattern(diagnostic) AS pattern, * FROM texts),
-        ranked AS (
-            SELECT *, sum(n) OVER (PARTITION BY pattern) AS total,
-                   row_number() OVER (PARTITION BY pattern ORDER BY n DESC, diagnostic) AS rk
-            FROM patterns
-        )
-        SELECT pattern, total, diagnostic, reason, cls FROM ranked WHERE rk = 1
-        ORDER BY total DESC, pattern LIMIT ?
-        """,
-        [top],
-    ):
+    # The distinct texts are grouped in SQL, so the Python normaliser runs once per text,
+    # not once per event; they are ranked here (a dict pass over the texts cost 0.4 s
+    # where SQLite's two window sorts over them cost 0.6 on 1M events).
+    texts = conn.execute(
+        f"SELECT e.diagnostic, e.bounce_reason, e.bounce_class, count(*) FROM {source} e"
+        " WHERE e.diagnostic IS NOT NULL GROUP BY 1, 2, 3",
+    )
+    for pattern, n, example, reason, cls in top_patterns(texts, top):
         result.diagnostics.append(
             {
                 "pattern": pattern,
