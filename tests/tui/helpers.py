@@ -11,16 +11,20 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 
-async def settle(pilot: Pilot) -> None:
-    """Let every worker finish and the screen catch up (twice: workers start workers)."""
+async def settle(pilot: Pilot, rounds: int = 50) -> None:
+    """Let every worker finish and the screen catch up: workers start workers (a page, then
+    its count, then the short ids), and on a busy machine the chain runs longer, so wait
+    until a pause passes with no worker left (at least three rounds, as before)."""
     from textual.worker import WorkerFailed
 
-    for _ in range(3):
+    for done in range(rounds):
         try:
             await pilot.app.workers.wait_for_complete()
         except WorkerFailed:
             pass  # the app shows a failed worker's error itself; the test checks that
         await pilot.pause()
+        if done >= 2 and all(w.is_finished for w in pilot.app.workers):
+            return
 
 
 async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
