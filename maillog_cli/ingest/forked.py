@@ -251,60 +251,74 @@ def consume(
             try:
                 msg = reader.recv()
             except EOFError:
-                raise MaillogError(
-                    f"{source.name}: the parsing process ended unexpectedly"
-                ) from None
+                raise _gone(source) from None
             kind = msg[0]
-            if kind == "events":
-                ingest._write_events(msg[1], msg[2], msg[3])
-                if not reader.poll():  # the child is still parsing: use the wait
-                    ingest.index_text()
-            elif kind == "audit":
-                ingest._write_audit(msg[1])
-            elif kind == "mta_ops":
-                ingest._apply_mta(msg[1])
-                if not reader.poll():  # a mail log's rows come with their ops: same wait
-                    ingest.index_text()
-            elif kind == "mta_need":  # stored queue state the child's correlation needs
-                try:
-                    answer.send(mta_state.load_rows(ingest.store.conn, msg[1]))
-                except OSError:  # it is gone (killed): say so, as for a closed pipe
-                    raise MaillogError(
-                        f"{source.name}: the parsing process ended unexpectedly"
-                    ) from None
-            elif kind == "content":
-                ingest._save_content(msg[1])
-            elif kind == "restored":
-                ingest._write_restored(msg[1])
-            elif kind == "report":
-                report(msg[1])
-            elif kind == "reject":
-                assert opts.rejects is not None
-                opts.rejects.write(msg[1])
-            elif kind == "progress":
-                if progress is not None:
-                    progress(msg[1], source.size)
-            elif kind == "done":
+            if kind == "done":
                 _, added, child, count, digest = msg
                 _merge(result, child)
                 source.counter.count = count
                 source.counter.sha256 = _Digest(digest)  # type: ignore[assignment]
                 finished = True
                 return int(added)
-            elif kind == "abort":
+            if kind == "abort":
                 _merge(result, msg[1])
                 raise loop.Abort(msg[2])
-            elif kind == "format":
+            if kind == "format":
                 _merge(result, msg[1])
                 raise FileFormatError(msg[2], msg[3])
-            else:
+            if kind == "crash":
                 raise RuntimeError(f"the parsing process failed:\n{msg[1]}")
+            _replay(msg, ingest, opts, report, progress, source, answer)
+            if kind in ("events", "mta_ops") and not reader.poll():
+                ingest.index_text()  # the child is still parsing: use the wait
     finally:
         reader.close()
         answer.close()
         if not finished:  # stopped early (Ctrl-C, --strict, an error): stop the child too
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+def _replay(
+    msg: tuple[Any, ...],
+    ingest: batches.Ingest,
+    opts: loop.Options,
+    report: loop.Reporter,
+    progress: loop.Progress | None,
+    source: readers.Source,
+    answer: Connection,
+) -> None:
+    """One of the child's side effects, done here in the order the child did it."""
+    kind, arg = msg[0], msg[1]
+    if kind == "events":
+        ingest._write_events(arg, msg[2], msg[3])
+    elif kind == "audit":
+        ingest._write_audit(arg)
+    elif kind == "mta_ops":  # a mail log's rows come with their queue-state ops
+        ingest._apply_mta(arg)
+    elif kind == "mta_need":  # stored queue state the child's correlation needs
+        try:
+            answer.send(mta_state.load_rows(ingest.store.conn, arg))
+        except OSError:  # it is gone (killed): say so, as for a closed pipe
+            raise _gone(source) from None
+    elif kind == "content":
+        ingest._save_content(arg)
+    elif kind == "restored":
+        ingest._write_restored(arg)
+    elif kind == "report":
+        report(arg)
+    elif kind == "reject":
+        assert opts.rejects is not None
+        opts.rejects.write(arg)
+    elif kind == "progress":
+        if progress is not None:
+            progress(arg, source.size)
+    else:
+        raise RuntimeError(f"the parsing process sent {kind!r}")
+
+
+def _gone(source: readers.Source) -> MaillogError:
+    return MaillogError(f"{source.name}: the parsing process ended unexpectedly")
 
 
 def _merge(result: FileResult, child: FileResult) -> None:
