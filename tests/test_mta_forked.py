@@ -86,19 +86,58 @@ def test_forked_and_in_process_correlation_give_the_same_store(
     monkeypatch.setattr(batches, "BATCH", 300)  # many batch boundaries inside lifecycles
     monkeypatch.setattr(batches, "BULK_BYTES", 1)  # the same bulk mode on both paths
     stores = {}
-    for mode in ("in-process", "forked"):
-        monkeypatch.setattr(forked, "wanted", lambda source, mode=mode: mode == "forked")
+    for mode in ("in-process", "forked", "forked, correlated in the parent"):
+        monkeypatch.setattr(forked, "wanted", lambda source, mode=mode: mode != "in-process")
+        # the parent's sniff said "not a mail log": the child sends the lines uncorrelated
+        sniffed = mode == "forked"
+        monkeypatch.setattr(forked, "_mail_log", lambda source, forced, s=sniffed: s)
         db = tmp_path / f"{mode}.db"
         # newer first: its queue ids' older lines then join state the store already holds
         for path in (newer, older, newer):
             r = cli("--db", db, "import", path)
             assert r.exit_code == 0, r
         stores[mode] = store_tables(db)
-    inproc, fork = stores["in-process"], stores["forked"]
+    inproc = stores["in-process"]
     assert len(inproc["events"]) >= 900 and len(inproc["mta_queue"]) >= 300
     assert inproc["imports"][-1][3] == 0  # the re-import added nothing
-    for name in TABLES:
-        assert fork[name] == inproc[name], name
+    for mode in ("forked", "forked, correlated in the parent"):
+        for name in TABLES:
+            assert stores[mode][name] == inproc[name], (mode, name)
+
+
+def test_a_big_file_that_is_not_a_mail_log_reads_no_queue_state(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue ids a store holds are read before the fork only for a mail log: a store
+    with a long mail-server history need not load them to import a provider's dump."""
+    from maillog_cli.store import mta_state
+
+    log = tmp_path / "mail.log"
+    log.write_text("".join(generated_log(tmp_path, 300)))
+    os.utime(log, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+    db = tmp_path / "store.db"
+    monkeypatch.setattr(forked, "wanted", lambda source: True)
+    assert cli("--db", db, "import", log).exit_code == 0  # the store has queue state now
+    read: list[str] = []
+    real = mta_state.Snapshot.__init__
+
+    def spy(self: Any, conn: Any) -> None:
+        read.append("queue state")
+        real(self, conn)
+
+    monkeypatch.setattr(mta_state.Snapshot, "__init__", spy)
+    dump = tmp_path / "events.jsonl"
+    dump.write_text(
+        '{"event_id": "e1", "message_id": "<m1@x.example>", "timestamp":'
+        ' "2026-03-01T10:00:00.000Z", "status": "delivered", "recipient": "a@x.example"}\n'
+    )
+    r = cli("--db", db, "import", dump)
+    assert r.exit_code == 0, r
+    assert read == []
+    other = tmp_path / "mail2.log"
+    other.write_text(log.read_text().replace("mx", "mx2"))
+    assert cli("--db", db, "import", other).exit_code == 0
+    assert read == ["queue state"]
 
 
 @pytest.mark.slow

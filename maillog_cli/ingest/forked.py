@@ -119,7 +119,9 @@ class _Forwarder(batches.Ingest):
         if self.correlator is None:
             from maillog_cli.importers.mta.correlate import Correlator
 
-            assert self.mta is not None
+            if self.mta is None:  # not sniffed as a mail log: correlated in the parent
+                self.out.send(("mta", lines))
+                return
             snapshot, answers = self.mta
 
             def ask(qids: list[str]) -> list[tuple[Any, ...]]:
@@ -228,16 +230,17 @@ def consume(
     import_id = ingest.import_id
     assert import_id is not None  # a file import always has its imports row
     reader, writer = Pipe(duplex=False)
-    # A mail log is correlated in the child: the queue state it starts from, read now.
+    # A mail log is correlated in the child: the queue state it starts from, read now
+    # (only for a mail log: a store's queue ids are many, and other files need none).
     answers, answer = Pipe(duplex=False)
-    snapshot = mta_state.Snapshot(ingest.store.conn)
+    snapshot = mta_state.Snapshot(ingest.store.conn) if _mail_log(source, forced) else None
     pid = os.fork()
     if pid == 0:  # the child
         code = 0
         try:
             reader.close()
             answer.close()
-            mta = (snapshot, answers)
+            mta = (snapshot, answers) if snapshot is not None else None
             _child(source, opts, forced, import_id, writer, progress is not None, mta)
         except BaseException:
             code = 1
@@ -296,6 +299,8 @@ def _replay(
         ingest._write_audit(arg)
     elif kind == "mta_ops":  # a mail log's rows come with their queue-state ops
         ingest._apply_mta(arg)
+    elif kind == "mta":  # lines the child did not correlate (see _Forwarder._write_mta)
+        ingest._write_mta(arg)
     elif kind == "mta_need":  # stored queue state the child's correlation needs
         try:
             answer.send(mta_state.load_rows(ingest.store.conn, arg))
@@ -315,6 +320,16 @@ def _replay(
             progress(arg, source.size)
     else:
         raise RuntimeError(f"the parsing process sent {kind!r}")
+
+
+def _mail_log(source: readers.Source, forced: ModuleType | None) -> bool:
+    """Whether the file will be read as a mail-server log (the child's own first test)."""
+    from maillog_cli.ingest.records import text_log
+
+    try:
+        return text_log(readers.peek_head(source), forced) is not None
+    except FileFormatError:
+        return False  # the child meets it again and reports it, as for any file
 
 
 def _gone(source: readers.Source) -> MaillogError:

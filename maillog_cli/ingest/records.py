@@ -167,9 +167,9 @@ def iter_items(
         for loc, item in email_mod.read(source.stream, source.name, ctx):
             yield loc, item, None
         return
-    text_log = _text_log(head, forced)
-    if text_log is not None:
-        yield from _text_log_items(source, text_log, ctx, result)
+    log_reader = text_log(head, forced)
+    if log_reader is not None:
+        yield from _text_log_items(source, log_reader, ctx, result)
         return
     codec, bom = readers.detect_encoding(head)
     text_head, stream = readers.read_head(readers.as_utf8(source.stream, codec, bom))
@@ -211,7 +211,7 @@ def iter_items(
             yield loc, item, value
 
 
-def _text_log(head: bytes, forced: ModuleType | None) -> ModuleType | None:
+def text_log(head: bytes, forced: ModuleType | None) -> ModuleType | None:
     """The mail-server log reader (Postfix, Exim) for a text of log lines, else None."""
     if forced is not None:
         return forced if hasattr(forced, "read_lines") else None
