@@ -12,9 +12,12 @@ from maillog_cli.importers.mta.lines import MtaLine
 from maillog_cli.ingest.records import FileResult
 from maillog_cli.model import AuditEntry, Event, Restored, Skip, StoredMessage
 from maillog_cli.store import identity
-from maillog_cli.store.db import Store, event_row
+from maillog_cli.store.db import EVENT_COLUMNS, Store, event_row
 
 BATCH = 5000
+_MID = EVENT_COLUMNS.index("message_id")  # in a row made by store.db.event_row
+# What the record loop hands over: parsed items, or a fast record's (store row, aliases).
+Addable = Event | AuditEntry | Skip | StoredMessage | Restored | MtaLine | tuple[Any, ...]
 # Files at least this big defer FTS maintenance to the end of the load; when they are also
 # big next to the store, the events indexes are dropped and rebuilt (measured: benchmarks/).
 BULK_BYTES = 8 << 20
@@ -47,18 +50,26 @@ class Ingest:
         if size is not None and size >= BULK_BYTES:
             expected = size // BYTES_PER_EVENT
             self.bulk = store.begin_bulk(drop_indexes=expected > 2 * store.event_count_estimate())
-        self.events: list[Event] = []
+        self.rows: list[tuple[Any, ...]] = []  # the batch's event rows, in the file's order
+        self.aliases: set[tuple[str, str]] = set()  # (alias, message id) of those rows
         self.audit: list[AuditEntry] = []
         self.restored: list[Restored] = []
         self.mta_lines: list[MtaLine] = []
         self.correlator: Any = None
         self.classify = classifier()
 
-    def add(self, item: Event | AuditEntry | Skip | StoredMessage | Restored | MtaLine) -> None:
-        if isinstance(item, Event):
-            self.classify(item)
-            self.events.append(item)
-            if len(self.events) >= BATCH:
+    def add(self, item: Addable) -> None:
+        if type(item) is tuple:  # (store row, aliases): a fast record (ingest/fast.py)
+            row, aliases = item
+            self.rows.append(row)
+            if aliases:
+                mid = row[_MID]
+                self.aliases.update((a, mid) for a in aliases if a and a != mid)
+            if len(self.rows) >= BATCH:
+                self.flush()
+        elif isinstance(item, Event):
+            self._add_event(item)
+            if len(self.rows) >= BATCH:
                 self.flush()
         elif isinstance(item, AuditEntry):
             self.audit.append(item)
@@ -93,10 +104,18 @@ class Ingest:
 
         mta_state.apply(self.store.conn, ops, self._write_correlated)
 
+    def _add_event(self, e: Event) -> None:
+        """An event classified and made its store row now, so a batch keeps the file's order
+        whether its records came as rows (fast) or as Events."""
+        self.classify(e)
+        self.rows.append(event_row(e, self.import_id))
+        if e.message_id:
+            mid = e.message_id
+            self.aliases.update((a, mid) for a in e.aliases if a and a != mid)
+
     def _write_correlated(self, events: list[Event]) -> None:
         for e in events:
-            self.classify(e)
-        self.events.extend(events)
+            self._add_event(e)
         self._write_pending_events()
 
     def _write_restored(self, items: list[Restored]) -> None:
@@ -146,23 +165,14 @@ class Ingest:
             self._write_restored(restored)
 
     def _write_pending_events(self) -> None:
-        if self.events:
-            rows = [event_row(e, self.import_id) for e in self.events]
-            ids = {(e.message_id,) for e in self.events if e.message_id}
-            aliases = {
-                (a, e.message_id)
-                for e in self.events
-                if e.message_id
-                for a in e.aliases
-                if a and a != e.message_id
-            }
-            self.events = []
-            self._write_events(rows, ids, aliases)
+        if self.rows:
+            rows, aliases = self.rows, self.aliases
+            self.rows, self.aliases = [], set()
+            self._write_events(rows, aliases)
 
-    def _write_events(
-        self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]
-    ) -> None:
-        # One email, one message: ids that meet stored ones join them (store/identity.py).
+    def _write_events(self, rows: list[tuple[Any, ...]], aliases: set[tuple[str, str]]) -> None:
+        # One email, one message: ids that meet stored ones join them (store/identity.py),
+        # which also gives the message ids the rows touch.
         rows, ids, aliases = identity.join_rows(self.store.conn, rows, aliases)
         new = self.store.insert_rows(rows)
         self.result.new += new

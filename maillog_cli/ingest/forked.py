@@ -34,9 +34,8 @@ from maillog_cli.errors import FileFormatError, MaillogError
 from maillog_cli.importers.mta.lines import MtaLine
 from maillog_cli.ingest import batches, fast, loop, readers
 from maillog_cli.ingest.records import FileResult
-from maillog_cli.model import AuditEntry, Event, Restored, StoredMessage
+from maillog_cli.model import AuditEntry, Restored, StoredMessage
 from maillog_cli.store import mta_state
-from maillog_cli.store.db import event_row
 
 
 def wanted(source: readers.Source) -> bool:
@@ -50,9 +49,8 @@ def wanted(source: readers.Source) -> bool:
 
 
 class _Forwarder(batches.Ingest):
-    """The child's Ingest: batches and classifies like Ingest, then sends store rows instead
-    of writing. Our canonical records arrive as rows already (fast.row_builder); any other
-    event becomes its row as it comes, so a batch keeps the file's order either way."""
+    """The child's Ingest: batches, classifies and makes store rows like Ingest, then sends
+    them instead of writing."""
 
     def __init__(
         self,
@@ -62,53 +60,14 @@ class _Forwarder(batches.Ingest):
         mta: tuple[mta_state.Snapshot, Connection] | None = None,
     ) -> None:
         self.result, self.import_id, self.out = result, import_id, out
-        self.events, self.audit, self.restored, self.mta_lines = [], [], [], []
-        self.rows: list[tuple[Any, ...]] = []
-        self.aliases: set[tuple[str, str]] = set()
+        self.rows, self.aliases = [], set()
+        self.audit, self.restored, self.mta_lines = [], [], []
         self.classify = batches.classifier()
         self.correlator: Any = None
         self.mta = mta
 
-    def add(self, item: Any) -> None:
-        if type(item) is tuple:  # (store row, aliases) from fast.row_readers
-            row, aliases = item
-            self.rows.append(row)
-            if aliases:
-                mid = row[1]
-                self.aliases.update((a, mid) for a in aliases if a and a != mid)
-        elif isinstance(item, Event):
-            self._add_event(item)
-        else:
-            super().add(item)
-            return
-        if len(self.rows) >= batches.BATCH:
-            self.flush()
-
-    def _add_event(self, item: Event) -> None:
-        self.classify(item)
-        self.rows.append(event_row(item, self.import_id))
-        if item.message_id:
-            mid = item.message_id
-            self.aliases.update((a, mid) for a in item.aliases if a and a != mid)
-
-    def _write_correlated(self, events: list[Event]) -> None:
-        """A mail log's events, correlated here: rows in the same batch list as the rest."""
-        for e in events:
-            self._add_event(e)
-        self._write_pending_events()
-
-    def _write_pending_events(self) -> None:
-        if self.rows:
-            rows, aliases = self.rows, self.aliases
-            self.rows, self.aliases = [], set()
-            # No message ids: the parent's Ingest._write_events takes them from the rows
-            # as it joins them with the store (identity.join_rows), so they are not sent.
-            self._write_events(rows, set(), aliases)
-
-    def _write_events(
-        self, rows: list[tuple[Any, ...]], ids: set[tuple[str]], aliases: set[tuple[str, str]]
-    ) -> None:
-        self.out.send(("events", rows, ids, aliases))
+    def _write_events(self, rows: list[tuple[Any, ...]], aliases: set[tuple[str, str]]) -> None:
+        self.out.send(("events", rows, aliases))
 
     def _write_audit(self, entries: list[AuditEntry]) -> None:
         self.out.send(("audit", entries))
@@ -294,7 +253,7 @@ def _replay(
     """One of the child's side effects, done here in the order the child did it."""
     kind, arg = msg[0], msg[1]
     if kind == "events":
-        ingest._write_events(arg, msg[2], msg[3])
+        ingest._write_events(arg, msg[2])
     elif kind == "audit":
         ingest._write_audit(arg)
     elif kind == "mta_ops":  # a mail log's rows come with their queue-state ops
