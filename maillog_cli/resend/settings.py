@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from maillog_cli.errors import MaillogError
@@ -162,15 +162,7 @@ def ready_to_send(settings: SmtpSettings) -> SmtpSettings:
         )
     if settings.tls != "none":
         tls_context(settings)  # a missing or unreadable CA file fails here, not mid-batch
-    return SmtpSettings(
-        host=settings.host,
-        port=settings.port,
-        tls=settings.tls,
-        user=settings.user,
-        cafile=settings.cafile,
-        sender=settings.sender,
-        password=password,
-    )
+    return replace(settings, password=password)
 
 
 def _keyring_password(user: str) -> str | None:
