@@ -9,7 +9,7 @@ threads, with `smtp-id` (the RFC Message-ID) as the fallback and an alias.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from maillog_cli.errors import RecordError
@@ -24,7 +24,7 @@ from maillog_cli.importers.base import (
 )
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
-from maillog_cli.statuses import BOUNCE_STATUSES
+from maillog_cli.statuses import BOUNCE_STATUSES, ENGAGEMENT
 
 NAME = "sendgrid"
 PROVIDER = "sendgrid"
@@ -134,6 +134,33 @@ def bounce_hint(status: str, word: Any, obj: dict[str, Any]) -> str | None:
     return f"sendgrid-class:{classification.strip()}" if classification else None
 
 
+def extra_data(
+    obj: dict[str, Any],
+    status: str,
+    tags: list[str],
+    keys: Iterable[str],
+    unknown: Collection[str],
+) -> dict[str, Any]:
+    """An event's extra data: its tags, SendGrid's own fields (`keys`, those of
+    _EXTRA_KEYS the record has, in its order), an engagement event's words, and the
+    custom args (`unknown`: the keys SendGrid does not define)."""
+    extra: dict[str, Any] = {}
+    if tags:
+        extra["tags"] = tags
+    for key in keys:
+        value = obj[key]
+        if value is not None and value != "":
+            extra[_EXTRA_KEYS[key]] = value
+    if status in ENGAGEMENT:
+        # Engagement events carry no reply: keep SendGrid's words as data, not diagnostic.
+        for key in ("reason", "response"):
+            if text_or_none(obj.get(key)):
+                extra[key] = obj[key]
+    if unknown:
+        extra["custom_args"] = {k: obj[k] for k in obj if k in unknown}
+    return extra
+
+
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
     word = obj.get("event")
     status = map_status(STATUS_MAP, word)
@@ -153,21 +180,13 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
     hint = bounce_hint(status, word, obj)
 
     tags = tags_of(obj.get("category"))
-    extra: dict[str, Any] = {}
-    if tags:
-        extra["tags"] = tags
-    for key in [k for k in obj if k in _EXTRA_KEYS]:  # record order: the same text every run
-        value = obj[key]
-        if value is not None and value != "":
-            extra[_EXTRA_KEYS[key]] = value
-    if status in ("opened", "clicked", "unsubscribed", "complained"):
-        # Engagement events carry no reply: keep SendGrid's words as data, not diagnostic.
-        for key in ("reason", "response"):
-            if text_or_none(obj.get(key)):
-                extra[key] = obj[key]
-    unknown = obj.keys() - _KNOWN_KEYS
-    if unknown:
-        extra["custom_args"] = {k: obj[k] for k in obj if k in unknown}
+    extra = extra_data(
+        obj,
+        status,
+        tags,
+        [k for k in obj if k in _EXTRA_KEYS],  # record order: the same text every run
+        obj.keys() - _KNOWN_KEYS,
+    )
 
     event_id = obj.get("sg_event_id")
     if event_id is not None and not isinstance(event_id, str | int):

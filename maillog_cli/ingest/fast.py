@@ -273,7 +273,6 @@ def sendgrid_builder(
     status_map = sg.STATUS_MAP
     words = {w: w for w in status_map}
     extra_names = sg._EXTRA_KEYS
-    engagement = ("opened", "clicked", "unsubscribed", "complained")
     routes: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[str, ...], bool]] = {}
 
     def route(keys: tuple[Any, ...]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
@@ -322,19 +321,7 @@ def sendgrid_builder(
         smtp, enhanced, diag = reply_fields(status, text, None, obj.get("status"))
         hint = sg.bounce_hint(status, word, obj)
         tags = sg.tags_of(obj.get("category"))
-        extra: dict[str, Any] = {}
-        if tags:
-            extra["tags"] = tags
-        for key in extras:
-            value = obj[key]
-            if value is not None and value != "":
-                extra[extra_names[key]] = value
-        if status in engagement:
-            for key in ("reason", "response"):
-                if text_or_none(obj.get(key)):
-                    extra[key] = obj[key]
-        if unknown:
-            extra["custom_args"] = {k: obj[k] for k in unknown}
+        extra = sg.extra_data(obj, status, tags, extras, unknown)
         event_id = text_or_none(event_id)
         email = obj.get("email")
         recipient = _address(email) if type(email) is str else address(email)  # lists too
