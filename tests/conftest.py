@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -89,6 +90,21 @@ def import_audit_only(cli: Callable[..., Result], folder: Path) -> None:
     }
     path.write_text(json.dumps(entry) + "\n")
     assert cli("import", str(path)).exit_code == 0
+
+
+def audit_entries(n: int) -> list[dict[str, Any]]:
+    """`n` api_key.create entries by alice, a second apart, ids aud-0 … (newest last)."""
+    return [
+        {
+            "id": f"aud-{i}",
+            "created_at": f"2026-01-01T10:00:0{i}Z",
+            "actor": {"id": "u1", "email": "alice@acme.example"},
+            "action": "api_key.create",
+            "target": {"type": "api_key", "id": f"k{i}"},
+            "ip": "203.0.113.9",
+        }
+        for i in range(n)
+    ]
 
 
 def require_shared() -> Path:

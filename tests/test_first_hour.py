@@ -8,7 +8,7 @@ import shlex
 import sqlite3
 from pathlib import Path
 
-from tests.conftest import PROVIDER_FIXTURES, import_audit_only
+from tests.conftest import PROVIDER_FIXTURES, audit_entries, import_audit_only
 
 
 def test_tui_without_terminal_suggests_the_same_filter_as_options(cli, tmp_path: Path) -> None:
@@ -233,22 +233,7 @@ def test_every_event_listing_piped_has_the_table_columns_and_says_when_the_limit
 
 def test_audit_listing_shows_the_entry_id_and_the_limit(cli, tmp_path: Path) -> None:
     f = tmp_path / "audit.jsonl"
-    f.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "id": f"aud-{i}",
-                    "created_at": f"2026-01-01T10:00:0{i}Z",
-                    "actor": {"id": "u1", "email": "alice@acme.example"},
-                    "action": "api_key.create",
-                    "target": {"type": "api_key", "id": f"k{i}"},
-                    "ip": "203.0.113.9",
-                }
-            )
-            + "\n"
-            for i in range(5)
-        )
-    )
+    f.write_text("".join(json.dumps(entry) + "\n" for entry in audit_entries(5)))
     assert cli("import", str(f)).exit_code == 0, cli("import", str(f))
     r = cli("audit", "-n", "2")
     lines = r.stdout.splitlines()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import import_audit_only
+from tests.conftest import audit_entries, import_audit_only
 
 
 def _event(i: int, mid: str, status: str = "bounced", **more) -> dict:
@@ -149,17 +149,7 @@ def _store_with_every_listing(cli, tmp_path: Path) -> dict[tuple[str, ...], int]
         for i in range(12)
     ]
     _import(cli, tmp_path, rows)
-    audit = [
-        {
-            "id": f"aud-{i}",
-            "created_at": f"2026-01-01T10:00:0{i}Z",
-            "actor": {"id": "u1", "email": "alice@acme.example"},
-            "action": "api_key.create",
-            "target": {"type": "api_key", "id": f"k{i}"},
-            "ip": "203.0.113.9",
-        }
-        for i in range(5)
-    ]
+    audit = audit_entries(5)
     _import(cli, tmp_path, audit, "audit.jsonl")
     return {
         ("search",): 12,
