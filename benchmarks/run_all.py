@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 ORDER = (
     "import_bench",
     "import_targets",
+    "import_floor",
     "bounce_accuracy",
     "reclassify_bench",
     "stats_bench",

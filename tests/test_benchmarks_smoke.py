@@ -34,6 +34,7 @@ SMALLEST: dict[str, list[str]] = {
     "bounce_accuracy": ["--events", "2000"],
     "import_bench": ["--events", EVENTS],
     "import_targets": ["--events", EVENTS],
+    "import_floor": ["--events", EVENTS, "--runs", "1"],
     "reclassify_bench": ["--events", EVENTS, "--db", "{tmp}/reclassify.db"],
     "stats_bench": ["--events", EVENTS, "--db", "{tmp}/stats.db", "--runs", "1"],
     "prune_bench": ["--events", EVENTS, "--baseline", "0.2"],
