@@ -2,6 +2,7 @@
 
     python benchmarks/import_targets.py [--events N]      # default $BENCH_EVENTS or 1,000,000
     BENCH_GROWTH=1 python benchmarks/import_targets.py    # adds the N → 5N growth series
+    python benchmarks/import_targets.py --growth-only      # that series alone
 
 The machine is noisy, so every target is a ratio of two runs made back to back (the bare
 loop of `bare_loop.py` and `maillog import`), never an absolute time:
@@ -298,6 +299,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 1_000_000)))
     ap.add_argument("--before", type=Path, help="another checkout to import with, beside this one")
+    ap.add_argument(
+        "--growth-only", action="store_true", help="only the N → 5N growth series (BENCH_GROWTH)"
+    )
     args = ap.parse_args()
     global BEFORE
     BEFORE = args.before
@@ -308,6 +312,9 @@ def main() -> None:
         f"# issue 17 import targets, {n:,} events, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{os.cpu_count()} CPUs, load average {load:.1f}"
     )
+    if args.growth_only:
+        growth(n)
+        return
     targets: list[Target] = []
     for size in sorted({max(n // 2, 1), n}):
         own_jsonl(size, targets)
