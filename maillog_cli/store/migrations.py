@@ -390,13 +390,22 @@ def m007_alert_delivery(conn: sqlite3.Connection) -> None:
 # 2 opened (an event or a count an email log states), 4 clicked (likewise), 8 unsubscribed,
 # 16/32 SPF checked/passed, 64/128 DKIM, 256/512 DMARC. maillog_cli.stats groups by it
 # and must use this exact text (SQLite matches an index expression by its form).
-STATS_FLAGS_SQL = (
-    "((complained_at IS NOT NULL) + 2 * (opened_at IS NOT NULL OR open_count > 0)"
-    " + 4 * (clicked_at IS NOT NULL OR click_count > 0) + 8 * (unsubscribed_at IS NOT NULL)"
-    " + 16 * (coalesce(spf, '') != '') + 32 * (coalesce(lower(spf), '') = 'pass')"
-    " + 64 * (coalesce(dkim, '') != '') + 128 * (coalesce(lower(dkim), '') = 'pass')"
-    " + 256 * (coalesce(dmarc, '') != '') + 512 * (coalesce(lower(dmarc), '') = 'pass'))"
-)
+def stats_flags_sql(row: str = "") -> str:
+    """The flags of the message row `row` ("new.", "old." in a trigger; "" for the row
+    an index or a query reads)."""
+    return (
+        f"(({row}complained_at IS NOT NULL)"
+        f" + 2 * ({row}opened_at IS NOT NULL OR {row}open_count > 0)"
+        f" + 4 * ({row}clicked_at IS NOT NULL OR {row}click_count > 0)"
+        f" + 8 * ({row}unsubscribed_at IS NOT NULL)"
+        f" + 16 * (coalesce({row}spf, '') != '') + 32 * (coalesce(lower({row}spf), '') = 'pass')"
+        f" + 64 * (coalesce({row}dkim, '') != '') + 128 * (coalesce(lower({row}dkim), '') = 'pass')"
+        f" + 256 * (coalesce({row}dmarc, '') != '')"
+        f" + 512 * (coalesce(lower({row}dmarc), '') = 'pass'))"
+    )
+
+
+STATS_FLAGS_SQL = stats_flags_sql()
 # The hour a message was first seen ('2026-10-05T13'), the time key of the stats index.
 STATS_HOUR_SQL = "substr(first_seen, 1, 13)"
 # What every count of `stats` depends on, after the group key: grouped in index order, a
@@ -425,6 +434,79 @@ def m008_stats_indexes(conn: sqlite3.Connection) -> None:
     )
 
 
+# The per-hour rollup of the stats index (migration 9): per hour of first_seen, latest
+# status, bounce class and flags, how many messages. A NULL key is stored as X'' (an empty
+# blob, which no text equals): in a primary key a NULL never meets its row again.
+STATS_HOURS_KEY = ("hour", "last_status", "bounce_class", "fl")
+# The messages columns the rollup key is made of (an update of others changes no count).
+_STATS_HOURS_READS = (
+    "first_seen, last_status, bounce_class, complained_at, opened_at, open_count,"
+    " clicked_at, click_count, unsubscribed_at, spf, dkim, dmarc"
+)
+
+
+def _stats_hours_key(row: str) -> list[str]:
+    """The rollup key of message row `row` ("new." or "old."), NULLs as X''."""
+    return [
+        f"coalesce(substr({row}first_seen, 1, 13), X'')",
+        f"coalesce({row}last_status, X'')",
+        f"coalesce({row}bounce_class, X'')",
+        stats_flags_sql(row),
+    ]
+
+
+def _stats_hours_add(row: str, n: int) -> str:
+    """The statement that counts message row `row` (n = 1) or takes it off (n = -1)."""
+    return (
+        f"INSERT INTO stats_hours({', '.join(STATS_HOURS_KEY)}, n)"
+        f" VALUES ({', '.join(_stats_hours_key(row))}, {n})"
+        " ON CONFLICT DO UPDATE SET n = n + excluded.n;"
+    )
+
+
+def m009_stats_hours(conn: sqlite3.Connection) -> None:
+    """A per-hour rollup of what `stats` counts (the groups of the time index, with their
+    message counts), kept exact by triggers on messages: every write to a message — an
+    import's refresh, a merge, a prune, a reclassify, anything later — moves its count
+    from its old group to its new one in the same transaction. The overview, the chart
+    and --by day/week/hour over all time or a --since/--until window then read a few
+    thousand rows instead of walking the time index (on 1.9M messages ≈0.3 s each walk).
+
+    Self-contained (a table and its triggers), so it can be renumbered freely.
+    """
+    old, new = _stats_hours_key("old."), _stats_hours_key("new.")
+    run_script(
+        conn,
+        f"""
+        CREATE TABLE IF NOT EXISTS stats_hours (
+            hour NOT NULL,
+            last_status NOT NULL,
+            bounce_class NOT NULL,
+            fl INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (hour, last_status, bounce_class, fl)
+        ) WITHOUT ROWID;
+        CREATE TRIGGER IF NOT EXISTS stats_hours_ai AFTER INSERT ON messages BEGIN
+            {_stats_hours_add("new.", 1)}
+        END;
+        CREATE TRIGGER IF NOT EXISTS stats_hours_ad AFTER DELETE ON messages BEGIN
+            {_stats_hours_add("old.", -1)}
+        END;
+        CREATE TRIGGER IF NOT EXISTS stats_hours_au AFTER UPDATE OF {_STATS_HOURS_READS}
+            ON messages WHEN ({", ".join(old)}) IS NOT ({", ".join(new)}) BEGIN
+            {_stats_hours_add("old.", -1)}
+            {_stats_hours_add("new.", 1)}
+        END;
+        DELETE FROM stats_hours;
+        INSERT INTO stats_hours({", ".join(STATS_HOURS_KEY)}, n)
+            SELECT coalesce(h, X''), coalesce(s, X''), coalesce(c, X''), fl, n FROM (
+                SELECT {STATS_HOUR_SQL} AS h, last_status AS s, bounce_class AS c,
+                    {STATS_FLAGS_SQL} AS fl, count(*) AS n
+                FROM messages GROUP BY 1, 2, 3, 4);
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial,
     m002_prunes,
@@ -434,4 +516,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     m006_alert_state,
     m007_alert_delivery,
     m008_stats_indexes,
+    m009_stats_hours,
 )
