@@ -448,7 +448,6 @@ def _rolled_up(filters: Filters, clause: str, params: list[Any]) -> tuple[str, l
 def _hour_bounds(filters: Filters) -> tuple[str, list[Any]]:
     """--since/--until again as bounds of the hour the stats index starts with (the
     filter itself, on first_seen, stays): so the index is searched, not scanned."""
-
     sql, params = "", []
     if filters.since:
         sql += f" AND {STATS_HOUR_SQL} >= ?"
