@@ -356,8 +356,12 @@ def _grouped_sql(
     if counted:  # a breakdown: each row also says how many groups there are
         weighted += ((_TOTAL, "count(*) OVER ()"),)
     bounds, extra = _hour_bounds(filters)
-    hours = _rolled_up(filters, clause, params) if by in TIME_GROUPS or by == "relay" else None
-    if by == "relay":
+    by_time = by in TIME_GROUPS or by == "relay"
+    hours = _rolled_up(filters, clause, params) if by_time else None
+    others = None if by_time else _rolled_up_groups(inner, filters)
+    if others:
+        grouped, params = others, []
+    elif by == "relay":
         every = hours or (_groups((STATS_HOUR_SQL,), clause + bounds), [*params, *extra])
         grouped, params = _relay_groups(clause + bounds, [*params, *extra], every)
     elif hours:
@@ -443,6 +447,18 @@ def _rolled_up(filters: Filters, clause: str, params: list[Any]) -> tuple[str, l
     marks = ", ".join("?" for _ in edges)
     edge = _groups((STATS_HOUR_SQL,), f"{clause} AND {STATS_HOUR_SQL} IN ({marks})")
     return f"{rolled} UNION ALL {edge}", [*edges, *params, *edges]
+
+
+def _rolled_up_groups(keys: tuple[str, ...], filters: Filters) -> str | None:
+    """`_groups` by `keys` (columns of messages) from the rollup per provider, sender, tag
+    and domain (migration 9) when there is no filter at all; None otherwise."""
+    if not filters.is_empty():
+        return None
+    named = ", ".join(f"nullif({key}, X'') AS k{i}" for i, key in enumerate(keys))
+    return (
+        f"SELECT {named}, nullif(last_status, X'') AS last_status,"
+        " nullif(bounce_class, X'') AS bounce_class, fl, n FROM stats_groups WHERE n <> 0"
+    )
 
 
 def _hour_bounds(filters: Filters) -> tuple[str, list[Any]]:

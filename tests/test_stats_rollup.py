@@ -1,5 +1,6 @@
-"""Migration 9's per-hour rollup (`stats_hours`) is always exactly the messages' own groups
-(hour of first_seen, latest status, bounce class, flags → how many), whatever writes the
+"""Migration 9's rollups (`stats_hours`, `stats_groups`) are always exactly the messages' own
+groups (hour of first_seen — or provider, sender, tag, domain —, latest status, bounce class,
+flags → how many), whatever writes the
 messages: random inserts, updates and deletes of every column it reads, imports (small and
 bulk), re-imports, joins of two sources of one email, reclassify, prune, a restore from an
 export. And `stats` read through it gives what the walk of the messages gives."""
@@ -15,36 +16,35 @@ import pytest
 
 from maillog_cli import stats
 from maillog_cli.store.db import Store
-from maillog_cli.store.migrations import STATS_FLAGS_SQL, STATS_HOUR_SQL
+from maillog_cli.store.migrations import STATS_FLAGS_SQL, STATS_ROLLUPS
 
 from .test_identity_join import sent, ses
 
 FIXTURES = Path(__file__).parent / "data" / "providers"
 
 
-def fresh_groups(conn: sqlite3.Connection) -> list[tuple]:
-    """The rollup as it would be made now from the messages themselves."""
+def fresh_groups(conn: sqlite3.Connection, table: str = "stats_hours") -> list[tuple]:
+    """The rollup `table` as it would be made now from the messages themselves."""
+    keys = ", ".join(sql.format(r="") for _, sql in STATS_ROLLUPS[table])
     rows = conn.execute(
-        f"SELECT {STATS_HOUR_SQL}, last_status, bounce_class, {STATS_FLAGS_SQL}, count(*)"
-        " FROM messages GROUP BY 1, 2, 3, 4"
+        f"SELECT {keys}, {STATS_FLAGS_SQL}, count(*) FROM messages"
+        f" GROUP BY {', '.join(str(i + 1) for i in range(len(STATS_ROLLUPS[table]) + 1))}"
     )
     return sorted(rows, key=repr)
 
 
-def rolled_up(conn: sqlite3.Connection) -> list[tuple]:
-    rows = conn.execute(
-        "SELECT nullif(hour, X''), nullif(last_status, X''), nullif(bounce_class, X''), fl, n"
-        " FROM stats_hours WHERE n <> 0"
-    )
+def rolled_up(conn: sqlite3.Connection, table: str) -> list[tuple]:
+    keys = ", ".join(f"nullif({name}, X'')" for name, _ in STATS_ROLLUPS[table])
+    rows = conn.execute(f"SELECT {keys}, fl, n FROM {table} WHERE n <> 0")
     return sorted(rows, key=repr)
 
 
 def assert_exact(db: Path) -> None:
     with sqlite3.connect(db) as conn:
-        fresh = fresh_groups(conn)
-        assert rolled_up(conn) == fresh
-        negative = conn.execute("SELECT count(*) FROM stats_hours WHERE n < 0").fetchone()[0]
-        assert negative == 0
+        for table in STATS_ROLLUPS:
+            assert rolled_up(conn, table) == fresh_groups(conn, table), table
+            negative = conn.execute(f"SELECT count(*) FROM {table} WHERE n < 0").fetchone()[0]
+            assert negative == 0
     conn.close()
 
 
@@ -67,6 +67,10 @@ def test_random_writes_of_every_column_it_reads_keep_it_exact(tmp_path: Path) ->
         "spf": [None, "", "pass", "PASS", "fail"],
         "dkim": [None, "", "pass", "Pass", "none"],
         "dmarc": [None, "", "pass", "fail"],
+        "provider": [None, "sendgrid", "ses"],
+        "sender": [None, "a@x.example", "A@x.example"],
+        "tag": [None, "", "welcome"],
+        "recipient_domain": [None, "gmail.com", "example.org"],
         "subject": ["a", "b"],  # not read: an update of it changes no count
     }  # fmt: skip
     ids: list[str] = []
@@ -104,6 +108,7 @@ def test_random_writes_of_every_column_it_reads_keep_it_exact(tmp_path: Path) ->
     store.close()
     with sqlite3.connect(db) as conn:
         assert len(fresh_groups(conn)) > 100  # a varied store: not a vacuous comparison
+        assert len(fresh_groups(conn, "stats_groups")) > 100
     assert_exact(db)
 
 
@@ -218,6 +223,7 @@ def test_the_cli_gives_what_the_walk_of_the_messages_gives(
     commands += [["stats", "--by", by, "--format", "json", "--limit", "0"] for by in stats.GROUPS]
     with_rollup = [cli(*c, *args) for c in commands]
     monkeypatch.setattr(stats, "_rolled_up", lambda *a: None)
+    monkeypatch.setattr(stats, "_rolled_up_groups", lambda *a: None)
     walked = [cli(*c, *args) for c in commands]
     for c, new, old in zip(commands, with_rollup, walked, strict=True):
         assert new.exit_code == old.exit_code == 0, (c, new, old)
