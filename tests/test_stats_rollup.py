@@ -71,6 +71,7 @@ def test_random_writes_of_every_column_it_reads_keep_it_exact(tmp_path: Path) ->
         "sender": [None, "a@x.example", "A@x.example"],
         "tag": [None, "", "welcome"],
         "recipient_domain": [None, "gmail.com", "example.org"],
+        "last_seq": [None, 1, 7],
         "subject": ["a", "b"],  # not read: an update of it changes no count
     }  # fmt: skip
     ids: list[str] = []

@@ -444,7 +444,13 @@ _OUTCOME_KEY: tuple[tuple[str, str], ...] = (
     ("bounce_class", "{r}bounce_class"),
 )
 STATS_ROLLUPS: dict[str, tuple[tuple[str, str], ...]] = {
-    "stats_hours": (("hour", "substr({r}first_seen, 1, 13)"), *_OUTCOME_KEY),
+    # with whether the message has a latest lifecycle event (what `search --messages`
+    # lists, one row per such message: its count is the sum of these rows)
+    "stats_hours": (
+        ("hour", "substr({r}first_seen, 1, 13)"),
+        *_OUTCOME_KEY,
+        ("listed", "{r}last_seq IS NOT NULL"),
+    ),
     "stats_groups": (
         ("provider", "{r}provider"),
         ("sender", "{r}sender"),
