@@ -4,7 +4,9 @@ Core only (nothing prints); `maillog stats` and the TUI Stats tab render what th
 functions return. Every figure is one SQL aggregate over the `messages` table (one row
 per email, kept by store.refresh_messages), filtered by `query.where(..., messages=True)`,
 so a message with sent, delivered and opened events counts once as delivered and once
-as opened, and --since/--until select messages by when they were first seen.
+as opened, and --since/--until select messages by when they were first seen. Over all
+time or a time window, the per-hour rollup `stats_hours` (migration 9, kept by triggers
+on messages) stands for the messages of the window's whole hours.
 
 The rules (also in docs/cli/stats.md):
 
@@ -25,14 +27,14 @@ The rules (also in docs/cli/stats.md):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.statuses import LIFECYCLE
 from maillog_cli.store.migrations import STATS_FLAGS_SQL, STATS_HOUR_SQL
-from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where
+from maillog_cli.store.query import BOUNCE_CLASSES, Filters, iso, where
 
 if TYPE_CHECKING:  # only a type here: `maillog --help` need not load the store
     from maillog_cli.store.db import Store
@@ -354,15 +356,26 @@ def _grouped_sql(
     if counted:  # a breakdown: each row also says how many groups there are
         weighted += ((_TOTAL, "count(*) OVER ()"),)
     bounds, extra = _hour_bounds(filters)
-    if by == "relay":
-        grouped, params = _relay_groups(clause + bounds, [*params, *extra])
+    by_time = by in TIME_GROUPS or by == "relay"
+    hours = _rolled_up(filters, clause, params) if by_time else None
+    others = None if by_time else _rolled_up_groups(inner, filters)
+    if others:
+        grouped, params = others, []
+    elif by == "relay":
+        every = hours or (_groups((STATS_HOUR_SQL,), clause + bounds), [*params, *extra])
+        grouped, params = _relay_groups(clause + bounds, [*params, *extra], every)
+    elif hours:
+        grouped, params = hours
     else:
         grouped, params = _groups(inner, clause + bounds), [*params, *extra]
-    parts = ", ".join(f"k{i}" for i in range(len(inner)))
+    # The grouped rows summed per key first (an hour's rows into its day's …): the counts'
+    # expressions then run on as few rows as there are distinct keys and outcomes.
     sql = (
         f"WITH g AS ({grouped}),"
-        f" r AS (SELECT {_OUTER_KEY[by]} AS key_, {parts}, last_status, bounce_class,"
-        f" {_FROM_FLAGS}, n FROM g) " + _select("m.key_", "1", weighted, "r m", with_=True)
+        f" k AS (SELECT {_OUTER_KEY[by]} AS key_, last_status, bounce_class, fl, sum(n) AS n"
+        " FROM g GROUP BY 1, 2, 3, 4),"
+        f" r AS (SELECT key_, last_status, bounce_class, {_FROM_FLAGS}, n FROM k) "
+        + _select("m.key_", "1", weighted, "r m", with_=True)
     )
     return sql, params
 
@@ -377,11 +390,14 @@ def _groups(keys: tuple[str, ...], clause: str) -> str:
     )
 
 
-def _relay_groups(clause: str, params: list[Any]) -> tuple[str, list[Any]]:
+def _relay_groups(
+    clause: str, params: list[Any], every: tuple[str, list[Any]]
+) -> tuple[str, list[Any]]:
     """`_groups` by relay: each relayed message's relay is read once, from one pass over
     mta_queue (the row GROUPS["relay"] picks: the latest, then the highest id); the
-    other messages, the None group, are all the messages (one walk of the time index)
-    less the relayed ones. Combinations that cancel out are no messages."""
+    other messages, the None group, are all the messages (`every`: the groups by hour,
+    from the rollup or a walk of the time index) less the relayed ones. Combinations
+    that cancel out are no messages."""
     relayed = (
         "WITH rel AS MATERIALIZED (SELECT q.message_id, q.relay,"
         " max(q.last_at || printf('%020d', q.id)) FROM mta_queue q NOT INDEXED"
@@ -390,7 +406,7 @@ def _relay_groups(clause: str, params: list[Any]) -> tuple[str, list[Any]]:
         f" count(*) AS n FROM rel CROSS JOIN messages m ON m.message_id = rel.message_id"
         f" WHERE {clause} GROUP BY 1, 2, 3, 4"
     )
-    everyone = _groups((STATS_HOUR_SQL,), clause)  # by hour: the time index, in order
+    everyone, every_params = every
     sql = (
         "WITH relayed AS MATERIALIZED ("
         + relayed
@@ -402,14 +418,52 @@ def _relay_groups(clause: str, params: list[Any]) -> tuple[str, list[Any]]:
         " UNION ALL SELECT NULL, last_status, bounce_class, fl, -n FROM relayed)"
         " GROUP BY k0, last_status, bounce_class, fl HAVING sum(n) <> 0"
     )
-    return sql, [*params, *params]
+    return sql, [*params, *every_params]
+
+
+def _rolled_up(filters: Filters, clause: str, params: list[Any]) -> tuple[str, list[Any]] | None:
+    """`_groups` by hour from the per-hour rollup (migration 9) when the filter is a time
+    window or nothing: the whole hours inside the window are its rows as they are; the
+    hour --since falls in and the hour --until falls in are read from the messages with
+    the filter itself (the time index, searched). None for any other filter.
+
+    Exact: an hour ('2026-10-05T13', the first 13 characters of first_seen) after the
+    --since's hour holds only times after --since, one before the --until's hour only
+    times before --until (strings compare character by character)."""
+    if not replace(filters, since=None, until=None).is_empty():
+        return None
+    rolled = (
+        "SELECT nullif(hour, X'') AS k0, nullif(last_status, X'') AS last_status,"
+        " nullif(bounce_class, X'') AS bounce_class, fl, n FROM stats_hours WHERE n <> 0"
+    )
+    edges = [iso(t)[:13] for t in (filters.since, filters.until) if t]
+    if not edges:
+        return rolled, []
+    rolled += " AND hour <> X''"  # a message with no first_seen is in no window
+    if filters.since:
+        rolled += " AND hour > ?"
+    if filters.until:
+        rolled += " AND hour < ?"
+    marks = ", ".join("?" for _ in edges)
+    edge = _groups((STATS_HOUR_SQL,), f"{clause} AND {STATS_HOUR_SQL} IN ({marks})")
+    return f"{rolled} UNION ALL {edge}", [*edges, *params, *edges]
+
+
+def _rolled_up_groups(keys: tuple[str, ...], filters: Filters) -> str | None:
+    """`_groups` by `keys` (columns of messages) from the rollup per provider, sender, tag
+    and domain (migration 9) when there is no filter at all; None otherwise."""
+    if not filters.is_empty():
+        return None
+    named = ", ".join(f"nullif({key}, X'') AS k{i}" for i, key in enumerate(keys))
+    return (
+        f"SELECT {named}, nullif(last_status, X'') AS last_status,"
+        " nullif(bounce_class, X'') AS bounce_class, fl, n FROM stats_groups WHERE n <> 0"
+    )
 
 
 def _hour_bounds(filters: Filters) -> tuple[str, list[Any]]:
     """--since/--until again as bounds of the hour the stats index starts with (the
     filter itself, on first_seen, stays): so the index is searched, not scanned."""
-    from maillog_cli.store.query import iso
-
     sql, params = "", []
     if filters.since:
         sql += f" AND {STATS_HOUR_SQL} >= ?"

@@ -20,7 +20,7 @@ from maillog_cli.store.db import Store
 from maillog_cli.store.migrations import MIGRATIONS
 
 SCHEMA = """
-PRAGMA user_version = 8;
+PRAGMA user_version = 9;
 PRAGMA auto_vacuum = 2;
 PRAGMA journal_mode = wal;
 CREATE INDEX audit_action ON audit(action, created_at);
@@ -191,6 +191,18 @@ audit INTEGER NOT NULL,
 archive TEXT
 );
 CREATE TABLE sqlite_sequence(name,seq);
+CREATE TABLE stats_groups (
+provider NOT NULL, sender NOT NULL, tag NOT NULL, recipient_domain NOT NULL, last_status NOT NULL, bounce_class NOT NULL,
+fl INTEGER NOT NULL,
+n INTEGER NOT NULL,
+PRIMARY KEY (provider, sender, tag, recipient_domain, last_status, bounce_class, fl)
+) WITHOUT ROWID;
+CREATE TABLE stats_hours (
+hour NOT NULL, last_status NOT NULL, bounce_class NOT NULL, listed NOT NULL,
+fl INTEGER NOT NULL,
+n INTEGER NOT NULL,
+PRIMARY KEY (hour, last_status, bounce_class, listed, fl)
+) WITHOUT ROWID;
 CREATE TRIGGER events_fts_ad AFTER DELETE ON events BEGIN
 INSERT INTO events_fts(events_fts, rowid, subject, sender, recipient, diagnostic)
 VALUES ('delete', old.seq, old.subject, old.sender, old.recipient, old.diagnostic);
@@ -204,6 +216,28 @@ INSERT INTO events_fts(events_fts, rowid, subject, sender, recipient, diagnostic
 VALUES ('delete', old.seq, old.subject, old.sender, old.recipient, old.diagnostic);
 INSERT INTO events_fts(rowid, subject, sender, recipient, diagnostic)
 VALUES (new.seq, new.subject, new.sender, new.recipient, new.diagnostic);
+END;
+CREATE TRIGGER stats_groups_ad AFTER DELETE ON messages BEGIN
+INSERT INTO stats_groups(provider, sender, tag, recipient_domain, last_status, bounce_class, fl, n) VALUES (coalesce(old.provider, X''), coalesce(old.sender, X''), coalesce(old.tag, X''), coalesce(old.recipient_domain, X''), coalesce(old.last_status, X''), coalesce(old.bounce_class, X''), ((old.complained_at IS NOT NULL) + 2 * (old.opened_at IS NOT NULL OR old.open_count > 0) + 4 * (old.clicked_at IS NOT NULL OR old.click_count > 0) + 8 * (old.unsubscribed_at IS NOT NULL) + 16 * (coalesce(old.spf, '') != '') + 32 * (coalesce(lower(old.spf), '') = 'pass') + 64 * (coalesce(old.dkim, '') != '') + 128 * (coalesce(lower(old.dkim), '') = 'pass') + 256 * (coalesce(old.dmarc, '') != '') + 512 * (coalesce(lower(old.dmarc), '') = 'pass')), -1) ON CONFLICT DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER stats_groups_ai AFTER INSERT ON messages BEGIN
+INSERT INTO stats_groups(provider, sender, tag, recipient_domain, last_status, bounce_class, fl, n) VALUES (coalesce(new.provider, X''), coalesce(new.sender, X''), coalesce(new.tag, X''), coalesce(new.recipient_domain, X''), coalesce(new.last_status, X''), coalesce(new.bounce_class, X''), ((new.complained_at IS NOT NULL) + 2 * (new.opened_at IS NOT NULL OR new.open_count > 0) + 4 * (new.clicked_at IS NOT NULL OR new.click_count > 0) + 8 * (new.unsubscribed_at IS NOT NULL) + 16 * (coalesce(new.spf, '') != '') + 32 * (coalesce(lower(new.spf), '') = 'pass') + 64 * (coalesce(new.dkim, '') != '') + 128 * (coalesce(lower(new.dkim), '') = 'pass') + 256 * (coalesce(new.dmarc, '') != '') + 512 * (coalesce(lower(new.dmarc), '') = 'pass')), 1) ON CONFLICT DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER stats_groups_au AFTER UPDATE OF bounce_class, last_status, provider, recipient_domain, sender, tag, complained_at, opened_at, open_count, clicked_at, click_count, unsubscribed_at, spf, dkim, dmarc
+ON messages WHEN (coalesce(old.provider, X''), coalesce(old.sender, X''), coalesce(old.tag, X''), coalesce(old.recipient_domain, X''), coalesce(old.last_status, X''), coalesce(old.bounce_class, X''), ((old.complained_at IS NOT NULL) + 2 * (old.opened_at IS NOT NULL OR old.open_count > 0) + 4 * (old.clicked_at IS NOT NULL OR old.click_count > 0) + 8 * (old.unsubscribed_at IS NOT NULL) + 16 * (coalesce(old.spf, '') != '') + 32 * (coalesce(lower(old.spf), '') = 'pass') + 64 * (coalesce(old.dkim, '') != '') + 128 * (coalesce(lower(old.dkim), '') = 'pass') + 256 * (coalesce(old.dmarc, '') != '') + 512 * (coalesce(lower(old.dmarc), '') = 'pass'))) IS NOT (coalesce(new.provider, X''), coalesce(new.sender, X''), coalesce(new.tag, X''), coalesce(new.recipient_domain, X''), coalesce(new.last_status, X''), coalesce(new.bounce_class, X''), ((new.complained_at IS NOT NULL) + 2 * (new.opened_at IS NOT NULL OR new.open_count > 0) + 4 * (new.clicked_at IS NOT NULL OR new.click_count > 0) + 8 * (new.unsubscribed_at IS NOT NULL) + 16 * (coalesce(new.spf, '') != '') + 32 * (coalesce(lower(new.spf), '') = 'pass') + 64 * (coalesce(new.dkim, '') != '') + 128 * (coalesce(lower(new.dkim), '') = 'pass') + 256 * (coalesce(new.dmarc, '') != '') + 512 * (coalesce(lower(new.dmarc), '') = 'pass'))) BEGIN
+INSERT INTO stats_groups(provider, sender, tag, recipient_domain, last_status, bounce_class, fl, n) VALUES (coalesce(old.provider, X''), coalesce(old.sender, X''), coalesce(old.tag, X''), coalesce(old.recipient_domain, X''), coalesce(old.last_status, X''), coalesce(old.bounce_class, X''), ((old.complained_at IS NOT NULL) + 2 * (old.opened_at IS NOT NULL OR old.open_count > 0) + 4 * (old.clicked_at IS NOT NULL OR old.click_count > 0) + 8 * (old.unsubscribed_at IS NOT NULL) + 16 * (coalesce(old.spf, '') != '') + 32 * (coalesce(lower(old.spf), '') = 'pass') + 64 * (coalesce(old.dkim, '') != '') + 128 * (coalesce(lower(old.dkim), '') = 'pass') + 256 * (coalesce(old.dmarc, '') != '') + 512 * (coalesce(lower(old.dmarc), '') = 'pass')), -1) ON CONFLICT DO UPDATE SET n = n + excluded.n;
+INSERT INTO stats_groups(provider, sender, tag, recipient_domain, last_status, bounce_class, fl, n) VALUES (coalesce(new.provider, X''), coalesce(new.sender, X''), coalesce(new.tag, X''), coalesce(new.recipient_domain, X''), coalesce(new.last_status, X''), coalesce(new.bounce_class, X''), ((new.complained_at IS NOT NULL) + 2 * (new.opened_at IS NOT NULL OR new.open_count > 0) + 4 * (new.clicked_at IS NOT NULL OR new.click_count > 0) + 8 * (new.unsubscribed_at IS NOT NULL) + 16 * (coalesce(new.spf, '') != '') + 32 * (coalesce(lower(new.spf), '') = 'pass') + 64 * (coalesce(new.dkim, '') != '') + 128 * (coalesce(lower(new.dkim), '') = 'pass') + 256 * (coalesce(new.dmarc, '') != '') + 512 * (coalesce(lower(new.dmarc), '') = 'pass')), 1) ON CONFLICT DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER stats_hours_ad AFTER DELETE ON messages BEGIN
+INSERT INTO stats_hours(hour, last_status, bounce_class, listed, fl, n) VALUES (coalesce(substr(old.first_seen, 1, 13), X''), coalesce(old.last_status, X''), coalesce(old.bounce_class, X''), coalesce(old.last_seq IS NOT NULL, X''), ((old.complained_at IS NOT NULL) + 2 * (old.opened_at IS NOT NULL OR old.open_count > 0) + 4 * (old.clicked_at IS NOT NULL OR old.click_count > 0) + 8 * (old.unsubscribed_at IS NOT NULL) + 16 * (coalesce(old.spf, '') != '') + 32 * (coalesce(lower(old.spf), '') = 'pass') + 64 * (coalesce(old.dkim, '') != '') + 128 * (coalesce(lower(old.dkim), '') = 'pass') + 256 * (coalesce(old.dmarc, '') != '') + 512 * (coalesce(lower(old.dmarc), '') = 'pass')), -1) ON CONFLICT DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER stats_hours_ai AFTER INSERT ON messages BEGIN
+INSERT INTO stats_hours(hour, last_status, bounce_class, listed, fl, n) VALUES (coalesce(substr(new.first_seen, 1, 13), X''), coalesce(new.last_status, X''), coalesce(new.bounce_class, X''), coalesce(new.last_seq IS NOT NULL, X''), ((new.complained_at IS NOT NULL) + 2 * (new.opened_at IS NOT NULL OR new.open_count > 0) + 4 * (new.clicked_at IS NOT NULL OR new.click_count > 0) + 8 * (new.unsubscribed_at IS NOT NULL) + 16 * (coalesce(new.spf, '') != '') + 32 * (coalesce(lower(new.spf), '') = 'pass') + 64 * (coalesce(new.dkim, '') != '') + 128 * (coalesce(lower(new.dkim), '') = 'pass') + 256 * (coalesce(new.dmarc, '') != '') + 512 * (coalesce(lower(new.dmarc), '') = 'pass')), 1) ON CONFLICT DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER stats_hours_au AFTER UPDATE OF bounce_class, first_seen, last_seq, last_status, complained_at, opened_at, open_count, clicked_at, click_count, unsubscribed_at, spf, dkim, dmarc
+ON messages WHEN (coalesce(substr(old.first_seen, 1, 13), X''), coalesce(old.last_status, X''), coalesce(old.bounce_class, X''), coalesce(old.last_seq IS NOT NULL, X''), ((old.complained_at IS NOT NULL) + 2 * (old.opened_at IS NOT NULL OR old.open_count > 0) + 4 * (old.clicked_at IS NOT NULL OR old.click_count > 0) + 8 * (old.unsubscribed_at IS NOT NULL) + 16 * (coalesce(old.spf, '') != '') + 32 * (coalesce(lower(old.spf), '') = 'pass') + 64 * (coalesce(old.dkim, '') != '') + 128 * (coalesce(lower(old.dkim), '') = 'pass') + 256 * (coalesce(old.dmarc, '') != '') + 512 * (coalesce(lower(old.dmarc), '') = 'pass'))) IS NOT (coalesce(substr(new.first_seen, 1, 13), X''), coalesce(new.last_status, X''), coalesce(new.bounce_class, X''), coalesce(new.last_seq IS NOT NULL, X''), ((new.complained_at IS NOT NULL) + 2 * (new.opened_at IS NOT NULL OR new.open_count > 0) + 4 * (new.clicked_at IS NOT NULL OR new.click_count > 0) + 8 * (new.unsubscribed_at IS NOT NULL) + 16 * (coalesce(new.spf, '') != '') + 32 * (coalesce(lower(new.spf), '') = 'pass') + 64 * (coalesce(new.dkim, '') != '') + 128 * (coalesce(lower(new.dkim), '') = 'pass') + 256 * (coalesce(new.dmarc, '') != '') + 512 * (coalesce(lower(new.dmarc), '') = 'pass'))) BEGIN
+INSERT INTO stats_hours(hour, last_status, bounce_class, listed, fl, n) VALUES (coalesce(substr(old.first_seen, 1, 13), X''), coalesce(old.last_status, X''), coalesce(old.bounce_class, X''), coalesce(old.last_seq IS NOT NULL, X''), ((old.complained_at IS NOT NULL) + 2 * (old.opened_at IS NOT NULL OR old.open_count > 0) + 4 * (old.clicked_at IS NOT NULL OR old.click_count > 0) + 8 * (old.unsubscribed_at IS NOT NULL) + 16 * (coalesce(old.spf, '') != '') + 32 * (coalesce(lower(old.spf), '') = 'pass') + 64 * (coalesce(old.dkim, '') != '') + 128 * (coalesce(lower(old.dkim), '') = 'pass') + 256 * (coalesce(old.dmarc, '') != '') + 512 * (coalesce(lower(old.dmarc), '') = 'pass')), -1) ON CONFLICT DO UPDATE SET n = n + excluded.n;
+INSERT INTO stats_hours(hour, last_status, bounce_class, listed, fl, n) VALUES (coalesce(substr(new.first_seen, 1, 13), X''), coalesce(new.last_status, X''), coalesce(new.bounce_class, X''), coalesce(new.last_seq IS NOT NULL, X''), ((new.complained_at IS NOT NULL) + 2 * (new.opened_at IS NOT NULL OR new.open_count > 0) + 4 * (new.clicked_at IS NOT NULL OR new.click_count > 0) + 8 * (new.unsubscribed_at IS NOT NULL) + 16 * (coalesce(new.spf, '') != '') + 32 * (coalesce(lower(new.spf), '') = 'pass') + 64 * (coalesce(new.dkim, '') != '') + 128 * (coalesce(lower(new.dkim), '') = 'pass') + 256 * (coalesce(new.dmarc, '') != '') + 512 * (coalesce(lower(new.dmarc), '') = 'pass')), 1) ON CONFLICT DO UPDATE SET n = n + excluded.n;
 END;
 """
 

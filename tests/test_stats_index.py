@@ -83,6 +83,8 @@ FILTERS: list[dict[str, str]] = [
     {},
     {"since": "2026-03-10T13:17:00Z"},
     {"since": "2026-03-05", "until": "2026-03-12T06:30:00Z"},
+    {"until": "2026-03-12T06:30:00Z"},
+    {"since": "2026-03-12T06:20:00Z", "until": "2026-03-12T09:40:00Z"},
     {"statuses": ["bounced", "opened"]},
     {"domain": "gmail.com"},
     {"providers": ["sendgrid"], "since": "2026-03-15"},
@@ -110,30 +112,42 @@ def test_the_store_covers_what_the_counts_read(store):
     assert None in relays and len(relays) >= 4
 
 
-def test_overview_and_breakdowns_read_the_stats_indexes(store):
+def _plan(store: Store, by: str, **filters: str) -> list[str]:
+    f = build(**filters, now=NOW)
+    clause, params = where(f, "m", messages=True)
+    sql, params = stats._grouped_sql(by, clause, params, f, stats._COUNTS)
+    return [r[3] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+
+
+def test_breakdowns_read_the_stats_indexes(store):
     for by, index in (
-        ("day", "messages_stats_time"),
-        ("hour", "messages_stats_time"),
         ("domain", "messages_stats_domain"),
         ("sender", "messages_stats_who"),
         ("type", "messages_stats_who"),
-        ("relay", "messages_stats_time"),
     ):
-        for filters in ({}, {"since": "2026-03-15"}):
-            f = build(**filters, now=NOW)
-            clause, params = where(f, "m", messages=True)
-            sql, params = stats._grouped_sql(by, clause, params, f, stats._COUNTS)
-            plan = [r[3] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
-            assert any(index in line for line in plan), (by, plan)
-            assert "SCAN m" not in plan, (by, plan)  # never the messages table itself
+        plan = _plan(store, by)  # all time: the rollup per provider, sender, tag, domain
+        assert any("stats_groups" in line for line in plan), plan
+        assert not any(line.startswith(("SCAN m", "SEARCH m ")) for line in plan), plan
+        plan = _plan(store, by, since="2026-03-15")
+        assert any(index in line for line in plan), (by, plan)
+        assert "SCAN m" not in plan, (by, plan)  # never the messages table itself
 
 
-def test_a_since_searches_the_time_index(store):
-    f = build(since="2026-03-15", now=NOW)
-    clause, params = where(f, "m", messages=True)
-    sql, params = stats._grouped_sql("day", clause, params, f, stats._COUNTS)
-    plan = " | ".join(r[3] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql, params))
-    assert "SEARCH m USING INDEX messages_stats_time (<expr>>?)" in plan, plan
+@pytest.mark.parametrize("by", ["day", "week", "hour", "relay"])
+def test_time_groups_read_the_rollup_and_only_the_window_s_edge_hours(store, by):
+    """All time: the per-hour rollup (migration 9) alone, never a message row. A window:
+    the rollup's whole hours and the two edge hours searched in the time index."""
+    plan = _plan(store, by)
+    assert any("stats_hours" in line for line in plan), plan
+    walks = [
+        line
+        for line in plan
+        if line.startswith(("SCAN m", "SEARCH m ")) and "(message_id=?)" not in line
+    ]  # --by relay looks up each relayed message by its id
+    assert not walks, plan
+    plan = _plan(store, by, since="2026-03-15T13:17:00Z", until="2026-03-17")
+    assert "SEARCH stats_hours USING PRIMARY KEY (hour>? AND hour<?)" in plan, plan
+    assert "SEARCH m USING INDEX messages_stats_time (<expr>=?)" in plan, plan
 
 
 def test_the_cli_output_is_the_plain_sql_s(store, cli):

@@ -23,6 +23,8 @@ TABLES = {
     "events_fts",
     "mta_queue",  # mail-server queue ids' partial state (store/mta_state.py)
     "alert_state",
+    "stats_hours",  # what stats counts, per hour (migration 9, kept by triggers)
+    "stats_groups",  # … per provider, sender, tag and domain
 }
 
 

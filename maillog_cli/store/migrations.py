@@ -390,13 +390,22 @@ def m007_alert_delivery(conn: sqlite3.Connection) -> None:
 # 2 opened (an event or a count an email log states), 4 clicked (likewise), 8 unsubscribed,
 # 16/32 SPF checked/passed, 64/128 DKIM, 256/512 DMARC. maillog_cli.stats groups by it
 # and must use this exact text (SQLite matches an index expression by its form).
-STATS_FLAGS_SQL = (
-    "((complained_at IS NOT NULL) + 2 * (opened_at IS NOT NULL OR open_count > 0)"
-    " + 4 * (clicked_at IS NOT NULL OR click_count > 0) + 8 * (unsubscribed_at IS NOT NULL)"
-    " + 16 * (coalesce(spf, '') != '') + 32 * (coalesce(lower(spf), '') = 'pass')"
-    " + 64 * (coalesce(dkim, '') != '') + 128 * (coalesce(lower(dkim), '') = 'pass')"
-    " + 256 * (coalesce(dmarc, '') != '') + 512 * (coalesce(lower(dmarc), '') = 'pass'))"
-)
+def stats_flags_sql(row: str = "") -> str:
+    """The flags of the message row `row` ("new.", "old." in a trigger; "" for the row
+    an index or a query reads)."""
+    return (
+        f"(({row}complained_at IS NOT NULL)"
+        f" + 2 * ({row}opened_at IS NOT NULL OR {row}open_count > 0)"
+        f" + 4 * ({row}clicked_at IS NOT NULL OR {row}click_count > 0)"
+        f" + 8 * ({row}unsubscribed_at IS NOT NULL)"
+        f" + 16 * (coalesce({row}spf, '') != '') + 32 * (coalesce(lower({row}spf), '') = 'pass')"
+        f" + 64 * (coalesce({row}dkim, '') != '') + 128 * (coalesce(lower({row}dkim), '') = 'pass')"
+        f" + 256 * (coalesce({row}dmarc, '') != '')"
+        f" + 512 * (coalesce(lower({row}dmarc), '') = 'pass'))"
+    )
+
+
+STATS_FLAGS_SQL = stats_flags_sql()
 # The hour a message was first seen ('2026-10-05T13'), the time key of the stats index.
 STATS_HOUR_SQL = "substr(first_seen, 1, 13)"
 # What every count of `stats` depends on, after the group key: grouped in index order, a
@@ -425,6 +434,111 @@ def m008_stats_indexes(conn: sqlite3.Connection) -> None:
     )
 
 
+# The rollups of migration 9: what `stats` counts (latest status, bounce class, flags)
+# per hour of first_seen, and per provider, sender, tag and recipient domain, each with how
+# many messages. (column, SQL over a message row `{r}`) of each key; a NULL key is stored
+# as X'' (an empty blob, which no text equals): in a primary key a NULL never meets its
+# row again.
+_OUTCOME_KEY: tuple[tuple[str, str], ...] = (
+    ("last_status", "{r}last_status"),
+    ("bounce_class", "{r}bounce_class"),
+)
+STATS_ROLLUPS: dict[str, tuple[tuple[str, str], ...]] = {
+    # with whether the message has a latest lifecycle event (what `search --messages`
+    # lists, one row per such message: its count is the sum of these rows)
+    "stats_hours": (
+        ("hour", "substr({r}first_seen, 1, 13)"),
+        *_OUTCOME_KEY,
+        ("listed", "{r}last_seq IS NOT NULL"),
+    ),
+    "stats_groups": (
+        ("provider", "{r}provider"),
+        ("sender", "{r}sender"),
+        ("tag", "{r}tag"),
+        ("recipient_domain", "{r}recipient_domain"),
+        *_OUTCOME_KEY,
+    ),
+}
+# The messages columns the flags are made of.
+_FLAG_COLUMNS = (
+    "complained_at, opened_at, open_count, clicked_at, click_count, unsubscribed_at,"
+    " spf, dkim, dmarc"
+)
+
+
+def _rollup_key(table: str, row: str) -> list[str]:
+    """The key of message row `row` ("new.", "old.", "" in a query) in rollup `table`."""
+    return [f"coalesce({sql.format(r=row)}, X'')" for _, sql in STATS_ROLLUPS[table]] + [
+        stats_flags_sql(row)
+    ]
+
+
+def _rollup_add(table: str, row: str, n: int) -> str:
+    """The statement that counts message row `row` (n = 1) or takes it off (n = -1)."""
+    columns = [name for name, _ in STATS_ROLLUPS[table]] + ["fl", "n"]
+    return (
+        f"INSERT INTO {table}({', '.join(columns)})"
+        f" VALUES ({', '.join(_rollup_key(table, row))}, {n})"
+        " ON CONFLICT DO UPDATE SET n = n + excluded.n;"
+    )
+
+
+def _create_rollup(conn: sqlite3.Connection, table: str) -> None:
+    """The rollup table, its three triggers on messages, and its rows from the messages."""
+    names = [name for name, _ in STATS_ROLLUPS[table]]
+    reads = ", ".join(
+        sorted({c for _, sql in STATS_ROLLUPS[table] for c in re.findall(r"\{r\}(\w+)", sql)})
+    )
+    old, new = _rollup_key(table, "old."), _rollup_key(table, "new.")
+    grouped = ", ".join(
+        f"{sql.format(r='')} AS k{i}" for i, (_, sql) in enumerate(STATS_ROLLUPS[table])
+    )
+    run_script(
+        conn,
+        f"""
+        CREATE TABLE IF NOT EXISTS {table} (
+            {"".join(f"{name} NOT NULL, " for name in names)}
+            fl INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY ({", ".join(names)}, fl)
+        ) WITHOUT ROWID;
+        CREATE TRIGGER IF NOT EXISTS {table}_ai AFTER INSERT ON messages BEGIN
+            {_rollup_add(table, "new.", 1)}
+        END;
+        CREATE TRIGGER IF NOT EXISTS {table}_ad AFTER DELETE ON messages BEGIN
+            {_rollup_add(table, "old.", -1)}
+        END;
+        CREATE TRIGGER IF NOT EXISTS {table}_au AFTER UPDATE OF {reads}, {_FLAG_COLUMNS}
+            ON messages WHEN ({", ".join(old)}) IS NOT ({", ".join(new)}) BEGIN
+            {_rollup_add(table, "old.", -1)}
+            {_rollup_add(table, "new.", 1)}
+        END;
+        DELETE FROM {table};
+        INSERT INTO {table}({", ".join(names)}, fl, n)
+            SELECT {", ".join(f"coalesce(k{i}, X'')" for i in range(len(names)))}, fl, n FROM (
+                SELECT {grouped}, {STATS_FLAGS_SQL} AS fl, count(*) AS n
+                FROM messages GROUP BY {", ".join(str(i + 1) for i in range(len(names) + 1))});
+        """,
+    )
+
+
+def m009_stats_rollups(conn: sqlite3.Connection) -> None:
+    """Rollups of what `stats` counts — per hour of first_seen (`stats_hours`), and per
+    provider, sender, tag and recipient domain (`stats_groups`) — kept exact by triggers
+    on messages: every write to a message (an import's refresh, a merge, a prune, a
+    reclassify, anything later) moves its count from its old group to its new one in the
+    same transaction. The overview, the chart and every --by over all time (by time also
+    over a --since/--until window) then read a few thousand rows instead of walking an
+    index of every message (on 1.9M messages ≈0.3 s a walk).
+
+    Self-contained (tables and their triggers), so it can be renumbered freely. What it
+    makes is STATS_ROLLUPS and stats_flags_sql(): shipped with it, a change to them is a
+    new migration (test_migrate's frozen schema fails first).
+    """
+    for table in STATS_ROLLUPS:
+        _create_rollup(conn, table)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial,
     m002_prunes,
@@ -434,4 +548,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     m006_alert_state,
     m007_alert_delivery,
     m008_stats_indexes,
+    m009_stats_rollups,
 )
