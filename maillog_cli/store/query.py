@@ -385,6 +385,16 @@ EVENT_SELECT = (
     " e.bounce_class, e.bounce_reason"
 )
 
+# One row per message: its latest event, with the sender, recipient and subject the message
+# knows where that event does not carry them (the bounce named the subject; the later open
+# or Postmark delivery does not), so a fact some event gave is never shown as null.
+MESSAGE_EVENT_SELECT = (
+    "e.seq, e.event_id, e.message_id, e.timestamp, e.provider, e.direction, e.status, e.raw_status,"
+    " coalesce(e.sender, m.sender) AS sender, coalesce(e.recipient, m.recipient) AS recipient,"
+    " coalesce(e.subject, m.subject) AS subject, e.smtp_code, e.enhanced_code, e.diagnostic,"
+    " e.bounce_class, e.bounce_reason"
+)
+
 # The message facts (model.MESSAGE_FACT_KEYS) beside a message's latest event.
 MESSAGE_SELECT = (
     "m.first_seen, m.type, m.tags, m.size, m.send_method, m.open_count,"
@@ -423,7 +433,7 @@ def events_sql(
         )
     else:
         source = "events e"
-    select = f"{EVENT_SELECT}, {MESSAGE_SELECT}" if messages else EVENT_SELECT
+    select = f"{MESSAGE_EVENT_SELECT}, {MESSAGE_SELECT}" if messages else EVENT_SELECT
     sql = f"SELECT {select} FROM {source} WHERE {clause} ORDER BY e.timestamp DESC, e.seq DESC"
     if limit:
         sql += " LIMIT ?"

@@ -23,7 +23,7 @@ from maillog_cli.render.format import short_time
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import (
     AUDIT_IDS,
-    EVENT_SELECT,
+    MESSAGE_EVENT_SELECT,
     MESSAGE_IDS,
     SHORT_ID_MIN,
     Filters,
@@ -131,7 +131,7 @@ class Source:
                     marks = ", ".join("?" for _ in chunk)
                     rows += _dicts(
                         self._store.conn.execute(
-                            f"SELECT {EVENT_SELECT} FROM messages m JOIN events e ON e.seq = m.last_seq"
+                            f"SELECT {MESSAGE_EVENT_SELECT} FROM messages m JOIN events e ON e.seq = m.last_seq"
                             f" WHERE m.message_id IN ({marks}) AND {clause}",
                             [*chunk, *params],
                         )
