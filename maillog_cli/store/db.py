@@ -731,11 +731,13 @@ class Store:
                     max(json_extract(extra, '$.spf')), max(json_extract(extra, '$.dkim')),
                     max(json_extract(extra, '$.dmarc')),
                     max(type), max(size), max(send_method),
-                    -- opens/clicks: the events, or the count an email log states (extra)
-                    max(count(CASE WHEN status = 'opened' THEN 1 END),
+                    -- opens/clicks: the moments they happened (SES reports one open of a
+                    -- 3-recipient email as 3 events at one time), or the count an email
+                    -- log states (extra)
+                    max(count(DISTINCT CASE WHEN status = 'opened' THEN timestamp END),
                         coalesce(max(json_extract(extra, '$.open_count')), 0)),
                     max(CASE WHEN status = 'opened' THEN timestamp END),
-                    max(count(CASE WHEN status = 'clicked' THEN 1 END),
+                    max(count(DISTINCT CASE WHEN status = 'clicked' THEN timestamp END),
                         coalesce(max(json_extract(extra, '$.click_count')), 0)),
                     max(CASE WHEN status = 'clicked' THEN timestamp END),
                     -- every tag of every event, once each, sorted (event tags are stored
