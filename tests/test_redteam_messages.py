@@ -98,3 +98,35 @@ def test_one_ses_open_of_a_three_recipient_email_counts_once(cli, tmp_path: Path
     assert (row["open_count"], row["click_count"], row["event_count"]) == (2, 1, 12)
     shown = cli("show", "0100019abc-three-000000")
     assert re.search(r"Opened +2 times", shown.stdout), shown.stdout
+
+
+POSTFIX = """\
+Nov 30 10:00:00 mx postfix/cleanup[101]: 4BxY2k3QvTz9: message-id=<order-99@example.com>
+Nov 30 10:00:00 mx postfix/qmgr[102]: 4BxY2k3QvTz9: from=<shop@example.com>, size=4242, nrcpt=2 (queue active)
+Nov 30 10:00:01 mx postfix/smtp[103]: 4BxY2k3QvTz9: to=<alice@gmail.com>, relay=gmail-smtp-in.l.google.com[142.250.1.27]:25, delay=1.2, delays=0.1/0/0.5/0.6, dsn=2.0.0, status=sent (250 2.0.0 OK  1700000000 x1si - gsmtp)
+Nov 30 10:00:02 mx postfix/smtp[103]: 4BxY2k3QvTz9: to=<bob@yahoo.com>, relay=mta5.am0.yahoodns.net[67.195.204.72]:25, delay=2, delays=0.1/0/1/0.9, dsn=5.0.0, status=bounced (host mta5.am0.yahoodns.net[67.195.204.72] said: 554 delivery error: dd This user doesn't have a yahoo.com account (bob@yahoo.com) [-5] - mta1.mail.yahoo.com (in reply to end of DATA command))
+Nov 30 10:00:03 mx postfix/qmgr[102]: 4BxY2k3QvTz9: removed
+"""
+
+
+def test_show_gives_each_recipient_of_one_email_its_own_fate(cli, tmp_path: Path) -> None:
+    """One email to alice and bob: alice's copy was delivered, bob's bounced. `show` said
+    `To alice@gmail.com` and `Status bounced`, which reads as alice's bounce."""
+    log = tmp_path / "mail.log"
+    log.write_text(POSTFIX)
+    assert cli("import", str(log), "--year", "2026").exit_code == 0
+    shown = cli("show", "order-99@example.com")
+    assert shown.exit_code == 0, shown
+    assert re.search(
+        r"To +alice@gmail\.com delivered, bob@yahoo\.com bounced \(hard\)\n", shown.stdout
+    ), shown.stdout
+    detail = json.loads(cli("show", "order-99@example.com", "--format", "json").stdout)
+    assert [(r["recipient"], r["status"], r["bounce_class"]) for r in detail["recipients"]] == [
+        ("alice@gmail.com", "delivered", None),
+        ("bob@yahoo.com", "bounced", "hard"),
+    ]
+
+
+def test_one_recipient_is_shown_as_before(cli, store: None) -> None:
+    shown = cli("show", MID)
+    assert re.search(r"\nTo +john@example\.com\n", shown.stdout), shown.stdout
