@@ -761,11 +761,16 @@ class _CsvLines:
     def __init__(self, stream: IO[bytes], cap: int) -> None:
         self.lines = physical_lines(stream, cap, keepends=True)
         self.cap, self.lineno, self.row_bytes = cap, 0, 0
+        self.separator = b","
+        self.pending: str | None = None  # the header line, read once to choose the delimiter
 
     def __iter__(self) -> _CsvLines:
         return self
 
     def __next__(self) -> str:
+        if self.pending is not None:
+            header, self.pending = self.pending, None
+            return header
         line = next(self.lines)
         self.lineno += 1
         if isinstance(line, Oversize):
@@ -773,7 +778,7 @@ class _CsvLines:
         self.row_bytes += len(line)
         if self.row_bytes > self.cap:  # a row spread over many lines (quoted line breaks)
             raise _LineProblem(self.lineno, over_cap(self.cap))
-        problem = too_many_values(line, self.cap, b",")
+        problem = too_many_values(line, self.cap, self.separator)
         if problem is not None:
             raise _LineProblem(self.lineno, problem)
         try:
@@ -792,6 +797,17 @@ def _csv_problem(exc: csv.Error, cap: int) -> RecordError:
     return RecordError(f"unreadable CSV row: {text}")
 
 
+def csv_delimiter(header_line: str) -> str:
+    """`,`, unless the header holds none and is split by `;` or tabs instead: a spreadsheet
+    saved where the comma is the decimal mark writes `;`, and a TSV is a CSV of tabs."""
+    if "," in header_line:
+        return ","
+    semicolons, tabs = header_line.count(";"), header_line.count("\t")
+    if semicolons or tabs:
+        return ";" if semicolons >= tabs else "\t"
+    return ","
+
+
 def iter_csv(
     stream: IO[bytes], cap: int = DEFAULT_MAX_RECORD_MB << 20
 ) -> tuple[list[str], Iterator[tuple[int, Any]]]:
@@ -801,7 +817,15 @@ def iter_csv(
     swallows the lines after it), as is a stray quote or a field over the record cap."""
     lines = _CsvLines(stream, cap)
     csv.field_size_limit(cap)
-    reader = csv.reader(lines, strict=True)
+    try:
+        lines.pending = next(lines)
+    except StopIteration:
+        return [], iter(())
+    except _LineProblem as exc:
+        raise FileFormatError(f"line {exc.lineno}: unreadable CSV header: {exc.why}") from None
+    delimiter = csv_delimiter(lines.pending)
+    lines.separator = delimiter.encode()
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except StopIteration:
