@@ -102,6 +102,15 @@ _MISSING: Any = object()
 _domain_of = lru_cache(maxsize=65536)(domain_of)
 
 
+_INT64_MAX = (1 << 63) - 1
+
+
+def _size(value: int | None) -> int | None:
+    """A size SQLite can hold, else unknown: a source's digits can be any length
+    ("99999999999999999999999" in a CSV cell), and SQLite's integers stop at 2**63."""
+    return value if value is None or 0 <= value <= _INT64_MAX else None
+
+
 def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
     """An Event as the tuple `_INSERT_EVENT` takes, its free text scrubbed of secrets.
 
@@ -131,7 +140,7 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
         # sorted: see refresh_messages
         _dumps(sorted({scrub(t) for t in e.tags})) if e.tags else None,
         e.type,
-        e.size,
+        _size(e.size),
         e.send_method,
         extra_json(e.extra) if e.extra else None,  # most events have none: skip the walk
         import_id,
