@@ -33,13 +33,21 @@ def text_or_none(value: Any) -> str | None:
 
 
 def message_id(value: Any) -> str | None:
-    """Trim and remove one enclosing pair of angle brackets; keep the case."""
+    """Trim and remove one enclosing pair of angle brackets; keep the case.
+
+    A header value that goes on after its `<id>` (a comment, a second id, as some
+    gateways write them) is that first id: `<a@b> (added by postmaster)` is `a@b`, the
+    id the bounce of that email quotes."""
     s = text_or_none(value)
     if s is None:
         return None
     s = s.strip()
-    if s.startswith("<") and s.endswith(">"):
-        s = s[1:-1].strip()
+    if s.startswith("<"):
+        end = s.find(">")
+        if end > 0 and s[end + 1 :].lstrip()[:1] in ("(", "<"):
+            s = s[1:end].strip()
+        elif s.endswith(">"):
+            s = s[1:-1].strip()
     return s or None
 
 

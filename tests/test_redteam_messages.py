@@ -130,3 +130,61 @@ def test_show_gives_each_recipient_of_one_email_its_own_fate(cli, tmp_path: Path
 def test_one_recipient_is_shown_as_before(cli, store: None) -> None:
     shown = cli("show", MID)
     assert re.search(r"\nTo +john@example\.com\n", shown.stdout), shown.stdout
+
+
+SENT = """\
+From: Shop <shop@example.com>
+To: alice@example.org
+Subject: Your order
+Message-ID: <order-5@example.com> (added by postmaster@example.com)
+Date: Mon, 30 Nov 2026 10:00:00 +0000
+
+Thanks!
+"""
+
+DSN = """\
+From: Mail Delivery Subsystem <mailer-daemon@example.org>
+To: shop@example.com
+Subject: Undelivered Mail Returned to Sender
+Date: Mon, 30 Nov 2026 10:05:00 +0000
+Message-ID: <dsn-5@example.org>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="BB"
+
+--BB
+Content-Type: text/plain
+
+It bounced.
+--BB
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; alice@example.org
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 user unknown
+
+--BB
+Content-Type: text/rfc822-headers
+
+From: Shop <shop@example.com>
+To: alice@example.org
+Message-ID: <order-5@example.com>
+
+--BB--
+"""
+
+
+@pytest.mark.parametrize("order", ["sent-first", "bounce-first"])
+def test_a_message_id_header_with_a_comment_is_the_id_its_bounce_quotes(
+    cli, tmp_path: Path, order: str
+) -> None:
+    """`Message-ID: <id> (added by …)` was stored as `<id> (added by …)`, brackets and all,
+    so the bounce that quotes `<id>` became a second message."""
+    (tmp_path / "sent.eml").write_text(SENT)
+    (tmp_path / "dsn.eml").write_text(DSN)
+    files = ["sent.eml", "dsn.eml"] if order == "sent-first" else ["dsn.eml", "sent.eml"]
+    assert cli("import", *(str(tmp_path / f) for f in files)).exit_code == 0
+    rows = json.loads(cli("search", "--messages", "--format", "json").stdout)
+    assert [(r["message_id"], r["status"]) for r in rows] == [("order-5@example.com", "bounced")]
