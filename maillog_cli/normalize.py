@@ -19,6 +19,22 @@ _ENHANCED_IN_TEXT = re.compile(
 _ENHANCED_FULL = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words ("null", "a number", "an array"), for the
+    one-line errors a person reads: Python's type names ("NoneType", "str") are not theirs."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
 def text_or_none(value: Any) -> str | None:
     """A string field: None, '' and non-strings without meaning become None."""
     if type(value) is str:

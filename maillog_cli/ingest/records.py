@@ -17,6 +17,7 @@ from maillog_cli.importers.base import Context
 from maillog_cli.ingest import readers
 from maillog_cli.ingest.fast import EVENTS, Readers
 from maillog_cli.ingest.fast import NAME as listing_event_format
+from maillog_cli.normalize import json_kind
 
 # What an importer may raise for a record it recognised but cannot read.
 RECORD_ERRORS = (
@@ -58,7 +59,7 @@ def _keys(obj: Any) -> str:
         keys = list(obj)[:8]
         more = ", …" if len(obj) > 8 else ""
         return ", ".join(str(k)[:40] for k in keys) + more if keys else "(none)"
-    return f"a JSON {type(obj).__name__}"
+    return f"{json_kind(obj)}, not an object"
 
 
 Item = tuple[

@@ -1,0 +1,48 @@
+"""Red-team findings about the words of one-line errors.
+
+A record that is not an object was reported in Python's type names ("a JSON NoneType",
+"a JSON str", "got NoneType"): the line must say what the file holds in JSON's words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maillog_cli.normalize import json_kind
+
+
+def test_a_record_that_is_not_an_object_is_named_in_jsons_words(cli, tmp_path: Path) -> None:
+    src = tmp_path / "kinds.jsonl"
+    src.write_text(
+        '{"status": "delivered", "timestamp": "2026-01-01T00:00:00Z", "recipient": "k@x.com"}\n'
+        'null\n42\n"str"\ntrue\n'
+    )
+    result = cli("import", str(src))
+    assert result.exit_code == 1
+    for line, kind in enumerate(("null", "a number", "a string", "a boolean"), start=2):
+        assert f"kinds.jsonl:{line}: unrecognised record: {kind}, not an object" in result.stderr
+    assert "NoneType" not in result.stderr and "JSON str" not in result.stderr
+
+
+def test_a_mandrill_body_that_is_not_an_array_says_what_it_is(cli, tmp_path: Path) -> None:
+    src = tmp_path / "hook.form"
+    src.write_text("mandrill_events=null")
+    result = cli("import", str(src))
+    assert result.exit_code == 1
+    assert "mandrill_events is not a JSON array (got null)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (None, "null"),
+        (True, "a boolean"),
+        (1.5, "a number"),
+        ("x", "a string"),
+        ([], "an array"),
+        ({}, "an object"),
+    ],
+)
+def test_json_kind(value: object, kind: str) -> None:
+    assert json_kind(value) == kind
