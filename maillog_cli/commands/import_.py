@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption
+from maillog_cli.options import DbOption, new_file
 from maillog_cli.render.format import counted
 
 
@@ -43,6 +43,8 @@ def import_cmd(
         Path | None,
         typer.Option(
             "--rejects",
+            metavar="FILE",
+            parser=new_file,
             help="Write rejected records to this new file (JSONL: source, line, error, record).",
         ),
     ] = None,
