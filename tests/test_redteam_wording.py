@@ -46,3 +46,19 @@ def test_a_mandrill_body_that_is_not_an_array_says_what_it_is(cli, tmp_path: Pat
 )
 def test_json_kind(value: object, kind: str) -> None:
     assert json_kind(value) == kind
+
+
+def test_a_file_whose_records_cannot_be_read_is_not_sent_to_format(cli, tmp_path: Path) -> None:
+    """Every record over the cap or broken JSON: the lines say why, and the verdict no
+    longer suggests --format (no format reads a record that cannot be read)."""
+    src = tmp_path / "big.jsonl"
+    src.write_text('{"status": "delivered", "subject": "' + "x" * (2 << 20) + '"}\n{"b":\n')
+    result = cli("import", "--max-record-mb", "1", str(src))
+    assert result.exit_code == 1
+    assert "big.jsonl:1: record over 1 MB" in result.stderr
+    assert "big.jsonl: no record could be read; nothing imported" in result.stderr
+    assert "--format" not in result.stderr
+    unknown = tmp_path / "unknown.jsonl"
+    unknown.write_text('{"a": 1}\n')
+    result = cli("import", str(unknown))
+    assert "no record in a format maillog knows" in result.stderr

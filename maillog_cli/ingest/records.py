@@ -39,6 +39,7 @@ class FileResult:
     duplicates: int = 0
     skipped: Counter[str] = field(default_factory=Counter)  # valid records with no event, by why
     rejected: int = 0  # malformed or unrecognised records
+    unrecognised: int = 0  # of those, records read whole that no format claims
     new_messages: int = 0
     contents: int = 0
     audit: int = 0  # new audit entries
@@ -76,6 +77,7 @@ def parse_value(
             yield from parse_value(element, ctx, forced, result)
         return
     if not isinstance(value, dict):
+        result.unrecognised += 1
         yield RecordError(f"unrecognised record: {_keys(value)}")
         return
     module = forced if forced is not None else importers.detect(value)
@@ -85,6 +87,7 @@ def parse_value(
             for element in wrapped:
                 yield from parse_value(element, ctx, forced, result)
             return
+        result.unrecognised += 1
         yield RecordError(f"unrecognised record: keys {_keys(value)}")
         return
     if forced is not None and not _fits(forced, value, ctx):
