@@ -59,3 +59,58 @@ def test_csv_on_a_terminal_shows_escapes_and_is_exact_in_a_pipe(
     code, _, piped = on_terminal(tmp_path, *args, stdout_tty=False)
     assert code == 0
     assert OSC52.encode() in piped  # a pipe gets the exact value, to read back
+
+
+@pytest.mark.slow
+def test_import_from_stdin_on_a_terminal_says_it_waits_and_one_ctrl_d_ends_it(
+    tmp_path: Path,
+) -> None:
+    """`maillog import -` typed at a prompt showed only a spinner, and no number of Ctrl-D
+    ended it: a terminal reports its end once, and each buffer above asked again. Now a
+    line says what it waits for, and one Ctrl-D imports what was typed."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from tests.hostile.test_ingest_escapes import _RUN, ROOT
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MAILLOG_DB": str(tmp_path / "s.db")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RUN, "--no-fork", "import", "-"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+    )
+    os.close(slave)
+    seen = bytearray()
+
+    def drain() -> None:  # a terminal that is not read fills up and blocks the writer
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    threading.Thread(target=drain, daemon=True).start()
+    deadline = time.monotonic() + 60
+    while b"Ctrl-D" not in seen and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert b"reading from the terminal" in seen
+    record = b'{"status": "sent", "timestamp": "2026-01-01T00:00:00Z", "recipient": "a@b.com"}\n'
+    os.write(master, record)
+    time.sleep(0.5)
+    os.write(master, b"\x04")  # once
+    try:
+        code = proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert code == 0, bytes(seen)[-500:]
+    assert b"1 new event" in seen

@@ -112,19 +112,29 @@ class Oversize:
 
 
 class CountingReader(io.RawIOBase):
-    """Wraps a binary stream and counts the bytes read from it (for progress)."""
+    """Wraps a binary stream and counts the bytes read from it (for progress).
+
+    The end is remembered: a terminal reports Ctrl-D once, as one empty read, and the
+    buffers above ask again after it; without this each of them waited for another Ctrl-D
+    and `maillog import -` typed at a prompt could not be ended."""
 
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
         self.count = 0
         self.sha256 = hashlib.sha256()  # of the bytes on disk, recorded in `imports`
+        self.ended = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: Any) -> int:
+        if self.ended:
+            return 0
         data = self.raw.read(len(b))
         n = len(data)
+        if n == 0:
+            self.ended = True
+            return 0
         b[:n] = data
         self.count += n
         self.sha256.update(data)
@@ -179,7 +189,8 @@ class Source:
 def open_source(path: str) -> Source:
     """Open a file, `-` for stdin, transparently gunzipping (judged by magic bytes)."""
     if path == "-":
-        raw: IO[bytes] = sys.stdin.buffer
+        # unbuffered where there is a file descriptor: a terminal line is read as typed
+        raw: IO[bytes] = getattr(sys.stdin.buffer, "raw", sys.stdin.buffer)
         name, size = "<stdin>", None
     else:
         p = Path(path)
