@@ -188,3 +188,17 @@ def test_a_message_id_header_with_a_comment_is_the_id_its_bounce_quotes(
     assert cli("import", *(str(tmp_path / f) for f in files)).exit_code == 0
     rows = json.loads(cli("search", "--messages", "--format", "json").stdout)
     assert [(r["message_id"], r["status"]) for r in rows] == [("order-5@example.com", "bounced")]
+
+
+@pytest.mark.parametrize(
+    "flt", [("--subject", "Welcome"), ("--from", "sender@example.com")], ids=["subject", "from"]
+)
+def test_message_filters_find_the_facts_the_row_shows(
+    cli, store: None, flt: tuple[str, str]
+) -> None:
+    """`stats --subject Welcome` counted the email, `search --messages --subject Welcome`
+    listed nothing: the filter looked only at the latest event, which names no subject."""
+    rows = json.loads(cli("search", "--messages", *flt, "--format", "json").stdout)
+    assert [r["message_id"] for r in rows] == [MID]
+    stats = json.loads(cli("stats", *flt, "--format", "json").stdout)
+    assert stats["messages"] == len(rows) == 1

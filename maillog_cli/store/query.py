@@ -256,17 +256,26 @@ _ENGAGED_AT = {
 }
 
 
-def where(f: Filters, alias: str = "e", *, messages: bool = False) -> tuple[str, list[Any]]:
+def where(
+    f: Filters, alias: str = "e", *, messages: bool = False, facts: str | None = None
+) -> tuple[str, list[Any]]:
     """The WHERE clause (without the keyword; '1' when empty) over the events table.
 
     `messages=True` gives the same filters over the messages table (alias e.g. "m"), for
     per-message figures (stats): --status is the message's latest lifecycle status (an
     engagement status means "was ever opened/clicked/…"), --since/--until apply to
     first_seen, free text matches any of the message's events.
+
+    `facts` names a joined messages table whose sender and subject stand in where the
+    event has none: a message's row (MESSAGE_EVENT_SELECT) shows them, so --from and
+    --subject must find it by them, as `stats` does.
     """
     a = f"{alias}." if alias else ""
     clauses: list[str] = []
     params: list[Any] = []
+
+    def fact(column: str) -> str:
+        return f"coalesce({a}{column}, {facts}.{column})" if facts else f"{a}{column}"
 
     def any_of(column: str, values: list[str]) -> None:
         clauses.append(f"{a}{column} IN ({', '.join('?' for _ in values)})")
@@ -284,12 +293,12 @@ def where(f: Filters, alias: str = "e", *, messages: bool = False) -> tuple[str,
     if f.to:
         _match_address(clauses, params, f"{a}recipient", f.to)
     if f.sender:
-        _match_address(clauses, params, f"{a}sender", f.sender)
+        _match_address(clauses, params, fact("sender"), f.sender)
     if f.domain:
         clauses.append(f"{a}recipient_domain = ?")
         params.append(f.domain)
     if f.subject:
-        clauses.append(f"{a}subject LIKE ? ESCAPE '\\'")
+        clauses.append(f"{fact('subject')} LIKE ? ESCAPE '\\'")
         params.append("%" + _like_escape(f.subject) + "%")
     if f.providers:
         any_of("provider", f.providers)
@@ -419,7 +428,7 @@ def events_sql(
     f: Filters, limit: int | None, after: Page | None = None, messages: bool = False
 ) -> tuple[str, list[Any]]:
     """SELECT of events (or of each message's latest event), newest first, keyset-paged."""
-    clause, params = where(f, "e")
+    clause, params = where(f, "e", facts="m" if messages else None)
     if after is not None:
         # The redundant `timestamp <= ?` lets SQLite seek the index instead of scanning from the top.
         clause += " AND e.timestamp <= ? AND (e.timestamp < ? OR (e.timestamp = ? AND e.seq < ?))"
@@ -458,7 +467,7 @@ def iter_events(
 
 def count_sql(f: Filters, messages: bool = False) -> tuple[str, list[Any]]:
     """How many rows `events_sql` would give without a limit."""
-    clause, params = where(f, "e")
+    clause, params = where(f, "e", facts="m" if messages else None)
     if messages and clause == "1":
         # Every message with a latest lifecycle event is listed (refresh_messages keeps
         # last_seq on one of the message's events, or NULL): one pass over messages

@@ -124,7 +124,7 @@ class Source:
             touched = {e["message_id"] for e in events if e.get("message_id")}
             rows: list[Row] = []
             if touched:
-                clause, params = where(filters, "e")
+                clause, params = where(filters, "e", facts="m")
                 ids = sorted(touched)
                 for start in range(0, len(ids), 500):
                     chunk = ids[start : start + 500]
