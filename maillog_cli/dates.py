@@ -116,21 +116,58 @@ def to_iso(value: object, default_tz: tzinfo | None = None) -> str:
 _DEFAULTS = (datetime(2000, 1, 1), datetime(2001, 2, 2))
 
 
+# "UTC+2", "GMT-05:30": dateutil reads these the POSIX way (UTC+2 is two hours BEHIND UTC),
+# which no log writer means; they are rewritten to the ISO offset before parsing.
+_UTC_PLUS = re.compile(r"\s*(?:UTC|GMT)\s*([+-])(\d{1,2})(?::?(\d{2}))?\s*$", re.I)
+# A trailing word that names a zone ("CEST", "(PST)"). RFC 2822's parser returns a time it
+# cannot place without a zone, which would be stored as UTC, hours off and silently.
+_ZONE_WORD = re.compile(r"\s\(?([A-Za-z]{2,6})\)?\s*$")
+_UTC_WORDS = frozenset({"UT", "UTC", "GMT", "Z", "AM", "PM"})
+# RFC 2822's parser skips an "AM"/"PM" it does not expect: "10:00 PM" came back as 10:00.
+_TWELVE_HOUR = re.compile(r"\d\s*[AP]\.?M\b", re.I)
+
+
+def _unplaced_zone(value: object, name: str) -> RecordError:
+    return RecordError(
+        f"timestamp {value!r} names a time zone maillog cannot place ({name}); "
+        "write it with a UTC offset such as +01:00"
+    )
+
+
 def _slow_parse(text: str, value: object) -> datetime:
-    """RFC 2822 or dateutil, but only a FULL date: a bare "Tuesday", "10:30", "March" or
-    "5 pm" would otherwise be completed from today and stored as a wrong, silent date."""
+    """RFC 2822 or dateutil, but only a FULL date in a zone it can place: a bare "Tuesday",
+    "10:30", "March" or "5 pm" would otherwise be completed from today, and an unknown zone
+    name ("CEST") read as UTC, each stored as a wrong, silent time."""
     if len(text) > 100:
         raise RecordError("timestamp is too long to be a time")
+    offset = _UTC_PLUS.search(text)
+    if offset:
+        sign, hours, minutes = offset.groups()
+        text = f"{text[: offset.start()]} {sign}{int(hours):02d}:{minutes or '00'}"
     from email.utils import parsedate_to_datetime  # here: email.utils costs every start-up 5 ms
 
     try:
-        return parsedate_to_datetime(text)
+        if _TWELVE_HOUR.search(text):
+            raise ValueError("a 12-hour clock: dateutil's")
+        dt = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         pass
+    else:
+        zone = _ZONE_WORD.search(text)
+        if dt.tzinfo is None and zone and zone.group(1).upper() not in _UTC_WORDS:
+            raise _unplaced_zone(value, zone.group(1))
+        return dt
+    import warnings
+
     from dateutil import parser as du_parser
 
     try:
-        first, second = (du_parser.parse(text, default=d) for d in _DEFAULTS)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", du_parser.UnknownTimezoneWarning)
+            first, second = (du_parser.parse(text, default=d) for d in _DEFAULTS)
+    except du_parser.UnknownTimezoneWarning:
+        zone = _ZONE_WORD.search(text)
+        raise _unplaced_zone(value, zone.group(1) if zone else "a zone name") from None
     except (ValueError, OverflowError, TypeError) as exc:
         raise RecordError(f"timestamp {value!r} is not a time") from exc
     if first.date() != second.date():

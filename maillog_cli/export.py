@@ -242,6 +242,8 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
             out.flush()
             out.detach()
         return
+    if target.endswith(("/", os.sep)):  # Path() would drop the slash and write a file there
+        raise MaillogError(f"{target} names a directory", "give a file name: -o store.jsonl.gz")
     path = Path(target)
     if path.is_dir():
         raise MaillogError(f"{path} is a directory", "give a file name: -o store.jsonl.gz")

@@ -29,6 +29,7 @@ class MessageDetail:
             "message": msg,
             "aliases": self.aliases,
             "resends": self.resends,
+            "recipients": self.recipients(),
             "events": [{k: e.get(k) for k in EVENT_KEYS} for e in self.events],
         }
 
@@ -36,6 +37,35 @@ class MessageDetail:
         """Every tag of the message (stored as a JSON list); an older row's single tag."""
         m = self.message
         return orjson.loads(m["tags"]) if m.get("tags") else ([m["tag"]] if m.get("tag") else [])
+
+    def recipients(self) -> list[dict[str, Any]]:
+        """Each recipient's own latest lifecycle status, in the order they first appear.
+
+        One email to several people has one row but as many fates (delivered to one,
+        bounced for another); the message's status alone is only the latest of them.
+        """
+        from maillog_cli.statuses import LIFECYCLE_RANK
+
+        latest: dict[str, dict[str, Any] | None] = {}
+        for e in self.events:  # ordered by time, then seq
+            who = e.get("recipient")
+            if not who:
+                continue
+            now = latest.setdefault(who, None)
+            rank = LIFECYCLE_RANK.get(e.get("status") or "")
+            if rank is None:
+                continue
+            if now is None or e["timestamp"] > now["timestamp"] or rank >= now["rank"]:
+                latest[who] = {**e, "rank": rank}
+        return [
+            {
+                "recipient": who,
+                "status": e and e["status"],
+                "bounce_class": e and e.get("bounce_class"),
+                "bounce_reason": e and e.get("bounce_reason"),
+            }
+            for who, e in latest.items()
+        ]
 
     def explanation(self) -> tuple[dict[str, Any], Any] | None:
         """The latest bounce-like event whose reason has advice, and that advice (why, what to do)."""

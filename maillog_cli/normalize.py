@@ -19,6 +19,22 @@ _ENHANCED_IN_TEXT = re.compile(
 _ENHANCED_FULL = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words ("null", "a number", "an array"), for the
+    one-line errors a person reads: Python's type names ("NoneType", "str") are not theirs."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
 def text_or_none(value: Any) -> str | None:
     """A string field: None, '' and non-strings without meaning become None."""
     if type(value) is str:
@@ -33,13 +49,21 @@ def text_or_none(value: Any) -> str | None:
 
 
 def message_id(value: Any) -> str | None:
-    """Trim and remove one enclosing pair of angle brackets; keep the case."""
+    """Trim and remove one enclosing pair of angle brackets; keep the case.
+
+    A header value that goes on after its `<id>` (a comment, a second id, as some
+    gateways write them) is that first id: `<a@b> (added by postmaster)` is `a@b`, the
+    id the bounce of that email quotes."""
     s = text_or_none(value)
     if s is None:
         return None
     s = s.strip()
-    if s.startswith("<") and s.endswith(">"):
-        s = s[1:-1].strip()
+    if s.startswith("<"):
+        end = s.find(">")
+        if end > 0 and s[end + 1 :].lstrip()[:1] in ("(", "<"):
+            s = s[1:end].strip()
+        elif s.endswith(">"):
+            s = s[1:-1].strip()
     return s or None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +29,17 @@ class OutputFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+
+
+def new_file(text: str) -> Path:
+    """A file maillog is to write (an archive, a backup, rejects). Typer's Path drops a
+    trailing "/", so `--archive backups/` wrote a FILE named backups: such a name is
+    refused while the slash can still be seen."""
+    if text.endswith(("/", os.sep)):
+        raise typer.BadParameter(
+            f"{text!r} names a directory; give a file name, e.g. {text.rstrip('/')}/FILE"
+        )
+    return Path(text)
 
 
 def choices(name: str, values: Iterable[str]) -> type[StrEnum]:

@@ -45,6 +45,12 @@ _SECRET_PARTS = (
     "recoverycode",
     "sessionid",
     "jwt",
+    # one-time codes: a login or a reset while they live
+    "otpcode",
+    "mfacode",
+    "2facode",
+    "verificationcode",
+    "onetimecode",
 )
 # Short words that are secret only as the whole key ("pass", but not "passenger").
 _SECRET_EXACT = frozenset({"pass", "pwd", "pin", "otp", "auth", "bearer", "smtppass"})
@@ -191,6 +197,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
         re.compile(r"(?P<pre>\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/\-]{8,}=*", re.I),
         rf"\g<pre>{MASK}",
     ),
+    # An SMTP AUTH initial response in a logged transcript: base64 of user and password.
+    (
+        re.compile(
+            r"(?P<pre>\bAUTH\s+(?:PLAIN|LOGIN|XOAUTH2?|OAUTHBEARER)\s+)[A-Za-z0-9+/]{8,}=*", re.I
+        ),
+        rf"\g<pre>{MASK}",
+    ),
     # password=…, "token": "…", api_key: … in free text and query strings.
     (
         re.compile(
@@ -228,6 +241,7 @@ _NEEDLES: tuple[tuple[str, ...], ...] = (
     ("=",),
     ("secret",),
     ("bearer", "basic", "token"),
+    ("auth plain", "auth login", "auth xoauth", "auth oauthbearer"),
     ("pass", "pwd", "secret", "token", "auth", "sig", "key"),
     ("sg.",),
     ("key-",),
@@ -247,7 +261,7 @@ assert len(_NEEDLES) == len(_PATTERNS)
 # or `;` besides its `=`, the assignment rule a `:` or `=` after its key word. Diagnostics
 # are full of `Id=…` and `auth` words with neither: those rules were most of the cost.
 _ALSO: tuple[tuple[str, ...], ...] = tuple(
-    ("?", "&", ";") if i == 2 else (":", "=") if i == 5 else () for i in range(len(_NEEDLES))
+    ("?", "&", ";") if i == 2 else (":", "=") if i == 6 else () for i in range(len(_NEEDLES))
 )
 _HEX32_RUN = re.compile(r"[0-9a-f]{32}")
 # The same question as _HEX32_RUN.search, asked of the UTF-8 bytes with every lower-case hex

@@ -918,3 +918,26 @@ def test_one_recipient_refused_of_two_is_partly_sent(cli, db_path, smtp_server):
         (RCPT, "sent", 250),
         ("gone@example.org", "failed", 550),
     ]
+
+
+def test_an_email_to_several_people_is_resent_only_to_those_named(
+    cli, db_path, tmp_path, smtp_server
+):
+    """Red team: the message row keeps one of an email's recipients, and resend chose that
+    one for the user (a copy again for alice, who had it; none for carol). Now it asks."""
+    eml = tmp_path / "two.eml"
+    eml.write_bytes(
+        raw_email().replace(b"To: <bob@example.org>", b"To: alice@example.org, carol@example.org")
+    )
+    assert cli("import", eml).exit_code == 0
+    r = cli("resend", ORIG, "--yes")
+    assert r.exit_code == 1
+    assert (
+        "it went to 2 recipients (alice@example.org, carol@example.org); choose with --to ADDRESS"
+        in r.stderr
+    )
+    assert smtp_server.handler.received == []
+    r = cli("resend", ORIG, "--to", "carol@example.org", "--yes")
+    assert r.exit_code == 0, r
+    [got] = smtp_server.handler.received
+    assert got.rcpt_tos == ["carol@example.org"]

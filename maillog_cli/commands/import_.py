@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption
+from maillog_cli.options import DbOption, new_file
 from maillog_cli.render.format import counted
 
 
@@ -43,6 +43,8 @@ def import_cmd(
         Path | None,
         typer.Option(
             "--rejects",
+            metavar="FILE",
+            parser=new_file,
             help="Write rejected records to this new file (JSONL: source, line, error, record).",
         ),
     ] = None,
@@ -223,7 +225,10 @@ def _open_rejects(path: Path, force: bool):  # -> IO[str]
 
 def _import_one(store, path: str, opts, report, show_progress: bool):
     from maillog_cli.ingest import pipeline
+    from maillog_cli.render.output import is_terminal
 
+    if path == "-" and is_terminal(sys.stdin):  # else a silent spinner waits for typing
+        report("reading from the terminal: paste or type records, then Ctrl-D (Ctrl-C cancels)")
     if not show_progress:
         return pipeline.import_path(store, path, opts, report)
     from maillog_cli.render.progress import file_progress

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from maillog_cli.errors import MaillogError
-from maillog_cli.options import DbOption, OutputFormat, cap_count, filter_options
+from maillog_cli.options import DbOption, OutputFormat, cap_count, filter_options, new_file
 
 if TYPE_CHECKING:
     from maillog_cli.prune import Cutoff
@@ -81,6 +81,7 @@ def prune(
         typer.Option(
             "--archive",
             metavar="FILE",
+            parser=new_file,
             help="First write everything that goes to FILE (gzip if .gz) as maillog JSONL; `maillog import FILE` brings it back.",
             show_default=False,
         ),
@@ -265,7 +266,9 @@ def _bytes(n: int) -> str:
 
 def backup(
     ctx: typer.Context,
-    dest: Annotated[Path, typer.Argument(metavar="PATH", help="The new file to write.")],
+    dest: Annotated[
+        Path, typer.Argument(metavar="PATH", parser=new_file, help="The new file to write.")
+    ],
     db: DbOption = None,
 ) -> None:
     """A consistent copy of the store while it is in use (never `cp` a live store: its

@@ -25,7 +25,7 @@ from maillog_cli.importers.base import (
     require,
 )
 from maillog_cli.model import Event, Skip
-from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
+from maillog_cli.normalize import address, json_kind, message_id, reply_fields, text_or_none
 
 NAME = "mandrill"
 PROVIDER = "mandrill"
@@ -118,7 +118,7 @@ def _loads(text: str) -> Any:
     except RecursionError:
         raise RecordError(f"{FIELD} is nested too deeply") from None
     if not isinstance(value, list | dict):
-        raise RecordError(f"{FIELD} is not a JSON array (got {type(value).__name__})")
+        raise RecordError(f"{FIELD} is not a JSON array (got {json_kind(value)})")
     return value
 
 
@@ -141,7 +141,7 @@ def _parse_envelope(value: Any, ctx: Context) -> Iterator[Parsed]:
     for i, element in enumerate(value):
         where = f"{FIELD}[{i}]"
         if not _is_event(element):
-            keys = sorted(element)[:8] if isinstance(element, dict) else type(element).__name__
+            keys = sorted(element)[:8] if isinstance(element, dict) else json_kind(element)
             raise RecordError(f"{where} is not a Mandrill event: {keys}")
         try:
             yield _parse_event(element, ctx)

@@ -300,4 +300,5 @@ def _merge(result: FileResult, child: FileResult) -> None:
     result.skipped.update(child.skipped)
     result.formats.update(child.formats)
     result.rejected += child.rejected
+    result.unrecognised += child.unrecognised
     result.note = child.note

@@ -109,6 +109,9 @@ def _finish_file(
 def _no_format_verdict(result: FileResult, forced: ModuleType | None) -> str:
     """Why nothing was imported, pointing at the format the records look like (never
     suggesting again the --format that just failed)."""
+    if forced is None and not result.unrecognised:
+        # every record failed to be read (over the cap, broken JSON): --format cannot help
+        return "no record could be read; nothing imported (the lines above say why)"
     if forced is None:
         return "no record in a format maillog knows; nothing imported (try --format NAME, see maillog import --list-formats)"
     if result.looks_like:

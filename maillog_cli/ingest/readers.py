@@ -112,19 +112,29 @@ class Oversize:
 
 
 class CountingReader(io.RawIOBase):
-    """Wraps a binary stream and counts the bytes read from it (for progress)."""
+    """Wraps a binary stream and counts the bytes read from it (for progress).
+
+    The end is remembered: a terminal reports Ctrl-D once, as one empty read, and the
+    buffers above ask again after it; without this each of them waited for another Ctrl-D
+    and `maillog import -` typed at a prompt could not be ended."""
 
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
         self.count = 0
         self.sha256 = hashlib.sha256()  # of the bytes on disk, recorded in `imports`
+        self.ended = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: Any) -> int:
+        if self.ended:
+            return 0
         data = self.raw.read(len(b))
         n = len(data)
+        if n == 0:
+            self.ended = True
+            return 0
         b[:n] = data
         self.count += n
         self.sha256.update(data)
@@ -179,7 +189,8 @@ class Source:
 def open_source(path: str) -> Source:
     """Open a file, `-` for stdin, transparently gunzipping (judged by magic bytes)."""
     if path == "-":
-        raw: IO[bytes] = sys.stdin.buffer
+        # unbuffered where there is a file descriptor: a terminal line is read as typed
+        raw: IO[bytes] = getattr(sys.stdin.buffer, "raw", sys.stdin.buffer)
         name, size = "<stdin>", None
     else:
         p = Path(path)
@@ -761,11 +772,16 @@ class _CsvLines:
     def __init__(self, stream: IO[bytes], cap: int) -> None:
         self.lines = physical_lines(stream, cap, keepends=True)
         self.cap, self.lineno, self.row_bytes = cap, 0, 0
+        self.separator = b","
+        self.pending: str | None = None  # the header line, read once to choose the delimiter
 
     def __iter__(self) -> _CsvLines:
         return self
 
     def __next__(self) -> str:
+        if self.pending is not None:
+            header, self.pending = self.pending, None
+            return header
         line = next(self.lines)
         self.lineno += 1
         if isinstance(line, Oversize):
@@ -773,7 +789,7 @@ class _CsvLines:
         self.row_bytes += len(line)
         if self.row_bytes > self.cap:  # a row spread over many lines (quoted line breaks)
             raise _LineProblem(self.lineno, over_cap(self.cap))
-        problem = too_many_values(line, self.cap, b",")
+        problem = too_many_values(line, self.cap, self.separator)
         if problem is not None:
             raise _LineProblem(self.lineno, problem)
         try:
@@ -792,6 +808,17 @@ def _csv_problem(exc: csv.Error, cap: int) -> RecordError:
     return RecordError(f"unreadable CSV row: {text}")
 
 
+def csv_delimiter(header_line: str) -> str:
+    """`,`, unless the header holds none and is split by `;` or tabs instead: a spreadsheet
+    saved where the comma is the decimal mark writes `;`, and a TSV is a CSV of tabs."""
+    if "," in header_line:
+        return ","
+    semicolons, tabs = header_line.count(";"), header_line.count("\t")
+    if semicolons or tabs:
+        return ";" if semicolons >= tabs else "\t"
+    return ","
+
+
 def iter_csv(
     stream: IO[bytes], cap: int = DEFAULT_MAX_RECORD_MB << 20
 ) -> tuple[list[str], Iterator[tuple[int, Any]]]:
@@ -801,7 +828,15 @@ def iter_csv(
     swallows the lines after it), as is a stray quote or a field over the record cap."""
     lines = _CsvLines(stream, cap)
     csv.field_size_limit(cap)
-    reader = csv.reader(lines, strict=True)
+    try:
+        lines.pending = next(lines)
+    except StopIteration:
+        return [], iter(())
+    except _LineProblem as exc:
+        raise FileFormatError(f"line {exc.lineno}: unreadable CSV header: {exc.why}") from None
+    delimiter = csv_delimiter(lines.pending)
+    lines.separator = delimiter.encode()
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except StopIteration:

@@ -17,6 +17,7 @@ from maillog_cli.importers.base import Context
 from maillog_cli.ingest import readers
 from maillog_cli.ingest.fast import EVENTS, Readers
 from maillog_cli.ingest.fast import NAME as listing_event_format
+from maillog_cli.normalize import json_kind
 
 # What an importer may raise for a record it recognised but cannot read.
 RECORD_ERRORS = (
@@ -38,6 +39,7 @@ class FileResult:
     duplicates: int = 0
     skipped: Counter[str] = field(default_factory=Counter)  # valid records with no event, by why
     rejected: int = 0  # malformed or unrecognised records
+    unrecognised: int = 0  # of those, records read whole that no format claims
     new_messages: int = 0
     contents: int = 0
     audit: int = 0  # new audit entries
@@ -58,7 +60,7 @@ def _keys(obj: Any) -> str:
         keys = list(obj)[:8]
         more = ", …" if len(obj) > 8 else ""
         return ", ".join(str(k)[:40] for k in keys) + more if keys else "(none)"
-    return f"a JSON {type(obj).__name__}"
+    return f"{json_kind(obj)}, not an object"
 
 
 Item = tuple[
@@ -75,6 +77,7 @@ def parse_value(
             yield from parse_value(element, ctx, forced, result)
         return
     if not isinstance(value, dict):
+        result.unrecognised += 1
         yield RecordError(f"unrecognised record: {_keys(value)}")
         return
     module = forced if forced is not None else importers.detect(value)
@@ -84,6 +87,7 @@ def parse_value(
             for element in wrapped:
                 yield from parse_value(element, ctx, forced, result)
             return
+        result.unrecognised += 1
         yield RecordError(f"unrecognised record: keys {_keys(value)}")
         return
     if forced is not None and not _fits(forced, value, ctx):

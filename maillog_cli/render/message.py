@@ -47,7 +47,11 @@ def message_view(detail: MessageDetail) -> Group:
     line("Message-ID", detail.message_id)
     line("Also known as", ", ".join(detail.aliases))
     line("From", m.get("sender"))
-    line("To", m.get("recipient"))
+    people = detail.recipients()
+    if len(people) > 1:
+        head.add("To", recipients_text(people))
+    else:
+        line("To", m.get("recipient"))
     line("Subject", m.get("subject"))
     line("Provider", m.get("provider"))
     line("Type", m.get("type"))
@@ -80,6 +84,21 @@ def message_view(detail: MessageDetail) -> Group:
     if explain is not None:
         parts.append(explain)
     return Group(*parts)
+
+
+def recipients_text(people: list[dict[str, Any]]) -> Text:
+    """ "alice@x delivered, bob@y bounced (hard)": each recipient's own fate."""
+    t = Text()
+    for i, p in enumerate(people):
+        if i:
+            t.append(", ")
+        t.append(visible(p["recipient"]))
+        if p["status"]:
+            t.append(" ")
+            t.append_text(status_text(p["status"]))
+            if p.get("bounce_class"):
+                t.append(f" ({visible(p['bounce_class'])})")
+    return t
 
 
 def engagement(count: int | None, first: str | None, last: str | None) -> str | None:

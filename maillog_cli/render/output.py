@@ -123,9 +123,12 @@ def write_rows(
         finally:  # Ctrl-C or an error mid-stream still leaves a valid array behind
             out.write("\n]\n" if n else "]\n")
     elif fmt == "csv":
+        # CSV keeps control characters as data (it must read back exactly), so on a
+        # terminal, where a person reads it, they are shown as escapes like every table.
+        cell = _csv_shown if is_terminal(out) else _csv_value
         out.write(csv_line(keys))
         for row in rows:
-            out.write(csv_line(_csv_value(row.get(k)) for k in keys))
+            out.write(csv_line(cell(row.get(k)) for k in keys))
             n += 1
     else:  # pragma: no cover - guarded by the option's choices
         raise ValueError(fmt)
@@ -139,6 +142,12 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, dict | list):
         value = json_line(value)
     return neutralise_cell(value)
+
+
+def _csv_shown(value: Any) -> Any:
+    """A CSV cell for a terminal: `visible()`, so an escape in the data never drives it."""
+    cell = _csv_value(value)
+    return visible(cell) if isinstance(cell, str) else cell
 
 
 # --- people formats -----------------------------------------------------------------------------

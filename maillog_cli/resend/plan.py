@@ -122,10 +122,16 @@ def make_plans(
         if row is None:
             raise no_content_error(mid)
         original_sender, recipient, subject, raw = row
+        everyone = () if override else _recipients(store, mid)
         recipients = override or ((recipient,) if recipient else ())
         plan = Plan(mid, bytes(raw), subject, sender or original_sender, recipients)
         bad = [a for a in (plan.envelope_from, *recipients) if a and not ADDRESS.fullmatch(a)]
-        if not recipients:
+        if len(everyone) > 1:
+            plan.problem = (
+                f"it went to {len(everyone)} recipients ({', '.join(everyone[:5])}"
+                f"{', …' if len(everyone) > 5 else ''}); choose with --to ADDRESS (repeatable)"
+            )
+        elif not recipients:
             plan.problem = "no recipient known: give --to ADDRESS"
         elif not plan.envelope_from:
             plan.problem = "no sender known: set [smtp] from, $MAILLOG_SMTP_FROM or --smtp-from"
@@ -140,6 +146,18 @@ def make_plans(
                     plan.refusal = "; ".join(reasons)
         plans.append(plan)
     return plans
+
+
+def _recipients(store: Store, mid: str) -> tuple[str, ...]:
+    """Every recipient the message's events name. An email to several people is one
+    message whose row keeps one of them: resending to that one alone, chosen for the
+    user, would be a surprise (a copy again for someone who had it, none for the rest)."""
+    rows = store.conn.execute(
+        "SELECT DISTINCT recipient FROM events WHERE message_id = ? AND recipient IS NOT NULL"
+        " ORDER BY recipient",
+        (mid,),
+    )
+    return tuple(r[0] for r in rows)
 
 
 # --- the message ----------------------------------------------------------------------------

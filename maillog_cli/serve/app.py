@@ -22,6 +22,7 @@ import orjson
 from aiohttp import web
 
 from maillog_cli.errors import MaillogError
+from maillog_cli.normalize import json_kind
 from maillog_cli.render.output import visible
 from maillog_cli.serve import body as bodies
 from maillog_cli.serve import sns, verify
@@ -260,7 +261,7 @@ def _json(data: bytes) -> Any:
     except orjson.JSONDecodeError as exc:
         raise bodies.Malformed(f"not JSON: {str(exc).splitlines()[0][:120]}") from None
     if not isinstance(value, dict):
-        raise bodies.Malformed(f"expected a JSON object, got a {type(value).__name__}")
+        raise bodies.Malformed(f"expected a JSON object, got {json_kind(value)}")
     return value
 
 

@@ -102,6 +102,15 @@ _MISSING: Any = object()
 _domain_of = lru_cache(maxsize=65536)(domain_of)
 
 
+_INT64_MAX = (1 << 63) - 1
+
+
+def _size(value: int | None) -> int | None:
+    """A size SQLite can hold, else unknown: a source's digits can be any length
+    ("99999999999999999999999" in a CSV cell), and SQLite's integers stop at 2**63."""
+    return value if value is None or 0 <= value <= _INT64_MAX else None
+
+
 def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
     """An Event as the tuple `_INSERT_EVENT` takes, its free text scrubbed of secrets.
 
@@ -131,7 +140,7 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
         # sorted: see refresh_messages
         _dumps(sorted({scrub(t) for t in e.tags})) if e.tags else None,
         e.type,
-        e.size,
+        _size(e.size),
         e.send_method,
         extra_json(e.extra) if e.extra else None,  # most events have none: skip the walk
         import_id,
@@ -731,11 +740,13 @@ class Store:
                     max(json_extract(extra, '$.spf')), max(json_extract(extra, '$.dkim')),
                     max(json_extract(extra, '$.dmarc')),
                     max(type), max(size), max(send_method),
-                    -- opens/clicks: the events, or the count an email log states (extra)
-                    max(count(CASE WHEN status = 'opened' THEN 1 END),
+                    -- opens/clicks: the moments they happened (SES reports one open of a
+                    -- 3-recipient email as 3 events at one time), or the count an email
+                    -- log states (extra)
+                    max(count(DISTINCT CASE WHEN status = 'opened' THEN timestamp END),
                         coalesce(max(json_extract(extra, '$.open_count')), 0)),
                     max(CASE WHEN status = 'opened' THEN timestamp END),
-                    max(count(CASE WHEN status = 'clicked' THEN 1 END),
+                    max(count(DISTINCT CASE WHEN status = 'clicked' THEN timestamp END),
                         coalesce(max(json_extract(extra, '$.click_count')), 0)),
                     max(CASE WHEN status = 'clicked' THEN timestamp END),
                     -- every tag of every event, once each, sorted (event tags are stored

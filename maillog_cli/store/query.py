@@ -257,17 +257,26 @@ _ENGAGED_AT = {
 }
 
 
-def where(f: Filters, alias: str = "e", *, messages: bool = False) -> tuple[str, list[Any]]:
+def where(
+    f: Filters, alias: str = "e", *, messages: bool = False, facts: str | None = None
+) -> tuple[str, list[Any]]:
     """The WHERE clause (without the keyword; '1' when empty) over the events table.
 
     `messages=True` gives the same filters over the messages table (alias e.g. "m"), for
     per-message figures (stats): --status is the message's latest lifecycle status (an
     engagement status means "was ever opened/clicked/…"), --since/--until apply to
     first_seen, free text matches any of the message's events.
+
+    `facts` names a joined messages table whose sender and subject stand in where the
+    event has none: a message's row (MESSAGE_EVENT_SELECT) shows them, so --from and
+    --subject must find it by them, as `stats` does.
     """
     a = f"{alias}." if alias else ""
     clauses: list[str] = []
     params: list[Any] = []
+
+    def fact(column: str) -> str:
+        return f"coalesce({a}{column}, {facts}.{column})" if facts else f"{a}{column}"
 
     def any_of(column: str, values: list[str]) -> None:
         clauses.append(f"{a}{column} IN ({', '.join('?' for _ in values)})")
@@ -285,12 +294,12 @@ def where(f: Filters, alias: str = "e", *, messages: bool = False) -> tuple[str,
     if f.to:
         _match_address(clauses, params, f"{a}recipient", f.to)
     if f.sender:
-        _match_address(clauses, params, f"{a}sender", f.sender)
+        _match_address(clauses, params, fact("sender"), f.sender)
     if f.domain:
         clauses.append(f"{a}recipient_domain = ?")
         params.append(f.domain)
     if f.subject:
-        clauses.append(f"{a}subject LIKE ? ESCAPE '\\'")
+        clauses.append(f"{fact('subject')} LIKE ? ESCAPE '\\'")
         params.append("%" + _like_escape(f.subject) + "%")
     if f.providers:
         any_of("provider", f.providers)
@@ -386,6 +395,16 @@ EVENT_SELECT = (
     " e.bounce_class, e.bounce_reason"
 )
 
+# One row per message: its latest event, with the sender, recipient and subject the message
+# knows where that event does not carry them (the bounce named the subject; the later open
+# or Postmark delivery does not), so a fact some event gave is never shown as null.
+MESSAGE_EVENT_SELECT = (
+    "e.seq, e.event_id, e.message_id, e.timestamp, e.provider, e.direction, e.status, e.raw_status,"
+    " coalesce(e.sender, m.sender) AS sender, coalesce(e.recipient, m.recipient) AS recipient,"
+    " coalesce(e.subject, m.subject) AS subject, e.smtp_code, e.enhanced_code, e.diagnostic,"
+    " e.bounce_class, e.bounce_reason"
+)
+
 # The message facts (model.MESSAGE_FACT_KEYS) beside a message's latest event.
 MESSAGE_SELECT = (
     "m.first_seen, m.type, m.tags, m.size, m.send_method, m.open_count,"
@@ -417,7 +436,7 @@ def events_sql(
 
     `newest_from`: only the events at or after this time, walked newest first in the time
     index (see `_newest_window`)."""
-    clause, params = where(f, "e")
+    clause, params = where(f, "e", facts="m" if messages else None)
     events = "events e"
     if newest_from is not None:
         events = "events e INDEXED BY events_timestamp"
@@ -435,7 +454,7 @@ def events_sql(
         )
     else:
         source = events
-    select = f"{EVENT_SELECT}, {MESSAGE_SELECT}" if messages else EVENT_SELECT
+    select = f"{MESSAGE_EVENT_SELECT}, {MESSAGE_SELECT}" if messages else EVENT_SELECT
     sql = f"SELECT {select} FROM {source} WHERE {clause} ORDER BY e.timestamp DESC, e.seq DESC"
     if limit:
         sql += " LIMIT ?"
@@ -502,7 +521,7 @@ def _newest_window(
 
 def count_sql(f: Filters, messages: bool = False) -> tuple[str, list[Any]]:
     """How many rows `events_sql` would give without a limit."""
-    clause, params = where(f, "e")
+    clause, params = where(f, "e", facts="m" if messages else None)
     if messages and clause == "1":
         # Every message with a latest lifecycle event is listed (refresh_messages keeps
         # last_seq on one of the message's events, or NULL): the rollup of migration 9

@@ -23,7 +23,7 @@ from maillog_cli.render.format import short_time
 from maillog_cli.store.db import Store
 from maillog_cli.store.query import (
     AUDIT_IDS,
-    EVENT_SELECT,
+    MESSAGE_EVENT_SELECT,
     MESSAGE_IDS,
     SHORT_ID_MIN,
     Filters,
@@ -124,14 +124,14 @@ class Source:
             touched = {e["message_id"] for e in events if e.get("message_id")}
             rows: list[Row] = []
             if touched:
-                clause, params = where(filters, "e")
+                clause, params = where(filters, "e", facts="m")
                 ids = sorted(touched)
                 for start in range(0, len(ids), 500):
                     chunk = ids[start : start + 500]
                     marks = ", ".join("?" for _ in chunk)
                     rows += _dicts(
                         self._store.conn.execute(
-                            f"SELECT {EVENT_SELECT} FROM messages m JOIN events e ON e.seq = m.last_seq"
+                            f"SELECT {MESSAGE_EVENT_SELECT} FROM messages m JOIN events e ON e.seq = m.last_seq"
                             f" WHERE m.message_id IN ({marks}) AND {clause}",
                             [*chunk, *params],
                         )
