@@ -399,6 +399,11 @@ PROVIDER_FALLBACK: dict[str, str] = {
     "resend:permanent": "user_unknown",
     "resend:transient": SOFT_OTHER,
     "ses-reject:bad content": "content_rejected",
+    # the status word of an application's own export (generic JSON/CSV), as status_key spells it
+    "generic:hard bounce": "user_unknown",
+    "generic:hardbounce": "user_unknown",
+    "generic:soft bounce": SOFT_OTHER,
+    "generic:softbounce": SOFT_OTHER,
     # Brevo event names
     "brevo:hard_bounce": "user_unknown",
     "brevo:invalid_email": "user_unknown",

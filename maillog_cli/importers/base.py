@@ -27,6 +27,7 @@ from maillog_cli.dates import to_iso
 from maillog_cli.errors import RecordError
 from maillog_cli.model import AuditEntry, Event, Skip
 from maillog_cli.normalize import event_hash, message_id
+from maillog_cli.statuses import status_key
 
 Parsed = Event | AuditEntry | Skip
 
@@ -107,6 +108,15 @@ def map_status(table: dict[str, str | None], word: Any, what: str = "event") -> 
 # The keys under which a sending library leaves its own id for the email in the provider's
 # custom args / metadata (django-anymail's `anymail_id`), so that its events can be joined.
 CUSTOM_ID_KEYS = ("anymail_id", "anymail-id")
+
+
+def status_word_hint(word: Any, status: str) -> str | None:
+    """A bounce's status word as the classifier's provider verdict (step 5b of
+    docs/bounces.md, labels `generic:<word>`): an export whose only word is "Hard Bounce" or
+    "Soft Bounce" still tells hard from soft."""
+    if status != "bounced" or not isinstance(word, str):
+        return None
+    return f"generic:{status_key(word)}"
 
 
 def custom_ids(*places: Any) -> list[Any]:

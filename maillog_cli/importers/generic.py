@@ -15,7 +15,13 @@ from typing import Any
 import orjson
 
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, Parsed, finish, synthetic_message_id
+from maillog_cli.importers.base import (
+    Context,
+    Parsed,
+    finish,
+    status_word_hint,
+    synthetic_message_id,
+)
 from maillog_cli.importers.columns import find_columns, norm_key
 from maillog_cli.model import Event
 from maillog_cli.normalize import (
@@ -205,6 +211,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
         size=size_in(get("size")),
         send_method=send_method(get("send_method")),
         extra=counts,
+        bounce_hint=status_word_hint(word, status),
     )
     # The message's id is worked out from the row as the source wrote it (its time), so
     # every event this row yields is on the same message.

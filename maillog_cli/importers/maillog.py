@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from maillog_cli.errors import RecordError
-from maillog_cli.importers.base import Context, Parsed, finish
+from maillog_cli.importers.base import Context, Parsed, finish, status_word_hint
 from maillog_cli.model import AuditEntry, Event, Restored
 from maillog_cli.normalize import (
     address,
@@ -104,6 +104,7 @@ def _listing_row(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
             type=text_or_none(obj.get("type")),
             size=_size_cell(obj.get("size")),
             send_method=send_method(obj.get("send_method")),
+            bounce_hint=status_word_hint(word, status),
         )
     )
 
