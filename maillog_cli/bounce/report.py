@@ -7,7 +7,7 @@ here prints. The commands and the TUI render what these functions return.
 
 from __future__ import annotations
 
-import re
+import json
 import sqlite3
 import time
 from collections import Counter
@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 # The classifier (bounce.classify compiles its phrase rules on import, ~65 ms) loads only
@@ -27,7 +26,9 @@ from maillog_cli.bounce.rules import (
     REASONS,
 )
 from maillog_cli.errors import MaillogError
+from maillog_cli.normalize import diagnostic_pattern
 from maillog_cli.store.db import Store
+from maillog_cli.store.migrations import BOUNCE_INDEX, BOUNCE_STATUS_SQL
 from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where, with_changes
 
 # What `maillog bounces` looks at when no --status is given (docs/bounces.md: the statuses
@@ -49,54 +50,7 @@ def bounce_filters(filters: Filters) -> Filters:
     return with_changes(filters, statuses=list(DEFAULT_STATUSES))
 
 
-# --- normalised diagnostics -------------------------------------------------------------------
-
-# Variable parts of a reply text, replaced so that the same message sent about different
-# recipients, from different IPs or with different queue ids groups together. Reply and
-# enhanced codes are kept (they are part of the message), everything else with a digit
-# in it becomes <n> (digits only) or <id>.
-_VARIABLE = re.compile(
-    r"(?<![\w.])(?:"  # only at the start of a token: mid-word positions fail at once
-    r"(?P<address><?[\w.+'=/-]+@[\w-]+(?:\.[\w-]+)+>?)"
-    r"|(?P<ip>\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?!\w|\.\d)|(?<!:)(?:[0-9a-f]{0,4}:){3,7}[0-9a-f]{0,4}(?![\w:]))"
-    r"|(?P<code>[245]\d\d(?=[ \-:]|$)|[245]\.\d{1,3}\.\d{1,3}(?!\d|\.\d))"
-    r"|(?P<number>(?=\w*\d)\w+))",
-    re.IGNORECASE,
-)
-_PLACEHOLDER = {"address": "<address>", "ip": "<ip>"}
-
-
-def _replace(m: re.Match[str]) -> str:
-    kind = m.lastgroup or ""
-    if kind == "code":
-        return m.group(0)
-    if kind == "number":
-        return "<n>" if m.group(0).isdigit() else "<id>"
-    return _PLACEHOLDER[kind]
-
-
-def diagnostic_pattern(text: str | None) -> str | None:
-    """The diagnostic with addresses, IPs, ids and numbers replaced by placeholders.
-
-    `550 5.1.1 <ann@x.org>: user unknown (queue 7Hk2)` and the same reply for bob
-    both give `550 5.1.1 <address>: user unknown (queue <id>)`.
-
-    Word by word: no part _VARIABLE replaces contains a space, and what its look-arounds
-    see beyond a word (a space, or the end) is the same either way, so each distinct word
-    is worked out once (a summary over 37,000 distinct texts: 0.8 s → 0.15 s).
-    """
-    if not text:
-        return None
-    return " ".join(map(_word_pattern, text.split())) or None
-
-
-@lru_cache(maxsize=65536)
-def _word_pattern(word: str) -> str:
-    """One whitespace-free word of a diagnostic with its variable parts replaced."""
-    if word.count(":") < 3 and "@" not in word and not any(c.isdigit() for c in word):
-        return word  # no address, IP, code or number can start or lie in it
-    return _VARIABLE.sub(_replace, word)
-
+# --- normalised diagnostics ---------------------------------------------------------------
 
 Text = tuple[str, str | None, str | None, int]  # diagnostic, reason, class, events
 
@@ -118,6 +72,61 @@ def top_patterns(
         if seen is None or n > seen[3] or (n == seen[3] and diagnostic < seen[0]):
             best[pattern] = text
     order = sorted(totals, key=lambda p: (-totals[p], p is not None, p or ""))[:top]
+    return [(p, totals[p], best[p][0], best[p][1], best[p][2]) for p in order]
+
+
+Ranked = tuple[str | None, int, str, str | None, str | None]
+
+
+def _example_order(text: Text) -> tuple[Any, ...]:
+    """Which text of a pattern is its example: the most events, then text order, then
+    the verdict (nulls first), as top_patterns picks from texts in GROUP BY order."""
+    diagnostic, reason, cls, n = text
+    return (-n, diagnostic, reason is not None, reason or "", cls is not None, cls or "")
+
+
+def ranked_patterns(conn: sqlite3.Connection, source: str, top: int) -> list[Ranked]:
+    """top_patterns of the events in table `source`, from the patterns stored with them.
+
+    A bounce event's pattern is stored at import (events.diagnostic_pattern), so the
+    ranking is one GROUP BY over stored patterns, and only the top ones' texts are read
+    for their examples. Texts stored without one (events of other statuses, which
+    --status can select) are patterned here, as top_patterns does, and join the same
+    totals and examples."""
+    totals: dict[str | None, int] = dict(
+        conn.execute(
+            f"SELECT e.diagnostic_pattern, count(*) FROM {source} e"
+            " WHERE e.diagnostic_pattern IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
+    loose = [
+        (diagnostic_pattern(text[0]), text)
+        for text in conn.execute(
+            f"SELECT e.diagnostic, e.bounce_reason, e.bounce_class, count(*) FROM {source} e"
+            " WHERE e.diagnostic_pattern IS NULL AND e.diagnostic IS NOT NULL GROUP BY 1, 2, 3"
+        )
+    ]
+    for pattern, text in loose:
+        totals[pattern] = totals.get(pattern, 0) + text[3]
+    order = sorted(totals, key=lambda p: (-totals[p], p is not None, p or ""))[:top]
+    counts: Counter[tuple[str | None, str, str | None, str | None]] = Counter()
+    for pattern, diagnostic, reason, cls, n in conn.execute(
+        f"SELECT e.diagnostic_pattern, e.diagnostic, e.bounce_reason, e.bounce_class, count(*)"
+        f" FROM {source} e WHERE e.diagnostic_pattern IN (SELECT value FROM json_each(?))"
+        " GROUP BY 1, 2, 3, 4",
+        [json.dumps([p for p in order if p is not None])],
+    ):
+        counts[pattern, diagnostic, reason, cls] += n
+    wanted = set(order)
+    for pattern, (diagnostic, reason, cls, n) in loose:
+        if pattern in wanted:
+            counts[pattern, diagnostic, reason, cls] += n
+    best: dict[str | None, Text] = {}
+    for (pattern, diagnostic, reason, cls), n in counts.items():
+        text = (diagnostic, reason, cls, n)
+        seen = best.get(pattern)
+        if seen is None or _example_order(text) < _example_order(seen):
+            best[pattern] = text
     return [(p, totals[p], best[p][0], best[p][1], best[p][2]) for p in order]
 
 
@@ -211,28 +220,53 @@ def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None 
 # The columns of the matching events the summary reads (see _matching_events).
 _SUMMARY_COLUMNS = (
     "e.message_id, e.recipient, e.recipient_domain, e.bounce_class, e.bounce_reason,"
-    " e.diagnostic, e.timestamp"
+    " e.diagnostic, e.diagnostic_pattern, e.timestamp"
 )
 
 
 @contextmanager
 def _matching_events(conn: sqlite3.Connection, f: Filters) -> Iterator[str]:
     """The events `f` selects, copied once into a temporary table (its name is yielded)
-    that the summary's five statements read: each read them from `events` before, by
+    that the summary's statements read: each read them from `events` before, by
     the status index and a lookup of every event (5 × 64,000 lookups for a 1M-event
-    store). The same rows, so the same figures; the table goes at the end."""
+    store). The same rows, so the same figures; the table goes at the end.
+
+    Bounce events are read from the bounce index (migration 9), which holds every
+    column copied: no lookup of the event's row unless a filter needs another column.
+    A store not upgraded yet (a reader does not migrate) has neither the index nor the
+    stored patterns: its texts are patterned at query time (ranked_patterns)."""
     clause, params = where(f, "e")
+    indexed = _has_bounce_index(conn)
+    columns = (
+        _SUMMARY_COLUMNS
+        if indexed
+        else _SUMMARY_COLUMNS.replace("e.diagnostic_pattern", "NULL AS diagnostic_pattern")
+    )
+    source = "events e"
+    if indexed and f.statuses and BOUNCE_STATUSES.issuperset(f.statuses):
+        # without statistics the planner would take the status index and look rows up
+        source = f"events e INDEXED BY {BOUNCE_INDEX}"
+        clause = f"{clause} AND e.{BOUNCE_STATUS_SQL}"
     table = "temp.maillog_summary_events"
     conn.execute(f"DROP TABLE IF EXISTS {table}")
     conn.execute(
-        f"CREATE TEMP TABLE maillog_summary_events AS SELECT {_SUMMARY_COLUMNS}"
-        f" FROM events e WHERE {clause}",
+        f"CREATE TEMP TABLE maillog_summary_events AS SELECT {columns} FROM {source} WHERE {clause}",
         params,
     )
     try:
         yield table
     finally:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _has_bounce_index(conn: sqlite3.Connection) -> bool:
+    """Whether the store has migration 9's bounce index (and so the stored patterns)."""
+    return (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (BOUNCE_INDEX,)
+        ).fetchone()
+        is not None
+    )
 
 
 def _summary(
@@ -301,14 +335,7 @@ def _summary(
             }
         )
 
-    # The distinct texts are grouped in SQL, so the Python normaliser runs once per text,
-    # not once per event; they are ranked here (a dict pass over the texts cost 0.4 s
-    # where SQLite's two window sorts over them cost 0.6 on 1M events).
-    texts = conn.execute(
-        f"SELECT e.diagnostic, e.bounce_reason, e.bounce_class, count(*) FROM {source} e"
-        " WHERE e.diagnostic IS NOT NULL GROUP BY 1, 2, 3",
-    )
-    for pattern, n, example, reason, cls in top_patterns(texts, top):
+    for pattern, n, example, reason, cls in ranked_patterns(conn, source, top):
         result.diagnostics.append(
             {
                 "pattern": pattern,
