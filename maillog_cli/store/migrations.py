@@ -428,7 +428,12 @@ def m008_stats_indexes(conn: sqlite3.Connection) -> None:
 # The statuses that carry a bounce class (statuses.BOUNCE_STATUSES) as literal SQL. The
 # bounce index below covers only these events, and SQLite uses a partial index only for
 # a query whose WHERE holds the index's WHERE term as written: bounce.report adds this.
-BOUNCE_STATUS_SQL = "status IN ('bounced', 'deferred', 'dropped', 'failed')"
+# ORs, not `status IN (…)`: an IN list in an index's WHERE builds a lookup table for
+# every row inserted, any status (+2.3 µs per event of import, measured: 100,000 rows
+# 0.72 → 0.96 s; these four comparisons cost 0.2 µs).
+BOUNCE_STATUS_SQL = (
+    "(status = 'bounced' OR status = 'deferred' OR status = 'dropped' OR status = 'failed')"
+)
 # What `maillog bounces` reads of each bounce event, in one partial covering index.
 BOUNCE_INDEX = "events_bounces"
 
