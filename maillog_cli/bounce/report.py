@@ -28,8 +28,14 @@ from maillog_cli.bounce.rules import (
 from maillog_cli.errors import MaillogError
 from maillog_cli.normalize import diagnostic_pattern
 from maillog_cli.store.db import Store
-from maillog_cli.store.migrations import BOUNCE_INDEX, BOUNCE_STATUS_SQL
-from maillog_cli.store.query import BOUNCE_CLASSES, Filters, where, with_changes
+from maillog_cli.store.migrations import (
+    BOUNCE_DAY_SQL,
+    BOUNCE_DAYS_INDEX,
+    BOUNCE_INDEXES,
+    BOUNCE_PATTERNS_INDEX,
+    BOUNCE_STATUS_SQL,
+)
+from maillog_cli.store.query import BOUNCE_CLASSES, Filters, iso, where, with_changes
 
 # What `maillog bounces` looks at when no --status is given (docs/bounces.md: the statuses
 # that carry a bounce class), in the contract's status order.
@@ -95,7 +101,7 @@ def ranked_patterns(conn: sqlite3.Connection, source: Source, top: int) -> list[
     totals and examples."""
     totals: dict[str | None, int] = dict(
         conn.execute(
-            f"SELECT e.diagnostic_pattern, count(*) FROM {source.table} WHERE {source.cond}"
+            f"SELECT e.diagnostic_pattern, count(*) FROM {source.patterns} WHERE {source.cond}"
             " AND e.diagnostic_pattern IS NOT NULL GROUP BY 1",
             source.params,
         ).fetchall()
@@ -103,7 +109,7 @@ def ranked_patterns(conn: sqlite3.Connection, source: Source, top: int) -> list[
     loose = [
         (diagnostic_pattern(text[0]), text)
         for text in conn.execute(
-            f"SELECT e.diagnostic, e.bounce_reason, e.bounce_class, count(*) FROM {source.table}"
+            f"SELECT e.diagnostic, e.bounce_reason, e.bounce_class, count(*) FROM {source.patterns}"
             f" WHERE {source.cond} AND e.diagnostic_pattern IS NULL AND e.diagnostic IS NOT NULL"
             " GROUP BY 1, 2, 3",
             source.params,
@@ -115,7 +121,7 @@ def ranked_patterns(conn: sqlite3.Connection, source: Source, top: int) -> list[
     counts: Counter[tuple[str | None, str, str | None, str | None]] = Counter()
     for pattern, diagnostic, reason, cls, n in conn.execute(
         f"SELECT e.diagnostic_pattern, e.diagnostic, e.bounce_reason, e.bounce_class, count(*)"
-        f" FROM {source.table} WHERE {source.cond}"
+        f" FROM {source.patterns} WHERE {source.cond}"
         " AND e.diagnostic_pattern IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3, 4",
         [*source.params, json.dumps([p for p in order if p is not None])],
     ):
@@ -223,9 +229,11 @@ def summary(store: Store, filters: Filters, top: int = 10, now: datetime | None 
 @dataclass(frozen=True)
 class Source:
     """Where the summary's statements find the matching events: `FROM {table} WHERE
-    {cond}` with `params`, the table aliased `e`."""
+    {cond}` with `params`, the table aliased `e`; the pattern ranking reads `patterns`
+    (the same events, in pattern order when an index has them so)."""
 
     table: str
+    patterns: str
     cond: str = "1"
     params: tuple[Any, ...] = ()
 
@@ -235,44 +243,51 @@ _SUMMARY_COLUMNS = (
     "e.message_id, e.recipient, e.recipient_domain, e.bounce_class, e.bounce_reason,"
     " e.diagnostic, e.diagnostic_pattern, e.timestamp"
 )
-# Filters on columns the bounce index does not hold: each statement would look up every
+# Filters on columns the bounce indexes do not hold: each statement would look up every
 # matching event's row, so the matching events are copied once instead.
-_NOT_IN_BOUNCE_INDEX = ("sender", "subject", "providers")
+_NOT_IN_BOUNCE_INDEXES = ("sender", "subject", "providers")
+_DAY = BOUNCE_DAY_SQL.replace("timestamp", "e.timestamp")
 
 
 @contextmanager
 def _matching_events(conn: sqlite3.Connection, f: Filters) -> Iterator[Source]:
     """Where the summary reads the events `f` selects.
 
-    Bounce events are read straight from the bounce index (migration 9), which holds
-    every column the summary reads, in time order: no lookup of each event's row, no
-    copy. Otherwise (other statuses, a filter on a column the index lacks) they are
-    copied once into a temporary table, which goes at the end: reading them from
-    `events` in each statement looked up every event's row each time (5 × 64,000
-    lookups for a 1M-event store). A store not upgraded yet (a reader does not
-    migrate) has neither the index nor stored patterns: its texts are patterned at
-    query time (ranked_patterns). The same rows each way, so the same figures."""
+    Bounce events are read straight from the bounce indexes (migration 9), which hold
+    every column the summary reads: no lookup of each event's row, no copy, and each
+    grouping steps through an index in its own order (a time window is a range of the
+    days index). Otherwise (other statuses, a filter on a column the indexes lack) they
+    are copied once into a temporary table, which goes at the end: reading them from
+    `events` in each statement looked up every event's row each time. A store not
+    upgraded yet (a reader does not migrate) has neither the indexes nor stored
+    patterns: its texts are patterned at query time (ranked_patterns). The same rows
+    each way, so the same figures."""
     clause, params = where(f, "e")
-    indexed = _has_bounce_index(conn)
-    bounces_only = bool(f.statuses) and BOUNCE_STATUSES.issuperset(f.statuses)
-    if indexed and bounces_only and not any(getattr(f, k) for k in _NOT_IN_BOUNCE_INDEX):
-        # INDEXED BY: without statistics the planner takes the status index and looks
-        # each row up; the literal status term is what lets SQLite use the partial index
-        yield Source(
-            f"events e INDEXED BY {BOUNCE_INDEX}",
-            f"{clause} AND {BOUNCE_STATUS_SQL}",
-            tuple(params),
-        )
-        return
+    indexed = _has_bounce_indexes(conn)
+    if indexed and f.statuses and BOUNCE_STATUSES.issuperset(f.statuses):
+        # The literal status term lets SQLite use the partial indexes; INDEXED BY, as
+        # without statistics the planner would take the status index and look rows up.
+        clause = f"{clause} AND {BOUNCE_STATUS_SQL}"
+        if f.since:  # implied by the timestamp's own bounds: a range of the days index
+            clause += f" AND {_DAY} >= ?"
+            params.append(iso(f.since)[:10])
+        if f.until:
+            clause += f" AND {_DAY} <= ?"
+            params.append(iso(f.until)[:10])
+        days = f"events e INDEXED BY {BOUNCE_DAYS_INDEX}"
+        if not any(getattr(f, k) for k in _NOT_IN_BOUNCE_INDEXES):
+            window = f.since or f.until  # a range of days: sort its few patterns
+            patterns = days if window else f"events e INDEXED BY {BOUNCE_PATTERNS_INDEX}"
+            yield Source(days, patterns, clause, tuple(params))
+            return
+        source = days
+    else:
+        source = "events e"
     columns = (
         _SUMMARY_COLUMNS
         if indexed
         else _SUMMARY_COLUMNS.replace("e.diagnostic_pattern", "NULL AS diagnostic_pattern")
     )
-    source = "events e"
-    if indexed and bounces_only:
-        source = f"events e INDEXED BY {BOUNCE_INDEX}"
-        clause = f"{clause} AND {BOUNCE_STATUS_SQL}"
     table = "temp.maillog_summary_events"
     conn.execute(f"DROP TABLE IF EXISTS {table}")
     conn.execute(
@@ -280,32 +295,33 @@ def _matching_events(conn: sqlite3.Connection, f: Filters) -> Iterator[Source]:
         params,
     )
     try:
-        yield Source(f"{table} e")
+        yield Source(f"{table} e", f"{table} e")
     finally:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _has_bounce_index(conn: sqlite3.Connection) -> bool:
-    """Whether the store has migration 9's bounce index (and so the stored patterns)."""
-    return (
-        conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (BOUNCE_INDEX,)
-        ).fetchone()
-        is not None
-    )
+def _has_bounce_indexes(conn: sqlite3.Connection) -> bool:
+    """Whether the store has migration 9's bounce indexes (and so the stored patterns)."""
+    marks = ", ".join("?" for _ in BOUNCE_INDEXES)
+    found = conn.execute(
+        f"SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ({marks})",
+        BOUNCE_INDEXES,
+    ).fetchone()[0]
+    return bool(found == len(BOUNCE_INDEXES))
 
 
 @contextmanager
 def _groups(conn: sqlite3.Connection, source: Source) -> Iterator[str]:
     """The matching events counted per (day, class, reason, domain), in a temporary
     table (its name is yielded; it goes at the end): the class, reason, domain and day
-    figures are sums over its few thousand rows, where each of their statements sorted
-    every matching event (64,000 on a 1M-event store, 4,800 groups). Grouped rows come
-    out in key order either way, so the rankings and their ties are the same."""
+    figures are sums over its few thousand rows (4,800 for 64,000 events on a 1M-event
+    store), where each of their statements sorted every matching event. The days index
+    is in this order, so the count steps through it. Grouped rows come out in key order
+    either way, so the rankings and their ties are the same."""
     table = "temp.maillog_summary_groups"
     conn.execute(f"DROP TABLE IF EXISTS {table}")
     conn.execute(
-        "CREATE TEMP TABLE maillog_summary_groups AS SELECT substr(e.timestamp, 1, 10) AS day,"
+        f"CREATE TEMP TABLE maillog_summary_groups AS SELECT {_DAY} AS day,"
         " e.bounce_class AS bounce_class, e.bounce_reason AS bounce_reason,"
         " e.recipient_domain AS recipient_domain, count(*) AS events"
         f" FROM {source.table} WHERE {source.cond} GROUP BY 1, 2, 3, 4",

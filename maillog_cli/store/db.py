@@ -23,7 +23,7 @@ from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, Restored, StoredMes
 from maillog_cli.normalize import bounce_pattern, domain_of
 from maillog_cli.redaction import scrub
 from maillog_cli.statuses import LIFECYCLE, LIFECYCLE_RANK
-from maillog_cli.store.migrations import APPLICATION_ID, BOUNCE_INDEX, MIGRATIONS
+from maillog_cli.store.migrations import APPLICATION_ID, BOUNCE_INDEXES, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
 # The tables every maillog store has had since schema 1: a store from before application_id.
@@ -812,14 +812,16 @@ class Store:
         """Drop the secondary indexes of `table` (inside the caller's transaction) before a
         write that touches most of it; returns their SQL, to build them again after.
 
-        The bounce index stays: it holds 6 % of the events, cheaper to add to row by row
-        than to build again, which reads every event's row (≈ 0.8 s per million)."""
+        The bounce indexes stay: they hold 6 % of the events, cheaper to add to row by
+        row than to build again, which reads every event's row (≈ 0.4 s per million each)."""
         dropped: list[str] = []
         for name, sql in self.conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
-            " AND sql IS NOT NULL AND name != ?",
-            (table, BOUNCE_INDEX),
+            " AND sql IS NOT NULL",
+            (table,),
         ).fetchall():
+            if name in BOUNCE_INDEXES:
+                continue
             self.conn.execute(f'DROP INDEX "{name}"')
             dropped.append(sql)
         return dropped
