@@ -145,8 +145,14 @@ def filter_sets(store: Store) -> list[Filters]:
         f"SELECT recipient_domain FROM events WHERE {BOUNCE_STATUS_SQL}"
         " GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
     ).fetchone()[0]
+    recipient, mid = store.conn.execute(
+        f"SELECT recipient, message_id FROM events WHERE {BOUNCE_STATUS_SQL}"
+        " AND recipient IS NOT NULL ORDER BY seq LIMIT 1"
+    ).fetchone()
     return [
         Filters(),
+        Filters(to=recipient),
+        Filters(message_id=mid),
         Filters(since=end - timedelta(days=7)),
         Filters(since=end - timedelta(days=30), until=end - timedelta(days=2)),
         Filters(statuses=["bounced"]),

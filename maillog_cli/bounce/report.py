@@ -56,7 +56,7 @@ def bounce_filters(filters: Filters) -> Filters:
     return with_changes(filters, statuses=list(DEFAULT_STATUSES))
 
 
-# --- normalised diagnostics ---------------------------------------------------------------
+# --- normalised diagnostics -------------------------------------------------------------------
 
 Text = tuple[str, str | None, str | None, int]  # diagnostic, reason, class, events
 
@@ -67,7 +67,10 @@ def top_patterns(
     """The `top` commonest diagnostic patterns of (diagnostic, reason, class, events) rows,
     each with its event count and, as its example, the commonest text (of equals, the
     first in text order; then the first row given): (pattern, events, example, reason,
-    class), by events then pattern."""
+    class), by events then pattern.
+
+    Each text patterned here, at query time: the rule `ranked_patterns` keeps with the
+    stored patterns, and the reference its tests compare it with."""
     totals: dict[str | None, int] = {}
     best: dict[str | None, Text] = {}
     for text in texts:
