@@ -18,15 +18,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 # The classifier (bounce.classify compiles its phrase rules on import, ~65 ms) loads only
-# where a text is classified (explain, reclassify): a summary reads stored verdicts.
-from maillog_cli.bounce.rules import (
-    BOUNCE_STATUSES,
-    CLIENT_ADVICE_NAMES,
-    CLIENT_ERROR_ADVICE,
-    REASONS,
-)
+# where a text is classified (explain, reclassify), and the rules' tables (~2 ms) only
+# where they are read: a summary reads stored verdicts and patterns.
 from maillog_cli.errors import MaillogError
 from maillog_cli.normalize import diagnostic_pattern
+from maillog_cli.statuses import BOUNCE_STATUSES
 from maillog_cli.store.db import Store
 from maillog_cli.store.migrations import (
     BOUNCE_DAY_SQL,
@@ -46,6 +42,9 @@ DEFAULT_STATUSES: tuple[str, ...] = tuple(sorted(BOUNCE_STATUSES))
 
 def bounce_filters(filters: Filters) -> Filters:
     """The user's filters, with the bounce statuses by default and reasons checked."""
+    if filters.reason:
+        from maillog_cli.bounce.rules import REASONS
+
     for reason in filters.reason:
         if reason not in REASONS:
             raise MaillogError(
@@ -531,6 +530,7 @@ def explain(
             "give the bounce text, e.g. maillog bounces explain '550 5.1.1 user unknown'",
         )
     from maillog_cli.bounce.classify import classify, extract_codes, normalise_text
+    from maillog_cli.bounce.rules import REASONS
 
     verdict = classify(None, code, enhanced, text, hint)
     assert verdict is not None  # status None always classifies
@@ -564,6 +564,8 @@ def _client_advice(
     fixes. For EENVELOPE / EMESSAGE the embedded server reply decided the reason, so the
     reply's meaning and action follow the code's meaning.
     """
+    from maillog_cli.bounce.rules import CLIENT_ADVICE_NAMES, CLIENT_ERROR_ADVICE
+
     if rule.startswith("client error "):
         advice = CLIENT_ERROR_ADVICE.get(rule.removeprefix("client error ").lower())
         return advice or (reason_meaning, reason_action)
