@@ -337,3 +337,19 @@ def test_the_index_s_status_list_is_the_bounce_statuses() -> None:
     conn.executemany("INSERT INTO events VALUES (?)", [(s,) for s in STATUSES])
     chosen = {r[0] for r in conn.execute(f"SELECT status FROM events WHERE {BOUNCE_STATUS_SQL}")}
     assert chosen == BOUNCE_STATUSES
+
+
+def test_an_export_leaves_the_pattern_out_and_its_import_works_it_out_again(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The pattern is derived, like recipient_domain: not in our export form, and the store
+    an export is imported into stores the same patterns."""
+    first, second, out = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "all.jsonl"
+    assert cli("--db", first, "import", _demo_file(tmp_path / "d.jsonl", 300)).exit_code == 0
+    assert cli("--db", first, "export", "-o", out).exit_code == 0
+    assert b"diagnostic_pattern" not in out.read_bytes()
+    assert cli("--db", second, "import", out).exit_code == 0
+    query = "SELECT event_id, diagnostic_pattern FROM events ORDER BY event_id"
+    stored = [sqlite3.connect(db).execute(query).fetchall() for db in (first, second)]
+    assert stored[0] == stored[1]
+    assert assert_patterns_stored(second) > 20
