@@ -120,19 +120,31 @@ def ranked_patterns(conn: sqlite3.Connection, source: Source, top: int) -> list[
     for pattern, text in loose:
         totals[pattern] = totals.get(pattern, 0) + text[3]
     order = sorted(totals, key=lambda p: (-totals[p], p is not None, p or ""))[:top]
+    best: dict[str | None, Text] = {}
+    mixed = {pattern for pattern, _ in loose}
+    if source.by_pattern:  # one index range per pattern: its commonest text, no sort of all
+        for pattern in order:
+            if pattern not in mixed:
+                best[pattern] = conn.execute(
+                    "SELECT e.diagnostic, e.bounce_reason, e.bounce_class, count(*) AS n"
+                    f" FROM {source.patterns} WHERE {source.cond} AND e.diagnostic_pattern = ?"
+                    " GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3 LIMIT 1",
+                    [*source.params, pattern],
+                ).fetchone()
+    rest = [p for p in order if p not in best]
     counts: Counter[tuple[str | None, str, str | None, str | None]] = Counter()
-    for pattern, diagnostic, reason, cls, n in conn.execute(
-        f"SELECT e.diagnostic_pattern, e.diagnostic, e.bounce_reason, e.bounce_class, count(*)"
-        f" FROM {source.patterns} WHERE {source.cond}"
-        " AND e.diagnostic_pattern IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3, 4",
-        [*source.params, json.dumps([p for p in order if p is not None])],
-    ):
-        counts[pattern, diagnostic, reason, cls] += n
-    wanted = set(order)
+    if rest:
+        for pattern, diagnostic, reason, cls, n in conn.execute(
+            f"SELECT e.diagnostic_pattern, e.diagnostic, e.bounce_reason, e.bounce_class, count(*)"
+            f" FROM {source.patterns} WHERE {source.cond}"
+            " AND e.diagnostic_pattern IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3, 4",
+            [*source.params, json.dumps([p for p in rest if p is not None])],
+        ):
+            counts[pattern, diagnostic, reason, cls] += n
+    wanted = set(rest)
     for pattern, (diagnostic, reason, cls, n) in loose:
         if pattern in wanted:
             counts[pattern, diagnostic, reason, cls] += n
-    best: dict[str | None, Text] = {}
     for (pattern, diagnostic, reason, cls), n in counts.items():
         text = (diagnostic, reason, cls, n)
         seen = best.get(pattern)
@@ -238,6 +250,7 @@ class Source:
     patterns: str
     cond: str = "1"
     params: tuple[Any, ...] = ()
+    by_pattern: bool = False  # `patterns` is the patterns index: a pattern is a range
 
 
 # The columns of the matching events the summary reads (see _matching_events).
@@ -278,9 +291,11 @@ def _matching_events(conn: sqlite3.Connection, f: Filters) -> Iterator[Source]:
             params.append(iso(f.until)[:10])
         days = f"events e INDEXED BY {BOUNCE_DAYS_INDEX}"
         if not any(getattr(f, k) for k in _NOT_IN_BOUNCE_INDEXES):
-            window = f.since or f.until  # a range of days: sort its few patterns
-            patterns = days if window else f"events e INDEXED BY {BOUNCE_PATTERNS_INDEX}"
-            yield Source(days, patterns, clause, tuple(params))
+            if f.since or f.until:  # a range of days: sort its few patterns
+                yield Source(days, days, clause, tuple(params))
+            else:
+                patterns = f"events e INDEXED BY {BOUNCE_PATTERNS_INDEX}"
+                yield Source(days, patterns, clause, tuple(params), by_pattern=True)
             return
         source = days
     else:
