@@ -368,3 +368,20 @@ def test_a_bulk_load_keeps_the_bounce_indexes(tmp_path: Path) -> None:
         assert not any(name in sql for sql in state[1] for name in BOUNCE_INDEXES)
         store.end_bulk(state)
     store.close()
+
+
+def test_bounce_events_without_a_stored_pattern_join_the_same_ranking(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Some bounce texts patterned at query time next to stored ones (the patterns index
+    holds both): the same totals and examples as the reference."""
+    db = tmp_path / "m.db"
+    assert cli("--db", db, "import", _demo_file(tmp_path / "d.jsonl", 1500)).exit_code == 0
+    store = Store.open(db)
+    with store.write() as conn:
+        gone = conn.execute(
+            "UPDATE events SET diagnostic_pattern = NULL"
+            f" WHERE {BOUNCE_STATUS_SQL} AND diagnostic IS NOT NULL AND seq % 4 = 0"
+        ).rowcount
+    assert gone > 30
+    assert_same_as_reference(store)

@@ -28,7 +28,7 @@ CREATE INDEX audit_actor_email ON audit(actor_email);
 CREATE INDEX audit_actor_id ON audit(actor_id);
 CREATE INDEX audit_created ON audit(created_at);
 CREATE INDEX audit_target ON audit(target_id);
-CREATE INDEX events_bounce_days ON events(substr(timestamp, 1, 10), bounce_class, bounce_reason, recipient_domain, timestamp, status, message_id, recipient, diagnostic_pattern, diagnostic) WHERE (status = 'bounced' OR status = 'deferred' OR status = 'dropped' OR status = 'failed');
+CREATE INDEX events_bounce_days ON events(substr(timestamp, 1, 10), bounce_class, bounce_reason, recipient_domain, timestamp, status, message_id, recipient) WHERE (status = 'bounced' OR status = 'deferred' OR status = 'dropped' OR status = 'failed');
 CREATE INDEX events_bounce_patterns ON events(diagnostic_pattern, diagnostic, bounce_reason, bounce_class, recipient_domain, timestamp, status, message_id, recipient) WHERE (status = 'bounced' OR status = 'deferred' OR status = 'dropped' OR status = 'failed');
 CREATE INDEX events_class ON events(bounce_class, timestamp) WHERE bounce_class IS NOT NULL;
 CREATE INDEX events_domain ON events(recipient_domain, timestamp);
