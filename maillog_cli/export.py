@@ -41,10 +41,11 @@ from maillog_cli.store.query import _iso as iso_time  # the one rule for filter 
 
 KIND = "maillog"  # the key that names a record's kind
 VERSION = 1
-# An event as the store keeps it, less what the store derives (recipient_domain) or
-# numbers locally (import_id): the contract keys first, then our own columns.
+# An event as the store keeps it, less what the store derives (recipient_domain,
+# diagnostic_pattern) or numbers locally (import_id): the contract keys first, then our
+# own columns.
 EVENT_RECORD_KEYS: tuple[str, ...] = tuple(
-    c for c in EVENT_COLUMNS if c not in ("recipient_domain", "import_id")
+    c for c in EVENT_COLUMNS if c not in ("recipient_domain", "import_id", "diagnostic_pattern")
 )
 AUDIT_RECORD_KEYS: tuple[str, ...] = (*AUDIT_KEYS[:5], "raw_action", *AUDIT_KEYS[5:])
 # messages columns that are the store's own bookkeeping, not facts: rebuilt on import.

