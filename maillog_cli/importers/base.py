@@ -27,7 +27,7 @@ from maillog_cli.dates import to_iso
 from maillog_cli.errors import RecordError
 from maillog_cli.model import AuditEntry, Event, Skip
 from maillog_cli.normalize import event_hash, message_id
-from maillog_cli.statuses import status_key
+from maillog_cli.statuses import is_provider_word, status_key
 
 Parsed = Event | AuditEntry | Skip
 
@@ -114,8 +114,8 @@ def status_word_hint(word: Any, status: str) -> str | None:
     """A bounce's status word as the classifier's provider verdict (step 5b of
     docs/bounces.md, labels `generic:<word>`): an export whose only word is "Hard Bounce" or
     "Soft Bounce" still tells hard from soft."""
-    if status != "bounced" or not isinstance(word, str):
-        return None
+    if status != "bounced" or not is_provider_word(word):
+        return None  # "bounced" itself says nothing more than the status
     return f"generic:{status_key(word)}"
 
 
