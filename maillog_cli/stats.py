@@ -66,11 +66,8 @@ GROUPS: dict[str, str] = {
     "sender": "m.sender",
     "hour": "substr(m.first_seen, 1, 13) || ':00'",  # pflogsumm's per-hour traffic (UTC)
     # The host of the message's latest delivery attempt (a mail server's relay=, Exim's
-    # H=), kept by the mail-log correlation (store/mta_state.py); providers' have none.
-    # A message may have several rows (a content filter's re-queue, a reach-back part):
-    # the latest one that reached a relay (of two as late, the later row).
-    "relay": "(SELECT q.relay FROM mta_queue q WHERE q.message_id = m.message_id"
-    " AND q.relay IS NOT NULL ORDER BY q.last_at DESC, q.id DESC LIMIT 1)",
+    # H=), a fact of the message (migrations.MESSAGE_RELAY_SQL); providers' have none.
+    "relay": "m.relay",
 }
 TIME_GROUPS = frozenset({"day", "week", "hour"})
 SORTS: tuple[str, ...] = ("attention", "volume", "key")
@@ -300,7 +297,7 @@ _INNER_KEYS: dict[str, tuple[str, ...]] = {
     "provider": ("provider", "sender", "tag"),
     "type": ("provider", "sender", "tag"),
     "sender": ("provider", "sender", "tag"),
-    "relay": (GROUPS["relay"],),
+    "relay": ("relay",),
 }
 _OUTER_KEY: dict[str, str] = {
     "day": "substr(k0, 1, 10)",
@@ -378,18 +375,11 @@ def _groups(keys: tuple[str, ...], clause: str) -> str:
 
 
 def _relay_groups(clause: str, params: list[Any]) -> tuple[str, list[Any]]:
-    """`_groups` by relay: each relayed message's relay is read once, from one pass over
-    mta_queue (the row GROUPS["relay"] picks: the latest, then the highest id); the
-    other messages, the None group, are all the messages (one walk of the time index)
-    less the relayed ones. Combinations that cancel out are no messages."""
-    relayed = (
-        "WITH rel AS MATERIALIZED (SELECT q.message_id, q.relay,"
-        " max(q.last_at || printf('%020d', q.id)) FROM mta_queue q NOT INDEXED"
-        " WHERE q.relay IS NOT NULL GROUP BY q.message_id)"
-        f" SELECT rel.relay AS k0, last_status, bounce_class, {STATS_FLAGS_SQL} AS fl,"
-        f" count(*) AS n FROM rel CROSS JOIN messages m ON m.message_id = rel.message_id"
-        f" WHERE {clause} GROUP BY 1, 2, 3, 4"
-    )
+    """`_groups` by relay: the relayed messages from their own covering index (migration
+    9, only messages with a relay); the other messages, the None group, are all the
+    messages (one walk of the time index) less the relayed ones. Combinations that cancel
+    out are no messages."""
+    relayed = _groups(("relay",), f"relay IS NOT NULL AND ({clause})")
     everyone = _groups((STATS_HOUR_SQL,), clause)  # by hour: the time index, in order
     sql = (
         "WITH relayed AS MATERIALIZED ("

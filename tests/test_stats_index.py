@@ -15,6 +15,7 @@ import pytest
 from maillog_cli import stats
 from maillog_cli.demo import iter_events
 from maillog_cli.store.db import Store
+from maillog_cli.store.migrations import MESSAGE_RELAY_SQL
 from maillog_cli.store.query import build, where
 
 NOW = datetime(2026, 3, 20, tzinfo=UTC)
@@ -60,6 +61,9 @@ def store(tmp_path_factory: pytest.TempPathFactory):
                         None if n % 5 == 0 else f"mx{(n + k) % 4}.example[192.0.2.1]:25",
                     ),
                 )  # fmt: skip
+        s.conn.execute(  # what the messages refresh keeps (migration 9)
+            f"UPDATE messages SET relay = {MESSAGE_RELAY_SQL.format('messages.message_id')}"
+        )
     yield s
     s.close()
 
@@ -118,6 +122,7 @@ def test_overview_and_breakdowns_read_the_stats_indexes(store):
         ("sender", "messages_stats_who"),
         ("type", "messages_stats_who"),
         ("relay", "messages_stats_time"),
+        ("relay", "messages_stats_relay"),
     ):
         for filters in ({}, {"since": "2026-03-15"}):
             f = build(**filters, now=NOW)
