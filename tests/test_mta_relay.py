@@ -128,3 +128,23 @@ def test_the_relay_survives_an_export_and_import(cli: Any, db_path: Path, tmp_pa
     imported(cli, restored, dump)
     assert stored(restored, "SELECT count(*) FROM mta_queue") == [(0,)]
     assert by_relay(cli, restored) == by_relay(cli, db_path)
+
+
+def test_a_reader_upgrades_a_store_an_older_maillog_wrote(
+    cli: Any, db_path: Path, tmp_path: Path
+) -> None:
+    """`stats --by relay` (a read-only command) on a schema-8 store: migrations apply on
+    open, for readers too, so it answers instead of failing on the missing column."""
+    import_all(cli, db_path, tmp_path)
+    want = by_relay(cli, db_path)
+    conn = sqlite3.connect(db_path)
+    conn.executescript(
+        """
+        DROP INDEX messages_stats_relay;
+        ALTER TABLE messages DROP COLUMN relay;
+        PRAGMA user_version = 8;
+        """
+    )
+    conn.close()
+    assert by_relay(cli, db_path) == want
+    assert stored(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]

@@ -384,6 +384,13 @@ class Store:
                     f"no maillog database at {p} (the file is empty)",
                     "import something first: maillog import FILE",
                 )
+            if readonly and store.version < len(MIGRATIONS) and not write_problem(p):
+                # Written by an older maillog: a reader upgrades it too (migrations apply
+                # on open), or it would query columns the file lacks. A file it cannot
+                # write is read as it is.
+                conn.close()
+                cls.open(p, on_wait=on_wait).close()
+                return cls.open(p, readonly=True, create=create, on_wait=on_wait)
             if not readonly:
                 _retry_locked(store._prepare_new_file)
                 conn.execute("PRAGMA synchronous = NORMAL")
