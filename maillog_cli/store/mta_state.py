@@ -199,16 +199,18 @@ class QueueState:
         if everything:
             candidates = list(self.cache)
         gone: list[str] = []
+        cache = self.cache
         for qid in dict.fromkeys(candidates):  # once each (a reused id ends more than once)
-            lives = self.cache.get(qid)
-            if lives is not None and all(
-                not life.dirty
-                and (
-                    (life.removed_at is not None and life.removed_at < ended_before)
-                    or life.last_at < idle_before
-                )
-                for life in lives
-            ):
+            lives = cache.get(qid)
+            if lives is None:
+                continue
+            for life in lives:  # every lifecycle of it done with (a loop: no generator)
+                removed = life.removed_at
+                if life.dirty or not (
+                    (removed is not None and removed < ended_before) or life.last_at < idle_before
+                ):
+                    break
+            else:
                 gone.append(qid)
         out: list[Lifecycle] = []
         for qid in gone:
