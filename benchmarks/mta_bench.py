@@ -1,6 +1,6 @@
 """A mail server's own log: maillog's import beside pflogsumm and grep (issue 19).
 
-    python benchmarks/mta_bench.py [--lines 1000000] [--rounds 1] [--keep]
+    python benchmarks/mta_bench.py [--lines 1000000] [--rounds 1] [--keep] [--exim]
 
 Generates a realistic Postfix syslog (smtpd connect/client/disconnect, cleanup, qmgr,
 one smtp line per recipient with sent/deferred/bounced and the remote reply, retries hours
@@ -11,6 +11,8 @@ pflogsumm's questions from the store (each must be ≤ 0.3 s where pflogsumm re-
 The import and pflogsumm alternate (--rounds), each figure the best round; the verdict
 lines say PASS or MISS for the goal "import at least as fast as pflogsumm reads the log",
 by wall time (the user's wait) and by CPU time (the work, parent + parsing child).
+With --exim, an Exim mainlog of as many lines in the same traffic (`generate_exim`) is
+imported too.
 """
 
 from __future__ import annotations
@@ -115,6 +117,107 @@ def generate(path: Path, lines: int, seed: int = 19) -> str:
     return probe
 
 
+EXIM_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+EXIM_TLS = "X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes"
+
+
+def generate_exim(path: Path, lines: int, seed: int = 19) -> str:
+    """An Exim mainlog of about `lines` lines in the same traffic as `generate` (arrivals,
+    deliveries with `=>`/`->`, `**` failures, `==` deferrals retried hours later,
+    `Completed`, bounce messages with R=, rejected RCPT lines, connection and queue-run
+    noise); returns one message id that appears in it."""
+    rnd = random.Random(seed)
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    written, n, probe = 0, 0, ""
+    later: list[tuple[datetime, str]] = []
+
+    def ex_id() -> str:
+        pick = rnd.choices
+        return "-".join("".join(pick(EXIM_ALPHABET, k=k)) for k in (6, 6, 2))
+
+    def at(when: datetime) -> str:
+        return f"{when:%Y-%m-%d %H:%M:%S}"
+
+    with path.open("w") as f:
+        while written < lines:
+            n += 1
+            t += timedelta(seconds=rnd.random() * 4)
+            while later and later[0][0] <= t:
+                f.write(later.pop(0)[1])
+                written += 1
+            s, mid = at(t), ex_id()
+            probe = probe or (mid if n >= 10 and n % 25 else "")
+            if n % 25 == 0:
+                f.write(
+                    f"{s} H=unknown [203.0.113.{n % 250}] F=<x{n}@spam.test> rejected RCPT "
+                    f"<u{n}@example.com>: relay not permitted\n"
+                )
+                written += 1
+                continue
+            out = [f"{s} SMTP connection from app.example.com [198.51.100.7]:{40000 + n % 20000}"]
+            if n % 7 == 0:
+                out.append(f"{s} Start queue run: pid={1000 + n % 5000}")
+            rcpts = [
+                f"r{n}x{i}@{rnd.choice(DOMAINS)}" for i in range(1 + (n % 3 == 0) + (n % 11 == 0))
+            ]
+            out.append(
+                f"{s} {mid} <= news{n % 40}@app.example.com H=app.example.com [198.51.100.7] "
+                f"P=esmtpsa X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no A=plain:app "
+                f"S={2000 + n % 9000} id={n}.{mid}@app.example.com"
+            )
+            pending, bounced = False, False
+            for i, to in enumerate(rcpts):
+                dom = to.split("@")[1]
+                host, ip = RELAYS[dom].split(":")[0].rstrip("]").split("[")
+                where = f"R=dnslookup T=remote_smtp H={host} [{ip}]"
+                roll = rnd.random()
+                if roll < 0.05:
+                    bounced = True
+                    out.append(
+                        f"{s} {mid} ** {to} {where} {EXIM_TLS}: SMTP error from remote mail server"
+                        f" after RCPT TO:<{to}>: 550 5.1.1 <{to}>: Recipient address rejected:"
+                        " User unknown"
+                    )
+                elif roll < 0.12:
+                    pending = True
+                    out.append(
+                        f"{s} {mid} == {to} R=dnslookup T=remote_smtp defer (-44) H={host} [{ip}]:"
+                        f" SMTP error from remote mail server after RCPT TO:<{to}>: 451 4.7.1"
+                        " Greylisted, please try again later"
+                    )
+                    retry = t + timedelta(hours=rnd.choice((1, 2, 4)))
+                    later.append(
+                        (retry, f'{at(retry)} {mid} => {to} {where} {EXIM_TLS} C="250 2.0.0 Ok"\n')
+                    )
+                else:
+                    flag = "=>" if i == 0 else "->"
+                    queued = f"{rnd.getrandbits(32):08X}"
+                    out.append(
+                        f'{s} {mid} {flag} {to} {where} {EXIM_TLS} C="250 2.0.0 Ok: queued as'
+                        f' {queued}" DT=1s'
+                    )
+            if bounced:  # the bounce message to the sender, a message of its own
+                notice = ex_id()
+                out += [
+                    f"{s} {notice} <= <> R={mid} U=Debian-exim P=local S=4120",
+                    f"{s} {notice} => news{n % 40}@app.example.com R=dnslookup T=remote_smtp"
+                    ' H=app.example.com [198.51.100.7] C="250 OK"',
+                    f"{s} {notice} Completed",
+                ]
+            if pending:
+                end = t + timedelta(hours=4, seconds=5)
+                later.append((end, f"{at(end)} {mid} Completed\n"))
+                later.sort(key=lambda x: x[0])
+            else:
+                out.append(f"{s} {mid} Completed")
+            out.append(f"{s} SMTP connection from app.example.com [198.51.100.7] closed by QUIT")
+            f.write("\n".join(out) + "\n")
+            written += len(out)
+        for _, line in later:
+            f.write(line)
+    return probe
+
+
 def _delivery(
     s: str, pid: int, qid: str, to: str, mx: str, word: str, reply: str, delay: float
 ) -> str:
@@ -144,6 +247,9 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=1, help="import/pflogsumm rounds (best kept)")
     ap.add_argument("--keep", action="store_true", help="keep the log and the store")
+    ap.add_argument(
+        "--exim", action="store_true", help="also import an Exim mainlog of as many lines"
+    )
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     log, db = OUT / "mail.log", OUT / "mta.db"
@@ -171,6 +277,8 @@ def main() -> int:
     if reports:
         best_report = (min(w for w, _ in reports), min(c for _, c in reports))
         rows.append(("pflogsumm (one report, reads the whole log)", best_report))
+    if args.exim:
+        rows.append(("maillog import (Exim mainlog, as many lines)", _exim_import(args.lines)))
     rows.append(
         (
             f"grep -c {probe} (one queue id, whole file)",
@@ -215,6 +323,22 @@ def main() -> int:
         for p in (log, db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             p.unlink(missing_ok=True)
     return 0
+
+
+def _exim_import(lines: int) -> tuple[float, float]:
+    """The import of an Exim mainlog of `lines` lines into its own store (no pflogsumm
+    beside it: it reads Postfix logs only)."""
+    log, db = OUT / "exim_mainlog", OUT / "exim.db"
+    for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        p.unlink(missing_ok=True)
+    generate_exim(log, lines)
+    os.utime(log, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+    env = {**os.environ, "MAILLOG_DB": str(db), "PYTHONPATH": str(ROOT)}
+    try:
+        return timed([*MAILLOG, "import", "-q", str(log)], env)
+    finally:
+        for p in (log, db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            p.unlink(missing_ok=True)
 
 
 def _best(step: Callable[[], tuple[float, float]], n: int = 3) -> tuple[float, float]:

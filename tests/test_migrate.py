@@ -20,7 +20,7 @@ from maillog_cli.store.db import Store
 from maillog_cli.store.migrations import MIGRATIONS
 
 SCHEMA = """
-PRAGMA user_version = 10;
+PRAGMA user_version = 11;
 PRAGMA auto_vacuum = 2;
 PRAGMA journal_mode = wal;
 CREATE INDEX audit_action ON audit(action, created_at);
@@ -45,11 +45,12 @@ CREATE INDEX messages_recipient ON messages(recipient);
 CREATE INDEX messages_resent_from ON messages(resent_from) WHERE resent_from IS NOT NULL;
 CREATE INDEX messages_stats_domain
 ON messages(recipient_domain, last_status, bounce_class, ((complained_at IS NOT NULL) + 2 * (opened_at IS NOT NULL OR open_count > 0) + 4 * (clicked_at IS NOT NULL OR click_count > 0) + 8 * (unsubscribed_at IS NOT NULL) + 16 * (coalesce(spf, '') != '') + 32 * (coalesce(lower(spf), '') = 'pass') + 64 * (coalesce(dkim, '') != '') + 128 * (coalesce(lower(dkim), '') = 'pass') + 256 * (coalesce(dmarc, '') != '') + 512 * (coalesce(lower(dmarc), '') = 'pass')), first_seen);
+CREATE INDEX messages_stats_relay ON messages(relay, last_status, bounce_class, ((complained_at IS NOT NULL) + 2 * (opened_at IS NOT NULL OR open_count > 0) + 4 * (clicked_at IS NOT NULL OR click_count > 0) + 8 * (unsubscribed_at IS NOT NULL) + 16 * (coalesce(spf, '') != '') + 32 * (coalesce(lower(spf), '') = 'pass') + 64 * (coalesce(dkim, '') != '') + 128 * (coalesce(lower(dkim), '') = 'pass') + 256 * (coalesce(dmarc, '') != '') + 512 * (coalesce(lower(dmarc), '') = 'pass')), first_seen) WHERE relay IS NOT NULL;
 CREATE INDEX messages_stats_time
 ON messages(substr(first_seen, 1, 13), last_status, bounce_class, ((complained_at IS NOT NULL) + 2 * (opened_at IS NOT NULL OR open_count > 0) + 4 * (clicked_at IS NOT NULL OR click_count > 0) + 8 * (unsubscribed_at IS NOT NULL) + 16 * (coalesce(spf, '') != '') + 32 * (coalesce(lower(spf), '') = 'pass') + 64 * (coalesce(dkim, '') != '') + 128 * (coalesce(lower(dkim), '') = 'pass') + 256 * (coalesce(dmarc, '') != '') + 512 * (coalesce(lower(dmarc), '') = 'pass')), first_seen);
 CREATE INDEX messages_stats_who
 ON messages(provider, sender, tag, last_status, bounce_class, ((complained_at IS NOT NULL) + 2 * (opened_at IS NOT NULL OR open_count > 0) + 4 * (clicked_at IS NOT NULL OR click_count > 0) + 8 * (unsubscribed_at IS NOT NULL) + 16 * (coalesce(spf, '') != '') + 32 * (coalesce(lower(spf), '') = 'pass') + 64 * (coalesce(dkim, '') != '') + 128 * (coalesce(lower(dkim), '') = 'pass') + 256 * (coalesce(dmarc, '') != '') + 512 * (coalesce(lower(dmarc), '') = 'pass')), first_seen);
-CREATE INDEX mta_queue_message ON mta_queue(message_id);
+CREATE INDEX mta_queue_message ON mta_queue(message_id, last_at, id, relay);
 CREATE INDEX mta_queue_qid ON mta_queue(qid, host, first_at);
 -- index sqlite_autoindex_audit_1 ON audit
 -- index sqlite_autoindex_events_1 ON events
@@ -162,7 +163,7 @@ dmarc TEXT,
 headers TEXT,
 has_content INTEGER NOT NULL DEFAULT 0,
 resent_from TEXT
-, tags TEXT, type TEXT, open_count INTEGER NOT NULL DEFAULT 0, last_opened_at TEXT, click_count INTEGER NOT NULL DEFAULT 0, last_clicked_at TEXT);
+, tags TEXT, type TEXT, open_count INTEGER NOT NULL DEFAULT 0, last_opened_at TEXT, click_count INTEGER NOT NULL DEFAULT 0, last_clicked_at TEXT, relay TEXT);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE mta_queue (
 id INTEGER PRIMARY KEY,

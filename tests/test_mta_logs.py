@@ -16,6 +16,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -736,3 +737,50 @@ def test_an_expiry_bounces_the_deferrals_of_this_file_or_of_an_earlier_import(
     assert (bounce["status"], bounce["recipient"]) == ("bounced", "fay@dead.example")
     assert bounce["diagnostic"].startswith("expired in the queue; last reply:")
     assert "Connection refused" in bounce["diagnostic"]
+
+
+EXIM_SHAPES = [
+    "2026-03-01 10:00:01.123 +0100 [4242] 1vAbCd-000XyZ-Q1 <= a@b.example H=x [192.0.2.4] S=10 id=abc@x",
+    '2026-03-01 10:00:01 +0100 1vAbCd-000XyZ-Q1 => r@x.example R=a T=remote_smtp H=mx [192.0.2.5] C="250 \\"ok\\""',
+    "2026-03-01 10:00:01 [12] 1vAbCd-000XyZ-Q1 ** r@x.example: Unrouteable address",
+    "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 <=",
+    "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 =>",
+    "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 *> r@x.example R=a T=b",
+    "2026-02-30 10:00:01 1vAbCd-000XyZ-Q1 Completed",
+    "9999-03-01 10:00:01 1vAbCd-000XyZ-Q1 Completed",
+    "2026-03-01 10:00:01 H=(x) [192.0.2.1] F=<a@b.example> temporarily rejected RCPT <c@d.example>: greylisted",
+    "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 H=(x) [192.0.2.1] rejected after DATA: spam",
+    "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 == r@x.example R=a T=b defer (-1): retry time not reached",
+    "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 -> |/usr/bin/x <r@x.example> R=a T=pipe",
+    "2026-03-01 10:00:01 exim \ufffd broken",
+    "2026-03-01 10:00:01 Start queue run: pid=5151",
+    "2026-03-01 10:00:01 ",
+    "Mar  1 10:00:01 host exim[12]: 1vAbCd-000XyZ-Q1 Completed",
+]
+
+
+@pytest.mark.parametrize("line", EXIM_SHAPES)
+def test_the_line_loop_reads_each_exim_line_as_the_general_parser_does(line: str) -> None:
+    """The loop's own match for Exim's mainlog shape gives `parse_line`'s fact, skip or
+    error (and time zone), whatever the line."""
+    import io
+
+    from maillog_cli.importers.base import Context
+    from maillog_cli.importers.mta import postfix
+    from maillog_cli.importers.mta.lines import Clock, YearGuess
+    from maillog_cli.model import Skip
+
+    reference = datetime(2026, 3, 31, tzinfo=UTC)
+    ctx = Context(default_tz=ZoneInfo("Europe/Paris"))
+    [(_, looped, _)] = postfix.read_lines(io.BytesIO(line.encode() + b"\n"), ctx, reference)
+    clock = Clock(YearGuess(reference, None), ctx.default_tz)
+    try:
+        general: Any = postfix.parse_line(line, clock, ctx)
+    except Exception as exc:  # the loop yields what the parser raises
+        general = exc
+    if isinstance(general, Exception):
+        assert (type(looped), str(looped)) == (type(general), str(general))
+    elif isinstance(general, Skip):
+        assert looped == general
+    else:
+        assert looped == general and looped.provider == "exim"

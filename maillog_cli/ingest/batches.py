@@ -59,7 +59,11 @@ class Ingest:
         self.classify = classifier()
 
     def add(self, item: Addable) -> None:
-        if type(item) is tuple:  # (store row, aliases): a fast record (ingest/fast.py)
+        if type(item) is MtaLine:  # a mail log's line fact (most items of a mail log)
+            self.mta_lines.append(item)
+            if len(self.mta_lines) >= BATCH:
+                self.flush()
+        elif type(item) is tuple:  # (store row, aliases): a fast record (ingest/fast.py)
             row, aliases = item
             self.rows.append(row)
             if aliases:
@@ -83,10 +87,6 @@ class Ingest:
             self._save_content(item)
         elif isinstance(item, Skip):
             self.result.skipped[item.why] += 1
-        elif isinstance(item, MtaLine):
-            self.mta_lines.append(item)
-            if len(self.mta_lines) >= BATCH:
-                self.flush()
 
     def _write_mta(self, lines: list[MtaLine]) -> None:
         """Mail-server log facts, correlated by queue id with the state kept in the store."""

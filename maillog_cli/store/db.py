@@ -23,7 +23,12 @@ from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, Restored, StoredMes
 from maillog_cli.normalize import bounce_pattern, domain_of
 from maillog_cli.redaction import scrub
 from maillog_cli.statuses import LIFECYCLE, LIFECYCLE_RANK
-from maillog_cli.store.migrations import APPLICATION_ID, BOUNCE_INDEXES, MIGRATIONS
+from maillog_cli.store.migrations import (
+    APPLICATION_ID,
+    BOUNCE_INDEXES,
+    MESSAGE_RELAY_SQL,
+    MIGRATIONS,
+)
 
 BUSY_TIMEOUT_MS = 30_000
 # The tables every maillog store has had since schema 1: a store from before application_id.
@@ -396,6 +401,13 @@ class Store:
                     f"no maillog database at {p} (the file is empty)",
                     "import something first: maillog import FILE",
                 )
+            if readonly and store.version < len(MIGRATIONS) and not write_problem(p):
+                # Written by an older maillog: a reader upgrades it too (migrations apply
+                # on open), or it would query columns the file lacks. A file it cannot
+                # write is read as it is.
+                conn.close()
+                cls.open(p, on_wait=on_wait).close()
+                return cls.open(p, readonly=True, create=create, on_wait=on_wait)
             if not readonly:
                 _retry_locked(store._prepare_new_file)
                 conn.execute("PRAGMA synchronous = NORMAL")
@@ -729,8 +741,9 @@ class Store:
                 provider, direction, first_seen, opened_at, clicked_at, complained_at,
                 unsubscribed_at, event_count, spf, dkim, dmarc, type, size, send_method,
                 open_count, last_opened_at, click_count, last_clicked_at, tags,
-                last_status, last_status_at, bounce_class, bounce_reason, last_seq)
-            SELECT a.*, l.status, l.timestamp, l.bounce_class, l.bounce_reason, l.seq
+                last_status, last_status_at, bounce_class, bounce_reason, last_seq, relay)
+            SELECT a.*, l.status, l.timestamp, l.bounce_class, l.bounce_reason, l.seq,
+                {MESSAGE_RELAY_SQL.format("a.message_id")}
             FROM (
                 SELECT message_id, max(sender), min(recipient), min(recipient_domain),
                     max(subject), max(tag), max(provider), max(direction), min(timestamp),
@@ -794,7 +807,8 @@ class Store:
                 last_status_at = excluded.last_status_at,
                 bounce_class = excluded.bounce_class,
                 bounce_reason = excluded.bounce_reason,
-                last_seq = excluded.last_seq
+                last_seq = excluded.last_seq,
+                relay = coalesce(excluded.relay, messages.relay)
             """
         )
         self.conn.execute("DROP TABLE temp.latest")

@@ -199,16 +199,18 @@ class QueueState:
         if everything:
             candidates = list(self.cache)
         gone: list[str] = []
+        cache = self.cache
         for qid in dict.fromkeys(candidates):  # once each (a reused id ends more than once)
-            lives = self.cache.get(qid)
-            if lives is not None and all(
-                not life.dirty
-                and (
-                    (life.removed_at is not None and life.removed_at < ended_before)
-                    or life.last_at < idle_before
-                )
-                for life in lives
-            ):
+            lives = cache.get(qid)
+            if lives is None:
+                continue
+            for life in lives:  # every lifecycle of it done with (a loop: no generator)
+                removed = life.removed_at
+                if life.dirty or not (
+                    (removed is not None and removed < ended_before) or life.last_at < idle_before
+                ):
+                    break
+            else:
                 gone.append(qid)
         out: list[Lifecycle] = []
         for qid in gone:
@@ -240,14 +242,14 @@ class QueueState:
           `split_off` gives it its own id (the correlation calls it);
         - otherwise a new lifecycle (a reused queue id, or the first line seen).
         """
-        every = self._all(qid)
+        every = self.cache.get(qid)
+        if every is None:
+            every = self._all(qid)
         if len(every) == 1:  # the usual case: one lifecycle of this queue id
             life = every[0]
-            if (
-                life.host == host
-                and life.first_at <= when
-                and life.contains(when)
-                and not (kind in START_KINDS and _restarted(life, when))
+            removed = life.removed_at
+            if (  # inside its span (`contains`): so not a start after its end either
+                life.host == host and life.first_at <= when and (removed is None or when <= removed)
             ):
                 return self._touch(life, when, kind)
         known = [x for x in every if x.host == host]
@@ -298,8 +300,13 @@ class QueueState:
         self.mark(life)
 
     def _touch(self, life: Lifecycle, when: str, kind: str) -> Lifecycle:
-        life.note(when)
-        self.mark(life)
+        if when < life.first_at:  # `note` and `mark`, inline: once per line
+            life.first_at = when
+        if when > life.last_at:
+            life.last_at = when
+        if not life.dirty:
+            life.dirty = True
+            self.changed.append(life)
         if kind in START_KINDS:
             life.started = 1
         if kind in END_KINDS:

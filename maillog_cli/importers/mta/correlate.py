@@ -380,7 +380,9 @@ class Correlator:
 
     def _delivery(self, fact: MtaLine, life: Lifecycle) -> Event:
         f = fact.fields
-        status = map_status(STATUS_MAPS[fact.provider], f["status"], f"{fact.provider} status")
+        status = STATUS_MAPS[fact.provider].get(f["status"])
+        if status is None:  # a word the table does not know: map_status's error
+            status = map_status(STATUS_MAPS[fact.provider], f["status"], f"{fact.provider} status")
         assert status is not None
         event = self._base(fact, life, status, f["status"])
         event.recipient = address(f.get("to"))

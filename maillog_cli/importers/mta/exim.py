@@ -30,6 +30,8 @@ STATUS_MAP: dict[str, str] = {
     "==": "deferred",
 }
 NO_FACT = "exim line without a delivery fact"
+NOT_A_FACT = Skip(NO_FACT)  # one instance for the many lines of this kind (never changed)
+SUPPRESSED = Skip("exim delivery suppressed (-N)")
 
 _ID_LINE = re.compile(rf"(?P<id>{EXIM_ID}) (?P<rest>.*)")
 _FLAG = re.compile(r"(?P<flag><=|=>|->|\*\*|==|\*>) (?P<rest>.*)")
@@ -52,41 +54,51 @@ def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tupl
 
 def parse_message(timestamp: str, host: str, pid: str, msg: str) -> MtaLine | Skip:
     """The fact of one Exim log message (after the time and optional pid)."""
-    key = lines.line_key("exim", host, timestamp, pid, msg)
-
-    def fact(kind: str, qid: str | None, **fields: Any) -> MtaLine:
-        return MtaLine("exim", kind, timestamp, host, qid, key, "exim", fields)
-
     m = _ID_LINE.fullmatch(msg)
     if m is None:
         rejected = _REJECTED.match(msg)
         if rejected is not None and "rejected" in msg:
-            return fact("reject", None, **_reject(rejected))
-        return Skip(NO_FACT)
+            return _fact(timestamp, host, pid, msg, "reject", None, _reject(rejected))
+        return NOT_A_FACT
     qid, rest = m["id"], m["rest"]
     if rest == "Completed":
-        return fact("removed", qid)
+        return _fact(timestamp, host, pid, msg, "removed", qid, {})
     flag = _FLAG.match(rest)
     if flag is None:
         rejected = _REJECTED.match(rest)
         if rejected is not None and "rejected" in rest:
-            return fact("reject", qid, **_reject(rejected))
-        return Skip(NO_FACT)
+            return _fact(timestamp, host, pid, msg, "reject", qid, _reject(rejected))
+        return NOT_A_FACT
     word, body = flag["flag"], flag["rest"]
     if word == "<=":
-        return fact("arrival", qid, **_arrival(body))
+        return _fact(timestamp, host, pid, msg, "arrival", qid, _arrival(body))
     if word == "*>":
-        return Skip("exim delivery suppressed (-N)")
-    return fact("delivery", qid, **_delivery(word, body))
+        return SUPPRESSED
+    return _fact(timestamp, host, pid, msg, "delivery", qid, _delivery(word, body))
+
+
+def _fact(
+    timestamp: str,
+    host: str,
+    pid: str,
+    msg: str,
+    kind: str,
+    qid: str | None,
+    fields: dict[str, Any],
+) -> MtaLine:
+    """A fact, keyed by the line's own content (only lines that are facts are hashed)."""
+    key = lines.line_key("exim", host, timestamp, pid, msg)
+    return MtaLine("exim", kind, timestamp, host, qid, key, "exim", fields)
 
 
 def _fields(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for m in _FIELD.finditer(text):
-        value = m["v"]
-        if value.startswith('"') and value.endswith('"') and len(value) > 1:
+    for key, value in _FIELD.findall(text):
+        if key in out:
+            continue
+        if value[:1] == '"' and value[-1:] == '"' and len(value) > 1:
             value = value[1:-1].replace('\\"', '"')
-        out.setdefault(m["k"], value)
+        out[key] = value
     return out
 
 

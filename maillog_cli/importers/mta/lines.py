@@ -29,7 +29,7 @@ _RFC3339 = re.compile(
 )
 # "host prog[pid]: message" after the time.
 _TAIL = re.compile(r"(?P<host>\S+) (?P<prog>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: (?P<msg>.*)")
-_EXIM = re.compile(
+_EXIM = EXIM_LINE = re.compile(
     r"(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?)(?: (?P<tz>[+-]\d{4}))?"
     r"(?: \[(?P<pid>\d+)\])? (?P<msg>.*)"
 )
@@ -130,6 +130,10 @@ class Clock:
             self.last_text, self.last = text, to_iso(text, self.tz)
         return self.last
 
+    def exim(self, m: re.Match[str]) -> str:
+        """The time of an Exim mainlog line (`EXIM_LINE`), as `split_exim` gives it."""
+        return self.iso(exim_time(m))
+
 
 class Prefix:
     """The parts of a syslog line: host, program, pid, message, and its time (ISO, ours),
@@ -178,8 +182,12 @@ def split_exim(line: str, tz: tzinfo | None) -> tuple[str, str, str] | None:
     m = _EXIM.match(line)
     if m is None:
         return None
-    text = m["ts"].replace(" ", "T") + (m["tz"] or "")
-    return to_iso(text, tz), m["pid"] or "", m["msg"]
+    return to_iso(exim_time(m), tz), m["pid"] or "", m["msg"]
+
+
+def exim_time(m: re.Match[str]) -> str:
+    """An Exim line's time and offset as ISO 8601 text (`2026-03-01T10:00:01+0100`)."""
+    return m["ts"].replace(" ", "T") + (m["tz"] or "")
 
 
 @lru_cache(maxsize=1024)  # a syslog file names a few programs, over and over

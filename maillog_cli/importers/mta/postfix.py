@@ -90,13 +90,20 @@ def daemon(program: str) -> str:
 def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tuple[int, Any, Any]]:
     """(line number, MtaLine | Skip | RecordError, raw line) for each non-blank line."""
     clock = Clock(YearGuess(reference, getattr(ctx, "year", None)), ctx.default_tz)
-    fast = _FAST.match
+    fast, exim_line = _FAST.match, lines.EXIM_LINE.match
     for number, raw in enumerate(stream, start=1):
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         try:
             m = fast(text)
             if m is not None and "\ufffd" not in text:
                 yield number, _fast_line(m, clock), text
+                continue
+            # An Exim mainlog line: `parse_line`'s last try, first (no syslog time starts
+            # with a digit, so nothing before it could have read the line).
+            m = exim_line(text)
+            if m is not None and "\ufffd" not in text:
+                fact = exim.parse_message(clock.exim(m), "", m["pid"] or "", m["msg"])
+                yield number, fact, text
                 continue
             if not text.strip():
                 continue
