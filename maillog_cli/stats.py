@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from maillog_cli.errors import MaillogError
 from maillog_cli.statuses import LIFECYCLE
 from maillog_cli.store.migrations import STATS_FLAGS_SQL, STATS_HOUR_SQL
-from maillog_cli.store.query import BOUNCE_CLASSES, Filters, iso, where
+from maillog_cli.store.query import BOUNCE_CLASSES, Filters, has_rollups, iso, where
 
 if TYPE_CHECKING:  # only a type here: `maillog --help` need not load the store
     from maillog_cli.store.db import Store
@@ -68,11 +68,8 @@ GROUPS: dict[str, str] = {
     "sender": "m.sender",
     "hour": "substr(m.first_seen, 1, 13) || ':00'",  # pflogsumm's per-hour traffic (UTC)
     # The host of the message's latest delivery attempt (a mail server's relay=, Exim's
-    # H=), kept by the mail-log correlation (store/mta_state.py); providers' have none.
-    # A message may have several rows (a content filter's re-queue, a reach-back part):
-    # the latest one that reached a relay (of two as late, the later row).
-    "relay": "(SELECT q.relay FROM mta_queue q WHERE q.message_id = m.message_id"
-    " AND q.relay IS NOT NULL ORDER BY q.last_at DESC, q.id DESC LIMIT 1)",
+    # H=), a fact of the message (migrations.MESSAGE_RELAY_SQL); providers' have none.
+    "relay": "m.relay",
 }
 TIME_GROUPS = frozenset({"day", "week", "hour"})
 SORTS: tuple[str, ...] = ("attention", "volume", "key")
@@ -302,7 +299,7 @@ _INNER_KEYS: dict[str, tuple[str, ...]] = {
     "provider": ("provider", "sender", "tag"),
     "type": ("provider", "sender", "tag"),
     "sender": ("provider", "sender", "tag"),
-    "relay": (GROUPS["relay"],),
+    "relay": ("relay",),
 }
 _OUTER_KEY: dict[str, str] = {
     "day": "substr(k0, 1, 10)",
@@ -346,6 +343,7 @@ def _grouped_sql(
     filters: Filters,
     pairs: tuple[tuple[str, str], ...],
     counted: bool = False,
+    rollups: bool = True,
 ) -> tuple[str, list[Any]]:
     """The counts per `by` key in two steps: first the messages grouped by the index's key
     columns and what the counts depend on (latest status, bounce class, the flags), which
@@ -357,8 +355,8 @@ def _grouped_sql(
         weighted += ((_TOTAL, "count(*) OVER ()"),)
     bounds, extra = _hour_bounds(filters)
     by_time = by in TIME_GROUPS or by == "relay"
-    hours = _rolled_up(filters, clause, params) if by_time else None
-    others = None if by_time else _rolled_up_groups(inner, filters)
+    hours = _rolled_up(filters, clause, params) if by_time and rollups else None
+    others = None if by_time or not rollups else _rolled_up_groups(inner, filters)
     if others:
         grouped, params = others, []
     elif by == "relay":
@@ -393,19 +391,11 @@ def _groups(keys: tuple[str, ...], clause: str) -> str:
 def _relay_groups(
     clause: str, params: list[Any], every: tuple[str, list[Any]]
 ) -> tuple[str, list[Any]]:
-    """`_groups` by relay: each relayed message's relay is read once, from one pass over
-    mta_queue (the row GROUPS["relay"] picks: the latest, then the highest id); the
-    other messages, the None group, are all the messages (`every`: the groups by hour,
-    from the rollup or a walk of the time index) less the relayed ones. Combinations
-    that cancel out are no messages."""
-    relayed = (
-        "WITH rel AS MATERIALIZED (SELECT q.message_id, q.relay,"
-        " max(q.last_at || printf('%020d', q.id)) FROM mta_queue q NOT INDEXED"
-        " WHERE q.relay IS NOT NULL GROUP BY q.message_id)"
-        f" SELECT rel.relay AS k0, last_status, bounce_class, {STATS_FLAGS_SQL} AS fl,"
-        f" count(*) AS n FROM rel CROSS JOIN messages m ON m.message_id = rel.message_id"
-        f" WHERE {clause} GROUP BY 1, 2, 3, 4"
-    )
+    """`_groups` by relay: the relayed messages from their own covering index (migration
+    11, only messages with a relay); the other messages, the None group, are all the
+    messages (`every`: the groups by hour, from the rollup or a walk of the time index)
+    less the relayed ones. Combinations that cancel out are no messages."""
+    relayed = _groups(("relay",), f"relay IS NOT NULL AND ({clause})")
     everyone, every_params = every
     sql = (
         "WITH relayed AS MATERIALIZED ("
@@ -474,6 +464,17 @@ def _hour_bounds(filters: Filters) -> tuple[str, list[Any]]:
     return sql, params
 
 
+def _need_relay(store: Store) -> None:
+    """A store an older maillog wrote keeps no relay per message until it is upgraded, which
+    a read-only file cannot be: say so instead of SQLite's "no such column"."""
+    if not any(row[1] == "relay" for row in store.conn.execute("PRAGMA table_info(messages)")):
+        raise MaillogError(
+            f"{store.path} was written by an older maillog and is read-only here, so it has"
+            " no relay per message yet",
+            "make the file writable once: any maillog command then upgrades it",
+        )
+
+
 def _grouped(
     store: Store,
     filters: Filters,
@@ -482,8 +483,12 @@ def _grouped(
     limit: int | None = None,
     pairs: tuple[tuple[str, str], ...] = _COUNTS,
 ) -> list[dict[str, Any]]:
+    if by == "relay":
+        _need_relay(store)
     clause, params = where(filters, "m", messages=True)
-    sql, params = _grouped_sql(by, clause, params, filters, pairs, counted=bool(order))
+    sql, params = _grouped_sql(
+        by, clause, params, filters, pairs, counted=bool(order), rollups=has_rollups(store.conn)
+    )
     if order:
         sql += f" ORDER BY {order}"
     if limit:

@@ -39,12 +39,12 @@ def search(
     """Search events (newest first) with filters and free text."""
     from maillog_cli.commands.listing import emit_events, plus_one, say_when_empty, up_to_limit
     from maillog_cli.context import open_store
-    from maillog_cli.store.query import count_sql, iter_events
+    from maillog_cli.store.query import count_sql, has_rollups, iter_events
 
     store = open_store(ctx, db, readonly=True)
 
     def total() -> int:
-        sql, params = count_sql(filters, messages=messages)
+        sql, params = count_sql(filters, messages=messages, rollups=has_rollups(store.conn))
         return int(store.conn.execute(sql, params).fetchone()[0])
 
     rows = iter_events(store.conn, filters, plus_one(limit), messages=messages)

@@ -101,7 +101,7 @@ def _recipient_messages(store, ident: str, fmt: OutputFormat) -> bool:
     if "@" not in ident or ident.strip().startswith("<"):
         return False
     from maillog_cli.commands.listing import emit_events, plus_one, up_to_limit
-    from maillog_cli.store.query import build, count_sql, iter_events
+    from maillog_cli.store.query import build, count_sql, has_rollups, iter_events
 
     filters = build(to=ident)
     limit = 100
@@ -110,7 +110,7 @@ def _recipient_messages(store, ident: str, fmt: OutputFormat) -> bool:
         return False
 
     def total() -> int:
-        sql, params = count_sql(filters, messages=True)
+        sql, params = count_sql(filters, messages=True, rollups=has_rollups(store.conn))
         return int(store.conn.execute(sql, params).fetchone()[0])
 
     emit_events(up_to_limit(rows, limit, total), fmt, conn=store.conn)

@@ -519,10 +519,19 @@ def _newest_window(
     return str(row[0]) if row else None
 
 
-def count_sql(f: Filters, messages: bool = False) -> tuple[str, list[Any]]:
-    """How many rows `events_sql` would give without a limit."""
+def has_rollups(conn: sqlite3.Connection) -> bool:
+    """Whether the store has the stats rollups (migration 9): a store an older maillog wrote
+    and that cannot be upgraded here (a read-only file) is read without them."""
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stats_hours'"
+    ).fetchone()
+    return found is not None
+
+
+def count_sql(f: Filters, messages: bool = False, rollups: bool = True) -> tuple[str, list[Any]]:
+    """How many rows `events_sql` would give without a limit (`rollups`: has_rollups)."""
     clause, params = where(f, "e", facts="m" if messages else None)
-    if messages and clause == "1":
+    if messages and clause == "1" and rollups:
         # Every message with a latest lifecycle event is listed (refresh_messages keeps
         # last_seq on one of the message's events, or NULL): the rollup of migration 9
         # counts them (a pass over 1.9M messages was 0.3 s; a lookup of each one's event

@@ -30,6 +30,7 @@ from maillog_cli.store.query import (
     IdSpace,
     Page,
     count_sql,
+    has_rollups,
     iter_events,
     short_ids,
     where,
@@ -88,7 +89,7 @@ class Source:
 
     def count(self, filters: Filters) -> int | None:
         """How many messages match; None when interrupted by `interrupt_count`."""
-        sql, params = count_sql(filters, messages=True)
+        sql, params = count_sql(filters, messages=True, rollups=has_rollups(self._count_store.conn))
         with self._count_lock:
             try:
                 return int(self._count_store.conn.execute(sql, params).fetchone()[0])
