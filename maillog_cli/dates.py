@@ -123,8 +123,38 @@ _UTC_PLUS = re.compile(r"\s*(?:UTC|GMT)\s*([+-])(\d{1,2})(?::?(\d{2}))?\s*$", re
 # cannot place without a zone, which would be stored as UTC, hours off and silently.
 _ZONE_WORD = re.compile(r"\s\(?([A-Za-z]{2,6})\)?\s*$")
 _UTC_WORDS = frozenset({"UT", "UTC", "GMT", "Z", "AM", "PM"})
+# Zone abbreviations with one meaning, as fixed offsets in hours: RFC 822's North American
+# names (which email.utils already reads in an RFC 2822 date), and the European, Asian and
+# Pacific ones exports write. Ambiguous ones (IST, BST, AST…) stay refused: a guess would be
+# hours off for someone.
+ZONE_HOURS: dict[str, float] = {
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "AKST": -9, "AKDT": -8, "HST": -10,
+    "WET": 0, "WEST": 1, "CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "EET": 2, "EEST": 3,
+    "MSK": 3,
+    "JST": 9, "KST": 9, "HKT": 8, "SGT": 8, "AWST": 8, "ACST": 9.5, "ACDT": 10.5,
+    "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+}  # fmt: skip
+_ZONE_SECONDS = {name: int(hours * 3600) for name, hours in ZONE_HOURS.items()}
 # RFC 2822's parser skips an "AM"/"PM" it does not expect: "10:00 PM" came back as 10:00.
 _TWELVE_HOUR = re.compile(r"\d\s*[AP]\.?M\b", re.I)
+
+
+class _UnplacedZone(Exception):
+    """A zone name dateutil found that ZONE_HOURS does not place (from `_zone_seconds`)."""
+
+
+def _zone_seconds(name: str, offset: int | None) -> int | None:
+    """dateutil's `tzinfos`: UTC and the abbreviations of ZONE_HOURS, as seconds east of
+    UTC; any other name is refused (dateutil would store the time as UTC, hours off)."""
+    if not name:
+        return offset  # a numeric offset alone ("+01:00"): as written
+    if name.upper() in _UTC_WORDS:
+        return 0
+    seconds = _ZONE_SECONDS.get(name.upper())
+    if seconds is None:
+        raise _UnplacedZone(name)
+    return seconds
 
 
 def _unplaced_zone(value: object, name: str) -> RecordError:
@@ -155,7 +185,10 @@ def _slow_parse(text: str, value: object) -> datetime:
     else:
         zone = _ZONE_WORD.search(text)
         if dt.tzinfo is None and zone and zone.group(1).upper() not in _UTC_WORDS:
-            raise _unplaced_zone(value, zone.group(1))
+            seconds = _ZONE_SECONDS.get(zone.group(1).upper())
+            if seconds is None:
+                raise _unplaced_zone(value, zone.group(1))
+            dt = dt.replace(tzinfo=timezone(timedelta(seconds=seconds)))
         return dt
     import warnings
 
@@ -164,7 +197,11 @@ def _slow_parse(text: str, value: object) -> datetime:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", du_parser.UnknownTimezoneWarning)
-            first, second = (du_parser.parse(text, default=d) for d in _DEFAULTS)
+            first, second = (
+                du_parser.parse(text, default=d, tzinfos=_zone_seconds) for d in _DEFAULTS
+            )
+    except _UnplacedZone as exc:
+        raise _unplaced_zone(value, str(exc)) from None
     except du_parser.UnknownTimezoneWarning:
         zone = _ZONE_WORD.search(text)
         raise _unplaced_zone(value, zone.group(1) if zone else "a zone name") from None

@@ -2,8 +2,9 @@
 
 A time is stored right or refused with FILE:LINE, never stored hours off in silence:
 `10:00 PM` is 22:00 (RFC 2822's parser skipped the PM), `UTC+2` is two hours ahead
-(dateutil reads it the POSIX way, behind), and a zone name the parsers cannot place
-(`CEST`, `CET`) is a malformed record, not UTC, and no library warning leaks out."""
+(dateutil reads it the POSIX way, behind), a zone abbreviation with one meaning (`CEST`,
+`EST`) is its offset, and one that is ambiguous or unknown (`IST`, `BST`) is a malformed
+record, not UTC, and no library warning leaks out."""
 
 from __future__ import annotations
 
@@ -24,8 +25,13 @@ STORED = {
     "Sun, 30 Nov 2026 10:00:00 PST": "2026-11-30T18:00:00.000Z",
     "Sun, 30 Nov 2026 10:00:00 +0100 (CET)": "2026-11-30T09:00:00.000Z",
     "2026-11-30 10:00:00 GMT": "2026-11-30T10:00:00.000Z",
+    "Sun, 30 Nov 2026 10:00:00 CEST": "2026-11-30T08:00:00.000Z",
+    "2026-11-30 10:00:00 CET": "2026-11-30T09:00:00.000Z",
+    "2026-11-30 10:00 EST": "2026-11-30T15:00:00.000Z",
+    "Nov 30 2026 10:00 PM PDT": "2026-12-01T05:00:00.000Z",
+    "2026-11-30 10:00 AEDT": "2026-11-29T23:00:00.000Z",
 }
-REFUSED = ["Sun, 30 Nov 2026 10:00:00 CEST", "2026-11-30 10:00:00 CET", "2026-11-30 10:00 EST"]
+REFUSED = ["Sun, 30 Nov 2026 10:00:00 BST", "2026-11-30 10:00:00 IST", "2026-11-30 10:00 XYZ"]
 
 
 @pytest.mark.parametrize("text", STORED)
