@@ -176,7 +176,6 @@ def row_builder(import_id: int | None) -> Callable[[dict[str, Any]], RowItem | N
     field for field (tests/test_fast_path.py), without the Event in between: the forked
     parser sends rows, and on our own JSONL the Event, its classification and the row
     were ≈ 5 µs of its ≈ 18 per record."""
-    from maillog_cli.bounce.classify import classify
     from maillog_cli.store.db import _domain_of
 
     def listing_row(obj: dict[str, Any]) -> RowItem | None:
@@ -204,13 +203,9 @@ def row_builder(import_id: int | None) -> Callable[[dict[str, Any]], RowItem | N
         else:
             bounce_class = _text(get("bounce_class"))
             bounce_reason = _text(get("bounce_reason"))
-        if status in BOUNCE_STATUSES and (bounce_class is None or bounce_reason is None):
-            verdict = classify(status, smtp, enhanced, diag, None)
-            if verdict is not None:
-                bounce_class = bounce_class or verdict.bounce_class
-                bounce_reason = bounce_reason or verdict.bounce_reason
-        if diag is not None:
-            diag = _scrub_text(diag)  # stored and patterned as event_row does
+        diag, bounce_class, bounce_reason, pattern = _failure(
+            status, smtp, enhanced, diag, None, bounce_class, bounce_reason
+        )
         row = (
             event_id,
             mid,
@@ -236,11 +231,36 @@ def row_builder(import_id: int | None) -> Callable[[dict[str, Any]], RowItem | N
             None,  # send_method
             None,  # extra
             import_id,
-            bounce_pattern(status, diag),
+            pattern,
         )
         return row, _NO_ALIASES
 
     return listing_row
+
+
+def _failure(
+    status: str,
+    smtp: int | None,
+    enhanced: str | None,
+    diag: str | None,
+    hint: str | None,
+    bounce_class: str | None,
+    bounce_reason: str | None,
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """A row's failure fields as event_row makes them: the class and reason the record gave,
+    the classifier's verdict for what it left out (bounce statuses only), the diagnostic
+    scrubbed, and the pattern of the scrubbed text."""
+    if status in BOUNCE_STATUSES and (bounce_class is None or bounce_reason is None):
+        # here, not at the top: the classifier compiles its rules on import (≈ 65 ms)
+        from maillog_cli.bounce.classify import classify
+
+        verdict = classify(status, smtp, enhanced, diag, hint)
+        if verdict is not None:
+            bounce_class = bounce_class or verdict.bounce_class
+            bounce_reason = bounce_reason or verdict.bounce_reason
+    if diag is not None:
+        diag = _scrub_text(diag)
+    return diag, bounce_class, bounce_reason, bounce_pattern(status, diag)
 
 
 # One string object per status word: rows that share it pickle it once per batch.
@@ -260,7 +280,6 @@ def sendgrid_builder(
     what depends only on a record's keys (which extras, which custom args) is worked out
     once per key order. `forced`: --format sendgrid (no detection, only its own check)."""
     from maillog_cli import importers
-    from maillog_cli.bounce.classify import classify
     from maillog_cli.importers import sendgrid as sg
     from maillog_cli.importers.base import CUSTOM_ID_KEYS, custom_ids, other_ids
     from maillog_cli.normalize import reply_fields, text_or_none
@@ -333,13 +352,9 @@ def sendgrid_builder(
             event_id = event_hash(sg.PROVIDER, mid, timestamp, word, recipient)
         if not mid:
             mid = synthetic_message_id(Event(timestamp, status, recipient=recipient))
-        bounce_class = bounce_reason = None
-        if status in BOUNCE_STATUSES:
-            verdict = classify(status, smtp, enhanced, diag, hint)
-            if verdict is not None:
-                bounce_class, bounce_reason = verdict.bounce_class, verdict.bounce_reason
-        if diag is not None:
-            diag = _scrub_text(diag)  # stored and patterned as event_row does
+        diag, bounce_class, bounce_reason, pattern = _failure(
+            status, smtp, enhanced, diag, hint, None, None
+        )
         row = (
             event_id,
             mid,
@@ -365,7 +380,7 @@ def sendgrid_builder(
             None,  # send_method
             extra_json(extra) if extra else None,
             import_id,
-            bounce_pattern(status, diag),
+            pattern,
         )
         return row, aliases
 
