@@ -411,6 +411,12 @@ def _relay_groups(
     return sql, [*params, *every_params]
 
 
+# A rollup row's outcome columns as `_groups` names them (a NULL key is stored as X'').
+_ROLLED_OUTCOME = (
+    "nullif(last_status, X'') AS last_status, nullif(bounce_class, X'') AS bounce_class, fl, n"
+)
+
+
 def _rolled_up(filters: Filters, clause: str, params: list[Any]) -> tuple[str, list[Any]] | None:
     """`_groups` by hour from the per-hour rollup (migration 9) when the filter is a time
     window or nothing: the whole hours inside the window are its rows as they are; the
@@ -422,10 +428,7 @@ def _rolled_up(filters: Filters, clause: str, params: list[Any]) -> tuple[str, l
     times before --until (strings compare character by character)."""
     if not replace(filters, since=None, until=None).is_empty():
         return None
-    rolled = (
-        "SELECT nullif(hour, X'') AS k0, nullif(last_status, X'') AS last_status,"
-        " nullif(bounce_class, X'') AS bounce_class, fl, n FROM stats_hours WHERE n <> 0"
-    )
+    rolled = f"SELECT nullif(hour, X'') AS k0, {_ROLLED_OUTCOME} FROM stats_hours WHERE n <> 0"
     edges = [iso(t)[:13] for t in (filters.since, filters.until) if t]
     if not edges:
         return rolled, []
@@ -445,10 +448,7 @@ def _rolled_up_groups(keys: tuple[str, ...], filters: Filters) -> str | None:
     if not filters.is_empty():
         return None
     named = ", ".join(f"nullif({key}, X'') AS k{i}" for i, key in enumerate(keys))
-    return (
-        f"SELECT {named}, nullif(last_status, X'') AS last_status,"
-        " nullif(bounce_class, X'') AS bounce_class, fl, n FROM stats_groups WHERE n <> 0"
-    )
+    return f"SELECT {named}, {_ROLLED_OUTCOME} FROM stats_groups WHERE n <> 0"
 
 
 def _hour_bounds(filters: Filters) -> tuple[str, list[Any]]:
