@@ -50,11 +50,16 @@ def open_store(
     from maillog_cli.store.db import Store
 
     path = db_path(ctx, override)
-    _opened.append(path)
+    using_store(path)
     return Store.open(path, readonly=readonly, create=create, on_wait=error)
 
 
 _opened: list[Path] = []
+
+
+def using_store(path: Path) -> None:
+    """Remember the store this command works on, for the error handler's message."""
+    _opened.append(path)
 
 
 def store_in_use() -> Path:
