@@ -24,7 +24,9 @@ from maillog_cli.statuses import BOUNCE_STATUSES, STATUSES
 from maillog_cli.store import db as store_db
 from maillog_cli.store.db import Store
 from maillog_cli.store.migrations import (
+    BOUNCE_DISTINCT_INDEXES,
     BOUNCE_INDEXES,
+    BOUNCE_MESSAGES_INDEX,
     BOUNCE_STATUS_SQL,
     MIGRATIONS,
     m010_diagnostic_patterns,
@@ -325,12 +327,39 @@ def test_summary_through_the_cli_uses_the_bounce_index(
     ]
     indexed = [cli("--db", db, *a).stdout for a in args]
     conn = sqlite3.connect(db)
-    for name in BOUNCE_INDEXES:
+    for name in (*BOUNCE_INDEXES, *BOUNCE_DISTINCT_INDEXES):
         conn.execute(f"DROP INDEX {name}")
     conn.commit()
     conn.close()
     assert [cli("--db", db, *a).stdout for a in args] == indexed
     assert all(orjson.loads(out)["diagnostics"] for out in indexed[:2])
+
+
+def test_all_time_counts_walk_the_narrow_indexes_and_windows_do_not(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The distinct messages and recipients of the all-time summary (or a status subset)
+    come from migration 12's indexes, the same figures as the reference; a filter the
+    indexes lack counts over the source as before."""
+    db = tmp_path / "n.db"
+    assert cli("--db", db, "import", _demo_file(tmp_path / "d.jsonl", 900)).exit_code == 0
+    store = Store.open(db)
+    seen: list[str] = []
+    store.conn.set_trace_callback(seen.append)
+    for f, narrow in (
+        (Filters(), True),
+        (Filters(statuses=["bounced", "failed"]), True),
+        (Filters(since=NOW - timedelta(days=7)), False),
+        (Filters(domain="gmail.com"), False),
+    ):
+        seen.clear()
+        got = summary(store, f, now=NOW).as_json()
+        walked = [sql for sql in seen if BOUNCE_MESSAGES_INDEX in sql]
+        assert bool(walked) is narrow, f
+        want = reference_summary(store, f, 10)
+        assert (got["messages"], got["recipients"]) == (want["messages"], want["recipients"])
+        assert got["messages"] > 0
+    store.close()
 
 
 def test_the_index_s_status_list_is_the_bounce_statuses() -> None:
@@ -365,9 +394,10 @@ def test_a_bulk_load_keeps_the_bounce_indexes(tmp_path: Path) -> None:
     with store.write() as conn:
         state = store.begin_bulk(drop_indexes=True)
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert names.issuperset(BOUNCE_INDEXES)
+        kept = (*BOUNCE_INDEXES, *BOUNCE_DISTINCT_INDEXES)
+        assert names.issuperset(kept)
         assert "events_timestamp" not in names  # the others went
-        assert not any(name in sql for sql in state[1] for name in BOUNCE_INDEXES)
+        assert not any(name in sql for sql in state[1] for name in kept)
         store.end_bulk(state)
     store.close()
 

@@ -20,7 +20,7 @@ from maillog_cli.store.db import Store
 from maillog_cli.store.migrations import MIGRATIONS
 
 SCHEMA = """
-PRAGMA user_version = 11;
+PRAGMA user_version = 12;
 PRAGMA auto_vacuum = 2;
 PRAGMA journal_mode = wal;
 CREATE INDEX audit_action ON audit(action, created_at);
@@ -29,7 +29,9 @@ CREATE INDEX audit_actor_id ON audit(actor_id);
 CREATE INDEX audit_created ON audit(created_at);
 CREATE INDEX audit_target ON audit(target_id);
 CREATE INDEX events_bounce_days ON events(substr(timestamp, 1, 10), bounce_class, bounce_reason, recipient_domain, timestamp, status, message_id, recipient) WHERE (status = 'bounced' OR status = 'deferred' OR status = 'dropped' OR status = 'failed');
+CREATE INDEX events_bounce_messages ON events(message_id, status) WHERE (status = 'bounced' OR status = 'deferred' OR status = 'dropped' OR status = 'failed');
 CREATE INDEX events_bounce_patterns ON events(diagnostic_pattern, diagnostic, bounce_reason, bounce_class, recipient_domain, timestamp, status, message_id, recipient) WHERE (status = 'bounced' OR status = 'deferred' OR status = 'dropped' OR status = 'failed');
+CREATE INDEX events_bounce_recipients ON events(recipient, status) WHERE (status = 'bounced' OR status = 'deferred' OR status = 'dropped' OR status = 'failed');
 CREATE INDEX events_class ON events(bounce_class, timestamp) WHERE bounce_class IS NOT NULL;
 CREATE INDEX events_domain ON events(recipient_domain, timestamp);
 CREATE INDEX events_message ON events(message_id, timestamp);

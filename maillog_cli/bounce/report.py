@@ -27,8 +27,11 @@ from maillog_cli.store.db import Store
 from maillog_cli.store.migrations import (
     BOUNCE_DAY_SQL,
     BOUNCE_DAYS_INDEX,
+    BOUNCE_DISTINCT_INDEXES,
     BOUNCE_INDEXES,
+    BOUNCE_MESSAGES_INDEX,
     BOUNCE_PATTERNS_INDEX,
+    BOUNCE_RECIPIENTS_INDEX,
     BOUNCE_STATUS_SQL,
 )
 from maillog_cli.store.query import BOUNCE_CLASSES, Filters, iso, where, with_changes
@@ -349,12 +352,55 @@ def _matching_events(conn: sqlite3.Connection, f: Filters) -> Iterator[Source]:
 
 def _has_bounce_indexes(conn: sqlite3.Connection) -> bool:
     """Whether the store has migration 10's bounce indexes (and so the stored patterns)."""
-    marks = ", ".join("?" for _ in BOUNCE_INDEXES)
+    return _has_indexes(conn, BOUNCE_INDEXES)
+
+
+def _has_indexes(conn: sqlite3.Connection, names: tuple[str, ...]) -> bool:
+    """Whether every index in `names` exists (a store not upgraded yet lacks the newer)."""
+    marks = ", ".join("?" for _ in names)
     found = conn.execute(
         f"SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ({marks})",
-        BOUNCE_INDEXES,
+        names,
     ).fetchone()[0]
-    return bool(found == len(BOUNCE_INDEXES))
+    return bool(found == len(names))
+
+
+def _counts(conn: sqlite3.Connection, f: Filters, source: Source) -> tuple[int, int, int]:
+    """The matching events, and how many distinct messages and recipients they have.
+
+    With no filter but bounce statuses (the all-time `bounces`), the distinct ids are
+    walked in order in migration 12's narrow indexes, whose entries carry the status the
+    condition reads; otherwise `count(DISTINCT)` over the source (it sorts the ids)."""
+    if source.by_pattern and _only_statuses(f) and _has_indexes(conn, BOUNCE_DISTINCT_INDEXES):
+        (events,) = conn.execute(
+            f"SELECT count(*) FROM {source.table} WHERE {source.cond}", source.params
+        ).fetchone()
+
+        def distinct(column: str, index: str) -> int:
+            return int(
+                conn.execute(
+                    f"SELECT count(v) FROM (SELECT DISTINCT e.{column} AS v"
+                    f" FROM events e INDEXED BY {index} WHERE {source.cond})",
+                    source.params,
+                ).fetchone()[0]
+            )
+
+        return (
+            int(events),
+            distinct("message_id", BOUNCE_MESSAGES_INDEX),
+            distinct("recipient", BOUNCE_RECIPIENTS_INDEX),
+        )
+    events, messages, recipients = conn.execute(
+        "SELECT count(*), count(DISTINCT e.message_id), count(DISTINCT e.recipient)"
+        f" FROM {source.table} WHERE {source.cond}",
+        source.params,
+    ).fetchone()
+    return int(events), int(messages), int(recipients)
+
+
+def _only_statuses(f: Filters) -> bool:
+    """Whether `f` filters on nothing but statuses."""
+    return with_changes(f, statuses=[]).is_empty()
 
 
 @contextmanager
@@ -390,11 +436,7 @@ def _summary(
 ) -> Summary:
     """summary() over the matching events in `source`, counted per day, class, reason
     and domain in table `groups`."""
-    events, messages, recipients = conn.execute(
-        "SELECT count(*), count(DISTINCT e.message_id), count(DISTINCT e.recipient)"
-        f" FROM {source.table} WHERE {source.cond}",
-        source.params,
-    ).fetchone()
+    events, messages, recipients = _counts(conn, f, source)
     result = Summary(filters=f.describe(), events=events, messages=messages, recipients=recipients)
 
     # Class and reason in one pass; the per-class totals are sums of its (few) rows.

@@ -25,6 +25,7 @@ from maillog_cli.redaction import scrub
 from maillog_cli.statuses import LIFECYCLE, LIFECYCLE_RANK
 from maillog_cli.store.migrations import (
     APPLICATION_ID,
+    BOUNCE_DISTINCT_INDEXES,
     BOUNCE_INDEXES,
     MESSAGE_RELAY_SQL,
     MIGRATIONS,
@@ -845,7 +846,7 @@ class Store:
             " AND sql IS NOT NULL",
             (table,),
         ).fetchall():
-            if name in BOUNCE_INDEXES:
+            if name in BOUNCE_INDEXES or name in BOUNCE_DISTINCT_INDEXES:
                 continue
             self.conn.execute(f'DROP INDEX "{name}"')
             dropped.append(sql)

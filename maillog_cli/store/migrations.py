@@ -562,6 +562,11 @@ BOUNCE_DAY_SQL = "substr(timestamp, 1, 10)"
 BOUNCE_DAYS_INDEX = "events_bounce_days"
 BOUNCE_PATTERNS_INDEX = "events_bounce_patterns"
 BOUNCE_INDEXES = (BOUNCE_DAYS_INDEX, BOUNCE_PATTERNS_INDEX)
+# How many distinct messages and recipients the bounce events have (migration 12): each a
+# walk of its own small index in order, not a sort of every bounce event's id.
+BOUNCE_MESSAGES_INDEX = "events_bounce_messages"
+BOUNCE_RECIPIENTS_INDEX = "events_bounce_recipients"
+BOUNCE_DISTINCT_INDEXES = (BOUNCE_MESSAGES_INDEX, BOUNCE_RECIPIENTS_INDEX)
 
 
 def m010_diagnostic_patterns(conn: sqlite3.Connection) -> None:
@@ -629,6 +634,24 @@ def m011_message_relay(conn: sqlite3.Connection) -> None:
     )
 
 
+def m012_bounce_distinct(conn: sqlite3.Connection) -> None:
+    """Two narrow partial indexes of the bounce events, by message and by recipient (with
+    the status, so a `--status` subset is read from the index alone): the all-time
+    `bounces` counts its distinct messages and recipients by walking them in order
+    (0.29 s → ≈ 0.05 s on 5M events, where `count(DISTINCT)` sorted 316k ids twice).
+
+    Self-contained (two indexes), so it can be renumbered freely.
+    """
+    for name, column in (
+        (BOUNCE_MESSAGES_INDEX, "message_id"),
+        (BOUNCE_RECIPIENTS_INDEX, "recipient"),
+    ):
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON events({column}, status)"
+            f" WHERE {BOUNCE_STATUS_SQL}"
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial,
     m002_prunes,
@@ -641,4 +664,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     m009_stats_rollups,
     m010_diagnostic_patterns,
     m011_message_relay,
+    m012_bounce_distinct,
 )
