@@ -156,7 +156,7 @@ def test_usage_and_user_errors(tmp_path: Path, cli) -> None:
 
 
 def test_no_store_is_a_one_line_error(tmp_path: Path, cli) -> None:
-    r = cli("tail", "--follow")
+    r = cli("tail")
     assert r.exit_code == 1 and "no maillog database" in r.stderr
 
 
@@ -459,6 +459,21 @@ def test_follow_while_another_process_imports(tmp_path: Path, cli, spawn) -> Non
     run_import(tmp_path / "new.jsonl")  # the same file again: nothing new, nothing shown
     run_import(write(tmp_path / "more.jsonl", [event("n4", 1)]))
     assert tail.event_ids(1) == ["n4"]
+    assert tail.stop() == 0
+    assert "Traceback" not in "".join(tail.err)
+
+
+@pytest.mark.slow
+def test_follow_waits_for_the_first_import_to_create_the_store(tmp_path: Path, spawn) -> None:
+    """Like tail -F on a file not there yet: a new store appears whole when its first file
+    is in (store/aside.py), and the follower then shows it."""
+    tail = spawn("tail", "--follow", "--format", "jsonl")
+    tail.wait_stderr("waiting for")
+    assert tail.p.poll() is None
+    run_import(write(tmp_path / "first.jsonl", [event("f1", 1), event("f2", 2)]))
+    assert tail.event_ids(2) == ["f1", "f2"]
+    run_import(write(tmp_path / "second.jsonl", [event("s1", 3)]))
+    assert tail.event_ids(1) == ["s1"]
     assert tail.stop() == 0
     assert "Traceback" not in "".join(tail.err)
 

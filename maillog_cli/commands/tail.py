@@ -84,10 +84,12 @@ def tail(
     New events come from any `maillog import` running meanwhile, or from a file being appended to (--import FILE). Ctrl-C stops cleanly.
     """
     from maillog_cli import follow as core
-    from maillog_cli.context import error, open_store
+    from maillog_cli.context import db_path, error, open_store
 
     if from_start and import_file is None:
         raise typer.BadParameter("only makes sense with --import FILE", param_hint="--from-start")
+    if follow and import_file is None and not _store_appeared(db_path(ctx, db), interval):
+        return  # Ctrl-C while waiting for the first import
     store = open_store(ctx, db, readonly=import_file is None)
     growing = None
     try:
@@ -117,6 +119,24 @@ def tail(
         if growing is not None:
             growing.close()
         store.close()
+
+
+def _store_appeared(path: Path, interval: float) -> bool:
+    """Like tail -F on a file not there yet: wait until the first import creates the store
+    (a new store appears whole, when its first file is in). False on Ctrl-C."""
+    import time
+
+    from maillog_cli.context import error
+
+    if path.exists():
+        return True
+    error(f"waiting for {path} to be created by a first import… (Ctrl-C to stop)")
+    try:
+        while not path.exists():
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return False
+    return True
 
 
 def _until_interrupted(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
