@@ -51,7 +51,18 @@ def open_store(
 
     path = db_path(ctx, override)
     _opened.append(path)
+    if create and not readonly:
+        _make_data_dir(path)
     return Store.open(path, readonly=readonly, create=create, on_wait=error)
+
+
+def _make_data_dir(path: Path) -> None:
+    """Create the user data dir for a store that is to live there: the one location whose
+    missing directories are created (Store.open refuses a missing directory elsewhere)."""
+    from maillog_cli.paths import data_dir_db_path
+
+    if path.expanduser() == data_dir_db_path() and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
 
 
 _opened: list[Path] = []

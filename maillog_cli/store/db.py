@@ -377,6 +377,11 @@ class Store:
                 raise MaillogError(
                     f"no maillog database at {p}", "import something first: maillog import FILE"
                 )
+        elif not p.parent.is_dir():
+            raise MaillogError(  # as sqlite3 and git: a directory is never made on a guess
+                f"cannot create {p}: the directory {p.parent} does not exist",
+                f"create it first (mkdir -p {p.parent}) or give another --db",
+            )
         if not readonly:
             problem = write_problem(p)
             if problem:
@@ -389,7 +394,6 @@ class Store:
             if readonly:
                 conn = _connect_readonly(p)
             else:
-                p.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(p, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             store = cls(p, conn, readonly=readonly, on_wait=on_wait)
