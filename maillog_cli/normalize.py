@@ -87,11 +87,69 @@ def address(value: Any) -> str | None:
 
 
 def domain_of(addr: str | None) -> str | None:
-    """The part after the last @ (None when there is none)."""
+    """The part after the last @ (None when there is none), in its one spelling (domain)."""
     if not addr or "@" not in addr:
         return None
-    d = addr.rsplit("@", 1)[1].strip().rstrip(".")
-    return d or None
+    return domain(addr.rsplit("@", 1)[1])
+
+
+# The dots IDNA reads as label separators besides "." (ideographic, full-width, half-width).
+_IDN_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+# What a decoded label may not hold: controls, format characters (bidi overrides, zero
+# widths), surrogates, private use, unassigned, separators; and the characters that end a
+# label or an address.
+_NOT_IN_LABEL = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"))
+
+
+def domain(value: str | None) -> str | None:
+    """A domain in its one spelling, so that one domain written two ways is one domain
+    (stored recipient_domain, --domain, `domain:`): lower case, no trailing dot, and an
+    internationalised name in its readable Unicode form — `xn--bcher-kva.example`,
+    `BÜCHER.example` and `bücher.example` are all `bücher.example`.
+
+    A label that is not valid punycode (or decodes to what no domain holds) is kept as
+    written, in lower case: this never raises, whatever the text."""
+    if not value:
+        return None
+    d = value.lower()
+    if d.isascii() and "xn--" not in d:
+        return _trim(d) or None
+    return _idn_domain(d) or None
+
+
+def _trim(d: str) -> str:
+    """Without surrounding white space and trailing dots (`example.com.` is absolute)."""
+    d = d.strip()
+    while d.endswith("."):
+        d = d[:-1].rstrip()
+    return d
+
+
+@lru_cache(maxsize=65536)
+def _idn_domain(text: str) -> str:
+    """`domain` for a name with non-ASCII or punycode labels (lower case already)."""
+    import unicodedata
+
+    text = _trim(unicodedata.normalize("NFC", text.translate(_IDN_DOTS)))
+    return ".".join(_unicode_label(label) for label in text.split("."))
+
+
+def _unicode_label(label: str) -> str:
+    """An `xn--` label decoded (RFC 3492), else the label as it is."""
+    if not label.startswith("xn--") or len(label) > 63:  # 63: DNS's longest label
+        return label
+    import unicodedata
+
+    try:
+        decoded = label[4:].encode("ascii").decode("punycode")
+    except (UnicodeError, ValueError):
+        return label
+    decoded = unicodedata.normalize("NFC", decoded.lower())
+    if decoded.isascii() or any(
+        c in ".@" or unicodedata.category(c) in _NOT_IN_LABEL for c in decoded
+    ):
+        return label  # not an IDNA label: kept as written
+    return decoded
 
 
 def diagnostic(value: Any) -> str | None:

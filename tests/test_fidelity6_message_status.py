@@ -15,7 +15,9 @@ import pytest
 
 from maillog_cli.store import db as store_db
 from maillog_cli.store.db import Store
-from maillog_cli.store.migrations import MIGRATIONS
+from maillog_cli.store.migrations import MIGRATIONS, m012_message_status_over_recipients
+
+M012 = MIGRATIONS.index(m012_message_status_over_recipients)  # the migrations before it
 
 from .test_stats_rollup import assert_exact
 
@@ -154,7 +156,7 @@ def test_migration_12_recomputes_an_older_stores_rows(
             "'2026-03-01T10:05:00.000Z', bounce_class = 'soft', last_seq = ?",
             (seq,),
         )
-        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+        conn.execute(f"PRAGMA user_version = {M012}")
     conn.close()
     assert json.loads(cli("stats", "--format", "json").stdout)["by_status"]["delivered"] == 1
     with sqlite3.connect(db_path) as conn:
@@ -170,7 +172,7 @@ def test_the_migration_leaves_single_recipient_messages_alone(
 ):
     path = tmp_path / "s.db"
     with monkeypatch.context() as old:
-        old.setattr(store_db, "MIGRATIONS", MIGRATIONS[:-1])
+        old.setattr(store_db, "MIGRATIONS", MIGRATIONS[:M012])
         store = Store.open(path)
         with store.write():
             store.conn.execute(

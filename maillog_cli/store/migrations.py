@@ -730,6 +730,31 @@ def m012_message_status_over_recipients(conn: sqlite3.Connection) -> None:
     )
 
 
+def m013_one_spelling_per_domain(conn: sqlite3.Connection) -> None:
+    """Every stored recipient domain in its one spelling (normalize.domain: lower case,
+    IDNA labels decoded), so that `bücher.example` and `xn--bcher-kva.example` are one
+    domain in `stats --by domain`, `bounces` and --domain. Only rows whose domain could
+    differ (anything but lower-case ASCII letters, digits, dots and hyphens, or an `xn--`
+    label) are read in Python; the stats rollups follow the messages through their
+    triggers.
+
+    Self-contained (an UPDATE of one column of events and messages), so it can be
+    renumbered freely.
+    """
+    from maillog_cli.normalize import domain
+
+    conn.create_function("maillog_domain", 1, domain, deterministic=True)
+    may_differ = (
+        "recipient_domain IS NOT NULL AND (recipient_domain GLOB '*[^a-z0-9.-]*'"
+        " OR recipient_domain LIKE '%xn--%' OR recipient_domain LIKE '%.')"
+    )
+    for table in ("events", "messages"):
+        conn.execute(
+            f"UPDATE {table} SET recipient_domain = maillog_domain(recipient_domain)"
+            f" WHERE {may_differ} AND maillog_domain(recipient_domain) IS NOT recipient_domain"
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial,
     m002_prunes,
@@ -743,4 +768,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     m010_diagnostic_patterns,
     m011_message_relay,
     m012_message_status_over_recipients,
+    m013_one_spelling_per_domain,
 )

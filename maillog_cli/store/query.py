@@ -18,6 +18,7 @@ from typing import Any
 from maillog_cli.dates import format_dt, parse_since, parse_when
 from maillog_cli.errors import MaillogError
 from maillog_cli.normalize import address, message_id, send_method
+from maillog_cli.normalize import domain as normalize_domain
 from maillog_cli.statuses import STATUSES, canonical_status
 
 BOUNCE_CLASSES = ("hard", "soft", "block", "undetermined")
@@ -155,7 +156,7 @@ def build(
         statuses=list(dict.fromkeys(check_status(s) for s in statuses or [])),
         to=(to.strip().lower() or None) if to else None,
         sender=(sender.strip().lower() or None) if sender else None,
-        domain=(domain.strip().lower().lstrip("@").rstrip(".") or None) if domain else None,
+        domain=normalize_domain(domain.strip().lstrip("@")) if domain else None,
         subject=subject or None,
         providers=[p.strip().lower() for p in providers or [] if p.strip()],
         message_id=message_id(message_id_) if message_id_ else None,
