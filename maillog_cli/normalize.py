@@ -117,6 +117,25 @@ def domain(value: str | None) -> str | None:
     return _idn_domain(d) or None
 
 
+def domain_spellings(value: str | None) -> tuple[str, ...]:
+    """The spellings a stored address may give one domain: its one spelling (domain) and,
+    for an internationalised name, its punycode (`bücher.example`, `xn--bcher-kva.example`).
+    Addresses are stored as the source wrote them, so `--to` looks for both."""
+    one = domain(value)
+    if one is None:
+        return ()
+    if one.isascii():
+        return (one,)
+    try:
+        ascii_form = ".".join(
+            label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+            for label in one.split(".")
+        )
+    except (UnicodeError, ValueError):
+        return (one,)
+    return (one, ascii_form)
+
+
 def _trim(d: str) -> str:
     """Without surrounding white space and trailing dots (`example.com.` is absolute)."""
     d = d.strip()

@@ -125,3 +125,17 @@ def test_migration_13_respells_an_older_stores_domains(
             assert rows == [("bücher.example",)], table
     conn.close()
     assert_exact(db_path)
+
+
+def test_to_finds_an_address_whatever_spelling_its_domain_was_stored_in(
+    cli: Callable[..., object], tmp_path: Path
+):
+    """Addresses are kept as the source wrote them (their event ids depend on it); --to
+    looks for the domain in both spellings."""
+    _import(
+        cli, tmp_path, [("ann@bücher.example", "sent"), ("ann@xn--bcher-kva.example", "delivered")]
+    )
+    for word in ("ann@bücher.example", "ANN@XN--BCHER-KVA.EXAMPLE", "Ann <ann@Bücher.Example>"):
+        r = cli("search", "--to", word, "--format", "jsonl")
+        assert r.exit_code == 0, r
+        assert len(r.stdout.splitlines()) == 2, word
