@@ -51,6 +51,8 @@ READERS = [
     ("audit",),
     ("prune", "--older-than", "30d", "--dry-run"),
     ("check",),
+    ("db", "info"),
+    ("db", "backup", "{tmp}/copy.db"),
 ]
 
 
