@@ -118,22 +118,31 @@ def domain(value: str | None) -> str | None:
 
 
 def domain_spellings(value: str | None) -> tuple[str, ...]:
-    """The spellings a stored address may give one domain: its one spelling (domain) and,
-    for an internationalised name, its punycode (`bücher.example`, `xn--bcher-kva.example`).
-    Addresses are stored as the source wrote them, so `--to` looks for both."""
+    """The spellings a stored address may give one domain: its one spelling (domain) and
+    its other IDNA form (`bücher.example` / `xn--bcher-kva.example`). Addresses are stored
+    as the source wrote them, so `--to` looks for each."""
     one = domain(value)
     if one is None:
         return ()
-    if one.isascii():
+    if one.isascii() and "xn--" not in one:
         return (one,)
+    forms = [one]
+    for convert in (_label_as_ascii, _label_as_unicode):
+        forms.append(".".join(convert(label) for label in one.split(".")))
+    return tuple(dict.fromkeys(forms))
+
+
+def _label_as_ascii(label: str) -> str:
+    return label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+
+
+def _label_as_unicode(label: str) -> str:
+    if not label.startswith("xn--"):
+        return label
     try:
-        ascii_form = ".".join(
-            label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
-            for label in one.split(".")
-        )
+        return label[4:].encode("ascii").decode("punycode")
     except (UnicodeError, ValueError):
-        return (one,)
-    return (one, ascii_form)
+        return label
 
 
 def _trim(d: str) -> str:
@@ -154,21 +163,52 @@ def _idn_domain(text: str) -> str:
 
 
 def _unicode_label(label: str) -> str:
-    """An `xn--` label decoded (RFC 3492), else the label as it is."""
-    if not label.startswith("xn--") or len(label) > 63:  # 63: DNS's longest label
+    """One label in its one spelling: Unicode when it is one script (`bücher`), punycode
+    when it mixes scripts (`xn--pple-43d`, a Cyrillic `а` among Latin letters, is never
+    shown as a look-alike of `apple`); a label that is no IDNA label as it is."""
+    if label.isascii() and not label.startswith("xn--"):
+        return label
+    if len(label) > 63:  # DNS's longest label: nothing longer is worth decoding
         return label
     import unicodedata
 
-    try:
-        decoded = label[4:].encode("ascii").decode("punycode")
-    except (UnicodeError, ValueError):
+    if label.isascii():
+        try:
+            decoded = label[4:].encode("ascii").decode("punycode")
+        except (UnicodeError, ValueError):
+            return label
+        decoded = unicodedata.normalize("NFC", decoded.lower())
+        if decoded.isascii() or not _is_label(decoded):
+            return label  # not an IDNA label: kept as written
+        return decoded if _one_script(decoded) else label
+    if not _is_label(label) or _one_script(label):
         return label
-    decoded = unicodedata.normalize("NFC", decoded.lower())
-    if decoded.isascii() or any(
-        c in ".@" or unicodedata.category(c) in _NOT_IN_LABEL for c in decoded
-    ):
-        return label  # not an IDNA label: kept as written
-    return decoded
+    return "xn--" + label.encode("punycode").decode("ascii")
+
+
+def _is_label(text: str) -> bool:
+    """Whether decoded text could be a domain label (no dots, @, controls, format or
+    unassigned characters, separators)."""
+    import unicodedata
+
+    return not any(c in ".@" or unicodedata.category(c) in _NOT_IN_LABEL for c in text)
+
+
+# Scripts that one name may mix (Japanese writes Han, Hiragana and Katakana together; a
+# Chinese, Japanese or Korean name may carry Latin letters), as in browsers' IDN display
+# rules. Any other mix is shown as punycode.
+_CJK = frozenset(("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO", "IDEOGRAPHIC"))
+
+
+def _one_script(label: str) -> bool:
+    """Whether the letters of a label are of one script (by the first word of their
+    Unicode names: LATIN, CYRILLIC, GREEK …), or CJK scripts with or without Latin."""
+    import unicodedata
+
+    scripts = {
+        unicodedata.name(c, "?").split(" ", 1)[0] for c in label if c.isalpha() or ord(c) > 127
+    }
+    return len(scripts) <= 1 or scripts <= _CJK | {"LATIN"}
 
 
 def diagnostic(value: Any) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maillog_cli.normalize import domain
+from maillog_cli.normalize import domain, domain_spellings
 from maillog_cli.store.migrations import MIGRATIONS, m013_one_spelling_per_domain
 
 from .test_stats_rollup import assert_exact
@@ -139,3 +139,46 @@ def test_to_finds_an_address_whatever_spelling_its_domain_was_stored_in(
         r = cli("search", "--to", word, "--format", "jsonl")
         assert r.exit_code == 0, r
         assert len(r.stdout.splitlines()) == 2, word
+
+
+def test_a_label_that_mixes_scripts_stays_punycode_in_both_spellings(
+    cli: Callable[..., object], tmp_path: Path
+):
+    """`аpple.com` with a Cyrillic `а` would read as apple.com: it is shown, stored and
+    grouped as `xn--pple-43d.com`, whichever way the source wrote it; a one-script name
+    (Japanese mixes Han, Hiragana and Katakana) is shown readable."""
+    _import(
+        cli,
+        tmp_path,
+        [
+            ("a@xn--pple-43d.com", "delivered"),
+            ("b@\u0430pple.com", "delivered"),
+            ("c@apple.com", "delivered"),
+            ("d@xn--r8jz45g.xn--zckzah", "delivered"),
+        ],
+    )
+    assert _stats_domains(cli) == {"xn--pple-43d.com": 2, "apple.com": 1, "例え.テスト": 1}
+    assert _found(cli, "\u0430pple.com") == 2 and _found(cli, "apple.com") == 1
+
+
+def test_to_finds_a_mixed_script_address_in_either_spelling(
+    cli: Callable[..., object], tmp_path: Path
+):
+    _import(
+        cli,
+        tmp_path,
+        [
+            ("a@\u0430pple.com", "sent"),
+            ("a@xn--pple-43d.com", "delivered"),
+            ("a@apple.com", "sent"),
+        ],
+    )
+    for word in ("a@\u0430pple.com", "a@XN--PPLE-43D.com"):
+        assert len(cli("search", "--to", word, "--format", "jsonl").stdout.splitlines()) == 2, word
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(max_size=60))
+def test_domain_spellings_never_raise(text: str):
+    forms = domain_spellings(text)
+    assert not forms or forms[0] == domain(text)
