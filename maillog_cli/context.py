@@ -50,15 +50,16 @@ def open_store(
     from maillog_cli.store.db import Store
 
     path = db_path(ctx, override)
-    _opened.append(path)
+    using_store(path)
     if create and not readonly:
-        _make_data_dir(path)
+        make_data_dir(path)
     return Store.open(path, readonly=readonly, create=create, on_wait=error)
 
 
-def _make_data_dir(path: Path) -> None:
-    """Create the user data dir for a store that is to live there: the one location whose
-    missing directories are created (Store.open refuses a missing directory elsewhere)."""
+def make_data_dir(path: Path) -> None:
+    """Create the user data dir for a store a writer is to make there: the one location
+    whose missing directories are created (Store.open refuses a missing directory
+    elsewhere, as sqlite3 and git do)."""
     from maillog_cli.paths import data_dir_db_path
 
     if path.expanduser() == data_dir_db_path() and not path.exists():
@@ -66,6 +67,11 @@ def _make_data_dir(path: Path) -> None:
 
 
 _opened: list[Path] = []
+
+
+def using_store(path: Path) -> None:
+    """Remember the store this command works on, for the error handler's message."""
+    _opened.append(path)
 
 
 def store_in_use() -> Path:

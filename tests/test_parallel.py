@@ -181,8 +181,16 @@ def test_the_child_does_not_outlive_a_killed_parent(tmp_path: Path) -> None:
     while any(alive(k) for k in kids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(alive(k) for k in kids)
+    # The store's first file was being built aside: a kill publishes nothing, and the
+    # next import sweeps away what the killed one left.
+    assert not db.exists()
+    assert (
+        maillog("import", str(big_file(tmp_path / "small.jsonl", 10, "k")), db=db).wait(STARTS) == 0
+    )
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 10
 
 
 def _values(value: Any):

@@ -132,15 +132,23 @@ def import_cmd(
         max_record=readers.max_record_bytes(max_record_mb),
     )
     pipeline.resolve_format(opts.fmt)  # fail fast on an unknown --format
-    from maillog_cli.context import db_path, error, open_store
+    from maillog_cli.context import db_path, error, make_data_dir, open_store, using_store
 
     if rejects is not None:
         _refuse_protected_rejects(rejects, files, db_path(ctx, db))
-    store = open_store(ctx, db)
+    from maillog_cli.store import aside
+
+    store_path = db_path(ctx, db)
+    make_data_dir(store_path)
+    building = aside.wanted(store_path, files[0])
+    using_store(store_path)
+    store = aside.open_aside(store_path) if building else open_store(ctx, db)
     try:
         rejects_file = _open_rejects(rejects, force) if rejects else None
     except MaillogError:
         store.close()
+        if building:
+            aside.discard(aside.partial_path(store_path))
         raise
     opts.rejects = rejects_file
     from maillog_cli.render.output import is_terminal
@@ -151,6 +159,13 @@ def import_cmd(
     try:
         for path in files:
             result = _import_one(store, path, opts, error, show)
+            if building:
+                building = False
+                published = aside.publish(store, store_path)
+                store = open_store(ctx, db)
+                if not published:  # another process created the store meanwhile
+                    _restart_rejects(rejects_file)
+                    result = _import_one(store, path, opts, error, show)
             results.append(result)
             if not quiet:
                 _summary(result)
@@ -164,8 +179,17 @@ def import_cmd(
         if rejects_file:
             rejects_file.close()
         store.close()
+        if building:  # interrupted before the first file was published: nothing stays
+            aside.discard(aside.partial_path(store_path))
     if failed:
         raise typer.Exit(1)
+
+
+def _restart_rejects(rejects_file) -> None:  # IO[str] | None
+    """Empty the rejects file before a file is imported again from the start."""
+    if rejects_file is not None:
+        rejects_file.seek(0)
+        rejects_file.truncate()
 
 
 def _refuse_protected_rejects(rejects: Path, files: list[str], store: Path) -> None:
