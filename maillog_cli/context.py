@@ -51,7 +51,19 @@ def open_store(
 
     path = db_path(ctx, override)
     using_store(path)
+    if create and not readonly:
+        make_data_dir(path)
     return Store.open(path, readonly=readonly, create=create, on_wait=error)
+
+
+def make_data_dir(path: Path) -> None:
+    """Create the user data dir for a store a writer is to make there: the one location
+    whose missing directories are created (Store.open refuses a missing directory
+    elsewhere, as sqlite3 and git do)."""
+    from maillog_cli.paths import data_dir_db_path
+
+    if path.expanduser() == data_dir_db_path() and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
 
 
 _opened: list[Path] = []

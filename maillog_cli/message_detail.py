@@ -42,7 +42,8 @@ class MessageDetail:
         """Each recipient's own latest lifecycle status, in the order they first appear.
 
         One email to several people has one row but as many fates (delivered to one,
-        bounced for another); the message's status alone is only the latest of them.
+        bounced for another); the message's status is the furthest of them
+        (store.migrations.message_status picks each recipient's latest the same way).
         """
         from maillog_cli.statuses import LIFECYCLE_RANK
 

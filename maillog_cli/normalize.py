@@ -87,11 +87,128 @@ def address(value: Any) -> str | None:
 
 
 def domain_of(addr: str | None) -> str | None:
-    """The part after the last @ (None when there is none)."""
+    """The part after the last @ (None when there is none), in its one spelling (domain)."""
     if not addr or "@" not in addr:
         return None
-    d = addr.rsplit("@", 1)[1].strip().rstrip(".")
-    return d or None
+    return domain(addr.rsplit("@", 1)[1])
+
+
+# The dots IDNA reads as label separators besides "." (ideographic, full-width, half-width).
+_IDN_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+# What a decoded label may not hold: controls, format characters (bidi overrides, zero
+# widths), surrogates, private use, unassigned, separators; and the characters that end a
+# label or an address.
+_NOT_IN_LABEL = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"))
+
+
+def domain(value: str | None) -> str | None:
+    """A domain in its one spelling, so that one domain written two ways is one domain
+    (stored recipient_domain, --domain, `domain:`): lower case, no trailing dot, and an
+    internationalised name in its readable Unicode form — `xn--bcher-kva.example`,
+    `BÜCHER.example` and `bücher.example` are all `bücher.example`.
+
+    A label that is not valid punycode (or decodes to what no domain holds) is kept as
+    written, in lower case: this never raises, whatever the text."""
+    if not value:
+        return None
+    d = value.lower()
+    if d.isascii() and "xn--" not in d:
+        return _trim(d) or None
+    return _idn_domain(d) or None
+
+
+def domain_spellings(value: str | None) -> tuple[str, ...]:
+    """The spellings a stored address may give one domain: its one spelling (domain) and
+    its other IDNA form (`bücher.example` / `xn--bcher-kva.example`). Addresses are stored
+    as the source wrote them, so `--to` looks for each."""
+    one = domain(value)
+    if one is None:
+        return ()
+    if one.isascii() and "xn--" not in one:
+        return (one,)
+    forms = [one]
+    for convert in (_label_as_ascii, _label_as_unicode):
+        forms.append(".".join(convert(label) for label in one.split(".")))
+    return tuple(dict.fromkeys(forms))
+
+
+def _label_as_ascii(label: str) -> str:
+    return label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+
+
+def _label_as_unicode(label: str) -> str:
+    if not label.startswith("xn--"):
+        return label
+    try:
+        return label[4:].encode("ascii").decode("punycode")
+    except (UnicodeError, ValueError):
+        return label
+
+
+def _trim(d: str) -> str:
+    """Without surrounding white space and trailing dots (`example.com.` is absolute)."""
+    d = d.strip()
+    while d.endswith("."):
+        d = d[:-1].rstrip()
+    return d
+
+
+@lru_cache(maxsize=65536)
+def _idn_domain(text: str) -> str:
+    """`domain` for a name with non-ASCII or punycode labels (lower case already)."""
+    import unicodedata
+
+    text = _trim(unicodedata.normalize("NFC", text.translate(_IDN_DOTS)))
+    return ".".join(_unicode_label(label) for label in text.split("."))
+
+
+def _unicode_label(label: str) -> str:
+    """One label in its one spelling: Unicode when it is one script (`bücher`), punycode
+    when it mixes scripts (`xn--pple-43d`, a Cyrillic `а` among Latin letters, is never
+    shown as a look-alike of `apple`); a label that is no IDNA label as it is."""
+    if label.isascii() and not label.startswith("xn--"):
+        return label
+    if len(label) > 63:  # DNS's longest label: nothing longer is worth decoding
+        return label
+    import unicodedata
+
+    if label.isascii():
+        try:
+            decoded = label[4:].encode("ascii").decode("punycode")
+        except (UnicodeError, ValueError):
+            return label
+        decoded = unicodedata.normalize("NFC", decoded.lower())
+        if decoded.isascii() or not _is_label(decoded):
+            return label  # not an IDNA label: kept as written
+        return decoded if _one_script(decoded) else label
+    if not _is_label(label) or _one_script(label):
+        return label
+    return "xn--" + label.encode("punycode").decode("ascii")
+
+
+def _is_label(text: str) -> bool:
+    """Whether decoded text could be a domain label (no dots, @, controls, format or
+    unassigned characters, separators)."""
+    import unicodedata
+
+    return not any(c in ".@" or unicodedata.category(c) in _NOT_IN_LABEL for c in text)
+
+
+# Scripts that one name may mix (Japanese writes Han, Hiragana and Katakana together; a
+# Chinese, Japanese or Korean name may carry Latin letters), as in browsers' IDN display
+# rules. Any other mix is shown as punycode.
+_CJK = frozenset(("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO", "IDEOGRAPHIC"))
+
+
+def _one_script(label: str) -> bool:
+    """Whether the letters of a label are of one script (by the first word of their
+    Unicode names: LATIN, CYRILLIC, GREEK …), or CJK scripts with or without Latin."""
+    import unicodedata
+
+    scripts = {
+        unicodedata.name(c, "?").split(" ", 1)[0] for c in label if c.isalpha() or ord(c) > 127
+    }
+    return len(scripts) <= 1 or scripts <= _CJK | {"LATIN"}
 
 
 def diagnostic(value: Any) -> str | None:

@@ -315,8 +315,8 @@ def test_a_maildir_folder_follows_the_same_policy(cli, tmp_path: Path, db_path: 
     msg["Date"], msg["Message-ID"] = "Fri, 14 Jun 2024 08:00:06 +0200", "<m1@x.example>"
     msg.set_content("hello")
     (box / "cur" / "1.eml").write_bytes(msg.as_bytes())
-    (box / "new" / "2.eml").write_bytes(
-        b"From: a@x.example\nTo: b@y.example\nSubject: no date\n\nbody\n"
+    (box / "new" / "2.eml").write_bytes(  # no From, To, Subject, Date or Message-ID
+        b"X-Mailer: notes\nX-Note: no date\n\nbody\n"
     )
     r = cli("import", box)
     assert r.exit_code == 1

@@ -317,7 +317,7 @@ def reclassify_cmd(
     from maillog_cli.bounce.report import reclassify
     from maillog_cli.context import open_store
 
-    store = open_store(ctx, db, readonly=dry_run)
+    store = open_store(ctx, db, readonly=dry_run, create=False)
     if sys.stderr.isatty() and fmt == "table":
         from maillog_cli.render.bounces import reclassify_progress
 

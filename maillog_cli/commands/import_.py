@@ -132,13 +132,14 @@ def import_cmd(
         max_record=readers.max_record_bytes(max_record_mb),
     )
     pipeline.resolve_format(opts.fmt)  # fail fast on an unknown --format
-    from maillog_cli.context import db_path, error, open_store, using_store
+    from maillog_cli.context import db_path, error, make_data_dir, open_store, using_store
 
     if rejects is not None:
         _refuse_protected_rejects(rejects, files, db_path(ctx, db))
     from maillog_cli.store import aside
 
     store_path = db_path(ctx, db)
+    make_data_dir(store_path)
     building = aside.wanted(store_path, files[0])
     using_store(store_path)
     store = aside.open_aside(store_path) if building else open_store(ctx, db)

@@ -168,7 +168,7 @@ def iter_items(
         forced is email_mod or (forced is None and email_mod.sniff(source.name, head))
     ):
         result.formats[email_mod.NAME] += 1
-        for loc, item in email_mod.read(source.stream, source.name, ctx):
+        for loc, item in email_mod.read(source.stream, source.name, ctx, source.path):
             yield loc, item, None
         return
     log_reader = text_log(head, forced)

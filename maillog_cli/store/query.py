@@ -17,7 +17,8 @@ from typing import Any
 
 from maillog_cli.dates import format_dt, parse_since, parse_when
 from maillog_cli.errors import MaillogError
-from maillog_cli.normalize import address, message_id, send_method
+from maillog_cli.normalize import address, domain_spellings, message_id, send_method
+from maillog_cli.normalize import domain as normalize_domain
 from maillog_cli.statuses import STATUSES, canonical_status
 
 BOUNCE_CLASSES = ("hard", "soft", "block", "undetermined")
@@ -155,7 +156,7 @@ def build(
         statuses=list(dict.fromkeys(check_status(s) for s in statuses or [])),
         to=(to.strip().lower() or None) if to else None,
         sender=(sender.strip().lower() or None) if sender else None,
-        domain=(domain.strip().lower().lstrip("@").rstrip(".") or None) if domain else None,
+        domain=normalize_domain(domain.strip().lstrip("@")) if domain else None,
         subject=subject or None,
         providers=[p.strip().lower() for p in providers or [] if p.strip()],
         message_id=message_id(message_id_) if message_id_ else None,
@@ -377,13 +378,21 @@ def _like_escape(s: str) -> str:
 
 
 def _match_address(clauses: list[str], params: list[Any], column: str, value: str) -> None:
-    """A full address matches exactly; `*` globs; a bare local part or word matches by prefix."""
+    """A full address matches exactly (its domain in either IDNA spelling); `*` globs; a
+    bare local part or word matches by prefix."""
     if "*" in value or "?" in value:
         clauses.append(f"{column} GLOB ?")
         params.append(value)
     elif "@" in value:
-        clauses.append(f"{column} = ?")
-        params.append(address(value) or value)
+        full = address(value) or value
+        local, _, host = full.rpartition("@")
+        spelled = list(dict.fromkeys([full, *(f"{local}@{d}" for d in domain_spellings(host))]))
+        clauses.append(
+            f"{column} = ?"
+            if len(spelled) == 1
+            else f"{column} IN ({', '.join('?' * len(spelled))})"
+        )
+        params.extend(spelled)
     else:
         clauses.append(f"{column} LIKE ? ESCAPE '\\'")
         params.append(_like_escape(value) + "@%")

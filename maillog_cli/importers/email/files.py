@@ -27,7 +27,10 @@ Rules worth knowing:
   message from an .eml and from an mbox, whose From_ line is not part of the
   message) gives the same id.
 - Timestamp: the Date header; when it is missing or unreadable, the date of the
-  mbox From_ line (zone-less, so `--tz` applies); neither → RecordError.
+  mbox From_ line (zone-less, so `--tz` applies), else the oldest Received hop's date,
+  else the modification time of the file holding just that message (.eml, Maildir); the
+  last two are said in the event (extra.time_from `received` / `file_mtime`); none of
+  them (an undated message on stdin) → RecordError. Never the time of the import.
 - Bounce event time: the DSN's Last-Attempt-Date for that recipient, else the
   bounce's own Date, else the DSN's Arrival-Date. (Arrival-Date is when the
   *original* reached the reporting MTA; used first it would make several delay
@@ -50,6 +53,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
@@ -74,6 +78,10 @@ SIGNATURE = (
 SHAPES = ".eml files, mbox files, Maildir folders (cur/ new/)"
 
 Item = StoredMessage | Event | Skip | Exception
+# The times a message's own dates fall back on, in order, each with what the event then
+# says it came from (None: a date the source states, said nowhere): the mbox From_ line,
+# the oldest Received hop, the file's modification time. Never "now".
+Backups = tuple[tuple[str | None, str | None], ...]
 
 # Limits that keep hostile input from costing memory or time.
 SNIFF_LIMIT = 64 * 1024
@@ -251,8 +259,11 @@ def is_maildir(path: Path) -> bool:
 # --- reading -------------------------------------------------------------------------------
 
 
-def read(stream: BinaryIO, name: str, ctx: Context) -> Iterator[tuple[int, Item]]:
-    """(line where the message starts, item) for every message of an .eml or an mbox."""
+def read(
+    stream: BinaryIO, name: str, ctx: Context, path: Path | None = None
+) -> Iterator[tuple[int, Item]]:
+    """(line where the message starts, item) for every message of an .eml or an mbox.
+    `path`: the file on disk (None for stdin), whose time an undated .eml falls back on."""
     line = 1
     try:
         first = stream.readline(READ_CHUNK)
@@ -273,7 +284,7 @@ def read(stream: BinaryIO, name: str, ctx: Context) -> Iterator[tuple[int, Item]
     if len(raw) > MAX_MESSAGE:
         yield line, RecordError(f"message larger than {MAX_MESSAGE >> 20} MiB")
         return
-    for item in message_items(raw, "eml", ctx):
+    for item in message_items(raw, "eml", ctx, file_time=_file_time(path)):
         yield line, item
 
 
@@ -310,7 +321,10 @@ def read_maildir(path: Path, ctx: Context) -> Iterator[tuple[str, Item]]:
                 except OSError as exc:
                     yield loc, RecordError(f"cannot read: {_short(exc)}")
                     continue
-                for item in message_items(raw, "maildir", ctx, folder=str(folder)):
+                file_time = _file_time(file)
+                for item in message_items(
+                    raw, "maildir", ctx, folder=str(folder), file_time=file_time
+                ):
                     yield loc, item
 
 
@@ -368,6 +382,16 @@ def _read_mbox(stream: BinaryIO, first: bytes, ctx: Context) -> Iterator[tuple[i
     yield from flush()
 
 
+def _file_time(path: Path | None) -> str | None:
+    """A file's modification time as an ISO time in UTC (None for stdin or on failure)."""
+    if path is None:
+        return None
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
 def _from_line_date(line: bytes) -> str | None:
     """The date part of a From_ line ("From sender Thu Jan  4 10:00:00 2024"), or None."""
     parts = line.decode("latin-1").strip().split(None, 2)
@@ -386,14 +410,16 @@ def message_items(
     ctx: Context,
     from_line_date: str | None = None,
     folder: str | None = None,
+    file_time: str | None = None,
 ) -> list[Item]:
     """Everything one message yields: [StoredMessage, Event…], bounce events, a Skip, or one error.
 
     `folder` is the Maildir folder the message lies in ("" for the top one); None for
-    .eml and mbox files.
+    .eml and mbox files. `file_time` is the modification time of the file that holds just
+    this message (.eml, Maildir), the last resort for a message that states no date.
     """
     try:
-        return _message_items(raw, source, ctx, from_line_date, folder)
+        return _message_items(raw, source, ctx, from_line_date, folder, file_time)
     except RecordError as exc:
         return [exc]
     except RecursionError:
@@ -403,32 +429,42 @@ def message_items(
 
 
 def _message_items(
-    raw: bytes, source: str, ctx: Context, from_line_date: str | None, folder: str | None
+    raw: bytes,
+    source: str,
+    ctx: Context,
+    from_line_date: str | None,
+    folder: str | None,
+    file_time: str | None,
 ) -> list[Item]:
     """The items of one message, by what kind of mail it is (see kinds.py for the order)."""
     _check_headers(raw)
     msg = _parse(raw)
+    backups: Backups = (
+        (from_line_date, None),
+        *((when, "received") for when in _received_dates(msg)),
+        (file_time, "file_mtime"),
+    )
     if _kinds.is_feedback_report(msg):
-        return _complaint_items(raw, msg, ctx, from_line_date)
+        return _complaint_items(raw, msg, ctx, backups)
     if _kinds.is_read_receipt(msg):
-        return _read_receipt_items(raw, msg, ctx, from_line_date)
+        return _read_receipt_items(raw, msg, ctx, backups)
     subject = _decoded(msg.get("Subject")) or ""
     dsn_outside = _outer_is_dsn(msg)
     if not dsn_outside:
         inner = _kinds.forwarded_bounce(msg, subject, lambda: _full_text(msg), _is_bounce)
         if inner is not None:
-            return _forwarded_items(inner, msg, ctx, from_line_date)
+            return _forwarded_items(inner, msg, ctx, backups)
     if not dsn_outside and not _dsn.BOUNCE_SUBJECTS.search(subject):
         if _kinds.is_auto_reply(msg, subject):
             return [Skip("automatic reply (RFC 3834), not a bounce")]
     if _is_bounce(msg):
-        return _bounce_items(raw, msg, ctx, from_line_date)
+        return _bounce_items(raw, msg, ctx, backups)
     provided = _provider_items(msg, ctx)
     if provided is not None:
         return provided
     if folder is not None and _kinds.is_received(msg, folder):
-        return _sent_items(raw, msg, source, ctx, from_line_date, inbound=True)
-    return _sent_items(raw, msg, source, ctx, from_line_date)
+        return _sent_items(raw, msg, source, ctx, backups, inbound=True)
+    return _sent_items(raw, msg, source, ctx, backups)
 
 
 # Above this size a message that is not a delivery report is read by its headers alone:
@@ -474,13 +510,11 @@ def _full_text(msg: Message) -> str:
     return report + "\n" + rest if rest else report
 
 
-def _forwarded_items(
-    inner: bytes, outer: Message, ctx: Context, from_line_date: str | None
-) -> list[Item]:
+def _forwarded_items(inner: bytes, outer: Message, ctx: Context, backups: Backups) -> list[Item]:
     """A bounce a person forwarded: the bounce's events; the outer Date backs up its own."""
     msg = BytesParser(policy=_POLICY).parsebytes(inner)
-    fallback = from_line_date or _text(outer.get("Date"))
-    items = _bounce_items(inner, msg, ctx, fallback)
+    outer_date = (_text(outer.get("Date")), None)
+    items = _bounce_items(inner, msg, ctx, (backups[0], outer_date, *backups[1:]))
     forwarder = _addresses(outer, "From")
     for item in items:
         if isinstance(item, Event) and forwarder:
@@ -569,7 +603,7 @@ def _sent_items(
     msg: Message,
     source: str,
     ctx: Context,
-    from_line_date: str | None,
+    backups: Backups,
     inbound: bool = False,
 ) -> list[Item]:
     """The stored message and one event per recipient: `sent`, or for mail received into
@@ -577,7 +611,7 @@ def _sent_items(
     if not any(msg.get(h) for h in ("From", "To", "Cc", "Bcc", "Message-ID", "Date", "Subject")):
         raise RecordError("not an email message: no From, To, Subject, Date or Message-ID")
     message_id = normalize.message_id(_text(msg.get("Message-ID"))) or synthetic_id(raw)
-    timestamp = _timestamp(msg, ctx, from_line_date)
+    timestamp, time_from = _timestamp(msg, ctx, backups)
     senders = _addresses(msg, "From")
     sender = senders[0] if senders else None
     recipients = tuple(dict.fromkeys(a for h in ("To", "Cc", "Bcc") for a in _addresses(msg, h)))
@@ -618,14 +652,14 @@ def _sent_items(
                     send_method=method,
                     tags=tags,
                     aliases=aliases,
-                    extra={"source": source},
+                    extra=_with_time_from({"source": source}, time_from),
                 )
             )
         )
     return items
 
 
-def _bounce_items(raw: bytes, msg: Message, ctx: Context, from_line_date: str | None) -> list[Item]:
+def _bounce_items(raw: bytes, msg: Message, ctx: Context, backups: Backups) -> list[Item]:
     recipients = [r for r in _dsn.parse_dsn(raw) if r.recipient is not None]
     if not recipients:
         return [Skip("bounce message without a readable recipient")]
@@ -644,12 +678,12 @@ def _bounce_items(raw: bytes, msg: Message, ctx: Context, from_line_date: str | 
         if status is None:
             continue  # delivered / relayed / expanded: not a failure
         recipient = (rec.recipient or "").strip().lower()
-        timestamp = _bounce_time(
+        timestamp, time_from = _bounce_time(
             msg,
             ctx,
             [last_attempts.get(recipient), last_attempts.get("")],
             rec.arrival_date,
-            from_line_date,
+            backups,
         )
         smtp_code, enhanced, diagnostic = normalize.reply_fields(
             status, rec.diagnostic, rec.smtp_code, rec.status
@@ -680,16 +714,14 @@ def _bounce_items(raw: bytes, msg: Message, ctx: Context, from_line_date: str | 
                     smtp_code=smtp_code,
                     enhanced_code=enhanced,
                     diagnostic=diagnostic,
-                    extra=extra,
+                    extra=_with_time_from(extra, time_from),
                 )
             )
         )
     return items or [Skip("delivery report without a failed or delayed recipient")]
 
 
-def _complaint_items(
-    raw: bytes, msg: Message, ctx: Context, from_line_date: str | None
-) -> list[Item]:
+def _complaint_items(raw: bytes, msg: Message, ctx: Context, backups: Backups) -> list[Item]:
     """An ARF feedback report (RFC 5965): a `complained` event per original recipient,
     filed under the original message (its Message-ID in the attached message/headers).
     Reports that are not complaints (not-spam, auth-failure) are skipped."""
@@ -715,7 +747,8 @@ def _complaint_items(
         a for v in fields.get("original-mail-from", []) if (a := normalize.address(v))
     ]
     arrival = fields["arrival-date"][0] if fields.get("arrival-date") else None
-    timestamp = _bounce_time(msg, ctx, [], arrival, from_line_date)
+    timestamp, time_from = _bounce_time(msg, ctx, [], arrival, backups)
+    extra = _with_time_from(extra, time_from)
     return [
         finish(
             Event(
@@ -734,9 +767,7 @@ def _complaint_items(
     ]
 
 
-def _read_receipt_items(
-    raw: bytes, msg: Message, ctx: Context, from_line_date: str | None
-) -> list[Item]:
+def _read_receipt_items(raw: bytes, msg: Message, ctx: Context, backups: Backups) -> list[Item]:
     """A read receipt (MDN, RFC 8098): an `opened` event for the original message (its
     Original-Message-ID, else the attached original's Message-ID) and the recipient that
     displayed it (Final-Recipient, else Original-Recipient, else the receipt's From).
@@ -767,10 +798,11 @@ def _read_receipt_items(
         None,
     ) or next(iter(_addresses(msg, "From")), None)
     senders = (_addresses(original, "From") if original else []) or _addresses(msg, "To")
+    timestamp, time_from = _bounce_time(msg, ctx, [], None, backups)
     return [
         finish(
             Event(
-                timestamp=_bounce_time(msg, ctx, [], None, from_line_date),
+                timestamp=timestamp,
                 status="opened",
                 raw_status=f"mdn:{kind}",
                 provider=None,
@@ -778,7 +810,7 @@ def _read_receipt_items(
                 sender=senders[0] if senders else None,
                 recipient=recipient,
                 subject=_decoded(original.get("Subject")) if original else None,
-                extra=extra,
+                extra=_with_time_from(extra, time_from),
             )
         )
     ]
@@ -821,15 +853,14 @@ def _bounce_time(
     ctx: Context,
     last_attempt: list[str | None],
     arrival: str | None,
-    from_line_date: str | None,
-) -> str:
-    for value in (*last_attempt, _text(msg.get("Date")), arrival, from_line_date):
-        if value and value.strip():
-            try:
-                return ctx.time(value.strip())
-            except (RecordError, ValueError, OverflowError):
-                continue
-    raise RecordError("bounce without a readable date")
+    backups: Backups,
+) -> tuple[str, str | None]:
+    """(time, where it came from when no date of the report itself gave it)."""
+    own = ((v, None) for v in (*last_attempt, _text(msg.get("Date")), arrival))
+    found = _first_time(ctx, (*own, *backups))
+    if found is None:
+        raise RecordError("bounce without a readable date")
+    return found
 
 
 def _last_attempt_dates(msg: Message) -> dict[str, str]:
@@ -876,17 +907,49 @@ def synthetic_id(raw: bytes) -> str:
     return "sha1-" + hashlib.sha1(raw).hexdigest()[:32]
 
 
-def _timestamp(msg: Message, ctx: Context, from_line_date: str | None) -> str:
+def _timestamp(msg: Message, ctx: Context, backups: Backups) -> tuple[str, str | None]:
+    """(time, where it came from when not the Date header): Date, else the backups in order."""
     date = _text(msg.get("Date"))
-    for value in (date, from_line_date):
+    found = _first_time(ctx, ((date, None), *backups))
+    if found is not None:
+        return found
+    if date:
+        raise RecordError(f"unreadable Date header {date[:60]!r}, and no other date to go by")
+    raise RecordError("message without a Date header, a dated Received header or a file time")
+
+
+def _first_time(ctx: Context, candidates: Backups) -> tuple[str, str | None] | None:
+    """The first candidate that reads as a time, with its note; None when none does."""
+    for value, note in candidates:
         if value and value.strip():
             try:
-                return ctx.time(" ".join(value.split()))
+                return ctx.time(" ".join(value.split())), note
             except (RecordError, ValueError, OverflowError):
                 continue
-    if date:
-        raise RecordError(f"unreadable Date header {date[:60]!r}")
-    raise RecordError("message without a Date header")
+    return None
+
+
+def _received_dates(msg: Message) -> list[str]:
+    """The dates of the Received hops, oldest first (the bottom-most header is the first
+    hop: when the message entered the mail system, the closest stated time to a missing
+    Date)."""
+    found = []
+    for value in reversed(msg.get_all("Received") or []):
+        text = _text(value) or ""
+        if ";" in text:
+            when = text.rsplit(";", 1)[1].strip()
+            if when:
+                found.append(when)
+    return found
+
+
+def _with_time_from(extra: dict[str, Any], time_from: str | None) -> dict[str, Any]:
+    """extra, saying where the event's time came from when the message stated no usable
+    date (`received`: its oldest Received header; `file_mtime`: the file's modification
+    time), so that a time maillog inferred is never taken for one the mail stated."""
+    if time_from is not None:
+        extra["time_from"] = time_from
+    return extra
 
 
 def auth_results(msg: Message) -> tuple[str | None, str | None, str | None]:
