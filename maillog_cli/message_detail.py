@@ -42,8 +42,7 @@ class MessageDetail:
         """Each recipient's own latest lifecycle status, in the order they first appear.
 
         One email to several people has one row but as many fates (delivered to one,
-        bounced for another); the message's status is the furthest of them
-        (store.migrations.message_status picks each recipient's latest the same way).
+        bounced for another); the message's status alone is only the latest of them.
         """
         from maillog_cli.statuses import LIFECYCLE_RANK
 

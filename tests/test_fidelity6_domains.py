@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maillog_cli.normalize import domain, domain_spellings
-from maillog_cli.store.migrations import MIGRATIONS, m014_one_spelling_per_domain
+from maillog_cli.store.migrations import MIGRATIONS, m013_one_spelling_per_domain
 
 from .test_stats_rollup import assert_exact
 
@@ -116,7 +116,7 @@ def test_migration_13_respells_an_older_stores_domains(
                 " THEN 'xn--bcher-kva.example' WHEN recipient LIKE 'dee@%'"
                 " THEN 'XN--BCHER-KVA.EXAMPLE' ELSE recipient_domain END"
             )
-        conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(m014_one_spelling_per_domain)}")
+        conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(m013_one_spelling_per_domain)}")
     conn.close()
     assert _stats_domains(cli) == {"bücher.example": 4}
     with sqlite3.connect(db_path) as conn:

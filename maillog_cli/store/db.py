@@ -22,13 +22,13 @@ from maillog_cli.errors import MaillogError
 from maillog_cli.model import EVENT_KEYS, AuditEntry, Event, Restored, StoredMessage
 from maillog_cli.normalize import bounce_pattern, domain_of
 from maillog_cli.redaction import scrub
+from maillog_cli.statuses import LIFECYCLE, LIFECYCLE_RANK
 from maillog_cli.store.migrations import (
     APPLICATION_ID,
     BOUNCE_DISTINCT_INDEXES,
     BOUNCE_INDEXES,
     MESSAGE_RELAY_SQL,
     MIGRATIONS,
-    message_status,
 )
 
 BUSY_TIMEOUT_MS = 30_000
@@ -721,12 +721,24 @@ class Store:
     def refresh_messages(self, touched_table: str = "touched") -> int:
         """Recompute the messages rows of the ids in temp table `touched_table` from events.
 
-        Set-based, in two statements: the event that gives each message its status
-        (migrations.message_status, the one rule), then one upsert of the aggregates.
+        Set-based, in two statements: the latest lifecycle event per message (SQLite takes
+        bare columns from the row that holds max()), then one upsert of the aggregates.
         Returns how many message rows are new.
         """
         before = self.conn.execute("SELECT count(*) FROM messages").fetchone()[0]
-        message_status(self.conn, "latest", f"SELECT message_id FROM {touched_table}")
+        lifecycle = ", ".join(f"'{s}'" for s in LIFECYCLE)
+        rank = " ".join(f"WHEN '{s}' THEN {r}" for s, r in LIFECYCLE_RANK.items())
+        self.conn.execute("DROP TABLE IF EXISTS temp.latest")
+        self.conn.execute(
+            f"""
+            CREATE TEMP TABLE latest AS
+            SELECT message_id, status, timestamp, bounce_class, bounce_reason, seq,
+                   max(timestamp || CASE status {rank} ELSE 0 END || printf('%012d', seq)) AS k
+            FROM events
+            WHERE message_id IN (SELECT message_id FROM {touched_table}) AND status IN ({lifecycle})
+            GROUP BY message_id
+            """
+        )
         self.conn.execute("CREATE INDEX temp.latest_id ON latest(message_id)")
         self.conn.execute(
             f"""

@@ -652,108 +652,7 @@ def m012_bounce_distinct(conn: sqlite3.Connection) -> None:
         )
 
 
-# How far a message got, by the statuses its recipients ended at (message_status): it
-# reached someone (delivered, forwarded), else it failed for someone (bounced, dropped,
-# failed, rejected), else it is still being retried (deferred), else handed over (sent,
-# processed), else queued. Per recipient, over time, statuses.LIFECYCLE_RANK decides ties.
-REACHED = ("delivered", "forwarded")
-# The columns of the table message_status fills, one row per message.
-MESSAGE_STATUS_COLUMNS = (
-    "message_id, status, timestamp, bounce_class, bounce_reason, seq, recipients"
-)
-
-
-def _latest_sql(ids: str, per: str, counted: str) -> str:
-    """Per `per` group of the lifecycle events of the messages `ids`, the latest one (by
-    time; at one time the higher LIFECYCLE_RANK, then the later row), with `counted`.
-    SQLite takes a row's bare columns from the row that holds the one max()."""
-    from maillog_cli.statuses import LIFECYCLE, LIFECYCLE_RANK
-
-    lifecycle = ", ".join(f"'{s}'" for s in LIFECYCLE)
-    rank = " ".join(f"WHEN '{s}' THEN {r}" for s, r in LIFECYCLE_RANK.items())
-    return f"""
-        SELECT message_id, status, timestamp, bounce_class, bounce_reason, seq, {counted},
-               max(timestamp || CASE status {rank} ELSE 0 END || printf('%012d', seq)) AS k
-        FROM events WHERE message_id IN ({ids}) AND status IN ({lifecycle})
-        GROUP BY {per}"""
-
-
-def _over_recipients_sql(ids: str) -> str:
-    """The message's status from its recipients' own latest events: the furthest by
-    REACHED's order, of equal standing the latest."""
-    from maillog_cli.statuses import LIFECYCLE_RANK
-
-    reached = max(LIFECYCLE_RANK.values()) + 1
-    standing = " ".join(
-        f"WHEN '{s}' THEN {reached if s in REACHED else r}" for s, r in LIFECYCLE_RANK.items()
-    )
-    per_recipient = _latest_sql(ids, "message_id, recipient", "1 AS one")
-    return f"""
-        SELECT message_id, status, timestamp, bounce_class, bounce_reason, seq,
-               count(*) AS recipients,
-               max(CASE status {standing} ELSE 0 END || timestamp || printf('%012d', seq)) AS k
-        FROM ({per_recipient}) GROUP BY message_id"""
-
-
-def message_status(conn: sqlite3.Connection, table: str, ids: str) -> None:
-    """THE rule for a message's status (messages.last_status, and the event it comes from:
-    last_status_at, bounce_class, bounce_reason, last_seq), into a new temp `table`
-    (MESSAGE_STATUS_COLUMNS, one row per message of the ids SQL `ids` that has a
-    lifecycle event; `recipients`: how many recipients its lifecycle events name).
-
-    Each recipient has its own latest lifecycle event (what `show` lists per recipient);
-    the message takes the furthest of those by REACHED's order, of equal standing the
-    latest: delivered when it reached anyone, else bounced/dropped/failed when it failed
-    for someone, else deferred … So a deferral or bounce for one recipient dated after
-    another's delivery does not undo that delivery, and the answer never depends on the
-    order the recipients' events came in (each recipient's fate stays in `show` and
-    `bounces`). Events that name no recipient count as one more recipient.
-
-    With one recipient that is simply the latest lifecycle event: one pass finds it for
-    every message and counts recipients, and only messages with several are read again
-    (most have one: the second pass costs 0.7 µs per event, the count 0.1).
-    """
-    conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
-    counted = "count(DISTINCT coalesce(recipient, X'')) AS recipients"
-    conn.execute(f"CREATE TEMP TABLE {table} AS {_latest_sql(ids, 'message_id', counted)}")
-    several = f"SELECT message_id FROM temp.{table} WHERE recipients > 1"
-    if conn.execute(f"{several} LIMIT 1").fetchone() is None:
-        return
-    conn.execute("DROP TABLE IF EXISTS temp.message_status_several")
-    conn.execute(f"CREATE TEMP TABLE message_status_several AS {_over_recipients_sql(several)}")
-    conn.execute(f"DELETE FROM temp.{table} WHERE recipients > 1")
-    conn.execute(
-        f"INSERT INTO temp.{table}({MESSAGE_STATUS_COLUMNS})"
-        f" SELECT {MESSAGE_STATUS_COLUMNS} FROM temp.message_status_several"
-    )
-    conn.execute("DROP TABLE temp.message_status_several")
-
-
-def m013_message_status_over_recipients(conn: sqlite3.Connection) -> None:
-    """Recompute, by message_status, the status of every message whose lifecycle events
-    name several recipients (or some none): before it, the latest event of any recipient
-    decided, so a deferral for one recipient dated after another's delivery made the
-    whole message "deferred". For a message with one recipient the rule is unchanged, so
-    only those rows are written. The stats rollups follow through their triggers.
-
-    Self-contained (an UPDATE of messages rows), so it can be renumbered freely.
-    """
-    message_status(conn, "m013_status", "SELECT message_id FROM messages")
-    run_script(
-        conn,
-        """
-        DELETE FROM temp.m013_status WHERE recipients < 2;
-        CREATE INDEX temp.m013_status_id ON m013_status(message_id);
-        UPDATE messages SET (last_status, last_status_at, bounce_class, bounce_reason, last_seq) =
-            (SELECT s.status, s.timestamp, s.bounce_class, s.bounce_reason, s.seq
-             FROM temp.m013_status s WHERE s.message_id = messages.message_id)
-        WHERE message_id IN (SELECT message_id FROM temp.m013_status);
-        DROP TABLE temp.m013_status;
-        """,
-    )
-
-
-def m014_one_spelling_per_domain(conn: sqlite3.Connection) -> None:
+def m013_one_spelling_per_domain(conn: sqlite3.Connection) -> None:
     """Every stored recipient domain in its one spelling (normalize.domain: lower case,
     IDNA labels decoded), so that `bücher.example` and `xn--bcher-kva.example` are one
     domain in `stats --by domain`, `bounces` and --domain. Only rows whose domain could
@@ -791,6 +690,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     m010_diagnostic_patterns,
     m011_message_relay,
     m012_bounce_distinct,
-    m013_message_status_over_recipients,
-    m014_one_spelling_per_domain,
+    m013_one_spelling_per_domain,
 )
