@@ -69,12 +69,27 @@ def parse_channel(text: str) -> Channel:
             if not url[1:].replace("_", "").isalnum():
                 raise ValueError(f"{url!r} is not an environment variable name")
             return Channel("webhook", url)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"webhook: needs an http:// or https:// URL, not {safe_url(url)!r}")
+        problem = url_problem(url)
+        if problem:
+            raise ValueError(problem)
         return Channel("webhook", url)
     shown = s.split(":", 1)[0]
     raise ValueError(f"{shown!r} is not a notification channel")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not one a webhook can be POSTed to, in words that never show its path,
+    query or user info; None when it is. The one check for a URL written in the rules and
+    for one read from the environment at send time."""
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        ok = False
+    if ok:
+        return None
+    return f"webhook: needs an http:// or https:// URL, not {safe_url(url)!r}"
 
 
 def safe_url(url: str) -> str:
@@ -148,6 +163,8 @@ def _post(channel: Channel, alert: dict[str, Any]) -> str | None:
         url = os.environ.get(url[1:], "")
         if not url:
             return f"{channel.label}: the environment variable is not set"
+        if url_problem(url):  # its value may be a secret: never shown, nor in a traceback
+            return f"{channel.label}: the environment variable does not hold an http:// or https:// URL"
     body = {**alert, "text": slack_escape(alert["text"])}
     request = urllib.request.Request(
         url,
