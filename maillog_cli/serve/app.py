@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import signal
 import time
@@ -20,6 +21,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.normalize import json_kind
@@ -265,10 +267,47 @@ def _json(data: bytes) -> Any:
     return value
 
 
+class _OneLineLog(logging.Handler):
+    """aiohttp's own complaints (a malformed request line or header, a body encoding it
+    cannot decode, an exception in a handler) as one visible line of the serve log: it
+    logged each with a traceback, so anyone who could reach the port filled the log with
+    tracebacks and text of their choosing."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__(logging.WARNING)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        where = visible(record.getMessage().removeprefix("Error handling request "))[:120]
+        if isinstance(exc, HttpProcessingError):
+            said = " ".join(str(exc.message).split()) or type(exc).__name__
+            self.log(f"{exc.code or 400} bad HTTP request {where}: {visible(said)[:200]}")
+        elif exc is not None:
+            said = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            self.log(f"500 internal error (a maillog bug): {where}: {visible(said)[:200]}")
+        else:
+            self.log(f"HTTP: {where}")
+
+
+def http_logger(log: Log) -> logging.Logger:
+    """The logger aiohttp's request handlers report to: one line each, through `log`."""
+    logger = logging.getLogger("maillog.serve.http")
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
+    logger.handlers[:] = [_OneLineLog(log)]
+    return logger
+
+
 async def run(receiver: Receiver, on_listen: Callable[[str], None]) -> None:
     """Listen until SIGTERM or SIGINT, then finish the requests in flight and stop."""
     opts = receiver.opts
-    runner = web.AppRunner(receiver.application(), access_log=None, shutdown_timeout=DRAIN_SECONDS)
+    runner = web.AppRunner(
+        receiver.application(),
+        access_log=None,
+        shutdown_timeout=DRAIN_SECONDS,
+        logger=http_logger(receiver.log),
+    )
     await runner.setup()
     site = web.TCPSite(runner, opts.host, opts.port)
     try:

@@ -1,0 +1,117 @@
+"""Red team 6: `maillog serve` facing whoever can reach its port.
+
+- A malformed HTTP request (a header it cannot parse, a body encoding it cannot decode)
+  was answered 400 by aiohttp but logged with a full traceback, lines without the
+  `maillog serve:` prefix and the sender's text unescaped: anyone could fill the log.
+- A replay is refused by a token that is a function of the signed content, and a signed
+  timestamp must be a finite number.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.serve.hooks import Keys, Request, Server, body, sign
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keys:
+    return Keys()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("serve6"), keys).start()
+    yield srv
+    assert srv.stop() == 0, srv.lines
+
+
+def raw_request(srv: Server, data: bytes) -> int:
+    """Send bytes as they are; the status of the answer (0 when the server only closed)."""
+    host, port = srv.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while b"\r\n\r\n" not in answer and (chunk := sock.recv(65536)):
+            answer += chunk
+    head = answer.split(b"\r\n", 1)[0].split()
+    return int(head[1]) if len(head) > 1 and head[1].isdigit() else 0
+
+
+def _post(path: str, headers: str, data: bytes) -> bytes:
+    return f"POST {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode() + data
+
+
+MALFORMED = {
+    "brotli": _post("/hooks/brevo", "Content-Encoding: br\r\nContent-Length: 2\r\n", b"[]"),
+    "zstd": _post("/hooks/brevo", "Content-Encoding: zstd\r\nContent-Length: 2\r\n", b"[]"),
+    "length": _post("/hooks/brevo", "Content-Length: 12x\r\n", b"[]"),
+    "two lengths": _post("/hooks/brevo", "Content-Length: 2\r\nContent-Length: 3\r\n", b"[]"),
+    "chunked": _post("/hooks/brevo", "Transfer-Encoding: chunked\r\n", b"zz\r\n[]\r\n0\r\n\r\n"),
+    "header": _post("/hooks/brevo", "Bad\x1b[31m Header: x\r\nContent-Length: 2\r\n", b"[]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_request_is_a_4xx_and_one_log_line(server: Server, case: str) -> None:
+    before = len(server.lines)
+    status = raw_request(server, MALFORMED[case])
+    assert 400 <= status < 500, status
+    time.sleep(0.2)  # the log line is written by the server, read by a thread here
+    new = server.lines[before:]
+    assert not any("Traceback" in line for line in new), new
+    assert all(line.startswith("maillog serve: ") for line in new), new
+    assert not any("\x1b" in line for line in new), new
+    assert any("bad HTTP request" in line for line in new), new
+    # and the server still answers
+    status, _ = server.post(sign(server.keys, "brevo", body("brevo", f"after-{case}")))
+    assert status == 200
+
+
+# --- replays: a token that is a function of what is signed -------------------------------
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _malleated(signature_b64: str) -> str:
+    """The other ECDSA signature of the same content: (r, n - s) verifies as well."""
+    from cryptography.hazmat.primitives.asymmetric.utils import (
+        decode_dss_signature,
+        encode_dss_signature,
+    )
+
+    r, s = decode_dss_signature(base64.b64decode(signature_b64))
+    return base64.b64encode(encode_dss_signature(r, P256_ORDER - s)).decode()
+
+
+def test_a_sendgrid_replay_with_the_other_signature_is_refused(server: Server) -> None:
+    """The replay check keyed on the signature's bytes: the same request re-signed by
+    anyone holding it (no key needed) passed as new within the 5 minutes."""
+    req = sign(server.keys, "sendgrid", body("sendgrid", "malleable"))
+    assert server.post(req)[0] == 200
+    header = "X-Twilio-Email-Event-Webhook-Signature"
+    again = Request(
+        req.provider, req.data, {**req.headers, header: _malleated(req.headers[header])}
+    )
+    status, said = server.post(again)
+    assert (status, said.strip()) == (403, "replayed: this signature was already used")
+
+
+def test_a_signed_timestamp_that_is_not_a_number_is_refused(server: Server) -> None:
+    """'nan' passed the freshness check (nothing is more than 300 s from NaN)."""
+    keys = server.keys
+    obj = json.loads(body("mailgun", "nan-stamp"))
+    token = "f" * 50
+    mac = hmac.new(keys.mailgun.encode(), ("nan" + token).encode(), hashlib.sha256).hexdigest()
+    obj["signature"] = {"timestamp": "nan", "token": token, "signature": mac}
+    status, said = server.post(Request("mailgun", json.dumps(obj).encode()))
+    assert (status, said.strip()) == (401, "signature.timestamp is not a Unix time")
+    assert server.events("recipient = ?", "nan-stamp@example.com") == 0
