@@ -115,3 +115,65 @@ def test_a_signed_timestamp_that_is_not_a_number_is_refused(server: Server) -> N
     status, said = server.post(Request("mailgun", json.dumps(obj).encode()))
     assert (status, said.strip()) == (401, "signature.timestamp is not a Unix time")
     assert server.events("recipient = ?", "nan-stamp@example.com") == 0
+
+
+# --- slow clients: a stalled body or request holds a connection only so long -----------------
+
+
+def _stalled(port: int, data: bytes, wait: float = 8.0) -> tuple[float, bytes]:
+    """Send `data` and then nothing; (seconds until the server answered or closed, what it said)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        sock.sendall(data)
+        start = time.monotonic()
+        try:
+            said = sock.recv(65536)
+        except TimeoutError:
+            said = b"(still open)"
+        return time.monotonic() - start, said
+
+
+def test_a_stalled_body_gets_408_and_a_stalled_request_is_closed(tmp_path) -> None:
+    """A client that sent headers and part of a body (or half a request) and then nothing
+    held its connection for ever (half a request: an hour), so a few hundred of them used
+    up the file descriptors the providers' requests need."""
+    import asyncio
+
+    from aiohttp import web
+
+    from maillog_cli.serve.app import Options, Receiver, app_runner
+    from maillog_cli.serve.settings import Provider
+    from maillog_cli.store.db import Store
+
+    store = Store.open(tmp_path / "m.db")
+    lines: list[str] = []
+    opts = Options(port=0, body_seconds=0.5, idle_seconds=1.0)
+    receiver = Receiver(store, {"brevo": Provider("brevo", verify=False)}, opts, lines.append)
+
+    async def scenario() -> list[tuple[float, bytes]]:
+        runner = app_runner(receiver)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        loop = asyncio.get_running_loop()
+        try:
+            stalled_body = _post("/hooks/brevo", "Content-Length: 100\r\n", b'[{"event"')
+            half_request = b"POST /hooks/brevo HTTP/1.1\r\nHost: x\r\n"
+            whole = _post("/hooks/brevo", "Content-Length: 2\r\n", b"[]")
+            return [
+                await loop.run_in_executor(None, _stalled, port, data)
+                for data in (stalled_body, half_request, whole)
+            ]
+        finally:
+            await runner.cleanup()
+
+    try:
+        (body_s, body_said), (half_s, half_said), (_, whole_said) = asyncio.run(scenario())
+    finally:
+        receiver.writer.close()
+        store.close()
+    assert body_said.startswith(b"HTTP/1.1 408 ") and body_s < 4, (body_s, body_said)
+    assert b"body not received within 0.5 s" in body_said
+    assert half_said == b"" and half_s < 4, (half_s, half_said)  # closed
+    assert whole_said.startswith(b"HTTP/1.1 200 ")  # a request that arrives is served
+    assert any("408 slow_body" in line for line in lines), lines

@@ -38,6 +38,11 @@ DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY_MB = 5.0
 PARSE_INLINE = 256 << 10  # bigger bodies are parsed off the event loop
 DRAIN_SECONDS = 30.0
+# A client that stalls holds a connection (a file descriptor) for as long as it is allowed
+# to: a body must arrive within BODY_SECONDS (5 MB at 100 kB/s is 50 s), and a connection
+# that has sent no whole request for IDLE_SECONDS is closed (aiohttp's default is an hour).
+BODY_SECONDS = 60.0
+IDLE_SECONDS = 75.0
 
 Log = Callable[[str], None]
 OnCommit = Callable[[list[Job]], None]
@@ -51,6 +56,8 @@ class Options:
     save_raw: Path | None = None
     confirm_subscriptions: bool = False
     summary_every: float = 60.0
+    body_seconds: float = BODY_SECONDS
+    idle_seconds: float = IDLE_SECONDS
 
 
 def text(status: int, line: str) -> web.Response:
@@ -132,11 +139,22 @@ class Receiver:
             )
         self.metrics.add("requests_received", name)
         try:
-            data = await request.read()
+            async with asyncio.timeout(self.opts.body_seconds):
+                data = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return self._refuse(
                 request, name, 413, "too_large", f"body over {self.opts.max_body} bytes"
             )
+        except TimeoutError:  # answered, then the connection closes: the rest is never read
+            late = self._refuse(
+                request,
+                name,
+                408,
+                "slow_body",
+                f"body not received within {self.opts.body_seconds:g} s",
+            )
+            late.force_close()
+            return late
         try:
             data = bodies.gunzip(data, self.opts.max_body)
             incoming = verify.Incoming(
@@ -299,15 +317,21 @@ def http_logger(log: Log) -> logging.Logger:
     return logger
 
 
-async def run(receiver: Receiver, on_listen: Callable[[str], None]) -> None:
-    """Listen until SIGTERM or SIGINT, then finish the requests in flight and stop."""
-    opts = receiver.opts
-    runner = web.AppRunner(
+def app_runner(receiver: Receiver) -> web.AppRunner:
+    """The server of the routes, with the limits a client cannot stretch."""
+    return web.AppRunner(
         receiver.application(),
         access_log=None,
         shutdown_timeout=DRAIN_SECONDS,
+        keepalive_timeout=receiver.opts.idle_seconds,
         logger=http_logger(receiver.log),
     )
+
+
+async def run(receiver: Receiver, on_listen: Callable[[str], None]) -> None:
+    """Listen until SIGTERM or SIGINT, then finish the requests in flight and stop."""
+    opts = receiver.opts
+    runner = app_runner(receiver)
     await runner.setup()
     site = web.TCPSite(runner, opts.host, opts.port)
     try:
