@@ -177,3 +177,18 @@ def test_a_stalled_body_gets_408_and_a_stalled_request_is_closed(tmp_path) -> No
     assert half_said == b"" and half_s < 4, (half_s, half_said)  # closed
     assert whole_said.startswith(b"HTTP/1.1 200 ")  # a request that arrives is served
     assert any("408 slow_body" in line for line in lines), lines
+
+
+# --- providers checking the URL before they add a webhook -----------------------------------
+
+
+def test_head_on_an_enabled_hook_is_200_so_mandrill_can_add_the_webhook(server: Server) -> None:
+    """Mandrill checks a new webhook URL with HEAD and, without a 200, falls back to a POST
+    signed with the generic key 'test-webhook', which verification refuses (403): the
+    webhook could not be added."""
+    from tests.serve.hooks import http
+
+    before = server.events()
+    assert http(server.url + "/hooks/mandrill", method="HEAD")[0] == 200
+    assert http(server.url + "/hooks/nosuch", method="HEAD")[0] == 404
+    assert server.events() == before  # a probe stores nothing

@@ -171,6 +171,13 @@ class Receiver:
                 return early
         return await self._store(request, name, data, token)
 
+    async def probe(self, request: web.Request) -> web.Response:
+        """HEAD: does the endpoint exist? Mandrill asks so before it adds a webhook, and
+        without a 200 falls back to a POST signed with a generic key, which verification
+        refuses: the webhook could not be added at all."""
+        name = request.match_info["provider"]
+        return web.Response(status=200 if name in self.providers else 404)
+
     async def _verify(self, name: str, incoming: verify.Incoming) -> str | None:
         check = self.checks.get(name)
         if check is None:  # --no-verify
@@ -270,6 +277,7 @@ class Receiver:
     def application(self) -> web.Application:
         app = web.Application(client_max_size=self.opts.max_body)
         app.router.add_post("/hooks/{provider}", self.hook)
+        app.router.add_route("HEAD", "/hooks/{provider}", self.probe)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics_page)
         return app
