@@ -50,3 +50,56 @@ def test_a_written_url_with_a_bad_port_is_refused_when_the_rules_load(cli, tmp_p
     assert r.exit_code == 1
     assert "notify: webhook: needs an http:// or https:// URL" in r.stderr
     assert "SECRETXYZ" not in r.stdout + r.stderr
+
+
+class _NotHttp:
+    """A TCP server that is not an HTTP server: it greets like a mail server, or answers
+    with a redirect to a URL urllib cannot follow."""
+
+    def __init__(self, answer: bytes) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                if self.answer.startswith(b"HTTP/"):
+                    conn.recv(65536)
+                conn.sendall(self.answer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"220 mail.example ESMTP ready\r\n",  # the webhook URL names a mail port
+        b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:SECRETXYZ/x\r\nContent-Length: 0\r\n\r\n",
+    ],
+    ids=["mail-port", "bad-redirect"],
+)
+def test_an_endpoint_that_does_not_answer_http_is_a_failed_channel(cli, tmp_path, db_path, answer):
+    """http.client's own errors (BadStatusLine, InvalidURL on a redirect) were not caught:
+    a traceback ended check, and watch with it."""
+    server = _NotHttp(answer)
+    try:
+        load(cli, tmp_path, group("c", HOUR, 10, "bounced", domain="c.com"))
+        notify = [f"webhook:http://127.0.0.1:{server.port}/hooks/SECRETXYZ", "json"]
+        rules(tmp_path, rule(metric="bounce_rate", above="5%", window="1h", notify=notify))
+        r = run_check(db_path, NOW)
+    finally:
+        server.sock.close()
+    assert r.returncode == 3, r.stderr
+    assert "Traceback" not in r.stderr and "SECRETXYZ" not in r.stdout + r.stderr
+    assert (
+        f"notification failed: webhook http://127.0.0.1:{server.port}/…: not a usable HTTP answer"
+        in r.stderr
+    )
+    assert '"state":"firing"' in r.stdout.replace(" ", "")

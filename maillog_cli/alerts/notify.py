@@ -153,6 +153,7 @@ def _run_command(channel: Channel, payload: str) -> str | None:
 
 
 def _post(channel: Channel, alert: dict[str, Any]) -> str | None:
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -182,6 +183,8 @@ def _post(channel: Channel, alert: dict[str, Any]) -> str | None:
         return f"{channel.label}: {getattr(reason, 'strerror', None) or reason}"
     except TimeoutError:
         return f"{channel.label}: no answer within {WEBHOOK_TIMEOUT:g} s"
+    except http.client.HTTPException as exc:  # not HTTP (a mail port), a bad redirect …
+        return f"{channel.label}: not a usable HTTP answer ({type(exc).__name__})"
     except (OSError, ValueError) as exc:
         return f"{channel.label}: {type(exc).__name__}"
     return None
