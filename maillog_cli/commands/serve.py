@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from maillog_cli.commands import survive_closed_peers
 from maillog_cli.errors import MaillogError
 from maillog_cli.options import DbOption
 
@@ -109,6 +110,7 @@ def serve(
     SIGTERM finishes the requests in flight and exits 0.
     --watch also runs the alert rules (docs/alerts.md), reloaded when the file changes.
     """
+    survive_closed_peers()
     import asyncio
 
     from maillog_cli.config import load_config
