@@ -192,3 +192,29 @@ def test_head_on_an_enabled_hook_is_200_so_mandrill_can_add_the_webhook(server: 
     assert http(server.url + "/hooks/mandrill", method="HEAD")[0] == 200
     assert http(server.url + "/hooks/nosuch", method="HEAD")[0] == 404
     assert server.events() == before  # a probe stores nothing
+
+
+def test_a_client_resetting_before_the_answer_is_one_line_not_a_bug(server: Server) -> None:
+    import struct
+
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    events = [
+        {"event": "delivered", "email": f"r{i}@b.example", "id": 1, "date": "2024-01-01 00:00:00",
+         "message-id": f"<r{i}@y>", "ts_event": 1764000000}
+        for i in range(3000)
+    ]  # fmt: skip
+    data = json.dumps(events).encode()
+    req = sign(server.keys, "brevo", data)
+    before = len(server.lines)
+    for _ in range(3):
+        sock = socket.create_connection((host, int(port)))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        head = f"POST /hooks/brevo?{req.query} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n"
+        sock.sendall(head.encode() + data)
+        sock.close()  # a reset before the answer
+        time.sleep(0.3)
+    new = server.lines[before:]
+    assert server.proc is not None and server.proc.poll() is None  # still serving
+    assert not any("Traceback" in line or "maillog bug" in line for line in new), new
+    assert all(line.startswith("maillog serve: ") for line in new), new
+    assert server.post(sign(server.keys, "brevo", body("brevo", "after-reset")))[0] == 200

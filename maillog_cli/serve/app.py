@@ -309,6 +309,8 @@ class _OneLineLog(logging.Handler):
         if isinstance(exc, HttpProcessingError):
             said = " ".join(str(exc.message).split()) or type(exc).__name__
             self.log(f"{exc.code or 400} bad HTTP request {where}: {visible(said)[:200]}")
+        elif isinstance(exc, ConnectionError):  # the client reset or closed mid-request
+            self.log(f"client gone before the answer {where}: {type(exc).__name__}")
         elif exc is not None:
             said = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
             self.log(f"500 internal error (a maillog bug): {where}: {visible(said)[:200]}")
