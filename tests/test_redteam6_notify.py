@@ -103,3 +103,19 @@ def test_an_endpoint_that_does_not_answer_http_is_a_failed_channel(cli, tmp_path
         in r.stderr
     )
     assert '"state":"firing"' in r.stdout.replace(" ", "")
+
+
+def test_a_failing_command_s_complaint_never_shows_its_arguments(cli, tmp_path, db_path):
+    """The channel's label hides a command's arguments (they may hold a token), but the
+    last line of its stderr was shown as it came, and programs repeat what they were
+    given."""
+    import sys
+
+    load(cli, tmp_path, group("c", HOUR, 10, "bounced", domain="c.com"))
+    program = "import sys; sys.stderr.write('rejected token ' + sys.argv[1] + chr(10)); sys.exit(2)"
+    notify = [f'command:{sys.executable} -c "{program}" SECRETXYZ-123']
+    rules(tmp_path, rule(metric="bounce_rate", above="5%", window="1h", notify=notify))
+    r = run_check(db_path, NOW)
+    assert r.returncode == 3, r.stderr
+    assert "SECRETXYZ" not in r.stdout + r.stderr
+    assert "exited with 2: rejected token …" in r.stderr

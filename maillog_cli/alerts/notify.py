@@ -147,9 +147,18 @@ def _run_command(channel: Channel, payload: str) -> str | None:
         return f"{channel.label}: {exc.strerror or exc}"
     if done.returncode != 0:
         said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        tail = f": {said[-1][:200]}" if said else ""
+        tail = f": {_without_args(said[-1], argv[1:])[:200]}" if said else ""
         return f"{channel.label} exited with {done.returncode}{tail}"
     return None
+
+
+def _without_args(line: str, args: list[str]) -> str:
+    """A program's complaint without its arguments: they may hold a token (`--token X`),
+    and a program that fails often says what it was given ("invalid token X")."""
+    for arg in sorted(args, key=len, reverse=True):
+        if len(arg) >= 4:
+            line = line.replace(arg, "…")
+    return line
 
 
 def _post(channel: Channel, alert: dict[str, Any]) -> str | None:
