@@ -16,6 +16,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -218,3 +219,33 @@ def test_a_client_resetting_before_the_answer_is_one_line_not_a_bug(server: Serv
     assert not any("Traceback" in line or "maillog bug" in line for line in new), new
     assert all(line.startswith("maillog serve: ") for line in new), new
     assert server.post(sign(server.keys, "brevo", body("brevo", "after-reset")))[0] == 200
+
+
+# --- the store file removed or replaced under a running server ----------------------------
+
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+def test_a_store_removed_or_replaced_is_503_not_a_lost_2xx(
+    tmp_path_factory: pytest.TempPathFactory, keys: Keys, how: str
+) -> None:
+    """The connection kept writing to the file it had opened: after `rm maillog.db` (or a
+    backup moved over it) every request was answered 200 and its events went into a file
+    nobody would read again, and /healthz said ok."""
+    import os
+    import shutil
+
+    srv = Server(tmp_path_factory.mktemp(f"serve-{how}"), keys).start()
+    try:
+        assert srv.post(sign(keys, "brevo", body("brevo", f"{how}-1")))[0] == 200
+        if how == "replaced":
+            shutil.copy(srv.db, srv.home / "backup.db")
+            os.replace(srv.home / "backup.db", srv.db)
+        else:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{srv.db}{suffix}").unlink(missing_ok=True)
+        status, said = srv.post(sign(keys, "brevo", body("brevo", f"{how}-2")))
+        assert status == 503, said  # the provider keeps it and retries
+        assert "was removed or replaced while maillog serve had it open" in said
+        assert srv.get("/healthz")[0] == 503
+    finally:
+        assert srv.stop() == 0

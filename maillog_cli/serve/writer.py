@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from maillog_cli.errors import MaillogError
@@ -53,6 +54,7 @@ class Writer:
         self.problem: str | None = None  # the last write failure, until a commit succeeds
         os.environ.setdefault(LOCK_TIMEOUT_ENV, LOCK_WAIT)
         store.conn.execute("PRAGMA synchronous = FULL")
+        self.file = _identity(store.path)
         self.thread = threading.Thread(target=self._run, name="maillog-serve-writer", daemon=True)
         self.thread.start()
 
@@ -108,6 +110,9 @@ class Writer:
         counts: dict[int, tuple[int, int]] = {}
         pending: dict[str, int] = {}
         staged: dict[str, list[int]] = {}
+        moved = self._file_moved()
+        if moved:
+            raise MaillogError(moved)
         with self.store.write():
             for provider in dict.fromkeys(j.provider for j in group):
                 import_id = self.imports.get(provider)
@@ -148,7 +153,27 @@ class Writer:
         """Why the store cannot be written now, else None (for /healthz)."""
         from maillog_cli.store.db import write_problem
 
-        return write_problem(self.store.path) or self.problem
+        return self._file_moved() or write_problem(self.store.path) or self.problem
+
+    def _file_moved(self) -> str | None:
+        """Why the open store is no longer the file at its path, else None. The connection
+        keeps writing to the file it opened: removed, renamed or replaced by another (a
+        backup moved back), every commit would go where nobody will read it, acknowledged
+        all the same."""
+        if _identity(self.store.path) == self.file:
+            return None
+        return (
+            f"{self.store.path} was removed or replaced while maillog serve had it open;"
+            " restart maillog serve to store into the file now there"
+        )
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _one_line(exc: BaseException) -> str:
