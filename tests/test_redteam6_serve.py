@@ -249,3 +249,20 @@ def test_a_store_removed_or_replaced_is_503_not_a_lost_2xx(
         assert srv.get("/healthz")[0] == 503
     finally:
         assert srv.stop() == 0
+
+
+@pytest.mark.parametrize("topic", [["arn:aws:sns:us-east-1:1:t"], {"arn": 1}])
+def test_an_sns_topic_that_is_not_text_is_refused_not_a_500(server: Server, topic) -> None:
+    """Anyone could post it (nothing signed yet): the topic was looked up in a set as it
+    came, and a list or an object raised TypeError, a 500 logged as a maillog bug."""
+    from tests.serve.hooks import CERT_URL
+
+    msg = {
+        "Type": "Notification", "MessageId": "m", "TopicArn": topic, "Message": "{}",
+        "Timestamp": "2024-01-01T00:00:00Z", "SignatureVersion": "1", "Signature": "AAAA",
+        "SigningCertURL": CERT_URL,
+    }  # fmt: skip
+    before = len(server.lines)
+    status, said = server.post(Request("ses", json.dumps(msg).encode()))
+    assert (status, said.strip()) == (403, "TopicArn is not in [serve.ses] topic_arn")
+    assert not any("bug" in line for line in server.lines[before:])
