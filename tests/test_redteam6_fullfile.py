@@ -40,3 +40,47 @@ def test_an_export_onto_a_full_disk_leaves_no_part_file(cli, tmp_path: Path, nam
     assert r.exit_code == 1, r
     assert r.stderr == f"maillog: error: cannot write {target}: No space left on device\n"
     assert list(folder.iterdir()) == []  # neither the file nor its .part
+
+
+def _small_file_limit() -> None:
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 << 10, 256 << 10))
+
+
+def test_a_backup_that_cannot_be_written_names_the_backup_not_the_store(
+    cli, tmp_path: Path, db_path: Path
+) -> None:
+    """The copy's failure was reported as the STORE's: '<store>: the disk refused a read or
+    write … the unfinished write was rolled back' — the wrong file, the wrong story."""
+    import os
+    import subprocess
+    import sys
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        "".join(
+            json.dumps({
+                "event_id": f"e{i}", "message_id": f"m{i}@example.com",
+                "timestamp": "2026-01-01T00:00:00Z", "provider": "ses", "status": "delivered",
+                "recipient": f"user{i}@example.org", "subject": f"Receipt {i} " + "x" * 200,
+            }) + "\n"
+            for i in range(3000)
+        )
+    )  # fmt: skip
+    assert cli("import", events).exit_code == 0
+    assert db_path.stat().st_size > 256 << 10
+    dest = tmp_path / "copies" / "b.db"
+    dest.parent.mkdir()
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "MAILLOG_DB": str(db_path), "PYTHONPATH": str(root)}
+    r = subprocess.run(
+        [sys.executable, "-m", "maillog_cli", "db", "backup", str(dest)],
+        env=env, capture_output=True, text=True, timeout=120, preexec_fn=_small_file_limit,
+    )  # fmt: skip
+    assert r.returncode == 1, r
+    assert r.stderr.startswith(f"maillog: error: cannot write the backup {dest}: "), r.stderr
+    assert "nothing was written and the store is unchanged" in r.stderr
+    assert list(dest.parent.iterdir()) == []

@@ -441,7 +441,15 @@ class Store:
         partial = dest.with_name(f".{dest.name}.partial")
         partial.unlink(missing_ok=True)
         try:
-            self.conn.execute("VACUUM INTO ?", (str(partial),))
+            try:
+                self.conn.execute("VACUUM INTO ?", (str(partial),))
+            except sqlite3.DatabaseError as exc:  # the copy failed, not the store
+                raise MaillogError(
+                    f"cannot write the backup {dest}: {exc}; nothing was written and the"
+                    " store is unchanged",
+                    "free some space where the backup goes (or check ulimit -f), or choose"
+                    " another place",
+                ) from None
             if dest.exists():
                 raise MaillogError(f"{dest} appeared during the backup", "choose a new file name")
             partial.rename(dest)
