@@ -266,3 +266,48 @@ def test_an_sns_topic_that_is_not_text_is_refused_not_a_500(server: Server, topi
     status, said = server.post(Request("ses", json.dumps(msg).encode()))
     assert (status, said.strip()) == (403, "TopicArn is not in [serve.ses] topic_arn")
     assert not any("bug" in line for line in server.lines[before:])
+
+
+# --- where it listens ----------------------------------------------------------------------
+
+
+def test_an_empty_host_is_refused_not_every_interface(tmp_path: Path) -> None:
+    """`--host "$HOST"` with the variable unset listened on every interface (aiohttp reads
+    an empty host as all of them), while the default is loopback only."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "MAILLOG_DB": str(tmp_path / "m.db"), "PYTHONPATH": str(root)}
+    env["MAILLOG_CONFIG"] = str(tmp_path / "none.toml")
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "maillog_cli", "serve", "--no-verify", "brevo", "--host", "",
+             "--port", "0"],
+            env=env, capture_output=True, text=True, timeout=20,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"it listened: {exc.stderr!r}") from None
+    assert r.returncode == 1
+    assert "maillog: error: --host is empty" in r.stderr
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
+def test_an_ipv6_address_is_shown_as_a_url_that_works(tmp_path: Path, keys: Keys) -> None:
+    """'listening on http://::1:8787' is no URL: the address needs brackets."""
+    srv = Server(tmp_path, keys, ("--host", "::1")).start()
+    try:
+        assert srv.url.startswith("http://[::1]:"), srv.url
+        assert srv.post(sign(keys, "brevo", body("brevo", "v6")))[0] == 200
+    finally:
+        assert srv.stop() == 0

@@ -354,7 +354,7 @@ async def run(receiver: Receiver, on_listen: Callable[[str], None]) -> None:
             "choose another --host or --port, or stop what uses it",
         ) from None
     host, port = runner.addresses[0][:2]
-    on_listen(f"http://{host}:{port}")
+    on_listen(f"http://{f'[{host}]' if ':' in host else host}:{port}")  # IPv6 in brackets
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
