@@ -17,7 +17,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from maillog_cli.errors import MaillogError
@@ -54,7 +53,6 @@ class Writer:
         self.problem: str | None = None  # the last write failure, until a commit succeeds
         os.environ.setdefault(LOCK_TIMEOUT_ENV, LOCK_WAIT)
         store.conn.execute("PRAGMA synchronous = FULL")
-        self.file = _identity(store.path)
         self.thread = threading.Thread(target=self._run, name="maillog-serve-writer", daemon=True)
         self.thread.start()
 
@@ -156,24 +154,11 @@ class Writer:
         return self._file_moved() or write_problem(self.store.path) or self.problem
 
     def _file_moved(self) -> str | None:
-        """Why the open store is no longer the file at its path, else None. The connection
-        keeps writing to the file it opened: removed, renamed or replaced by another (a
-        backup moved back), every commit would go where nobody will read it, acknowledged
-        all the same."""
-        if _identity(self.store.path) == self.file:
-            return None
-        return (
-            f"{self.store.path} was removed or replaced while maillog serve had it open;"
-            " restart maillog serve to store into the file now there"
-        )
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
+        """Why the open store is no longer the file at its path (removed, renamed, a backup
+        moved over it), else None: every commit would go where nobody will read it,
+        acknowledged all the same."""
+        moved = self.store.replaced()
+        return f"{moved}; restart maillog serve to store into the file now there" if moved else None
 
 
 def _one_line(exc: BaseException) -> str:

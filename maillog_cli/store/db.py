@@ -223,6 +223,15 @@ def write_problem(path: Path) -> str | None:
     return None
 
 
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """The file a path names (device, inode), or None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def storage_error(exc: sqlite3.Error, path: Path) -> MaillogError:
     """A SQLite failure as one line that says what is wrong with the store and what to do."""
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
@@ -358,6 +367,15 @@ class Store:
         # Told what a writer waits for: another writer's lock, or the one-time upgrade of
         # an older store (the CLI prints it on stderr).
         self.on_wait = on_wait
+        self.file = file_identity(path)  # to notice the file removed or replaced under us
+
+    def replaced(self) -> str | None:
+        """Why the file at the store's path is no longer the one this connection writes
+        to, else None. A long-running writer (serve, tail --import) would otherwise go on
+        committing into a removed or replaced file that nobody will read again."""
+        if file_identity(self.path) == self.file:
+            return None
+        return f"{self.path} was removed or replaced while maillog had it open"
 
     # --- opening -----------------------------------------------------------------
     @classmethod
