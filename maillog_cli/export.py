@@ -229,6 +229,24 @@ def record_line(record: dict[str, Any]) -> str:
         return json.dumps(record, default=str, separators=(",", ":")) + "\n"
 
 
+def refuse_the_store(target: str, store: Path) -> None:
+    """MaillogError when `target` is the store itself or one of its -wal/-shm/-journal
+    files: `export -o "$MAILLOG_DB" --force` replaced the store with its own export."""
+    if target == "-":
+        return
+    out = Path(target)
+    for name in (store, *(store.with_name(store.name + s) for s in ("-wal", "-shm", "-journal"))):
+        try:
+            same = out.exists() and os.path.samefile(out, name)
+        except OSError:
+            same = False
+        if same or out.resolve() == name.resolve():
+            raise MaillogError(
+                f"{target} is the store being exported ({store}); nothing written",
+                "give another file name: -o everything.jsonl.gz",
+            )
+
+
 @contextmanager
 def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
     """A text stream for `-o`: stdout for `-`, else a file written beside its name and

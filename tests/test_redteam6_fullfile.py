@@ -84,3 +84,28 @@ def test_a_backup_that_cannot_be_written_names_the_backup_not_the_store(
     assert r.stderr.startswith(f"maillog: error: cannot write the backup {dest}: "), r.stderr
     assert "nothing was written and the store is unchanged" in r.stderr
     assert list(dest.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal"])
+def test_export_force_onto_the_store_itself_is_refused(
+    cli, tmp_path: Path, db_path: Path, suffix: str
+) -> None:
+    """`export -o "$MAILLOG_DB" --force` replaced the store with its own export: every
+    event gone, the file no longer a database."""
+    import sqlite3
+
+    events = tmp_path / "e.jsonl"
+    events.write_text(
+        json.dumps({"event_id": "x", "message_id": "x@example.com", "provider": "ses",
+                    "timestamp": "2026-01-01T00:00:00Z", "status": "delivered"}) + "\n"
+    )  # fmt: skip
+    assert cli("import", events).exit_code == 0
+    before = db_path.read_bytes()
+    target = f"{db_path}{suffix}"
+    r = cli("export", "-o", target, "--force")
+    assert r.exit_code == 1, r
+    assert f"is the store being exported ({db_path}); nothing written" in r.stderr
+    assert db_path.read_bytes() == before
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    conn.close()
