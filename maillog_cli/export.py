@@ -230,21 +230,15 @@ def record_line(record: dict[str, Any]) -> str:
 
 
 def refuse_the_store(target: str, store: Path) -> None:
-    """MaillogError when `target` is the store itself or one of its -wal/-shm/-journal
-    files: `export -o "$MAILLOG_DB" --force` replaced the store with its own export."""
-    if target == "-":
-        return
-    out = Path(target)
-    for name in (store, *(store.with_name(store.name + s) for s in ("-wal", "-shm", "-journal"))):
-        try:
-            same = out.exists() and os.path.samefile(out, name)
-        except OSError:
-            same = False
-        if same or out.resolve() == name.resolve():
-            raise MaillogError(
-                f"{target} is the store being exported ({store}); nothing written",
-                "give another file name: -o everything.jsonl.gz",
-            )
+    """MaillogError when `target` is the store itself or one of its journal files:
+    `export -o "$MAILLOG_DB" --force` replaced the store with its own export."""
+    from maillog_cli.store.db import same_file, store_files
+
+    if target != "-" and any(same_file(Path(target), f) for f in store_files(store)):
+        raise MaillogError(
+            f"{target} is the store being exported ({store}); nothing written",
+            "give another file name: -o everything.jsonl.gz",
+        )
 
 
 @contextmanager

@@ -232,6 +232,22 @@ def file_identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def store_files(path: Path) -> list[Path]:
+    """The store and the journal files SQLite keeps beside it: writing any of them as an
+    output (an export, a rejects file) would destroy the store."""
+    return [path, *(Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal"))]
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: same inode when both exist, else same resolved path."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
 def storage_error(exc: sqlite3.Error, path: Path) -> MaillogError:
     """A SQLite failure as one line that says what is wrong with the store and what to do."""
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
