@@ -229,6 +229,18 @@ def record_line(record: dict[str, Any]) -> str:
         return json.dumps(record, default=str, separators=(",", ":")) + "\n"
 
 
+def refuse_the_store(target: str, store: Path) -> None:
+    """MaillogError when `target` is the store itself or one of its journal files:
+    `export -o "$MAILLOG_DB" --force` replaced the store with its own export."""
+    from maillog_cli.store.db import same_file, store_files
+
+    if target != "-" and any(same_file(Path(target), f) for f in store_files(store)):
+        raise MaillogError(
+            f"{target} is the store being exported ({store}); nothing written",
+            "give another file name: -o everything.jsonl.gz",
+        )
+
+
 @contextmanager
 def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
     """A text stream for `-o`: stdout for `-`, else a file written beside its name and
@@ -255,17 +267,19 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
         raw = open(part, "wb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
+    binary: io.BufferedIOBase | None = None
+    text: io.TextIOWrapper | None = None
     try:
-        binary: io.BufferedIOBase = (
+        binary = (
             # no name and no time in the gzip header: the same rows give the same bytes
             gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0)
             if path.name.endswith(".gz")
             else raw
         )
-        out = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
-        yield out
-        out.flush()
-        out.detach()
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
+        yield text
+        text.flush()
+        text.detach()
         if binary is not raw:
             binary.close()
         raw.flush()
@@ -273,13 +287,29 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
         raw.close()
         os.replace(part, path)
     except OSError as exc:
-        raw.close()
-        part.unlink(missing_ok=True)
+        abandon_part(part, text, binary, raw)
         raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
-        raw.close()
-        part.unlink(missing_ok=True)
+        abandon_part(part, text, binary, raw)
         raise
+
+
+def abandon_part(part: Path, *streams: io.IOBase | IO[Any] | None) -> None:
+    """Close a failed file's streams and remove its `.part`, so nothing half-written stays
+    and the rerun can start.
+
+    Closing flushes, and on a full disk the flush fails again: that second error is
+    swallowed (the first one is reported) — the streams are closed all the same. (Closed
+    plainly, a full disk's second error escaped before the `.part` was removed.)
+    """
+    for stream in streams:
+        if stream is None:
+            continue
+        try:
+            stream.close()
+        except (OSError, ValueError):
+            pass
+    part.unlink(missing_ok=True)
 
 
 def export(

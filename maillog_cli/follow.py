@@ -285,6 +285,12 @@ def import_lines(
 
     Record problems are reported with their line in the whole file, not in the chunk.
     """
+    moved = store.replaced()
+    if moved:  # its events would go into a file nobody reads again
+        raise MaillogError(
+            f"{moved}; {name} from line {first_line} on is not imported",
+            f"run maillog tail --import {name} --from-start again (events already stored stay once)",
+        )
     counter = readers.CountingReader(io.BytesIO(data))
     stream = io.BufferedReader(counter, buffer_size=readers.SNIFF_BYTES)  # type: ignore[arg-type]
     source = readers.Source(name=name, stream=stream, counter=counter, size=len(data), path=None)

@@ -37,6 +37,7 @@ import orjson
 
 from maillog_cli.dates import DURATION_FORMS, format_dt, parse_duration, parse_when
 from maillog_cli.errors import MaillogError
+from maillog_cli.export import abandon_part
 from maillog_cli.store.db import BUSY_TIMEOUT_MS, Store, now_iso, storage_error
 from maillog_cli.store.query import Filters, where, with_changes
 
@@ -469,7 +470,7 @@ class Pruner:
             os.replace(part, path)
             _fsync_dir(path.parent)
         except BaseException as exc:
-            _abandon(part, out, raw)
+            abandon_part(part, out, raw)
             if isinstance(exc, OSError):
                 raise MaillogError(
                     f"cannot write the archive {path}: {exc.strerror or exc}; nothing was deleted",
@@ -686,22 +687,6 @@ def _next_size(size: int, elapsed: float) -> int:
     """The next batch size: aim at BATCH_SECONDS per transaction, at most doubling per step."""
     wanted = size * BATCH_SECONDS / max(elapsed, 1e-3)
     return int(min(MAX_BATCH, max(1000, min(wanted, size * 2))))
-
-
-def _abandon(part: Path, *streams: IO[Any] | None) -> None:
-    """Close a failed archive's streams and remove its `.part`, so the rerun can start.
-
-    Closing flushes, and on a full disk the flush fails again: that second error is
-    swallowed (the first one is reported) — the streams are closed all the same.
-    """
-    for stream in streams:
-        if stream is None:
-            continue
-        try:
-            stream.close()
-        except (OSError, ValueError):
-            pass
-    part.unlink(missing_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:

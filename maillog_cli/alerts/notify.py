@@ -69,12 +69,27 @@ def parse_channel(text: str) -> Channel:
             if not url[1:].replace("_", "").isalnum():
                 raise ValueError(f"{url!r} is not an environment variable name")
             return Channel("webhook", url)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"webhook: needs an http:// or https:// URL, not {safe_url(url)!r}")
+        problem = url_problem(url)
+        if problem:
+            raise ValueError(problem)
         return Channel("webhook", url)
     shown = s.split(":", 1)[0]
     raise ValueError(f"{shown!r} is not a notification channel")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not one a webhook can be POSTed to, in words that never show its path,
+    query or user info; None when it is. The one check for a URL written in the rules and
+    for one read from the environment at send time."""
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        ok = False
+    if ok:
+        return None
+    return f"webhook: needs an http:// or https:// URL, not {safe_url(url)!r}"
 
 
 def safe_url(url: str) -> str:
@@ -132,12 +147,22 @@ def _run_command(channel: Channel, payload: str) -> str | None:
         return f"{channel.label}: {exc.strerror or exc}"
     if done.returncode != 0:
         said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        tail = f": {said[-1][:200]}" if said else ""
+        tail = f": {_without_args(said[-1], argv[1:])[:200]}" if said else ""
         return f"{channel.label} exited with {done.returncode}{tail}"
     return None
 
 
+def _without_args(line: str, args: list[str]) -> str:
+    """A program's complaint without its arguments: they may hold a token (`--token X`),
+    and a program that fails often says what it was given ("invalid token X")."""
+    for arg in sorted(args, key=len, reverse=True):
+        if len(arg) >= 4:
+            line = line.replace(arg, "…")
+    return line
+
+
 def _post(channel: Channel, alert: dict[str, Any]) -> str | None:
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -148,6 +173,8 @@ def _post(channel: Channel, alert: dict[str, Any]) -> str | None:
         url = os.environ.get(url[1:], "")
         if not url:
             return f"{channel.label}: the environment variable is not set"
+        if url_problem(url):  # its value may be a secret: never shown, nor in a traceback
+            return f"{channel.label}: the environment variable does not hold an http:// or https:// URL"
     body = {**alert, "text": slack_escape(alert["text"])}
     request = urllib.request.Request(
         url,
@@ -165,6 +192,8 @@ def _post(channel: Channel, alert: dict[str, Any]) -> str | None:
         return f"{channel.label}: {getattr(reason, 'strerror', None) or reason}"
     except TimeoutError:
         return f"{channel.label}: no answer within {WEBHOOK_TIMEOUT:g} s"
+    except http.client.HTTPException as exc:  # not HTTP (a mail port), a bad redirect …
+        return f"{channel.label}: not a usable HTTP answer ({type(exc).__name__})"
     except (OSError, ValueError) as exc:
         return f"{channel.label}: {type(exc).__name__}"
     return None

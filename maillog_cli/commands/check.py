@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from maillog_cli.commands import survive_closed_peers
 from maillog_cli.options import DbOption, choices
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def check(
       maillog check --format json
       maillog check --now "2026-03-02 12:00" --no-notify
     """
+    survive_closed_peers()
     from maillog_cli.alerts.rules import load_rules
     from maillog_cli.alerts.watch import document, run_pass
     from maillog_cli.context import open_store

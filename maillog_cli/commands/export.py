@@ -39,9 +39,11 @@ def export(
     audit goes along unless a filter other than --since/--until is given)."""
     from maillog_cli.context import open_store
     from maillog_cli.export import export as write_export
+    from maillog_cli.export import refuse_the_store
     from maillog_cli.render.output import visible
 
     store = open_store(ctx, db, readonly=True)
+    refuse_the_store(output, store.path)
     header = write_export(store.conn, output, filters, force=force)
     if output != "-":
         parts = ", ".join(

@@ -195,30 +195,19 @@ def _restart_rejects(rejects_file) -> None:  # IO[str] | None
 def _refuse_protected_rejects(rejects: Path, files: list[str], store: Path) -> None:
     """--rejects never names an input (a hard or symbolic link to one included) or the
     store or its journal files: opening it for writing would empty them."""
+    from maillog_cli.store.db import same_file, store_files
+
     inputs = [Path(f) for f in files if f != "-"]
-    stores = [store, *(Path(f"{store}{suffix}") for suffix in ("-wal", "-shm", "-journal"))]
     what = None
-    if any(_same_file(rejects, p) for p in inputs) or ("-" in files and _is_stdin(rejects)):
+    if any(same_file(rejects, p) for p in inputs) or ("-" in files and _is_stdin(rejects)):
         what = "an input file"
-    elif any(_same_file(rejects, p) for p in stores):
+    elif any(same_file(rejects, p) for p in store_files(store)):
         what = "the store"
     if what:
         raise MaillogError(
             f"--rejects {rejects} is {what}; nothing imported",
             "give a new file for the rejected records",
         )
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one file: same inode when both exist, else same resolved path."""
-    import os
-
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
 
 
 def _is_stdin(path: Path) -> bool:

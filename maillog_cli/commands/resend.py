@@ -155,10 +155,12 @@ def resend(
     maillog resend --status deferred --since 24h --yes;
     maillog resend MSGID --to fixed-address@example.org
     """
+    from maillog_cli.commands import survive_closed_peers
     from maillog_cli.context import open_store
     from maillog_cli.resend.plan import make_plans
     from maillog_cli.resend.settings import parse_rate, resolve_settings
 
+    survive_closed_peers()
     if not idents and filters.is_empty():
         raise MaillogError(
             "nothing selected",

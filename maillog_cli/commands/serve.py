@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from maillog_cli.commands import survive_closed_peers
 from maillog_cli.errors import MaillogError
 from maillog_cli.options import DbOption
 
@@ -109,6 +110,7 @@ def serve(
     SIGTERM finishes the requests in flight and exits 0.
     --watch also runs the alert rules (docs/alerts.md), reloaded when the file changes.
     """
+    survive_closed_peers()
     import asyncio
 
     from maillog_cli.config import load_config
@@ -117,6 +119,13 @@ def serve(
     from maillog_cli.serve.app import Options, Receiver, run
     from maillog_cli.serve.settings import provider_settings
 
+    if (
+        not host.strip()
+    ):  # aiohttp would listen on EVERY interface (an unset variable: --host "$HOST")
+        raise MaillogError(
+            "--host is empty",
+            "give an address: 127.0.0.1 (the default), or 0.0.0.0 for every interface",
+        )
     names = [n.strip().lower() for n in no_verify or []]
     providers = provider_settings(load_config(), str(config_path()), names)
     if save_raw is not None:

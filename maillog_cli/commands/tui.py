@@ -30,6 +30,7 @@ def tui(
     import shlex
     import sys
 
+    from maillog_cli.commands import survive_closed_peers
     from maillog_cli.context import db_path
     from maillog_cli.render.output import is_terminal
     from maillog_cli.store.query import parse_words
@@ -45,6 +46,8 @@ def tui(
 
     source = Source(db_path(ctx, db))
     from maillog_cli.tui.app import MaillogApp
+
+    survive_closed_peers()  # a resend from the TUI talks SMTP
 
     try:
         MaillogApp(source, filters, text).run()

@@ -45,9 +45,12 @@ def watch(
 
     from maillog_cli.alerts import watch as loop
     from maillog_cli.alerts.rules import RuleFile
+    from maillog_cli.commands import survive_closed_peers
     from maillog_cli.commands.check import line_writer
     from maillog_cli.context import error, format_error, open_store
     from maillog_cli.render.output import visible
+
+    survive_closed_peers()
 
     rule_file = RuleFile()
     rules = rule_file.rules

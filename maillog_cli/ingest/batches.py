@@ -175,6 +175,10 @@ class Ingest:
         # which also gives the message ids the rows touch.
         rows, ids, aliases = identity.join_rows(self.store.conn, rows, aliases)
         new = self.store.insert_rows(rows)
+        if new < len(rows):  # some ids were stored: for the same event, or another's?
+            from maillog_cli.store.collisions import renamed_collisions
+
+            new += self.store.insert_rows(renamed_collisions(self.store.conn, rows))
         self.result.new += new
         self.result.duplicates += len(rows) - new
         self.store.conn.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ids)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from maillog_cli.errors import MaillogError
 from maillog_cli.model import AuditEntry, Event
 from maillog_cli.resend.plan import Outgoing, Plan, build_message
 from maillog_cli.resend.settings import SmtpSettings
@@ -163,6 +164,30 @@ class BatchResult:
         return all(o.status == "sent" for o in self.outcomes)
 
 
+def _record_or_why(
+    store: Store, plan: Plan, out: Outgoing, replies: Sequence[Reply], settings: SmtpSettings
+) -> MaillogError | None:
+    """Record the attempt; the store's error instead of raising it, since the email has
+    already gone out (or been tried) and that must be said first."""
+    try:
+        record(store, plan, out, replies, settings)
+    except MaillogError as exc:
+        return exc
+    return None
+
+
+def _not_recorded(plan: Plan, out: Outgoing, status: str, exc: MaillogError) -> ConnectFailure:
+    """The batch stops: the store cannot take the record of what went out, and the error
+    must not read as "nothing happened, run it again" (that would send it twice)."""
+    return ConnectFailure(
+        f"not recorded: {exc.message}",
+        f"{plan.original_id} was {status} as {out.message_id} but could not be recorded:"
+        f" {exc.message}",
+        "do not resend it (it went out); the rest of the batch was not attempted — once the"
+        " store can be written, resend those",
+    )
+
+
 def send_batch(
     store: Store,
     plans: Sequence[Plan],
@@ -206,12 +231,15 @@ def send_batch(
                     replies = [
                         Reply(r, "failed", exc.code, exc.diagnostic) for r in plan.recipients
                     ]
-                record(store, plan, out, replies, settings)
                 status = _overall([r.status for r in replies])
                 detail = next(
                     (r.text for r in replies if r.status == "failed"),
                     replies[0].text if replies else "",
                 )
+                unrecorded = _record_or_why(store, plan, out, replies, settings)
+                if unrecorded is not None:
+                    result.stopped = _not_recorded(plan, out, status, unrecorded)
+                    detail = result.stopped.diagnostic
                 outcome = Outcome(plan.original_id, status, plan.recipients, out.message_id, detail)
             result.outcomes.append(outcome)
             report(outcome)

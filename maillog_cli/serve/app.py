@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import signal
 import time
@@ -20,6 +21,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from maillog_cli.errors import MaillogError
 from maillog_cli.normalize import json_kind
@@ -36,6 +38,11 @@ DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY_MB = 5.0
 PARSE_INLINE = 256 << 10  # bigger bodies are parsed off the event loop
 DRAIN_SECONDS = 30.0
+# A client that stalls holds a connection (a file descriptor) for as long as it is allowed
+# to: a body must arrive within BODY_SECONDS (5 MB at 100 kB/s is 50 s), and a connection
+# that has sent no whole request for IDLE_SECONDS is closed (aiohttp's default is an hour).
+BODY_SECONDS = 60.0
+IDLE_SECONDS = 75.0
 
 Log = Callable[[str], None]
 OnCommit = Callable[[list[Job]], None]
@@ -49,6 +56,8 @@ class Options:
     save_raw: Path | None = None
     confirm_subscriptions: bool = False
     summary_every: float = 60.0
+    body_seconds: float = BODY_SECONDS
+    idle_seconds: float = IDLE_SECONDS
 
 
 def text(status: int, line: str) -> web.Response:
@@ -130,11 +139,22 @@ class Receiver:
             )
         self.metrics.add("requests_received", name)
         try:
-            data = await request.read()
+            async with asyncio.timeout(self.opts.body_seconds):
+                data = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return self._refuse(
                 request, name, 413, "too_large", f"body over {self.opts.max_body} bytes"
             )
+        except TimeoutError:  # answered, then the connection closes: the rest is never read
+            late = self._refuse(
+                request,
+                name,
+                408,
+                "slow_body",
+                f"body not received within {self.opts.body_seconds:g} s",
+            )
+            late.force_close()
+            return late
         try:
             data = bodies.gunzip(data, self.opts.max_body)
             incoming = verify.Incoming(
@@ -150,6 +170,13 @@ class Receiver:
             if early is not None:
                 return early
         return await self._store(request, name, data, token)
+
+    async def probe(self, request: web.Request) -> web.Response:
+        """HEAD: does the endpoint exist? Mandrill asks so before it adds a webhook, and
+        without a 200 falls back to a POST signed with a generic key, which verification
+        refuses: the webhook could not be added at all."""
+        name = request.match_info["provider"]
+        return web.Response(status=200 if name in self.providers else 404)
 
     async def _verify(self, name: str, incoming: verify.Incoming) -> str | None:
         check = self.checks.get(name)
@@ -250,6 +277,7 @@ class Receiver:
     def application(self) -> web.Application:
         app = web.Application(client_max_size=self.opts.max_body)
         app.router.add_post("/hooks/{provider}", self.hook)
+        app.router.add_route("HEAD", "/hooks/{provider}", self.probe)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics_page)
         return app
@@ -265,10 +293,55 @@ def _json(data: bytes) -> Any:
     return value
 
 
+class _OneLineLog(logging.Handler):
+    """aiohttp's own complaints (a malformed request line or header, a body encoding it
+    cannot decode, an exception in a handler) as one visible line of the serve log: it
+    logged each with a traceback, so anyone who could reach the port filled the log with
+    tracebacks and text of their choosing."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__(logging.WARNING)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        where = visible(record.getMessage().removeprefix("Error handling request "))[:120]
+        if isinstance(exc, HttpProcessingError):
+            said = " ".join(str(exc.message).split()) or type(exc).__name__
+            self.log(f"{exc.code or 400} bad HTTP request {where}: {visible(said)[:200]}")
+        elif isinstance(exc, ConnectionError):  # the client reset or closed mid-request
+            self.log(f"client gone before the answer {where}: {type(exc).__name__}")
+        elif exc is not None:
+            said = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            self.log(f"500 internal error (a maillog bug): {where}: {visible(said)[:200]}")
+        else:
+            self.log(f"HTTP: {where}")
+
+
+def http_logger(log: Log) -> logging.Logger:
+    """The logger aiohttp's request handlers report to: one line each, through `log`."""
+    logger = logging.getLogger("maillog.serve.http")
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
+    logger.handlers[:] = [_OneLineLog(log)]
+    return logger
+
+
+def app_runner(receiver: Receiver) -> web.AppRunner:
+    """The server of the routes, with the limits a client cannot stretch."""
+    return web.AppRunner(
+        receiver.application(),
+        access_log=None,
+        shutdown_timeout=DRAIN_SECONDS,
+        keepalive_timeout=receiver.opts.idle_seconds,
+        logger=http_logger(receiver.log),
+    )
+
+
 async def run(receiver: Receiver, on_listen: Callable[[str], None]) -> None:
     """Listen until SIGTERM or SIGINT, then finish the requests in flight and stop."""
     opts = receiver.opts
-    runner = web.AppRunner(receiver.application(), access_log=None, shutdown_timeout=DRAIN_SECONDS)
+    runner = app_runner(receiver)
     await runner.setup()
     site = web.TCPSite(runner, opts.host, opts.port)
     try:
@@ -281,7 +354,7 @@ async def run(receiver: Receiver, on_listen: Callable[[str], None]) -> None:
             "choose another --host or --port, or stop what uses it",
         ) from None
     host, port = runner.addresses[0][:2]
-    on_listen(f"http://{host}:{port}")
+    on_listen(f"http://{f'[{host}]' if ':' in host else host}:{port}")  # IPv6 in brackets
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

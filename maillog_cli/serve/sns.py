@@ -169,7 +169,8 @@ async def verify(msg: Any, certs: Certs, topics: frozenset[str]) -> None:
     algorithm = {"1": hashes.SHA1(), "2": hashes.SHA256()}.get(version)
     if algorithm is None:
         raise bad(f"SNS SignatureVersion {version[:8]!r}")
-    if "*" not in topics and msg.get("TopicArn") not in topics:
+    topic = msg.get("TopicArn")
+    if "*" not in topics and not (isinstance(topic, str) and topic in topics):
         raise Refused(403, "unknown_topic", "TopicArn is not in [serve.ses] topic_arn")
     signed = string_to_sign(msg)
     cert = await certs.get(str(msg.get("SigningCertURL") or msg.get("SigningCertUrl") or ""))

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -92,7 +93,9 @@ def check_fresh(stamp: str | None, what: str) -> None:
     try:
         when = float(stamp)
     except ValueError:
-        raise Refused(401, "bad_timestamp", f"{what} is not a Unix time") from None
+        when = math.nan
+    if not math.isfinite(when):  # 'nan' is never more than TOLERANCE from anything
+        raise Refused(401, "bad_timestamp", f"{what} is not a Unix time")
     if abs(time.time() - when) > TOLERANCE:
         raise Refused(
             401, "stale", f"{what} is more than {TOLERANCE} s from now (stale or replayed)"
@@ -130,7 +133,9 @@ def load_public_key(text: str, where: str) -> Any:
 
 def sendgrid(req: Incoming, key: ec.EllipticCurvePublicKey, seen: Replays) -> str:
     """SendGrid's signed Event Webhook: ECDSA P-256 / SHA-256 over timestamp + body, the
-    signature base64 DER in X-Twilio-Email-Event-Webhook-Signature. Returns the replay token."""
+    signature base64 DER in X-Twilio-Email-Event-Webhook-Signature. Returns the replay token:
+    a digest of what is signed, not the signature, which is malleable (ECDSA's (r, n - s)
+    verifies too, and DER and base64 have other spellings) and so let a replay through."""
     sig = req.header("X-Twilio-Email-Event-Webhook-Signature")
     stamp = req.header("X-Twilio-Email-Event-Webhook-Timestamp")
     if not sig:
@@ -142,8 +147,9 @@ def sendgrid(req: Incoming, key: ec.EllipticCurvePublicKey, seen: Replays) -> st
         )
     except InvalidSignature:
         raise bad("the SendGrid signature") from None
-    seen.check(sig)
-    return sig
+    token = hashlib.sha256((stamp or "").encode() + b"\n" + req.body).hexdigest()
+    seen.check(token)
+    return token
 
 
 def mailgun(req: Incoming, signing_key: bytes, seen: Replays, body: Any) -> str:

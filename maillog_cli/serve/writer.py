@@ -108,6 +108,9 @@ class Writer:
         counts: dict[int, tuple[int, int]] = {}
         pending: dict[str, int] = {}
         staged: dict[str, list[int]] = {}
+        moved = self._file_moved()
+        if moved:
+            raise MaillogError(moved)
         with self.store.write():
             for provider in dict.fromkeys(j.provider for j in group):
                 import_id = self.imports.get(provider)
@@ -148,7 +151,14 @@ class Writer:
         """Why the store cannot be written now, else None (for /healthz)."""
         from maillog_cli.store.db import write_problem
 
-        return write_problem(self.store.path) or self.problem
+        return self._file_moved() or write_problem(self.store.path) or self.problem
+
+    def _file_moved(self) -> str | None:
+        """Why the open store is no longer the file at its path (removed, renamed, a backup
+        moved over it), else None: every commit would go where nobody will read it,
+        acknowledged all the same."""
+        moved = self.store.replaced()
+        return f"{moved}; restart maillog serve to store into the file now there" if moved else None
 
 
 def _one_line(exc: BaseException) -> str:

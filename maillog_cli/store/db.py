@@ -224,6 +224,31 @@ def write_problem(path: Path) -> str | None:
     return None
 
 
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """The file a path names (device, inode), or None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def store_files(path: Path) -> list[Path]:
+    """The store and the journal files SQLite keeps beside it: writing any of them as an
+    output (an export, a rejects file) would destroy the store."""
+    return [path, *(Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal"))]
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: same inode when both exist, else same resolved path."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
 def storage_error(exc: sqlite3.Error, path: Path) -> MaillogError:
     """A SQLite failure as one line that says what is wrong with the store and what to do."""
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
@@ -359,6 +384,15 @@ class Store:
         # Told what a writer waits for: another writer's lock, or the one-time upgrade of
         # an older store (the CLI prints it on stderr).
         self.on_wait = on_wait
+        self.file = file_identity(path)  # to notice the file removed or replaced under us
+
+    def replaced(self) -> str | None:
+        """Why the file at the store's path is no longer the one this connection writes
+        to, else None. A long-running writer (serve, tail --import) would otherwise go on
+        committing into a removed or replaced file that nobody will read again."""
+        if file_identity(self.path) == self.file:
+            return None
+        return f"{self.path} was removed or replaced while maillog had it open"
 
     # --- opening -----------------------------------------------------------------
     @classmethod
@@ -446,7 +480,15 @@ class Store:
         partial = dest.with_name(f".{dest.name}.partial")
         partial.unlink(missing_ok=True)
         try:
-            self.conn.execute("VACUUM INTO ?", (str(partial),))
+            try:
+                self.conn.execute("VACUUM INTO ?", (str(partial),))
+            except sqlite3.DatabaseError as exc:  # the copy failed, not the store
+                raise MaillogError(
+                    f"cannot write the backup {dest}: {exc}; nothing was written and the"
+                    " store is unchanged",
+                    "free some space where the backup goes (or check ulimit -f), or choose"
+                    " another place",
+                ) from None
             if dest.exists():
                 raise MaillogError(f"{dest} appeared during the backup", "choose a new file name")
             partial.rename(dest)

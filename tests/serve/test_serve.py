@@ -64,8 +64,9 @@ def test_a_good_request_is_stored_and_a_retry_stored_once(
     status, text = server.post(sign(keys, provider, body(provider, u)))
     assert (status, text) == (200, "ok: 1 stored, 0 already stored\n")
     assert stored(server, u) == 1
-    # The provider's retry: the same events, signed again (a new timestamp and token).
-    status, text = server.post(sign(keys, provider, body(provider, u)))
+    # The provider's retry: the same events, signed again later (a new timestamp and token;
+    # the same signed content again is a replay, whatever its signature's bytes).
+    status, text = server.post(sign(keys, provider, body(provider, u), now=time.time() + 1))
     assert (status, text) == (200, "ok: 0 stored, 1 already stored\n")
     assert stored(server, u) == 1
 
