@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from maillog_cli.ingest import batches, forked
+from maillog_cli.store import mta_state
 
 DATA = Path(__file__).parent / "data" / "mta"
 BENCH = Path(__file__).parents[1] / "benchmarks" / "mta_bench.py"
@@ -97,6 +98,17 @@ def test_forked_and_in_process_correlation_give_the_same_store(
         os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
     monkeypatch.setattr(batches, "BATCH", 300)  # many batch boundaries inside lifecycles
     monkeypatch.setattr(batches, "BULK_BYTES", 1)  # the same bulk mode on both paths
+    # the parent computes messages rows ahead at every look, not only when it has time
+    monkeypatch.setattr(forked, "_idle", lambda reader: True)
+    ahead: list[tuple[int, int]] = []  # (rows inserted as computed ahead, rows gone stale)
+    settle = mta_state.MessagesAhead.settle
+
+    def counted(self: mta_state.MessagesAhead) -> int:
+        stale = self.conn.execute("SELECT count(*) FROM temp.ahead_stale").fetchone()[0]
+        ahead.append((settle(self), stale))
+        return ahead[-1][0]
+
+    monkeypatch.setattr(mta_state.MessagesAhead, "settle", counted)
     stores = {}
     for mode in ("in-process", "forked", "forked, correlated in the parent"):
         monkeypatch.setattr(forked, "wanted", lambda source, mode=mode: mode != "in-process")
@@ -115,6 +127,9 @@ def test_forked_and_in_process_correlation_give_the_same_store(
     for mode in ("forked", "forked, correlated in the parent"):
         for name in TABLES:
             assert stores[mode][name] == inproc[name], (mode, name)
+    # rows were computed ahead and inserted, and (in the long logs) others changed after
+    assert sum(n for n, _ in ahead) > 0, ahead
+    assert kind == "journald" or sum(s for _, s in ahead) > 0, ahead
 
 
 def test_a_big_file_that_is_not_a_mail_log_reads_no_queue_state(
@@ -202,3 +217,48 @@ def test_the_pipe_from_the_child_holds_a_whole_batch() -> None:
     finally:
         reader.close()
         writer.close()
+
+
+def _ahead_store(tmp_path: Path, name: str, ahead: bool) -> list[Any]:
+    """Message `q-new` written, then the events of an earlier-written `q-old` moved into
+    it (as a content filter's re-queue merges two queue ids); with `ahead`, its row
+    computed ahead at every look."""
+    from maillog_cli.ingest.records import FileResult
+    from maillog_cli.model import Event
+    from maillog_cli.store import identity
+    from maillog_cli.store.db import Store
+
+    def write(ingest: batches.Ingest, mid: str, at: str, status: str) -> None:
+        event = Event(at, status, provider="postfix", event_id=f"{mid}{at}", message_id=mid)
+        event.recipient = "r@example.org"
+        ingest._write_correlated([event])
+
+    store = Store.open(tmp_path / name)
+    with store.write():
+        ingest = batches.Ingest(store, FileResult(source=name), store.start_import(name, None))
+        write(ingest, "q-old", "2026-03-01T10:00:00.000Z", "queued")
+        later = mta_state.MessagesAhead(store) if ahead else None
+        looks = (lambda: later.step()) if later is not None else (lambda: None)
+        looks()
+        write(ingest, "q-new", "2026-03-01T10:00:05.000Z", "delivered")
+        identity.merge(store.conn, {"q-old": "q-new"})  # older events join it
+        for _ in range(mta_state.AHEAD_LAG + 2):
+            looks()  # its row computed: from the events written since the look before
+        if later is not None:
+            ingest.result.new_messages += later.settle()
+        ingest.finish()
+    rows = store.conn.execute("SELECT * FROM messages ORDER BY message_id").fetchall()
+    store.close()
+    return rows
+
+
+def test_a_row_computed_ahead_counts_the_events_written_before_its_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row computed ahead reads only the events since its message's first write: one
+    whose message got older events (moved to it) is refreshed whole at the end."""
+    monkeypatch.setattr(mta_state, "AHEAD_LAG", 0)
+    plain = _ahead_store(tmp_path, "plain.db", ahead=False)
+    early = _ahead_store(tmp_path, "ahead.db", ahead=True)
+    assert [r[0] for r in plain] == ["q-new"]
+    assert early == plain
