@@ -598,7 +598,8 @@ def _save(
 # ops) a message waits after its first write before its row is computed ahead: most
 # messages end within a batch, so few rows are computed twice.
 AHEAD_LAG = 2
-_AHEAD_TRIGGERS = ("touched", "events_up", "events_del")
+TEMP_CACHE = -8192  # KiB
+_AHEAD_TRIGGERS = ("events_up", "events_del")
 
 
 class MessagesAhead:
@@ -613,14 +614,14 @@ class MessagesAhead:
     Why the store stays the same as with the refresh alone:
     - a row is computed only for a message with no messages row, into
       temp.messages_ahead, never messages (the identity joins read which messages exist);
-    - temp triggers mark it stale when what it was computed from changes after: a write
-      that touches the message (temp.touched, which every path that adds or changes a
-      message's events fills), an update or delete of its events;
+    - temp triggers mark it stale when its events are updated or deleted after (a later
+      fact backfilled, events moved to another message);
     - `settle` (after the bulk load's indexes are back) also counts it stale when the
-      message has more events than the range held (events moved to it, or written before);
-      takes the relay (the one fact from the queue rows) as the queue rows say then;
-      inserts the rows not stale whose message still has no row — what the refresh
-      would insert — and refreshes the rest, as the import's end did.
+      message has another number of events than the row counted: events written after
+      (an insert only adds), moved to it, or written before the range; takes the relay
+      (the one fact from the queue rows) as the queue rows say then; inserts the rows
+      not stale whose message still has no row — what the refresh would insert — and
+      refreshes the rest, as the import's end did.
     """
 
     def __init__(self, store: Store) -> None:
@@ -629,6 +630,10 @@ class MessagesAhead:
             tuple[int, int]
         ] = []  # (temp.touched's last rowid, events' last seq) at each look
         self.done = self._mark()  # the mark up to which rows were computed
+        self.kept = 0  # rows computed ahead that went in as they were (settle)
+        # the temp tables' page cache (2 MiB by default) holds the ids the triggers look up
+        self.temp_cache = self.conn.execute("PRAGMA temp.cache_size").fetchone()[0]
+        self.conn.execute(f"PRAGMA temp.cache_size = {TEMP_CACHE}")
         self._create()
 
     def _mark(self) -> tuple[int, int]:
@@ -642,10 +647,9 @@ class MessagesAhead:
         (table_sql,) = conn.execute(
             "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = 'messages'"
         ).fetchone()
-        conn.execute("DROP TABLE IF EXISTS temp.messages_ahead")
-        conn.execute(
-            table_sql.replace("CREATE TABLE messages", "CREATE TEMP TABLE messages_ahead", 1)
-        )
+        for name in ("messages_ahead", "messages_step"):
+            conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+            conn.execute(table_sql.replace("CREATE TABLE messages", f"CREATE TEMP TABLE {name}", 1))
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS ahead_stale (message_id TEXT PRIMARY KEY)")
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS ahead_todo (message_id TEXT PRIMARY KEY)")
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS ahead_from (seq INTEGER)")
@@ -660,13 +664,8 @@ class MessagesAhead:
         stale = "INSERT OR IGNORE INTO ahead_stale VALUES"  # (no schema name in a trigger)
         for name, when, values in zip(
             _AHEAD_TRIGGERS,
-            (
-                # BEFORE: it runs for an INSERT OR IGNORE that finds the id there already
-                "BEFORE INSERT ON temp.touched",
-                "AFTER UPDATE ON main.events",
-                "AFTER DELETE ON main.events",
-            ),
-            (("NEW",), ("OLD", "NEW"), ("OLD",)),
+            ("AFTER UPDATE ON main.events", "AFTER DELETE ON main.events"),
+            (("OLD", "NEW"), ("OLD",)),
             strict=True,
         ):
             test = " OR ".join(known.format(v) for v in values)
@@ -697,7 +696,12 @@ class MessagesAhead:
         conn.execute("DELETE FROM temp.ahead_from")
         conn.execute("INSERT INTO temp.ahead_from VALUES (?)", (after,))
         self.done = upto
-        self.store.refresh_messages("ahead_todo", into="temp.messages_ahead", events="ahead_events")
+        # into a table of this look's rows alone, then added to the others: the refresh
+        # counts the rows of its table twice (a scan of every row computed so far, at
+        # every look, was most of this import's system time)
+        conn.execute("DELETE FROM temp.messages_step")
+        self.store.refresh_messages("ahead_todo", into="temp.messages_step", events="ahead_events")
+        conn.execute("INSERT INTO temp.messages_ahead SELECT * FROM temp.messages_step")
 
     def settle(self) -> int:
         """Insert the rows still good, then refresh the other touched messages (the
@@ -721,6 +725,7 @@ class MessagesAhead:
             " AND NOT EXISTS (SELECT 1 FROM main.messages m WHERE m.message_id = a.message_id)"
         )
         ready = conn.execute("SELECT count(*) FROM temp.ahead_todo").fetchone()[0]
+        self.kept = int(ready)
         conn.execute(
             "DELETE FROM temp.touched WHERE message_id IN (SELECT message_id FROM temp.ahead_todo)"
         )
@@ -735,7 +740,8 @@ class MessagesAhead:
             )
             new = store.refresh_messages("touched") if rest else 0
         conn.execute("DELETE FROM temp.touched")  # done: Ingest.finish's refresh has none
-        conn.execute("DROP TABLE IF EXISTS temp.messages_ahead")
+        for name in ("messages_ahead", "messages_step"):
+            conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
         return int(ready) + new
 
     def close(self) -> None:
@@ -743,3 +749,4 @@ class MessagesAhead:
         for name in _AHEAD_TRIGGERS:
             self.conn.execute(f"DROP TRIGGER IF EXISTS temp.ahead_{name}")
         self.conn.execute("DROP VIEW IF EXISTS temp.ahead_events")
+        self.conn.execute(f"PRAGMA temp.cache_size = {int(self.temp_cache)}")
