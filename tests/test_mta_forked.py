@@ -20,6 +20,8 @@ BENCH = Path(__file__).parents[1] / "benchmarks" / "mta_bench.py"
 TABLES = {
     "events": "SELECT * FROM events ORDER BY seq",
     "messages": "SELECT * FROM messages ORDER BY message_id",
+    # the order rows were written in (what a scan without ORDER BY gives, as export's)
+    "messages order": "SELECT rowid, message_id FROM messages ORDER BY rowid",
     "aliases": "SELECT * FROM message_aliases ORDER BY alias",
     "mta_queue": "SELECT * FROM mta_queue ORDER BY id",
     "fts": "SELECT rowid, * FROM events_fts WHERE events_fts MATCH 'example' ORDER BY rowid",
@@ -286,3 +288,32 @@ def test_a_row_computed_ahead_is_refreshed_when_its_events_change_after(
     early = _ahead_store(tmp_path, "ahead.db", True, scenario)
     assert "q-new" in [r[0] for r in plain]
     assert early == plain
+
+
+@pytest.mark.slow
+def test_a_file_refused_halfway_leaves_the_next_one_as_in_process(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--strict stops a forked mail log at its bad line, after rows were computed ahead:
+    nothing of it stays, and the next file of the same command imports as in-process."""
+    lines = generated_log(tmp_path, 1500)
+    bad, good = tmp_path / "bad.log", tmp_path / "good.log"
+    cut = "Mar  1 10:30:00 mx postfix/smtp[77]: 9A8B7C6D5E: to=<x@example.org>, relay=\n"
+    bad.write_text("".join(lines[:1000]) + cut + "".join(lines[1000:]))
+    good.write_text("".join(lines))
+    for path in (bad, good):
+        os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+    monkeypatch.setattr(batches, "BATCH", 300)
+    monkeypatch.setattr(batches, "BULK_BYTES", 1)
+    monkeypatch.setattr(forked, "_idle", lambda reader: True)
+    monkeypatch.setattr(mta_state, "AHEAD_LAG", 0)
+    stores = {}
+    for mode in ("in-process", "forked"):
+        monkeypatch.setattr(forked, "wanted", lambda source, mode=mode: mode != "in-process")
+        db = tmp_path / f"{mode}.db"
+        r = cli("--db", db, "import", "--strict", bad, good)
+        assert "nothing imported from this file" in r.stdout + r.stderr, r
+        stores[mode] = store_tables(db)
+    assert len(stores["in-process"]["events"]) >= 400
+    for name in TABLES:
+        assert stores["forked"][name] == stores["in-process"][name], name

@@ -626,9 +626,8 @@ class MessagesAhead:
 
     def __init__(self, store: Store) -> None:
         self.store, self.conn = store, store.conn
-        self.marks: list[
-            tuple[int, int]
-        ] = []  # (temp.touched's last rowid, events' last seq) at each look
+        # (temp.touched's last rowid, the events' last seq) at each look
+        self.marks: list[tuple[int, int]] = []
         self.done = self._mark()  # the mark up to which rows were computed
         self.kept = 0  # rows computed ahead that went in as they were (settle)
         # the temp tables' page cache (2 MiB by default) holds the ids the triggers look up
@@ -709,6 +708,45 @@ class MessagesAhead:
         messages rows are new. Needs the events' message index."""
         conn, store = self.conn, self.store
         self.close()
+        ready = self._still_good()
+        conn.execute(
+            "DELETE FROM temp.touched WHERE message_id IN (SELECT message_id FROM temp.ahead_todo)"
+        )
+        # The other touched messages: those without a row yet computed now beside them
+        # (all new rows go in in one statement, in message id order, as the refresh
+        # writes them: the same rowids, so a scan gives them in the same order); the
+        # stored ones refreshed in place.
+        conn.execute("DELETE FROM temp.messages_step")
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS ahead_new (message_id TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM temp.ahead_new")
+        conn.execute(
+            "INSERT INTO temp.ahead_new SELECT t.message_id FROM temp.touched t"
+            " WHERE NOT EXISTS (SELECT 1 FROM main.messages m WHERE m.message_id = t.message_id)"
+        )
+        new = store.refresh_messages("ahead_new", into="temp.messages_step")
+        conn.execute(
+            "DELETE FROM temp.touched WHERE message_id IN (SELECT message_id FROM temp.ahead_new)"
+        )
+        rest = conn.execute("SELECT count(*) FROM temp.touched").fetchone()[0]
+        columns = ", ".join(r[1] for r in conn.execute("PRAGMA main.table_info(messages)"))
+        # as Ingest.finish decides for its refresh
+        many = ready + new + rest > 2 * store.row_count_estimate("messages")
+        with store.indexes_deferred("messages", many):
+            conn.execute(
+                f"INSERT INTO main.messages({columns}) SELECT {columns} FROM ("
+                f" SELECT {columns} FROM temp.messages_ahead"
+                " WHERE message_id IN (SELECT message_id FROM temp.ahead_todo)"
+                f" UNION ALL SELECT {columns} FROM temp.messages_step) ORDER BY message_id"
+            )
+            new += store.refresh_messages("touched") if rest else 0
+        conn.execute("DELETE FROM temp.touched")  # done: Ingest.finish's refresh has none
+        for name in ("messages_ahead", "messages_step"):
+            conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        return int(ready) + new
+
+    def _still_good(self) -> int:
+        """The ids of the rows computed ahead that go in as they are (temp.ahead_todo)."""
+        conn = self.conn
         conn.execute(
             "INSERT OR IGNORE INTO temp.ahead_stale SELECT a.message_id FROM temp.messages_ahead a"
             " WHERE a.event_count != (SELECT count(*) FROM main.events e"
@@ -724,25 +762,8 @@ class MessagesAhead:
             " WHERE a.message_id NOT IN (SELECT message_id FROM temp.ahead_stale)"
             " AND NOT EXISTS (SELECT 1 FROM main.messages m WHERE m.message_id = a.message_id)"
         )
-        ready = conn.execute("SELECT count(*) FROM temp.ahead_todo").fetchone()[0]
-        self.kept = int(ready)
-        conn.execute(
-            "DELETE FROM temp.touched WHERE message_id IN (SELECT message_id FROM temp.ahead_todo)"
-        )
-        rest = conn.execute("SELECT count(*) FROM temp.touched").fetchone()[0]
-        columns = ", ".join(r[1] for r in conn.execute("PRAGMA main.table_info(messages)"))
-        # as Ingest.finish decides for its refresh
-        many = ready + rest > 2 * store.row_count_estimate("messages")
-        with store.indexes_deferred("messages", many):
-            conn.execute(
-                f"INSERT INTO main.messages({columns}) SELECT {columns} FROM temp.messages_ahead"
-                " WHERE message_id IN (SELECT message_id FROM temp.ahead_todo)"
-            )
-            new = store.refresh_messages("touched") if rest else 0
-        conn.execute("DELETE FROM temp.touched")  # done: Ingest.finish's refresh has none
-        for name in ("messages_ahead", "messages_step"):
-            conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-        return int(ready) + new
+        self.kept = conn.execute("SELECT count(*) FROM temp.ahead_todo").fetchone()[0]
+        return self.kept
 
     def close(self) -> None:
         """Drop the triggers and the view (the transaction goes on without them)."""
