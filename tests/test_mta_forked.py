@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 
 from maillog_cli.ingest import batches, forked
+from maillog_cli.store import mta_state
 
 DATA = Path(__file__).parent / "data" / "mta"
 BENCH = Path(__file__).parents[1] / "benchmarks" / "mta_bench.py"
 TABLES = {
     "events": "SELECT * FROM events ORDER BY seq",
     "messages": "SELECT * FROM messages ORDER BY message_id",
+    # the order rows were written in (what a scan without ORDER BY gives, as export's)
+    "messages order": "SELECT rowid, message_id FROM messages ORDER BY rowid",
     "aliases": "SELECT * FROM message_aliases ORDER BY alias",
     "mta_queue": "SELECT * FROM mta_queue ORDER BY id",
     "fts": "SELECT rowid, * FROM events_fts WHERE events_fts MATCH 'example' ORDER BY rowid",
@@ -97,6 +100,20 @@ def test_forked_and_in_process_correlation_give_the_same_store(
         os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
     monkeypatch.setattr(batches, "BATCH", 300)  # many batch boundaries inside lifecycles
     monkeypatch.setattr(batches, "BULK_BYTES", 1)  # the same bulk mode on both paths
+    # the parent computes messages rows ahead at every look, not only when it has time,
+    # as soon as it can (so that later facts change many of them)
+    monkeypatch.setattr(forked, "_idle", lambda reader: True)
+    monkeypatch.setattr(mta_state, "AHEAD_LAG", 0)
+    ahead: list[tuple[int, int]] = []  # (rows inserted as computed ahead, rows gone stale)
+    settle = mta_state.MessagesAhead.settle
+
+    def counted(self: mta_state.MessagesAhead) -> int:
+        computed = self.conn.execute("SELECT count(*) FROM temp.messages_ahead").fetchone()[0]
+        new = settle(self)
+        ahead.append((self.kept, computed - self.kept))
+        return new
+
+    monkeypatch.setattr(mta_state.MessagesAhead, "settle", counted)
     stores = {}
     for mode in ("in-process", "forked", "forked, correlated in the parent"):
         monkeypatch.setattr(forked, "wanted", lambda source, mode=mode: mode != "in-process")
@@ -115,6 +132,9 @@ def test_forked_and_in_process_correlation_give_the_same_store(
     for mode in ("forked", "forked, correlated in the parent"):
         for name in TABLES:
             assert stores[mode][name] == inproc[name], (mode, name)
+    # rows were computed ahead and inserted, and (in the long logs) others changed after
+    assert sum(n for n, _ in ahead) > 0, ahead
+    assert kind == "journald" or sum(s for _, s in ahead) > 0, ahead
 
 
 def test_a_big_file_that_is_not_a_mail_log_reads_no_queue_state(
@@ -202,3 +222,98 @@ def test_the_pipe_from_the_child_holds_a_whole_batch() -> None:
     finally:
         reader.close()
         writer.close()
+
+
+def _write(ingest: batches.Ingest, mid: str, at: str, status: str) -> None:
+    from maillog_cli.model import Event
+
+    event = Event(at, status, provider="postfix", event_id=f"{mid}{at}", message_id=mid)
+    event.recipient = "r@example.org"
+    ingest._write_correlated([event])
+
+
+def _moved_in(store: Any, ingest: batches.Ingest, looks: Any) -> None:
+    """Message `q-new` written, then the events of an earlier-written `q-old` moved into
+    it (as a content filter's re-queue merges two queue ids), then its row computed."""
+    from maillog_cli.store import identity
+
+    _write(ingest, "q-new", "2026-03-01T10:00:05.000Z", "delivered")
+    identity.merge(store.conn, {"q-old": "q-new"})  # older events join it
+    looks()
+
+
+def _backfilled(store: Any, ingest: batches.Ingest, looks: Any) -> None:
+    """Message `q-new`'s row computed, then its sender learned (qmgr's line a batch
+    late): its events change, their number does not."""
+    _write(ingest, "q-new", "2026-03-01T10:00:05.000Z", "delivered")
+    looks()
+    ids = [
+        r[0] for r in store.conn.execute("SELECT event_id FROM events WHERE message_id = 'q-new'")
+    ]
+    mta_state.apply(store.conn, [("backfill_ids", "q-new", "s@example.net", 1234, ids)], print)
+
+
+def _ahead_store(tmp_path: Path, name: str, ahead: bool, scenario: Any) -> list[Any]:
+    """A store written by `scenario`; with `ahead`, rows computed ahead at every look."""
+    from maillog_cli.ingest.records import FileResult
+    from maillog_cli.store.db import Store
+
+    store = Store.open(tmp_path / name)
+    with store.write():
+        ingest = batches.Ingest(store, FileResult(source=name), store.start_import(name, None))
+        _write(ingest, "q-old", "2026-03-01T10:00:00.000Z", "queued")
+        later = mta_state.MessagesAhead(store) if ahead else None
+        looks = (lambda: later.step()) if later is not None else (lambda: None)
+        looks()
+        scenario(store, ingest, looks)
+        for _ in range(mta_state.AHEAD_LAG + 2):
+            looks()
+        if later is not None:
+            ingest.result.new_messages += later.settle()
+        ingest.finish()
+    rows = store.conn.execute("SELECT * FROM messages ORDER BY message_id").fetchall()
+    store.close()
+    return rows
+
+
+@pytest.mark.parametrize("scenario", [_moved_in, _backfilled])
+def test_a_row_computed_ahead_is_refreshed_when_its_events_change_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario: Any
+) -> None:
+    """A row computed ahead reads only the events since its message's first write, at
+    that moment: a message that got older events (moved to it), or whose events changed
+    after, is refreshed whole at the end, as without computing ahead."""
+    monkeypatch.setattr(mta_state, "AHEAD_LAG", 0)
+    plain = _ahead_store(tmp_path, "plain.db", False, scenario)
+    early = _ahead_store(tmp_path, "ahead.db", True, scenario)
+    assert "q-new" in [r[0] for r in plain]
+    assert early == plain
+
+
+@pytest.mark.slow
+def test_a_file_refused_halfway_leaves_the_next_one_as_in_process(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--strict stops a forked mail log at its bad line, after rows were computed ahead:
+    nothing of it stays, and the next file of the same command imports as in-process."""
+    lines = generated_log(tmp_path, 1500)
+    bad, good = tmp_path / "bad.log", tmp_path / "good.log"
+    cut = "Mar  1 10:30:00 mx postfix/smtp[77]: 9A8B7C6D5E: to=<x@example.org>, relay=\n"
+    bad.write_text("".join(lines[:1000]) + cut + "".join(lines[1000:]))
+    good.write_text("".join(lines))
+    for path in (bad, good):
+        os.utime(path, (datetime(2026, 3, 31, tzinfo=UTC).timestamp(),) * 2)
+    monkeypatch.setattr(batches, "BATCH", 300)
+    monkeypatch.setattr(batches, "BULK_BYTES", 1)
+    monkeypatch.setattr(forked, "_idle", lambda reader: True)
+    monkeypatch.setattr(mta_state, "AHEAD_LAG", 0)
+    stores = {}
+    for mode in ("in-process", "forked"):
+        monkeypatch.setattr(forked, "wanted", lambda source, mode=mode: mode != "in-process")
+        db = tmp_path / f"{mode}.db"
+        r = cli("--db", db, "import", "--strict", bad, good)
+        assert "nothing imported from this file" in r.stdout + r.stderr, r
+        stores[mode] = store_tables(db)
+    assert len(stores["in-process"]["events"]) >= 400
+    for name in TABLES:
+        assert stores["forked"][name] == stores["in-process"][name], name

@@ -20,10 +20,12 @@ at least `batches.BULK_BYTES` on systems with fork().
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import os
 import signal
+import sqlite3
 import traceback
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
@@ -211,6 +213,8 @@ def consume(
     # (only for a mail log: a store's queue ids are many, and other files need none).
     answers, answer = Pipe(duplex=False)
     snapshot = mta_state.Snapshot(ingest.store.conn) if _mail_log(source, forced) else None
+    # …and its messages rows are computed while the child parses (mta_state.MessagesAhead)
+    ahead = mta_state.MessagesAhead(ingest.store) if snapshot is not None else None
     pid = os.fork()
     if pid == 0:  # the child
         code = 0
@@ -238,6 +242,8 @@ def consume(
                 _merge(result, child)
                 source.counter.count = count
                 source.counter.sha256 = _Digest(digest)  # type: ignore[assignment]
+                if ahead is not None:
+                    _settle(ingest, ahead)
                 finished = True
                 return int(added)
             if kind == "abort":
@@ -249,14 +255,34 @@ def consume(
             if kind == "crash":
                 raise RuntimeError(f"the parsing process failed:\n{msg[1]}")
             _replay(msg, ingest, opts, report, progress, source, answer)
-            if kind in ("events", "mta_ops") and not reader.poll():
+            if kind in ("events", "mta_ops") and _idle(reader):
                 ingest.index_text()  # the child is still parsing: use the wait
+                if ahead is not None:
+                    ahead.step()
     finally:
         reader.close()
         answer.close()
+        if ahead is not None and not finished:
+            with contextlib.suppress(sqlite3.Error):  # (rolled back anyway)
+                ahead.close()
         if not finished:  # stopped early (Ctrl-C, --strict, an error): stop the child too
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+def _idle(reader: Connection) -> bool:
+    """Nothing from the child is waiting: the parent may do work ahead."""
+    return not reader.poll()
+
+
+def _settle(ingest: batches.Ingest, ahead: mta_state.MessagesAhead) -> None:
+    """The rows computed ahead into messages, once the child is done. The bulk load's
+    indexes come back first (`Ingest.finish` would, next): settling reads the events'
+    message index."""
+    if ingest.bulk is not None:
+        ingest.store.end_bulk(ingest.bulk)
+        ingest.bulk = None
+    ingest.result.new_messages += ahead.settle()
 
 
 def _replay(

@@ -760,14 +760,18 @@ class Store:
         )
         return cur.rowcount
 
-    def refresh_messages(self, touched_table: str = "touched") -> int:
+    def refresh_messages(
+        self, touched_table: str = "touched", into: str = "messages", events: str = "events"
+    ) -> int:
         """Recompute the messages rows of the ids in temp table `touched_table` from events.
 
         Set-based, in two statements: the latest lifecycle event per message (SQLite takes
         bare columns from the row that holds max()), then one upsert of the aggregates.
-        Returns how many message rows are new.
+        Returns how many message rows are new. A forked mail-log import computes rows
+        ahead (store/mta_state.py): `into` a temp table shaped like messages, from
+        `events` a view of the recent events only.
         """
-        before = self.conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+        before = self.conn.execute(f"SELECT count(*) FROM {into}").fetchone()[0]
         lifecycle = ", ".join(f"'{s}'" for s in LIFECYCLE)
         rank = " ".join(f"WHEN '{s}' THEN {r}" for s, r in LIFECYCLE_RANK.items())
         self.conn.execute("DROP TABLE IF EXISTS temp.latest")
@@ -776,7 +780,7 @@ class Store:
             CREATE TEMP TABLE latest AS
             SELECT message_id, status, timestamp, bounce_class, bounce_reason, seq,
                    max(timestamp || CASE status {rank} ELSE 0 END || printf('%012d', seq)) AS k
-            FROM events
+            FROM {events} AS events
             WHERE message_id IN (SELECT message_id FROM {touched_table}) AND status IN ({lifecycle})
             GROUP BY message_id
             """
@@ -784,8 +788,8 @@ class Store:
         self.conn.execute("CREATE INDEX temp.latest_id ON latest(message_id)")
         self.conn.execute(
             f"""
-            INSERT INTO messages(message_id, sender, recipient, recipient_domain, subject, tag,
-                provider, direction, first_seen, opened_at, clicked_at, complained_at,
+            INSERT INTO {into} AS messages(message_id, sender, recipient, recipient_domain,
+                subject, tag, provider, direction, first_seen, opened_at, clicked_at, complained_at,
                 unsubscribed_at, event_count, spf, dkim, dmarc, type, size, send_method,
                 open_count, last_opened_at, click_count, last_clicked_at, tags,
                 last_status, last_status_at, bounce_class, bounce_reason, last_seq, relay)
@@ -821,7 +825,8 @@ class Store:
                             ORDER BY j.value
                         )
                     ) END
-                FROM events WHERE message_id IN (SELECT message_id FROM {touched_table})
+                FROM {events} AS events
+                WHERE message_id IN (SELECT message_id FROM {touched_table})
                 GROUP BY message_id
             ) AS a LEFT JOIN latest l ON l.message_id = a.message_id
             WHERE true
@@ -859,7 +864,7 @@ class Store:
             """
         )
         self.conn.execute("DROP TABLE temp.latest")
-        after = self.conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+        after = self.conn.execute(f"SELECT count(*) FROM {into}").fetchone()[0]
         return after - before
 
     # --- bulk loads ----------------------------------------------------------------------
