@@ -44,7 +44,9 @@ def open_aside(target: Path) -> Store:
     discard(partial)
     store = Store.open(partial)
     try:
-        store.conn.execute("PRAGMA journal_mode = MEMORY")
+        # main only: the unqualified pragma (every schema, and the default for the temp
+        # tables the import makes and drops) measured +4 MB of peak memory at 1M events
+        store.conn.execute("PRAGMA main.journal_mode = MEMORY")
         store.conn.execute("PRAGMA synchronous = OFF")
     except sqlite3.DatabaseError as exc:
         store.close()
