@@ -103,10 +103,10 @@ def test_an_endpoint_that_does_not_answer_http_is_a_failed_channel(cli, tmp_path
         server.sock.close()
     assert r.returncode == 3, r.stderr
     assert "Traceback" not in r.stderr and "SECRETXYZ" not in r.stdout + r.stderr
-    assert (
-        f"notification failed: webhook http://127.0.0.1:{server.port}/…: not a usable HTTP answer"
-        in r.stderr
-    )
+    # The greeting is read as a bad status line, or (when the server has already closed)
+    # writing the body fails first: either way one line for the channel, and on it goes.
+    said = f"notification failed: webhook http://127.0.0.1:{server.port}/…: "
+    assert f"{said}not a usable HTTP answer" in r.stderr or f"{said}Broken pipe" in r.stderr
     assert '"state":"firing"' in r.stdout.replace(" ", "")
 
 

@@ -311,3 +311,26 @@ def test_an_ipv6_address_is_shown_as_a_url_that_works(tmp_path: Path, keys: Keys
         assert srv.post(sign(keys, "brevo", body("brevo", "v6")))[0] == 200
     finally:
         assert srv.stop() == 0
+
+
+def test_an_ses_topic_wildcard_is_warned_on_every_start(tmp_path: Path) -> None:
+    """topic_arn = "*" turns off the topic check (SNS signs messages for anyone's topics,
+    so any AWS account could post events) and was accepted without a word."""
+    (tmp_path / "config.toml").write_text('[serve.ses]\ntopic_arn = "*"\n')
+    srv = Server(tmp_path, None).start()
+    try:
+        assert any(
+            'WARNING: /hooks/ses accepts SNS messages of ANY topic (topic_arn "*")' in line
+            for line in srv.lines
+        ), srv.lines
+    finally:
+        assert srv.stop() == 0
+
+
+def test_sigterm_right_after_listening_is_a_clean_exit(tmp_path: Path, keys: Keys) -> None:
+    """The 'listening on' line came before the SIGTERM handler was installed: a supervisor
+    stopping the server as soon as it said it listens killed it (-15) instead of draining."""
+    for n in range(3):
+        (tmp_path / f"run{n}").mkdir()
+        srv = Server(tmp_path / f"run{n}", keys).start()
+        assert srv.stop() == 0, srv.lines

@@ -135,6 +135,10 @@ def serve(
             raise MaillogError(f"--save-raw {save_raw}: {exc.strerror or exc}") from None
     for name in sorted(n for n, p in providers.items() if not p.verify):
         _log(f"WARNING: /hooks/{name} accepts events from anyone (--no-verify {name})")
+    ses = providers.get("ses")
+    if ses is not None and ses.verify and "*" in ses.secrets.get("topic_arn", "").split(","):
+        # SNS signs messages for anyone's topics: "*" lets any AWS account post events
+        _log('WARNING: /hooks/ses accepts SNS messages of ANY topic (topic_arn "*")')
     opts = Options(
         host=host,
         port=port,

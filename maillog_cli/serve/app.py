@@ -354,11 +354,13 @@ async def run(receiver: Receiver, on_listen: Callable[[str], None]) -> None:
             "choose another --host or --port, or stop what uses it",
         ) from None
     host, port = runner.addresses[0][:2]
-    on_listen(f"http://{f'[{host}]' if ':' in host else host}:{port}")  # IPv6 in brackets
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # Said only once SIGTERM drains: a supervisor that stops us as soon as we say we
+    # listen gets the clean exit 0, not a death by the signal.
+    on_listen(f"http://{f'[{host}]' if ':' in host else host}:{port}")  # IPv6 in brackets
     summary = asyncio.create_task(_summaries(receiver))
     try:
         await stop.wait()
