@@ -8,8 +8,11 @@ secret the variable exists to keep out of the config file.
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
+from tests.loopback import LoopbackServer
 from tests.test_alerts import HOUR, NOW, group, load, rule, rules, run_check
 
 SECRET = "T000/B000/SECRETXYZ"
@@ -52,34 +55,24 @@ def test_a_written_url_with_a_bad_port_is_refused_when_the_rules_load(cli, tmp_p
     assert "SECRETXYZ" not in r.stdout + r.stderr
 
 
-class _NotHttp:
+class _NotHttp(LoopbackServer):
     """A TCP server that is not an HTTP server: it greets like a mail server, or answers
     with a redirect to a URL urllib cannot follow."""
 
     def __init__(self, answer: bytes) -> None:
-        import socket
-        import threading
-
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
         self.answer = answer
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                if self.answer.startswith(b"HTTP/"):
-                    conn.recv(65536)
-                    conn.sendall(self.answer)
-                else:  # a mail server greets first, then reads what the client sends
-                    conn.sendall(self.answer)
-                    # closing with the request unread would reset the connection (RST), a
-                    # different failure than the one this test is about
-                    conn.recv(65536)
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            if self.answer.startswith(b"HTTP/"):
+                conn.recv(65536)
+                conn.sendall(self.answer)
+            else:  # a mail server greets first, then reads what the client sends
+                conn.sendall(self.answer)
+                # closing with the request unread would reset the connection (RST), a
+                # different failure than the one this test is about
+                conn.recv(65536)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +93,7 @@ def test_an_endpoint_that_does_not_answer_http_is_a_failed_channel(cli, tmp_path
         rules(tmp_path, rule(metric="bounce_rate", above="5%", window="1h", notify=notify))
         r = run_check(db_path, NOW)
     finally:
-        server.sock.close()
+        server.close()
     assert r.returncode == 3, r.stderr
     assert "Traceback" not in r.stderr and "SECRETXYZ" not in r.stdout + r.stderr
     # The greeting is read as a bad status line, or (when the server has already closed)

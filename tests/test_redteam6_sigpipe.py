@@ -16,34 +16,21 @@ import sqlite3
 import struct
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
+from tests.loopback import LoopbackServer
 from tests.test_resend import raw_email, resends, store_original
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class DropsDuringData:
+class DropsDuringData(LoopbackServer):
     """An SMTP server that takes the envelope, says 354, then resets the connection
     without reading the message."""
 
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
-
-    def _session(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket) -> None:
         reader = conn.makefile("rb")
         conn.sendall(b"220 drop.example ESMTP\r\n")
         for line in reader:
@@ -79,30 +66,20 @@ def test_an_smtp_server_dropping_the_connection_during_data_is_reported_and_reco
             capture_output=True, text=True, timeout=60, env=env,
         )  # fmt: skip
     finally:
-        server.sock.close()
+        server.close()
     assert p.returncode == 1, (p.returncode, p.stderr)  # not -SIGPIPE: it lived to say so
     assert "Traceback" not in p.stderr
     assert "resend: 1 failed" in p.stderr
     assert [r[1:] for r in resends(db_path)] == [("a@mail.example.com", "smtp", "failed")]
 
 
-class ClosesAtOnce:
+class ClosesAtOnce(LoopbackServer):
     """A server that greets and closes every connection at once (a mail port, a proxy
     that refuses): the webhook's body is written after the peer has gone."""
 
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            conn.sendall(b"220 closing\r\n")
-            conn.close()
+    def handle(self, conn: socket.socket) -> None:
+        conn.sendall(b"220 closing\r\n")
+        conn.close()
 
 
 @pytest.mark.slow
@@ -126,5 +103,5 @@ def test_a_webhook_endpoint_closing_early_never_kills_check(cli, tmp_path, db_pa
             codes.append(r.returncode)
             assert "Traceback" not in r.stderr
     finally:
-        server.sock.close()
+        server.close()
     assert codes == [3] * 8  # never -SIGPIPE: each run reported the channel and went on
