@@ -365,16 +365,18 @@ def _has_indexes(conn: sqlite3.Connection, names: tuple[str, ...]) -> bool:
     return bool(found == len(names))
 
 
-def _counts(conn: sqlite3.Connection, f: Filters, source: Source) -> tuple[int, int, int]:
+def _counts(
+    conn: sqlite3.Connection, f: Filters, source: Source, groups: str
+) -> tuple[int, int, int]:
     """The matching events, and how many distinct messages and recipients they have.
 
-    With no filter but bounce statuses (the all-time `bounces`), the distinct ids are
+    With no filter but bounce statuses (the all-time `bounces`), the events are the sum
+    of the `groups` table (the same events counted per day, class, reason and domain; a
+    second walk of the days index cost 0.08 s on 5M events) and the distinct ids are
     walked in order in migration 12's narrow indexes, whose entries carry the status the
     condition reads; otherwise `count(DISTINCT)` over the source (it sorts the ids)."""
     if source.by_pattern and _only_statuses(f) and _has_indexes(conn, BOUNCE_DISTINCT_INDEXES):
-        (events,) = conn.execute(
-            f"SELECT count(*) FROM {source.table} WHERE {source.cond}", source.params
-        ).fetchone()
+        (events,) = conn.execute(f"SELECT coalesce(sum(events), 0) FROM {groups}").fetchone()
 
         def distinct(column: str, index: str) -> int:
             return int(
@@ -436,7 +438,7 @@ def _summary(
 ) -> Summary:
     """summary() over the matching events in `source`, counted per day, class, reason
     and domain in table `groups`."""
-    events, messages, recipients = _counts(conn, f, source)
+    events, messages, recipients = _counts(conn, f, source, groups)
     result = Summary(filters=f.describe(), events=events, messages=messages, recipients=recipients)
 
     # Class and reason in one pass; the per-class totals are sums of its (few) rows.
