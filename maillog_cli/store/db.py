@@ -233,6 +233,13 @@ def file_identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def replaced_since(path: Path, identity: tuple[int, int] | None) -> str | None:
+    """Why the file at `path` is no longer the one `file_identity` saw, else None."""
+    if file_identity(path) == identity:
+        return None
+    return f"{path} was removed or replaced while maillog had it open"
+
+
 def store_files(path: Path) -> list[Path]:
     """The store and the journal files SQLite keeps beside it: writing any of them as an
     output (an export, a rejects file) would destroy the store."""
@@ -390,9 +397,7 @@ class Store:
         """Why the file at the store's path is no longer the one this connection writes
         to, else None. A long-running writer (serve, tail --import) would otherwise go on
         committing into a removed or replaced file that nobody will read again."""
-        if file_identity(self.path) == self.file:
-            return None
-        return f"{self.path} was removed or replaced while maillog had it open"
+        return replaced_since(self.path, self.file)
 
     # --- opening -----------------------------------------------------------------
     @classmethod
