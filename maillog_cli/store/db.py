@@ -703,8 +703,8 @@ class Store:
         """Write a row of our full export form as it was; True when the row is new.
 
         A message row is upserted whole (its event-derived columns are recomputed by the
-        refresh that ends the import, from whatever events the store then holds); an alias
-        or a stored email already present is left alone.
+        refresh that ends the import, from whatever events the store then holds); an alias,
+        a stored email or a queue id's lifecycle already present is left alone.
         """
         v = item.values
         if item.table == "message_aliases":
@@ -717,6 +717,17 @@ class Store:
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO message_content(message_id, raw) VALUES (?, ?)",
                 (v["message_id"], v["raw"]),
+            )
+            return cur.rowcount > 0
+        if item.table == "mta_queue":
+            # One lifecycle of a queue id is (host, qid, first_at): an export imported again,
+            # or a store that followed the same log, keeps the row it has.
+            cols = list(v)
+            cur = self.conn.execute(
+                f"INSERT INTO mta_queue({', '.join(cols)}) SELECT {', '.join('?' for _ in cols)}"
+                " WHERE NOT EXISTS (SELECT 1 FROM mta_queue WHERE qid = ? AND host = ?"
+                " AND first_at = ?)",
+                [*(v[c] for c in cols), v["qid"], v["host"], v["first_at"]],
             )
             return cur.rowcount > 0
         if item.table != "messages":
