@@ -27,6 +27,7 @@ import gzip
 import io
 import os
 import sqlite3
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -303,6 +304,12 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
     path = Path(target)
     if path.is_dir():
         raise MaillogError(f"{path} is a directory", "give a file name: -o store.jsonl.gz")
+    if _special(path):
+        with _straight_into(path) as out:
+            yield out
+        return
+    # A symlink stays one: the file it names is what gets replaced.
+    path = Path(os.path.realpath(path))
     if path.exists() and not force:
         raise MaillogError(f"{path} already exists", "give a new name, or --force to replace it")
     part = path.with_name(f".{path.name}.part")
@@ -337,7 +344,42 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
         raise
 
 
-def abandon_part(part: Path, *streams: io.IOBase | IO[Any] | None) -> None:
+def _special(path: Path) -> bool:
+    """Whether `path` is there and not a regular file: a device (/dev/null, /dev/stdout) or
+    a named pipe, which the rename of a finished file would replace (the node itself, for
+    every program on the machine), not write into."""
+    try:
+        return not stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+@contextmanager
+def _straight_into(path: Path) -> Iterator[IO[str]]:
+    """Write into a device or a pipe as into stdout (nothing to replace, so no --force)."""
+    try:
+        raw = open(path, "wb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        binary = (
+            gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0)
+            if path.name.endswith(".gz")
+            else raw
+        )
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
+        yield text
+        text.flush()
+        text.detach()
+        if binary is not raw:
+            binary.close()
+        raw.close()
+    except OSError as exc:
+        abandon_part(None, raw)
+        raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def abandon_part(part: Path | None, *streams: io.IOBase | IO[Any] | None) -> None:
     """Close a failed file's streams and remove its `.part`, so nothing half-written stays
     and the rerun can start.
 
@@ -352,7 +394,8 @@ def abandon_part(part: Path, *streams: io.IOBase | IO[Any] | None) -> None:
             stream.close()
         except (OSError, ValueError):
             pass
-    part.unlink(missing_ok=True)
+    if part is not None:
+        part.unlink(missing_ok=True)
 
 
 def export(
