@@ -305,8 +305,8 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
     if path.is_dir():
         raise MaillogError(f"{path} is a directory", "give a file name: -o store.jsonl.gz")
     if _special(path):
-        with _straight_into(path) as out:
-            yield out
+        with _straight_into(path) as into:
+            yield into
         return
     # A symlink stays one: the file it names is what gets replaced.
     path = Path(os.path.realpath(path))
