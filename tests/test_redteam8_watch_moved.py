@@ -99,3 +99,30 @@ def test_serve_s_background_watch_stops_and_says_so_when_its_store_is_replaced(
         f"{db} was removed or replaced while maillog had it open;"
         " alerts are no longer evaluated: restart maillog serve"
     ], said
+
+
+def test_tail_follow_stops_with_an_error_when_its_store_is_replaced(tmp_path: Path) -> None:
+    """The reader's case: `tail --follow` on a dead file would show nothing new, forever."""
+    db = tmp_path / "m.db"
+    _import(db, tmp_path, "old")
+    _import(tmp_path / "new.db", tmp_path, "new")
+    env = {**os.environ, "MAILLOG_DB": str(db), "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maillog_cli", "tail", "--follow", "--format", "jsonl"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_signals,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert '"old"' in proc.stdout.readline()
+        os.rename(db, tmp_path / "moved-away.db")
+        os.rename(tmp_path / "new.db", db)
+        wait_until(lambda: proc.poll() is not None, what="tail to notice", timeout=30)
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    assert f"{db} was removed or replaced" in err and "tail --follow" in err, err
