@@ -35,17 +35,11 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     from maillog_cli.paths import config_path
 
     p = path or config_path()
-    try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
+    text = read_config_text(p)
+    if text is None:
         return {}
-    except IsADirectoryError:
-        raise MaillogError(
-            f"config file {p} is a directory", "point $MAILLOG_CONFIG at a TOML file"
-        ) from None
-    except OSError as exc:
-        raise MaillogError(f"cannot read config file {p}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # The decoder's message names a line and column, never the text itself.
         raise MaillogError(
@@ -62,6 +56,45 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
         )
     _check_serve_secrets(p, data.get("serve"))
     return data
+
+
+def read_config_text(p: Path) -> str | None:
+    """The config file's text, None when there is none. The one place that reads it, so
+    that every command refuses a file it cannot read (a directory, a FIFO that would block,
+    UTF-16 from a Windows editor, latin-1, binary) in the same one line. A UTF-8
+    byte-order mark (Notepad writes one) is read as the UTF-8 it announces."""
+    import stat
+
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise MaillogError(f"cannot read config file {p}: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise MaillogError(
+            f"config file {p} is a directory", "point $MAILLOG_CONFIG at a TOML file"
+        )
+    if not stat.S_ISREG(mode):
+        raise MaillogError(
+            f"config file {p} is not a regular file", "point $MAILLOG_CONFIG at a TOML file"
+        )
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise MaillogError(f"cannot read config file {p}: {exc.strerror}") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise MaillogError(
+            f"config file {p} is UTF-16 text", "save it as UTF-8 (TOML files are UTF-8)"
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise MaillogError(
+            f"{p}:{line}: config file is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+            "save it as UTF-8 (TOML files are UTF-8)",
+        ) from None
 
 
 # The keys of `[serve.<provider>]` that hold a secret (public keys, URLs, topic ARNs and

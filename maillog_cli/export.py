@@ -12,6 +12,9 @@ auth results, aliases, the stored emails, audit ids). Each line is one row, name
     {"maillog": "content", "message_id", "raw": base64}
     {"maillog": "audit", "entry": {…}}   AUDIT_RECORD_KEYS, metadata an object (nested,
                                 so that the audit-log importer does not take it for its own)
+    {"maillog": "queue", …}     QUEUE_RECORD_KEYS: a mail server's queue id still being
+                                followed (mta_queue), so that the rest of its log, imported
+                                after a restore, joins the messages it began
 
 Rows come out in an order fixed by their own values, never by insertion order, so a store
 restored from an export exports to the same bytes. Core code: nothing here prints.
@@ -24,6 +27,7 @@ import gzip
 import io
 import os
 import sqlite3
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +55,11 @@ AUDIT_RECORD_KEYS: tuple[str, ...] = (*AUDIT_KEYS[:5], "raw_action", *AUDIT_KEYS
 # messages columns that are the store's own bookkeeping, not facts: rebuilt on import.
 INTERNAL_MESSAGE_COLUMNS = frozenset({"last_seq"})
 JSON_COLUMNS = frozenset({"tags", "headers", "extra", "metadata"})
+# mta_queue columns but its local row number (store/mta_state.py).
+QUEUE_RECORD_KEYS: tuple[str, ...] = (
+    "host", "qid", "message_id", "first_at", "last_at", "started", "removed_at", "sender",
+    "header_id", "size", "nrcpt", "client", "authenticated", "notice", "relay",
+)  # fmt: skip
 # The record kinds and the table each restores.
 TABLES = {
     "event": "events",
@@ -58,6 +67,7 @@ TABLES = {
     "alias": "message_aliases",
     "content": "message_content",
     "audit": "audit",
+    "queue": "mta_queue",
 }
 
 
@@ -81,11 +91,12 @@ def select(conn: sqlite3.Connection, filters: Filters | None = None) -> None:
     Run inside the caller's read transaction, so the parts are one snapshot.
     """
     f = filters or Filters()
-    for name in ("export_events", "export_messages", "export_audit"):
+    for name in ("export_events", "export_messages", "export_audit", "export_queue"):
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
     conn.execute("CREATE TEMP TABLE export_events(seq INTEGER PRIMARY KEY)")
     conn.execute("CREATE TEMP TABLE export_messages(message_id TEXT PRIMARY KEY)")
     conn.execute("CREATE TEMP TABLE export_audit(rid INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TEMP TABLE export_queue(id INTEGER PRIMARY KEY)")
     clause, params = where(f, "e")
     conn.execute(
         f"INSERT INTO temp.export_events SELECT e.seq FROM events e WHERE {clause}", params
@@ -97,6 +108,15 @@ def select(conn: sqlite3.Connection, filters: Filters | None = None) -> None:
             "INSERT OR IGNORE INTO temp.export_messages SELECT e.message_id"
             " FROM temp.export_events x CROSS JOIN events e ON e.seq = x.seq"
             " WHERE e.message_id IN (SELECT message_id FROM messages)"
+        )
+    if has_queue(conn):  # all of it, or the queue ids of the messages exported
+        conn.execute(
+            "INSERT INTO temp.export_queue SELECT id FROM mta_queue"
+            + (
+                ""
+                if f.is_empty()
+                else " WHERE message_id IN (SELECT message_id FROM temp.export_messages)"
+            )
         )
     time_only = not any(
         getattr(f, field.name) for field in fields(f) if field.name not in ("since", "until")
@@ -123,11 +143,13 @@ def records(
     events: str = "temp.export_events",
     messages: str = "temp.export_messages",
     audit: str | None = "temp.export_audit",
+    queue: str | None = "temp.export_queue",
 ) -> Iterator[dict[str, Any]]:
     """The header, then every selected row as a record.
 
     `events` names a table with a `seq` column, `messages` one with `message_id`, `audit`
-    one with `rid` (audit rowids); prune passes its own plan tables.
+    one with `rid` (audit rowids), `queue` one with `id` (mta_queue ids); prune passes its
+    own plan tables.
     """
     counts = {
         "events": _count(conn, events),
@@ -139,6 +161,7 @@ def records(
             f"SELECT count(*) FROM message_content WHERE message_id IN (SELECT message_id FROM {messages})"
         ).fetchone()[0],
         "audit": _count(conn, audit) if audit else 0,
+        "queue": _count(conn, queue) if queue else 0,
     }
     yield {KIND: "export", "version": VERSION, **counts}
     yield from _event_records(conn, events)
@@ -156,6 +179,8 @@ def records(
         yield {KIND: "content", "message_id": mid, "raw": base64.b64encode(data).decode("ascii")}
     if audit:
         yield from _audit_records(conn, audit)
+    if queue:
+        yield from _queue_records(conn, queue)
 
 
 def _count(conn: sqlite3.Connection, table: str) -> int:
@@ -212,6 +237,25 @@ def _audit_records(conn: sqlite3.Connection, table: str) -> Iterator[dict[str, A
         yield {KIND: "audit", "entry": entry}
 
 
+def _queue_records(conn: sqlite3.Connection, table: str) -> Iterator[dict[str, Any]]:
+    cols = ", ".join(f"q.{k}" for k in QUEUE_RECORD_KEYS)
+    cur = conn.execute(
+        f"SELECT {cols} FROM {table} x CROSS JOIN mta_queue q ON q.id = x.id"
+        " ORDER BY q.host, q.qid, q.first_at, q.id"
+    )
+    for row in cur:
+        yield {KIND: "queue", **dict(zip(QUEUE_RECORD_KEYS, row, strict=True))}
+
+
+def has_queue(conn: sqlite3.Connection) -> bool:
+    """Whether the store has mta_queue (a store from before m005, read as it is, has not)."""
+    return bool(
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mta_queue'"
+        ).fetchone()
+    )
+
+
 # --- writing -----------------------------------------------------------------------------------
 
 
@@ -260,6 +304,12 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
     path = Path(target)
     if path.is_dir():
         raise MaillogError(f"{path} is a directory", "give a file name: -o store.jsonl.gz")
+    if _special(path):
+        with _straight_into(path) as into:
+            yield into
+        return
+    # A symlink stays one: the file it names is what gets replaced.
+    path = Path(os.path.realpath(path))
     if path.exists() and not force:
         raise MaillogError(f"{path} already exists", "give a new name, or --force to replace it")
     part = path.with_name(f".{path.name}.part")
@@ -294,7 +344,42 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
         raise
 
 
-def abandon_part(part: Path, *streams: io.IOBase | IO[Any] | None) -> None:
+def _special(path: Path) -> bool:
+    """Whether `path` is there and not a regular file: a device (/dev/null, /dev/stdout) or
+    a named pipe, which the rename of a finished file would replace (the node itself, for
+    every program on the machine), not write into."""
+    try:
+        return not stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+@contextmanager
+def _straight_into(path: Path) -> Iterator[IO[str]]:
+    """Write into a device or a pipe as into stdout (nothing to replace, so no --force)."""
+    try:
+        raw = open(path, "wb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        binary = (
+            gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0)
+            if path.name.endswith(".gz")
+            else raw
+        )
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
+        yield text
+        text.flush()
+        text.detach()
+        if binary is not raw:
+            binary.close()
+        raw.close()
+    except OSError as exc:
+        abandon_part(None, raw)
+        raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def abandon_part(part: Path | None, *streams: io.IOBase | IO[Any] | None) -> None:
     """Close a failed file's streams and remove its `.part`, so nothing half-written stays
     and the rerun can start.
 
@@ -309,7 +394,8 @@ def abandon_part(part: Path, *streams: io.IOBase | IO[Any] | None) -> None:
             stream.close()
         except (OSError, ValueError):
             pass
-    part.unlink(missing_ok=True)
+    if part is not None:
+        part.unlink(missing_ok=True)
 
 
 def export(

@@ -337,6 +337,12 @@ def follow(
                 if result.error:
                     report(result.error)
                 look = look or result.new > 0  # our own commits do not change data_version
+        moved = store.replaced()
+        if moved and growing is None:  # (import_lines says it for --import, with its line)
+            # a dead file never changes again: say so rather than show nothing forever
+            raise MaillogError(
+                moved, "run maillog tail --follow again to follow the file now there"
+            )
         if look or changes.changed():
             more = True
             while more:

@@ -141,8 +141,8 @@ class AuditEntry:
 
 @dataclass(slots=True)
 class Restored:
-    """A row of our full export form (messages, message_aliases, message_content) that is
-    not an event: written as it was, so that export → import → export gives the same bytes."""
+    """A row of our full export form (messages, message_aliases, message_content, mta_queue)
+    that is not an event: written as it was, so that export → import → export gives the same bytes."""
 
     table: str
     values: dict[str, Any]

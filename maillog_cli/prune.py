@@ -398,15 +398,24 @@ class Pruner:
     # --- archive -------------------------------------------------------------------------
     def archive_rows(self) -> Iterator[dict[str, Any]]:
         """What goes, in the full form of `maillog export` (maillog_cli/export.py): the
-        events, the messages that go whole with their aliases and stored emails, the audit
-        entries — so that `maillog import ARCHIVE` brings back all that the prune took."""
-        from maillog_cli.export import records
+        events, the messages that go whole with their aliases, stored emails and queue ids,
+        the event-less queue ids, the audit entries — so that `maillog import ARCHIVE` brings back all that the prune took."""
+        from maillog_cli.export import has_queue, records
 
+        queue = None
+        if has_queue(self.conn):  # the queue rows that go: the messages' and the event-less
+            self.conn.execute("DROP TABLE IF EXISTS temp.doomed_queue_all")
+            self.conn.execute(
+                "CREATE TEMP TABLE doomed_queue_all AS SELECT id FROM temp.doomed_queue UNION"
+                " SELECT id FROM mta_queue WHERE message_id IN (SELECT message_id FROM temp.doomed_messages)"
+            )
+            queue = "temp.doomed_queue_all"
         return records(
             self.conn,
             events="temp.doomed",
             messages="temp.doomed_messages",
             audit="temp.doomed_audit",
+            queue=queue,
         )
 
     def archive(self, path: Path) -> int:

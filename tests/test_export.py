@@ -165,6 +165,7 @@ def test_export_refuses_an_existing_file_unless_forced(cli, tmp_path: Path) -> N
         "aliases": 0,
         "contents": 1,
         "audit": 2,
+        "queue": 0,
     }
     assert [r["maillog"] for r in records[1:]] == [
         "event",

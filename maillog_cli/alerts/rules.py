@@ -112,7 +112,7 @@ def load_rules(path: Path | None = None, require: bool = True) -> list[Rule]:
 
     `require`: no rule at all is an error (a cron job checking nothing would pass forever).
     """
-    from maillog_cli.config import load_config
+    from maillog_cli.config import load_config, read_config_text
     from maillog_cli.paths import config_path
 
     p = path or config_path()
@@ -127,7 +127,7 @@ def load_rules(path: Path | None = None, require: bool = True) -> list[Rule]:
                 ' above = "5%" window = "1h" (see docs/alerts.md)',
             )
         return []
-    text = p.read_text(encoding="utf-8", errors="replace")
+    text = read_config_text(p) or ""
     lines = _key_lines(text)
     if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
         line = _top_key_line(text, "alert")

@@ -32,6 +32,11 @@ TICK = 60.0  # seconds: at least one evaluation this often (windows slide withou
 POLL = 0.5  # seconds between looks at the store's change counter
 
 
+class StoreReplaced(MaillogError):
+    """The store's file was removed or replaced under a running watch: its passes would
+    judge (and record alert state into) a file nobody reads again."""
+
+
 @dataclass
 class Pass:
     """What one evaluation found and did."""
@@ -139,13 +144,17 @@ def watch(
     an interval later instead of ending the watch (without it, the error is raised).
     `reload`, looked at before each evaluation, returns new rules when the config file
     changed (None when not) and raises MaillogError for a bad edit (reported through
-    `on_error`; the rules in force stay)."""
+    `on_error`; the rules in force stay). StoreReplaced when the store's file is no longer
+    the one at its path (never passed to `on_error`: trying again cannot help)."""
     from maillog_cli.follow import Changes
 
     changes = Changes(store)
     last = float("-inf")
     dirty = True
     while not stop():
+        moved = store.replaced()
+        if moved:
+            raise StoreReplaced(moved)
         if changes.changed():
             dirty = True
         if reload is not None:
@@ -234,10 +243,18 @@ class Background:
             self.say(f"notification failed: {failure}")
 
     def _run(self) -> None:
-        from maillog_cli.store.db import Store
+        """Evaluate until stopped, reopening the store after a failure, but never a file
+        that replaced it: serve still holds the old one open, and SQLite's journal files
+        beside the path belong to that one until it closes (a second connection there
+        reads the wrong store, and a restart is what makes the path safe again)."""
+        from maillog_cli.store.db import Store, file_identity, replaced_since
 
+        first = file_identity(self.path)
         while not self.stopping.is_set():
             try:
+                moved = replaced_since(self.path, first)
+                if moved:
+                    raise StoreReplaced(moved)
                 store = Store.open(self.path, create=False)
                 try:
                     watch(
@@ -255,6 +272,9 @@ class Background:
                     )
                 finally:
                     store.close()
+            except StoreReplaced as exc:
+                self.say(f"{exc}; alerts are no longer evaluated: restart maillog serve")
+                return
             except Exception as exc:  # noqa: BLE001 - the receiver must outlive its watcher
                 self.say(f"alert evaluation failed, trying again: {type(exc).__name__}: {exc}")
                 self.stopping.wait(self.interval)

@@ -48,6 +48,6 @@ def export(
     if output != "-":
         parts = ", ".join(
             f"{header.get(k, 0)} {k}"
-            for k in ("events", "messages", "aliases", "contents", "audit")
+            for k in ("events", "messages", "aliases", "contents", "audit", "queue")
         )
         sys.stderr.write(visible(f"exported {parts} to {output}") + "\n")

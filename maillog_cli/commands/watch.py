@@ -48,6 +48,7 @@ def watch(
     from maillog_cli.commands import survive_closed_peers
     from maillog_cli.commands.check import line_writer
     from maillog_cli.context import error, format_error, open_store
+    from maillog_cli.errors import MaillogError
     from maillog_cli.render.output import visible
 
     survive_closed_peers()
@@ -83,6 +84,10 @@ def watch(
             ),
             reload=loop.reloader(rule_file, error),
         )
+    except loop.StoreReplaced as exc:
+        raise MaillogError(
+            exc.message, "restart maillog watch to watch the file now there"
+        ) from None
     except KeyboardInterrupt:
         pass
     finally:

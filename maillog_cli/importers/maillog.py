@@ -39,7 +39,7 @@ SHAPES = (
     " the full form of `maillog export` and `prune --archive`"
 )
 EXPORT_VERSION = 1  # the newest full form this reads (maillog_cli/export.py VERSION)
-KINDS = frozenset({"export", "event", "message", "alias", "content", "audit"})
+KINDS = frozenset({"export", "event", "message", "alias", "content", "audit", "queue"})
 
 
 # detect() is False for a record with none of these keys (importers.detect skips it).
@@ -249,6 +249,23 @@ def _audit(record: dict[str, Any]) -> list[Any]:
     ]
 
 
+def _queue(obj: dict[str, Any]) -> list[Any]:
+    """A mail server's queue id in flight (mta_queue), as export.QUEUE_RECORD_KEYS."""
+    from maillog_cli.export import QUEUE_RECORD_KEYS
+
+    required = ("host", "qid", "message_id", "first_at", "last_at")
+    numbers = ("started", "size", "nrcpt", "authenticated")
+    values: dict[str, Any] = {}
+    for key in QUEUE_RECORD_KEYS:
+        if key in numbers:
+            values[key] = _int(obj, key)
+        else:
+            values[key] = _text(obj, key, required=key in required)
+    values["started"] = values["started"] or 0
+    values["authenticated"] = values["authenticated"] or 0
+    return [Restored("mta_queue", values)]
+
+
 _FULL_FORM = {
     "export": _header,
     "event": _event,
@@ -256,4 +273,5 @@ _FULL_FORM = {
     "alias": _alias,
     "content": _content,
     "audit": _audit,
+    "queue": _queue,
 }

@@ -119,10 +119,11 @@ class Ingest:
         self._write_pending_events()
 
     def _write_restored(self, items: list[Restored]) -> None:
-        """Non-event rows of our full export form (messages, aliases, stored emails).
+        """Non-event rows of our full export form (messages, aliases, stored emails, queue
+        ids in flight).
 
         Message rows first, then the aliases (joined with the store's ids, which may merge
-        messages), then the stored emails under the id their message now has."""
+        messages), then the stored emails and queue ids under the id their message now has."""
         conn = self.store.conn
         for item in items:
             if item.table == "messages":
@@ -143,6 +144,9 @@ class Ingest:
                 mid = identity.current_id(conn, item.values["message_id"])
                 values = {**item.values, "message_id": mid}
                 self.result.contents += self.store.restore(Restored(item.table, values))
+            elif item.table == "mta_queue":
+                mid = identity.current_id(conn, item.values["message_id"])
+                self.store.restore(Restored(item.table, {**item.values, "message_id": mid}))
             elif item.table not in ("messages", "message_aliases"):
                 self.store.restore(item)  # refused there, with the table named
 

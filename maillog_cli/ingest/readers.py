@@ -31,8 +31,10 @@ SNIFF_BYTES = 1 << 20
 # (fast, with line numbers); larger ones are streamed with ijson so memory stays flat.
 WHOLE_DOCUMENT_LIMIT = 8 << 20
 WRAPPER_KEYS = ("items", "entries", "Messages", "results", "Bounces", "events", "data")
-_BOMS = (
+_BOMS = (  # UTF-32's little-endian mark begins with UTF-16's: it is looked for first
     (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
@@ -302,7 +304,8 @@ def utf8_problem(data: bytes) -> str | None:
 
 
 class _Transcoder(io.RawIOBase):
-    """A UTF-16 stream read as UTF-8 bytes, so every reader after it handles one encoding."""
+    """A UTF-16 or UTF-32 stream read as UTF-8 bytes, so every reader after it handles one
+    encoding."""
 
     def __init__(self, raw: IO[bytes], codec: str) -> None:
         self.raw, self.codec = raw, codec

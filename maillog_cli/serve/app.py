@@ -101,7 +101,7 @@ class Receiver:
                 raise MaillogError(
                     f"{where} is not an RSA public key", "copy the server's webhook public key"
                 )
-            return lambda req: verify.postal(req, rsa_key)
+            return lambda req: verify.postal(req, rsa_key, lambda: _json(req.body))
         if p.name == "mailgun":
             signing_key = s["signing_key"].encode()
             return lambda req: verify.mailgun(req, signing_key, seen, _json(req.body))

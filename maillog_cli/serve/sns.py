@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from maillog_cli.serve.verify import Refused, _b64, bad, missing
+from maillog_cli.serve.verify import RETRY_SPAN, Refused, _b64, bad, check_fresh, missing
 
 SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
 CERT_MAX = 64 << 10
@@ -157,7 +157,8 @@ def string_to_sign(msg: dict[str, Any]) -> bytes:
 
 
 async def verify(msg: Any, certs: Certs, topics: frozenset[str]) -> None:
-    """An SNS message signed by SNS for one of `topics`, else Refused."""
+    """An SNS message signed by SNS for one of `topics`, published within SNS's retries
+    (its Timestamp is kept on every retry), else Refused."""
     if not isinstance(msg, dict) or "Type" not in msg:
         raise Refused(
             400, "malformed", "not an SNS message (no Type); turn raw message delivery off"
@@ -181,6 +182,16 @@ async def verify(msg: Any, certs: Certs, topics: frozenset[str]) -> None:
         key.verify(_b64(signature, "the SNS signature"), signed, padding.PKCS1v15(), algorithm)
     except InvalidSignature:
         raise bad("the SNS signature") from None
+    check_fresh(_unix(msg.get("Timestamp")), "SNS Timestamp", RETRY_SPAN["ses"])
+
+
+def _unix(stamp: Any) -> float | str:
+    """SNS's signed Timestamp (ISO 8601, UTC) as a Unix time ("?" when it is not one)."""
+    try:
+        when = dt.datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return "?"
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
 
 
 async def confirm(url: Any) -> str:

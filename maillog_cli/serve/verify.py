@@ -25,6 +25,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from maillog_cli.errors import MaillogError
 
 TOLERANCE = 300  # seconds a signed timestamp may be away from our clock (Svix's figure)
+# Seconds a provider that signs the time of its first attempt, and sends that same request
+# on every retry, may still be retrying: SNS's hard limit on an HTTP/S retry policy is
+# 3600 s; Postal retries 2, 3, 6, 10 and 15 minutes apart (36 minutes in all).
+RETRY_SPAN = {"ses": 3600.0, "postal": 3600.0}
 
 
 class Refused(Exception):
@@ -86,20 +90,22 @@ class Replays:
             self.seen.popitem(last=False)
 
 
-def check_fresh(stamp: str | None, what: str) -> None:
-    """A signed Unix timestamp within TOLERANCE of now, else Refused (stale or bogus)."""
-    if not stamp:
+def check_fresh(stamp: str | float | None, what: str, span: float = 0.0) -> None:
+    """A signed Unix time within TOLERANCE of now (or up to `span` s more in the past, for a
+    provider whose retries keep the time of the first attempt), else Refused: a request
+    that old is a replay (of events since pruned, say), not the provider's."""
+    if stamp is None or stamp == "":
         raise missing(what)
     try:
         when = float(stamp)
-    except ValueError:
+    except (TypeError, ValueError):
         when = math.nan
     if not math.isfinite(when):  # 'nan' is never more than TOLERANCE from anything
         raise Refused(401, "bad_timestamp", f"{what} is not a Unix time")
-    if abs(time.time() - when) > TOLERANCE:
-        raise Refused(
-            401, "stale", f"{what} is more than {TOLERANCE} s from now (stale or replayed)"
-        )
+    age = time.time() - when
+    if age > span + TOLERANCE or -age > TOLERANCE:
+        limit = f"{TOLERANCE} s" if not span else f"{int(span + TOLERANCE)} s in the past"
+        raise Refused(401, "stale", f"{what} is more than {limit} from now (stale or replayed)")
 
 
 def _b64(text: str, what: str) -> bytes:
@@ -207,9 +213,11 @@ def mandrill(req: Incoming, key: str, url: str) -> None:
         raise bad("the Mandrill signature (is [serve.mandrill] url exactly the URL registered?)")
 
 
-def postal(req: Incoming, key: rsa.RSAPublicKey) -> None:
+def postal(req: Incoming, key: rsa.RSAPublicKey, body: Callable[[], Any]) -> None:
     """Postal: RSA PKCS#1 v1.5 over the body with the server's key, base64 in
-    X-Postal-Signature-256 (SHA-256) or, from older servers, X-Postal-Signature (SHA-1)."""
+    X-Postal-Signature-256 (SHA-256) or, from older servers, X-Postal-Signature (SHA-1).
+    The body's `timestamp` (when Postal made the request, signed with it) must be within
+    Postal's retries; `body` parses the body (once the signature holds)."""
     for name, algorithm in (
         ("X-Postal-Signature-256", hashes.SHA256()),
         ("X-Postal-Signature", hashes.SHA1()),
@@ -220,6 +228,10 @@ def postal(req: Incoming, key: rsa.RSAPublicKey) -> None:
                 key.verify(_b64(sig, "the signature"), req.body, padding.PKCS1v15(), algorithm)
             except InvalidSignature:
                 raise bad("the Postal signature") from None
+            stamp = body().get("timestamp")
+            if isinstance(stamp, bool) or not isinstance(stamp, int | float | str | None):
+                stamp = "?"
+            check_fresh(stamp, "timestamp", RETRY_SPAN["postal"])
             return
     raise missing("X-Postal-Signature-256 or X-Postal-Signature header")
 

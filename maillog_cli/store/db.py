@@ -233,6 +233,13 @@ def file_identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def replaced_since(path: Path, identity: tuple[int, int] | None) -> str | None:
+    """Why the file at `path` is no longer the one `file_identity` saw, else None."""
+    if file_identity(path) == identity:
+        return None
+    return f"{path} was removed or replaced while maillog had it open"
+
+
 def store_files(path: Path) -> list[Path]:
     """The store and the journal files SQLite keeps beside it: writing any of them as an
     output (an export, a rejects file) would destroy the store."""
@@ -390,9 +397,7 @@ class Store:
         """Why the file at the store's path is no longer the one this connection writes
         to, else None. A long-running writer (serve, tail --import) would otherwise go on
         committing into a removed or replaced file that nobody will read again."""
-        if file_identity(self.path) == self.file:
-            return None
-        return f"{self.path} was removed or replaced while maillog had it open"
+        return replaced_since(self.path, self.file)
 
     # --- opening -----------------------------------------------------------------
     @classmethod
@@ -698,8 +703,8 @@ class Store:
         """Write a row of our full export form as it was; True when the row is new.
 
         A message row is upserted whole (its event-derived columns are recomputed by the
-        refresh that ends the import, from whatever events the store then holds); an alias
-        or a stored email already present is left alone.
+        refresh that ends the import, from whatever events the store then holds); an alias,
+        a stored email or a queue id's lifecycle already present is left alone.
         """
         v = item.values
         if item.table == "message_aliases":
@@ -712,6 +717,17 @@ class Store:
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO message_content(message_id, raw) VALUES (?, ?)",
                 (v["message_id"], v["raw"]),
+            )
+            return cur.rowcount > 0
+        if item.table == "mta_queue":
+            # One lifecycle of a queue id is (host, qid, first_at): an export imported again,
+            # or a store that followed the same log, keeps the row it has.
+            cols = list(v)
+            cur = self.conn.execute(
+                f"INSERT INTO mta_queue({', '.join(cols)}) SELECT {', '.join('?' for _ in cols)}"
+                " WHERE NOT EXISTS (SELECT 1 FROM mta_queue WHERE qid = ? AND host = ?"
+                " AND first_at = ?)",
+                [*(v[c] for c in cols), v["qid"], v["host"], v["first_at"]],
             )
             return cur.rowcount > 0
         if item.table != "messages":

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from maillog_cli.errors import MaillogError
 from maillog_cli.follow import Changes, newer
 from maillog_cli.render.format import short_time
 from maillog_cli.store.db import Store
@@ -109,7 +110,11 @@ class Source:
             )
 
     def changed(self) -> bool:
-        """Has another connection committed since the last look (PRAGMA data_version)?"""
+        """Has another connection committed since the last look (PRAGMA data_version)?
+        MaillogError when the store's file was removed or replaced: it never changes again."""
+        moved = self._store.replaced()
+        if moved:
+            raise MaillogError(moved, "quit, and run maillog tui again to see the file now there")
         with self._lock:
             return self._changes.changed()
 

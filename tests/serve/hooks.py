@@ -329,10 +329,19 @@ def sign(keys: Keys, provider: str, data: bytes, now: float | None = None) -> Re
             "X-Mandrill-Signature": base64.b64encode(mac).decode(),
         }
     elif provider == "postal":
+        obj = json.loads(data)
+        obj["timestamp"] = now  # when Postal made the request (kept on its retries)
+        req.data = data = json.dumps(obj).encode()
         sig = keys.postal.sign(data, padding.PKCS1v15(), hashes.SHA256())
         req.headers["X-Postal-Signature-256"] = base64.b64encode(sig).decode()
     elif provider == "ses":
         obj = json.loads(data)
+        # when SNS published the message (kept on its retries)
+        obj["Timestamp"] = (
+            dt.datetime.fromtimestamp(now, dt.UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
         fields = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
         if obj["Type"] != "Notification":
             fields = (

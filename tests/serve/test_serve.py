@@ -33,6 +33,10 @@ from tests.serve.hooks import (
 # (a replay refused). The others sign only the body (or send a shared secret): a replay
 # of theirs is the same events again, stored once.
 TIMED = ("sendgrid", "mailgun", "resend")
+# Providers that sign the time the request was first made and send the same signed request
+# again on their retries (SNS for at most an hour, its hard limit; Postal 36 minutes): one
+# older than that is refused; a retry, the same request again, is stored once.
+RESENT = ("ses", "postal")
 _ids = itertools.count()
 
 
@@ -110,6 +114,50 @@ def test_a_replayed_request_is_refused(server: Server, keys: Keys, provider: str
     status, text = server.post(req)
     assert (status, text) == (403, "replayed: this signature was already used\n")
     assert stored(server, u) == 1
+
+
+@pytest.mark.parametrize("provider", RESENT)
+def test_a_request_older_than_the_provider_s_retries_is_refused(
+    server: Server, keys: Keys, provider: str
+) -> None:
+    u = uid(provider)
+    status, text = server.post(sign(keys, provider, body(provider, u), now=time.time() - 7200))
+    assert status == 401, text
+    assert "stale" in text
+    assert stored(server, u) == 0
+    status, text = server.post(sign(keys, provider, body(provider, u), now=time.time() + 3600))
+    assert status == 401 and "stale" in text, text  # from the future: a forged clock
+    assert stored(server, u) == 0
+
+
+@pytest.mark.parametrize("provider", RESENT)
+def test_a_late_retry_within_the_provider_s_span_is_stored_once(
+    server: Server, keys: Keys, provider: str
+) -> None:
+    u = uid(provider)
+    req = sign(keys, provider, body(provider, u), now=time.time() - 1800)
+    assert server.post(req) == (200, "ok: 1 stored, 0 already stored\n")
+    assert server.post(req) == (200, "ok: 0 stored, 1 already stored\n")
+    assert stored(server, u) == 1
+
+
+def test_a_postal_request_without_its_signed_time_is_refused(server: Server, keys: Keys) -> None:
+    u = uid("postal")
+    obj = json.loads(body("postal", u))
+    del obj["timestamp"]
+    data = json.dumps(obj).encode()
+    req = sign(keys, "postal", data)
+    unsigned_time = json.loads(req.data)
+    del unsigned_time["timestamp"]  # re-signed without it, as a forger of old events would
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    req.data = json.dumps(unsigned_time).encode()
+    sig = keys.postal.sign(req.data, padding.PKCS1v15(), hashes.SHA256())
+    req.headers["X-Postal-Signature-256"] = __import__("base64").b64encode(sig).decode()
+    status, text = server.post(req)
+    assert status == 401 and "timestamp" in text, text
+    assert stored(server, u) == 0
 
 
 def test_a_wrong_secret_is_refused(server: Server, provider: str = "sparkpost") -> None:

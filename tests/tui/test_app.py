@@ -338,3 +338,30 @@ async def test_bounces_tab_columns_never_run_together(make_app, width) -> None:
             # the share ends a column: a gap, never the meaning glued to "19.2%"
             assert re.search(r"%\S", line) is None, line
             assert re.search(r"\S\s+\d+\s+[\d.]+%\s+\S", line), line
+
+
+async def test_follow_on_a_store_replaced_under_it_stops_and_says_so(
+    make_app, tui_store: Path, tmp_path: Path
+) -> None:
+    """Red team 8: a store moved away (a restore put another file at its path) never
+    changes again; following it showed nothing new, forever, without a word."""
+    import os
+    import sqlite3
+
+    other = tmp_path / "restored.db"
+    src, dst = sqlite3.connect(tui_store), sqlite3.connect(other)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        view = app.emails
+        await pilot.press("f")
+        assert view.following
+        os.rename(tui_store, tmp_path / "moved-away.db")
+        os.rename(other, tui_store)
+        await until(pilot, lambda: not view.following)
+        await settle(pilot)
+        assert f"{tui_store} was removed or replaced" in (view.error or "")
+        assert "maillog tui again" in (view.error or "")

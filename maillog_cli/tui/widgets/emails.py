@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
+from maillog_cli.errors import MaillogError
 from maillog_cli.render.columns import Column, email_columns
 from maillog_cli.render.output import visible
 from maillog_cli.store.query import Filters, Page
@@ -191,6 +192,10 @@ class EmailsView(Vertical):
         self._update_header()
         return self.following
 
+    def _stop_following(self) -> None:
+        if self.following:
+            self.toggle_follow()
+
     def _tick(self) -> None:
         if not self.following or self._stepping or self.loading:
             return
@@ -203,6 +208,9 @@ class EmailsView(Vertical):
                     update = self.source.follow_step(filters, position)
                     self._more = update.more
                     self.app.call_from_thread(self._apply_update, token, update)
+            except MaillogError:  # the store was replaced: following it cannot go on
+                self.app.call_from_thread(self._stop_following)
+                raise  # shown in place of the rows (show_error)
             finally:
                 self._stepping = False
 
