@@ -81,6 +81,10 @@ _HEADER_LINE = re.compile(
 )
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.I)
 _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+# A line that is nothing but an address ("  bob@example.org", "<bob@example.org>:",
+# '"bob@example.org":'): the head of one recipient's entry in a report that lists several
+# failed recipients without blank lines between them (Exim, GMX).
+_ENTRY_HEAD = re.compile(r"^\s*[\"<]?(" + _ADDRESS.pattern + r")[\">]?\s*:?\s*$", re.I)
 # Lines that tell about the bounce rather than the failure.
 _LABEL_LINE = re.compile(r"^\s*(?:subject|date|sent|to|from|cc|sent date)\s*:", re.I)
 _SEPARATOR = re.compile(r"^\s*(?:[-=*_#]{3,}.*|.*[-=*_#]{3,}\s*)$")
@@ -480,12 +484,27 @@ class _Text:
         failed = [a.lower() for a in _ADDRESS.findall(_header(msg, "X-Failed-Recipients"))]
         if failed:
             return list(dict.fromkeys(failed))
+        heads = self._entry_heads()
+        if len(heads) > 1:
+            return heads
         first = self._near_failure(self.foreign) or self._near_failure(self.any)
         if first is None:
             # Not named in the report: the addressee of the returned message, else a
             # "To: …" line of the report itself (Exchange's "Your message To: x").
             first = _returned_to(msg, self.rest) or self._to_line()
         return [first] if first else []
+
+    def _entry_heads(self) -> list[str]:
+        """Foreign addresses that head an entry of their own (an address line followed by
+        the reason): each one failed, in a report that lists several."""
+        heads: dict[str, None] = {}
+        for para in self.paras:
+            for line, after in zip(para, para[1:], strict=False):
+                m = _ENTRY_HEAD.match(line)
+                addr = m.group(1).lower() if m else None
+                if addr in self.foreign and not _ENTRY_HEAD.match(after):
+                    heads[addr] = None
+        return list(heads)
 
     def _to_line(self) -> str | None:
         for para in self.paras:
@@ -608,9 +627,9 @@ def _diagnostic_without_address(
         # A session transcript: the remote server's own replies ("<<< 550 ...").
         replies = [ln.strip()[3:] for ln in paras[p] if ln.lstrip().startswith("<<<")]
         candidates.append(" ".join(r for r in replies if _REPLY.match(r.strip())))
-        lines = [ln for ln in paras[p][n:] if not _LABEL_LINE.match(ln)] or [""]
+        lines = [ln for ln in _own_entry(paras[p][n:], addr) if not _LABEL_LINE.match(ln)] or [""]
         first = lines[0]
-        if addr and re.search(re.escape(addr) + r"[\s>:;,.)\]]*$", first, re.I):
+        if addr and re.search(re.escape(addr) + r"[\s>:;,.)\]\"']*$", first, re.I):
             # "...to: <addr>" or a bare address: an introduction, unless it states the error
             # itself ("Unknown user: addr").
             rest = re.sub(re.escape(addr) + r".*$", "", first, flags=re.I)
@@ -626,6 +645,15 @@ def _diagnostic_without_address(
             return text
     wordy = [t for t in collapsed if _ERROR_WORDS.search(t)]
     return next((t for t in wordy if not _only_intro(t)), wordy[0] if wordy else None)
+
+
+def _own_entry(lines: list[str], addr: str | None) -> list[str]:
+    """The lines of one recipient's entry: up to the head of the next recipient's entry."""
+    for i, line in enumerate(lines[1:], 1):
+        m = _ENTRY_HEAD.match(line)
+        if m and m.group(1).lower() != (addr or "").lower():
+            return lines[:i]
+    return lines
 
 
 def _only_intro(text: str) -> bool:

@@ -1,0 +1,111 @@
+"""Layouts of failure reports found in a held-out check against real bounces: each test
+builds a message of that layout and checks what parse_dsn and the classifier make of it."""
+
+from maillog_cli.bounce.classify import classify
+from maillog_cli.importers.email.dsn import parse_dsn
+
+
+def verdicts(raw: bytes) -> list[tuple[str | None, str, str]]:
+    return [
+        (
+            r.recipient,
+            *(lambda v: (v.bounce_reason, v.bounce_class))(
+                classify("bounced", r.smtp_code, r.status, r.diagnostic)
+            ),
+        )
+        for r in parse_dsn(raw)
+    ]
+
+
+# One entry per failed recipient, the address alone on its line, no blank line between
+# entries and no X-Failed-Recipients header (GMX / web.de style).
+GMX_LIKE = b"""\
+From: MAILER-DAEMON@mail.example.net
+To: alice@example.com
+Subject: Mail delivery failed: returning message to sender
+Date: Tue, 02 Jan 2024 10:00:00 +0100
+Content-Type: text/plain; charset=utf-8
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of
+its recipients. This is a permanent error. The following address
+failed:
+
+"carol@example.org":
+SMTP error from remote server after RCPT command:
+host: mx.example.org
+5.2.2 <carol@example.org>... Over quota, try later
+"dave@example.org":
+SMTP error from remote server after RCPT command:
+host: mx.example.org
+5.1.1 <dave@example.org>... No such mailbox here
+
+--- The header of the original message is following. ---
+
+Message-ID: <m1@example.com>
+From: alice@example.com
+To: carol@example.org, dave@example.org
+Subject: hello
+"""
+
+# Exim lists the failed addresses indented, each followed by its own error lines.
+EXIM_LIKE = b"""\
+From: Mail Delivery System <Mailer-Daemon@relay.example.com>
+To: alice@example.com
+Subject: Mail delivery failed: returning message to sender
+X-Failed-Recipients: erin@example.net, frank@example.net
+Date: Tue, 02 Jan 2024 10:00:00 +0000
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  erin@example.net
+    host mx.example.net [192.0.2.7]
+    SMTP error from remote mail server after RCPT TO:<erin@example.net>:
+    552 5.2.2 Mailbox full
+  frank@example.net
+    host mx.example.net [192.0.2.7]
+    SMTP error from remote mail server after RCPT TO:<frank@example.net>:
+    550 5.1.1 User unknown
+
+------ This is a copy of the message, including all the headers. ------
+
+Message-ID: <m2@example.com>
+From: alice@example.com
+Subject: hello
+"""
+
+
+def test_each_listed_recipient_gets_its_own_entry_without_a_failed_recipients_header():
+    assert verdicts(GMX_LIKE) == [
+        ("carol@example.org", "mailbox_full", "soft"),
+        ("dave@example.org", "user_unknown", "hard"),
+    ]
+
+
+def test_an_entry_stops_at_the_next_recipients_address_line():
+    assert verdicts(EXIM_LIKE) == [
+        ("erin@example.net", "mailbox_full", "soft"),
+        ("frank@example.net", "user_unknown", "hard"),
+    ]
+    first = parse_dsn(EXIM_LIKE)[0]
+    assert first.diagnostic is not None and "frank" not in first.diagnostic
+
+
+def test_a_lone_address_line_that_is_not_a_failure_list_stays_one_recipient():
+    raw = b"""\
+From: postmaster@mx.example.org
+To: alice@example.com
+Subject: Undeliverable: hello
+Date: Tue, 02 Jan 2024 10:00:00 +0000
+
+Your message could not be delivered to:
+
+  grace@example.org
+
+550 5.1.1 Recipient address not found
+"""
+    assert verdicts(raw) == [("grace@example.org", "user_unknown", "hard")]
