@@ -740,6 +740,9 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "mailbox_disabled",
         "account locked",
         r"account is (?:locked|blocked)|\bcompte" + W + r"bloqu|no longer active"
+        # "User x@example.org temporary locked"; not a mailbox file locked by another
+        # process, which is a passing fault of the receiving host
+        r"|\b(?:account|user)" + W + r"(?:temporar(?:il)?y )?locked\b(?! by another)"
         r"|account (?:has been )?closed",
     ),
     # 20
