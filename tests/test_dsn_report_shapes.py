@@ -109,3 +109,38 @@ Your message could not be delivered to:
 550 5.1.1 Recipient address not found
 """
     assert verdicts(raw) == [("grace@example.org", "user_unknown", "hard")]
+
+
+# Old sendmail (V5) sends only the session transcript: one paragraph holding several
+# "While talking to host:" sessions, each with the remote replies for its own recipient.
+SENDMAIL_TRANSCRIPT = b"""\
+From: Mail Delivery Subsystem <MAILER-DAEMON@gw.example.com>
+To: alice@example.com
+Subject: Returned mail: see transcript for details
+Date: Tue, 02 Jan 2024 10:00:00 +0000
+
+   ----- Transcript of session follows -----
+While talking to mx.example.net:
+>>> RCPT To:<henry@example.net>
+<<< 452 4.2.2 Mailbox over quota
+452 <henry@example.net>... Deferred
+While talking to mx.example.org:
+>>> RCPT To:<ivy@example.org>
+<<< 550 5.1.1 No such user here
+550 <ivy@example.org>... User unknown
+
+   ----- Unsent message follows -----
+From: alice@example.com
+To: henry@example.net
+Subject: hello
+
+hi
+"""
+
+
+def test_transcript_replies_come_from_the_recipients_own_session():
+    first = parse_dsn(SENDMAIL_TRANSCRIPT)[0]
+    assert first.recipient == "henry@example.net"
+    assert first.diagnostic is not None and "No such user" not in first.diagnostic
+    v = classify("bounced", first.smtp_code, first.status, first.diagnostic)
+    assert (v.bounce_reason, v.bounce_class) == ("mailbox_full", "soft")

@@ -81,6 +81,8 @@ _HEADER_LINE = re.compile(
 )
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.I)
 _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+# Where sendmail's transcript of one SMTP session begins ("... while talking to mx.example.org.:").
+_SESSION_START = re.compile(r"^\s*(?:\.{3}\s*)?while talking to\b", re.I)
 # A line that is nothing but an address ("  bob@example.org", "<bob@example.org>:",
 # '"bob@example.org":'): the head of one recipient's entry in a report that lists several
 # failed recipients without blank lines between them (Exim, GMX).
@@ -625,7 +627,9 @@ def _diagnostic_without_address(
     if where is not None:
         p, n = where
         # A session transcript: the remote server's own replies ("<<< 550 ...").
-        replies = [ln.strip()[3:] for ln in paras[p] if ln.lstrip().startswith("<<<")]
+        replies = [
+            ln.strip()[3:] for ln in _session_of(paras[p], n) if ln.lstrip().startswith("<<<")
+        ]
         candidates.append(" ".join(r for r in replies if _REPLY.match(r.strip())))
         lines = [ln for ln in _own_entry(paras[p][n:], addr) if not _LABEL_LINE.match(ln)] or [""]
         first = lines[0]
@@ -645,6 +649,17 @@ def _diagnostic_without_address(
             return text
     wordy = [t for t in collapsed if _ERROR_WORDS.search(t)]
     return next((t for t in wordy if not _only_intro(t)), wordy[0] if wordy else None)
+
+
+def _session_of(para: list[str], n: int) -> list[str]:
+    """The lines of the SMTP session (sendmail's "While talking to host:" block) that holds
+    line n: a transcript of several sessions mixes other recipients' replies."""
+    starts = [i for i, line in enumerate(para) if _SESSION_START.match(line)]
+    if not starts:
+        return para
+    begin = max((i for i in starts if i <= n), default=0)
+    end = min((i for i in starts if i > n), default=len(para))
+    return para[begin:end]
 
 
 def _own_entry(lines: list[str], addr: str | None) -> list[str]:
