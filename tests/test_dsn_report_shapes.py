@@ -144,3 +144,45 @@ def test_transcript_replies_come_from_the_recipients_own_session():
     assert first.diagnostic is not None and "No such user" not in first.diagnostic
     v = classify("bounced", first.smtp_code, first.status, first.diagnostic)
     assert (v.bounce_reason, v.bounce_class) == ("mailbox_full", "soft")
+
+
+# Sendmail keeps only the first line of a multi-line reply in Diagnostic-Code; the cause
+# ("SPF") is on a later line, which the session transcript shows.
+TRUNCATED_MULTILINE = b"""\
+From: Mail Delivery Subsystem <MAILER-DAEMON@gw.example.com>
+To: alice@example.com
+Subject: Returned mail: see transcript for details
+Date: Tue, 02 Jan 2024 10:00:00 +0000
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B1"
+
+--B1
+
+   ----- Transcript of session follows -----
+... while talking to mx.example.net.:
+>>> DATA
+<<< 550-5.7.1 The message from example.com was refused because it failed the
+<<< 550-5.7.1 sender's SPF check. Ask the domain owner to list this
+<<< 550 5.7.1 server. ref 12ab
+554 5.0.0 Service unavailable
+
+--B1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; gw.example.com
+
+Final-Recipient: RFC822; jack@example.net
+Action: failed
+Status: 5.7.1
+Diagnostic-Code: SMTP; 550-5.7.1 The message from example.com was refused because it failed the
+
+--B1--
+"""
+
+
+def test_a_diagnostic_cut_after_the_first_line_of_a_multiline_reply_is_completed():
+    (r,) = parse_dsn(TRUNCATED_MULTILINE)
+    assert r.diagnostic is not None and r.diagnostic.endswith("server. ref 12ab")
+    assert r.diagnostic.startswith("SMTP; 550-5.7.1 The message from example.com")
+    v = classify("bounced", r.smtp_code, r.status, r.diagnostic)
+    assert (v.bounce_reason, v.bounce_class) == ("auth_policy", "block")

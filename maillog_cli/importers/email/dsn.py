@@ -264,6 +264,7 @@ def parse_dsn(raw: bytes) -> list[DsnRecipient]:
         if found:
             if any(r.diagnostic is None or r.recipient is None for r in found):
                 _fill_from_text(found, _Text(msg), msg)
+            _complete_multiline_replies(found, msg)
             return found
         return _from_text(msg, original_id)
     except Exception:  # best effort on hostile input
@@ -355,6 +356,40 @@ def _from_blocks(blocks: list[dict[str, str]], original_id: str | None) -> list[
             )
         )
     return out
+
+
+# A Diagnostic-Code that is only the first line of a multi-line reply ("550-5.7.1 ...").
+_FIRST_OF_MULTILINE = re.compile(r"^(?P<type>[\w-]+;\s*)?(?P<code>[45]\d\d)-\S")
+
+
+def _complete_multiline_replies(found: list[DsnRecipient], msg: Message) -> None:
+    """Sendmail's Diagnostic-Code keeps only the first line of a multi-line reply, and the
+    cause is often in the lines after it ("... due to domain's" / "DMARC policy"). The
+    session transcript of the report has the whole reply: take it from there."""
+    lines: list[str] | None = None
+    for r in found:
+        m = _FIRST_OF_MULTILINE.match(r.diagnostic or "")
+        if m is None or r.diagnostic is None:
+            continue
+        if lines is None:
+            lines = [
+                ln.strip().removeprefix("<<<").strip() for ln in _human_text(msg)[0].splitlines()
+            ]
+        first = r.diagnostic[m.end("type") if m.group("type") else 0 :]
+        code = m.group("code")
+        for i, line in enumerate(lines):
+            if _collapse(line) != first:
+                continue
+            reply = [line]
+            for nxt in lines[i + 1 :]:
+                if not nxt.startswith((code + "-", code + " ")):
+                    break
+                reply.append(nxt)
+                if nxt.startswith(code + " "):
+                    break
+            if len(reply) > 1:
+                r.diagnostic = _collapse((m.group("type") or "") + " ".join(reply))
+            break
 
 
 def _inline_delivery_status(msg: Message, original_id: str | None) -> list[DsnRecipient]:
