@@ -402,6 +402,16 @@ TEXT_CASES = [
     ("554 Delivery error", 554, None, "other"),
     ("550 Requested action not taken: mailbox unavailable", 550, None, "other"),
     ("451 4.7.1 Try again later", 451, "4.7.1", "other"),
+    # a list or group that takes posts from its members only
+    (
+        "The group you wrote to (team-x) may not exist, or you may not have permission to"
+        " post messages to the group.",
+        None,
+        None,
+        "policy_rejected",
+    ),
+    ("550 Post by non-member to a members-only list", 550, None, "policy_rejected"),
+    ("You are not allowed to post to this mailing list", None, None, "policy_rejected"),
 ]
 
 

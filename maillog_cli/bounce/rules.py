@@ -857,6 +857,14 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         r"\b(?:host|network|ip|client|connection|access) (?:is )?not (?:allowed|permitted)"
         r"|not allowed to (?:connect|send)",
     ),
+    # a mailing list or group that takes posts only from its members (Google Groups,
+    # Mailman, Sympa): the recipient side restricts who may send
+    (
+        "policy_rejected",
+        "not allowed to post to the list",
+        r"\bpermission to post\b|\bnot (?:allowed|permitted) to post\b"
+        r"|\bnon-?member (?:post|submission)|\bmembers[- ]only (?:list|group|mailing list)",
+    ),
 ]
 
 
