@@ -186,3 +186,48 @@ def test_a_diagnostic_cut_after_the_first_line_of_a_multiline_reply_is_completed
     assert r.diagnostic.startswith("SMTP; 550-5.7.1 The message from example.com")
     v = classify("bounced", r.smtp_code, r.status, r.diagnostic)
     assert (v.bounce_reason, v.bounce_class) == ("auth_policy", "block")
+
+
+# OpenSMTPD puts one "address: reply" line per recipient in the notification and leaves
+# Diagnostic-Code out of the delivery-status blocks.
+ONE_LINE_PER_RECIPIENT = b"""\
+Subject: Delivery status notification: failed
+From: Mailer Daemon <MAILER-DAEMON@relay.example.com>
+To: alice@example.com
+Date: Tue, 02 Jan 2024 10:00:00 +0000
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="OS1"
+
+--OS1
+Content-Type: text/plain; charset=us-ascii
+
+    An error has occurred while attempting to deliver a message for
+    the following list of recipients:
+
+kim@example.net: 550 5.1.1 <kim@example.net>: no such mailbox
+lee@example.net: 452 4.2.2 <lee@example.net>: over quota
+
+    Below is a copy of the original message:
+
+--OS1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; relay.example.com
+
+Final-Recipient: rfc822; kim@example.net
+Action: failed
+Status: 5.0.0
+
+Final-Recipient: rfc822; lee@example.net
+Action: failed
+Status: 5.0.0
+
+--OS1--
+"""
+
+
+def test_a_one_line_entry_ends_where_the_next_recipients_line_starts():
+    assert verdicts(ONE_LINE_PER_RECIPIENT) == [
+        ("kim@example.net", "user_unknown", "hard"),
+        ("lee@example.net", "mailbox_full", "soft"),
+    ]

@@ -87,6 +87,9 @@ _SESSION_START = re.compile(r"^\s*(?:\.{3}\s*)?while talking to\b", re.I)
 # '"bob@example.org":'): the head of one recipient's entry in a report that lists several
 # failed recipients without blank lines between them (Exim, GMX).
 _ENTRY_HEAD = re.compile(r"^\s*[\"<]?(" + _ADDRESS.pattern + r")[\">]?\s*:?\s*$", re.I)
+# ... or an address and a colon at the start of a line, with the reason after it
+# ("bob@example.org: 550 5.1.1 ...", OpenSMTPD): the next recipient's entry starts there.
+_ENTRY_START = re.compile(r"^\s*[\"<]?(" + _ADDRESS.pattern + r")[\">]?\s*(?::\s|:?\s*$)", re.I)
 # Lines that tell about the bounce rather than the failure.
 _LABEL_LINE = re.compile(r"^\s*(?:subject|date|sent|to|from|cc|sent date)\s*:", re.I)
 _SEPARATOR = re.compile(r"^\s*(?:[-=*_#]{3,}.*|.*[-=*_#]{3,}\s*)$")
@@ -700,7 +703,7 @@ def _session_of(para: list[str], n: int) -> list[str]:
 def _own_entry(lines: list[str], addr: str | None) -> list[str]:
     """The lines of one recipient's entry: up to the head of the next recipient's entry."""
     for i, line in enumerate(lines[1:], 1):
-        m = _ENTRY_HEAD.match(line)
+        m = _ENTRY_START.match(line)
         if m and m.group(1).lower() != (addr or "").lower():
             return lines[:i]
     return lines
