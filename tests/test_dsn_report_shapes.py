@@ -231,3 +231,40 @@ def test_a_one_line_entry_ends_where_the_next_recipients_line_starts():
         ("kim@example.net", "user_unknown", "hard"),
         ("lee@example.net", "mailbox_full", "soft"),
     ]
+
+
+# V5 sendmail names each failed recipient only in a status line of its transcript
+# ("554 <addr>... why"), several in one paragraph, sessions and status lines interleaved.
+V5_TRANSCRIPT = b"""\
+From: Mail Delivery Subsystem <MAILER-DAEMON@gw.example.com>
+To: alice@example.com
+Subject: Returned mail: User unknown
+Date: Tue, 02 Jan 2024 10:00:00 +0000
+
+   ----- Transcript of session follows -----
+While talking to mx.example.net:
+>>> RCPT To:<mona@example.net>
+<<< 452 Mailbox over quota
+452 <mona@example.net>... Deferred
+550 example.org (smtp)... 550 Host unknown
+554 <ned@example.org>... 550 Host unknown (Authoritative answer from name server)
+While talking to mx.example.info:
+>>> RCPT To:<olga@example.info>
+<<< 550 No such user here
+550 <olga@example.info>... User unknown
+
+   ----- Unsent message follows -----
+From: alice@example.com
+To: mona@example.net
+Subject: hello
+
+hi
+"""
+
+
+def test_each_recipient_of_an_old_sendmail_transcript_gets_its_own_reason():
+    assert verdicts(V5_TRANSCRIPT) == [
+        ("mona@example.net", "mailbox_full", "soft"),
+        ("ned@example.org", "domain_not_found", "hard"),
+        ("olga@example.info", "user_unknown", "hard"),
+    ]

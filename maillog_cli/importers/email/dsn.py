@@ -90,6 +90,8 @@ _ENTRY_HEAD = re.compile(r"^\s*[\"<]?(" + _ADDRESS.pattern + r")[\">]?\s*:?\s*$"
 # ... or an address and a colon at the start of a line, with the reason after it
 # ("bob@example.org: 550 5.1.1 ...", OpenSMTPD): the next recipient's entry starts there.
 _ENTRY_START = re.compile(r"^\s*[\"<]?(" + _ADDRESS.pattern + r")[\">]?\s*(?::\s|:?\s*$)", re.I)
+# Sendmail's status line for one recipient in a session transcript ("554 <bob@x>... why").
+_RCPT_STATUS = re.compile(r"^\s*[45]\d\d\s+<(" + _ADDRESS.pattern + r")>\.\.\.", re.I)
 # Lines that tell about the bounce rather than the failure.
 _LABEL_LINE = re.compile(r"^\s*(?:subject|date|sent|to|from|cc|sent date)\s*:", re.I)
 _SEPARATOR = re.compile(r"^\s*(?:[-=*_#]{3,}.*|.*[-=*_#]{3,}\s*)$")
@@ -538,13 +540,18 @@ class _Text:
         """Foreign addresses that head an entry of their own (an address line followed by
         the reason): each one failed, in a report that lists several."""
         heads: dict[str, None] = {}
+        statuses: dict[str, None] = {}
         for para in self.paras:
-            for line, after in zip(para, para[1:], strict=False):
+            for line, after in zip(para, [*para[1:], ""], strict=True):
                 m = _ENTRY_HEAD.match(line)
                 addr = m.group(1).lower() if m else None
-                if addr in self.foreign and not _ENTRY_HEAD.match(after):
+                if addr in self.foreign and after and not _ENTRY_HEAD.match(after):
                     heads[addr] = None
-        return list(heads)
+                m = _RCPT_STATUS.match(line)
+                if m and m.group(1).lower() in self.foreign:
+                    statuses[m.group(1).lower()] = None
+        # Old sendmail names each failed recipient only in its transcript status line.
+        return list(heads) if len(heads) > 1 else list(statuses)
 
     def _to_line(self) -> str | None:
         for para in self.paras:
@@ -693,17 +700,23 @@ def _session_of(para: list[str], n: int) -> list[str]:
     """The lines of the SMTP session (sendmail's "While talking to host:" block) that holds
     line n: a transcript of several sessions mixes other recipients' replies."""
     starts = [i for i, line in enumerate(para) if _SESSION_START.match(line)]
-    if not starts:
-        return para
     begin = max((i for i in starts if i <= n), default=0)
     end = min((i for i in starts if i > n), default=len(para))
+    # A recipient's status line closes the replies that were about it: the replies
+    # before an earlier recipient's status line in the same session were about that one.
+    earlier = [i for i in range(begin, min(n, end)) if _RCPT_STATUS.match(para[i])]
+    if earlier and _RCPT_STATUS.match(para[n]):
+        begin = earlier[-1] + 1
     return para[begin:end]
 
 
 def _own_entry(lines: list[str], addr: str | None) -> list[str]:
-    """The lines of one recipient's entry: up to the head of the next recipient's entry."""
+    """The lines of one recipient's entry: up to the head of the next recipient's entry
+    or the next SMTP session of a transcript."""
     for i, line in enumerate(lines[1:], 1):
-        m = _ENTRY_START.match(line)
+        if _SESSION_START.match(line):
+            return lines[:i]
+        m = _ENTRY_START.match(line) or _RCPT_STATUS.match(line)
         if m and m.group(1).lower() != (addr or "").lower():
             return lines[:i]
     return lines
