@@ -59,6 +59,17 @@ TEXT_CASES = [
     ("550 5.1.1 <x@icloud.com>: inactive email address", 550, "5.1.1", "mailbox_disabled"),
     ("550 Mailbox is frozen.", 550, None, "mailbox_disabled"),
     ("550 Invalid mailbox: account is disabled", 550, None, "mailbox_disabled"),
+    # a locked account, named with the address in between, under a bare 5.7.1
+    (
+        "550 5.7.1 <pat@example.org>: Recipient address rejected: User pat@example.org"
+        " temporarily locked, retry later",
+        550,
+        "5.7.1",
+        "mailbox_disabled",
+    ),
+    ("554 Account locked", 554, None, "mailbox_disabled"),
+    # a mailbox file locked by a concurrent delivery is the host's passing fault
+    ("451 4.2.0 user mailbox locked by another process", 451, "4.2.0", "other"),
     # domain_not_found
     ("556 5.1.10 Recipient address has null MX", 556, "5.1.10", "domain_not_found"),
     (
@@ -391,6 +402,16 @@ TEXT_CASES = [
     ("554 Delivery error", 554, None, "other"),
     ("550 Requested action not taken: mailbox unavailable", 550, None, "other"),
     ("451 4.7.1 Try again later", 451, "4.7.1", "other"),
+    # a list or group that takes posts from its members only
+    (
+        "The group you wrote to (team-x) may not exist, or you may not have permission to"
+        " post messages to the group.",
+        None,
+        None,
+        "policy_rejected",
+    ),
+    ("550 Post by non-member to a members-only list", 550, None, "policy_rejected"),
+    ("You are not allowed to post to this mailing list", None, None, "policy_rejected"),
 ]
 
 

@@ -740,6 +740,9 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "mailbox_disabled",
         "account locked",
         r"account is (?:locked|blocked)|\bcompte" + W + r"bloqu|no longer active"
+        # "User x@example.org temporary locked"; not a mailbox file locked by another
+        # process, which is a passing fault of the receiving host
+        r"|\b(?:account|user)" + W + r"(?:temporar(?:il)?y )?locked\b(?! by another)"
         r"|account (?:has been )?closed",
     ),
     # 20
@@ -853,6 +856,14 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "host or network not allowed",
         r"\b(?:host|network|ip|client|connection|access) (?:is )?not (?:allowed|permitted)"
         r"|not allowed to (?:connect|send)",
+    ),
+    # a mailing list or group that takes posts only from its members (Google Groups,
+    # Mailman, Sympa): the recipient side restricts who may send
+    (
+        "policy_rejected",
+        "not allowed to post to the list",
+        r"\bpermission to post\b|\bnot (?:allowed|permitted) to post\b"
+        r"|\bnon-?member (?:post|submission)|\bmembers[- ]only (?:list|group|mailing list)",
     ),
 ]
 

@@ -81,6 +81,17 @@ _HEADER_LINE = re.compile(
 )
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.I)
 _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+# Where sendmail's transcript of one SMTP session begins ("... while talking to mx.example.org.:").
+_SESSION_START = re.compile(r"^\s*(?:\.{3}\s*)?while talking to\b", re.I)
+# A line that is nothing but an address ("  bob@example.org", "<bob@example.org>:",
+# '"bob@example.org":'): the head of one recipient's entry in a report that lists several
+# failed recipients without blank lines between them (Exim, GMX).
+_ENTRY_HEAD = re.compile(r"^\s*[\"<]?(" + _ADDRESS.pattern + r")[\">]?\s*:?\s*$", re.I)
+# ... or an address and a colon at the start of a line, with the reason after it
+# ("bob@example.org: 550 5.1.1 ...", OpenSMTPD): the next recipient's entry starts there.
+_ENTRY_START = re.compile(r"^\s*[\"<]?(" + _ADDRESS.pattern + r")[\">]?\s*(?::\s|:?\s*$)", re.I)
+# Sendmail's status line for one recipient in a session transcript ("554 <bob@x>... why").
+_RCPT_STATUS = re.compile(r"^\s*[45]\d\d\s+<(" + _ADDRESS.pattern + r")>\.\.\.", re.I)
 # Lines that tell about the bounce rather than the failure.
 _LABEL_LINE = re.compile(r"^\s*(?:subject|date|sent|to|from|cc|sent date)\s*:", re.I)
 _SEPARATOR = re.compile(r"^\s*(?:[-=*_#]{3,}.*|.*[-=*_#]{3,}\s*)$")
@@ -258,6 +269,7 @@ def parse_dsn(raw: bytes) -> list[DsnRecipient]:
         if found:
             if any(r.diagnostic is None or r.recipient is None for r in found):
                 _fill_from_text(found, _Text(msg), msg)
+            _complete_multiline_replies(found, msg)
             return found
         return _from_text(msg, original_id)
     except Exception:  # best effort on hostile input
@@ -349,6 +361,40 @@ def _from_blocks(blocks: list[dict[str, str]], original_id: str | None) -> list[
             )
         )
     return out
+
+
+# A Diagnostic-Code that is only the first line of a multi-line reply ("550-5.7.1 ...").
+_FIRST_OF_MULTILINE = re.compile(r"^(?P<type>[\w-]+;\s*)?(?P<code>[45]\d\d)-\S")
+
+
+def _complete_multiline_replies(found: list[DsnRecipient], msg: Message) -> None:
+    """Sendmail's Diagnostic-Code keeps only the first line of a multi-line reply, and the
+    cause is often in the lines after it ("... due to domain's" / "DMARC policy"). The
+    session transcript of the report has the whole reply: take it from there."""
+    lines: list[str] | None = None
+    for r in found:
+        m = _FIRST_OF_MULTILINE.match(r.diagnostic or "")
+        if m is None or r.diagnostic is None:
+            continue
+        if lines is None:
+            lines = [
+                ln.strip().removeprefix("<<<").strip() for ln in _human_text(msg)[0].splitlines()
+            ]
+        first = r.diagnostic[m.end("type") if m.group("type") else 0 :]
+        code = m.group("code")
+        for i, line in enumerate(lines):
+            if _collapse(line) != first:
+                continue
+            reply = [line]
+            for nxt in lines[i + 1 :]:
+                if not nxt.startswith((code + "-", code + " ")):
+                    break
+                reply.append(nxt)
+                if nxt.startswith(code + " "):
+                    break
+            if len(reply) > 1:
+                r.diagnostic = _collapse((m.group("type") or "") + " ".join(reply))
+            break
 
 
 def _inline_delivery_status(msg: Message, original_id: str | None) -> list[DsnRecipient]:
@@ -480,12 +526,32 @@ class _Text:
         failed = [a.lower() for a in _ADDRESS.findall(_header(msg, "X-Failed-Recipients"))]
         if failed:
             return list(dict.fromkeys(failed))
+        heads = self._entry_heads()
+        if len(heads) > 1:
+            return heads
         first = self._near_failure(self.foreign) or self._near_failure(self.any)
         if first is None:
             # Not named in the report: the addressee of the returned message, else a
             # "To: …" line of the report itself (Exchange's "Your message To: x").
             first = _returned_to(msg, self.rest) or self._to_line()
         return [first] if first else []
+
+    def _entry_heads(self) -> list[str]:
+        """Foreign addresses that head an entry of their own (an address line followed by
+        the reason): each one failed, in a report that lists several."""
+        heads: dict[str, None] = {}
+        statuses: dict[str, None] = {}
+        for para in self.paras:
+            for line, after in zip(para, [*para[1:], ""], strict=True):
+                m = _ENTRY_HEAD.match(line)
+                addr = m.group(1).lower() if m else None
+                if addr in self.foreign and after and not _ENTRY_HEAD.match(after):
+                    heads[addr] = None
+                m = _RCPT_STATUS.match(line)
+                if m and m.group(1).lower() in self.foreign:
+                    statuses[m.group(1).lower()] = None
+        # Old sendmail names each failed recipient only in its transcript status line.
+        return list(heads) if len(heads) > 1 else list(statuses)
 
     def _to_line(self) -> str | None:
         for para in self.paras:
@@ -606,11 +672,13 @@ def _diagnostic_without_address(
     if where is not None:
         p, n = where
         # A session transcript: the remote server's own replies ("<<< 550 ...").
-        replies = [ln.strip()[3:] for ln in paras[p] if ln.lstrip().startswith("<<<")]
+        replies = [
+            ln.strip()[3:] for ln in _session_of(paras[p], n) if ln.lstrip().startswith("<<<")
+        ]
         candidates.append(" ".join(r for r in replies if _REPLY.match(r.strip())))
-        lines = [ln for ln in paras[p][n:] if not _LABEL_LINE.match(ln)] or [""]
+        lines = [ln for ln in _own_entry(paras[p][n:], addr) if not _LABEL_LINE.match(ln)] or [""]
         first = lines[0]
-        if addr and re.search(re.escape(addr) + r"[\s>:;,.)\]]*$", first, re.I):
+        if addr and re.search(re.escape(addr) + r"[\s>:;,.)\]\"']*$", first, re.I):
             # "...to: <addr>" or a bare address: an introduction, unless it states the error
             # itself ("Unknown user: addr").
             rest = re.sub(re.escape(addr) + r".*$", "", first, flags=re.I)
@@ -626,6 +694,32 @@ def _diagnostic_without_address(
             return text
     wordy = [t for t in collapsed if _ERROR_WORDS.search(t)]
     return next((t for t in wordy if not _only_intro(t)), wordy[0] if wordy else None)
+
+
+def _session_of(para: list[str], n: int) -> list[str]:
+    """The lines of the SMTP session (sendmail's "While talking to host:" block) that holds
+    line n: a transcript of several sessions mixes other recipients' replies."""
+    starts = [i for i, line in enumerate(para) if _SESSION_START.match(line)]
+    begin = max((i for i in starts if i <= n), default=0)
+    end = min((i for i in starts if i > n), default=len(para))
+    # A recipient's status line closes the replies that were about it: the replies
+    # before an earlier recipient's status line in the same session were about that one.
+    earlier = [i for i in range(begin, min(n, end)) if _RCPT_STATUS.match(para[i])]
+    if earlier and _RCPT_STATUS.match(para[n]):
+        begin = earlier[-1] + 1
+    return para[begin:end]
+
+
+def _own_entry(lines: list[str], addr: str | None) -> list[str]:
+    """The lines of one recipient's entry: up to the head of the next recipient's entry
+    or the next SMTP session of a transcript."""
+    for i, line in enumerate(lines[1:], 1):
+        if _SESSION_START.match(line):
+            return lines[:i]
+        m = _ENTRY_START.match(line) or _RCPT_STATUS.match(line)
+        if m and m.group(1).lower() != (addr or "").lower():
+            return lines[:i]
+    return lines
 
 
 def _only_intro(text: str) -> bool:
