@@ -272,6 +272,30 @@ def test_the_non_delivery_notice_is_noted_on_the_bounce(postfix_store: Path) -> 
     assert bounce["bounce_reason"] == "user_unknown"
 
 
+def test_local_forwarding_discard_agent_and_soft_bounce(postfix_store: Path) -> None:
+    """local(8) `forwarded as QID` re-queues the same email (one message, the hop is not a
+    delivery); discard(8)'s `status=sent` is a drop; soft_bounce's SOFTBOUNCE a retry."""
+    rows = stored(postfix_store)
+    assert not of(rows, message_id="C2D3E4F5A6")
+    mine = of(rows, message_id="B1C2D3E4F5")
+    hop = of(mine, recipient="sales@example.com")[0]
+    assert (hop["status"], hop["raw_status"]) == ("queued", "sent")
+    assert hop["extra"]["requeued_as"] == "C2D3E4F5A6"
+    trap = of(mine, recipient="trap@example.com")[0]
+    assert (trap["status"], trap["raw_status"], trap["direction"]) == (
+        "dropped",
+        "discarded",
+        "inbound",
+    )
+    out = of(mine, recipient="lee@example.net")
+    assert [(r["status"], r["raw_status"]) for r in out] == [
+        ("deferred", "SOFTBOUNCE"),
+        ("delivered", "sent"),
+    ]
+    assert out[0]["extra"]["orig_to"] == "sales@example.com"
+    assert messages(postfix_store)["B1C2D3E4F5"]["last_status"] == "delivered"
+
+
 AMAVIS_OLD_STYLE = """\
 Mar 10 14:00:00 mx postfix/smtpd[5001]: 9A0B1C2D3E: client=app.example.com[198.51.100.7], sasl_method=PLAIN, sasl_username=app
 Mar 10 14:00:00 mx postfix/cleanup[5002]: 9A0B1C2D3E: message-id=<old-amavis@app.example.com>
@@ -452,4 +476,4 @@ def test_forked_split_and_repeated_imports_give_the_same_store(
     assert stores["forked"] == stores["in-process"]
     once = tmp_path / "once.db"
     imported(cli, once, whole)
-    assert sorted(summary(once)) == sorted(summary(tmp_path / "in-process.db"))
+    assert sorted(summary(once), key=repr) == sorted(summary(tmp_path / "in-process.db"), key=repr)

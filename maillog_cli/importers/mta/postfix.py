@@ -33,6 +33,7 @@ STATUS_MAP: dict[str, str] = {
     "deferred": "deferred",
     "bounced": "bounced",
     "expired": "bounced",
+    "SOFTBOUNCE": "deferred",  # soft_bounce = yes: a bounce turned into a retry
     "undeliverable": "bounced",  # address verification (sendmail -bv) probes
     "deliverable": "delivered",
     # A content filter on this host (amavis) answering `250 … Ok, discarded, …` or
@@ -78,6 +79,8 @@ _NOTICE = re.compile(
 # that re-injects the message answers with the new queue id: `... queued as 7B8C9D0E1F)`.
 _LOOPBACK = re.compile(r"\[(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|ipv6:::1)\]")
 _QUEUED_AS = re.compile(rf"queued as (?P<qid>{_QID})\)?\s*$")
+# local(8) forwarding to an alias's or .forward's addresses re-queues the same email.
+_FORWARDED = re.compile(rf"forwarded as (?P<qid>{_QID})")
 _ENVELOPE = re.compile(r"; (?P<env>(?:\w+=\S*\s*)+)$")
 
 # The usual line in one match: a traditional time, a Postfix daemon with its pid, the
@@ -188,7 +191,11 @@ def _queued(p: Prefix, qid: str, rest: str) -> MtaLine | Skip:
         return _fact(p, "removed", qid, {})
     delivery = rest.startswith("to=<") or ", status=" in rest or rest.startswith("status=")
     if delivery and not rest.startswith("from=<"):
-        return _fact(p, "delivery", qid, _delivery(rest))
+        fields = _delivery(rest)
+        if fields["status"] == "sent" and daemon(p.program) == "discard":
+            # discard(8) "pretends to deliver": the mail was thrown away here
+            fields.update(status="discarded", filtered=True)
+        return _fact(p, "delivery", qid, fields)
     if rest.startswith("client="):
         c = _CLIENT.fullmatch(rest)
         if c is not None:
@@ -314,12 +321,18 @@ def _loopback(relay: str | None) -> bool:
 
 
 def _requeued_as(word: str, relay: str | None, reply: str) -> str | None:
-    """The new queue id of a hand-off to a content filter on this host that re-injects the
-    message (sent to a loopback relay, answered `queued as QID`); None for any other
+    """The new queue id of a hand-off that re-queues the same email here: a content filter
+    on this host that re-injects it (sent to a loopback relay, answered `queued as QID`)
+    or local(8) forwarding it (`relay=local`, `forwarded as QID`); None for any other
     delivery (a remote server's `queued as` is its own queue, not ours)."""
-    if word != "sent" or not _loopback(relay):
+    if word != "sent":
         return None
-    m = _QUEUED_AS.search(reply)
+    if relay == "local":
+        m = _FORWARDED.fullmatch(reply)
+    elif _loopback(relay):
+        m = _QUEUED_AS.search(reply)
+    else:
+        return None
     return m["qid"] if m else None
 
 
