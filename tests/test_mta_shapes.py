@@ -477,3 +477,108 @@ def test_forked_split_and_repeated_imports_give_the_same_store(
     once = tmp_path / "once.db"
     imported(cli, once, whole)
     assert sorted(summary(once), key=repr) == sorted(summary(tmp_path / "in-process.db"), key=repr)
+
+
+LINE_FACTS = [
+    (
+        "Mar  1 10:00:01 mx postfix/cleanup[1]: 3F1A2B4C5D: milter-hold: END-OF-MESSAGE from"
+        " mail.example[192.0.2.1]: milter triggers HOLD action; from=<a@example.com>"
+        " to=<b@example.org> proto=ESMTP helo=<mail.example>",
+        ("hold", "3F1A2B4C5D"),
+        {"status": "hold", "stage": "END-OF-MESSAGE", "reply": "milter triggers HOLD action"},
+    ),
+    (
+        "Mar  1 10:00:01 mx postfix/cleanup[1]: 3F1A2B4C5D: milter-discard: END-OF-MESSAGE from"
+        " mail.example[192.0.2.1]: milter triggers DISCARD action; from=<a@example.com>"
+        " to=<b@example.org> proto=ESMTP helo=<mail.example>",
+        ("discard", "3F1A2B4C5D"),
+        {"to": "b@example.org", "client": "mail.example[192.0.2.1]"},
+    ),
+    (
+        "Mar  1 10:00:01 mx postfix/smtpd[1]: 3F1A2B4C5D: hold: RCPT from mail.example[192.0.2.1]:"
+        " <b@example.org>: Recipient address triggers HOLD action; from=<a@example.com>"
+        " to=<b@example.org> proto=ESMTP helo=<mail.example>",
+        ("hold", "3F1A2B4C5D"),
+        {"status": "hold", "stage": "RCPT"},
+    ),
+    (
+        "Mar  1 10:00:01 mx postfix/postsuper[1]: 3F1A2B4C5D: placed on hold",
+        ("hold", "3F1A2B4C5D"),
+        {"status": "hold"},
+    ),
+    (
+        "Mar  1 10:00:01 mx postfix/cleanup[1]: 3F1A2B4C5D: reject: body hello from local;"
+        " from=<a@example.com> to=<b@example.org>: 5.7.1 no",
+        ("reject", "3F1A2B4C5D"),
+        {"client": "local", "matched": "hello", "reply": "5.7.1 no", "stage": "body"},
+    ),
+    (
+        "Mar  1 10:00:01 mx postfix/postscreen[1]: NOQUEUE: reject: CONNECT from"
+        " [192.0.2.1]:4444: too many connections",
+        ("reject", None),
+        {"client": "[192.0.2.1]:4444", "stage": "CONNECT"},
+    ),
+    (
+        "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 frozen by root",
+        ("hold", "1vAbCd-000XyZ-Q1"),
+        {"status": "frozen", "reply": "by root"},
+    ),
+    (
+        "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 Unfrozen by errmsg timer",
+        ("hold", "1vAbCd-000XyZ-Q1"),
+        {"status": "unfrozen", "reply": "by errmsg timer"},
+    ),
+    (
+        "2026-03-01 10:00:01 H=(x) [192.0.2.1] F=<a@b.example> rejected MAIL <a@b.example>:"
+        " sender verify failed",
+        ("reject", None),
+        {"from": "a@b.example", "to": None, "stage": "MAIL", "client": "(x) [192.0.2.1]"},
+    ),
+    (
+        '2026-03-01 10:00:01 H=[192.0.2.1] rejected connection in "connect" ACL: listed',
+        ("reject", None),
+        {"stage": "connection", "reply": 'in "connect" ACL: listed'},
+    ),
+    (
+        "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 => /var/mail/bob <bob@example.com> R=localuser"
+        " T=mail_spool",
+        ("delivery", "1vAbCd-000XyZ-Q1"),
+        {"to": "bob@example.com", "mailbox": "/var/mail/bob", "orig_to": None},
+    ),
+    (
+        "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 -> bob@example.com <postmaster@example.com>"
+        " R=aliases T=local_delivery",
+        ("delivery", "1vAbCd-000XyZ-Q1"),
+        {"to": "bob@example.com", "orig_to": "postmaster@example.com", "mailbox": None},
+    ),
+    (
+        "<13>1 2026-03-01T10:00:01.5+01:00 mx postfix/qmgr - - - 3F1A2B4C5D: removed",
+        ("removed", "3F1A2B4C5D"),
+        {},
+    ),
+    (
+        "<13>1 2026-03-01T10:00:01Z mx exim 12 - - 1vAbCd-000XyZ-Q1 Completed",
+        ("removed", "1vAbCd-000XyZ-Q1"),
+        {},
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "what", "fields"), LINE_FACTS)
+def test_line_shapes(line: str, what: tuple[str, str | None], fields: dict[str, Any]) -> None:
+    clock = lines.Clock(lines.YearGuess(datetime(2026, 3, 31, tzinfo=UTC), None), None)
+    fact = postfix.parse_line(line, clock, Context())
+    assert isinstance(fact, lines.MtaLine), fact
+    assert (fact.kind, fact.qid) == what
+    assert {k: fact.fields.get(k) for k in fields} == fields
+
+
+def test_summaries_warnings_and_connection_lines_are_not_facts() -> None:
+    clock = lines.Clock(lines.YearGuess(datetime(2026, 3, 31, tzinfo=UTC), None), None)
+    for line in (
+        "Mar  1 10:00:01 mx postfix/postsuper[1]: Placed on hold: 1 message",
+        "Mar  1 10:00:01 mx postfix/cleanup[1]: 3F1A2B4C5D: warning: header Subject: hi from"
+        " local; from=<a@example.com> to=<b@example.org>",
+        "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 H=mx.example.org [192.0.2.1] Connection refused",
+    ):
+        assert not isinstance(postfix.parse_line(line, clock, Context()), lines.MtaLine), line
