@@ -202,29 +202,37 @@ def _delivery(word: str, body: str) -> dict[str, Any]:
 def _refusal(text: str) -> dict[str, Any] | None:
     """A refused SMTP command (`rejected …`) or a recipient an ACL discarded, with the
     client (`H=`), the sender (`F=`), the stage, the address and Exim's reason."""
+    if "rejected " not in text and " ACL" not in text:  # most lines: no regex search
+        return None
     m = _REJECTED.search(text)
-    what = None
     if m is not None:
         what, stage, addr, reply = m["what"], m["stage"], m["addr"], m["reply"]
-        if m["word"] and not stage.startswith("EHLO"):  # not a HELO name: part of the reason
+        helo = m["word"] if stage.startswith("EHLO") else None
+        if m["word"] and helo is None:  # not a HELO name: part of the reason
             reply = m["word"] + ": " + reply
+        peer = m["peer"]
     else:
         m = _DISCARDED.search(text)
         if m is None:
             return None
-        what, stage, addr, reply = "discarded", m["stage"], m["addr"], m["reply"]
+        what, stage, addr, reply, helo, peer = (
+            "discarded",
+            m["stage"],
+            m["addr"],
+            m["reply"],
+            None,
+            None,
+        )
     fields = _fields(" " + text[: m.start()])
     sender = fields.get("F", "")
-    if (
-        stage == "MAIL" and addr is not None
-    ):  # `rejected MAIL <sender>`: the address is the sender's
+    if stage == "MAIL" and addr is not None:  # `rejected MAIL <sender>`: the sender's
         sender, addr = "<" + addr + ">", None
     return {
         "what": what,
         "stage": stage,
-        "client": fields.get("H") or (m["peer"] if "peer" in m.re.groupindex else None),
+        "client": fields.get("H") or peer,
         "reply": (reply or "").strip() or None,
         "from": sender[1:-1] if sender.startswith("<") and sender.endswith(">") else None,
         "to": addr,
-        "helo": m["word"] if "word" in m.re.groupindex and stage.startswith("EHLO") else None,
+        "helo": helo,
     }
