@@ -582,3 +582,22 @@ def test_summaries_warnings_and_connection_lines_are_not_facts() -> None:
         "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 H=mx.example.org [192.0.2.1] Connection refused",
     ):
         assert not isinstance(postfix.parse_line(line, clock, Context()), lines.MtaLine), line
+
+
+def test_exims_rejectlog_is_read_its_header_dumps_skipped_and_its_refusals_not_doubled(
+    cli: Any, exim_store: Path, tmp_path: Path
+) -> None:
+    """Exim writes each refusal to the mainlog and the rejectlog (after DATA, with the
+    message's headers): importing both keeps one event per refusal."""
+    before = stored(exim_store)
+    stderr = imported(cli, exim_store, place(tmp_path, "exim_rejectlog"))
+    assert "[exim]" in stderr and "12 skipped (12 exim rejectlog header line)" in stderr
+    assert "0 new events, 3 already present" in stderr
+    assert stored(exim_store) == before
+    alone = tmp_path / "alone.db"
+    imported(cli, alone, place(tmp_path, "exim_rejectlog"))
+    assert [(r["status"], r["message_id"][:5]) for r in stored(alone)] == [
+        ("rejected", "noid-"),
+        ("rejected", "1vBcD"),
+        ("rejected", "noid-"),
+    ]

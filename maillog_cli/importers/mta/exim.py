@@ -20,7 +20,7 @@ from maillog_cli.model import Skip
 NAME = "exim"
 PROVIDER = "exim"
 SIGNATURE = "Exim mainlog lines (`2026-03-01 10:00:01 1pXyZa-000AbC-12 <= sender … id=…`)"
-SHAPES = "/var/log/exim4/mainlog (rotated, .gz), Exim lines in syslog"
+SHAPES = "/var/log/exim4/mainlog and rejectlog (rotated, .gz), Exim lines in syslog"
 
 # The delivery flag (or what stands for one) → canonical status.
 STATUS_MAP: dict[str, str] = {
@@ -63,10 +63,11 @@ _DISCARDED = re.compile(
 
 
 def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tuple[int, Any, Any]]:
-    """Exim's mainlog is read by the same line loop as Postfix's (either may hold the other)."""
+    """Exim's mainlog is read by the same line loop as Postfix's (either may hold the other);
+    its rejectlog's header dumps are skipped."""
     from maillog_cli.importers.mta import postfix
 
-    return postfix.read_lines(stream, ctx, reference)
+    return postfix.read_lines(stream, ctx, reference, rejectlog=True)
 
 
 def parse_logged(stamp: str, host: str, pid: str, msg: str, tz: Any) -> MtaLine | Skip:

@@ -232,6 +232,10 @@ def looks_mailish(line: str) -> bool:
     return _MAILISH.search(line) is not None
 
 
+# Exim's rejectlog follows a refusal after DATA with the message's envelope and headers:
+# `Envelope-from: <…>`, `Envelope-to: <…>`, then each header behind a flag character (`P
+# Received: …`, `F From: …`, `I Message-ID: …`, `  Subject: …`), continued on indented lines.
+EXIM_HEADER_DUMP = re.compile(r"Envelope-(?:from|to): |[A-Z*] [!-9;-~]+:|[ \t]")
 EXIM_ID = r"[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}"
 _EXIM_HINT = re.compile(EXIM_ID + r" |H=|queue run|exim", re.IGNORECASE)
 
@@ -249,6 +253,11 @@ def sniff(head: bytes) -> str | None:
     if not lines:
         return None
     kinds = [_shape(raw.decode("utf-8", "replace").rstrip("\r")) for raw in lines]
+    if "exim" in kinds:  # an Exim rejectlog's header dumps are its lines too
+        kinds = [
+            k or ("exim-header" if EXIM_HEADER_DUMP.match(raw.decode("utf-8", "replace")) else None)
+            for k, raw in zip(kinds, lines, strict=True)
+        ]
     shaped = [k for k in kinds if k is not None]
     if len(shaped) * 5 < len(kinds) * 4:
         return None

@@ -115,8 +115,15 @@ def daemon(program: str) -> str:
     return program.rsplit("/", 1)[-1]
 
 
-def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tuple[int, Any, Any]]:
-    """(line number, MtaLine | Skip | RecordError, raw line) for each non-blank line."""
+REJECTLOG_HEADER = Skip("exim rejectlog header line")
+
+
+def read_lines(
+    stream: IO[bytes], ctx: Context, reference: Any, rejectlog: bool = False
+) -> Iterator[tuple[int, Any, Any]]:
+    """(line number, MtaLine | Skip | RecordError, raw line) for each non-blank line.
+    `rejectlog`: an Exim log, whose rejectlog holds the headers of refused messages
+    (`lines.EXIM_HEADER_DUMP`), skipped."""
     clock = Clock(YearGuess(reference, getattr(ctx, "year", None)), ctx.default_tz)
     fast, exim_line = _FAST.match, lines.EXIM_LINE.match
     for number, raw in enumerate(stream, start=1):
@@ -134,6 +141,9 @@ def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tupl
                 yield number, fact, text
                 continue
             if not text.strip():
+                continue
+            if rejectlog and lines.EXIM_HEADER_DUMP.match(text):
+                yield number, REJECTLOG_HEADER, text
                 continue
             yield number, parse_line(text, clock, ctx), text
         except RecordError as exc:
