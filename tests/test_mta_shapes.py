@@ -356,12 +356,18 @@ SYSLOG_SHAPES = {
     "RFC 5424": "<22>1 2026-03-01T{t}.000Z mx {prog} {pid} - - {msg}",
     "RFC 5424 with structured data": '<22>1 2026-03-01T{t}Z mx {prog} {pid} - [timeQuality tzKnown="1" isSynced="1"] {msg}',
     "RFC 3339 after a priority": "<22>2026-03-01T{t}+00:00 mx {prog}[{pid}]: {msg}",
+    "journalctl -o short-iso": "2026-03-01T{t}+0000 mx {prog}[{pid}]: {msg}",
+    "journalctl -o short-unix": "{unix}.000000 mx {prog}[{pid}]: {msg}",
+    "journalctl -o short-full": "Sun 2026-03-01 {t} UTC mx {prog}[{pid}]: {msg}",
 }
 
 
 def syslog_text(shape: str) -> str:
+    def unix(t: str) -> int:
+        return int(datetime.fromisoformat(f"2026-03-01T{t}+00:00").timestamp())
+
     return "".join(
-        shape.format(t=t, prog=prog, pid=pid, msg=msg) + "\n"
+        shape.format(t=t, prog=prog, pid=pid, msg=msg, unix=unix(t)) + "\n"
         for t, prog, pid, msg in SYSLOG_MESSAGE
     )
 
@@ -601,3 +607,16 @@ def test_exims_rejectlog_is_read_its_header_dumps_skipped_and_its_refusals_not_d
         ("rejected", "1vBcD"),
         ("rejected", "noid-"),
     ]
+
+
+def test_a_zone_named_by_its_abbreviation_is_read_in_the_given_zone() -> None:
+    """`-o short-full` names the zone (`CET`): ambiguous, so the time is read in --tz
+    like a zone-less one; UTC/GMT and numeric offsets are used as written."""
+    from zoneinfo import ZoneInfo
+
+    years = lines.YearGuess(datetime(2026, 3, 31, tzinfo=UTC), None)
+    paris = lines.Clock(years, ZoneInfo("Europe/Paris"))
+    line = "Sun 2026-03-01 10:00:01 {} mx postfix/qmgr[900]: 4F5A6B7C8D: removed"
+    for zone, want in (("CET", "09:00:01"), ("UTC", "10:00:01"), ("+0200", "08:00:01")):
+        prefix = lines.split_syslog(line.format(zone), paris)
+        assert prefix is not None and prefix.timestamp == f"2026-03-01T{want}.000Z", zone

@@ -7,6 +7,7 @@ Shapes read (docs/providers.md#postfix):
 - RFC 3339 syslog: `2026-03-01T10:00:01.123456+01:00 host prog[pid]: msg`;
 - either after a written priority (`<22>Mar  1 …`), and RFC 5424
   (`<22>1 2026-03-01T10:00:01.123Z host prog pid - - msg`);
+- journalctl's `-o short-unix` and `-o short-full` text (its `-o short` is the traditional);
 - Exim's mainlog: `2026-03-01 10:00:01 [+0100] [[pid]] msg`.
 """
 
@@ -44,6 +45,14 @@ _RFC5424 = re.compile(
     r"(?:<\d{1,3}>)?1 (?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)) "
     r"(?P<host>\S+) (?P<prog>\S+) (?P<pid>\S+) \S+ "
     r'(?:-|(?:\[(?:[^"\]]|"(?:[^"\\]|\\.)*")*\])+)(?: \ufeff?' + SOLARIS_TAG + r"(?P<msg>.*))?"
+)
+# journalctl's other text outputs: `-o short-unix` (`1772355601.123456 host prog[pid]: …`)
+# and `-o short-full` (`Sun 2026-03-01 10:00:01 CET host prog[pid]: …`; a zone named by its
+# abbreviation is read in --tz, as a zone-less time, except UTC/GMT).
+_SHORT_UNIX = re.compile(r"(?P<ts>\d{9,11}\.\d{1,9}) (?P<rest>.*)")
+_SHORT_FULL = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?)"
+    r"(?: (?P<zone>[+-]\d\d:?\d\d|[A-Z][A-Za-z]{0,5}))? (?P<rest>.*)"
 )
 _EXIM = EXIM_LINE = re.compile(
     r"(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?)(?: (?P<tz>[+-]\d{4}))?"
@@ -196,12 +205,18 @@ def split_syslog(line: str, clock: Clock | None) -> Prefix | None:
         pri = _PRI.match(line)
         start = pri.end() if pri is not None else 0
     m = _TRADITIONAL.match(line, start) or _RFC3339.match(line, start)
+    stamp = None
     if m is None:
-        return None
+        m = _SHORT_UNIX.match(line) or _SHORT_FULL.match(line)
+        if m is None:
+            return None
+        zone = m["zone"] if "zone" in m.re.groupindex else None
+        if zone in ("UTC", "GMT") or (zone and zone[0] in "+-"):
+            stamp = to_iso(m["ts"].replace(" ", "T") + ("+00:00" if zone[0] in "UG" else zone))
     tail = _TAIL.fullmatch(line, m.start("rest"))
     if tail is None:
         return None
-    return Prefix(None, tail["host"], tail["prog"], tail["pid"] or "", tail["msg"], m, clock)
+    return Prefix(stamp, tail["host"], tail["prog"], tail["pid"] or "", tail["msg"], m, clock)
 
 
 def split_exim(line: str, tz: tzinfo | None) -> tuple[str, str, str] | None:
