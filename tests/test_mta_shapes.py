@@ -620,3 +620,14 @@ def test_a_zone_named_by_its_abbreviation_is_read_in_the_given_zone() -> None:
     for zone, want in (("CET", "09:00:01"), ("UTC", "10:00:01"), ("+0200", "08:00:01")):
         prefix = lines.split_syslog(line.format(zone), paris)
         assert prefix is not None and prefix.timestamp == f"2026-03-01T{want}.000Z", zone
+
+
+def test_journalctl_json_seq_reads_as_json_lines(cli: Any, tmp_path: Path) -> None:
+    """`journalctl -o json-seq` (RFC 7464: a record separator before each entry) gives the
+    same store as `-o json`."""
+    entries = (DATA / "journald_shapes.json").read_text().splitlines(keepends=True)
+    seq = place(tmp_path, "journal.seq", "".join("\x1e" + e for e in entries))
+    plain, sequenced = tmp_path / "plain.db", tmp_path / "seq.db"
+    imported(cli, plain, place(tmp_path, "journald_shapes.json"))
+    assert "[journald]" in imported(cli, sequenced, seq)
+    assert summary(sequenced) == summary(plain) and len(summary(plain)) == 4
