@@ -99,6 +99,7 @@ def test_exim_subject_and_authenticated_submission(exim_store: Path) -> None:
     # the same shape without A= is mail from another server, inbound
     assert msgs["1vBcDe-000Aa1-A1"]["direction"] == "outbound"
     assert msgs["1vBcDm-000Hh8-H8"]["direction"] == "outbound"
+    assert msgs["1vBcDn-000Jj9-J9"]["direction"] == "outbound"  # P=esmtpsa without A=
     assert msgs["1vBcDf-000Bb2-B2"]["direction"] == "inbound"
     assert msgs["1vBcDi-000Ee5-E5"]["direction"] == "inbound"
 

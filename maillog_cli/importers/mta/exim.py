@@ -44,6 +44,7 @@ _FLAG = re.compile(r"(?P<flag><=|=>|->|>>|\*\*|==|\*>) (?P<rest>.*)")
 # `Frozen (delivery error message)`, `frozen by root` (exim -Mf), `Message is frozen` (a
 # queue run passing it by); `Unfrozen by forced delivery`/`by errmsg timer`/`unfrozen by root`.
 _FROZEN = re.compile(r"(?:(?P<un>[Uu]n)?[Ff]rozen(?: (?P<why>.*))?|Message is frozen)")
+_AUTHENTICATED = re.compile(r"(?:utf8)?esmtps?a", re.IGNORECASE)
 _FIELD = re.compile(
     r'(?:^| )(?P<k>[A-Za-z]{1,3})=(?P<v>"(?:[^"\\]|\\.)*"|\S+(?: \([^)]*\))?(?: \[[^\]]+\](?::\d+)?)?)'
 )
@@ -146,7 +147,9 @@ def _arrival(body: str) -> dict[str, Any]:
         "client": fields.get("H"),
         "notice_of": fields.get("R") if sender == "<>" else None,
         "proto": fields.get("P"),
-        "sasl": bool(fields.get("A")),  # A=login:user, A=plain: an authenticated submission
+        # A=login:user, A=plain (log_selector +authenticator), or a protocol RFC 3848 marks
+        # authenticated (P=esmtpa, esmtpsa): a submission
+        "sasl": bool(fields.get("A")) or _AUTHENTICATED.fullmatch(fields.get("P", "")) is not None,
         "subject": fields.get("T"),  # with log_selector +subject
     }
 
