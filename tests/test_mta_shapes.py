@@ -632,3 +632,40 @@ def test_journalctl_json_seq_reads_as_json_lines(cli: Any, tmp_path: Path) -> No
     imported(cli, plain, place(tmp_path, "journald_shapes.json"))
     assert "[journald]" in imported(cli, sequenced, seq)
     assert summary(sequenced) == summary(plain) and len(summary(plain)) == 4
+
+
+REUSED_AFTER_REJECT = """\
+Mar 10 10:00:00 mx postfix/smtpd[3001]: 1A2B3C4D5E: client=mail.bulk.example[203.0.113.60]
+Mar 10 10:00:01 mx postfix/cleanup[3002]: 1A2B3C4D5E: reject: header Subject: You have WON from mail.bulk.example[203.0.113.60]; from=<promo@bulk.example> to=<ann@example.com> proto=ESMTP helo=<mail.bulk.example>: 5.7.1 Message content rejected
+Mar 10 12:00:00 mx postfix/smtpd[3101]: 1A2B3C4D5E: client=mail.remote.example[203.0.113.9]
+Mar 10 12:00:00 mx postfix/cleanup[3002]: 1A2B3C4D5E: message-id=<ok-2@remote.example>
+Mar 10 12:00:00 mx postfix/qmgr[900]: 1A2B3C4D5E: from=<friend@remote.example>, size=4000, nrcpt=1 (queue active)
+Mar 10 12:00:01 mx postfix/local[3102]: 1A2B3C4D5E: to=<ann@example.com>, relay=local, delay=0.9, delays=0.1/0/0/0.8, dsn=2.0.0, status=sent (delivered to mailbox)
+Mar 10 12:00:01 mx postfix/qmgr[900]: 1A2B3C4D5E: removed
+"""
+
+
+@pytest.mark.parametrize("order", ["one file", "older first", "newer first"])
+def test_a_queue_id_freed_by_cleanups_reject_is_a_new_message_when_reused(
+    cli: Any, db_path: Path, tmp_path: Path, order: str
+) -> None:
+    """cleanup's reject ends the message without qmgr's `removed`: the queue id's next
+    message is another one, in whatever order the lines are read."""
+    text = REUSED_AFTER_REJECT.splitlines(keepends=True)
+    older = place(tmp_path, "mail.log.1", "".join(text[:2]))
+    newer = place(tmp_path, "mail.log", "".join(text[2:]))
+    files = {
+        "one file": [place(tmp_path, "whole.log", REUSED_AFTER_REJECT)],
+        "older first": [older, newer],
+        "newer first": [newer, older],
+    }[order]
+    for path in files:
+        imported(cli, db_path, path)
+    rows = stored(db_path)
+    by_message: dict[str, list[str]] = {}
+    for r in rows:
+        by_message.setdefault(r["message_id"], []).append(r["status"])
+    assert sorted(by_message.values()) == [["queued", "delivered"], ["rejected"]]
+    rejected = of(rows, status="rejected")[0]
+    assert of(rows, message_id=rejected["message_id"])[0]["sender"] == "promo@bulk.example"
+    assert {r["sender"] for r in rows if r["status"] != "rejected"} == {"friend@remote.example"}

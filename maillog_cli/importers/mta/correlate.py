@@ -198,6 +198,8 @@ class Correlator:
             self._notice(life.message_id, f["notice"])
         elif kind in ("reject", "discard"):
             self._emit(self._reject(fact, life))
+            if f.get("ends"):  # the message ends here, as at a `removed`
+                self._ended(self.state.find(host, qid, when, "removed"))
         elif kind == "hold":
             self._emit(self._held(fact, life))
         elif kind == "removed":

@@ -245,6 +245,10 @@ def _queued(p: Prefix, qid: str, rest: str) -> MtaLine | Skip:
         what = reject["what"].removeprefix("milter-")
         if what == "hold":
             reject["status"] = "hold"
+        elif daemon(p.program) == "cleanup":
+            # cleanup refusing or discarding the whole message: its queue file is gone
+            # without qmgr's `removed`, and the queue id is free for another message
+            reject["ends"] = True
         return _fact(p, {"discard": "discard", "hold": "hold"}.get(what, "reject"), qid, reject)
     return NOT_A_FACT
 
