@@ -669,3 +669,12 @@ def test_a_queue_id_freed_by_cleanups_reject_is_a_new_message_when_reused(
     rejected = of(rows, status="rejected")[0]
     assert of(rows, message_id=rejected["message_id"])[0]["sender"] == "promo@bulk.example"
     assert {r["sender"] for r in rows if r["status"] != "rejected"} == {"friend@remote.example"}
+
+
+def test_a_remote_servers_text_saying_rejected_is_not_a_refusal_here() -> None:
+    clock = lines.Clock(lines.YearGuess(datetime(2026, 3, 31, tzinfo=UTC), None), None)
+    line = (
+        "2026-03-01 10:00:01 1vAbCd-000XyZ-Q1 H=mx.example.net [192.0.2.20]: SMTP error from"
+        " remote mail server after end of data: 550 Message rejected due to content"
+    )
+    assert not isinstance(postfix.parse_line(line, clock, Context()), lines.MtaLine)

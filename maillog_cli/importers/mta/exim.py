@@ -51,9 +51,12 @@ _FIELD = re.compile(
 _ADDR = re.compile(r"(?P<addr>\S+)(?: (?:\((?P<paren>[^)]*)\) )?<(?P<orig>[^>]*)>)?")
 # `[H=host [ip]] [F=<sender>] … rejected RCPT <addr>: why` (also MAIL <sender>, after DATA,
 # EHLO or HELO name, EHLO from [ip], connection …): the fields before it are read as fields.
+# The stage is one of Exim's ACL places (acl_wherenames; `after DATA` for the DATA ACL), so
+# a remote server's text that says "rejected" is not taken for one.
 _REJECTED = re.compile(
     r"(?:^|(?<= ))(?P<what>(?:temporarily )?rejected) "
-    r"(?P<stage>EHLO or HELO|after [A-Za-z-]+|[A-Za-z-]+)"
+    r"(?P<stage>EHLO or HELO|after DATA(?: PRDR)?|RCPT|MAIL|PREDATA|DATA|MIME|DKIM|PRDR|AUTH"
+    r"|connection|ETRN|EXPN|MAILAUTH|NOTQUIT|QUIT|STARTTLS|VRFY|EHLO|HELO|non-SMTP)\b"
     r"(?: <(?P<addr>[^>]*)>| from (?P<peer>\[[^\]]*\]|[^\s:]+)| (?P<word>[^\s:]+)(?=:))?"
     r":?\s*(?P<reply>.*)"
 )
