@@ -678,3 +678,35 @@ def test_a_remote_servers_text_saying_rejected_is_not_a_refusal_here() -> None:
         " remote mail server after end of data: 550 Message rejected due to content"
     )
     assert not isinstance(postfix.parse_line(line, clock, Context()), lines.MtaLine)
+
+
+def test_tail_import_follows_a_growing_json_seq_journal(tmp_path: Path, db_path: Path) -> None:
+    """`journalctl -o json-seq -f > journal; maillog tail -F --import journal`: each entry
+    behind its record separator is read, none reported as unreadable."""
+    from maillog_cli import follow as core
+    from maillog_cli.store.db import Store
+    from maillog_cli.store.query import build
+
+    entries = ["\x1e" + e for e in (DATA / "journald_shapes.json").read_text().splitlines(True)]
+    log = tmp_path / "journal.seq"
+    log.write_text("".join(entries[:3]))
+    store = Store.open(db_path)
+    notices: list[str] = []
+    growing = core.GrowingFile(log, from_start=True, notice=notices.append)
+    rounds = {"n": 0}
+
+    def stop() -> bool:
+        rounds["n"] += 1
+        if rounds["n"] == 2:
+            with log.open("a") as f:
+                f.write("".join(entries[3:]))
+        return rounds["n"] > 3
+
+    rows = list(
+        core.follow(store, build(), 0, growing, report=notices.append, interval=0.01, stop=stop)
+    )
+    growing.close()
+    store.close()
+    assert not [n for n in notices if "invalid JSON" in n or "not" in n], notices
+    got = {(r["message_id"], r["status"]) for r in rows}
+    assert ("5A6B7C8D9E", "delivered") in got and ("1vCdEf-000Ii9-I9", "delivered") in got
