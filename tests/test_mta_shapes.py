@@ -460,7 +460,9 @@ TABLES = {
 }
 
 
-@pytest.mark.parametrize("name", ["exim_shapes.log", "postfix_shapes.log", "journald_shapes.json"])
+@pytest.mark.parametrize(
+    "name", ["exim_shapes.log", "exim_rejectlog", "postfix_shapes.log", "journald_shapes.json"]
+)
 def test_forked_split_and_repeated_imports_give_the_same_store(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
