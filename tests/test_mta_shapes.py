@@ -603,8 +603,13 @@ def test_exims_rejectlog_is_read_its_header_dumps_skipped_and_its_refusals_not_d
     assert "[exim]" in stderr and "12 skipped (12 exim rejectlog header line)" in stderr
     assert "0 new events, 3 already present" in stderr
     assert stored(exim_store) == before
+    # the Message-ID among the dumped headers finds the refused message, read in any order
+    for db in (exim_store, tmp_path / "alone.db"):
+        if db != exim_store:
+            imported(cli, db, place(tmp_path, "exim_rejectlog"))
+        r = cli("--db", db, "show", "<spam-77@bad.example>")
+        assert r.exit_code == 0 and "1vBcDj-000Ff6-F6" in r.stdout, r
     alone = tmp_path / "alone.db"
-    imported(cli, alone, place(tmp_path, "exim_rejectlog"))
     assert [(r["status"], r["message_id"][:5]) for r in stored(alone)] == [
         ("rejected", "noid-"),
         ("rejected", "1vBcD"),

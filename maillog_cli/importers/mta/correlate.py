@@ -197,6 +197,7 @@ class Correlator:
             life.notice = f.get("notice")
             self._notice(life.message_id, f["notice"])
         elif kind in ("reject", "discard"):
+            self._header_id(life, f.get("header_id"))  # Exim's rejectlog dumps it
             self._emit(self._reject(fact, life))
             if f.get("ends"):  # the message ends here, as at a `removed`
                 self._ended(self.state.find(host, qid, when, "removed"))

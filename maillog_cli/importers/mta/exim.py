@@ -44,6 +44,8 @@ _FLAG = re.compile(r"(?P<flag><=|=>|->|>>|\*\*|==|\*>) (?P<rest>.*)")
 # `Frozen (delivery error message)`, `frozen by root` (exim -Mf), `Message is frozen` (a
 # queue run passing it by); `Unfrozen by forced delivery`/`by errmsg timer`/`unfrozen by root`.
 _FROZEN = re.compile(r"(?:(?P<un>[Uu]n)?[Ff]rozen(?: (?P<why>.*))?|Message is frozen)")
+# The Message-ID among a rejectlog's dumped headers (`I Message-ID: <…>`).
+_DUMPED_ID = re.compile(r"[A-Z* ] Message-ID:\s*(<[^>\s]+>)", re.IGNORECASE)
 _AUTHENTICATED = re.compile(r"(?:utf8)?esmtps?a", re.IGNORECASE)
 _FIELD = re.compile(
     r'(?:^| )(?P<k>[A-Za-z]{1,3})=(?P<v>"(?:[^"\\]|\\.)*"|\S+(?: \([^)]*\))?(?: \[[^\]]+\](?::\d+)?)?)'
@@ -67,11 +69,33 @@ _DISCARDED = re.compile(
 
 
 def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tuple[int, Any, Any]]:
-    """Exim's mainlog is read by the same line loop as Postfix's (either may hold the other);
-    its rejectlog's header dumps are skipped."""
+    """Exim's mainlog is read by the same line loop as Postfix's (either may hold the other).
+    In its rejectlog, the headers written after a refusal after DATA are skipped, their
+    Message-ID given to the refusal (held back until its header lines end)."""
     from maillog_cli.importers.mta import postfix
 
-    return postfix.read_lines(stream, ctx, reference, rejectlog=True)
+    held: tuple[int, MtaLine, Any] | None = None
+    for number, item, text in postfix.read_lines(stream, ctx, reference, rejectlog=True):
+        if held is not None:
+            if item is postfix.REJECTLOG_HEADER:
+                dumped = _DUMPED_ID.match(text)
+                if dumped is not None:
+                    fact = held[1]
+                    held = (
+                        held[0],
+                        fact._replace(fields={**fact.fields, "header_id": dumped[1]}),
+                        held[2],
+                    )
+                yield number, item, text
+                continue
+            yield held
+            held = None
+        if isinstance(item, MtaLine) and item.kind == "reject" and item.qid is not None:
+            held = (number, item, text)
+            continue
+        yield number, item, text
+    if held is not None:
+        yield held
 
 
 def parse_logged(stamp: str, host: str, pid: str, msg: str, tz: Any) -> MtaLine | Skip:
