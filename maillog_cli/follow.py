@@ -270,7 +270,7 @@ class GrowingFile:
             head = lines[:end]
             if head.strip():
                 try:
-                    readers.loads(head)
+                    readers.loads(head.removeprefix(readers.JSON_SEQ_RS))  # json-seq too
                     return lines, first
                 except RecordError as exc:
                     self.notice(f"{self.name}:{first}: {exc}")

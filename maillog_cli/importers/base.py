@@ -77,11 +77,13 @@ def finish(event: Event) -> Event:
 SYNTHETIC_PREFIX = "noid-"
 
 
-def synthetic_message_id(event: Event) -> str:
+def synthetic_message_id(event: Event, *more: str) -> str:
     """The stable id of a message its source does not name: `noid-` and a hash of the facts
     any source of the same email shows alike (recipient, sender, subject, the time to the
     second), never of the provider or status. The same row imported twice, or from two
     exports, is one message; rows that differ in any of these facts are separate messages.
+    `more`: facts that tell apart attempts these do not (the client a mail server refused:
+    two clients refused for one recipient in the same second are two emails).
     The prefix keeps it apart from real ids (a provider's id or a Message-ID's local@domain)."""
     key = "\x1f".join(
         (
@@ -89,6 +91,7 @@ def synthetic_message_id(event: Event) -> str:
             event.sender or "",
             " ".join((event.subject or "").split()),
             event.timestamp[:19],
+            *more,
         )
     )
     return SYNTHETIC_PREFIX + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -371,6 +371,10 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+# RFC 7464 JSON text sequences (`journalctl -o json-seq`) start each record with RS.
+JSON_SEQ_RS = b"\x1e"
+
+
 def read_head(stream: IO[bytes]) -> tuple[bytes, IO[bytes]]:
     """(the first SNIFF_BYTES of the stream, or all of it when shorter; the stream again
     from its start). Unlike peek(), the head is never cut short by a small first read
@@ -382,7 +386,7 @@ def read_head(stream: IO[bytes]) -> tuple[bytes, IO[bytes]]:
 
 def container_of(head: bytes) -> str:
     """'jsonl', 'json', 'form', 'csv', or 'empty' — docs/providers.md, "Reading a file"."""
-    text = head.lstrip()
+    text = head.lstrip().removeprefix(JSON_SEQ_RS)  # a JSON text sequence is JSONL
     if not text:
         return "empty"
     if text[:1] in (b"{", b"["):
@@ -483,6 +487,8 @@ def iter_jsonl(stream: IO[bytes], cap: int) -> Iterator[tuple[int | str, Any]]:
         if isinstance(line, Oversize):
             yield lineno, over_cap(cap)
             continue
+        if line[:1] == JSON_SEQ_RS:  # RFC 7464: each record after a record separator
+            line = line[1:]
         if not line.strip():
             continue
         problem = too_many_values(line, cap)

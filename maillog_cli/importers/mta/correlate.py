@@ -33,7 +33,7 @@ IDLE_SCAN = 50  # batches between looks at every queue id in memory for idle one
 # Delivery agents that hand mail to a mailbox on this server (inbound), by Postfix daemon.
 LOCAL_AGENTS = frozenset({"local", "virtual", "lmtp", "pipe"})
 # A delivery line's facts kept as they are in the event's extra data.
-DELIVERY_EXTRA = ("relay", "delay", "delays", "dsn", "router", "transport")
+DELIVERY_EXTRA = ("relay", "delay", "delays", "dsn", "router", "transport", "mailbox")
 STATUS_MAPS: dict[str, dict[str, str | None]] = {
     "postfix": dict(postfix.STATUS_MAP),
     "exim": dict(exim.STATUS_MAP),
@@ -151,9 +151,10 @@ class Correlator:
         if self.first_host is None:
             self.first_host = host
         if qid is None:
-            if kind == "reject":  # refused before it had a queue id: its own message
-                event = self._reject(fact, None)
-                event.message_id = synthetic_message_id(event)
+            if kind in ("reject", "discard"):  # refused before it had a queue id: its own
+                event = self._reject(fact, None)  # message, one per client refused
+                client = f.get("client")
+                event.message_id = synthetic_message_id(event, *([client] if client else []))
                 self._emit(event)
             return
         life = self.state.find(host, qid, when, kind)
@@ -172,7 +173,10 @@ class Correlator:
             if kind == "arrival":
                 self._header_id(life, f.get("header_id"))
                 life.client = life.client or f.get("client")
-                self._emit(self._queued(fact, life))
+                life.authenticated = life.authenticated or int(bool(f.get("sasl")))
+                event = self._queued(fact, life)
+                event.subject = f.get("subject") or None
+                self._emit(event)
                 if f.get("notice_of"):
                     self._notice_of(fact, f["notice_of"], life)
         elif kind == "msgid":
@@ -193,7 +197,12 @@ class Correlator:
             life.notice = f.get("notice")
             self._notice(life.message_id, f["notice"])
         elif kind in ("reject", "discard"):
+            self._header_id(life, f.get("header_id"))  # Exim's rejectlog dumps it
             self._emit(self._reject(fact, life))
+            if f.get("ends"):  # the message ends here, as at a `removed`
+                self._ended(self.state.find(host, qid, when, "removed"))
+        elif kind == "hold":
+            self._emit(self._held(fact, life))
         elif kind == "removed":
             self._ended(life)
 
@@ -347,10 +356,12 @@ class Correlator:
     # --- events ------------------------------------------------------------------------
     def _base(self, fact: MtaLine, life: Lifecycle | None, status: str, raw: str) -> Event:
         aliases: tuple[str, ...] = ()
+        sender = size = None
         if life is not None:
             aliases = (life.qid,)
             if life.header_id:
                 aliases += (life.header_id,)
+            sender, size = self._envelope(life)
         return Event(
             timestamp=fact.timestamp,
             status=status,
@@ -358,11 +369,22 @@ class Correlator:
             provider=fact.provider,
             event_id=fact.key,
             message_id=life.message_id if life else None,
-            sender=(life.sender or None) if life else None,
-            size=life.size if life else None,
+            sender=sender or None,
+            size=size,
             aliases=aliases,
             extra=self._where(fact, life),
         )
+
+    def _envelope(self, life: Lifecycle) -> tuple[str | None, int | None]:
+        """The message's sender and size: its lifecycle's, else those its reach-back rows
+        learned (qmgr's line in the older file, read after the newer file's `removed`)."""
+        sender, size = life.sender, life.size
+        if sender is None or size is None:
+            for row in self.state.by_message.get(life.message_id, ()):
+                if row is not life and row.qid == life.qid and row.last_at < life.first_at:
+                    sender = sender if sender is not None else row.sender
+                    size = size if size is not None else row.size
+        return sender, size
 
     def _where(self, fact: MtaLine, life: Lifecycle | None) -> dict[str, Any]:
         """The queue id where the message id is not it (a reused id, a content filter's
@@ -390,7 +412,7 @@ class Correlator:
         event.recipient = address(f.get("to"))
         code, enhanced, diag = reply_fields(status, f.get("reply"), None, _dsn(f.get("dsn")))
         event.smtp_code, event.enhanced_code, event.diagnostic = code, enhanced, diag
-        event.direction = _delivery_direction(fact)
+        event.direction = _delivery_direction(fact) or _arrival_direction(life, fact)
         extra = event.extra
         orig_to = address(f.get("orig_to")) if f.get("orig_to") else None
         if orig_to:
@@ -401,6 +423,18 @@ class Correlator:
                 extra[key] = value
         if fact.program not in ("smtp", "exim"):  # the agent, where direction does not say it
             extra["program"] = fact.program
+        return event
+
+    def _held(self, fact: MtaLine, life: Lifecycle) -> Event:
+        """Held or frozen (Postfix `hold:`, Exim `Frozen`): a message-wide step, kept in the
+        queue until someone releases it; `released`/`unfrozen` put it back in the queue."""
+        f = fact.fields
+        status = STATUS_MAPS[fact.provider][f["status"]]
+        assert status is not None
+        event = self._base(fact, life, status, f["status"])
+        event.direction = _arrival_direction(life, fact)
+        event.diagnostic = f.get("reply") or None
+        event.extra.update(_refused_where(f))
         return event
 
     def _filter_hop(self, fact: MtaLine, life: Lifecycle) -> Event:
@@ -449,17 +483,15 @@ class Correlator:
         verdict = classify(None, code, enhanced, diag)
         if verdict is not None:
             event.bounce_class, event.bounce_reason = verdict.bounce_class, verdict.bounce_reason
-        event.extra.update(
-            _clean(
-                {
-                    "client": f.get("client"),
-                    "stage": f.get("stage"),
-                    "helo": f.get("helo"),
-                    "proto": f.get("proto"),
-                }
-            )
-        )
+        event.extra.update(_refused_where(f))
         return event
+
+
+def _refused_where(f: dict[str, Any]) -> dict[str, Any]:
+    """Where a refusal, discard or hold happened: the client, the SMTP stage (or the
+    header/body check), its HELO and protocol, the header or body line a check matched."""
+    keys = ("client", "stage", "helo", "proto", "matched")
+    return _clean({key: f.get(key) for key in keys})
 
 
 def relay_host(relay: Any) -> str | None:
@@ -475,11 +507,17 @@ def _dsn(value: Any) -> str | None:
     )
 
 
-def _delivery_direction(fact: MtaLine) -> str:
-    """Into a mailbox here (local/virtual/lmtp/pipe; an Exim non-SMTP transport) is inbound."""
+def _delivery_direction(fact: MtaLine) -> str | None:
+    """Into a mailbox here (local/virtual/lmtp/pipe; an Exim non-SMTP transport) is inbound.
+    None for an Exim line naming no transport (a router's failure, a blackhole) and for a
+    content filter's verdict: the message's own direction then."""
     if fact.provider == "postfix":
+        if fact.fields.get("filtered"):  # kept back by a content filter here: no hop out
+            return None
         return "inbound" if fact.program in LOCAL_AGENTS else "outbound"
     transport = (fact.fields.get("transport") or "").lower()
+    if not transport:
+        return None
     return "outbound" if "smtp" in transport and "lmtp" not in transport else "inbound"
 
 

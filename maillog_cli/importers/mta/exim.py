@@ -20,54 +20,112 @@ from maillog_cli.model import Skip
 NAME = "exim"
 PROVIDER = "exim"
 SIGNATURE = "Exim mainlog lines (`2026-03-01 10:00:01 1pXyZa-000AbC-12 <= sender … id=…`)"
-SHAPES = "/var/log/exim4/mainlog (rotated, .gz), Exim lines in syslog"
+SHAPES = "/var/log/exim4/mainlog and rejectlog (rotated, .gz), Exim lines in syslog"
 
-# The delivery flag → canonical status.
+# The delivery flag (or what stands for one) → canonical status.
 STATUS_MAP: dict[str, str] = {
     "=>": "delivered",
     "->": "delivered",
+    ">>": "delivered",  # a cutthrough delivery, made while the sender was still connected
     "**": "bounced",
     "==": "deferred",
+    ":blackhole:": "dropped",  # `=> :blackhole: <addr>`: a router threw the address away
+    "blackhole": "dropped",  # `=> blackhole (DATA ACL discarded recipients)`
+    "discarded": "dropped",  # `RCPT <addr>: discarded by RCPT ACL`
+    "frozen": "deferred",  # `Frozen …`/`Message is frozen`: held until unfrozen
+    "unfrozen": "queued",  # `Unfrozen by …`: back in the queue
 }
 NO_FACT = "exim line without a delivery fact"
 NOT_A_FACT = Skip(NO_FACT)  # one instance for the many lines of this kind (never changed)
 SUPPRESSED = Skip("exim delivery suppressed (-N)")
 
 _ID_LINE = re.compile(rf"(?P<id>{EXIM_ID}) (?P<rest>.*)")
-_FLAG = re.compile(r"(?P<flag><=|=>|->|\*\*|==|\*>) (?P<rest>.*)")
+_FLAG = re.compile(r"(?P<flag><=|=>|->|>>|\*\*|==|\*>) (?P<rest>.*)")
+# `Frozen (delivery error message)`, `frozen by root` (exim -Mf), `Message is frozen` (a
+# queue run passing it by); `Unfrozen by forced delivery`/`by errmsg timer`/`unfrozen by root`.
+_FROZEN = re.compile(r"(?:(?P<un>[Uu]n)?[Ff]rozen(?: (?P<why>.*))?|Message is frozen)")
+# The Message-ID among a rejectlog's dumped headers (`I Message-ID: <…>`).
+_DUMPED_ID = re.compile(r"[A-Z* ] Message-ID:\s*(<[^>\s]+>)", re.IGNORECASE)
+_AUTHENTICATED = re.compile(r"(?:utf8)?esmtps?a", re.IGNORECASE)
 _FIELD = re.compile(
     r'(?:^| )(?P<k>[A-Za-z]{1,3})=(?P<v>"(?:[^"\\]|\\.)*"|\S+(?: \([^)]*\))?(?: \[[^\]]+\](?::\d+)?)?)'
 )
 _ADDR = re.compile(r"(?P<addr>\S+)(?: (?:\((?P<paren>[^)]*)\) )?<(?P<orig>[^>]*)>)?")
+# `[H=host [ip]] [F=<sender>] … rejected RCPT <addr>: why` (also MAIL <sender>, after DATA,
+# EHLO or HELO name, EHLO from [ip], connection …): the fields before it are read as fields.
+# The stage is one of Exim's ACL places (acl_wherenames; `after DATA` for the DATA ACL), so
+# a remote server's text that says "rejected" is not taken for one.
 _REJECTED = re.compile(
-    r"(?:H=(?P<host>.*?) )?(?:.*?F=<(?P<from>[^>]*)> )?(?P<what>(?:temporarily )?rejected) "
-    r"(?P<stage>RCPT|MAIL|EHLO|HELO|after DATA|connection|DATA)\s*(?:<(?P<to>[^>]*)>)?\s*:?\s*(?P<reply>.*)"
+    r"(?:^|(?<= ))(?P<what>(?:temporarily )?rejected) "
+    r"(?P<stage>EHLO or HELO|after DATA(?: PRDR)?|RCPT|MAIL|PREDATA|DATA|MIME|DKIM|PRDR|AUTH"
+    r"|connection|ETRN|EXPN|MAILAUTH|NOTQUIT|QUIT|STARTTLS|VRFY|EHLO|HELO|non-SMTP)\b"
+    r"(?: <(?P<addr>[^>]*)>| from (?P<peer>\[[^\]]*\]|[^\s:]+)| (?P<word>[^\s:]+)(?=:))?"
+    r":?\s*(?P<reply>.*)"
+)
+# `… RCPT <addr>: discarded by RCPT ACL[: why]` (a `discard` verb in the RCPT ACL).
+_DISCARDED = re.compile(
+    r"(?:^|(?<= ))RCPT <(?P<addr>[^>]*)>: discarded by (?P<stage>\S+) ACL(?:: (?P<reply>.*))?"
 )
 
 
 def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tuple[int, Any, Any]]:
-    """Exim's mainlog is read by the same line loop as Postfix's (either may hold the other)."""
+    """Exim's mainlog is read by the same line loop as Postfix's (either may hold the other).
+    In its rejectlog, the headers written after a refusal after DATA are skipped, their
+    Message-ID given to the refusal (held back until its header lines end)."""
     from maillog_cli.importers.mta import postfix
 
-    return postfix.read_lines(stream, ctx, reference)
+    held: tuple[int, MtaLine, Any] | None = None
+    for number, item, text in postfix.read_lines(stream, ctx, reference, rejectlog=True):
+        if held is not None:
+            if item is postfix.REJECTLOG_HEADER:
+                dumped = _DUMPED_ID.match(text)
+                if dumped is not None:
+                    fact = held[1]
+                    held = (
+                        held[0],
+                        fact._replace(fields={**fact.fields, "header_id": dumped[1]}),
+                        held[2],
+                    )
+                yield number, item, text
+                continue
+            yield held
+            held = None
+        if isinstance(item, MtaLine) and item.kind == "reject" and item.qid is not None:
+            held = (number, item, text)
+            continue
+        yield number, item, text
+    if held is not None:
+        yield held
+
+
+def parse_logged(stamp: str, host: str, pid: str, msg: str, tz: Any) -> MtaLine | Skip:
+    """An Exim message that syslog or journald carried: Exim writes its own time (and
+    `[pid]`) first unless `syslog_timestamp = false`; that time is the line's, else `stamp`."""
+    split = lines.split_exim(msg, tz)
+    if split is not None:
+        return parse_message(split[0], host, split[1] or pid, split[2])
+    return parse_message(stamp, host, pid, msg)
 
 
 def parse_message(timestamp: str, host: str, pid: str, msg: str) -> MtaLine | Skip:
     """The fact of one Exim log message (after the time and optional pid)."""
     m = _ID_LINE.fullmatch(msg)
-    if m is None:
-        rejected = _REJECTED.match(msg)
-        if rejected is not None and "rejected" in msg:
-            return _fact(timestamp, host, pid, msg, "reject", None, _reject(rejected))
-        return NOT_A_FACT
-    qid, rest = m["id"], m["rest"]
-    if rest == "Completed":
-        return _fact(timestamp, host, pid, msg, "removed", qid, {})
-    flag = _FLAG.match(rest)
+    qid, rest = (m["id"], m["rest"]) if m is not None else (None, msg)
+    flag = _FLAG.match(rest) if qid else None
     if flag is None:
-        rejected = _REJECTED.match(rest)
-        if rejected is not None and "rejected" in rest:
-            return _fact(timestamp, host, pid, msg, "reject", qid, _reject(rejected))
+        refusal = _refusal(rest)
+        if refusal is not None:
+            kind = "discard" if refusal["what"] == "discarded" else "reject"
+            return _fact(timestamp, host, pid, msg, kind, qid, refusal)
+        if qid is None:
+            return NOT_A_FACT
+        if rest == "Completed" or rest.startswith("Completed "):  # `Completed QT=1s`
+            return _fact(timestamp, host, pid, msg, "removed", qid, {})
+        frozen = _FROZEN.fullmatch(rest)
+        if frozen is not None:
+            word = "unfrozen" if frozen["un"] else "frozen"
+            why = (frozen["why"] or "").strip().strip("()") or None
+            return _fact(timestamp, host, pid, msg, "hold", qid, {"status": word, "reply": why})
         return NOT_A_FACT
     word, body = flag["flag"], flag["rest"]
     if word == "<=":
@@ -103,7 +161,8 @@ def _fields(text: str) -> dict[str, str]:
 
 
 def _arrival(body: str) -> dict[str, Any]:
-    """`<= sender H=… P=… S=size id=Message-ID` (R=ID: a bounce of message ID)."""
+    """`<= sender H=… P=… A=auth S=size id=Message-ID T="subject"` (R=ID: a bounce of
+    message ID)."""
     sender, _, tail = body.partition(" ")
     fields = _fields(" " + tail)
     if "S" not in fields and not tail:
@@ -115,6 +174,10 @@ def _arrival(body: str) -> dict[str, Any]:
         "client": fields.get("H"),
         "notice_of": fields.get("R") if sender == "<>" else None,
         "proto": fields.get("P"),
+        # A=login:user, A=plain (log_selector +authenticator), or a protocol RFC 3848 marks
+        # authenticated (P=esmtpa, esmtpsa): a submission
+        "sasl": bool(fields.get("A")) or _AUTHENTICATED.fullmatch(fields.get("P", "")) is not None,
+        "subject": fields.get("T"),  # with log_selector +subject
     }
 
 
@@ -139,15 +202,25 @@ def _delivery(word: str, body: str) -> dict[str, Any]:
         if tail.startswith(":"):
             reason, tail = (tail[1:] + (": " + reason if reason else "")).strip() or None, ""
     fields = _fields(tail)
-    if word in ("=>", "->") and not fields and not tail.strip():
+    if word in ("=>", "->", ">>") and not fields and not tail.strip():
         raise RecordError("exim delivery line without R=/T= (cut short?)")
-    reply = fields.get("C") if word in ("=>", "->") else reason
-    orig = addr["orig"]
-    if recipient.startswith(("/", "|")) and orig:  # a file or pipe delivery: the address is <orig>
-        recipient, orig = orig, None
+    reply = fields.get("C") if word in ("=>", "->", ">>") else reason
+    orig, mailbox = addr["orig"], None
+    if recipient == "blackhole" and not orig and tail.startswith(" ("):
+        # `=> blackhole (DATA ACL discarded recipients): why`: an ACL's `discard`
+        word, recipient = "blackhole", None
+        why, _, more = tail[2:].partition(")")
+        reply, tail = (why + more).strip() or None, ""
+    elif recipient == ":blackhole:":  # `=> :blackhole: <addr> R=router`
+        word, recipient, orig = ":blackhole:", orig or None, None
+    elif orig and "@" not in recipient:
+        # a file (`/var/mail/bob`), pipe (`|/usr/bin/x`) or local user (`bob`): the
+        # address is <orig>, what it was delivered to is kept as the mailbox
+        recipient, orig, mailbox = orig, None, recipient
     return {
         "to": recipient,
         "orig_to": orig,
+        "mailbox": mailbox,
         "relay": fields.get("H"),
         "router": fields.get("R"),
         "transport": fields.get("T"),
@@ -157,12 +230,40 @@ def _delivery(word: str, body: str) -> dict[str, Any]:
     }
 
 
-def _reject(m: re.Match[str]) -> dict[str, Any]:
+def _refusal(text: str) -> dict[str, Any] | None:
+    """A refused SMTP command (`rejected …`) or a recipient an ACL discarded, with the
+    client (`H=`), the sender (`F=`), the stage, the address and Exim's reason."""
+    if "rejected " not in text and " ACL" not in text:  # most lines: no regex search
+        return None
+    m = _REJECTED.search(text)
+    if m is not None:
+        what, stage, addr, reply = m["what"], m["stage"], m["addr"], m["reply"]
+        helo = m["word"] if stage.startswith("EHLO") else None
+        if m["word"] and helo is None:  # not a HELO name: part of the reason
+            reply = m["word"] + ": " + reply
+        peer = m["peer"]
+    else:
+        m = _DISCARDED.search(text)
+        if m is None:
+            return None
+        what, stage, addr, reply, helo, peer = (
+            "discarded",
+            m["stage"],
+            m["addr"],
+            m["reply"],
+            None,
+            None,
+        )
+    fields = _fields(" " + text[: m.start()])
+    sender = fields.get("F", "")
+    if stage == "MAIL" and addr is not None:  # `rejected MAIL <sender>`: the sender's
+        sender, addr = "<" + addr + ">", None
     return {
-        "what": m["what"],
-        "stage": m["stage"],
-        "client": m["host"],
-        "reply": (m["reply"] or "").strip() or None,
-        "from": m["from"],
-        "to": m["to"],
+        "what": what,
+        "stage": stage,
+        "client": fields.get("H") or peer,
+        "reply": (reply or "").strip() or None,
+        "from": sender[1:-1] if sender.startswith("<") and sender.endswith(">") else None,
+        "to": addr,
+        "helo": helo,
     }

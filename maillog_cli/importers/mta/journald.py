@@ -29,31 +29,58 @@ def detect(obj: dict[str, Any]) -> bool:
     return "__REALTIME_TIMESTAMP" in obj and "MESSAGE" in obj
 
 
+# Postfix's daemons, by the executable name journald records as `_COMM` (an entry that
+# did not come through syslog(3) has no SYSLOG_IDENTIFIER: postfix/smtp is `smtp` then).
+POSTFIX_DAEMONS = frozenset(
+    "anvil bounce cleanup discard dnsblog error flush lmtp local oqmgr pickup pipe postdrop "
+    "postlogd postqueue postscreen postsuper proxymap qmgr qmqpd scache sendmail showq smtp "
+    "smtpd spawn tlsmgr tlsproxy trivial-rewrite verify virtual".split()
+)
+
+
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Any]:
     """The MtaLine fact of a Postfix or Exim entry (correlated later), else a Skip."""
-    program = _text(obj.get("SYSLOG_IDENTIFIER")) or _text(obj.get("_COMM")) or ""
+    program = _program(obj)
     if not (lines.is_postfix(program) or lines.is_exim(program)):
         return [Skip(lines.NOT_MAIL)]
     message = _text(obj.get("MESSAGE"))
     if message is None:
         raise RecordError("journald entry without a readable MESSAGE")
+    # microseconds since the epoch, as a decimal string (to_iso reads it by its size)
     stamp = to_iso(_text(obj.get("__REALTIME_TIMESTAMP")), ctx.default_tz)
     host = _text(obj.get("_HOSTNAME")) or ""
     pid = _text(obj.get("SYSLOG_PID")) or _text(obj.get("_PID")) or ""
     if lines.is_exim(program):
-        split = lines.split_exim(message, ctx.default_tz)
-        if split is not None:  # Exim logging its own time inside the message
-            return [exim.parse_message(split[0], host, split[1] or pid, split[2])]
-        return [exim.parse_message(stamp, host, pid, message)]
+        return [exim.parse_logged(stamp, host, pid, message, ctx.default_tz)]
     return [postfix.parse_message(Prefix(stamp, host, program, pid, message))]
 
 
+def _program(obj: dict[str, Any]) -> str:
+    """The entry's program: SYSLOG_IDENTIFIER, else `_COMM` (a Postfix daemon's executable
+    name counts as that daemon when the entry's unit, if named, is Postfix's)."""
+    ident = _text(obj.get("SYSLOG_IDENTIFIER"))
+    if ident:
+        return ident
+    comm = _text(obj.get("_COMM")) or ""
+    unit = _text(obj.get("_SYSTEMD_UNIT")) or "postfix"
+    if comm in POSTFIX_DAEMONS and "postfix" in unit.lower():
+        return "postfix/" + comm
+    return comm
+
+
 def _text(value: Any) -> str | None:
-    """A journald field: a string, or an array of bytes when it was not valid UTF-8."""
+    """A journald field: a string, or an array of bytes (see below)."""
     if isinstance(value, str):
         return value
     if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
-        return bytes(value).decode("utf-8", "replace")
+        # journalctl writes a field as bytes when it holds control characters or is not
+        # UTF-8; not UTF-8 is most often Latin-1 (8-bit text a client sent), read byte for
+        # byte so that nothing is lost or replaced
+        data = bytes(value)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
     if isinstance(value, int):
         return str(value)
     return None

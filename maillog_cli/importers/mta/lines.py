@@ -2,8 +2,12 @@
 
 Shapes read (docs/providers.md#postfix):
 - traditional syslog and Postfix's own `maillog_file`: `Mar  1 10:00:01 host prog[pid]: msg`
-  (no year: taken from --year, else from the file's time, the December→January turn included);
+  (no year: taken from --year, else from the file's time, the December→January turn included;
+  `2026 Mar  1 10:00:01 …` has its year), Solaris's `[ID 197553 mail.info] ` tag dropped;
 - RFC 3339 syslog: `2026-03-01T10:00:01.123456+01:00 host prog[pid]: msg`;
+- either after a written priority (`<22>Mar  1 …`), and RFC 5424
+  (`<22>1 2026-03-01T10:00:01.123Z host prog pid - - msg`);
+- journalctl's `-o short-unix` and `-o short-full` text (its `-o short` is the traditional);
 - Exim's mainlog: `2026-03-01 10:00:01 [+0100] [[pid]] msg`.
 """
 
@@ -21,14 +25,35 @@ from maillog_cli.errors import RecordError
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 
 _TRADITIONAL = re.compile(
+    r"(?:(?P<year>\d{4}) )?"  # syslog-ng's and some relays' `2026 Mar  1 10:00:01`
     r"(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(?P<day>\d{1,2}) "
     r"(?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)(?P<frac>\.\d{1,6})? (?P<rest>.*)"
 )
 _RFC3339 = re.compile(
     r"(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?) (?P<rest>.*)"
 )
-# "host prog[pid]: message" after the time.
-_TAIL = re.compile(r"(?P<host>\S+) (?P<prog>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: (?P<msg>.*)")
+# "host prog[pid]: message" after the time; Solaris's syslogd tags the message first
+# (`[ID 197553 mail.info] `), which is not part of it.
+SOLARIS_TAG = r"(?:\[ID \d+ [\w.]+\] )?"
+_TAIL = re.compile(
+    r"(?P<host>\S+) (?P<prog>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: " + SOLARIS_TAG + r"(?P<msg>.*)"
+)
+# A syslog priority written into the file (`<22>`), as some relays and `logger` do.
+_PRI = re.compile(r"<\d{1,3}>")
+# RFC 5424: `<PRI>1 TIMESTAMP HOST APP-NAME PROCID MSGID STRUCTURED-DATA MSG`, `-` for none.
+_RFC5424 = re.compile(
+    r"(?:<\d{1,3}>)?1 (?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)) "
+    r"(?P<host>\S+) (?P<prog>\S+) (?P<pid>\S+) \S+ "
+    r'(?:-|(?:\[(?:[^"\]]|"(?:[^"\\]|\\.)*")*\])+)(?: \ufeff?' + SOLARIS_TAG + r"(?P<msg>.*))?"
+)
+# journalctl's other text outputs: `-o short-unix` (`1772355601.123456 host prog[pid]: …`)
+# and `-o short-full` (`Sun 2026-03-01 10:00:01 CET host prog[pid]: …`; a zone named by its
+# abbreviation is read in --tz, as a zone-less time, except UTC/GMT).
+_SHORT_UNIX = re.compile(r"(?P<ts>\d{9,11}\.\d{1,9}) (?P<rest>.*)")
+_SHORT_FULL = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?)"
+    r"(?: (?P<zone>[+-]\d\d:?\d\d|[A-Z][A-Za-z]{0,5}))? (?P<rest>.*)"
+)
 _EXIM = EXIM_LINE = re.compile(
     r"(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?)(?: (?P<tz>[+-]\d{4}))?"
     r"(?: \[(?P<pid>\d+)\])? (?P<msg>.*)"
@@ -39,14 +64,15 @@ _MAILISH = re.compile(r"postfix|exim", re.IGNORECASE)
 
 NOT_MAIL = "not a mail log line"
 # The kinds of fact that become events (and so need an event id).
-EVENT_KINDS = frozenset({"msgid", "arrival", "delivery", "expired", "reject", "discard"})
+EVENT_KINDS = frozenset({"msgid", "arrival", "delivery", "expired", "reject", "discard", "hold"})
 
 
 class MtaLine(NamedTuple):
     """A fact of one mail-log line, before correlation: what happened to which queue id.
 
     `kind` is one of: client, pickup, msgid, qmgr, delivery, expired, notice, removed,
-    reject, arrival (Exim `<=`), discard. `key` is the line's own content hash (host, time,
+    reject, arrival (Exim `<=`), discard, hold (held or frozen, released or unfrozen:
+    `fields["status"]` says which). `key` is the line's own content hash (host, time,
     program, pid, text), the base of its event id: the same line imported twice, from one
     file or two, from a batch or a followed log, gives the same id. A tuple: a big file's
     facts cross from the parsing process to the writing one, and tuples cross fastest.
@@ -110,7 +136,8 @@ class Clock:
         if text == self.last_text:
             return self.last
         month, day = MONTHS[m["mon"]], int(m["day"])
-        year = self.years(month, day)
+        written = m["year"] if "year" in m.re.groupindex else None
+        year = int(written) if written else self.years(month, day)
         micro = int(m["frac"][1:].ljust(6, "0")[:6]) if m["frac"] else 0
         try:
             dt = datetime(year, month, day, int(m["h"]), int(m["m"]), int(m["s"]), micro)
@@ -166,15 +193,30 @@ class Prefix:
         return self._stamp
 
 
-def split_syslog(line: str, clock: Clock) -> Prefix | None:
-    """A syslog line's parts (traditional or RFC 3339 time), or None for another shape."""
-    m = _TRADITIONAL.match(line) or _RFC3339.match(line)
+def split_syslog(line: str, clock: Clock | None) -> Prefix | None:
+    """A syslog line's parts, or None for another shape: a traditional time (with a year
+    or not), an RFC 3339 one, either after a priority (`<22>`), or RFC 5424."""
+    start = 0
+    if line[:1] == "<":
+        m = _RFC5424.fullmatch(line)
+        if m is not None:
+            pid = m["pid"] if m["pid"] != "-" else ""
+            return Prefix(None, m["host"], m["prog"], pid, m["msg"] or "", m, clock)
+        pri = _PRI.match(line)
+        start = pri.end() if pri is not None else 0
+    m = _TRADITIONAL.match(line, start) or _RFC3339.match(line, start)
+    stamp = None
     if m is None:
-        return None
+        m = _SHORT_UNIX.match(line) or _SHORT_FULL.match(line)
+        if m is None:
+            return None
+        zone = m["zone"] if "zone" in m.re.groupindex else None
+        if zone in ("UTC", "GMT") or (zone and zone[0] in "+-"):
+            stamp = to_iso(m["ts"].replace(" ", "T") + ("+00:00" if zone[0] in "UG" else zone))
     tail = _TAIL.fullmatch(line, m.start("rest"))
     if tail is None:
         return None
-    return Prefix(None, tail["host"], tail["prog"], tail["pid"] or "", tail["msg"], m, clock)
+    return Prefix(stamp, tail["host"], tail["prog"], tail["pid"] or "", tail["msg"], m, clock)
 
 
 def split_exim(line: str, tz: tzinfo | None) -> tuple[str, str, str] | None:
@@ -205,6 +247,10 @@ def looks_mailish(line: str) -> bool:
     return _MAILISH.search(line) is not None
 
 
+# Exim's rejectlog follows a refusal after DATA with the message's envelope and headers:
+# `Envelope-from: <…>`, `Envelope-to: <…>`, then each header behind a flag character (`P
+# Received: …`, `F From: …`, `I Message-ID: …`, `  Subject: …`), continued on indented lines.
+EXIM_HEADER_DUMP = re.compile(r"Envelope-(?:from|to): |[A-Z*] [!-9;-~]+:|[ \t]")
 EXIM_ID = r"[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}"
 _EXIM_HINT = re.compile(EXIM_ID + r" |H=|queue run|exim", re.IGNORECASE)
 
@@ -222,6 +268,11 @@ def sniff(head: bytes) -> str | None:
     if not lines:
         return None
     kinds = [_shape(raw.decode("utf-8", "replace").rstrip("\r")) for raw in lines]
+    if "exim" in kinds:  # an Exim rejectlog's header dumps are its lines too
+        kinds = [
+            k or ("exim-header" if EXIM_HEADER_DUMP.match(raw.decode("utf-8", "replace")) else None)
+            for k, raw in zip(kinds, lines, strict=True)
+        ]
     shaped = [k for k in kinds if k is not None]
     if len(shaped) * 5 < len(kinds) * 4:
         return None
@@ -234,11 +285,9 @@ def sniff(head: bytes) -> str | None:
 
 def _shape(text: str) -> str | None:
     """'syslog', 'syslog-exim' (exim via syslog), 'exim', 'dated' (mainlog shape) or None."""
-    m = _TRADITIONAL.match(text) or _RFC3339.match(text)
-    if m is not None:
-        tail = _TAIL.fullmatch(text, m.start("rest"))
-        if tail is not None:
-            return "syslog-exim" if is_exim(tail["prog"]) else "syslog"
+    prefix = split_syslog(text, None)
+    if prefix is not None:
+        return "syslog-exim" if is_exim(prefix.program) else "syslog"
     m = _EXIM.match(text)
     if m is not None:
         return "exim" if _EXIM_HINT.search(m["msg"]) else "dated"

@@ -33,8 +33,18 @@ STATUS_MAP: dict[str, str] = {
     "deferred": "deferred",
     "bounced": "bounced",
     "expired": "bounced",
+    "SOFTBOUNCE": "deferred",  # soft_bounce = yes: a bounce turned into a retry
     "undeliverable": "bounced",  # address verification (sendmail -bv) probes
     "deliverable": "delivered",
+    # A content filter on this host (amavis) answering `250 … Ok, discarded, …` or
+    # `250 … Ok, id=…, BOUNCE`: it kept the message from the recipient (status=sent
+    # to the filter is not a delivery).
+    "discarded": "dropped",
+    "BOUNCE": "bounced",
+    # cleanup's/smtpd's `hold:` (a header_checks or access HOLD, a milter's) and postsuper's
+    # `placed on hold` keep the message in the hold queue; `released from hold` requeues it.
+    "hold": "deferred",
+    "released": "queued",
 }
 NO_FACT = "postfix line without a delivery fact"
 
@@ -43,10 +53,25 @@ _QID = r"(?:[0-9A-F]{5,16}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,24})"
 _QUEUED = re.compile(rf"(?P<qid>{_QID}): (?P<rest>.*)")
 _PAIR = re.compile(r"([\w-]+)=(<[^>]*>|[^,\s]*)")
 _STATUS = re.compile(r"(?:^|, )status=(?P<word>[\w-]+)(?: (?P<reply>.*))?$")
+_ACTIONS = r"(?P<what>reject|discard|hold|milter-reject|milter-discard|milter-hold)"
 _REJECT = re.compile(
-    r"(?P<what>reject|milter-reject|discard): (?P<stage>\S+) from "
+    _ACTIONS + r": (?P<stage>\S+) from "
     r"(?P<client>[^\s\[:]*\[[^\]]*\](?::\d+)?|[^:]*?)(?::\s*(?P<reply>.*))?$"
 )
+# cleanup's header_checks/body_checks action on a queued message:
+# `QID: reject: header Subject: … from host[ip]; from=<s> to=<r> proto=ESMTP helo=<h>: 5.7.1 why`
+# (`from local;` for a local submission; the header or body text may hold anything, so the
+# last ` from CLIENT; from=<` ends it).
+_CHECKS = re.compile(
+    _ACTIONS + r": (?P<stage>header|body|content|mime-header|nested-header) (?P<text>.*) "
+    r"from (?P<client>\S+); from=<(?P<from>[^>]*)> to=<(?P<to>[^>]*)>(?: proto=(?P<proto>\S+))?"
+    r"(?: helo=<(?P<helo>[^>]*)>)?(?:: (?P<reply>.*))?"
+)
+# postsuper's `QID: placed on hold` / `QID: released from hold`.
+_POSTSUPER = {"placed on hold": "hold", "released from hold": "released"}
+# A content filter's verdict in its 250 reply, and the codes before the text.
+_VERDICT = re.compile(r"\b(?:discarded|BOUNCE)\b")
+_CODES = re.compile(r"\d{3}[ -](?:[245]\.\d{1,3}\.\d{1,3} )?")
 _NOTICE = re.compile(
     r"(?:sender|postmaster) (?:non-delivery|delivery status|delay) notification: (?P<qid>\S+)"
 )
@@ -54,6 +79,8 @@ _NOTICE = re.compile(
 # that re-injects the message answers with the new queue id: `... queued as 7B8C9D0E1F)`.
 _LOOPBACK = re.compile(r"\[(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|ipv6:::1)\]")
 _QUEUED_AS = re.compile(rf"queued as (?P<qid>{_QID})\)?\s*$")
+# local(8) forwarding to an alias's or .forward's addresses re-queues the same email.
+_FORWARDED = re.compile(rf"forwarded as (?P<qid>{_QID})")
 _ENVELOPE = re.compile(r"; (?P<env>(?:\w+=\S*\s*)+)$")
 
 # The usual line in one match: a traditional time, a Postfix daemon with its pid, the
@@ -63,7 +90,8 @@ _FAST = re.compile(
     r"(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(?P<day>\d{1,2}) "
     r"(?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)(?P<frac>\.\d{1,6})? (?P<rest>(?P<host>\S+) "
     r"(?P<prog>[\w.-]*postfix[\w.-]*/[\w.-]+)\[(?P<pid>\d+)\]: "
-    rf"(?P<msg>(?:(?P<qid>{_QID}): )?(?P<body>.*)))"
+    + lines.SOLARIS_TAG
+    + rf"(?P<msg>(?:(?P<qid>{_QID}): )?(?P<body>.*)))"
 )
 # The usual shapes of qmgr's and a delivery agent's lines (else `_pairs` reads them).
 _V = r"[^,\s]*"
@@ -87,8 +115,15 @@ def daemon(program: str) -> str:
     return program.rsplit("/", 1)[-1]
 
 
-def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tuple[int, Any, Any]]:
-    """(line number, MtaLine | Skip | RecordError, raw line) for each non-blank line."""
+REJECTLOG_HEADER = Skip("exim rejectlog header line")
+
+
+def read_lines(
+    stream: IO[bytes], ctx: Context, reference: Any, rejectlog: bool = False
+) -> Iterator[tuple[int, Any, Any]]:
+    """(line number, MtaLine | Skip | RecordError, raw line) for each non-blank line.
+    `rejectlog`: an Exim log, whose rejectlog holds the headers of refused messages
+    (`lines.EXIM_HEADER_DUMP`), skipped."""
     clock = Clock(YearGuess(reference, getattr(ctx, "year", None)), ctx.default_tz)
     fast, exim_line = _FAST.match, lines.EXIM_LINE.match
     for number, raw in enumerate(stream, start=1):
@@ -107,6 +142,9 @@ def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tupl
                 continue
             if not text.strip():
                 continue
+            if rejectlog and lines.EXIM_HEADER_DUMP.match(text):
+                yield number, REJECTLOG_HEADER, text
+                continue
             yield number, parse_line(text, clock, ctx), text
         except RecordError as exc:
             yield number, exc, text
@@ -123,7 +161,9 @@ def parse_line(text: str, clock: Clock, ctx: Context) -> MtaLine | Skip:
         if lines.is_postfix(prefix.program):
             return parse_message(prefix)
         if lines.is_exim(prefix.program):
-            return exim.parse_message(prefix.timestamp, prefix.host, prefix.pid, prefix.message)
+            return exim.parse_logged(
+                prefix.timestamp, prefix.host, prefix.pid, prefix.message, ctx.default_tz
+            )
         return Skip(lines.NOT_MAIL)
     split = lines.split_exim(text, ctx.default_tz)
     if split is not None:
@@ -161,7 +201,11 @@ def _queued(p: Prefix, qid: str, rest: str) -> MtaLine | Skip:
         return _fact(p, "removed", qid, {})
     delivery = rest.startswith("to=<") or ", status=" in rest or rest.startswith("status=")
     if delivery and not rest.startswith("from=<"):
-        return _fact(p, "delivery", qid, _delivery(rest))
+        fields = _delivery(rest)
+        if fields["status"] == "sent" and daemon(p.program) == "discard":
+            # discard(8) "pretends to deliver": the mail was thrown away here
+            fields.update(status="discarded", filtered=True)
+        return _fact(p, "delivery", qid, fields)
     if rest.startswith("client="):
         c = _CLIENT.fullmatch(rest)
         if c is not None:
@@ -193,9 +237,19 @@ def _queued(p: Prefix, qid: str, rest: str) -> MtaLine | Skip:
     notice = _NOTICE.match(rest)
     if notice is not None:
         return _fact(p, "notice", qid, {"notice": notice["qid"]})
+    held = _POSTSUPER.get(rest)
+    if held is not None:
+        return _fact(p, "hold", qid, {"status": held, "reply": None})
     reject = _reject(rest)
     if reject is not None:
-        return _fact(p, "discard" if reject["what"] == "discard" else "reject", qid, reject)
+        what = reject["what"].removeprefix("milter-")
+        if what == "hold":
+            reject["status"] = "hold"
+        elif daemon(p.program) == "cleanup":
+            # cleanup refusing or discarding the whole message: its queue file is gone
+            # without qmgr's `removed`, and the queue id is free for another message
+            reject["ends"] = True
+        return _fact(p, {"discard": "discard", "hold": "hold"}.get(what, "reject"), qid, reject)
     return NOT_A_FACT
 
 
@@ -211,7 +265,7 @@ def _delivery(rest: str) -> dict[str, Any]:
     """to=, orig_to=, relay=, delay=, delays=, dsn=, status= and the reply of a delivery line."""
     d = _DELIVERY.fullmatch(rest)
     if d is not None and d["to"] and d["word"] in STATUS_MAP and ", status=" not in d["to"]:
-        return _delivered(d)
+        return _filtered(_delivered(d))
     status = _STATUS.search(rest)
     if status is None:
         raise RecordError("delivery line without status= (cut short?)")
@@ -224,18 +278,20 @@ def _delivery(rest: str) -> dict[str, Any]:
     reply = (status["reply"] or "").strip()
     if reply.startswith("(") and reply.endswith(")"):
         reply = reply[1:-1]
-    return {
-        "to": pairs.get("to"),
-        "orig_to": pairs.get("orig_to"),
-        "relay": pairs.get("relay"),
-        "delay": pairs.get("delay"),
-        "delays": pairs.get("delays"),
-        "dsn": pairs.get("dsn"),
-        "conn_use": pairs.get("conn_use"),
-        "status": word,
-        "reply": reply or None,
-        "requeued_as": _requeued_as(word, pairs.get("relay"), reply),
-    }
+    return _filtered(
+        {
+            "to": pairs.get("to"),
+            "orig_to": pairs.get("orig_to"),
+            "relay": pairs.get("relay"),
+            "delay": pairs.get("delay"),
+            "delays": pairs.get("delays"),
+            "dsn": pairs.get("dsn"),
+            "conn_use": pairs.get("conn_use"),
+            "status": word,
+            "reply": reply or None,
+            "requeued_as": _requeued_as(word, pairs.get("relay"), reply),
+        }
+    )
 
 
 def _delivered(d: re.Match[str]) -> dict[str, Any]:
@@ -258,18 +314,58 @@ def _delivered(d: re.Match[str]) -> dict[str, Any]:
     }
 
 
+def _filtered(fields: dict[str, Any]) -> dict[str, Any]:
+    """A hand-off to a content filter on this host that kept the message from its
+    recipient (`250 2.7.0 Ok, discarded, …`, `250 2.5.0 Ok, id=…, BOUNCE`): the filter's
+    verdict is the status, its text the reply (its 250 and 2.x.x are the hand-off's, not
+    the recipient's)."""
+    reply = fields["reply"] or ""
+    if fields["status"] != "sent" or fields["requeued_as"] or not _loopback(fields["relay"]):
+        return fields
+    verdict = _VERDICT.search(reply)
+    if verdict is None:
+        return fields
+    codes = _CODES.match(reply)
+    text = reply[codes.end() :] if codes else reply
+    return {**fields, "status": verdict[0], "reply": text or None, "dsn": None, "filtered": True}
+
+
+def _loopback(relay: str | None) -> bool:
+    return bool(relay) and _LOOPBACK.search(relay or "") is not None
+
+
 def _requeued_as(word: str, relay: str | None, reply: str) -> str | None:
-    """The new queue id of a hand-off to a content filter on this host that re-injects the
-    message (sent to a loopback relay, answered `queued as QID`); None for any other
+    """The new queue id of a hand-off that re-queues the same email here: a content filter
+    on this host that re-injects it (sent to a loopback relay, answered `queued as QID`)
+    or local(8) forwarding it (`relay=local`, `forwarded as QID`); None for any other
     delivery (a remote server's `queued as` is its own queue, not ours)."""
-    if word != "sent" or not relay or _LOOPBACK.search(relay) is None:
+    if word != "sent":
         return None
-    m = _QUEUED_AS.search(reply)
+    if relay == "local":
+        m = _FORWARDED.fullmatch(reply)
+    elif _loopback(relay):
+        m = _QUEUED_AS.search(reply)
+    else:
+        return None
     return m["qid"] if m else None
 
 
 def _reject(rest: str) -> dict[str, Any] | None:
-    """A `reject:`/`milter-reject:`/`discard:` line: the stage, client, reply and envelope."""
+    """A `reject:`/`discard:`/`hold:` line (also `milter-…`) of smtpd, postscreen or
+    cleanup's header/body checks: the stage, client, reply and envelope."""
+    c = _CHECKS.fullmatch(rest)
+    if c is not None:
+        return {
+            "what": c["what"],
+            "stage": c["stage"],
+            "client": c["client"],
+            "reply": (c["reply"] or "").strip() or None,
+            "from": c["from"],
+            "to": c["to"] or None,
+            "proto": c["proto"],
+            "helo": c["helo"],
+            "matched": c["text"][:200] or None,  # the header or body line the check matched
+        }
     m = _REJECT.match(rest)
     if m is None:
         return None
