@@ -672,7 +672,8 @@ class Store:
             ON CONFLICT(message_id) DO UPDATE SET
                 sender = coalesce(messages.sender, excluded.sender),
                 recipient = coalesce(messages.recipient, excluded.recipient),
-                recipient_domain = coalesce(messages.recipient_domain, excluded.recipient_domain),
+                recipient_domain = CASE WHEN messages.recipient IS NULL
+                    THEN excluded.recipient_domain ELSE messages.recipient_domain END,
                 subject = coalesce(messages.subject, excluded.subject),
                 size = coalesce(excluded.size, messages.size),
                 spf = coalesce(excluded.spf, messages.spf),
@@ -812,7 +813,11 @@ class Store:
             SELECT a.*, l.status, l.timestamp, l.bounce_class, l.bounce_reason, l.seq,
                 {MESSAGE_RELAY_SQL.format("a.message_id")}
             FROM (
-                SELECT message_id, max(sender), min(recipient), min(recipient_domain),
+                SELECT message_id, max(sender), min(recipient),
+                    -- the domain of that same recipient (a min of its own was another
+                    -- recipient's domain: ann@example.org shown under example.com)
+                    nullif(substr(min(recipient || char(1) || coalesce(recipient_domain, '')),
+                        length(min(recipient)) + 2), ''),
                     max(subject), max(tag), max(provider), max(direction), min(timestamp),
                     min(CASE WHEN status = 'opened' THEN timestamp END),
                     min(CASE WHEN status = 'clicked' THEN timestamp END),
@@ -849,7 +854,8 @@ class Store:
             ON CONFLICT(message_id) DO UPDATE SET
                 sender = coalesce(messages.sender, excluded.sender),
                 recipient = coalesce(messages.recipient, excluded.recipient),
-                recipient_domain = coalesce(messages.recipient_domain, excluded.recipient_domain),
+                recipient_domain = CASE WHEN messages.recipient IS NULL
+                    THEN excluded.recipient_domain ELSE messages.recipient_domain END,
                 subject = coalesce(messages.subject, excluded.subject),
                 tag = coalesce(excluded.tag, messages.tag),
                 provider = coalesce(excluded.provider, messages.provider),

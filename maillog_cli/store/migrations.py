@@ -677,6 +677,28 @@ def m013_one_spelling_per_domain(conn: sqlite3.Connection) -> None:
         )
 
 
+def m014_recipient_domain_of_the_recipient(conn: sqlite3.Connection) -> None:
+    """A message's recipient_domain is its own recipient's: the refresh took the smallest
+    domain of any of its recipients (ann@example.org shown under example.com), so the
+    rows of emails to several domains are read again from their recipient's events. Only
+    messages of more than one event can differ; the stats rollups follow through their
+    triggers. Self-contained, so it can be renumbered freely."""
+    conn.execute(
+        """
+        UPDATE messages SET recipient_domain = d.domain
+        FROM (
+            SELECT m.message_id AS id, (
+                SELECT e.recipient_domain FROM events e
+                WHERE e.message_id = m.message_id AND e.recipient = m.recipient
+                ORDER BY e.seq LIMIT 1
+            ) AS domain
+            FROM messages m WHERE m.recipient IS NOT NULL AND m.event_count > 1
+        ) AS d
+        WHERE messages.message_id = d.id AND messages.recipient_domain IS NOT d.domain
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial,
     m002_prunes,
@@ -691,4 +713,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     m011_message_relay,
     m012_bounce_distinct,
     m013_one_spelling_per_domain,
+    m014_recipient_domain_of_the_recipient,
 )

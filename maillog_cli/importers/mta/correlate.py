@@ -287,7 +287,7 @@ class Correlator:
         for event in self.by_message.get(life.message_id, ()):
             event.sender = event.sender or life.sender or None
             event.size = event.size if event.size is not None else life.size
-        if life.stored:
+        if life.stored or life.message_id in self.flushed:  # events written already
             self._backfill(life)
 
     def _backfill(self, life: Lifecycle) -> None:
