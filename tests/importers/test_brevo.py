@@ -173,3 +173,80 @@ def test_does_not_claim_other_records(obj: dict) -> None:
 
 def test_registry_routes_here() -> None:
     assert importers.detect(SOFT) is brevo
+
+
+# --- marketing (campaign) webhooks, as Brevo's marketing webhook reference shows them -------
+
+CAMPAIGN_BOUNCE = {
+    "id": 1234567,
+    "camp_id": 42,
+    "email": "Reader@Example.com",
+    "campaign name": "Spring newsletter",
+    "date_sent": "2024-06-10 10:00:00",
+    "date_event": "2024-06-10 10:00:05",
+    "event": "hardBounce",
+    "tag": "",
+    "segment_ids": [3, 7],
+    "ts_sent": 1718006400,
+    "ts_event": 1718006405,
+    "ts": 1718006410,
+}
+
+
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        ("hardBounce", "bounced"),
+        ("softBounce", "bounced"),
+        ("hard_bounce", "bounced"),
+        ("unsubscribed", "unsubscribed"),
+        ("unsubscribe", "unsubscribed"),
+        ("spam", "complained"),
+        ("opened", "opened"),
+        ("click", "clicked"),
+        ("delivered", "delivered"),
+    ],
+)
+def test_marketing_events(word: str, status: str) -> None:
+    assert importers.detect({**CAMPAIGN_BOUNCE, "event": word}) is brevo
+    ev = one({**CAMPAIGN_BOUNCE, "event": word})
+    assert isinstance(ev, Event)
+    assert (ev.status, ev.raw_status) == (status, word)
+    assert ev.timestamp == "2024-06-10T08:00:05.000Z"  # ts_event, not ts_sent or ts
+    assert ev.recipient == "reader@example.com"
+    assert ev.extra["campaign_id"] == 42 and ev.extra["campaign_name"] == "Spring newsletter"
+    assert ev.tag == "Spring newsletter" and ev.type == "marketing"
+
+
+def test_one_campaign_email_is_one_message() -> None:
+    events = parse_values(
+        [
+            {**CAMPAIGN_BOUNCE, "event": "delivered", "ts_event": 1718006402},
+            {**CAMPAIGN_BOUNCE, "event": "opened", "ts_event": 1718009000},
+            {**CAMPAIGN_BOUNCE, "email": "other@example.com", "event": "opened"},
+            {**CAMPAIGN_BOUNCE, "camp_id": 43, "event": "opened"},
+        ]
+    )
+    ids = [e.message_id for e in events]
+    assert ids[0] == ids[1] == "brevo-campaign:42:reader@example.com"
+    assert len(set(ids)) == 3
+
+
+def test_marketing_event_without_epoch_uses_date_event_in_the_account_zone() -> None:
+    obj = {k: v for k, v in CAMPAIGN_BOUNCE.items() if not k.startswith("ts")}
+    obj["ts_event"] = ""  # present but empty: the detector's key, no value
+    ev = one(obj)
+    assert isinstance(ev, Event)
+    assert ev.timestamp == "2024-06-10T08:00:05.000Z"  # 10:00:05 Paris summer time
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        # an application's own log line: event and a message id, but no Brevo time key
+        {"event": "delivered", "message-id": "<x@y>", "email": "a@example.com"},
+        {"event": "signup", "message-id": "abc", "user": "u1", "date": "2024-06-10"},
+    ],
+)
+def test_event_and_message_id_alone_are_not_brevo(obj: dict) -> None:
+    assert not brevo.detect(obj)
