@@ -168,7 +168,8 @@ def _parse_message(msg: dict[str, Any], ctx: Context) -> Iterator[Parsed]:
     state = msg["state"]
     key = f"state:{state}"
     map_status(STATUS_MAP, key, "state")  # an unknown state is an error for the record
-    smtp = msg.get("smtp_events") if isinstance(msg.get("smtp_events"), list) else []
+    found = msg.get("smtp_events")
+    smtp: list[Any] = found if isinstance(found, list) else []
     # the state's own time is its last SMTP event's (`ts` is when the message was sent)
     last = smtp[-1] if smtp and isinstance(smtp[-1], dict) else {}
     when = last.get("ts") if last.get("type") == state and last.get("ts") else msg.get("ts")
