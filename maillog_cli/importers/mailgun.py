@@ -112,12 +112,21 @@ def _is_event_data(obj: dict[str, Any]) -> bool:
 
 
 def _is_legacy(obj: dict[str, Any]) -> bool:
+    form = _flat(obj)
     return (
-        isinstance(obj.get("event"), str)
-        and isinstance(obj.get("signature"), str)
-        and "token" in obj
-        and "timestamp" in obj
+        isinstance(form.get("event"), str)
+        and isinstance(form.get("signature"), str)
+        and "token" in form
+        and "timestamp" in form
     )
+
+
+def _flat(form: dict[str, Any]) -> dict[str, Any]:
+    """Form fields as one value each: a parsed form saved with every value in a list
+    (`{"event": ["bounced"]}`, as multi-value form parsers keep them) is the same form."""
+    if not any(isinstance(v, list) for v in form.values()):
+        return form
+    return {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in form.items()}
 
 
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
@@ -126,7 +135,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
     if "items" in obj and not _is_event_data(obj):
         return list(_page(obj, ctx))
     if _is_legacy(obj) and not _is_event_data(obj):
-        return [_event(_from_legacy(obj), ctx)]
+        return [_event(_from_legacy(_flat(obj)), ctx)]
     return [_event(obj, ctx)]
 
 

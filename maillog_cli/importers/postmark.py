@@ -164,7 +164,16 @@ def detect(obj: dict[str, Any]) -> bool:
         return True
     if _is_inbound(obj):
         return True
-    return "TotalCount" in obj and any(isinstance(obj.get(k), list) for k in PAGE_LISTS)
+    return "TotalCount" in obj and any(_postmark_list(obj.get(k)) for k in PAGE_LISTS)
+
+
+def _postmark_list(items: Any) -> bool:
+    """A page's list as Postmark fills it: empty, or objects with a `MessageID` (a
+    `{"TotalCount", "Messages": […]}` of some other system's rows is not Postmark's)."""
+    if not isinstance(items, list):
+        return False
+    first = next((i for i in items if isinstance(i, dict)), None)
+    return not items or (first is not None and "MessageID" in first)
 
 
 def _is_inbound(obj: dict[str, Any]) -> bool:
@@ -184,7 +193,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
 
 
 def _page(obj: dict[str, Any], ctx: Context) -> Iterator[Parsed | RecordError]:
-    key = next((k for k in PAGE_LISTS if isinstance(obj.get(k), list)), None)
+    key = next((k for k in PAGE_LISTS if _postmark_list(obj.get(k))), None)
     if key is None:
         raise RecordError("the page has no Bounces, Opens, Clicks or Messages array")
     items = obj[key]

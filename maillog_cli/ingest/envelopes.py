@@ -5,8 +5,9 @@ Provider events often arrive wrapped by the transport that carried them, not by 
 provider: an AWS Lambda event (`{"Records": [{"Sns": {…}} | {"body": "<json>"}]}`), an SQS
 message (`{"MessageId", "ReceiptHandle", "Body": "<json>"}`, one per line or under
 `Messages` in a ReceiveMessage answer), or an export page whose list sits under a key we
-have not seen (`{"opens": […], "next": …}`). `inner` returns the values inside, which are
-then detected one by one like any other record.
+have not seen (`{"opens": […], "next": …}`), or a saved request or log entry holding one
+record (`{"headers": …, "body": "<json>"}`, `{"form": {…}}`). `inner` returns the values
+inside, which are then detected one by one like any other record.
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ def inner(value: dict[str, Any], recognised: Callable[[Any], bool]) -> list[Any]
     for items in value.values():
         if isinstance(items, list) and items and _looks_recognised(items, recognised):
             found.extend(_record_of(i) for i in items)
+    if found:
+        return found
+    # A saved request or log entry around one record: `{"headers": …, "body": "<json>"}`,
+    # `{"form": {…}}`, `{"level": …, "event": {…}}`. Only a value that is recognised counts.
+    for item in value.values():
+        if isinstance(item, str) and item.lstrip()[:1] == "{":
+            try:
+                item = orjson.loads(item)
+            except orjson.JSONDecodeError:
+                continue
+        if isinstance(item, dict) and recognised(item):
+            found.append(item)
     return found or None
 
 

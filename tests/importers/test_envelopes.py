@@ -230,3 +230,61 @@ def test_extra_keys_beside_a_list_of_records_do_not_hide_them(cli: Any, tmp_path
     )
     imported(cli, f)
     assert facts(cli) == EXPECTED
+
+
+def test_saved_requests_around_one_record(cli: Any, tmp_path: Path) -> None:
+    """Webhook dumps saved as requests: the JSON body as a string beside the headers, a
+    parsed form under `form`, a form whose values are one-element lists."""
+    postmark_delivery = {
+        "RecordType": "Delivery",
+        "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+        "Recipient": "john@example.com",
+        "DeliveredAt": "2026-03-03T10:00:01-04:00",
+        "Details": "Test delivery webhook details",
+        "Tag": "welcome-email",
+        "ServerID": 23,
+        "MessageStream": "outbound",
+    }
+    mailgun_legacy = {
+        "event": "bounced",
+        "recipient": "bob@example.net",
+        "domain": "mg.example.com",
+        "Message-Id": "<20260303140000.1.ABC@mg.example.com>",
+        "code": "550",
+        "error": "5.1.1 The email account that you tried to reach does not exist.",
+        "timestamp": "1772546405",
+        "token": "c4a1a9e1",
+        "signature": "0b4d6b1a",
+    }
+    lines = [
+        {
+            "method": "POST",
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(postmark_delivery),
+        },
+        {"path": "/hooks/mailgun", "form": mailgun_legacy},
+        {k: [v] for k, v in mailgun_legacy.items()} | {"recipient": ["carl@example.net"]},
+    ]
+    f = tmp_path / "requests.jsonl"
+    f.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    r = cli("import", f)
+    assert r.exit_code == 0, r
+    got = [(x["provider"], x["status"], x["recipient"], x["timestamp"]) for x in rows(cli)]
+    assert got == [
+        ("postmark", "delivered", "john@example.com", "2026-03-03T14:00:01.000Z"),
+        ("mailgun", "bounced", "bob@example.net", "2026-03-03T14:00:05.000Z"),
+        ("mailgun", "bounced", "carl@example.net", "2026-03-03T14:00:05.000Z"),
+    ]
+
+
+def test_an_object_holding_nothing_recognised_is_still_unrecognised(
+    cli: Any, tmp_path: Path
+) -> None:
+    f = tmp_path / "other.jsonl"
+    f.write_text(
+        json.dumps({"user": {"name": "x"}, "body": '{"a": 1}', "items2": [{"b": 2}]}) + "\n",
+        encoding="utf-8",
+    )
+    r = cli("import", f)
+    assert r.exit_code == 1
+    assert "unrecognised record" in r.stderr

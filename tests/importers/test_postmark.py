@@ -459,3 +459,9 @@ def test_inbound_message_search_page() -> None:
     events = parse_values({"TotalCount": 1, "InboundMessages": [rec]})
     assert {(e.status, e.direction) for e in events} == {("processed", "inbound")}
     assert events[0].timestamp == "2014-08-01T20:45:33.000Z"
+
+
+def test_a_page_of_someone_elses_messages_is_not_postmark() -> None:
+    """`TotalCount` + `Messages` is a common page shape: Postmark's rows carry `MessageID`."""
+    assert not postmark.detect({"TotalCount": 1, "Messages": [{"status": "sent", "id": 1}]})
+    assert postmark.detect({"TotalCount": 1, "Messages": [MESSAGE]})
