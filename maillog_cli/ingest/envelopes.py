@@ -4,7 +4,8 @@
 Provider events often arrive wrapped by the transport that carried them, not by the
 provider: an AWS Lambda event (`{"Records": [{"Sns": {…}} | {"body": "<json>"}]}`), an SQS
 message (`{"MessageId", "ReceiptHandle", "Body": "<json>"}`, one per line or under
-`Messages` in a ReceiveMessage answer), or an export page whose list sits under a key we
+`Messages` in a ReceiveMessage answer), a Kinesis or Firehose record (`data` in base64),
+or an export page whose list sits under a key we
 have not seen (`{"opens": […], "next": …}`), or a saved request or log entry holding one
 record (`{"headers": …, "body": "<json>"}`, `{"form": {…}}`). `inner` returns the values
 inside, which are then detected one by one like any other record.
@@ -71,14 +72,42 @@ def _looks_recognised(items: list[Any], recognised: Callable[[Any], bool]) -> bo
 
 
 def _record_of(item: Any) -> Any:
-    """A Lambda record as what it carries (SNS envelope, SQS body); anything else as is."""
+    """A Lambda record as what it carries (SNS envelope, SQS body, Kinesis or Firehose
+    data); anything else as is."""
     if not isinstance(item, dict):
         return item
     sns = item.get("Sns")
     if isinstance(sns, dict):
         return sns
+    kinesis = item.get("kinesis")
+    if isinstance(kinesis, dict) and isinstance(kinesis.get("data"), str):
+        return _base64_json(kinesis["data"], "kinesis.data")
+    if "recordId" in item and isinstance(item.get("data"), str):  # Firehose transformation
+        return _base64_json(item["data"], "data")
     body = _sqs_body(item)
     return item if body is None else body
+
+
+def _base64_json(text: str, what: str) -> Any:
+    """A Kinesis / Firehose record's base64 data as JSON (a RecordError when it is not);
+    Firehose may hold several records back to back in one."""
+    import base64
+    import binascii
+
+    from maillog_cli.ingest.readers import concatenated
+
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return RecordError(f"{what} is not base64")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:
+            several = concatenated(data)
+        except UnicodeDecodeError:
+            several = None
+        return several if several is not None else RecordError(f"{what} is not JSON")
 
 
 def _sqs_body(value: dict[str, Any]) -> Any:

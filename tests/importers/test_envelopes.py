@@ -288,3 +288,32 @@ def test_an_object_holding_nothing_recognised_is_still_unrecognised(
     r = cli("import", f)
     assert r.exit_code == 1
     assert "unrecognised record" in r.stderr
+
+
+def test_kinesis_and_firehose_transformation_records(cli: Any, tmp_path: Path) -> None:
+    """Lambda's Kinesis event and a Firehose transformation's input carry each record as
+    base64 `data`."""
+    import base64
+
+    def b64(*records: dict[str, Any]) -> str:
+        return base64.b64encode("".join(json.dumps(r) for r in records).encode()).decode()
+
+    kinesis = {
+        "Records": [
+            {
+                "kinesis": {"partitionKey": "1", "data": b64(DELIVERY), "sequenceNumber": "4"},
+                "eventSource": "aws:kinesis",
+                "eventID": "shardId-000000000000:4",
+            }
+        ]
+    }
+    firehose = {
+        "invocationId": "i-1",
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/ses",
+        "region": "us-east-1",
+        "records": [{"recordId": "r-1", "approximateArrivalTimestamp": 1, "data": b64(BOUNCE)}],
+    }
+    f = tmp_path / "streams.jsonl"
+    f.write_text(json.dumps(kinesis) + "\n" + json.dumps(firehose) + "\n", encoding="utf-8")
+    imported(cli, f)
+    assert facts(cli) == EXPECTED
