@@ -159,6 +159,14 @@ def _from_legacy(form: dict[str, Any]) -> dict[str, Any]:
         "ip": form.get("ip"),
         "url": form.get("url"),
     }
+    variables = form.get("X-Mailgun-Variables")
+    if isinstance(variables, str):
+        try:
+            variables = json.loads(variables)
+        except ValueError:
+            variables = None
+    if isinstance(variables, dict) and variables:
+        d["user-variables"] = variables
     if text_or_none(form.get("reason")):
         d["reason"] = form["reason"]
     if text_or_none(form.get("user-agent")):

@@ -369,6 +369,12 @@ def test_legacy_dropped_is_refined_by_reason(reason: str, status: str) -> None:
     assert e.diagnostic == "Not delivering to previously bounced address"
 
 
+def test_legacy_custom_variables_are_kept() -> None:
+    form = {**LEGACY_BOUNCED, "X-Mailgun-Variables": '{"account": "A-1009"}'}
+    (e,) = parse_values(form)
+    assert isinstance(e, Event) and e.extra["user_variables"] == {"account": "A-1009"}
+
+
 def test_legacy_and_new_webhooks_of_one_email_are_one_message() -> None:
     legacy = parse_values(LEGACY_BOUNCED)
     new = parse_values(hook(FAILED))
