@@ -32,7 +32,21 @@ SNIFF_BYTES = 1 << 20
 WHOLE_DOCUMENT_LIMIT = 8 << 20
 # The keys export pages and transport envelopes put their list of records under (AWS
 # Lambda: `Records`); ingest/envelopes.py also finds a list under a key not named here.
-WRAPPER_KEYS = ("items", "entries", "Messages", "results", "Bounces", "events", "data", "Records")
+WRAPPER_KEYS = (
+    "items",
+    "entries",
+    "Messages",
+    "results",
+    "Bounces",
+    "events",
+    "data",
+    "Records",
+    "records",
+    "messages",
+    "Opens",
+    "Clicks",
+    "InboundMessages",
+)
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),

@@ -317,3 +317,45 @@ def test_kinesis_and_firehose_transformation_records(cli: Any, tmp_path: Path) -
     f.write_text(json.dumps(kinesis) + "\n" + json.dumps(firehose) + "\n", encoding="utf-8")
     imported(cli, f)
     assert facts(cli) == EXPECTED
+
+
+def test_big_pages_of_other_list_keys_stream_item_by_item(cli: Any, tmp_path: Path) -> None:
+    """A page over the whole-document limit is streamed by its list key: Postmark's
+    Opens and SendGrid's Activity `messages` too, not only the first keys known."""
+    opened = {
+        "RecordType": "Open",
+        "MessageID": "927e56d2-dc08-4adc-8e6d-2f6dd1e8f1f0",
+        "Recipient": "john@example.com",
+        "ReceivedAt": "2026-03-03T10:00:01-04:00",
+    }
+    postmark_page = tmp_path / "opens.json"
+    postmark_page.write_text(
+        json.dumps(
+            {
+                "TotalCount": 600,
+                "Opens": [{**opened, "Recipient": f"r{i:03d}@x.org"} for i in range(600)],
+            }
+        ),
+        encoding="utf-8",
+    )
+    activity = tmp_path / "activity.json"
+    row = {
+        "from_email": "shop@example.net",
+        "msg_id": "sgX.filterdrecv-1",
+        "subject": "Hi",
+        "to_email": "ava@example.com",
+        "status": "delivered",
+        "opens_count": 0,
+        "clicks_count": 0,
+        "last_event_time": "2026-03-03T14:00:05Z",
+    }
+    activity.write_text(
+        json.dumps({"messages": [{**row, "to_email": f"s{i:03d}@x.org"} for i in range(600)]}),
+        encoding="utf-8",
+    )
+    assert postmark_page.stat().st_size > 80_000 and activity.stat().st_size > 80_000
+    # each page is over the record cap as a whole (and so streamed); each item is not
+    r = cli("import", "--max-record-mb", "0.002", postmark_page, activity)
+    assert r.exit_code == 0, r
+    out = cli("sql", "select provider, count(*) from events group by provider order by 1")
+    assert out.stdout.split() == ["postmark", "600", "sendgrid", "600"], out
