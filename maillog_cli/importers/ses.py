@@ -85,9 +85,6 @@ DETAIL_KEY: dict[str, str] = {
 }
 # Event types without an event time of their own: the send time is the event time.
 SEND_TIME_TYPES = frozenset({"Send", "Reject", "Rendering Failure"})
-# Event types of the email as a whole: their object names no recipient, so an email sent
-# to several addresses makes one event without a recipient, never one per address.
-ENGAGEMENT_TYPES = frozenset({"Open", "Click"})
 # SNS envelope `Type`s that carry no SES event.
 SNS_SKIP_TYPES = frozenset({"SubscriptionConfirmation", "UnsubscribeConfirmation"})
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -349,10 +346,6 @@ def _targets(
     }.get(word)
     if listed is None:
         key, objects, values = "mail.destination", False, mail.get("destination")
-        if word in ENGAGEMENT_TYPES and isinstance(values, list) and len(values) > 1:
-            # one open or click of an email sent to several: SES does not say whose
-            yield None, {}
-            return
     else:
         key, objects = listed
         values = detail.get(key)
@@ -444,9 +437,6 @@ def _extra(word: str, mail: dict[str, Any], detail: dict[str, Any]) -> dict[str,
         detail.get("smtpResponse")
     ):
         extra["smtp_response"] = detail["smtpResponse"]
-    destination = mail.get("destination")
-    if word in ENGAGEMENT_TYPES and isinstance(destination, list) and len(destination) > 1:
-        extra["destination"] = destination
     if text_or_none(mail.get("sourceArn")):
         extra["source_arn"] = mail["sourceArn"]
     if word == "Subscription":
