@@ -6,6 +6,10 @@ it). The event time is `ts_epoch` (milliseconds, UTC), else `ts_event`, else `ts
 
 Marketing (campaign) webhooks carry `camp_id` and `campaign name` and no `message-id`:
 one campaign email is `brevo-campaign:<camp_id>:<email>`, so its events are one message.
+
+The transactional events API (`GET /v3/smtp/statistics/events`) answers
+`{"events": [{"email", "date", "messageId", "event", "subject", "reason", "tag", "ip",
+"from", …}]}`: `date` is ISO with its offset, `messageId` the webhooks' `message-id`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from maillog_cli.normalize import address, message_id, reply_fields, text_or_non
 
 NAME = "brevo"
 PROVIDER = "brevo"
-SIGNATURE = "`event` and a Brevo time key: `ts_epoch` or `ts_event`"
+SIGNATURE = (
+    "`event` and a Brevo time key: `ts_epoch` or `ts_event`; an events API item (`event` "
+    "a Brevo word, `messageId`, `email` and `date`)"
+)
 SHAPES = (
     "transactional and marketing (campaign) webhook bodies, batched webhook array, JSONL of bodies"
 )
@@ -57,6 +64,7 @@ STATUS_MAP: dict[str, str | None] = {
     "uniqueOpened": "opened",
     "proxyOpen": "opened",
     "listAddition": None,
+    "loadedByProxy": "opened",
     "contact_updated": None,
     "contact_deleted": None,
 }
@@ -70,13 +78,25 @@ _BOUNCE_STATUSES = frozenset({"bounced", "deferred", "dropped", "failed"})
 
 
 # detect() is False for a record with none of these keys (importers.detect skips it).
-DETECT_KEYS = frozenset({"ts_epoch", "ts_event"})
+DETECT_KEYS = frozenset({"ts_epoch", "ts_event", "messageId"})
 
 
 def detect(obj: dict[str, Any]) -> bool:
     """`event` with one of Brevo's own time keys: `event` with a `message-id` alone is
     any application's log line."""
-    return "event" in obj and ("ts_epoch" in obj or "ts_event" in obj)
+    if "event" in obj and ("ts_epoch" in obj or "ts_event" in obj):
+        return True
+    return _is_api_event(obj)
+
+
+def _is_api_event(obj: dict[str, Any]) -> bool:
+    """An events API item: a Brevo word with its `messageId`, `email` and `date`."""
+    word = obj.get("event")
+    return (
+        isinstance(word, str)
+        and word in STATUS_MAP
+        and all(k in obj for k in ("messageId", "email", "date"))
+    )
 
 
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
@@ -104,6 +124,7 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
         ("user_agent", "user_agent"),
         ("device_used", "device_used"),
         ("link", "url"),
+        ("ip", "ip"),
         ("id", "webhook_id"),
         ("camp_id", "campaign_id"),
         ("campaign name", "campaign_name"),
@@ -121,9 +142,13 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 status=status,
                 raw_status=word,
                 provider=PROVIDER,
-                message_id=(mid := message_id(obj.get("message-id")) or _campaign_id(obj)),
+                message_id=(
+                    mid := message_id(obj.get("message-id"))
+                    or message_id(obj.get("messageId"))
+                    or _campaign_id(obj)
+                ),
                 aliases=other_ids(mid, *custom_ids(obj.get("X-Mailin-custom"))),
-                sender=address(obj.get("sender_email")),
+                sender=address(obj.get("sender_email")) or address(obj.get("from")),
                 recipient=address(obj.get("email")),
                 subject=text_or_none(obj.get("subject")),
                 smtp_code=smtp,

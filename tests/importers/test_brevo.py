@@ -13,7 +13,7 @@ from maillog_cli.importers import brevo
 from maillog_cli.importers.base import Context
 from maillog_cli.model import Event, Skip
 
-from .conftest import as_multiset, expected_for, parse_file, parse_values, summary
+from .conftest import as_multiset, expected_for, parse_file, parse_values, pipeline_values, summary
 
 CTX = Context()
 
@@ -250,3 +250,55 @@ def test_marketing_event_without_epoch_uses_date_event_in_the_account_zone() -> 
 )
 def test_event_and_message_id_alone_are_not_brevo(obj: dict) -> None:
     assert not brevo.detect(obj)
+
+
+# --- transactional events API (GET /v3/smtp/statistics/events) ---------------------------------
+
+API_PAGE = {
+    "events": [
+        {
+            "email": "Xan@Example.com",
+            "date": "2024-06-10T12:00:00.000+02:00",
+            "subject": "Order",
+            "messageId": "<202406101000.111@smtp-relay.mailin.fr>",
+            "event": "delivered",
+            "tag": "orders",
+            "ip": "198.51.100.1",
+            "from": "shop@example.net",
+            "templateId": 7,
+        },
+        {
+            "email": "yve@example.org",
+            "date": "2024-06-10T12:01:40.000+02:00",
+            "subject": "Order",
+            "messageId": "<202406101000.222@smtp-relay.mailin.fr>",
+            "event": "hardBounce",
+            "reason": "550 5.1.1 user unknown",
+            "from": "shop@example.net",
+        },
+        {
+            "email": "xan@example.com",
+            "date": "2024-06-10T12:05:00.000+02:00",
+            "messageId": "<202406101000.111@smtp-relay.mailin.fr>",
+            "event": "loadedByProxy",
+        },
+    ]
+}
+
+
+def test_events_api_page() -> None:
+    events = pipeline_values(API_PAGE)
+    assert [(e.status, e.raw_status, e.timestamp) for e in events] == [
+        ("delivered", "delivered", "2024-06-10T10:00:00.000Z"),
+        ("bounced", "hardBounce", "2024-06-10T10:01:40.000Z"),
+        ("opened", "loadedByProxy", "2024-06-10T10:05:00.000Z"),
+    ]
+    assert events[0].message_id == events[2].message_id == "202406101000.111@smtp-relay.mailin.fr"
+    assert (events[0].sender, events[0].tag) == ("shop@example.net", "orders")
+    assert (events[1].smtp_code, events[1].enhanced_code) == (550, "5.1.1")
+
+
+def test_events_api_item_needs_a_brevo_word() -> None:
+    item = dict(API_PAGE["events"][0])
+    assert brevo.detect(item)
+    assert not brevo.detect({**item, "event": "user_signed_up"})
