@@ -67,8 +67,13 @@ def inner(value: dict[str, Any], recognised: Callable[[Any], bool]) -> list[Any]
 
 
 def _looks_recognised(items: list[Any], recognised: Callable[[Any], bool]) -> bool:
-    first = next((i for i in items if isinstance(i, dict)), None)
-    return first is not None and recognised(_record_of(first))
+    """Whether the list's first readable record is recognised (an SQS message whose body
+    cannot be read is skipped: it is reported when the list is read)."""
+    for item in items:
+        record = _record_of(item) if isinstance(item, dict) else None
+        if isinstance(record, dict):
+            return recognised(record)
+    return False
 
 
 def _record_of(item: Any) -> Any:

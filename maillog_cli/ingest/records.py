@@ -86,7 +86,11 @@ def parse_value(
     module = forced if forced is not None else importers.detect(value)
     if module is None or not _fits(forced, value, ctx):
         # A transport envelope or an export page no importer claims: {"Records": [...]} …
-        fits = _recognised if forced is None else (lambda v: _fits(forced, v, ctx))
+        fits = (
+            _recognised
+            if forced is None
+            else (lambda v: isinstance(v, dict) and _fits(forced, v, ctx))
+        )
         wrapped = envelopes.inner(value, fits)
         if wrapped is not None:
             for element in wrapped:

@@ -359,3 +359,19 @@ def test_big_pages_of_other_list_keys_stream_item_by_item(cli: Any, tmp_path: Pa
     assert r.exit_code == 0, r
     out = cli("sql", "select provider, count(*) from events group by provider order by 1")
     assert out.stdout.split() == ["postmark", "600", "sendgrid", "600"], out
+
+
+def test_forced_format_and_an_unreadable_sqs_body_is_one_bad_record(
+    cli: Any, tmp_path: Path
+) -> None:
+    """A body that is not JSON is reported, never handed to the format's detector (which
+    crashed on it), and the readable message beside it is kept."""
+    f = tmp_path / "saved.json"
+    unreadable = {"messageId": "q-1", "receiptHandle": "r", "body": "not json"}
+    readable = {"messageId": "q-2", "receiptHandle": "r", "body": json.dumps(BOUNCE)}
+    # under a key of the user's own, so the first message decides whether the list is read
+    f.write_text(json.dumps({"batch": [unreadable, readable]}), encoding="utf-8")
+    r = cli("import", "--format", "ses", f)
+    assert r.exit_code == 1, r
+    assert "Traceback" not in r.stderr and "SQS message body is not JSON" in r.stderr, r
+    assert [x[0] for x in facts(cli)] == ["bounced"]
