@@ -13,12 +13,21 @@ message. The words are the Activity feed's, as its CSV export has them
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from maillog_cli.errors import RecordError
 from maillog_cli.importers import sendgrid_csv
-from maillog_cli.importers.base import Context, Parsed, as_dict, finish, map_status, other_ids
+from maillog_cli.importers.base import (
+    Context,
+    Parsed,
+    as_dict,
+    custom_ids,
+    finish,
+    map_status,
+    other_ids,
+)
 from maillog_cli.importers.sendgrid import bounce_hint, cut_message_id, tags_of
 from maillog_cli.model import Event, Skip
 from maillog_cli.normalize import address, message_id, reply_fields, text_or_none
@@ -68,11 +77,14 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
         "subject": text_or_none(obj.get("subject")),
         "tag": tags[0] if tags else None,
         "tags": tuple(tags),
-        "aliases": other_ids(msg_id, long_id),
+        "aliases": other_ids(msg_id, long_id, *custom_ids(obj.get("unique_args"))),
     }
     extra = {
         name: obj[key] for key, name in _EXTRA.items() if obj.get(key) not in (None, "", [], {})
     }
+    custom = _custom_args(obj.get("unique_args"))
+    if custom:
+        extra["custom_args"] = custom
     events = obj.get("events")
     if isinstance(events, list) and events:
         out: list[Parsed | RecordError] = []
@@ -94,6 +106,16 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
             Event(timestamp=ctx.time(when), status=status, raw_status=word, extra=extra, **shared)
         )
     ]
+
+
+def _custom_args(value: Any) -> dict[str, Any] | None:
+    """`unique_args`: the sender's custom arguments, a JSON object written as a string."""
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) and value else None
 
 
 def _key(word: Any) -> Any:

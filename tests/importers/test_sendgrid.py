@@ -421,6 +421,14 @@ def test_activity_message_details_events() -> None:
     assert bounced.extra["mx"] == "mx.example.com" and bounced.extra["ip"] == "192.0.2.10"
 
 
+def test_activity_custom_args_are_kept_and_join_the_senders_id() -> None:
+    details = {**DETAILS, "unique_args": '{"anymail_id": "am-7", "order": "A-1"}'}
+    (processed, _bounced) = parse_values(details)
+    assert processed.extra["custom_args"] == {"anymail_id": "am-7", "order": "A-1"}
+    assert "am-7" in processed.aliases
+    assert "custom_args" not in parse_values(DETAILS)[0].extra  # "{}" says nothing
+
+
 def test_activity_summary_keeps_the_counts() -> None:
     summary_row = {
         "from_email": "shop@example.net",
