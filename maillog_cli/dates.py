@@ -136,6 +136,10 @@ ZONE_HOURS: dict[str, float] = {
     "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
 }  # fmt: skip
 _ZONE_SECONDS = {name: int(hours * 3600) for name, hours in ZONE_HOURS.items()}
+# An RFC 2822 date whose offset is written with a colon ("Fri, 1 Aug 2014 16:45:32 -04:00",
+# as Postmark's inbound `Date` shows it): RFC 2822's parser drops the zone it cannot read
+# and returns the clock time as if it were UTC, hours off. It is rewritten to `-0400` first.
+_COLON_OFFSET = re.compile(r"(\d:\d{2}\s+[+-]\d{2}):(\d{2})(\s*\([^()]*\))?\s*$")
 # RFC 2822's parser skips an "AM"/"PM" it does not expect: "10:00 PM" came back as 10:00.
 _TWELVE_HOUR = re.compile(r"\d\s*[AP]\.?M\b", re.I)
 
@@ -174,6 +178,7 @@ def _slow_parse(text: str, value: object) -> datetime:
     if offset:
         sign, hours, minutes = offset.groups()
         text = f"{text[: offset.start()]} {sign}{int(hours):02d}:{minutes or '00'}"
+    text = _COLON_OFFSET.sub(r"\1\2\3", text)
     from email.utils import parsedate_to_datetime  # here: email.utils costs every start-up 5 ms
 
     try:

@@ -94,6 +94,40 @@ EXPECTED: dict[str, tuple[str, int, list[tuple[object, ...]]]] = {
             ),
         ],
     ),
+    # Email Activity API, GET /v3/messages: one summary per email and recipient
+    "sendgrid-activity-api.json": (
+        "sendgrid",
+        0,
+        [
+            (
+                "delivered",
+                "delivered",
+                "ava@example.com",
+                "sgact001",
+                "2024-06-10T09:03:00.000Z",
+                None,
+                None,
+            ),
+            (
+                "bounced",
+                "not_delivered",
+                "bo@example.org",
+                "sgact002",
+                "2024-06-10T09:04:00.000Z",
+                None,
+                None,
+            ),
+            (
+                "queued",
+                "processing",
+                "cy@example.com",
+                "sgact003",
+                "2024-06-10T09:05:00.000Z",
+                None,
+                None,
+            ),
+        ],
+    ),
     "mailgun.jsonl": (
         "mailgun",
         0,

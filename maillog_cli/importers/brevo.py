@@ -1,8 +1,15 @@
-"""Brevo (formerly Sendinblue) transactional webhooks (docs/providers.md#brevo).
+"""Brevo (formerly Sendinblue) transactional and marketing webhooks (docs/providers.md#brevo).
 
 One flat object per POST (an array when batched webhooks are on; the pipeline walks
 it). The event time is `ts_epoch` (milliseconds, UTC), else `ts_event`, else `ts`;
-`date` is wall-clock time in the account's zone and is only a last resort.
+`date` / `date_event` are wall-clock time in the account's zone and only a last resort.
+
+Marketing (campaign) webhooks carry `camp_id` and `campaign name` and no `message-id`:
+one campaign email is `brevo-campaign:<camp_id>:<email>`, so its events are one message.
+
+The transactional events API (`GET /v3/smtp/statistics/events`) answers
+`{"events": [{"email", "date", "messageId", "event", "subject", "reason", "tag", "ip",
+"from", …}]}`: `date` is ISO with its offset, `messageId` the webhooks' `message-id`.
 """
 
 from __future__ import annotations
@@ -22,8 +29,13 @@ from maillog_cli.normalize import address, message_id, reply_fields, text_or_non
 
 NAME = "brevo"
 PROVIDER = "brevo"
-SIGNATURE = "`event` and any of `message-id`, `ts_epoch`, `ts_event`"
-SHAPES = "webhook body (one object), batched webhook array, JSONL of bodies"
+SIGNATURE = (
+    "`event` and a Brevo time key: `ts_epoch` or `ts_event`; an events API item (`event` "
+    "a Brevo word, `messageId`, `email` and `date`)"
+)
+SHAPES = (
+    "transactional and marketing (campaign) webhook bodies, batched webhook array, JSONL of bodies"
+)
 
 # `event` → canonical status; None = skip.
 STATUS_MAP: dict[str, str | None] = {
@@ -45,6 +57,16 @@ STATUS_MAP: dict[str, str | None] = {
     "unsubscribed": "unsubscribed",
     "unsubscribe": "unsubscribed",
     "list_addition": None,
+    # the webhook settings' event names, which marketing webhooks send as the word
+    "hardBounce": "bounced",
+    "softBounce": "bounced",
+    "invalid": "dropped",
+    "uniqueOpened": "opened",
+    "proxyOpen": "opened",
+    "listAddition": None,
+    "loadedByProxy": "opened",
+    "contact_updated": None,
+    "contact_deleted": None,
 }
 # The zone Brevo documents for `date` (CET/CEST), used only when no epoch field exists
 # and no --tz was given.
@@ -56,11 +78,25 @@ _BOUNCE_STATUSES = frozenset({"bounced", "deferred", "dropped", "failed"})
 
 
 # detect() is False for a record with none of these keys (importers.detect skips it).
-DETECT_KEYS = frozenset({"event"})
+DETECT_KEYS = frozenset({"ts_epoch", "ts_event", "messageId"})
 
 
 def detect(obj: dict[str, Any]) -> bool:
-    return "event" in obj and ("message-id" in obj or "ts_epoch" in obj or "ts_event" in obj)
+    """`event` with one of Brevo's own time keys: `event` with a `message-id` alone is
+    any application's log line."""
+    if "event" in obj and ("ts_epoch" in obj or "ts_event" in obj):
+        return True
+    return _is_api_event(obj)
+
+
+def _is_api_event(obj: dict[str, Any]) -> bool:
+    """An events API item: a Brevo word with its `messageId`, `email` and `date`."""
+    word = obj.get("event")
+    return (
+        isinstance(word, str)
+        and word in STATUS_MAP
+        and all(k in obj for k in ("messageId", "email", "date"))
+    )
 
 
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
@@ -88,7 +124,12 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
         ("user_agent", "user_agent"),
         ("device_used", "device_used"),
         ("link", "url"),
+        ("ip", "ip"),
         ("id", "webhook_id"),
+        ("camp_id", "campaign_id"),
+        ("campaign name", "campaign_name"),
+        ("date_sent", "date_sent"),
+        ("ts_sent", "ts_sent"),
     ):
         value = obj.get(src)
         if text_or_none(value) is not None:
@@ -101,17 +142,22 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 status=status,
                 raw_status=word,
                 provider=PROVIDER,
-                message_id=(mid := message_id(obj.get("message-id"))),
+                message_id=(
+                    mid := message_id(obj.get("message-id"))
+                    or message_id(obj.get("messageId"))
+                    or _campaign_id(obj)
+                ),
                 aliases=other_ids(mid, *custom_ids(obj.get("X-Mailin-custom"))),
-                sender=address(obj.get("sender_email")),
+                sender=address(obj.get("sender_email")) or address(obj.get("from")),
                 recipient=address(obj.get("email")),
                 subject=text_or_none(obj.get("subject")),
                 smtp_code=smtp,
                 enhanced_code=enhanced,
                 diagnostic=diag,
                 bounce_hint=f"brevo:{word}" if status in _BOUNCE_STATUSES else None,
-                tag=tags[0] if tags else None,
+                tag=tags[0] if tags else text_or_none(obj.get("campaign name")),
                 tags=tuple(dict.fromkeys(tags)),
+                type="marketing" if _campaign_id(obj) else None,
                 extra=extra,
             )
         )
@@ -126,7 +172,7 @@ def _timestamp(obj: dict[str, Any], ctx: Context) -> str:
                 return ctx.time(value)
             except RecordError as exc:
                 raise RecordError(f"{key}: {exc}") from None
-    date = obj.get("date")
+    date = obj.get("date") or obj.get("date_event")
     if date is not None and date != "":
         zone: tzinfo | None = ctx.default_tz or du_tz.gettz(ACCOUNT_ZONE)
         try:
@@ -134,6 +180,12 @@ def _timestamp(obj: dict[str, Any], ctx: Context) -> str:
         except RecordError as exc:
             raise RecordError(f"date: {exc}") from None
     raise RecordError("missing 'ts_epoch', 'ts_event', 'ts' and 'date'")
+
+
+def _campaign_id(obj: dict[str, Any]) -> str | None:
+    """A marketing email's id: its campaign and recipient (Brevo names no message)."""
+    camp, email = text_or_none(obj.get("camp_id")), address(obj.get("email"))
+    return f"brevo-campaign:{camp}:{email}" if camp and email else None
 
 
 def _tags(obj: dict[str, Any]) -> list[str]:

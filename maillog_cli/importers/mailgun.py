@@ -3,11 +3,18 @@
 Webhook: `{"signature": {…}, "event-data": {…}}`; every field lives in `event-data`.
 Events API page: `{"items": [event-data, …], "paging": {…}}`. Logs API page:
 `{"items": […], "pagination": {…}, "start", "end", "aggregates"}` whose items carry
-`@timestamp` (ISO) instead of the float `timestamp`.
+`@timestamp` (ISO) instead of the float `timestamp`. A bare event-data object (an API item
+saved on its own, a webhook body's `event-data` logged alone) is read the same way.
+
+Legacy webhooks (before 2018, still sent to old routes) POST flat form fields, which
+dumps keep as a JSON object: `event`, `recipient`, `Message-Id`, `timestamp`, `token`,
+`signature` (a string), `message-headers` (a JSON string of `[name, value]` pairs), and
+for failures `code`, `error` / `description`, `reason`, `notification`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from email.utils import getaddresses
 from typing import Any
@@ -36,9 +43,15 @@ from maillog_cli.statuses import BOUNCE_STATUSES
 NAME = "mailgun"
 PROVIDER = "mailgun"
 SIGNATURE = (
-    "`signature` and `event-data` objects (webhook); `items` with `paging`/`pagination` (API page)"
+    "`signature` and `event-data` objects (webhook); `items` with `paging`/`pagination` "
+    "(API page); a bare event-data object (`event`, `timestamp`, and `log-level`, "
+    "`recipient-domain`, `delivery-status` or `message.headers`); legacy form fields "
+    "(`event`, `timestamp`, `token`, `signature` as a string)"
 )
-SHAPES = "webhook body, JSONL of bodies, Events API page, Logs API page"
+SHAPES = (
+    "webhook body, JSONL of bodies, bare event-data objects, Events API page, Logs API page, "
+    "legacy (form-encoded) webhook fields stored as JSON"
+)
 
 # `event` (refined for `failed` as `failed:<severity>` and `failed:<severity>:<reason>`,
 # most specific first) → canonical status; None = skip.
@@ -51,6 +64,14 @@ STATUS_MAP: dict[str, str | None] = {
     "failed:permanent:suppress-bounce": "dropped",
     "failed:permanent:suppress-complaint": "dropped",
     "failed:permanent:suppress-unsubscribe": "dropped",
+    # legacy webhooks: `bounced` (the receiver refused), `dropped` refined by `reason`
+    # (`hardfail`: an address that bounced before, never tried; `maxfails`: retries used
+    # up; `old`: too old to deliver)
+    "bounced": "bounced",
+    "dropped": "dropped",
+    "dropped:hardfail": "dropped",
+    "dropped:maxfails": "bounced",
+    "dropped:old": "bounced",
     "rejected": "dropped",
     "opened": "opened",
     "clicked": "clicked",
@@ -68,19 +89,107 @@ SKIP_PREFIXES: tuple[str, ...] = ("list_",)
 
 
 # detect() is False for a record with none of these keys (importers.detect skips it).
-DETECT_KEYS = frozenset({"signature", "items"})
+DETECT_KEYS = frozenset({"signature", "items", "event-data", "log-level", "token", "event"})
+# Keys only a Mailgun event-data object carries (beside `event` and a time).
+_EVENT_DATA_KEYS = ("log-level", "recipient-domain", "delivery-status", "user-variables")
 
 
 def detect(obj: dict[str, Any]) -> bool:
     if isinstance(obj.get("signature"), dict) and isinstance(obj.get("event-data"), dict):
         return True
-    return isinstance(obj.get("items"), list) and ("paging" in obj or "pagination" in obj)
+    if isinstance(obj.get("items"), list) and ("paging" in obj or "pagination" in obj):
+        return True
+    return _is_event_data(obj) or _is_legacy(obj)
+
+
+def _is_event_data(obj: dict[str, Any]) -> bool:
+    if not isinstance(obj.get("event"), str) or not ("timestamp" in obj or "@timestamp" in obj):
+        return False
+    message = obj.get("message")
+    return any(k in obj for k in _EVENT_DATA_KEYS) or (
+        isinstance(message, dict) and isinstance(message.get("headers"), dict)
+    )
+
+
+def _is_legacy(obj: dict[str, Any]) -> bool:
+    form = _flat(obj)
+    return (
+        isinstance(form.get("event"), str)
+        and isinstance(form.get("signature"), str)
+        and "token" in form
+        and "timestamp" in form
+    )
+
+
+def _flat(form: dict[str, Any]) -> dict[str, Any]:
+    """Form fields as one value each: a parsed form saved with every value in a list
+    (`{"event": ["bounced"]}`, as multi-value form parsers keep them) is the same form."""
+    if not any(isinstance(v, list) for v in form.values()):
+        return form
+    return {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in form.items()}
 
 
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
     if "event-data" in obj:
         return [_event(as_dict(obj.get("event-data"), "event-data"), ctx)]
-    return list(_page(obj, ctx))
+    if "items" in obj and not _is_event_data(obj):
+        return list(_page(obj, ctx))
+    if _is_legacy(obj) and not _is_event_data(obj):
+        return [_event(_from_legacy(_flat(obj)), ctx)]
+    return [_event(obj, ctx)]
+
+
+def _from_legacy(form: dict[str, Any]) -> dict[str, Any]:
+    """A legacy webhook's flat fields in the shape of an event-data object, so one reading
+    serves both (the same email is one message whichever webhook reported it)."""
+    headers = _legacy_headers(form.get("message-headers"))
+    mid = form.get("Message-Id") or form.get("message-id") or headers.get("message-id")
+    headers["message-id"] = mid
+    code, text = form.get("code"), form.get("error") or form.get("description")
+    if isinstance(code, str) and code.strip().isdigit():
+        code = int(code)
+    tags = form.get("tag") or form.get("X-Mailgun-Tag")
+    d: dict[str, Any] = {
+        "event": form.get("event"),
+        "timestamp": form.get("timestamp"),
+        "recipient": form.get("recipient"),
+        "message": {"headers": headers},
+        "delivery-status": {"code": code, "message": text},
+        "tags": tags if isinstance(tags, list) else [tags] if tags else None,
+        "ip": form.get("ip"),
+        "url": form.get("url"),
+    }
+    variables = form.get("X-Mailgun-Variables")
+    if isinstance(variables, str):
+        try:
+            variables = json.loads(variables)
+        except ValueError:
+            variables = None
+    if isinstance(variables, dict) and variables:
+        d["user-variables"] = variables
+    if text_or_none(form.get("reason")):
+        d["reason"] = form["reason"]
+    if text_or_none(form.get("user-agent")):
+        d["client-info"] = {"user-agent": form["user-agent"]}
+    if text_or_none(form.get("notification")):
+        d["notification"] = form["notification"]
+    return d
+
+
+def _legacy_headers(value: Any) -> dict[str, Any]:
+    """`message-headers`: a JSON string (or list) of `[name, value]` pairs, names lowered;
+    the first of a repeated header wins."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    found: dict[str, Any] = {}
+    if isinstance(value, list):
+        for pair in value:
+            if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str):
+                found.setdefault(pair[0].lower(), pair[1])
+    return found
 
 
 def _page(obj: dict[str, Any], ctx: Context) -> Iterator[Parsed | RecordError]:
@@ -105,6 +214,10 @@ def _status(d: dict[str, Any]) -> tuple[str, str | None, str]:
         raise RecordError(f"'event' is not a string: {word!r}")
     if word not in STATUS_MAP and word.startswith(SKIP_PREFIXES):
         return word, None, word
+    if word == "dropped":  # legacy: refined by `reason`
+        reason = text_or_none(d.get("reason"))
+        key = f"dropped:{reason}" if f"dropped:{reason}" in STATUS_MAP else word
+        return word, map_status(STATUS_MAP, key), key
     if word != "failed":
         return word, map_status(STATUS_MAP, word), word
     severity = text_or_none(d.get("severity"))
@@ -231,6 +344,7 @@ def _extra(
         ("geolocation", "geolocation"),
         ("campaigns", "campaigns"),
         ("method", "method"),
+        ("notification", "notification"),
     ):
         value = d.get(key)
         if value not in (None, "", [], {}):

@@ -4,6 +4,12 @@ The webhook POST is form-encoded: `mandrill_events=<url-encoded JSON array>`. Du
 show up in three shapes, all accepted: the raw form body (`decode_form_body`, called
 by the file reader), the parsed form `{"mandrill_events": "<JSON string>" | [ … ]}`,
 and the bare decoded array (the pipeline walks it and hands us each event).
+
+The messages API (`/messages/search`, `/messages/info`) answers message objects instead:
+`ts`, `_id`, `state`, `email`, `sender`, `subject`, `tags`, `metadata`, `opens` /
+`opens_detail`, `clicks` / `clicks_detail` and `smtp_events`. One becomes its `state` at
+its last SMTP event's time (else `ts`, the send time), an opened / clicked event per detail entry, and a deferred event per deferral in
+`smtp_events`, all under its `_id` (the webhooks' message id).
 """
 
 from __future__ import annotations
@@ -29,8 +35,14 @@ from maillog_cli.normalize import address, json_kind, message_id, reply_fields, 
 
 NAME = "mandrill"
 PROVIDER = "mandrill"
-SIGNATURE = "form body `mandrill_events=…`; `mandrill_events` (JSON string or array); `event` + `msg` object"
-SHAPES = "raw form-encoded webhook body, parsed form object, decoded event array (JSON/JSONL)"
+SIGNATURE = (
+    "form body `mandrill_events=…`; `mandrill_events` (JSON string or array); `event` + "
+    "`msg` object; `state`, `_id`, `ts` and `email` (messages API)"
+)
+SHAPES = (
+    "raw form-encoded webhook body, parsed form object, decoded event array (JSON/JSONL), "
+    "messages API search results and message info"
+)
 
 FIELD = "mandrill_events"
 
@@ -46,19 +58,39 @@ STATUS_MAP: dict[str, str | None] = {
     "open": "opened",
     "click": "clicked",
     "inbound": None,  # an inbound route, not a delivery event
+    # messages API: a message's `state`, and the `type` of its `smtp_events`
+    "state:sent": "sent",
+    "state:queued": "queued",
+    "state:scheduled": "queued",
+    "state:deferred": "deferred",
+    "state:soft-bounced": "bounced",
+    "state:bounced": "bounced",
+    "state:rejected": "dropped",
+    "state:invalid": "dropped",
+    "state:spam": "complained",
+    "state:unsub": "unsubscribed",
 }
 # Sync events (`type` + `action` + `reject`, no `event`) report allow/deny-list changes.
 SYNC_TYPES = ("whitelist", "blacklist")
 
 
 # detect() is False for a record with none of these keys (importers.detect skips it).
-DETECT_KEYS = frozenset({FIELD, "event", "type"})
+DETECT_KEYS = frozenset({FIELD, "event", "type", "state"})
 
 
 def detect(obj: dict[str, Any]) -> bool:
     if isinstance(obj.get(FIELD), str | list):
         return True
-    return _is_event(obj)
+    return _is_event(obj) or _is_message(obj)
+
+
+def _is_message(obj: dict[str, Any]) -> bool:
+    """A messages API result: `state`, `_id`, `ts` and `email`, no `event`."""
+    return (
+        "event" not in obj
+        and isinstance(obj.get("state"), str)
+        and all(k in obj for k in ("_id", "ts", "email"))
+    )
 
 
 def _is_event(obj: Any) -> bool:
@@ -125,7 +157,46 @@ def _loads(text: str) -> Any:
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
     if FIELD in obj and not _is_event(obj):
         return list(_parse_envelope(obj[FIELD], ctx))
+    if _is_message(obj):
+        return list(_parse_message(obj, ctx))
     return [_parse_event(obj, ctx)]
+
+
+def _parse_message(msg: dict[str, Any], ctx: Context) -> Iterator[Parsed]:
+    """A messages API result: its `state` at `ts`, then its deferrals, opens and clicks.
+    Each is the webhook event of the same word would be, so `_parse_event` builds it."""
+    state = msg["state"]
+    key = f"state:{state}"
+    map_status(STATUS_MAP, key, "state")  # an unknown state is an error for the record
+    found = msg.get("smtp_events")
+    smtp: list[Any] = found if isinstance(found, list) else []
+    # the state's own time is its last SMTP event's (`ts` is when the message was sent)
+    last = smtp[-1] if smtp and isinstance(smtp[-1], dict) else {}
+    when = last.get("ts") if last.get("type") == state and last.get("ts") else msg.get("ts")
+    record = {"event": key, "ts": when, "_id": msg["_id"], "msg": msg}
+    yield _parse_event(record, ctx, _STATE_HINT_WORDS.get(state))
+    for ev in smtp:
+        if isinstance(ev, dict) and ev.get("type") == "deferred" and ev is not smtp[-1]:
+            one = {**msg, "smtp_events": [ev], "diag": None}
+            yield _parse_event({"event": "deferral", "ts": ev.get("ts"), "msg": one}, ctx)
+    for word, details in (("open", "opens_detail"), ("click", "clicks_detail")):
+        entries = msg.get(details)
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                raise RecordError(f"{details} entry is not an object")
+            yield _parse_event(
+                {
+                    "event": word,
+                    "ts": entry.get("ts"),
+                    "_id": msg["_id"],
+                    "msg": msg,
+                    "ip": entry.get("ip"),
+                    "location": entry.get("location"),
+                    "user_agent": entry.get("ua"),
+                    "url": entry.get("url"),
+                },
+                ctx,
+            )
 
 
 def _parse_envelope(value: Any, ctx: Context) -> Iterator[Parsed]:
@@ -149,7 +220,16 @@ def _parse_envelope(value: Any, ctx: Context) -> Iterator[Parsed]:
             raise RecordError(f"{where}: {exc}") from None
 
 
-def _parse_event(ev: dict[str, Any], ctx: Context) -> Parsed:
+# A message's failing `state` as the webhook word the classifier's labels are keyed on.
+_STATE_HINT_WORDS = {
+    "bounced": "hard_bounce",
+    "soft-bounced": "soft_bounce",
+    "rejected": "reject",
+    "deferred": "deferral",
+}
+
+
+def _parse_event(ev: dict[str, Any], ctx: Context, hint_word: str | None = None) -> Parsed:
     if "event" not in ev:
         kind = text_or_none(ev.get("type")) or "?"
         return Skip(
@@ -178,6 +258,8 @@ def _parse_event(ev: dict[str, Any], ctx: Context) -> Parsed:
         if isinstance(value, dict) and value:
             extra[key] = value
     for key, value in (
+        ("opens", msg.get("opens")),
+        ("clicks", msg.get("clicks")),
         ("subaccount", msg.get("subaccount")),
         ("template", msg.get("template")),
         ("state", msg.get("state")),
@@ -206,7 +288,9 @@ def _parse_event(ev: dict[str, Any], ctx: Context) -> Parsed:
             smtp_code=smtp,
             enhanced_code=enhanced,
             diagnostic=diag,
-            bounce_hint=_bounce_hint(word, msg) if status in _BOUNCE_STATUSES else None,
+            bounce_hint=(
+                _bounce_hint(hint_word or word, msg) if status in _BOUNCE_STATUSES else None
+            ),
             tag=tag_list[0] if tag_list else None,
             tags=tuple(dict.fromkeys(tag_list)),
             size=_last_smtp_size(msg.get("smtp_events")),

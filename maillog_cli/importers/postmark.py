@@ -1,9 +1,13 @@
-"""Postmark webhooks and Bounces API pages (docs/providers.md#postmark).
+"""Postmark webhooks and API pages (docs/providers.md#postmark).
 
-Webhook: one object per POST with `RecordType`. Bounces API (`GET /bounces`):
-`{"TotalCount": n, "Bounces": [ … ]}` whose objects are Bounce records without
-`RecordType`. Each record type has its own time field (`DeliveredAt`, `BouncedAt`,
-`ReceivedAt`, `ChangedAt`), ISO with an offset and often seven fraction digits.
+Webhook: one object per POST with `RecordType`. API pages are `{"TotalCount": n, <list>}`:
+Bounces (`GET /bounces`, Bounce records without `RecordType`), Opens and Clicks
+(`GET /messages/outbound/opens|clicks`), outbound messages (`GET /messages/outbound`:
+`Messages` with `Status` and `Recipients`; the details call adds `MessageEvents`) and
+inbound messages (`InboundMessages`). Each record type has its own time field
+(`DeliveredAt`, `BouncedAt`, `ReceivedAt`, `ChangedAt`), ISO with an offset and often
+seven fraction digits. The inbound webhook has no `RecordType` but `FromFull`/`ToFull`:
+one `processed` event per recipient, direction inbound.
 """
 
 from __future__ import annotations
@@ -27,8 +31,15 @@ from maillog_cli.normalize import address, message_id, reply_fields, tag_list, t
 
 NAME = "postmark"
 PROVIDER = "postmark"
-SIGNATURE = "`RecordType` (webhook); `Bounces` array with `TotalCount` (Bounces API page)"
-SHAPES = "webhook body, JSONL of bodies, Bounces API page"
+SIGNATURE = (
+    "`RecordType` (webhook); `FromFull` + `ToFull` + `MessageID` (inbound webhook); "
+    "`TotalCount` with a `Bounces`, `Opens`, `Clicks`, `Messages` or `InboundMessages` "
+    "array (API pages)"
+)
+SHAPES = (
+    "webhook body, JSONL of bodies, inbound webhook, Bounces / Opens / Clicks API pages, "
+    "outbound and inbound message search pages and message details (`MessageEvents`)"
+)
 
 # `RecordType`, `Bounce:<Type>` and `SubscriptionChange:<SuppressionReason>` (the latter
 # only when SuppressSending is true) → canonical status; None = skip.
@@ -61,6 +72,23 @@ STATUS_MAP: dict[str, str | None] = {
     "Bounce:InboundError": None,
     "SubscriptionChange:ManualSuppression": "unsubscribed",
     "SubscriptionChange": None,
+    # inbound webhook (no RecordType; Postmark's RecordType "Inbound" where given)
+    "Inbound": "processed",
+    # message search / details: the message's `Status` (outbound: Queued, Sent;
+    # inbound: Processed, Blocked, Queued, Scheduled, Failed — the POST to your server)
+    "Message:Queued": "queued",
+    "Message:Sent": "sent",
+    "Message:Processed": "processed",
+    "Message:Scheduled": "queued",
+    "Message:Blocked": "dropped",
+    "Message:Failed": "failed",
+    # message details: each of `MessageEvents` by its `Type`
+    "MessageEvent:Delivered": "delivered",
+    "MessageEvent:Transient": "deferred",
+    "MessageEvent:Bounced": "bounced",
+    "MessageEvent:Opened": "opened",
+    "MessageEvent:LinkClicked": "clicked",
+    "MessageEvent:SubscriptionChanged": "unsubscribed",
 }
 # Bounce `TypeCode` → `Type`, for records that carry only the code.
 TYPE_CODES: dict[int, str] = {
@@ -120,34 +148,228 @@ _EXTRA_KEYS: dict[str, str] = {
 
 
 # detect() is False for a record with none of these keys (importers.detect skips it).
-DETECT_KEYS = frozenset({"RecordType", "Bounces"})
+DETECT_KEYS = frozenset({"RecordType", "TotalCount", "FromFull"})
+# An API page's list → the RecordType of its items (None: a message search page).
+PAGE_LISTS: dict[str, str | None] = {
+    "Bounces": "Bounce",
+    "Opens": "Open",
+    "Clicks": "Click",
+    "Messages": None,
+    "InboundMessages": None,
+}
 
 
 def detect(obj: dict[str, Any]) -> bool:
     if "RecordType" in obj:
         return True
-    return isinstance(obj.get("Bounces"), list) and "TotalCount" in obj
+    if _is_inbound(obj):
+        return True
+    return "TotalCount" in obj and any(_postmark_list(obj.get(k)) for k in PAGE_LISTS)
+
+
+def _postmark_list(items: Any) -> bool:
+    """A page's list as Postmark fills it: empty, or objects with a `MessageID` (a
+    `{"TotalCount", "Messages": […]}` of some other system's rows is not Postmark's)."""
+    if not isinstance(items, list):
+        return False
+    first = next((i for i in items if isinstance(i, dict)), None)
+    return not items or (first is not None and "MessageID" in first)
+
+
+def _is_inbound(obj: dict[str, Any]) -> bool:
+    return (
+        isinstance(obj.get("FromFull"), dict)
+        and isinstance(obj.get("ToFull"), list)
+        and "MessageID" in obj
+    )
 
 
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
+    if _is_inbound(obj) and obj.get("RecordType") in (None, "Inbound"):
+        return list(_inbound(obj, ctx))
     if "RecordType" in obj:
         return [_record(obj, obj.get("RecordType"), ctx)]
     return list(_page(obj, ctx))
 
 
 def _page(obj: dict[str, Any], ctx: Context) -> Iterator[Parsed | RecordError]:
-    bounces = obj.get("Bounces")
-    if not isinstance(bounces, list):
-        raise RecordError("Bounces is not an array")
-    if not bounces:
-        yield Skip("postmark empty Bounces API page")
+    key = next((k for k in PAGE_LISTS if _postmark_list(obj.get(k))), None)
+    if key is None:
+        raise RecordError("the page has no Bounces, Opens, Clicks or Messages array")
+    items = obj[key]
+    if not items:
+        yield Skip(f"postmark empty {key} API page")
         return
-    for i, item in enumerate(bounces):
+    for i, item in enumerate(items):
         # One bad item is reported on its own; the rest of the page still imports.
         try:
-            yield _record(as_dict(item, "the item"), "Bounce", ctx)
+            rec = as_dict(item, "the item")
+            if PAGE_LISTS[key] is None:
+                yield from _message(rec, ctx, inbound=key == "InboundMessages")
+            elif _is_inbound(rec):
+                yield from _inbound(rec, ctx)
+            else:
+                yield _record(rec, rec.get("RecordType") or PAGE_LISTS[key], ctx)
         except RecordError as exc:
-            yield RecordError(f"Bounces[{i}]: {exc}")
+            yield RecordError(f"{key}[{i}]: {exc}")
+
+
+def _addresses(*lists: Any) -> list[str]:
+    """The addresses of Postmark's `[{"Email", "Name"}]` lists (or plain strings), once each."""
+    found: dict[str, None] = {}
+    for values in lists:
+        for v in values if isinstance(values, list) else []:
+            a = address(v.get("Email") if isinstance(v, dict) else v)
+            if a:
+                found.setdefault(a)
+    return list(found)
+
+
+def _message(rec: dict[str, Any], ctx: Context, inbound: bool) -> Iterator[Parsed]:
+    """A message search result (or message details): its `Status` for each recipient at
+    `ReceivedAt`, then each of its `MessageEvents`."""
+    word = text_or_none(rec.get("Status"))
+    if word is None:
+        raise RecordError("missing 'Status'")
+    status = map_status(STATUS_MAP, f"Message:{word}", "message Status")
+    when = rec.get("ReceivedAt") or rec.get("Date")
+    if when in (None, ""):
+        raise RecordError("missing 'ReceivedAt'")
+    recipients: list[str | None] = [*_addresses(rec.get("Recipients"))] or [
+        *_addresses(
+            rec.get("ToFull") or rec.get("To"),
+            rec.get("CcFull") or rec.get("Cc"),
+            rec.get("BccFull") or rec.get("Bcc"),
+        )
+    ]
+    fields = _message_fields(rec)
+    for recipient in recipients or [None]:
+        if status is None:
+            continue
+        yield finish(
+            Event(
+                timestamp=ctx.time(when),
+                status=status,
+                raw_status=f"Message:{word}",
+                provider=PROVIDER,
+                recipient=recipient,
+                direction="inbound" if inbound else "outbound",
+                extra=_message_extra(rec),
+                **fields,
+            )
+        )
+    events = rec.get("MessageEvents")
+    for i, ev in enumerate(events if isinstance(events, list) else []):
+        try:
+            yield _message_event(as_dict(ev, "the event"), fields, ctx)
+        except RecordError as exc:
+            raise RecordError(f"MessageEvents[{i}]: {exc}") from None
+
+
+def _message_fields(rec: dict[str, Any]) -> dict[str, Any]:
+    """The Event fields every event of one message search result shares."""
+    mid = message_id(rec.get("MessageID"))
+    sender = rec.get("FromFull")
+    sender = sender.get("Email") if isinstance(sender, dict) else rec.get("From")
+    return {
+        "message_id": mid,
+        "sender": address(sender),
+        "subject": text_or_none(rec.get("Subject")),
+        "tag": text_or_none(rec.get("Tag")),
+        "tags": tag_list(rec.get("Tag")),
+        "type": text_or_none(rec.get("MessageStream")),
+        "aliases": other_ids(
+            mid,
+            *header_message_ids(rec.get("Headers"), "Name", "Value"),
+            *custom_ids(rec.get("Metadata")),
+        ),
+    }
+
+
+def _message_extra(rec: dict[str, Any]) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    for src, name in (
+        ("MessageStream", "message_stream"),
+        ("Metadata", "metadata"),
+        ("TrackOpens", "track_opens"),
+        ("TrackLinks", "track_links"),
+        ("Sandboxed", "sandboxed"),
+        ("MailboxHash", "mailbox_hash"),
+        ("OriginalRecipient", "original_recipient"),
+    ):
+        value = rec.get(src)
+        if value not in (None, "", {}, []):
+            extra[name] = value
+    attachments = rec.get("Attachments")
+    if isinstance(attachments, list) and attachments:
+        extra["attachments"] = len(attachments)
+    return extra
+
+
+def _message_event(ev: dict[str, Any], fields: dict[str, Any], ctx: Context) -> Parsed:
+    """One of a message's `MessageEvents` (`Recipient`, `Type`, `ReceivedAt`, `Details`)."""
+    kind = text_or_none(ev.get("Type"))
+    found = ev.get("Details")
+    details: dict[str, Any] = found if isinstance(found, dict) else {}
+    key = f"MessageEvent:{kind}"
+    if kind == "SubscriptionChanged" and not _suppress_sending(details.get("SuppressSending")):
+        return Skip("postmark SubscriptionChanged without a suppression")
+    status = map_status(STATUS_MAP, key, "MessageEvents Type")
+    if status is None:
+        return Skip(f"postmark {key}")
+    when = ev.get("ReceivedAt")
+    if when in (None, ""):
+        raise RecordError("missing 'ReceivedAt'")
+    text = text_or_none(details.get("DeliveryMessage")) or text_or_none(details.get("Summary"))
+    smtp, enhanced, diag = reply_fields(status, text)
+    extra = {
+        k.lower(): v
+        for k, v in details.items()
+        if k in ("DestinationServer", "DestinationIP", "BounceID", "Link", "ClickLocation")
+        and v not in (None, "")
+    }
+    return finish(
+        Event(
+            timestamp=ctx.time(when),
+            status=status,
+            raw_status=key,
+            provider=PROVIDER,
+            recipient=address(ev.get("Recipient")),
+            smtp_code=smtp,
+            enhanced_code=enhanced,
+            diagnostic=diag,
+            extra=extra,
+            **fields,
+        )
+    )
+
+
+def _inbound(rec: dict[str, Any], ctx: Context) -> Iterator[Parsed]:
+    """An inbound webhook (or inbound message details): one `processed` event for each
+    of its recipients (`ToFull`, `CcFull`, `BccFull`; else `OriginalRecipient`), at the
+    message's `Date` (or `ReceivedAt`), direction inbound."""
+    when = rec.get("ReceivedAt") or rec.get("Date")
+    if when in (None, ""):
+        raise RecordError("missing 'Date'")
+    recipients: list[str | None] = [
+        *_addresses(rec.get("ToFull"), rec.get("CcFull"), rec.get("BccFull"))
+    ] or [address(rec.get("OriginalRecipient"))]
+    status = map_status(STATUS_MAP, "Inbound", "RecordType")
+    assert status is not None
+    fields = _message_fields(rec)
+    for recipient in recipients:
+        yield finish(
+            Event(
+                timestamp=ctx.time(when),
+                status=status,
+                raw_status="Inbound",
+                provider=PROVIDER,
+                recipient=recipient,
+                direction="inbound",
+                extra=_message_extra(rec),
+                **fields,
+            )
+        )
 
 
 def _bounce_type(rec: dict[str, Any]) -> str:
@@ -181,8 +403,10 @@ def _record(rec: dict[str, Any], record_type: Any, ctx: Context) -> Parsed:
         )
         if key not in STATUS_MAP:
             key = record_type
-    else:
+    elif record_type in TIME_FIELD:
         key = raw_status = record_type
+    else:
+        raise RecordError(f"unknown RecordType {record_type!r}")
     status = map_status(STATUS_MAP, key, "RecordType" if bounce_type is None else "bounce Type")
     if status is None:
         return Skip(f"postmark {key}")

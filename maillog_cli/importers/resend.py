@@ -4,6 +4,12 @@ One object per POST: `{"type": "email.…", "created_at": ISO, "data": {…}}`. 
 time is the top-level `created_at` (`data.created_at` is when the email was created);
 the message id is Resend's `data.email_id`. There is no event id in the body (it is only
 in the `svix-id` header), so ids are hashed.
+
+Emails API: `GET /emails/{id}` answers `{"object": "email", "id", "to": […], "from",
+"subject", "created_at", "last_event", …}` and `GET /emails` a list page
+`{"object": "list", "data": [ …the same without "object"… ]}`. Each email becomes one
+event per recipient (`to`, `cc`, `bcc`) with its `last_event`, at `created_at`: the API
+gives no time of the last event, so this is when the email was created.
 """
 
 from __future__ import annotations
@@ -26,8 +32,11 @@ from maillog_cli.normalize import address, message_id, reply_fields, tag_list, t
 
 NAME = "resend"
 PROVIDER = "resend"
-SIGNATURE = "`type` (`email.*`, `contact.*`, `domain.*`), `created_at` and a `data` object"
-SHAPES = "webhook body, JSONL of bodies"
+SIGNATURE = (
+    "`type` (`email.*`, `contact.*`, `domain.*`), `created_at` and a `data` object; "
+    "an email object (`object` = `email`, or `id`, `created_at` and `last_event`)"
+)
+SHAPES = "webhook body, JSONL of bodies, emails API objects and list pages (`object` = `list`)"
 
 # `type` (bounces refined as `email.bounced:<subType>`) → canonical status; None = skip.
 STATUS_MAP: dict[str, str | None] = {
@@ -44,6 +53,9 @@ STATUS_MAP: dict[str, str | None] = {
     "email.opened": "opened",
     "email.clicked": "clicked",
     "email.received": "processed",
+    # emails API `last_event` words that no webhook type has
+    "email.queued": "queued",
+    "email.canceled": None,
 }
 # Contact and domain notifications describe no email.
 SKIP_PREFIXES: tuple[str, ...] = ("contact.", "domain.")
@@ -52,7 +64,7 @@ INBOUND_TYPES = frozenset({"email.received"})
 
 
 # detect() is False for a record with none of these keys (importers.detect skips it).
-DETECT_KEYS = frozenset({"type"})
+DETECT_KEYS = frozenset({"type", "object", "last_event"})
 
 
 def detect(obj: dict[str, Any]) -> bool:
@@ -62,7 +74,14 @@ def detect(obj: dict[str, Any]) -> bool:
         and kind.startswith(_PREFIXES)
         and "created_at" in obj
         and isinstance(obj.get("data"), dict)
-    )
+    ) or _is_email(obj)
+
+
+def _is_email(obj: dict[str, Any]) -> bool:
+    """An emails API object (or an item of its list page, which has no `object`)."""
+    if "id" not in obj or "created_at" not in obj:
+        return False
+    return obj.get("object") == "email" or ("last_event" in obj and "to" in obj)
 
 
 def _sub(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -84,6 +103,8 @@ def _tags(value: Any) -> dict[str, Any]:
 
 
 def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+    if _is_email(obj) and "data" not in obj:
+        return list(_email(obj, ctx))
     kind = obj.get("type")
     if not isinstance(kind, str):
         raise RecordError(f"'type' is not a string: {kind!r}")
@@ -173,4 +194,48 @@ def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
                 extra=extra,
             )
         )
+    ]
+
+
+def _email(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+    """An emails API object: its `last_event` for each recipient, at `created_at`."""
+    word = obj.get("last_event")
+    if not isinstance(word, str) or not word.strip():
+        raise RecordError(f"'last_event' is not a word: {word!r}")
+    kind = f"email.{word.strip()}"
+    status = map_status(STATUS_MAP, kind, "last_event")
+    if status is None:
+        return [Skip(f"resend {kind}")]
+    if obj.get("created_at") in (None, ""):
+        raise RecordError("missing 'created_at'")
+    recipients: dict[str | None, None] = {}
+    for key in ("to", "cc", "bcc"):
+        values = obj.get(key)
+        for value in values if isinstance(values, list) else [values]:
+            if (a := address(value)) is not None:
+                recipients.setdefault(a)
+    tags = _tags(obj.get("tags"))
+    first_tag = next(iter(tags.values()), None) if tags else None
+    msg_id = message_id(obj.get("id"))
+    extra: dict[str, Any] = {"tags": tags} if tags else {}
+    if text_or_none(obj.get("scheduled_at")):
+        extra["scheduled_at"] = obj["scheduled_at"]
+    return [
+        finish(
+            Event(
+                timestamp=ctx.time(obj["created_at"]),
+                status=status,
+                raw_status=kind,
+                provider=PROVIDER,
+                message_id=msg_id,
+                sender=address(obj.get("from")),
+                recipient=recipient,
+                subject=text_or_none(obj.get("subject")),
+                tag=text_or_none(first_tag) if not isinstance(first_tag, dict | list) else None,
+                tags=tag_list(tags),
+                aliases=other_ids(msg_id, *custom_ids(tags)),
+                extra=dict(extra),
+            )
+        )
+        for recipient in (recipients or {None: None})
     ]

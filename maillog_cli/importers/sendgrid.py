@@ -4,6 +4,9 @@ The POST body is a JSON array of flat event objects (the pipeline walks it and h
 each one). The event time is `timestamp` (integer seconds); the message id is
 `sg_message_id` cut at the first `.filter` / `.recvd-` so every event of one message
 threads, with `smtp-id` (the RFC Message-ID) as the fallback and an alias.
+
+The Email Activity API's messages (`{"messages": [{"msg_id", "to_email", "status", …}]}`)
+are SendGrid's too and read here (importers/sendgrid_activity.py).
 """
 
 from __future__ import annotations
@@ -28,8 +31,14 @@ from maillog_cli.statuses import BOUNCE_STATUSES, ENGAGEMENT
 
 NAME = "sendgrid"
 PROVIDER = "sendgrid"
-SIGNATURE = "`event` and any of `sg_event_id`, `sg_message_id`, `smtp-id`"
-SHAPES = "Event Webhook POST body (JSON array), JSONL of bodies or of single events"
+SIGNATURE = (
+    "`event` and any of `sg_event_id`, `sg_message_id`, `smtp-id`; "
+    "`msg_id`, `to_email` and `status` or `events` (Email Activity API message)"
+)
+SHAPES = (
+    "Event Webhook POST body (JSON array), JSONL of bodies or of single events, "
+    "Email Activity API page (`messages`) and message details (`events`)"
+)
 
 # `event` → canonical status; None = skip. SendGrid's `processed` means "accepted into
 # SendGrid's queue", which is canonical `queued` (canonical `processed` is inbound).
@@ -94,12 +103,12 @@ _KNOWN_KEYS = frozenset(
 
 
 # detect() is False for a record with none of these keys (importers.detect skips it).
-DETECT_KEYS = frozenset({"event"})
+DETECT_KEYS = frozenset({"msg_id", "event"})
 
 
 def detect(obj: dict[str, Any]) -> bool:
     if "event" not in obj:
-        return False
+        return "msg_id" in obj and _activity().detect(obj)
     if "sg_event_id" in obj or "sg_message_id" in obj or "smtp-id" in obj:
         return True
     return obj.get("event") == "account_status_change"
@@ -161,7 +170,16 @@ def extra_data(
     return extra
 
 
-def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+def _activity() -> Any:
+    """importers/sendgrid_activity.py (imported on first use: it builds on this module)."""
+    from maillog_cli.importers import sendgrid_activity
+
+    return sendgrid_activity
+
+
+def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
+    if "event" not in obj and "msg_id" in obj:
+        return _activity().parse(obj, ctx)
     word = obj.get("event")
     status = map_status(STATUS_MAP, word)
     if status is None:

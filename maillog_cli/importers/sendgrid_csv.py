@@ -35,6 +35,9 @@ STATUS_MAP: dict[str, str | None] = {
     "unsubscribed": "unsubscribed",
     "group unsubscribe": "unsubscribed",
     "group resubscribe": None,
+    # the Email Activity API's summary `status` (sendgrid_activity.py)
+    "processing": "queued",
+    "not_delivered": "bounced",
 }
 
 REQUIRED_COLUMNS = frozenset({"processed", "message_id", "event", "email"})

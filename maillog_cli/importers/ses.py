@@ -45,7 +45,10 @@ SIGNATURE = (
     "SNS envelope (`Type`, `Message`, `TopicArn`/`MessageId`); record with a `mail` object "
     "and `eventType`/`notificationType`; EventBridge `source` = `aws.ses`"
 )
-SHAPES = "SNS HTTP/SQS bodies, Firehose JSONL records, EventBridge events"
+SHAPES = (
+    "SNS HTTP/SQS bodies, Firehose records (one per line or back to back), EventBridge "
+    "events; inside Lambda (SNS, SQS, Kinesis) events and SQS messages"
+)
 
 # `eventType` / `notificationType`, refined as `Bounce:<bounceType>:<bounceSubType>`,
 # `Complaint:<complaintSubType>` and `Subscription:OptOut` → canonical status; None = skip.

@@ -2,8 +2,9 @@
 
 Webhook: a JSON array of `{"msys": {"<class>": {…event…}}}` wrappers (the pipeline walks
 the array and hands us each wrapper); `{"msys": {}}` is a ping. Events API: a page
-`{"results": [ …event… ], "total_count", "links"}` whose results are the bare events.
-Almost every scalar is a string, numbers included.
+`{"results": [ …event… ], "total_count", "links"}` whose results are the bare events; a
+bare event on its own (an API result saved alone, a wrapper's inner object logged) is read
+the same way. Almost every scalar is a string, numbers included.
 """
 
 from __future__ import annotations
@@ -28,8 +29,15 @@ from maillog_cli.statuses import BOUNCE_STATUSES
 
 NAME = "sparkpost"
 PROVIDER = "sparkpost"
-SIGNATURE = "`msys` object (webhook element) or `results` array of objects with `type` (Events API)"
-SHAPES = "webhook POST body (array of msys wrappers), one wrapper per JSONL line, Events API page"
+SIGNATURE = (
+    "`msys` object (webhook element) or `results` array of objects with `type` (Events API); "
+    "a bare event (`type`, `timestamp`, `rcpt_to`/`raw_rcpt_to` and `event_id`/"
+    "`message_id`/`transmission_id`)"
+)
+SHAPES = (
+    "webhook POST body (array of msys wrappers), one wrapper per JSONL line, Events API page, "
+    "bare events (JSON array or JSONL)"
+)
 
 # `type` → canonical status. Bounces are refined by `bounce_class`: "<type>:<class>" keys
 # are looked up first (60 auto-reply, 80 subscribe, 100 challenge-response: no event;
@@ -101,11 +109,14 @@ _EXTRA_KEYS: dict[str, str] = {
 
 
 # detect() is False for a record with none of these keys (importers.detect skips it).
-DETECT_KEYS = frozenset({"msys", "results"})
+DETECT_KEYS = frozenset({"msys", "results", "rcpt_to", "raw_rcpt_to"})
+_ID_KEYS = ("event_id", "message_id", "transmission_id")
 
 
 def detect(obj: dict[str, Any]) -> bool:
     if isinstance(obj.get("msys"), dict):
+        return True
+    if _is_bare(obj):
         return True
     results = obj.get("results")
     if not isinstance(results, list):
@@ -116,9 +127,21 @@ def detect(obj: dict[str, Any]) -> bool:
     return all(isinstance(r, dict) and "type" in r for r in results)
 
 
-def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed]:
+def _is_bare(obj: dict[str, Any]) -> bool:
+    """A bare event: its `type`, its time, its recipient and one of its ids."""
+    return (
+        isinstance(obj.get("type"), str)
+        and "timestamp" in obj
+        and ("rcpt_to" in obj or "raw_rcpt_to" in obj)
+        and any(k in obj for k in _ID_KEYS)
+    )
+
+
+def parse(obj: dict[str, Any], ctx: Context) -> Iterable[Parsed | RecordError]:
     if "msys" in obj:
         return list(_parse_wrapper(obj, ctx))
+    if _is_bare(obj) and not isinstance(obj.get("results"), list):
+        return [_build(obj, ctx)]
     return list(_parse_page(obj, ctx))
 
 
@@ -131,7 +154,7 @@ def _parse_wrapper(obj: dict[str, Any], ctx: Context) -> Iterator[Parsed]:
         yield _event(as_dict(inner, f"msys.{cls}"), ctx, f"msys.{cls}")
 
 
-def _parse_page(obj: dict[str, Any], ctx: Context) -> Iterator[Parsed]:
+def _parse_page(obj: dict[str, Any], ctx: Context) -> Iterator[Parsed | RecordError]:
     results = obj.get("results")
     if not isinstance(results, list):
         raise RecordError("results is not an array")
@@ -139,7 +162,11 @@ def _parse_page(obj: dict[str, Any], ctx: Context) -> Iterator[Parsed]:
         yield Skip("sparkpost empty Events API page")
         return
     for i, item in enumerate(results):
-        yield _event(as_dict(item, f"results[{i}]"), ctx, f"results[{i}]")
+        # One bad result is reported on its own; the rest of the page still imports.
+        try:
+            yield _event(as_dict(item, f"results[{i}]"), ctx, f"results[{i}]")
+        except RecordError as exc:
+            yield exc
 
 
 def _bounce_class(value: Any) -> str | None:

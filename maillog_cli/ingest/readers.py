@@ -30,7 +30,23 @@ SNIFF_BYTES = 1 << 20
 # Documents up to this size (decompressed, and never over the record cap) are parsed whole
 # (fast, with line numbers); larger ones are streamed with ijson so memory stays flat.
 WHOLE_DOCUMENT_LIMIT = 8 << 20
-WRAPPER_KEYS = ("items", "entries", "Messages", "results", "Bounces", "events", "data")
+# The keys export pages and transport envelopes put their list of records under (AWS
+# Lambda: `Records`); ingest/envelopes.py also finds a list under a key not named here.
+WRAPPER_KEYS = (
+    "items",
+    "entries",
+    "Messages",
+    "results",
+    "Bounces",
+    "events",
+    "data",
+    "Records",
+    "records",
+    "messages",
+    "Opens",
+    "Clicks",
+    "InboundMessages",
+)
 _BOMS = (  # UTF-32's little-endian mark begins with UTF-16's: it is looked for first
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -398,7 +414,7 @@ def container_of(head: bytes) -> str:
             # (a record over the cap is then one record error, not the whole file in
             # memory) unless it opens like a minified export page. Arrays stream.
             full = len(head) >= SNIFF_BYTES
-            page = _PAGE_START.match(text) is not None
+            page = _PAGE_START.match(text) is not None or (full and _first_value_ends(text))
             return "jsonl" if full and text[:1] == b"{" and not page else "json"
         first = text[: min(ends)].strip()
         try:
@@ -433,6 +449,33 @@ def loads(data: bytes | str) -> Any:
         if "recursion" in str(exc).lower():
             msg = "nested too deeply"
         raise RecordError(f"invalid JSON: {msg}") from None
+
+
+def concatenated(data: bytes) -> list[Any] | None:
+    """The values of a line holding several JSON objects back to back (`{…}{…}`, or with
+    blanks between: Kinesis Data Firehose joins records with no separator), else None."""
+    text = data.decode("utf-8").strip()
+    values, pos = [], 0
+    try:
+        while pos < len(text):
+            value, pos = _DECODER.raw_decode(text, pos)
+            values.append(value)
+            pos = _skip_ws(text, pos)
+    except (ValueError, RecursionError):
+        return None
+    return values if len(values) > 1 else None
+
+
+def _first_value_ends(text: bytes) -> bool:
+    """Whether a head without line ends holds a whole first JSON object and another value
+    after it (concatenated objects, read as a document rather than as one huge line)."""
+    decoded = text.decode("utf-8", errors="replace")
+    try:
+        _, pos = _DECODER.raw_decode(decoded)
+    except (ValueError, RecursionError):
+        return False
+    rest = decoded[pos:].lstrip()
+    return rest[:1] in ("{", "[")
 
 
 Reopen = Callable[[], IO[bytes]]  # the same input again from its start, as UTF-8
@@ -499,6 +542,11 @@ def iter_jsonl(stream: IO[bytes], cap: int) -> Iterator[tuple[int | str, Any]]:
             yield lineno, loads(line)
         except RecordError as exc:
             why = utf8_problem(line)
+            several = None if why else concatenated(line)
+            if several is not None:  # Firehose: records written back to back on a line
+                for value in several:
+                    yield lineno, value
+                continue
             yield lineno, RecordError(why) if why else exc
 
 

@@ -14,7 +14,7 @@ from typing import IO, Any
 from maillog_cli import importers
 from maillog_cli.errors import FileFormatError, RecordError
 from maillog_cli.importers.base import Context
-from maillog_cli.ingest import readers
+from maillog_cli.ingest import envelopes, readers
 from maillog_cli.ingest.fast import EVENTS, Readers
 from maillog_cli.ingest.fast import NAME as listing_event_format
 from maillog_cli.normalize import json_kind
@@ -72,6 +72,9 @@ def parse_value(
     value: Any, ctx: Context, forced: ModuleType | None, result: FileResult
 ) -> Iterator[Any]:
     """Detect and parse one JSON value (arrays are walked); yields items or RecordErrors."""
+    if isinstance(value, RecordError):  # an envelope whose content cannot be read
+        yield value
+        return
     if isinstance(value, list):
         for element in value:
             yield from parse_value(element, ctx, forced, result)
@@ -81,12 +84,19 @@ def parse_value(
         yield RecordError(f"unrecognised record: {_keys(value)}")
         return
     module = forced if forced is not None else importers.detect(value)
-    if module is None:
-        wrapped = _wrapped_list(value)
-        if wrapped is not None:  # an export page no importer claims: {"Messages": [...]} …
+    if module is None or not _fits(forced, value, ctx):
+        # A transport envelope or an export page no importer claims: {"Records": [...]} …
+        fits = (
+            _recognised
+            if forced is None
+            else (lambda v: isinstance(v, dict) and _fits(forced, v, ctx))
+        )
+        wrapped = envelopes.inner(value, fits)
+        if wrapped is not None:
             for element in wrapped:
                 yield from parse_value(element, ctx, forced, result)
             return
+    if module is None:
         result.unrecognised += 1
         yield RecordError(f"unrecognised record: keys {_keys(value)}")
         return
@@ -113,14 +123,18 @@ def _misfit(forced: ModuleType, value: dict[str, Any], ctx: Context, result: Fil
     return f"{message}: keys {_keys(value)}"
 
 
-def _wrapped_list(value: dict[str, Any]) -> list[Any] | None:
-    """The list of a wrapped export (one of readers.WRAPPER_KEYS), if that is what it is."""
-    lists = [k for k in readers.WRAPPER_KEYS if isinstance(value.get(k), list)]
-    return value[lists[0]] if len(lists) == 1 and value[lists[0]] else None
+def _recognised(value: Any) -> bool:
+    """Whether detection (or an envelope's unwrapping) takes a value."""
+    return isinstance(value, dict) and (
+        importers.detect(value) is not None or envelopes.inner(value, lambda _v: False) is not None
+    )
 
 
-def _fits(module: ModuleType, value: dict[str, Any], ctx: Context) -> bool:
-    """Whether a forced format accepts a record (with --map applied where it matters)."""
+def _fits(module: ModuleType | None, value: dict[str, Any], ctx: Context) -> bool:
+    """Whether a forced format accepts a record (with --map applied where it matters);
+    True without one."""
+    if module is None:
+        return True
     if hasattr(module, "fits"):
         return bool(module.fits(value, ctx))
     return not hasattr(module, "detect") or bool(module.detect(value))

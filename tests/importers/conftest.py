@@ -101,6 +101,14 @@ def parse_values(values: Any, ctx: Context | None = None) -> list[Event | Skip]:
     return out
 
 
+def pipeline_values(value: Any, ctx: Context | None = None) -> list[Any]:
+    """What the import pipeline makes of one JSON value (envelopes and pages unwrapped,
+    ingest/records.parse_value): Events, Skips and RecordErrors."""
+    from maillog_cli.ingest.records import FileResult, parse_value
+
+    return list(parse_value(value, ctx or Context(), None, FileResult("test")))
+
+
 def parse_file(path: Path | str, ctx: Context | None = None) -> list[Event]:
     """Load a sample, run registry detect() then parse() on each value; the Events."""
     p = Path(path)

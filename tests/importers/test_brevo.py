@@ -13,7 +13,7 @@ from maillog_cli.importers import brevo
 from maillog_cli.importers.base import Context
 from maillog_cli.model import Event, Skip
 
-from .conftest import as_multiset, expected_for, parse_file, parse_values, summary
+from .conftest import as_multiset, expected_for, parse_file, parse_values, pipeline_values, summary
 
 CTX = Context()
 
@@ -173,3 +173,132 @@ def test_does_not_claim_other_records(obj: dict) -> None:
 
 def test_registry_routes_here() -> None:
     assert importers.detect(SOFT) is brevo
+
+
+# --- marketing (campaign) webhooks, as Brevo's marketing webhook reference shows them -------
+
+CAMPAIGN_BOUNCE = {
+    "id": 1234567,
+    "camp_id": 42,
+    "email": "Reader@Example.com",
+    "campaign name": "Spring newsletter",
+    "date_sent": "2024-06-10 10:00:00",
+    "date_event": "2024-06-10 10:00:05",
+    "event": "hardBounce",
+    "tag": "",
+    "segment_ids": [3, 7],
+    "ts_sent": 1718006400,
+    "ts_event": 1718006405,
+    "ts": 1718006410,
+}
+
+
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        ("hardBounce", "bounced"),
+        ("softBounce", "bounced"),
+        ("hard_bounce", "bounced"),
+        ("unsubscribed", "unsubscribed"),
+        ("unsubscribe", "unsubscribed"),
+        ("spam", "complained"),
+        ("opened", "opened"),
+        ("click", "clicked"),
+        ("delivered", "delivered"),
+    ],
+)
+def test_marketing_events(word: str, status: str) -> None:
+    assert importers.detect({**CAMPAIGN_BOUNCE, "event": word}) is brevo
+    ev = one({**CAMPAIGN_BOUNCE, "event": word})
+    assert isinstance(ev, Event)
+    assert (ev.status, ev.raw_status) == (status, word)
+    assert ev.timestamp == "2024-06-10T08:00:05.000Z"  # ts_event, not ts_sent or ts
+    assert ev.recipient == "reader@example.com"
+    assert ev.extra["campaign_id"] == 42 and ev.extra["campaign_name"] == "Spring newsletter"
+    assert ev.tag == "Spring newsletter" and ev.type == "marketing"
+
+
+def test_one_campaign_email_is_one_message() -> None:
+    events = parse_values(
+        [
+            {**CAMPAIGN_BOUNCE, "event": "delivered", "ts_event": 1718006402},
+            {**CAMPAIGN_BOUNCE, "event": "opened", "ts_event": 1718009000},
+            {**CAMPAIGN_BOUNCE, "email": "other@example.com", "event": "opened"},
+            {**CAMPAIGN_BOUNCE, "camp_id": 43, "event": "opened"},
+        ]
+    )
+    ids = [e.message_id for e in events]
+    assert ids[0] == ids[1] == "brevo-campaign:42:reader@example.com"
+    assert len(set(ids)) == 3
+
+
+def test_marketing_event_without_epoch_uses_date_event_in_the_account_zone() -> None:
+    obj = {k: v for k, v in CAMPAIGN_BOUNCE.items() if not k.startswith("ts")}
+    obj["ts_event"] = ""  # present but empty: the detector's key, no value
+    ev = one(obj)
+    assert isinstance(ev, Event)
+    assert ev.timestamp == "2024-06-10T08:00:05.000Z"  # 10:00:05 Paris summer time
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        # an application's own log line: event and a message id, but no Brevo time key
+        {"event": "delivered", "message-id": "<x@y>", "email": "a@example.com"},
+        {"event": "signup", "message-id": "abc", "user": "u1", "date": "2024-06-10"},
+    ],
+)
+def test_event_and_message_id_alone_are_not_brevo(obj: dict) -> None:
+    assert not brevo.detect(obj)
+
+
+# --- transactional events API (GET /v3/smtp/statistics/events) ---------------------------------
+
+API_PAGE = {
+    "events": [
+        {
+            "email": "Xan@Example.com",
+            "date": "2024-06-10T12:00:00.000+02:00",
+            "subject": "Order",
+            "messageId": "<202406101000.111@smtp-relay.mailin.fr>",
+            "event": "delivered",
+            "tag": "orders",
+            "ip": "198.51.100.1",
+            "from": "shop@example.net",
+            "templateId": 7,
+        },
+        {
+            "email": "yve@example.org",
+            "date": "2024-06-10T12:01:40.000+02:00",
+            "subject": "Order",
+            "messageId": "<202406101000.222@smtp-relay.mailin.fr>",
+            "event": "hardBounce",
+            "reason": "550 5.1.1 user unknown",
+            "from": "shop@example.net",
+        },
+        {
+            "email": "xan@example.com",
+            "date": "2024-06-10T12:05:00.000+02:00",
+            "messageId": "<202406101000.111@smtp-relay.mailin.fr>",
+            "event": "loadedByProxy",
+        },
+    ]
+}
+
+
+def test_events_api_page() -> None:
+    events = pipeline_values(API_PAGE)
+    assert [(e.status, e.raw_status, e.timestamp) for e in events] == [
+        ("delivered", "delivered", "2024-06-10T10:00:00.000Z"),
+        ("bounced", "hardBounce", "2024-06-10T10:01:40.000Z"),
+        ("opened", "loadedByProxy", "2024-06-10T10:05:00.000Z"),
+    ]
+    assert events[0].message_id == events[2].message_id == "202406101000.111@smtp-relay.mailin.fr"
+    assert (events[0].sender, events[0].tag) == ("shop@example.net", "orders")
+    assert (events[1].smtp_code, events[1].enhanced_code) == (550, "5.1.1")
+
+
+def test_events_api_item_needs_a_brevo_word() -> None:
+    item = dict(API_PAGE["events"][0])
+    assert brevo.detect(item)
+    assert not brevo.detect({**item, "event": "user_signed_up"})

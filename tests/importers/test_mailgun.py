@@ -13,7 +13,15 @@ from maillog_cli.importers import mailgun
 from maillog_cli.importers.base import Context
 from maillog_cli.model import Event, Skip
 
-from .conftest import as_multiset, expected_for, parse_file, parse_values, require_samples, summary
+from .conftest import (
+    as_multiset,
+    expected_for,
+    parse_file,
+    parse_values,
+    pipeline_values,
+    require_samples,
+    summary,
+)
 
 CTX = Context()
 
@@ -262,7 +270,8 @@ def test_detection() -> None:
     assert importers.detect({"items": [], "paging": {}}) is mailgun
     assert importers.detect({"items": [], "pagination": {}}) is mailgun
     assert not mailgun.detect({"signature": "abc", "event-data": {}})  # signature must be an object
-    assert not mailgun.detect(FAILED)  # bare event-data is not a webhook body
+    # a bare event-data object (an Events API item saved alone) is Mailgun's too
+    assert importers.detect(FAILED) is mailgun
     assert not mailgun.detect({"items": [], "total": 0})
     assert not mailgun.detect({"results": [], "links": {}})  # SparkPost page
 
@@ -273,3 +282,127 @@ def test_other_providers_are_not_mailgun() -> None:
             assert not mailgun.detect(json.loads(line))
     for obj in json.loads((require_samples() / "sendgrid/event-webhook-batch.json").read_text()):
         assert not mailgun.detect(obj)
+
+
+# --- bare event-data, pages without paging, legacy webhooks -------------------------------
+
+
+def test_bare_event_data_reads_like_its_webhook() -> None:
+    """The same event as a webhook body and as a bare object: the same event."""
+    (bare,) = parse_values(FAILED)
+    (hooked,) = parse_values(hook(FAILED))
+    assert bare == hooked
+    assert bare.status == "bounced" and bare.message_id == "20240604080510.7e8f@mg.example.com"
+
+
+def test_items_without_paging_are_read_one_by_one() -> None:
+    """An Events API page saved without its `paging` (or several pages' items joined)."""
+    opened = with_(FAILED, event="opened", id="op-1", timestamp=1717488400)
+    events = pipeline_values({"items": [FAILED, opened]})
+    assert [e.status for e in events] == ["bounced", "opened"]
+    assert len({e.message_id for e in events}) == 1
+
+
+HEADERS = json.dumps(
+    [
+        ["Received", "by luna.mailgun.net with HTTP"],
+        ["Message-Id", "<20240604080510.7e8f@mg.example.com>"],
+        ["Subject", "Ihre Rechnung"],
+        ["From", "Acme Billing <billing@mg.example.com>"],
+        ["To", "ghost@example.net"],
+    ]
+)
+# Legacy webhooks post form fields; a dump stores them as one flat JSON object each.
+LEGACY_BOUNCED = {
+    "event": "bounced",
+    "recipient": "ghost@example.net",
+    "domain": "mg.example.com",
+    "message-headers": HEADERS,
+    "Message-Id": "<20240604080510.7e8f@mg.example.com>",
+    "code": "550",
+    "error": "5.1.1 The email account that you tried to reach does not exist.",
+    "notification": "",
+    "X-Mailgun-Sid": "WyI3MmQ2MCIsICJnaG9zdEBleGFtcGxlLm5ldCIsICJiOWQ1Il0=",
+    "timestamp": "1717488312",
+    "token": "c4a1a9e1d5b2f8e7",
+    "signature": "0b4d6b1a2f0c8e7d6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c",
+}
+LEGACY_DROPPED = {
+    "event": "dropped",
+    "recipient": "old@example.net",
+    "domain": "mg.example.com",
+    "message-headers": HEADERS,
+    "Message-Id": "<20240604080510.7e8f@mg.example.com>",
+    "reason": "hardfail",
+    "code": "605",
+    "description": "Not delivering to previously bounced address",
+    "timestamp": "1717488313",
+    "token": "d5",
+    "signature": "e6",
+}
+
+
+def test_legacy_bounced_webhook() -> None:
+    assert importers.detect(LEGACY_BOUNCED) is mailgun
+    (e,) = parse_values(LEGACY_BOUNCED)
+    assert isinstance(e, Event)
+    assert (e.status, e.raw_status) == ("bounced", "bounced")
+    assert e.message_id == "20240604080510.7e8f@mg.example.com"  # as the new webhooks have it
+    assert e.timestamp == "2024-06-04T08:05:12.000Z"
+    assert (e.recipient, e.sender, e.subject) == (
+        "ghost@example.net",
+        "billing@mg.example.com",
+        "Ihre Rechnung",
+    )
+    assert (e.smtp_code, e.enhanced_code) == (550, "5.1.1")
+    assert e.diagnostic == LEGACY_BOUNCED["error"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "status"), [("hardfail", "dropped"), ("maxfails", "bounced"), ("old", "bounced")]
+)
+def test_legacy_dropped_is_refined_by_reason(reason: str, status: str) -> None:
+    (e,) = parse_values({**LEGACY_DROPPED, "reason": reason})
+    assert isinstance(e, Event)
+    assert (e.status, e.raw_status) == (status, f"dropped:{reason}")
+    assert e.smtp_code is None  # 605 is Mailgun's own code
+    assert e.diagnostic == "Not delivering to previously bounced address"
+
+
+def test_legacy_custom_variables_are_kept() -> None:
+    form = {**LEGACY_BOUNCED, "X-Mailgun-Variables": '{"account": "A-1009"}'}
+    (e,) = parse_values(form)
+    assert isinstance(e, Event) and e.extra["user_variables"] == {"account": "A-1009"}
+
+
+def test_legacy_and_new_webhooks_of_one_email_are_one_message() -> None:
+    legacy = parse_values(LEGACY_BOUNCED)
+    new = parse_values(hook(FAILED))
+    assert {e.message_id for e in legacy + new} == {"20240604080510.7e8f@mg.example.com"}
+
+
+def test_legacy_engagement_without_headers() -> None:
+    opened = {
+        "event": "opened",
+        "recipient": "Ghost@Example.net",
+        "domain": "mg.example.com",
+        "message-id": "20240604080510.7e8f@mg.example.com",
+        "ip": "198.51.100.7",
+        "user-agent": "Mozilla/5.0",
+        "tag": "invoice",
+        "timestamp": "1717490000",
+        "token": "t",
+        "signature": "s",
+    }
+    (e,) = parse_values(opened)
+    assert isinstance(e, Event)
+    assert (e.status, e.recipient, e.tag) == ("opened", "ghost@example.net", "invoice")
+    assert e.message_id == "20240604080510.7e8f@mg.example.com"
+    assert e.extra["user_agent"] == "Mozilla/5.0" and e.smtp_code is None
+
+
+def test_sendgrid_like_flat_events_are_not_legacy_mailgun() -> None:
+    """`event` + `timestamp` alone is every flat provider's shape: legacy Mailgun needs its
+    `token` and string `signature`."""
+    assert not mailgun.detect({"event": "delivered", "timestamp": 1, "email": "a@b.c"})
+    assert not mailgun.detect({"event": "delivered", "timestamp": 1, "sg_event_id": "x"})

@@ -226,3 +226,108 @@ def test_form_body_imports_through_the_cli(cli, tmp_path) -> None:  # type: igno
     broken.write_text("mandrill_events=%5B%7Bnope", encoding="utf-8")
     result = cli("import", str(broken))
     assert result.exit_code == 1 and "not valid JSON" in (result.stderr + result.stdout)
+
+
+# --- messages API (/messages/search.json, /messages/info.json) -------------------------------
+
+SEARCHED = {
+    "ts": 1365190000,
+    "_id": "abc123abc123abc123abc123",
+    "sender": "sender@example.com",
+    "template": "example-template",
+    "subject": "example subject",
+    "email": "Recipient.Email@example.com",
+    "tags": ["password-reset"],
+    "opens": 1,
+    "opens_detail": [
+        {
+            "ts": 1365190101,
+            "ip": "55.55.55.55",
+            "location": "Georgia, US",
+            "ua": "Linux/Ubuntu/Chrome/Chrome 28.0.1500.53",
+        }
+    ],
+    "clicks": 1,
+    "clicks_detail": [
+        {
+            "ts": 1365190201,
+            "url": "http://www.example.com",
+            "ip": "55.55.55.55",
+            "location": "Georgia, US",
+            "ua": "Linux/Ubuntu/Chrome/Chrome 28.0.1500.53",
+        }
+    ],
+    "state": "sent",
+    "metadata": {"user_id": "123", "website": "www.example.com"},
+    "smtp_events": [
+        {
+            "ts": 1365190001,
+            "type": "sent",
+            "diag": "250 OK",
+            "source_ip": "10.0.0.1",
+            "destination_ip": "10.0.0.2",
+            "size": 2048,
+        }
+    ],
+}
+
+
+def test_search_result_becomes_its_state_opens_and_clicks() -> None:
+    assert importers.detect(SEARCHED) is mandrill
+    events = parse_values([SEARCHED])
+    assert [(e.status, e.raw_status, e.timestamp) for e in events] == [
+        ("sent", "state:sent", "2013-04-05T19:26:41.000Z"),
+        ("opened", "open", "2013-04-05T19:28:21.000Z"),
+        ("clicked", "click", "2013-04-05T19:30:01.000Z"),
+    ]
+    assert {e.message_id for e in events} == {"abc123abc123abc123abc123"}
+    assert {e.recipient for e in events} == {"recipient.email@example.com"}
+    sent = events[0]
+    assert isinstance(sent, Event)
+    assert sent.size == 2048 and sent.tag == "password-reset" and sent.extra["opens"] == 1
+    assert events[2].extra["url"] == "http://www.example.com"
+    assert events[1].extra["user_agent"] == "Linux/Ubuntu/Chrome/Chrome 28.0.1500.53"
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [
+        ("sent", "sent"),
+        ("bounced", "bounced"),
+        ("soft-bounced", "bounced"),
+        ("rejected", "dropped"),
+        ("spam", "complained"),
+        ("unsub", "unsubscribed"),
+        ("deferred", "deferred"),
+        ("queued", "queued"),
+    ],
+)
+def test_search_result_states(state: str, status: str) -> None:
+    plain = {k: v for k, v in SEARCHED.items() if not k.endswith("_detail")}
+    (e, *_) = parse_values([{**plain, "state": state}])
+    assert (e.status, e.raw_status) == (status, f"state:{state}")
+
+
+def test_a_bounced_result_with_its_deferral_and_the_webhook_are_one_message() -> None:
+    bounced = {
+        **{k: v for k, v in SEARCHED.items() if not k.endswith("_detail")},
+        "state": "bounced",
+        "smtp_events": [
+            {"ts": 1365190002, "type": "deferred", "diag": "451 4.7.1 try later"},
+            {"ts": 1365193602, "type": "bounced", "diag": "550 5.1.1 user unknown"},
+        ],
+    }
+    events = parse_values([bounced])
+    got = [(e.status, e.timestamp, e.smtp_code) for e in events]
+    assert got == [
+        ("bounced", "2013-04-05T20:26:42.000Z", 550),
+        ("deferred", "2013-04-05T19:26:42.000Z", 451),
+    ]
+    assert events[0].bounce_hint == "mandrill:hard_bounce"
+    webhook = {"event": "hard_bounce", "_id": SEARCHED["_id"], "ts": 1365193602, "msg": bounced}
+    assert parse_values([webhook])[0].message_id == events[0].message_id
+
+
+def test_unknown_state_is_a_record_error() -> None:
+    with pytest.raises(RecordError):
+        list(mandrill.parse({**SEARCHED, "state": "teleported"}, Context()))

@@ -251,7 +251,217 @@ def test_detection() -> None:
     assert importers.detect(BOUNCE) is postmark
     assert importers.detect({"TotalCount": 1, "Bounces": []}) is postmark
     assert not postmark.detect({"Bounces": []})
-    assert not postmark.detect({"FromFull": {}, "MessageID": "x"})  # inbound: unsupported
+    # inbound: FromFull, ToFull and MessageID together
+    assert not postmark.detect({"FromFull": {}, "MessageID": "x"})
+    assert importers.detect({"FromFull": {}, "ToFull": [], "MessageID": "x"}) is postmark
     for file in ("mailgun/webhooks.jsonl", "resend/webhooks.jsonl", "ses/firehose-records.jsonl"):
         for line in (require_samples() / file).read_text().splitlines():
             assert not postmark.detect(json.loads(line))
+
+
+# --- API pages and the inbound webhook, as Postmark's API reference shows them ---------------
+
+MID = "0ac29aee-e1cd-480d-b08d-4f48548ff48d"
+OPEN = {
+    "RecordType": "Open",
+    "Client": {"Name": "Chrome 35.0.1916.153", "Company": "Google", "Family": "Chrome"},
+    "OS": {"Name": "OS X 10.7 Lion", "Company": "Apple Computer, Inc.", "Family": "OS X 10"},
+    "Platform": "WebMail",
+    "UserAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_7_5)",
+    "Geo": {"CountryISOCode": "RS", "Country": "Serbia", "IP": "188.2.95.4"},
+    "MessageID": MID,
+    "MessageStream": "outbound",
+    "ReceivedAt": "2014-06-02T06:21:55.4287543-04:00",
+    "Tag": "welcome-email",
+    "Recipient": "john.smith@example.com",
+    "FirstOpen": True,
+    "ReadSeconds": 10,
+}
+CLICK = {
+    "ClickLocation": "HTML",
+    "Client": {"Name": "Chrome 62.0.3202.94", "Company": "Google", "Family": "Chrome"},
+    "OS": {"Name": "OS X 10.12 Sierra", "Company": "Apple Computer, Inc.", "Family": "OS X"},
+    "Platform": "Desktop",
+    "UserAgent": "Mozilla/5.0",
+    "OriginalLink": "https://example.com/welcome",
+    "Geo": {"IP": "192.0.2.4"},
+    "MessageID": MID,
+    "MessageStream": "outbound",
+    "ReceivedAt": "2017-10-25T15:21:11.0000000-04:00",
+    "Tag": "welcome-email",
+    "Recipient": "john.smith@example.com",
+}
+MESSAGE = {
+    "Tag": "Invitation",
+    "MessageID": MID,
+    "MessageStream": "outbound",
+    "To": [
+        {"Email": "john.smith@example.com", "Name": "John Smith"},
+        {"Email": "Ann@Example.com", "Name": None},
+    ],
+    "Cc": [],
+    "Bcc": [],
+    "Recipients": ["john.smith@example.com", "Ann@Example.com"],
+    "ReceivedAt": "2014-02-20T07:25:01.0183118-05:00",
+    "From": '"Joe" <joe@domain.com>',
+    "Subject": "staging",
+    "Attachments": [],
+    "Status": "Sent",
+    "TrackOpens": True,
+    "TrackLinks": "None",
+    "Metadata": {"color": "blue"},
+    "Sandboxed": False,
+}
+INBOUND = {
+    "FromName": "Postmarkapp Support",
+    "MessageStream": "inbound",
+    "From": "support@postmarkapp.com",
+    "FromFull": {
+        "Email": "support@postmarkapp.com",
+        "Name": "Postmarkapp Support",
+        "MailboxHash": "",
+    },
+    "To": '"Firstname Lastname" <yourhash+SampleHash@inbound.postmarkapp.com>',
+    "ToFull": [
+        {
+            "Email": "yourhash+SampleHash@inbound.postmarkapp.com",
+            "Name": "Firstname Lastname",
+            "MailboxHash": "SampleHash",
+        }
+    ],
+    "Cc": '"First Cc" <firstcc@postmarkapp.com>, secondCc@postmarkapp.com>',
+    "CcFull": [
+        {"Email": "firstcc@postmarkapp.com", "Name": "First Cc", "MailboxHash": ""},
+        {"Email": "secondCc@postmarkapp.com", "Name": "", "MailboxHash": ""},
+    ],
+    "Bcc": "",
+    "BccFull": [],
+    "OriginalRecipient": "yourhash+SampleHash@inbound.postmarkapp.com",
+    "Subject": "Test subject",
+    "MessageID": "73e6d360-66eb-11e1-8e72-a8904824019b",
+    "ReplyTo": "replyto@postmarkapp.com",
+    "MailboxHash": "SampleHash",
+    "Date": "Fri, 1 Aug 2014 16:45:32 -04:00",
+    "TextBody": "This is a test text body.",
+    "HtmlBody": "<html><body><p>This is a test html body.</p></body></html>",
+    "StrippedTextReply": "This is the reply text",
+    "Tag": "TestTag",
+    "Headers": [
+        {"Name": "X-Spam-Status", "Value": "No"},
+        {"Name": "Message-ID", "Value": "<CAB3G5p2vsFw@mail.gmail.com>"},
+    ],
+    "Attachments": [],
+}
+
+
+def test_opens_and_clicks_pages() -> None:
+    events = parse_values({"TotalCount": 2, "Opens": [OPEN], "Clicks": []}) + parse_values(
+        {"TotalCount": 1, "Clicks": [CLICK]}
+    )
+    assert [(e.status, e.raw_status) for e in events] == [("opened", "Open"), ("clicked", "Click")]
+    assert {e.message_id for e in events} == {MID}
+    assert events[0].timestamp == "2014-06-02T10:21:55.428Z"
+    assert events[0].extra["ip"] == "188.2.95.4" and events[0].extra["read_seconds"] == 10
+    assert events[1].extra["url"] == "https://example.com/welcome"
+    assert isinstance(one({"TotalCount": 0, "Opens": []}), Skip)
+
+
+def test_outbound_message_search_one_event_per_recipient() -> None:
+    events = parse_values({"TotalCount": 194, "Messages": [MESSAGE]})
+    assert [(e.status, e.recipient) for e in events] == [
+        ("sent", "john.smith@example.com"),
+        ("sent", "ann@example.com"),
+    ]
+    e = events[0]
+    assert isinstance(e, Event)
+    assert (e.message_id, e.sender, e.subject, e.tag) == (
+        MID,
+        "joe@domain.com",
+        "staging",
+        "Invitation",
+    )
+    assert e.timestamp == "2014-02-20T12:25:01.018Z" and e.raw_status == "Message:Sent"
+    assert e.extra["metadata"] == {"color": "blue"}
+    assert len({ev.event_id for ev in events}) == 2
+
+
+def test_message_details_events_become_events() -> None:
+    details = {
+        **MESSAGE,
+        "MessageEvents": [
+            {
+                "Recipient": "john.smith@example.com",
+                "Type": "Delivered",
+                "ReceivedAt": "2014-02-20T07:25:03.1-05:00",
+                "Details": {
+                    "DeliveryMessage": "smtp;250 2.0.0 OK 1392899103",
+                    "DestinationServer": "mx.example.com",
+                    "DestinationIP": "192.0.2.25",
+                },
+            },
+            {
+                "Recipient": "ann@example.com",
+                "Type": "Bounced",
+                "ReceivedAt": "2014-02-20T07:25:04-05:00",
+                "Details": {"Summary": "smtp;550 5.1.1 unknown user", "BounceID": "374814878"},
+            },
+            {
+                "Recipient": "john.smith@example.com",
+                "Type": "Opened",
+                "ReceivedAt": "2014-02-20T08:00:00-05:00",
+                "Details": {"Summary": "Email opened with Chrome"},
+            },
+        ],
+    }
+    events = parse_values({"TotalCount": 1, "Messages": [details]})
+    got = [(e.status, e.recipient, e.smtp_code) for e in events]
+    assert got == [
+        ("sent", "john.smith@example.com", None),
+        ("sent", "ann@example.com", None),
+        ("delivered", "john.smith@example.com", 250),
+        ("bounced", "ann@example.com", 550),
+        ("opened", "john.smith@example.com", None),
+    ]
+    assert {e.message_id for e in events} == {MID}
+
+
+def test_message_status_words() -> None:
+    assert (
+        parse_values({"TotalCount": 1, "Messages": [{**MESSAGE, "Status": "Queued"}]})[0].status
+        == "queued"
+    )
+    items = list(
+        postmark.parse({"TotalCount": 1, "Messages": [{**MESSAGE, "Status": "Nope"}]}, CTX)
+    )
+    assert len(items) == 1 and isinstance(items[0], RecordError) and "Messages[0]" in str(items[0])
+
+
+def test_inbound_webhook_is_processed_inbound_for_each_recipient() -> None:
+    assert importers.detect(INBOUND) is postmark
+    events = parse_values(INBOUND)
+    assert [e.recipient for e in events] == [
+        "yourhash+samplehash@inbound.postmarkapp.com",
+        "firstcc@postmarkapp.com",
+        "secondcc@postmarkapp.com",
+    ]
+    e = events[0]
+    assert isinstance(e, Event)
+    assert (e.status, e.raw_status, e.direction) == ("processed", "Inbound", "inbound")
+    assert e.timestamp == "2014-08-01T20:45:32.000Z"  # -04:00 applied
+    assert e.message_id == "73e6d360-66eb-11e1-8e72-a8904824019b"
+    assert "CAB3G5p2vsFw@mail.gmail.com" in e.aliases
+    assert (e.sender, e.subject) == ("support@postmarkapp.com", "Test subject")
+    assert "TextBody" not in json.dumps(e.extra) and "test text body" not in json.dumps(e.extra)
+
+
+def test_inbound_message_search_page() -> None:
+    rec = {**INBOUND, "Status": "Processed", "ReceivedAt": "2014-08-01T16:45:33-04:00"}
+    events = parse_values({"TotalCount": 1, "InboundMessages": [rec]})
+    assert {(e.status, e.direction) for e in events} == {("processed", "inbound")}
+    assert events[0].timestamp == "2014-08-01T20:45:33.000Z"
+
+
+def test_a_page_of_someone_elses_messages_is_not_postmark() -> None:
+    """`TotalCount` + `Messages` is a common page shape: Postmark's rows carry `MessageID`."""
+    assert not postmark.detect({"TotalCount": 1, "Messages": [{"status": "sent", "id": 1}]})
+    assert postmark.detect({"TotalCount": 1, "Messages": [MESSAGE]})

@@ -13,7 +13,15 @@ from maillog_cli.importers import resend
 from maillog_cli.importers.base import Context
 from maillog_cli.model import Event, Skip
 
-from .conftest import as_multiset, expected_for, parse_file, parse_values, require_samples, summary
+from .conftest import (
+    as_multiset,
+    expected_for,
+    parse_file,
+    parse_values,
+    pipeline_values,
+    require_samples,
+    summary,
+)
 
 CTX = Context()
 
@@ -237,3 +245,62 @@ def test_detection() -> None:
     for file in ("mailgun/webhooks.jsonl", "postmark/webhooks.jsonl", "ses/firehose-records.jsonl"):
         for line in (require_samples() / file).read_text().splitlines():
             assert not resend.detect(json.loads(line))
+
+
+# --- emails API (GET /emails/{id}, GET /emails), as Resend's API reference shows them ------
+
+EMAIL = {
+    "object": "email",
+    "id": "4ef9a417-02e9-4d39-ad75-9611e0fcc33c",
+    "to": ["delivered@resend.dev", "Second@Example.com"],
+    "from": "Acme <onboarding@resend.dev>",
+    "created_at": "2023-04-03 22:13:42.674981+00",
+    "subject": "Hello World",
+    "html": "Congrats on sending your <strong>first email</strong>!",
+    "text": None,
+    "bcc": [None],
+    "cc": [None],
+    "reply_to": [None],
+    "last_event": "delivered",
+    "scheduled_at": None,
+    "tags": [{"name": "category", "value": "confirm_email"}],
+}
+
+
+def test_email_object_is_one_event_per_recipient() -> None:
+    assert importers.detect(EMAIL) is resend
+    events = parse_values(EMAIL)
+    assert [(e.status, e.recipient) for e in events] == [
+        ("delivered", "delivered@resend.dev"),
+        ("delivered", "second@example.com"),
+    ]
+    e = events[0]
+    assert isinstance(e, Event)
+    assert e.message_id == "4ef9a417-02e9-4d39-ad75-9611e0fcc33c"  # data.email_id of webhooks
+    assert (e.sender, e.subject, e.tag) == ("onboarding@resend.dev", "Hello World", "confirm_email")
+    assert e.timestamp == "2023-04-03T22:13:42.674Z" and e.raw_status == "email.delivered"
+    assert "Congrats" not in str(e.extra)
+
+
+def test_emails_list_page_items_have_no_object_key() -> None:
+    item = {k: v for k, v in EMAIL.items() if k not in ("object", "html", "text", "tags")}
+    page = {
+        "object": "list",
+        "has_more": False,
+        "data": [
+            {**item, "to": ["a@example.com"]},
+            {**item, "id": "b2", "to": ["b@example.com"], "last_event": "bounced"},
+            {**item, "id": "c3", "to": ["c@example.com"], "last_event": "queued"},
+        ],
+    }
+    events = pipeline_values(page)
+    assert [(e.status, e.message_id) for e in events] == [
+        ("delivered", EMAIL["id"]),
+        ("bounced", "b2"),
+        ("queued", "c3"),
+    ]
+
+
+def test_email_object_with_an_unknown_last_event_is_a_record_error() -> None:
+    items = pipeline_values({**EMAIL, "last_event": "teleported"})
+    assert len(items) == 1 and "teleported" in str(items[0])

@@ -358,3 +358,103 @@ def test_csv_missing_optional_columns_and_same_row_same_id() -> None:
     assert isinstance(a, Event) and isinstance(b, Event)
     assert a.message_id == "m" and a.recipient == "a@b.example" and a.subject is None
     assert a.event_id == b.event_id
+
+
+# --- Email Activity API (GET /v3/messages, GET /v3/messages/{msg_id}) ------------------------
+
+ACTIVITY_ID = "Ap9aG2lyT3qRG2dcqYzkbQ.filterdrecv-p3las1-5bf99c48d-p8sgj-19-5A2E0B4A-1.0"
+DETAILS = {
+    "from_email": "shop@example.net",
+    "msg_id": ACTIVITY_ID,
+    "subject": "Your receipt",
+    "to_email": "ava@example.com",
+    "status": "not_delivered",
+    "template_id": "d-123",
+    "asm_group_id": 1,
+    "teammate": "",
+    "api_key_id": "key-1",
+    "events": [
+        {
+            "event_name": "processed",
+            "processed": "2024-06-10T09:00:00Z",
+            "reason": "",
+            "attempt_num": 0,
+            "url": "",
+            "bounce_type": "",
+            "http_user_agent": "",
+            "mx_server": "",
+        },
+        {
+            "event_name": "bounced",
+            "processed": "2024-06-10T09:00:04Z",
+            "reason": "550 5.1.1 The email account that you tried to reach does not exist.",
+            "attempt_num": 1,
+            "url": "",
+            "bounce_type": "bounce",
+            "http_user_agent": "",
+            "mx_server": "mx.example.com",
+        },
+    ],
+    "categories": ["receipts"],
+    "unique_args": "{}",
+    "outbound_ip": "192.0.2.10",
+    "outbound_ip_type": "dedicated",
+}
+
+
+def test_activity_message_details_events() -> None:
+    assert importers.detect(DETAILS) is sendgrid
+    events = parse_values(DETAILS)
+    assert [(e.status, e.raw_status) for e in events] == [
+        ("queued", "processed"),
+        ("bounced", "bounced"),
+    ]
+    bounced = events[1]
+    assert isinstance(bounced, Event)
+    assert bounced.message_id == "Ap9aG2lyT3qRG2dcqYzkbQ"  # cut like sg_message_id
+    assert (bounced.smtp_code, bounced.enhanced_code) == (550, "5.1.1")
+    assert (bounced.sender, bounced.recipient, bounced.tag) == (
+        "shop@example.net",
+        "ava@example.com",
+        "receipts",
+    )
+    assert bounced.extra["mx"] == "mx.example.com" and bounced.extra["ip"] == "192.0.2.10"
+
+
+def test_activity_custom_args_are_kept_and_join_the_senders_id() -> None:
+    details = {**DETAILS, "unique_args": '{"anymail_id": "am-7", "order": "A-1"}'}
+    (processed, _bounced) = parse_values(details)
+    assert processed.extra["custom_args"] == {"anymail_id": "am-7", "order": "A-1"}
+    assert "am-7" in processed.aliases
+    assert "custom_args" not in parse_values(DETAILS)[0].extra  # "{}" says nothing
+
+
+def test_activity_summary_keeps_the_counts() -> None:
+    summary_row = {
+        "from_email": "shop@example.net",
+        "msg_id": ACTIVITY_ID,
+        "subject": "Your receipt",
+        "to_email": "ava@example.com",
+        "status": "delivered",
+        "opens_count": 3,
+        "clicks_count": 1,
+        "last_event_time": "2024-06-10T05:03:00-04:00",
+    }
+    (e,) = parse_values(summary_row)
+    assert isinstance(e, Event)
+    assert (e.status, e.timestamp) == ("delivered", "2024-06-10T09:03:00.000Z")
+    assert (e.extra["opens_count"], e.extra["clicks_count"]) == (3, 1)
+    with pytest.raises(RecordError):
+        list(sendgrid.parse({**summary_row, "status": "teleported"}, Context()))
+
+
+def test_activity_and_webhook_events_of_one_email_are_one_message() -> None:
+    webhook = {
+        "event": "delivered",
+        "email": "ava@example.com",
+        "timestamp": 1718010000,
+        "sg_event_id": "e1",
+        "sg_message_id": ACTIVITY_ID,
+    }
+    ids = {e.message_id for e in parse_values([webhook, DETAILS])}
+    assert ids == {"Ap9aG2lyT3qRG2dcqYzkbQ"}

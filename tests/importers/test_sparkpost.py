@@ -207,7 +207,6 @@ def test_without_provider_id_the_hash_is_stable() -> None:
         wrap({k: v for k, v in BOUNCE.items() if k != "timestamp"}),
         {"msys": {"message_event": ["not", "an", "object"]}},
         {"msys": {"message_event": "text"}},
-        {"results": [BOUNCE, "junk"], "total_count": 2, "links": {}},
         {"results": "junk"},
     ],
 )
@@ -216,10 +215,34 @@ def test_malformed_records_raise_record_error(obj: dict) -> None:
         list(sparkpost.parse(obj, CTX))
 
 
-def test_record_error_names_the_page_element() -> None:
-    page = {"results": [BOUNCE, dict(BOUNCE, type="nope")], "total_count": 2, "links": {}}
-    with pytest.raises(RecordError, match=r"results\[1\]"):
-        list(sparkpost.parse(page, CTX))
+def test_a_bad_page_element_is_one_record_error_and_the_rest_imports() -> None:
+    """Like Mailgun's and Postmark's pages: one bad result does not lose the page."""
+    page = {
+        "results": [BOUNCE, dict(BOUNCE, type="nope"), "junk"],
+        "total_count": 3,
+        "links": {},
+    }
+    items = list(sparkpost.parse(page, CTX))
+    assert isinstance(items[0], Event)
+    errors = [str(i) for i in items[1:]]
+    assert all(isinstance(i, RecordError) for i in items[1:])
+    assert errors[0].startswith("results[1]") and errors[1].startswith("results[2]")
+
+
+def test_bare_events_as_an_array_and_one_per_line() -> None:
+    """Events API results saved on their own (no page around them)."""
+    delivery = dict(
+        BOUNCE, type="delivery", event_id="1002", timestamp="2024-06-10T09:00:04.000-04:00"
+    )
+    for key in ("bounce_class", "error_code", "reason", "raw_reason"):
+        delivery.pop(key)
+    assert importers.detect(BOUNCE) is sparkpost
+    events = parse_values([delivery, BOUNCE])
+    assert [(e.status, e.event_id) for e in events] == [("delivered", "1002"), ("bounced", "1001")]
+    assert events[0].timestamp == "2024-06-10T13:00:04.000Z"
+    assert {e.message_id for e in events} == {"0004aaaa"}
+    # the same event bare and inside its webhook wrapper is one event
+    assert parse_values(BOUNCE) == parse_values(wrap(BOUNCE))
 
 
 @pytest.mark.parametrize(
