@@ -13,6 +13,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from maillog_cli.store.migrations import MIGRATIONS, m014_recipient_domain_of_the_recipient
 from tests.conftest import Result
 from tests.test_stats_rollup import assert_exact
@@ -129,16 +131,20 @@ def test_a_log_imported_in_two_parts_gives_the_facts_of_one_import(
     assert _body(a) == _body(b)
 
 
+@pytest.mark.parametrize(
+    "name", ["postfix_mixed.log", "postfix_shapes.log", "amavis.log", "exim_shapes.log"]
+)
 def test_a_log_cut_anywhere_and_imported_in_two_parts_gives_the_store_of_one_import(
-    cli: Callable[..., Result], tmp_path: Path
+    cli: Callable[..., Result], tmp_path: Path, name: str
 ) -> None:
     """Every cut, not only the one found first: a qmgr fact learned after the events it
-    belongs to were written (another message's op had flushed them) was lost, and a
-    message's recipient_domain was the smallest domain of any of its recipients, so it
-    depended on which events the first part held."""
-    lines = LOG.read_text().splitlines(keepends=True)
+    belongs to were written (another message's op had flushed them) was lost; a message's
+    recipient_domain was the smallest domain of any of its recipients; and its sender,
+    recipient and subject were what the first part's events said, not all of them."""
+    log = LOG.parent / name
+    lines = log.read_text().splitlines(keepends=True)
     whole, a = tmp_path / "whole.db", tmp_path / "a.jsonl"
-    assert cli("--db", whole, "import", LOG).exit_code == 0
+    assert cli("--db", whole, "import", log).exit_code == 0
     assert cli("--db", whole, "export", "-o", a).exit_code == 0
     expected = sorted(_body(a))
     for cut in range(1, len(lines)):
@@ -146,8 +152,8 @@ def test_a_log_cut_anywhere_and_imported_in_two_parts_gives_the_store_of_one_imp
         first.write_text("".join(lines[:cut]))
         rest.write_text("".join(lines[cut:]))
         parts, b = tmp_path / f"parts{cut}.db", tmp_path / f"b{cut}.jsonl"
-        assert cli("--db", parts, "import", first).exit_code == 0
-        assert cli("--db", parts, "import", rest).exit_code == 0
+        cli("--db", parts, "import", first)  # a part may hold a line it cannot read alone
+        cli("--db", parts, "import", rest)
         assert cli("--db", parts, "export", "-o", b).exit_code == 0
         assert sorted(_body(b)) == expected, f"cut before line {cut + 1}"
 

@@ -852,11 +852,18 @@ class Store:
             ) AS a LEFT JOIN latest l ON l.message_id = a.message_id
             WHERE true
             ON CONFLICT(message_id) DO UPDATE SET
-                sender = coalesce(messages.sender, excluded.sender),
-                recipient = coalesce(messages.recipient, excluded.recipient),
-                recipient_domain = CASE WHEN messages.recipient IS NULL
-                    THEN excluded.recipient_domain ELSE messages.recipient_domain END,
-                subject = coalesce(messages.subject, excluded.subject),
+                -- what all its events say (the aggregate above reads every one), so the
+                -- row does not depend on which of them an earlier import held; a stored
+                -- email's own headers (save_content) stay first
+                sender = CASE WHEN messages.has_content THEN coalesce(messages.sender, excluded.sender)
+                    ELSE coalesce(excluded.sender, messages.sender) END,
+                recipient = CASE WHEN messages.has_content AND messages.recipient IS NOT NULL
+                    OR excluded.recipient IS NULL THEN messages.recipient ELSE excluded.recipient END,
+                recipient_domain = CASE WHEN messages.has_content AND messages.recipient IS NOT NULL
+                    OR excluded.recipient IS NULL THEN messages.recipient_domain
+                    ELSE excluded.recipient_domain END,
+                subject = CASE WHEN messages.has_content THEN coalesce(messages.subject, excluded.subject)
+                    ELSE coalesce(excluded.subject, messages.subject) END,
                 tag = coalesce(excluded.tag, messages.tag),
                 provider = coalesce(excluded.provider, messages.provider),
                 direction = coalesce(excluded.direction, messages.direction),
