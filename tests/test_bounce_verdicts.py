@@ -336,3 +336,124 @@ def test_every_client_error_name_has_advice():
 
     codes = {name for name in CLIENT_ERRORS if name.startswith("e") and name.isalnum()}
     assert codes - {"eai_again"} <= set(CLIENT_ERROR_ADVICE)
+
+
+# --- receivers' refusal families that matched nothing ----------------------------------------
+
+REFUSAL_FAMILIES = [
+    # (text, class, reason)
+    # our software broke RFC 5321 while handing the message over
+    ("550 Protocol violation (in reply to DATA command)", "block", "content_rejected"),
+    ("554 5.5.0 SMTP protocol violation: bare LF", "block", "content_rejected"),
+    ("421 4.5.0 SMTP protocol error, closing connection", "block", "content_rejected"),
+    # a greeting that refuses this client (RFC 5321 3.1)
+    ("554 mx1.example.net ESMTP not accepting messages", "block", "policy_rejected"),
+    ("554 in-07.example.com ESMTP not accepting connections", "block", "policy_rejected"),
+    ("550 We are not accepting mail from 192.0.2.44", "block", "policy_rejected"),
+    ("554 5.7.1 Connection refused by policy", "block", "policy_rejected"),
+    ("550 Connection refused due to local policy", "block", "policy_rejected"),
+    ("550 5.7.1 IP address is not permitted", "block", "policy_rejected"),
+    # the sending IP is not one the sender domain allows
+    ("554 INVALID IP FOR SENDING MAIL OF DOMAIN example.org [RCPT_TO]", "block", "auth_policy"),
+    ("550 IP address not authorized to send for the sender domain", "block", "auth_policy"),
+    # whole-sender verdicts without a list (Yahoo TSS09 / TS03, Microsoft 5.7.705 / 5.7.708)
+    (
+        "553 5.7.2 [TSS09] All messages from 192.0.2.7 will be permanently deferred;"
+        " Retrying will NOT succeed.",
+        "block",
+        "reputation",
+    ),
+    (
+        "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.",
+        "block",
+        "reputation",
+    ),
+    ("550 5.7.705 Access denied, tenant has exceeded threshold.", "block", "reputation"),
+    (
+        "550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains.",
+        "block",
+        "sender_rejected",
+    ),
+    # RFC 5321's 421 text is a receiver fault, with its common inflections
+    (
+        "421 mx.example.org Service not available, closing transmission channel",
+        "soft",
+        "server_error",
+    ),
+    ("421 4.3.2 Service currently not available", "soft", "server_error"),
+    ("421 Service temporarily not available", "soft", "server_error"),
+    # Google Groups in Japanese: "you may have no permission to post to the group"
+    (
+        "送信先のグループ（team-x）が存在しないか、グループにメッセージを投稿する権限がない"
+        "可能性があります。",
+        "block",
+        "policy_rejected",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "cls", "reason"), REFUSAL_FAMILIES)
+def test_refusal_families(text, cls, reason):
+    assert verdict(text) == (cls, reason), classify("bounced", None, None, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "cls", "reason"),
+    [
+        # a TCP refusal is still a network fault
+        ("connect to mx.example.org[192.0.2.9]:25: Connection refused", "soft", "network_error"),
+        ("Connection refused by mx.example.org", "soft", "network_error"),
+        # Exchange's own outage wording stays a receiver fault
+        ("452 4.3.2 System not accepting network messages", "soft", "server_error"),
+        # "closing transmission channel" alone is RFC boilerplate: the code decides
+        ("421 closing transmission channel", "soft", "other"),
+        # a TLS protocol error is about TLS (precedence: content first only for SMTP)
+        ("TLS handshake failed: protocol error", "block", "tls_error"),
+        # a bare 5.7.1 given at MAIL FROM keeps its verdict (bounces.md step 6 changes only
+        # user_unknown / domain_not_found there)
+        (
+            "Connected to 192.0.2.5 but sender was rejected. Remote host said: 550 5.7.1"
+            " Access denied",
+            "block",
+            "policy_rejected",
+        ),
+        # advice in passing: bounces.md says the SPF phrase wins over the spam verdict
+        (
+            "Your email to group x was rejected due to spam classification. Set up SPF records"
+            " for your sending domain.",
+            "block",
+            "auth_policy",
+        ),
+    ],
+)
+def test_refusal_family_boundaries(text, cls, reason):
+    assert verdict(text) == (cls, reason), classify("bounced", None, None, text)
+
+
+JA_GROUPS_BOUNCE = """\
+Return-Path: <>
+To: sender@example.jp
+From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
+Subject: Delivery Status Notification (Failure)
+X-Failed-Recipients: team-x@googlegroups.com
+MIME-Version: 1.0
+Content-Type: text/plain; charset="UTF-8"
+Content-Transfer-Encoding: 8bit
+
+sender@example.jp 様
+
+送信先のグループ（team-x）が存在しないか、グループにメッセージを投稿する権限がない可能性があります。
+
+ * グループ名が間違っている。
+
+Google Groups
+"""
+
+
+def test_japanese_google_groups_bounce_is_a_posting_refusal():
+    from maillog_cli.importers.email.dsn import parse_dsn
+
+    (rec,) = parse_dsn(JA_GROUPS_BOUNCE.encode())
+    assert rec.recipient == "team-x@googlegroups.com"
+    v = classify("bounced", rec.smtp_code, rec.status, rec.diagnostic)
+    assert (v.bounce_class, v.bounce_reason) == ("block", "policy_rejected"), rec

@@ -528,6 +528,13 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("content_rejected", "bare line feed", r"bare (?:lf|linefeed)"),
     ("content_rejected", "8-bit data", r"8-?bit data"),
     ("content_rejected", "mime", r"\bmime\b"),
+    # our sending software broke RFC 5321 while handing the message over (bare LF,
+    # pipelining before the server allowed it): the code that sends it must change
+    (
+        "content_rejected",
+        "smtp protocol violation",
+        r"\bprotocol violation|\bsmtp protocol (?:error|violation)",
+    ),
     # RFC 5322's 998-character line limit
     (
         "content_rejected",
@@ -545,6 +552,13 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("auth_policy", "authentication checks", r"authentication (?:checks|information)"),
     ("auth_policy", "mismatches client ip", r"mismatches client ip"),
     ("auth_policy", "unverifiable sending ip", r"unverif[iy]able sending ip"),
+    # the connecting IP is not one the sender domain allows (an SPF-like check by name)
+    (
+        "auth_policy",
+        "ip not allowed for the sender domain",
+        r"invalid ip for sending|\bip (?:address )?(?:is )?not (?:allowed|authori[sz]ed|permitted)"
+        r" (?:to send )?(?:e?mail )?(?:for|of) (?:the )?(?:sender |sending )?domain",
+    ),
     # 5
     ("tls_error", "tls", r"\b(?:start)?tls\b|\bssl\b|ssl_|requiretls|mta-sts|\bdane\b"),
     ("tls_error", "certificate", r"certificate|x509|self[- ]signed|wrong version number"),
@@ -604,6 +618,8 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("sender_rejected", "send as", r"not owned by user|send[ -]as\b|send mail as"),
     ("sender_rejected", "identity not verified", r"address is not verified|identities failed"),
     ("sender_rejected", "rfc5321 from", r"rfc\.?5321 from"),
+    # Microsoft 365 5.7.750: a tenant sending from domains it has not registered
+    ("sender_rejected", "unregistered sending domain", r"sending from unregistered domain"),
     # 10
     (
         "reputation",
@@ -616,6 +632,14 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "unwanted mail from the sender",
         r"\bunwanted (?:e-?mails?|mails?|messages?|traffic)\b"
         r"|suspicious (?:activity|traffic|volume)|abusive (?:traffic|sending|behaviou?r)",
+    ),
+    # the receiver's verdict on the sending IP or tenant as a whole, without a list:
+    # Yahoo "[TSS09] All messages from <ip> will be permanently deferred", Microsoft
+    # 5.7.708 "traffic not accepted from this IP", 5.7.705 "tenant has exceeded threshold"
+    (
+        "reputation",
+        "all traffic from the sender refused",
+        r"will be permanently deferred|traffic not accepted from|tenant has exceeded threshold",
     ),
     # 11
     ("greylisted", "greylisted", r"gr[ae]y[- ]?list|postgrey"),
@@ -794,7 +818,9 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     (
         "network_error",
         "connection refused",
-        r"connection refused|timed out|\btimeout\b|no route to host|unreachable|not reachable",
+        # "Connection refused by policy" is a receiver's verdict, not a TCP refusal
+        r"connection refused(?! (?:by|due to|because of) (?:\w+ ){0,2}polic)|timed out"
+        r"|\btimeout\b|no route to host|unreachable|not reachable",
     ),
     (
         "network_error",
@@ -832,7 +858,8 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     (
         "server_error",
         "service not available",
-        r"service not available|temporary lookup failure|could not load drd"
+        r"service (?:is )?(?:temporarily |currently )?not available|temporary lookup failure"
+        r"|could not load drd"
         r"|not accepting network messages|server busy",
     ),
     ("server_error", "mail loop", r"\bloop|too many hops|hop count|misconfigur"),
@@ -854,8 +881,16 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     (
         "policy_rejected",
         "host or network not allowed",
-        r"\b(?:host|network|ip|client|connection|access) (?:is )?not (?:allowed|permitted)"
-        r"|not allowed to (?:connect|send)",
+        r"\b(?:host|network|ip|ip address|client|connection|access) (?:is )?not"
+        r" (?:allowed|permitted)|not allowed to (?:connect|send)",
+    ),
+    # a greeting that refuses this client (RFC 5321 3.1: 554 instead of 220), as
+    # sendmail's access map and Proofpoint / iCloud gateways word it
+    (
+        "policy_rejected",
+        "not accepting connections from us",
+        r"esmtp not accepting (?:connections|messages|mail)"
+        r"|not accepting (?:connections|messages|mail) from\b",
     ),
     # a mailing list or group that takes posts only from its members (Google Groups,
     # Mailman, Sympa): the recipient side restricts who may send
@@ -863,7 +898,9 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "policy_rejected",
         "not allowed to post to the list",
         r"\bpermission to post\b|\bnot (?:allowed|permitted) to post\b"
-        r"|\bnon-?member (?:post|submission)|\bmembers[- ]only (?:list|group|mailing list)",
+        r"|\bnon-?member (?:post|submission)|\bmembers[- ]only (?:list|group|mailing list)"
+        # Google Groups in Japanese: "no permission to post (messages) to the group"
+        r"|投稿する権限|投稿権限",
     ),
 ]
 
@@ -943,6 +980,9 @@ ENHANCED_CODES: dict[str, str] = {
     "5.7.133": "policy_rejected",
     "5.7.134": "policy_rejected",
     "4.7.650": "reputation",
+    "5.7.705": "reputation",
+    "5.7.708": "reputation",
+    "5.7.750": "sender_rejected",
     "4.7.321": "tls_error",
     "4.4.317": "tls_error",
 }
