@@ -457,3 +457,88 @@ def test_japanese_google_groups_bounce_is_a_posting_refusal():
     assert rec.recipient == "team-x@googlegroups.com"
     v = classify("bounced", rec.smtp_code, rec.status, rec.diagnostic)
     assert (v.bounce_class, v.bounce_reason) == ("block", "policy_rejected"), rec
+
+
+# --- the big receivers' documented refusals, in the same shape --------------------------------
+
+RECEIVER_DOCUMENTED = [
+    # (text, class, reason)
+    # Gmail: From: domain not aligned with SPF/DKIM is DMARC, not a malformed header
+    (
+        "421-4.7.32 Your email has been rate limited because the From: header (RFC5322) in"
+        " this message isn't aligned with either the authenticated SPF or DKIM organizational"
+        " domain.",
+        "block",
+        "auth_policy",
+    ),
+    (
+        "550 5.7.32 The From: header of this message is not aligned with the authenticated DKIM"
+        " domain",
+        "block",
+        "auth_policy",
+    ),
+    ("550-5.7.1 Unauthenticated email is not accepted from this domain.", "block", "auth_policy"),
+    ("550 5.7.26 Blocked because the sender is unauthenticated.", "block", "auth_policy"),
+    (
+        "421-4.7.0 This message is suspicious due to the nature of the content and/or the"
+        " links within.",
+        "block",
+        "spam_content",
+    ),
+    ("554 Message refused: suspicious links", "block", "spam_content"),
+    (
+        "421-4.7.0 IP not in whitelist for RCPT domain, closing connection.",
+        "block",
+        "policy_rejected",
+    ),
+    ("550 Your server is not in the allowlist of this domain", "block", "policy_rejected"),
+    # Microsoft 365 banned-sender list and own-organisation rules
+    ("550 5.7.502 Access denied, banned sender.", "block", "blocklisted"),
+    (
+        "550 5.7.501 Access denied, spam abuse detected. To request removal from this list"
+        " please forward this message to delist@example.com.",
+        "block",
+        "blocklisted",
+    ),
+    ("550 5.7.503 Access denied", "block", "blocklisted"),
+    (
+        "550 5.7.510 Access denied, example.org does not accept email over IPv6",
+        "block",
+        "policy_rejected",
+    ),
+    (
+        "550 5.7.520 Access denied, Your organization does not allow external forwarding.",
+        "block",
+        "policy_rejected",
+    ),
+    (
+        "550 5.7.703 Your message can't be delivered because messages to a@example.org are"
+        " blocked by your organization.",
+        "block",
+        "policy_rejected",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "cls", "reason"), RECEIVER_DOCUMENTED)
+def test_receivers_documented_refusals(text, cls, reason):
+    assert verdict(text) == (cls, reason), classify("bounced", None, None, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # the header's own form is still a content problem
+        (
+            "550-5.7.1 Messages with multiple addresses in From: header are not accepted.",
+            "content_rejected",
+        ),
+        ("550 5.7.1 This message is not RFC 5322 compliant.", "content_rejected"),
+        # our own missing login is still ours
+        ("550 Unauthenticated senders not allowed", "auth_error"),
+        # an allowlist remark next to a reputation verdict is the reputation verdict
+        ("421 4.7.0 IP not in whitelist; poor reputation of the sending IP", "reputation"),
+    ],
+)
+def test_receivers_documented_boundaries(text, reason):
+    assert verdict(text)[1] == reason, classify("bounced", None, None, text)

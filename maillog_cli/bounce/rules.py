@@ -467,6 +467,8 @@ PROVIDER_FALLBACK: dict[str, str] = {
 # to one space, typographic apostrophes made plain. The first *reason* in this list with
 # a matching phrase wins, wherever in the text the phrases occur. `W` = "a few words".
 W = r"(?:\W+\w+){0,4}?\W+"
+# What follows a header name when the complaint is DMARC alignment, not the header's form.
+NOT_ALIGNED = r"[^.;]{0,60}\b(?:isn't|is not|not) aligned\b"
 TEXT_PATTERNS: list[tuple[str, str, str]] = [
     # 1
     ("suppressed", "suppress", r"suppress"),
@@ -491,7 +493,13 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("blocklisted", "uceprotect", r"uceprotect"),
     ("blocklisted", "abuseat", r"abuseat"),
     ("blocklisted", "proofpoint", r"proofpoint\.com/dnsbl|ipcheck\.proofpoint"),
-    ("blocklisted", "banned sending ip", r"banned sending ip"),
+    # Microsoft's own list: "banned sending IP" (5.7.606-649), "banned sender" (5.7.502,
+    # 5.7.503, 5.7.511), each with "To request removal from this list"
+    (
+        "blocklisted",
+        "banned sending ip or sender",
+        r"banned sending ip|banned sender\b|request removal from (?:this|our|the) list",
+    ),
     # "not listed in" is Lotus Domino's unknown user
     ("blocklisted", "listed in", r"(?<!not )\blisted (?:in|at|on|by)\b"),
     ("blocklisted", "is listed", r"is listed"),
@@ -514,12 +522,18 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("content_rejected", "executable", r"executable"),
     ("content_rejected", "banned (amavis)", r"banned:"),
     ("content_rejected", "potential security issue", r"potential security issue"),
-    ("content_rejected", "rfc 5322", r"rfc ?5322|rfc ?2822|not rfc compliant"),
+    # Not where RFC 5322 only names the From: header whose domain is not aligned with the
+    # SPF / DKIM domain (Gmail 4.7.32 / 5.7.32): that is a DMARC failure, auth_policy.
+    (
+        "content_rejected",
+        "rfc 5322",
+        r"rfc ?5322(?!" + NOT_ALIGNED + r")|rfc ?2822|not rfc compliant",
+    ),
     ("content_rejected", "message-id", r"message-id"),
     ("content_rejected", "duplicate header", r"duplicate header"),
     ("content_rejected", "header error", r"header error|invalid header|header size"),
     ("content_rejected", "headers too large", r"headers? too large"),
-    ("content_rejected", "from: header", r"from: header"),
+    ("content_rejected", "from: header", r"from: header(?!" + NOT_ALIGNED + r")"),
     (
         "content_rejected",
         "malformed message",
@@ -550,6 +564,14 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("auth_policy", "hostname lookup", r"cannot find your hostname|ip name lookup failed"),
     ("auth_policy", "helo", r"helo command rejected|bad helo|invalid helo|helo/ehlo"),
     ("auth_policy", "authentication checks", r"authentication (?:checks|information)"),
+    # Gmail: "Unauthenticated email is not accepted from this domain", "the sender is
+    # unauthenticated"; not our own login ("unauthenticated senders not allowed")
+    (
+        "auth_policy",
+        "unauthenticated email",
+        r"unauthenticated e-?mail|sender is unauthenticated|(?:isn't|is not|not) aligned with"
+        r" (?:either )?the (?:authenticated )?(?:spf|dkim)",
+    ),
     ("auth_policy", "mismatches client ip", r"mismatches client ip"),
     ("auth_policy", "unverifiable sending ip", r"unverif[iy]able sending ip"),
     # the connecting IP is not one the sender domain allows (an SPF-like check by name)
@@ -694,6 +716,12 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     # 15
     ("spam_content", "spam", r"spam|unsolicited|\bube\b|bulk e?mail|\bjunk\b|content filter"),
     ("spam_content", "provider spam verdict", r"dt:spm|mail content denied"),
+    # Gmail: "suspicious due to the nature of the content and/or the links within"
+    (
+        "spam_content",
+        "suspicious content",
+        r"nature of the content|suspicious (?:content|links?)\b",
+    ),
     # 16
     (
         "expired",
@@ -882,7 +910,16 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "policy_rejected",
         "host or network not allowed",
         r"\b(?:host|network|ip|ip address|client|connection|access) (?:is )?not"
-        r" (?:allowed|permitted)|not allowed to (?:connect|send)",
+        r" (?:allowed|permitted)|not allowed to (?:connect|send)"
+        # the recipient domain takes mail only from listed IPs (Gmail "IP not in
+        # whitelist for RCPT domain"); an allowlist, so after reputation's words
+        r"|not in (?:the )?(?:white ?list|allow ?list)",
+    ),
+    # our own organisation's outbound rules (Microsoft 365 "blocked by your organization")
+    (
+        "policy_rejected",
+        "blocked by our organisation",
+        r"blocked by your organi[sz]ation|organi[sz]ation does not allow",
     ),
     # a greeting that refuses this client (RFC 5321 3.1: 554 instead of 220), as
     # sendmail's access map and Proofpoint / iCloud gateways word it
@@ -983,6 +1020,11 @@ ENHANCED_CODES: dict[str, str] = {
     "5.7.705": "reputation",
     "5.7.708": "reputation",
     "5.7.750": "sender_rejected",
+    "5.7.501": "blocklisted",
+    "5.7.502": "blocklisted",
+    "5.7.503": "blocklisted",
+    "5.7.510": "policy_rejected",
+    "5.7.520": "policy_rejected",
     "4.7.321": "tls_error",
     "4.4.317": "tls_error",
 }
