@@ -463,6 +463,37 @@ def test_japanese_google_groups_bounce_is_a_posting_refusal():
 
 RECEIVER_DOCUMENTED = [
     # (text, class, reason)
+    # no mail straight from dynamic / residential IPs: use the provider's relay
+    (
+        "550 DY-001 (XYZ-MC2F1) Unfortunately, messages from 192.0.2.1 weren't sent. We"
+        " generally do not accept email from dynamic IP's.",
+        "block",
+        "policy_rejected",
+    ),
+    (
+        "550 5.7.0 <a@example.jp>... Please use the smtp server of your ISP.",
+        "block",
+        "policy_rejected",
+    ),
+    (
+        "554 Residential IP address refused; send through your provider's mail relay",
+        "block",
+        "policy_rejected",
+    ),
+    (
+        "550 OU-001 (XYZ-MC1F4) Unfortunately, messages from 192.0.2.1 weren't sent. Please"
+        " contact your Internet service provider.",
+        "block",
+        "policy_rejected",
+    ),
+    # Microsoft 5.7.12: a recipient that takes mail from its own organisation only
+    (
+        "550 5.7.12 The sender was not authenticated by the organization.",
+        "block",
+        "policy_rejected",
+    ),
+    # Microsoft 4.7.500-4.7.699: the sending IP is restricted while being evaluated
+    ("451 4.7.550 Access denied, please try again later", "block", "reputation"),
     # Gmail: From: domain not aligned with SPF/DKIM is DMARC, not a malformed header
     (
         "421-4.7.32 Your email has been rate limited because the From: header (RFC5322) in"
@@ -536,6 +567,18 @@ def test_receivers_documented_refusals(text, cls, reason):
         ("550 5.7.1 This message is not RFC 5322 compliant.", "content_rejected"),
         # our own missing login is still ours
         ("550 Unauthenticated senders not allowed", "auth_error"),
+        ("535 5.7.8 Authentication credentials invalid", "auth_error"),
+        # Outlook.com's hourly limits and block list keep their reasons
+        (
+            "421 RP-001 Unfortunately, some messages from 192.0.2.1 weren't sent. We have limits"
+            " for how many messages can be sent per hour.",
+            "rate_limited",
+        ),
+        (
+            "550 SC-001 Unfortunately, messages from 192.0.2.1 weren't sent. Part of their"
+            " network is on our block list.",
+            "blocklisted",
+        ),
         # an allowlist remark next to a reputation verdict is the reputation verdict
         ("421 4.7.0 IP not in whitelist; poor reputation of the sending IP", "reputation"),
     ],

@@ -604,7 +604,9 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "policy_rejected",
         "exchange recipient restriction",
         r"resolver\.rst\.(?:authrequired|notauthorized|sendernotauthenticated)"
-        r"|delivery restriction check failed",
+        r"|delivery restriction check failed"
+        # Microsoft 5.7.12: the recipient takes mail from inside its organisation only
+        r"|not authenticated by the organi[sz]ation",
     ),
     # 8
     (
@@ -915,6 +917,15 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         # whitelist for RCPT domain"); an allowlist, so after reputation's words
         r"|not in (?:the )?(?:white ?list|allow ?list)",
     ),
+    # receivers that take no mail straight from dynamic / residential IPs, and
+    # Outlook.com's "messages from <ip> weren't sent" without a cause
+    (
+        "policy_rejected",
+        "sending IP refused",
+        r"dynamic(?:ally assigned)? ip|dynamic (?:ip )?address|residential (?:ip|address)"
+        r"|smtp (?:server|relay) (?:of|at) your (?:isp|service provider|provider)"
+        r"|(?:isp|provider)'s (?:mail|smtp) (?:server|relay)|messages from \S+ weren't sent",
+    ),
     # our own organisation's outbound rules (Microsoft 365 "blocked by your organization")
     (
         "policy_rejected",
@@ -1016,7 +1027,8 @@ ENHANCED_CODES: dict[str, str] = {
     "5.7.124": "policy_rejected",
     "5.7.133": "policy_rejected",
     "5.7.134": "policy_rejected",
-    "4.7.650": "reputation",
+    # Microsoft 4.7.500-4.7.699: the sending IP is restricted while its activity is evaluated
+    **{f"4.7.{d}": "reputation" for d in range(500, 700)},
     "5.7.705": "reputation",
     "5.7.708": "reputation",
     "5.7.750": "sender_rejected",
