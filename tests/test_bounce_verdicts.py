@@ -336,3 +336,252 @@ def test_every_client_error_name_has_advice():
 
     codes = {name for name in CLIENT_ERRORS if name.startswith("e") and name.isalnum()}
     assert codes - {"eai_again"} <= set(CLIENT_ERROR_ADVICE)
+
+
+# --- receivers' refusal families that matched nothing ----------------------------------------
+
+REFUSAL_FAMILIES = [
+    # (text, class, reason)
+    # our software broke RFC 5321 while handing the message over
+    ("550 Protocol violation (in reply to DATA command)", "block", "content_rejected"),
+    ("554 5.5.0 SMTP protocol violation: bare LF", "block", "content_rejected"),
+    ("421 4.5.0 SMTP protocol error, closing connection", "block", "content_rejected"),
+    # a greeting that refuses this client (RFC 5321 3.1)
+    ("554 mx1.example.net ESMTP not accepting messages", "block", "policy_rejected"),
+    ("554 in-07.example.com ESMTP not accepting connections", "block", "policy_rejected"),
+    ("550 We are not accepting mail from 192.0.2.44", "block", "policy_rejected"),
+    ("554 5.7.1 Connection refused by policy", "block", "policy_rejected"),
+    ("550 Connection refused due to local policy", "block", "policy_rejected"),
+    ("550 5.7.1 IP address is not permitted", "block", "policy_rejected"),
+    # the sending IP is not one the sender domain allows
+    ("554 INVALID IP FOR SENDING MAIL OF DOMAIN example.org [RCPT_TO]", "block", "auth_policy"),
+    ("550 IP address not authorized to send for the sender domain", "block", "auth_policy"),
+    # whole-sender verdicts without a list (Yahoo TSS09 / TS03, Microsoft 5.7.705 / 5.7.708)
+    (
+        "553 5.7.2 [TSS09] All messages from 192.0.2.7 will be permanently deferred;"
+        " Retrying will NOT succeed.",
+        "block",
+        "reputation",
+    ),
+    (
+        "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.",
+        "block",
+        "reputation",
+    ),
+    ("550 5.7.705 Access denied, tenant has exceeded threshold.", "block", "reputation"),
+    (
+        "550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains.",
+        "block",
+        "sender_rejected",
+    ),
+    # RFC 5321's 421 text is a receiver fault, with its common inflections
+    (
+        "421 mx.example.org Service not available, closing transmission channel",
+        "soft",
+        "server_error",
+    ),
+    ("421 4.3.2 Service currently not available", "soft", "server_error"),
+    ("421 Service temporarily not available", "soft", "server_error"),
+    # Google Groups in Japanese: "you may have no permission to post to the group"
+    (
+        "送信先のグループ（team-x）が存在しないか、グループにメッセージを投稿する権限がない"
+        "可能性があります。",
+        "block",
+        "policy_rejected",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "cls", "reason"), REFUSAL_FAMILIES)
+def test_refusal_families(text, cls, reason):
+    assert verdict(text) == (cls, reason), classify("bounced", None, None, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "cls", "reason"),
+    [
+        # a TCP refusal is still a network fault
+        ("connect to mx.example.org[192.0.2.9]:25: Connection refused", "soft", "network_error"),
+        ("Connection refused by mx.example.org", "soft", "network_error"),
+        # Exchange's own outage wording stays a receiver fault
+        ("452 4.3.2 System not accepting network messages", "soft", "server_error"),
+        # "closing transmission channel" alone is RFC boilerplate: the code decides
+        ("421 closing transmission channel", "soft", "other"),
+        # a TLS protocol error is about TLS (precedence: content first only for SMTP)
+        ("TLS handshake failed: protocol error", "block", "tls_error"),
+        # a bare 5.7.1 given at MAIL FROM keeps its verdict (bounces.md step 6 changes only
+        # user_unknown / domain_not_found there)
+        (
+            "Connected to 192.0.2.5 but sender was rejected. Remote host said: 550 5.7.1"
+            " Access denied",
+            "block",
+            "policy_rejected",
+        ),
+        # advice in passing: bounces.md says the SPF phrase wins over the spam verdict
+        (
+            "Your email to group x was rejected due to spam classification. Set up SPF records"
+            " for your sending domain.",
+            "block",
+            "auth_policy",
+        ),
+    ],
+)
+def test_refusal_family_boundaries(text, cls, reason):
+    assert verdict(text) == (cls, reason), classify("bounced", None, None, text)
+
+
+JA_GROUPS_BOUNCE = """\
+Return-Path: <>
+To: sender@example.jp
+From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
+Subject: Delivery Status Notification (Failure)
+X-Failed-Recipients: team-x@googlegroups.com
+MIME-Version: 1.0
+Content-Type: text/plain; charset="UTF-8"
+Content-Transfer-Encoding: 8bit
+
+sender@example.jp 様
+
+送信先のグループ（team-x）が存在しないか、グループにメッセージを投稿する権限がない可能性があります。
+
+ * グループ名が間違っている。
+
+Google Groups
+"""
+
+
+def test_japanese_google_groups_bounce_is_a_posting_refusal():
+    from maillog_cli.importers.email.dsn import parse_dsn
+
+    (rec,) = parse_dsn(JA_GROUPS_BOUNCE.encode())
+    assert rec.recipient == "team-x@googlegroups.com"
+    v = classify("bounced", rec.smtp_code, rec.status, rec.diagnostic)
+    assert (v.bounce_class, v.bounce_reason) == ("block", "policy_rejected"), rec
+
+
+# --- the big receivers' documented refusals, in the same shape --------------------------------
+
+RECEIVER_DOCUMENTED = [
+    # (text, class, reason)
+    # no mail straight from dynamic / residential IPs: use the provider's relay
+    (
+        "550 DY-001 (XYZ-MC2F1) Unfortunately, messages from 192.0.2.1 weren't sent. We"
+        " generally do not accept email from dynamic IP's.",
+        "block",
+        "policy_rejected",
+    ),
+    (
+        "550 5.7.0 <a@example.jp>... Please use the smtp server of your ISP.",
+        "block",
+        "policy_rejected",
+    ),
+    (
+        "554 Residential IP address refused; send through your provider's mail relay",
+        "block",
+        "policy_rejected",
+    ),
+    (
+        "550 OU-001 (XYZ-MC1F4) Unfortunately, messages from 192.0.2.1 weren't sent. Please"
+        " contact your Internet service provider.",
+        "block",
+        "policy_rejected",
+    ),
+    # Microsoft 5.7.12: a recipient that takes mail from its own organisation only
+    (
+        "550 5.7.12 The sender was not authenticated by the organization.",
+        "block",
+        "policy_rejected",
+    ),
+    # Microsoft 4.7.500-4.7.699: the sending IP is restricted while being evaluated
+    ("451 4.7.550 Access denied, please try again later", "block", "reputation"),
+    # Gmail: From: domain not aligned with SPF/DKIM is DMARC, not a malformed header
+    (
+        "421-4.7.32 Your email has been rate limited because the From: header (RFC5322) in"
+        " this message isn't aligned with either the authenticated SPF or DKIM organizational"
+        " domain.",
+        "block",
+        "auth_policy",
+    ),
+    (
+        "550 5.7.32 The From: header of this message is not aligned with the authenticated DKIM"
+        " domain",
+        "block",
+        "auth_policy",
+    ),
+    ("550-5.7.1 Unauthenticated email is not accepted from this domain.", "block", "auth_policy"),
+    ("550 5.7.26 Blocked because the sender is unauthenticated.", "block", "auth_policy"),
+    (
+        "421-4.7.0 This message is suspicious due to the nature of the content and/or the"
+        " links within.",
+        "block",
+        "spam_content",
+    ),
+    ("554 Message refused: suspicious links", "block", "spam_content"),
+    (
+        "421-4.7.0 IP not in whitelist for RCPT domain, closing connection.",
+        "block",
+        "policy_rejected",
+    ),
+    ("550 Your server is not in the allowlist of this domain", "block", "policy_rejected"),
+    # Microsoft 365 banned-sender list and own-organisation rules
+    ("550 5.7.502 Access denied, banned sender.", "block", "blocklisted"),
+    (
+        "550 5.7.501 Access denied, spam abuse detected. To request removal from this list"
+        " please forward this message to delist@example.com.",
+        "block",
+        "blocklisted",
+    ),
+    ("550 5.7.503 Access denied", "block", "blocklisted"),
+    (
+        "550 5.7.510 Access denied, example.org does not accept email over IPv6",
+        "block",
+        "policy_rejected",
+    ),
+    (
+        "550 5.7.520 Access denied, Your organization does not allow external forwarding.",
+        "block",
+        "policy_rejected",
+    ),
+    (
+        "550 5.7.703 Your message can't be delivered because messages to a@example.org are"
+        " blocked by your organization.",
+        "block",
+        "policy_rejected",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "cls", "reason"), RECEIVER_DOCUMENTED)
+def test_receivers_documented_refusals(text, cls, reason):
+    assert verdict(text) == (cls, reason), classify("bounced", None, None, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # the header's own form is still a content problem
+        (
+            "550-5.7.1 Messages with multiple addresses in From: header are not accepted.",
+            "content_rejected",
+        ),
+        ("550 5.7.1 This message is not RFC 5322 compliant.", "content_rejected"),
+        # our own missing login is still ours
+        ("550 Unauthenticated senders not allowed", "auth_error"),
+        ("535 5.7.8 Authentication credentials invalid", "auth_error"),
+        # Outlook.com's hourly limits and block list keep their reasons
+        (
+            "421 RP-001 Unfortunately, some messages from 192.0.2.1 weren't sent. We have limits"
+            " for how many messages can be sent per hour.",
+            "rate_limited",
+        ),
+        (
+            "550 SC-001 Unfortunately, messages from 192.0.2.1 weren't sent. Part of their"
+            " network is on our block list.",
+            "blocklisted",
+        ),
+        # an allowlist remark next to a reputation verdict is the reputation verdict
+        ("421 4.7.0 IP not in whitelist; poor reputation of the sending IP", "reputation"),
+    ],
+)
+def test_receivers_documented_boundaries(text, reason):
+    assert verdict(text)[1] == reason, classify("bounced", None, None, text)

@@ -467,6 +467,8 @@ PROVIDER_FALLBACK: dict[str, str] = {
 # to one space, typographic apostrophes made plain. The first *reason* in this list with
 # a matching phrase wins, wherever in the text the phrases occur. `W` = "a few words".
 W = r"(?:\W+\w+){0,4}?\W+"
+# What follows a header name when the complaint is DMARC alignment, not the header's form.
+NOT_ALIGNED = r"[^.;]{0,60}\b(?:isn't|is not|not) aligned\b"
 TEXT_PATTERNS: list[tuple[str, str, str]] = [
     # 1
     ("suppressed", "suppress", r"suppress"),
@@ -491,7 +493,13 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("blocklisted", "uceprotect", r"uceprotect"),
     ("blocklisted", "abuseat", r"abuseat"),
     ("blocklisted", "proofpoint", r"proofpoint\.com/dnsbl|ipcheck\.proofpoint"),
-    ("blocklisted", "banned sending ip", r"banned sending ip"),
+    # Microsoft's own list: "banned sending IP" (5.7.606-649), "banned sender" (5.7.502,
+    # 5.7.503, 5.7.511), each with "To request removal from this list"
+    (
+        "blocklisted",
+        "banned sending ip or sender",
+        r"banned sending ip|banned sender\b|request removal from (?:this|our|the) list",
+    ),
     # "not listed in" is Lotus Domino's unknown user
     ("blocklisted", "listed in", r"(?<!not )\blisted (?:in|at|on|by)\b"),
     ("blocklisted", "is listed", r"is listed"),
@@ -514,12 +522,18 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("content_rejected", "executable", r"executable"),
     ("content_rejected", "banned (amavis)", r"banned:"),
     ("content_rejected", "potential security issue", r"potential security issue"),
-    ("content_rejected", "rfc 5322", r"rfc ?5322|rfc ?2822|not rfc compliant"),
+    # Not where RFC 5322 only names the From: header whose domain is not aligned with the
+    # SPF / DKIM domain (Gmail 4.7.32 / 5.7.32): that is a DMARC failure, auth_policy.
+    (
+        "content_rejected",
+        "rfc 5322",
+        r"rfc ?5322(?!" + NOT_ALIGNED + r")|rfc ?2822|not rfc compliant",
+    ),
     ("content_rejected", "message-id", r"message-id"),
     ("content_rejected", "duplicate header", r"duplicate header"),
     ("content_rejected", "header error", r"header error|invalid header|header size"),
     ("content_rejected", "headers too large", r"headers? too large"),
-    ("content_rejected", "from: header", r"from: header"),
+    ("content_rejected", "from: header", r"from: header(?!" + NOT_ALIGNED + r")"),
     (
         "content_rejected",
         "malformed message",
@@ -528,6 +542,13 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("content_rejected", "bare line feed", r"bare (?:lf|linefeed)"),
     ("content_rejected", "8-bit data", r"8-?bit data"),
     ("content_rejected", "mime", r"\bmime\b"),
+    # our sending software broke RFC 5321 while handing the message over (bare LF,
+    # pipelining before the server allowed it): the code that sends it must change
+    (
+        "content_rejected",
+        "smtp protocol violation",
+        r"\bprotocol violation|\bsmtp protocol (?:error|violation)",
+    ),
     # RFC 5322's 998-character line limit
     (
         "content_rejected",
@@ -543,8 +564,23 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("auth_policy", "hostname lookup", r"cannot find your hostname|ip name lookup failed"),
     ("auth_policy", "helo", r"helo command rejected|bad helo|invalid helo|helo/ehlo"),
     ("auth_policy", "authentication checks", r"authentication (?:checks|information)"),
+    # Gmail: "Unauthenticated email is not accepted from this domain", "the sender is
+    # unauthenticated"; not our own login ("unauthenticated senders not allowed")
+    (
+        "auth_policy",
+        "unauthenticated email",
+        r"unauthenticated e-?mail|sender is unauthenticated|(?:isn't|is not|not) aligned with"
+        r" (?:either )?the (?:authenticated )?(?:spf|dkim)",
+    ),
     ("auth_policy", "mismatches client ip", r"mismatches client ip"),
     ("auth_policy", "unverifiable sending ip", r"unverif[iy]able sending ip"),
+    # the connecting IP is not one the sender domain allows (an SPF-like check by name)
+    (
+        "auth_policy",
+        "ip not allowed for the sender domain",
+        r"invalid ip for sending|\bip (?:address )?(?:is )?not (?:allowed|authori[sz]ed|permitted)"
+        r" (?:to send )?(?:e?mail )?(?:for|of) (?:the )?(?:sender |sending )?domain",
+    ),
     # 5
     ("tls_error", "tls", r"\b(?:start)?tls\b|\bssl\b|ssl_|requiretls|mta-sts|\bdane\b"),
     ("tls_error", "certificate", r"certificate|x509|self[- ]signed|wrong version number"),
@@ -568,7 +604,9 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "policy_rejected",
         "exchange recipient restriction",
         r"resolver\.rst\.(?:authrequired|notauthorized|sendernotauthenticated)"
-        r"|delivery restriction check failed",
+        r"|delivery restriction check failed"
+        # Microsoft 5.7.12: the recipient takes mail from inside its organisation only
+        r"|not authenticated by the organi[sz]ation",
     ),
     # 8
     (
@@ -604,6 +642,8 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     ("sender_rejected", "send as", r"not owned by user|send[ -]as\b|send mail as"),
     ("sender_rejected", "identity not verified", r"address is not verified|identities failed"),
     ("sender_rejected", "rfc5321 from", r"rfc\.?5321 from"),
+    # Microsoft 365 5.7.750: a tenant sending from domains it has not registered
+    ("sender_rejected", "unregistered sending domain", r"sending from unregistered domain"),
     # 10
     (
         "reputation",
@@ -616,6 +656,14 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "unwanted mail from the sender",
         r"\bunwanted (?:e-?mails?|mails?|messages?|traffic)\b"
         r"|suspicious (?:activity|traffic|volume)|abusive (?:traffic|sending|behaviou?r)",
+    ),
+    # the receiver's verdict on the sending IP or tenant as a whole, without a list:
+    # Yahoo "[TSS09] All messages from <ip> will be permanently deferred", Microsoft
+    # 5.7.708 "traffic not accepted from this IP", 5.7.705 "tenant has exceeded threshold"
+    (
+        "reputation",
+        "all traffic from the sender refused",
+        r"will be permanently deferred|traffic not accepted from|tenant has exceeded threshold",
     ),
     # 11
     ("greylisted", "greylisted", r"gr[ae]y[- ]?list|postgrey"),
@@ -670,6 +718,12 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     # 15
     ("spam_content", "spam", r"spam|unsolicited|\bube\b|bulk e?mail|\bjunk\b|content filter"),
     ("spam_content", "provider spam verdict", r"dt:spm|mail content denied"),
+    # Gmail: "suspicious due to the nature of the content and/or the links within"
+    (
+        "spam_content",
+        "suspicious content",
+        r"nature of the content|suspicious (?:content|links?)\b",
+    ),
     # 16
     (
         "expired",
@@ -794,7 +848,9 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     (
         "network_error",
         "connection refused",
-        r"connection refused|timed out|\btimeout\b|no route to host|unreachable|not reachable",
+        # "Connection refused by policy" is a receiver's verdict, not a TCP refusal
+        r"connection refused(?! (?:by|due to|because of) (?:\w+ ){0,2}polic)|timed out"
+        r"|\btimeout\b|no route to host|unreachable|not reachable",
     ),
     (
         "network_error",
@@ -832,7 +888,8 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     (
         "server_error",
         "service not available",
-        r"service not available|temporary lookup failure|could not load drd"
+        r"service (?:is )?(?:temporarily |currently )?not available|temporary lookup failure"
+        r"|could not load drd"
         r"|not accepting network messages|server busy",
     ),
     ("server_error", "mail loop", r"\bloop|too many hops|hop count|misconfigur"),
@@ -854,8 +911,34 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
     (
         "policy_rejected",
         "host or network not allowed",
-        r"\b(?:host|network|ip|client|connection|access) (?:is )?not (?:allowed|permitted)"
-        r"|not allowed to (?:connect|send)",
+        r"\b(?:host|network|ip|ip address|client|connection|access) (?:is )?not"
+        r" (?:allowed|permitted)|not allowed to (?:connect|send)"
+        # the recipient domain takes mail only from listed IPs (Gmail "IP not in
+        # whitelist for RCPT domain"); an allowlist, so after reputation's words
+        r"|not in (?:the )?(?:white ?list|allow ?list)",
+    ),
+    # receivers that take no mail straight from dynamic / residential IPs, and
+    # Outlook.com's "messages from <ip> weren't sent" without a cause
+    (
+        "policy_rejected",
+        "sending IP refused",
+        r"dynamic(?:ally assigned)? ip|dynamic (?:ip )?address|residential (?:ip|address)"
+        r"|smtp (?:server|relay) (?:of|at) your (?:isp|service provider|provider)"
+        r"|(?:isp|provider)'s (?:mail|smtp) (?:server|relay)|messages from \S+ weren't sent",
+    ),
+    # our own organisation's outbound rules (Microsoft 365 "blocked by your organization")
+    (
+        "policy_rejected",
+        "blocked by our organisation",
+        r"blocked by your organi[sz]ation|organi[sz]ation does not allow",
+    ),
+    # a greeting that refuses this client (RFC 5321 3.1: 554 instead of 220), as
+    # sendmail's access map and Proofpoint / iCloud gateways word it
+    (
+        "policy_rejected",
+        "not accepting connections from us",
+        r"esmtp not accepting (?:connections|messages|mail)"
+        r"|not accepting (?:connections|messages|mail) from\b",
     ),
     # a mailing list or group that takes posts only from its members (Google Groups,
     # Mailman, Sympa): the recipient side restricts who may send
@@ -863,7 +946,9 @@ TEXT_PATTERNS: list[tuple[str, str, str]] = [
         "policy_rejected",
         "not allowed to post to the list",
         r"\bpermission to post\b|\bnot (?:allowed|permitted) to post\b"
-        r"|\bnon-?member (?:post|submission)|\bmembers[- ]only (?:list|group|mailing list)",
+        r"|\bnon-?member (?:post|submission)|\bmembers[- ]only (?:list|group|mailing list)"
+        # Google Groups in Japanese: "no permission to post (messages) to the group"
+        r"|投稿する権限|投稿権限",
     ),
 ]
 
@@ -942,7 +1027,16 @@ ENHANCED_CODES: dict[str, str] = {
     "5.7.124": "policy_rejected",
     "5.7.133": "policy_rejected",
     "5.7.134": "policy_rejected",
-    "4.7.650": "reputation",
+    # Microsoft 4.7.500-4.7.699: the sending IP is restricted while its activity is evaluated
+    **{f"4.7.{d}": "reputation" for d in range(500, 700)},
+    "5.7.705": "reputation",
+    "5.7.708": "reputation",
+    "5.7.750": "sender_rejected",
+    "5.7.501": "blocklisted",
+    "5.7.502": "blocklisted",
+    "5.7.503": "blocklisted",
+    "5.7.510": "policy_rejected",
+    "5.7.520": "policy_rejected",
     "4.7.321": "tls_error",
     "4.4.317": "tls_error",
 }
