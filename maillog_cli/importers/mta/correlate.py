@@ -489,8 +489,9 @@ class Correlator:
 
 def _refused_where(f: dict[str, Any]) -> dict[str, Any]:
     """Where a refusal, discard or hold happened: the client, the SMTP stage (or the
-    header/body check), its HELO and protocol, the header or body line a check matched."""
-    keys = ("client", "stage", "helo", "proto", "matched")
+    header/body check), its HELO and protocol, the header or body line a check matched,
+    and every recipient when an Exim rejectlog's `Envelope-to:` named more than one."""
+    keys = ("client", "stage", "helo", "proto", "matched", "recipients")
     return _clean({key: f.get(key) for key in keys})
 
 
