@@ -692,6 +692,9 @@ def test_a_queue_id_freed_by_cleanups_reject_is_a_new_message_when_reused(
     rejected = of(rows, status="rejected")[0]
     assert of(rows, message_id=rejected["message_id"])[0]["sender"] == "promo@bulk.example"
     assert {r["sender"] for r in rows if r["status"] != "rejected"} == {"friend@remote.example"}
+    for path in files:  # again: nothing new, and the two stay apart (no alias joins them)
+        assert "0 new events" in imported(cli, db_path, path)
+    assert stored(db_path) == rows
 
 
 def test_a_remote_servers_text_saying_rejected_is_not_a_refusal_here() -> None:

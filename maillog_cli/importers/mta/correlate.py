@@ -358,7 +358,9 @@ class Correlator:
         aliases: tuple[str, ...] = ()
         sender = size = None
         if life is not None:
-            aliases = (life.qid,)
+            # the queue id finds its message, unless the id was reused: then the bare queue
+            # id is the other message's id, and as an alias it would join the two
+            aliases = () if life.message_id.startswith(life.qid + "~") else (life.qid,)
             if life.header_id:
                 aliases += (life.header_id,)
             sender, size = self._envelope(life)

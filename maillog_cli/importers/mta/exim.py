@@ -46,7 +46,9 @@ _FLAG = re.compile(r"(?P<flag><=|=>|->|>>|\*\*|==|\*>) (?P<rest>.*)")
 _FROZEN = re.compile(r"(?:(?P<un>[Uu]n)?[Ff]rozen(?: (?P<why>.*))?|Message is frozen)")
 # The Message-ID among a rejectlog's dumped headers (`I Message-ID: <…>`).
 _DUMPED_ID = re.compile(r"[A-Z* ] Message-ID:\s*(<[^>\s]+>)", re.IGNORECASE)
-_DUMPED_HEADER = re.compile(r"[A-Z* ] Message-ID:\s*$", re.IGNORECASE)  # value folded
+_DUMPED_HEADER = re.compile(r"[A-Z* ] Message-ID:", re.IGNORECASE)  # its value folded
+# A dumped header's line: its flag (a space for none), a space, its name (else a folded line).
+_DUMPED_NAME = re.compile(r"[A-Z* ] [!-9;-~]+:")
 _ANGLED = re.compile(r"<[^>\s]+>")
 _ANGLED_ADDR = re.compile(r"<([^>\s]*)>")
 _AUTHENTICATED = re.compile(r"(?:utf8)?esmtps?a", re.IGNORECASE)
@@ -96,29 +98,29 @@ def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tupl
 
 
 class _Dump:
-    """What a rejectlog's header dump tells of the refused message: its Message-ID (on its
-    header line or folded onto the next, RFC 5322 §2.2.3) and its `Envelope-to:` recipients."""
+    """What a rejectlog's header dump tells of the refused message: its Message-ID and its
+    `Envelope-to:` recipients, either on its header line or folded onto the next ones
+    (RFC 5322 §2.2.3: a continuation line starts with white space)."""
 
     def __init__(self) -> None:
         self.header_id: str | None = None
         self.recipients: list[str] = []
-        self.folded = False  # the Message-ID header's value is on its continuation lines
+        self.last = ""  # the header the lines read belong to: "to", "id" or another
 
     def read(self, text: str) -> None:
-        if self.folded and text[:1] in " \t" and self.header_id is None:
+        if text[:1] not in " \t" or _DUMPED_NAME.match(text):  # a header, not a continuation
+            dumped = _DUMPED_ID.match(text)
+            if text.startswith("Envelope-to: "):
+                self.last, text = "to", text[13:]
+            elif dumped is not None or _DUMPED_HEADER.match(text):
+                self.last, text = "id", text[dumped.start(1) if dumped else len(text) :]
+            else:
+                self.last = ""
+        if self.last == "to":
+            self.recipients += [a for a in _ANGLED_ADDR.findall(text) if a]
+        elif self.last == "id" and self.header_id is None:
             found = _ANGLED.search(text)
             self.header_id = found[0] if found else None
-            self.folded = found is None
-            return
-        self.folded = False
-        if text.startswith("Envelope-to: "):
-            self.recipients += [a for a in _ANGLED_ADDR.findall(text[13:]) if a]
-            return
-        dumped = _DUMPED_ID.match(text)
-        if dumped is not None and self.header_id is None:
-            self.header_id = dumped[1]
-        elif dumped is None and _DUMPED_HEADER.match(text):
-            self.folded = self.header_id is None
 
     def given(self, number: int, fact: MtaLine, text: Any) -> tuple[int, MtaLine, Any]:
         """The refusal `fact` with what the dump told (its own fields first)."""
