@@ -173,6 +173,9 @@ def test_exim_rejectlog_reads_a_folded_message_id_and_envelope_recipients(
         ("rejected", "ann@example.com"),
         ("rejected", "carol@example.com"),
     ]
+    # a refusal is one event of one email: its other recipients are named on it
+    assert rows[0]["extra"]["recipients"] == ["ann@example.com", "bob@example.com"]
+    assert "recipients" not in rows[1]["extra"]
     for header_id, qid in (
         ("<folded-77@bad.example>", "1vBcDj"),
         ("<virus-1@bad.example>", "1vBcDk"),
