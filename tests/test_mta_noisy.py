@@ -77,6 +77,12 @@ def test_syslog_without_a_mail_line_names_what_was_expected(
 def test_a_csv_is_still_a_csv(cli: Any, db_path: Path, tmp_path: Path) -> None:
     r = cli("--db", db_path, "import", place(tmp_path, "x.csv", "when,what\n2026-03-01,x\n"))
     assert r.exit_code == 1 and "CSV" in r.stderr and "syslog" not in r.stderr, r
+    # rows that start with a time and a space, as Exim's lines do, are still a CSV's
+    text = "timestamp,status,email\n" + "".join(
+        f"2026-03-01 10:00:0{i} +0000,delivered,ann{i}@example.com\n" for i in range(5)
+    )
+    r = cli("--db", db_path, "import", place(tmp_path, "y.csv", text))
+    assert r.exit_code == 0 and "5 new events" in r.stderr, r
 
 
 # --- a queue id freed without `removed`, then reused -----------------------------------

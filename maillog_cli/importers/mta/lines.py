@@ -324,7 +324,8 @@ def syslog_misfit(head: bytes) -> str | None:
     """The error for a text of syslog lines that is not a mail log (no Postfix or Exim line
     among its first ones), else None: what was expected, not a CSV's missing columns."""
     kinds = _kinds(head)
-    logged = sum(1 for k in kinds if k is not None and k != "cut")
+    logged = sum(1 for k in kinds if k is not None and k.startswith("syslog"))  # not "dated":
+    # a CSV row may start with a time and a space (`2026-03-01 10:00:01 +0000,…`)
     if not kinds or logged * 2 < len(kinds):
         return None
     return (
