@@ -40,11 +40,11 @@ def _bench() -> Any:
 
 def generated_log(tmp_path: Path, lines: int) -> list[str]:
     """The benchmark's realistic Postfix log (retries hours later, rejects, noise) and the
-    fixtures' hard cases (reused queue ids, an expiry, a content filter's re-queue)."""
+    fixtures' hard cases (reused queue ids, ids freed without `removed`, an expiry, a content filter's re-queue)."""
     path = tmp_path / "generated.log"
     _bench().generate(path, lines)
     text = path.read_text()
-    for name in ("postfix_mixed.log", "reused.log", "amavis.log"):
+    for name in ("postfix_mixed.log", "reused.log", "amavis.log", "freed.log"):
         text += (DATA / name).read_text()
     # its own queue ids: amavis.log's are live at the same time (impossible in one log)
     expired = (DATA / "expired.log").read_text()

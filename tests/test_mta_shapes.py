@@ -360,6 +360,11 @@ SYSLOG_SHAPES = {
     "journalctl -o short-iso": "2026-03-01T{t}+0000 mx {prog}[{pid}]: {msg}",
     "journalctl -o short-unix": "{unix}.000000 mx {prog}[{pid}]: {msg}",
     "journalctl -o short-full": "Sun 2026-03-01 {t} UTC mx {prog}[{pid}]: {msg}",
+    "journalctl -o short-full, CET": "Sun 2026-03-01 {t1} CET mx {prog}[{pid}]: {msg}",
+    # rsyslog/syslog-ng templates writing ISO times with a space (Exim's mainlog time shape)
+    "ISO time with a space": "2026-03-01 {t} mx {prog}[{pid}]: {msg}",
+    "ISO time with a space, fraction, offset": "2026-03-01 {t}.000000+00:00 mx {prog}[{pid}]: {msg}",
+    "ISO time with a space, milliseconds, spaced offset": "2026-03-01 {t1}.000 +0100 mx {prog}[{pid}]: {msg}",
 }
 
 
@@ -368,7 +373,10 @@ def syslog_text(shape: str) -> str:
         return int(datetime.fromisoformat(f"2026-03-01T{t}+00:00").timestamp())
 
     return "".join(
-        shape.format(t=t, prog=prog, pid=pid, msg=msg, unix=unix(t)) + "\n"
+        shape.format(
+            t=t, t1=f"{int(t[:2]) + 1:02d}{t[2:]}", prog=prog, pid=pid, msg=msg, unix=unix(t)
+        )
+        + "\n"
         for t, prog, pid, msg in SYSLOG_MESSAGE
     )
 
@@ -617,17 +625,25 @@ def test_exims_rejectlog_is_read_its_header_dumps_skipped_and_its_refusals_not_d
     ]
 
 
-def test_a_zone_named_by_its_abbreviation_is_read_in_the_given_zone() -> None:
-    """`-o short-full` names the zone (`CET`): ambiguous, so the time is read in --tz
-    like a zone-less one; UTC/GMT and numeric offsets are used as written."""
+def test_a_zone_named_by_its_abbreviation_is_placed_when_it_has_one_meaning() -> None:
+    """`-o short-full` names the zone: an abbreviation with one meaning (CET, EST, JST) is
+    its offset whatever --tz says; an ambiguous one (IST: India, Ireland, Israel) is read in
+    --tz like a zone-less time; UTC/GMT and numeric offsets are used as written."""
     from zoneinfo import ZoneInfo
 
     years = lines.YearGuess(datetime(2026, 3, 31, tzinfo=UTC), None)
-    paris = lines.Clock(years, ZoneInfo("Europe/Paris"))
     line = "Sun 2026-03-01 10:00:01 {} mx postfix/qmgr[900]: 4F5A6B7C8D: removed"
-    for zone, want in (("CET", "09:00:01"), ("UTC", "10:00:01"), ("+0200", "08:00:01")):
-        prefix = lines.split_syslog(line.format(zone), paris)
-        assert prefix is not None and prefix.timestamp == f"2026-03-01T{want}.000Z", zone
+    for tz, zone, want in (
+        ("Europe/Paris", "CET", "2026-03-01T09:00:01"),
+        ("Asia/Tokyo", "CET", "2026-03-01T09:00:01"),
+        ("Europe/Paris", "EST", "2026-03-01T15:00:01"),
+        ("Europe/Paris", "JST", "2026-03-01T01:00:01"),
+        ("Asia/Kolkata", "IST", "2026-03-01T04:30:01"),
+        ("Europe/Paris", "UTC", "2026-03-01T10:00:01"),
+        ("Europe/Paris", "+0200", "2026-03-01T08:00:01"),
+    ):
+        prefix = lines.split_syslog(line.format(zone), lines.Clock(years, ZoneInfo(tz)))
+        assert prefix is not None and prefix.timestamp == f"{want}.000Z", (tz, zone)
 
 
 def test_journalctl_json_seq_reads_as_json_lines(cli: Any, tmp_path: Path) -> None:
@@ -676,6 +692,9 @@ def test_a_queue_id_freed_by_cleanups_reject_is_a_new_message_when_reused(
     rejected = of(rows, status="rejected")[0]
     assert of(rows, message_id=rejected["message_id"])[0]["sender"] == "promo@bulk.example"
     assert {r["sender"] for r in rows if r["status"] != "rejected"} == {"friend@remote.example"}
+    for path in files:  # again: nothing new, and the two stay apart (no alias joins them)
+        assert "0 new events" in imported(cli, db_path, path)
+    assert stored(db_path) == rows
 
 
 def test_a_remote_servers_text_saying_rejected_is_not_a_refusal_here() -> None:

@@ -132,7 +132,15 @@ def test_a_log_imported_in_two_parts_gives_the_facts_of_one_import(
 
 
 @pytest.mark.parametrize(
-    "name", ["postfix_mixed.log", "postfix_shapes.log", "amavis.log", "exim_shapes.log"]
+    "name",
+    [
+        "postfix_mixed.log",
+        "postfix_shapes.log",
+        "amavis.log",
+        "exim_shapes.log",
+        "freed.log",
+        "reused.log",
+    ],
 )
 def test_a_log_cut_anywhere_and_imported_in_two_parts_gives_the_store_of_one_import(
     cli: Callable[..., Result], tmp_path: Path, name: str

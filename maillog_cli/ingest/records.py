@@ -189,6 +189,14 @@ def iter_items(
     if log_reader is not None:
         yield from _text_log_items(source, log_reader, ctx, result)
         return
+    if forced is None:
+        from maillog_cli.importers.mta import lines
+
+        misfit = lines.syslog_misfit(head)
+        if misfit is not None:
+            raise FileFormatError(
+                f"line 1: {misfit}", "use --format postfix or --format exim to read it anyway"
+            )
     codec, bom = readers.detect_encoding(head)
     text_head, stream = readers.read_head(readers.as_utf8(source.stream, codec, bom))
     container = readers.container_of(text_head)

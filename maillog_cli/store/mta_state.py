@@ -253,7 +253,10 @@ class QueueState:
             life = every[0]
             removed = life.removed_at
             if (  # inside its span (`contains`): so not a start after its end either
-                life.host == host and life.first_at <= when and (removed is None or when <= removed)
+                life.host == host
+                and life.first_at <= when
+                and (removed is None or when <= removed)
+                and not (kind == "client" and _restarted(life, when, kind))
             ):
                 return self._touch(life, when, kind)
         known = [x for x in every if x.host == host]
@@ -261,7 +264,9 @@ class QueueState:
             known.sort(key=lambda x: x.first_at)
         for life in reversed(known):
             if life.first_at <= when:
-                if life.contains(when) and not (kind in START_KINDS and _restarted(life, when)):
+                if life.contains(when) and not (
+                    kind in START_KINDS and _restarted(life, when, kind)
+                ):
                     return self._touch(life, when, kind)
                 break  # the latest lifecycle before `when` had ended before it
         later = [life for life in known if life.first_at > when]
@@ -375,9 +380,15 @@ def _may_reach_back(later: Lifecycle, kind: str) -> bool:
     return not later.started or (kind == "client" and later.client is None)
 
 
-def _restarted(life: Lifecycle, when: str) -> bool:
-    """A start line after the lifecycle already ended: a new message under a reused id."""
-    return life.removed_at is not None and when > life.removed_at
+def _restarted(life: Lifecycle, when: str, kind: str) -> bool:
+    """A start line after the lifecycle already ended: a new message under a reused id.
+    Also smtpd's `client=` after the lifecycle's own: smtpd logs it once, when it makes
+    the queue file, and a queue id names one file at a time, so the earlier message's file
+    is gone though no line said so (its client lost the connection after DATA, or smtpd
+    refused its last recipient and the client quit: no qmgr, no `removed`)."""
+    if life.removed_at is not None and when > life.removed_at:
+        return True
+    return kind == "client" and life.client is not None and when > life.first_at
 
 
 def backfill(

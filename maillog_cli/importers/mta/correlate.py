@@ -358,7 +358,9 @@ class Correlator:
         aliases: tuple[str, ...] = ()
         sender = size = None
         if life is not None:
-            aliases = (life.qid,)
+            # the queue id finds its message, unless the id was reused: then the bare queue
+            # id is the other message's id, and as an alias it would join the two
+            aliases = () if life.message_id.startswith(life.qid + "~") else (life.qid,)
             if life.header_id:
                 aliases += (life.header_id,)
             sender, size = self._envelope(life)
@@ -489,8 +491,9 @@ class Correlator:
 
 def _refused_where(f: dict[str, Any]) -> dict[str, Any]:
     """Where a refusal, discard or hold happened: the client, the SMTP stage (or the
-    header/body check), its HELO and protocol, the header or body line a check matched."""
-    keys = ("client", "stage", "helo", "proto", "matched")
+    header/body check), its HELO and protocol, the header or body line a check matched,
+    and every recipient when an Exim rejectlog's `Envelope-to:` named more than one."""
+    keys = ("client", "stage", "helo", "proto", "matched", "recipients")
     return _clean({key: f.get(key) for key in keys})
 
 

@@ -46,6 +46,11 @@ _FLAG = re.compile(r"(?P<flag><=|=>|->|>>|\*\*|==|\*>) (?P<rest>.*)")
 _FROZEN = re.compile(r"(?:(?P<un>[Uu]n)?[Ff]rozen(?: (?P<why>.*))?|Message is frozen)")
 # The Message-ID among a rejectlog's dumped headers (`I Message-ID: <…>`).
 _DUMPED_ID = re.compile(r"[A-Z* ] Message-ID:\s*(<[^>\s]+>)", re.IGNORECASE)
+_DUMPED_HEADER = re.compile(r"[A-Z* ] Message-ID:", re.IGNORECASE)  # its value folded
+# A dumped header's line: its flag (a space for none), a space, its name (else a folded line).
+_DUMPED_NAME = re.compile(r"[A-Z* ] [!-9;-~]+:")
+_ANGLED = re.compile(r"<[^>\s]+>")
+_ANGLED_ADDR = re.compile(r"<([^>\s]*)>")
 _AUTHENTICATED = re.compile(r"(?:utf8)?esmtps?a", re.IGNORECASE)
 _FIELD = re.compile(
     r'(?:^| )(?P<k>[A-Za-z]{1,3})=(?P<v>"(?:[^"\\]|\\.)*"|\S+(?: \([^)]*\))?(?: \[[^\]]+\](?::\d+)?)?)'
@@ -75,27 +80,58 @@ def read_lines(stream: IO[bytes], ctx: Context, reference: Any) -> Iterator[tupl
     from maillog_cli.importers.mta import postfix
 
     held: tuple[int, MtaLine, Any] | None = None
+    dump = _Dump()
     for number, item, text in postfix.read_lines(stream, ctx, reference, rejectlog=True):
         if held is not None:
             if item is postfix.REJECTLOG_HEADER:
-                dumped = _DUMPED_ID.match(text)
-                if dumped is not None:
-                    fact = held[1]
-                    held = (
-                        held[0],
-                        fact._replace(fields={**fact.fields, "header_id": dumped[1]}),
-                        held[2],
-                    )
+                dump.read(text)
                 yield number, item, text
                 continue
-            yield held
+            yield dump.given(*held)
             held = None
         if isinstance(item, MtaLine) and item.kind == "reject" and item.qid is not None:
-            held = (number, item, text)
+            held, dump = (number, item, text), _Dump()
             continue
         yield number, item, text
     if held is not None:
-        yield held
+        yield dump.given(*held)
+
+
+class _Dump:
+    """What a rejectlog's header dump tells of the refused message: its Message-ID and its
+    `Envelope-to:` recipients, either on its header line or folded onto the next ones
+    (RFC 5322 §2.2.3: a continuation line starts with white space)."""
+
+    def __init__(self) -> None:
+        self.header_id: str | None = None
+        self.recipients: list[str] = []
+        self.last = ""  # the header the lines read belong to: "to", "id" or another
+
+    def read(self, text: str) -> None:
+        if text[:1] not in " \t" or _DUMPED_NAME.match(text):  # a header, not a continuation
+            dumped = _DUMPED_ID.match(text)
+            if text.startswith("Envelope-to: "):
+                self.last, text = "to", text[13:]
+            elif dumped is not None or _DUMPED_HEADER.match(text):
+                self.last, text = "id", text[dumped.start(1) if dumped else len(text) :]
+            else:
+                self.last = ""
+        if self.last == "to":
+            self.recipients += [a for a in _ANGLED_ADDR.findall(text) if a]
+        elif self.last == "id" and self.header_id is None:
+            found = _ANGLED.search(text)
+            self.header_id = found[0] if found else None
+
+    def given(self, number: int, fact: MtaLine, text: Any) -> tuple[int, MtaLine, Any]:
+        """The refusal `fact` with what the dump told (its own fields first)."""
+        fields = dict(fact.fields)
+        if self.header_id:
+            fields["header_id"] = self.header_id
+        if self.recipients and not fields.get("to"):
+            fields["to"] = self.recipients[0]
+            if len(self.recipients) > 1:
+                fields["recipients"] = self.recipients
+        return number, fact._replace(fields=fields), text
 
 
 def parse_logged(stamp: str, host: str, pid: str, msg: str, tz: Any) -> MtaLine | Skip:

@@ -4,7 +4,9 @@ Shapes read (docs/providers.md#postfix):
 - traditional syslog and Postfix's own `maillog_file`: `Mar  1 10:00:01 host prog[pid]: msg`
   (no year: taken from --year, else from the file's time, the December→January turn included;
   `2026 Mar  1 10:00:01 …` has its year), Solaris's `[ID 197553 mail.info] ` tag dropped;
-- RFC 3339 syslog: `2026-03-01T10:00:01.123456+01:00 host prog[pid]: msg`;
+- RFC 3339 syslog: `2026-03-01T10:00:01.123456+01:00 host prog[pid]: msg`, also with a
+  space for the `T` (`2026-03-01 10:00:01 host postfix/smtp[1]: msg`, a fraction and an
+  offset or not): told from Exim's mainlog by the `host daemon[pid]: ` after the time;
 - either after a written priority (`<22>Mar  1 …`), and RFC 5424
   (`<22>1 2026-03-01T10:00:01.123Z host prog pid - - msg`);
 - journalctl's `-o short-unix` and `-o short-full` text (its `-o short` is the traditional);
@@ -19,7 +21,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from maillog_cli.dates import format_dt, to_iso
+from maillog_cli.dates import ZONE_HOURS, format_dt, to_iso
 from maillog_cli.errors import RecordError
 
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
@@ -32,6 +34,14 @@ _TRADITIONAL = re.compile(
 _RFC3339 = re.compile(
     r"(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?) (?P<rest>.*)"
 )
+# An ISO time with a space for the `T` (rsyslog/syslog-ng templates, some relays): Exim's
+# mainlog time has this shape too, so it is syslog only when `host daemon[pid]: ` follows
+# (`SPACED_TAIL`); Exim writes its message id or its own words after the time.
+_ISO_SPACED = re.compile(
+    r"(?P<date>\d{4}-\d\d-\d\d) (?P<time>\d\d:\d\d:\d\d(?:\.\d{1,9})?)"
+    r"(?: ?(?P<zone>Z|[+-]\d\d:?\d\d))? (?P<rest>.*)"
+)
+_SPACED_TAIL = re.compile(r"[^\s\[]\S* [^\s\[:]+\[\d+\]: ")
 # "host prog[pid]: message" after the time; Solaris's syslogd tags the message first
 # (`[ID 197553 mail.info] `), which is not part of it.
 SOLARIS_TAG = r"(?:\[ID \d+ [\w.]+\] )?"
@@ -48,7 +58,8 @@ _RFC5424 = re.compile(
 )
 # journalctl's other text outputs: `-o short-unix` (`1772355601.123456 host prog[pid]: …`)
 # and `-o short-full` (`Sun 2026-03-01 10:00:01 CET host prog[pid]: …`; a zone named by its
-# abbreviation is read in --tz, as a zone-less time, except UTC/GMT).
+# abbreviation is placed by dates.ZONE_HOURS when it has one meaning, CET or EST; another,
+# IST or BST, is read in --tz, as a zone-less time).
 _SHORT_UNIX = re.compile(r"(?P<ts>\d{9,11}\.\d{1,9}) (?P<rest>.*)")
 _SHORT_FULL = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?)"
@@ -207,16 +218,43 @@ def split_syslog(line: str, clock: Clock | None) -> Prefix | None:
     m = _TRADITIONAL.match(line, start) or _RFC3339.match(line, start)
     stamp = None
     if m is None:
-        m = _SHORT_UNIX.match(line) or _SHORT_FULL.match(line)
-        if m is None:
-            return None
-        zone = m["zone"] if "zone" in m.re.groupindex else None
-        if zone in ("UTC", "GMT") or (zone and zone[0] in "+-"):
-            stamp = to_iso(m["ts"].replace(" ", "T") + ("+00:00" if zone[0] in "UG" else zone))
+        m = _ISO_SPACED.match(line, start)
+        if m is not None and _SPACED_TAIL.match(line, m.start("rest")):
+            text = f"{m['date']}T{m['time']}{m['zone'] or ''}"
+            stamp = clock.iso(text) if clock is not None else None
+        else:
+            m = _SHORT_UNIX.match(line) or _SHORT_FULL.match(line)
+            if m is None:
+                return None
+            offset = zone_offset(m["zone"] if "zone" in m.re.groupindex else None)
+            if offset is not None:
+                stamp = to_iso(m["ts"].replace(" ", "T") + offset)
     tail = _TAIL.fullmatch(line, m.start("rest"))
     if tail is None:
         return None
     return Prefix(stamp, tail["host"], tail["prog"], tail["pid"] or "", tail["msg"], m, clock)
+
+
+def zone_offset(zone: str | None) -> str | None:
+    """The UTC offset (`+01:00`) of a zone journalctl wrote: numeric as written, an
+    abbreviation with one meaning from dates.ZONE_HOURS, else None (read in --tz)."""
+    if not zone:
+        return None
+    if zone[0] in "+-":
+        return zone
+    if zone in ("UTC", "GMT"):
+        return "+00:00"
+    hours = ZONE_HOURS.get(zone)
+    if hours is None:
+        return None
+    minutes = round(abs(hours) * 60)
+    return f"{'-' if hours < 0 else '+'}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def spaced_syslog(m: re.Match[str]) -> bool:
+    """An `EXIM_LINE` match that is an ISO-time syslog line (`host daemon[pid]: ` after
+    the time), not Exim's mainlog."""
+    return _SPACED_TAIL.match(m["msg"]) is not None
 
 
 def split_exim(line: str, tz: tzinfo | None) -> tuple[str, str, str] | None:
@@ -260,35 +298,69 @@ def sniff(head: bytes) -> str | None:
 
     Syslog lines of any program count (a syslog file may start with other daemons); most
     of the first lines must have a log line's shape (a few may be cut or broken), and
-    dated lines count as Exim's only when one of them reads like Exim.
+    dated lines count as Exim's only when one of them reads like Exim. A small or noisy
+    file (a rotated log that starts mid-message: a few mail lines among cut lines and
+    other daemons') is a mail log when one line is a Postfix or Exim line and at least
+    half are log lines or cut mail lines.
     """
-    lines = [x for x in head[: 64 << 10].split(b"\n")[:200] if x.strip()]
-    if len(head) >= 64 << 10 and len(lines) > 1:
-        lines.pop()  # cut by the sample's end
-    if not lines:
+    kinds = _kinds(head)
+    if not kinds:
         return None
-    kinds = [_shape(raw.decode("utf-8", "replace").rstrip("\r")) for raw in lines]
-    if "exim" in kinds:  # an Exim rejectlog's header dumps are its lines too
-        kinds = [
-            k or ("exim-header" if EXIM_HEADER_DUMP.match(raw.decode("utf-8", "replace")) else None)
-            for k, raw in zip(kinds, lines, strict=True)
-        ]
-    shaped = [k for k in kinds if k is not None]
-    if len(shaped) * 5 < len(kinds) * 4:
+    shaped = [k for k in kinds if k is not None and k != "cut"]
+    mail = any(k in ("syslog-postfix", "syslog-exim", "exim") for k in shaped)
+    if len(shaped) * 5 < len(kinds) * 4 and not (
+        mail and (len(kinds) - kinds.count(None)) * 2 >= len(kinds)
+    ):
         return None
-    if "syslog-exim" in shaped and "syslog" not in shaped:
+    syslog = [k for k in shaped if k.startswith("syslog")]
+    if "syslog-exim" in syslog and not any(k != "syslog-exim" for k in syslog):
         return "exim"
-    if "syslog" in shaped or "syslog-exim" in shaped:
+    if syslog:
         return "postfix"
     return "exim" if "exim" in shaped else None
 
 
+def syslog_misfit(head: bytes) -> str | None:
+    """The error for a text of syslog lines that is not a mail log (no Postfix or Exim line
+    among its first ones), else None: what was expected, not a CSV's missing columns."""
+    kinds = _kinds(head)
+    logged = sum(1 for k in kinds if k is not None and k.startswith("syslog"))  # not "dated":
+    # a CSV row may start with a time and a space (`2026-03-01 10:00:01 +0000,…`)
+    if not kinds or logged * 2 < len(kinds):
+        return None
+    return (
+        f"syslog lines, but none of the first {len(kinds)} is a Postfix or Exim line "
+        "(expected `host postfix/<daemon>[pid]: …` or `exim[pid]: …` lines, or Exim's "
+        "`YYYY-MM-DD HH:MM:SS <message id> …` mainlog)"
+    )
+
+
+def _kinds(head: bytes) -> list[str | None]:
+    """The `_shape` of each non-blank line among a text's first ones (200 or 64 KiB), the
+    header dumps of an Exim rejectlog counted as Exim's."""
+    lines = [x for x in head[: 64 << 10].split(b"\n")[:200] if x.strip()]
+    if len(head) >= 64 << 10 and len(lines) > 1:
+        lines.pop()  # cut by the sample's end
+    texts = [raw.decode("utf-8", "replace").rstrip("\r") for raw in lines]
+    kinds = [_shape(text) for text in texts]
+    if "exim" in kinds:  # an Exim rejectlog's header dumps are its lines too
+        kinds = [
+            k or ("exim-header" if EXIM_HEADER_DUMP.match(text) else None)
+            for k, text in zip(kinds, texts, strict=True)
+        ]
+    return kinds
+
+
 def _shape(text: str) -> str | None:
-    """'syslog', 'syslog-exim' (exim via syslog), 'exim', 'dated' (mainlog shape) or None."""
+    """'syslog-postfix', 'syslog-exim' (exim via syslog), 'syslog' (another program's),
+    'exim', 'dated' (mainlog shape), 'cut' (a mail line cut short: no time, or no
+    program) or None."""
     prefix = split_syslog(text, None)
     if prefix is not None:
-        return "syslog-exim" if is_exim(prefix.program) else "syslog"
+        if is_exim(prefix.program):
+            return "syslog-exim"
+        return "syslog-postfix" if is_postfix(prefix.program) else "syslog"
     m = _EXIM.match(text)
     if m is not None:
         return "exim" if _EXIM_HINT.search(m["msg"]) else "dated"
-    return None
+    return "cut" if looks_mailish(text) else None

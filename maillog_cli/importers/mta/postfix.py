@@ -133,10 +133,10 @@ def read_lines(
             if m is not None and "\ufffd" not in text:
                 yield number, _fast_line(m, clock), text
                 continue
-            # An Exim mainlog line: `parse_line`'s last try, first (no syslog time starts
-            # with a digit, so nothing before it could have read the line).
+            # An Exim mainlog line: `parse_line`'s last try, first (a syslog time that
+            # starts with a digit is followed by `host daemon[pid]: `, which Exim never is).
             m = exim_line(text)
-            if m is not None and "\ufffd" not in text:
+            if m is not None and "\ufffd" not in text and not lines.spaced_syslog(m):
                 fact = exim.parse_message(clock.exim(m), "", m["pid"] or "", m["msg"])
                 yield number, fact, text
                 continue
