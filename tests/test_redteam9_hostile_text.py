@@ -75,3 +75,14 @@ def test_a_local_part_underscore_is_not_a_wildcard(
     assert r.exit_code == 0 and [json.loads(x)["recipient"] for x in r.stdout.splitlines()] == [
         "u3@example.org"
     ]
+
+
+@pytest.mark.parametrize("content", ['"' + "x" * 2_000_000 + '"', "z" * 2_000_000 + "\n1\n"])
+def test_a_huge_first_cell_is_not_echoed_whole_in_the_error(
+    cli: Callable[..., Result], tmp_path: Path, content: str
+) -> None:
+    f = tmp_path / "one.json"
+    f.write_text(content)
+    r = cli("import", f)
+    assert r.exit_code == 1 and r.stderr.count("\n") == 1, r
+    assert len(r.stderr) < 1000 and "one.json" in r.stderr, r
