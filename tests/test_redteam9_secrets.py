@@ -1,0 +1,44 @@
+"""Red team 9: credentials in a stored email's own header fields. An .eml carrying
+`Authorization: Basic …` or `X-Api-Key: …` (a captured request, a misconfigured client)
+was stored byte for byte, so every copy of the store (backup, export) held them."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import Result
+
+SECRETS = (
+    b"dXNlcjpTdXAzclNlY3JldFBX",
+    b"key-abcdef0123456789abcdef0123456789",
+    b"folded-part-of-it",
+)
+
+
+def test_secret_header_fields_of_an_email_never_reach_the_store(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    eml = tmp_path / "s.eml"
+    eml.write_bytes(
+        b"From: a@ex.com\r\nTo: b@example.org\r\nSubject: hi\r\nMessage-ID: <eml1@ex.com>\r\n"
+        b"Date: Sun, 01 Nov 2026 00:00:00 +0000\r\n"
+        b"Authorization: Basic dXNlcjpTdXAzclNlY3JldFBX\r\n"
+        b"X-Api-Key: key-abcdef0123456789abcdef0123456789\r\n\tfolded-part-of-it\r\n"
+        b"X-Keep: visible\r\n\r\nthe body stays\r\n"
+    )
+    assert cli("import", eml).exit_code == 0
+    db = tmp_path / "maillog.db"
+    with sqlite3.connect(db) as conn:
+        dump = b"\n".join(
+            bytes(r[0]) if isinstance(r[0], bytes) else str(r[0]).encode()
+            for r in conn.execute("SELECT raw FROM message_content")
+        )
+    assert dump, "the email was stored"
+    for secret in SECRETS:
+        assert secret not in dump
+    assert b"Authorization: [redacted]" in dump and b"X-Keep: visible" in dump
+    assert dump.endswith(b"\r\n\r\nthe body stays\r\n")
+    r = cli("export", "-o", "-")
+    assert r.exit_code == 0 and not any(s.decode() in r.stdout for s in SECRETS)
