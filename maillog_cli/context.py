@@ -85,10 +85,13 @@ def format_error(exc: MaillogError) -> str:
 
 
 def error(message: str) -> None:
-    """One line on stderr, made visible (never markup, never raw control characters)."""
+    """One line on stderr, made visible (never markup, never raw control characters) and
+    with credentials masked: an argument or a record echoed in an error (`show
+    'password=…'`, `--to https://user:pass@host`) never prints the secret it holds."""
+    from maillog_cli.redaction import mask_credentials
     from maillog_cli.render.output import visible
 
-    sys.stderr.write(f"maillog: {visible(message)}\n")
+    sys.stderr.write(f"maillog: {visible(mask_credentials(message))}\n")
     sys.stderr.flush()
 
 

@@ -42,3 +42,35 @@ def test_secret_header_fields_of_an_email_never_reach_the_store(
     assert dump.endswith(b"\r\n\r\nthe body stays\r\n")
     r = cli("export", "-o", "-")
     assert r.exit_code == 0 and not any(s.decode() in r.stdout for s in SECRETS)
+
+
+def test_an_error_line_never_echoes_a_credential_typed_in_an_argument(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "MAILLOG_DB": str(tmp_path / "m.db")}
+    events = tmp_path / "e.jsonl"
+    events.write_text(
+        '{"event_id":"e1","message_id":"m1@example.com","provider":"ses",'
+        '"timestamp":"2020-01-01T00:00:00Z","status":"delivered","recipient":"a@example.org"}\n'
+    )
+    for args in (
+        ["import", str(events)],
+        ["show", "password=Sup3rSecretPW"],
+        ["show", "https://bob:Sup3rSecretPW@host.example/x"],
+        ["search", "--since", "api_key=Sup3rSecretPW"],
+    ):
+        p = subprocess.run(
+            [sys.executable, "-m", "maillog_cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if args[0] == "import":
+            assert p.returncode == 0, p
+            continue
+        assert p.returncode == 1 and p.stderr.startswith("maillog: error:"), p
+        assert "Sup3rSecretPW" not in p.stderr and "[masked]" in p.stderr, p
