@@ -74,3 +74,24 @@ def test_an_error_line_never_echoes_a_credential_typed_in_an_argument(tmp_path: 
             continue
         assert p.returncode == 1 and p.stderr.startswith("maillog: error:"), p
         assert "Sup3rSecretPW" not in p.stderr and "[masked]" in p.stderr, p
+
+
+def test_an_error_line_never_echoes_a_huge_argument_whole(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "MAILLOG_DB": str(tmp_path / "m.db")}
+    huge = "x" * 100_000
+    for args in (["import", huge], ["stats", "--by", huge], ["search", "--since", huge]):
+        p = subprocess.run(
+            [sys.executable, "-m", "maillog_cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert p.returncode in (1, 2) and p.stderr.count("\n") == 1, p.stderr[:300]
+        assert len(p.stderr) < 2100 and "characters]" in p.stderr, p.stderr[:300]
+        assert "Traceback" not in p.stderr
