@@ -83,3 +83,12 @@ def write_target(target: str | Path, into_special: bool = False) -> Path:
             f"{text} is not a regular file (a named pipe or device); nothing written", HINT
         )
     return path
+
+
+def shown_target(target: str | Path) -> str:
+    """`target` as a report names it: with the file it stands for when it is a symbolic
+    link, so a write through a link never lands somewhere unsaid."""
+    path = Path(target)
+    if str(target) == "-" or not path.is_symlink():
+        return str(target)
+    return f"{target} (a link to {os.path.realpath(path)})"

@@ -150,3 +150,15 @@ def test_demo_out_a_dangling_symlink_is_refused_in_one_clear_line(
     r = cli("demo", "--out", str(out), "--messages", "20")
     _one_line_error(r)
     assert "symbolic link" in r.stderr and "does not exist" in r.stderr, r
+
+
+def test_an_export_through_a_link_says_which_file_it_wrote(
+    cli: Callable[..., Result], tmp_path: Path, filled: None
+) -> None:
+    real = tmp_path / "real.jsonl"
+    real.write_text("old\n")
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(real)
+    r = cli("export", "-o", str(link), "--force")
+    assert r.exit_code == 0 and f"(a link to {os.path.realpath(real)})" in r.stderr, r
+    assert link.is_symlink() and real.read_text() != "old\n"
