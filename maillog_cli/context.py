@@ -84,11 +84,23 @@ def format_error(exc: MaillogError) -> str:
     return f"error: {exc.message}" + (f"; {exc.hint}" if exc.hint else "")
 
 
+# The longest stderr line: its start (what failed) and end (the hint) are kept.
+LINE_LIMIT = 2000
+
+
 def error(message: str) -> None:
-    """One line on stderr, made visible (never markup, never raw control characters)."""
+    """One line on stderr, made visible (never markup, never raw control characters) and
+    with credentials masked: an argument or a record echoed in an error (`show
+    'password=…'`, `--to https://user:pass@host`) never prints the secret it holds."""
+    from maillog_cli.redaction import mask_credentials
     from maillog_cli.render.output import visible
 
-    sys.stderr.write(f"maillog: {visible(message)}\n")
+    line = visible(mask_credentials(message))
+    if len(line) > LINE_LIMIT:  # a 100k-character argument echoed whole buried the hint
+        cut = len(line) - LINE_LIMIT
+        half = LINE_LIMIT // 2
+        line = f"{line[:half]}…[{cut} characters]…{line[-half:]}"
+    sys.stderr.write(f"maillog: {line}\n")
     sys.stderr.flush()
 
 

@@ -276,6 +276,10 @@ _UNITS: tuple[tuple[str, str], ...] = (("y", "years"), ("mo", "months"), ("w", "
 _UNITS += (("d", "days"), ("h", "hours"), ("m", "minutes"), ("s", "seconds"))
 
 
+class DurationTooLarge(ValueError):
+    """A well-formed duration past any time maillog stores (not a typo: said so)."""
+
+
 def _duration_parts(text: str) -> dict[str, int]:
     """`1y6mo` → {"years": 1, "months": 6}; ValueError with the accepted forms otherwise."""
     s = text.strip().lower().replace(" ", "")
@@ -287,7 +291,7 @@ def _duration_parts(text: str) -> dict[str, int]:
             break
         n, unit = int(m.group(1)), m.group(2)
         if n > 100_000:
-            raise ValueError(f"duration {text!r} is too large")
+            raise DurationTooLarge(f"duration {text!r} is too large")
         key = next(name for prefix, name in _UNITS if unit.startswith(prefix))
         parts[key] = parts.get(key, 0) + n
         pos = m.end()
@@ -308,7 +312,10 @@ def _ago(text: str, now: datetime) -> datetime:
     (and its import time): a `7d` or `36h` filter is plain timedelta, to the microsecond."""
     parts = _duration_parts(text)
     if "years" in parts or "months" in parts:
-        return now - parse_duration(text)
+        try:
+            return now - parse_duration(text)
+        except ValueError:  # dateutil: "year -6974 is out of range"
+            raise DurationTooLarge(f"duration {text!r} is too large") from None
     return now - timedelta(**parts)
 
 
@@ -403,9 +410,19 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     if s.startswith("last ") and s[5:] in ("week", "month", "year"):
         return _ago("1" + {"week": "w", "month": "mo", "year": "y"}[s[5:]], now)
     try:
-        return _ago(s.removesuffix(" ago"), now)
+        ago = _ago(s.removesuffix(" ago"), now)
+    except (DurationTooLarge, OverflowError):
+        ago = datetime.min.replace(tzinfo=UTC)
     except ValueError:
-        pass
+        ago = None
+    if ago is not None:
+        if ago.year < MIN_YEAR:  # `800000d` was "not a time"; `100000d` reached 1753
+            raise MaillogError(
+                f"cannot read the date {text!r}: it reaches back before {MIN_YEAR}, older"
+                " than any time maillog stores",
+                "give a shorter duration, or leave the option out for no lower bound",
+            )
+        return ago
     try:
         iso = to_iso(text)
     except RecordError as exc:

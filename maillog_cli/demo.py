@@ -923,10 +923,21 @@ def write_demo(
 
 def _refuse_overwrite(out: Path, force: bool) -> None:
     from maillog_cli.errors import MaillogError
+    from maillog_cli.paths import write_target
 
+    if out.is_symlink() and not out.exists():
+        write_target(out)  # says which link and where it points
     if out.exists() and not out.is_dir():
         raise MaillogError(f"--out {out} is a file, not a folder; nothing written")
     there = [n for n in DEMO_FILES if (out / n).exists() or (out / n).is_symlink()]
+    for name in there:  # a link, a folder or a pipe among them: --force never goes through it
+        if (out / name).is_symlink():
+            raise MaillogError(
+                f"{out / name} is a symbolic link; nothing written",
+                "demo files are written in place, never through a link: remove it or choose"
+                " another --out folder",
+            )
+        write_target(out / name)
     if there and not force:
         raise MaillogError(
             f"{out} already holds {', '.join(there)}; nothing written",

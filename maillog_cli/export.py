@@ -299,17 +299,14 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
             out.flush()
             out.detach()
         return
-    if target.endswith(("/", os.sep)):  # Path() would drop the slash and write a file there
-        raise MaillogError(f"{target} names a directory", "give a file name: -o store.jsonl.gz")
-    path = Path(target)
-    if path.is_dir():
-        raise MaillogError(f"{path} is a directory", "give a file name: -o store.jsonl.gz")
+    from maillog_cli.paths import write_target
+
+    # A symlink stays one: the file it names is what gets replaced.
+    path = write_target(target, into_special=True)
     if _special(path):
         with _straight_into(path) as into:
             yield into
         return
-    # A symlink stays one: the file it names is what gets replaced.
-    path = Path(os.path.realpath(path))
     if path.exists() and not force:
         raise MaillogError(f"{path} already exists", "give a new name, or --force to replace it")
     part = path.with_name(f".{path.name}.part")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -35,7 +34,9 @@ def new_file(text: str) -> Path:
     """A file maillog is to write (an archive, a backup, rejects). Typer's Path drops a
     trailing "/", so `--archive backups/` wrote a FILE named backups: such a name is
     refused while the slash can still be seen."""
-    if text.endswith(("/", os.sep)):
+    from maillog_cli.paths import names_a_folder
+
+    if names_a_folder(text):
         raise typer.BadParameter(
             f"{text!r} names a directory; give a file name, e.g. {text.rstrip('/')}/FILE"
         )

@@ -427,7 +427,9 @@ class Pruner:
         from maillog_cli.render.output import json_line
 
         started = time.monotonic()
-        path = Path(path)
+        from maillog_cli.paths import write_target
+
+        path = write_target(path)
         if path.exists():
             raise MaillogError(
                 f"the archive {path} already exists; nothing was deleted",

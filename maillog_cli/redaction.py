@@ -431,3 +431,30 @@ def _mask_deep(value: Any) -> Any:
     if isinstance(value, list):
         return [_mask_deep(v) for v in value]
     return value
+
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_HEADER_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
+
+
+def redact_email_headers(raw: bytes) -> bytes:
+    """`raw` with the value of every secret-named header field (Authorization, X-Api-Key,
+    Cookie …) replaced by "[redacted]", folded lines included; the body and every other
+    byte as they were. A captured request or a misconfigured client can put its
+    credentials in an email's header; the stored copy (show, export, resend) must not."""
+    end = _HEADER_END.search(raw)
+    head, rest = (raw[: end.start()], raw[end.start() :]) if end else (raw, b"")
+    if not any(is_secret_key(m.group(1).decode("latin-1")) for m in _HEADER_FIELD.finditer(head)):
+        return raw
+    nl = b"\r\n" if b"\r\n" in head else b"\n"
+    out: list[bytes] = []
+    skipping = False
+    for line in head.split(nl):
+        if line[:1] in (b" ", b"\t") and out:  # a folded continuation of the field above
+            if not skipping:
+                out.append(line)
+            continue
+        m = _HEADER_FIELD.match(line)
+        skipping = bool(m and is_secret_key(m.group(1).decode("latin-1")))
+        out.append(m.group(0) + b" " + REDACTED.encode() if skipping and m else line)
+    return nl.join(out) + rest

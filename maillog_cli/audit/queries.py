@@ -20,10 +20,11 @@ from maillog_cli.errors import MaillogError
 from maillog_cli.importers.audit import normalize_action
 from maillog_cli.model import AUDIT_KEYS
 from maillog_cli.redaction import mask_credentials, mask_value
-from maillog_cli.store.query import (  # the same LIKE escaping and time shape as event filters
+from maillog_cli.store.query import (  # the same literal matching and time shape as event filters
     AUDIT_IDS,
     _iso,
-    _like_escape,
+    contains,
+    starts_with,
     unique_with_prefix,
 )
 
@@ -187,9 +188,7 @@ def where(f: AuditFilters, alias: str = "a") -> tuple[str, list[Any]]:
                 parts.append((f"{a}actor_email = ?", [actor.lower()]))
             else:
                 # The local part exactly: alice → alice@…, never malice@… (emails are stored lower case).
-                parts.append(
-                    (f"{a}actor_email LIKE ? ESCAPE '\\'", [_like_escape(actor.lower()) + "@%"])
-                )
+                parts.append(starts_with(f"{a}actor_email", actor.lower() + "@"))
         any_of(parts)
     if f.actions:
         any_of(
@@ -219,8 +218,9 @@ def where(f: AuditFilters, alias: str = "a") -> tuple[str, list[Any]]:
     if f.ips:
         any_of([(f"{a}ip GLOB ?", [ip]) if _is_glob(ip) else (f"{a}ip = ?", [ip]) for ip in f.ips])
     if f.meta:
-        clauses.append(f"{a}metadata LIKE ? ESCAPE '\\'")
-        params.append("%" + _like_escape(f.meta) + "%")
+        sql, args = contains(f"{a}metadata", f.meta)
+        clauses.append(sql)
+        params.extend(args)
     if f.since:
         clauses.append(f"{a}created_at >= ?")
         params.append(_iso(f.since))

@@ -40,6 +40,7 @@ def export(
     from maillog_cli.context import open_store
     from maillog_cli.export import export as write_export
     from maillog_cli.export import refuse_the_store
+    from maillog_cli.paths import shown_target
     from maillog_cli.render.output import visible
 
     store = open_store(ctx, db, readonly=True)
@@ -50,4 +51,4 @@ def export(
             f"{header.get(k, 0)} {k}"
             for k in ("events", "messages", "aliases", "contents", "audit", "queue")
         )
-        sys.stderr.write(visible(f"exported {parts} to {output}") + "\n")
+        sys.stderr.write(visible(f"exported {parts} to {shown_target(output)}") + "\n")

@@ -222,7 +222,11 @@ def _is_stdin(path: Path) -> bool:
 
 
 def _open_rejects(path: Path, force: bool):  # -> IO[str]
-    """A new file for rejected records; an existing one only with --force."""
+    """A new file for rejected records; an existing one only with --force (a link to a file
+    writes that file; a pipe or device is written straight into)."""
+    from maillog_cli.paths import write_target
+
+    path = write_target(path, into_special=True)
     try:
         return open(path, "w" if force else "x", encoding="utf-8")  # noqa: SIM115
     except FileExistsError:

@@ -142,7 +142,10 @@ def missing_fields(
     field_ = lacking[0]
     claimed = set(cols.values())
     spare = next((c for c in columns if c not in claimed), "COLUMN")
-    example = spare if spare.replace("_", "").replace("-", "").isalnum() else "COLUMN"
+    # a column name is the file's text: only a short plain one is echoed (a 5 MB header
+    # cell made a 5 MB error line)
+    plain = spare.replace("_", "").replace("-", "").isalnum() and len(spare) <= 40
+    example = spare if plain else "COLUMN"
     names = COMMON_NAMES[field_]
     flag = "--map" if forced else "--format generic --map"
     return (

@@ -475,7 +475,9 @@ class Store:
         what is still in maillog.db-wal. The copy is written beside `dest` and renamed
         into place, so a failed backup leaves no partial file. Returns its size in bytes.
         """
-        dest = Path(dest)
+        from maillog_cli.paths import write_target
+
+        dest = write_target(dest)
         if dest.exists():
             raise MaillogError(
                 f"{dest} already exists", "choose a new file name; nothing was written"

@@ -300,8 +300,9 @@ def where(
         clauses.append(f"{a}recipient_domain = ?")
         params.append(f.domain)
     if f.subject:
-        clauses.append(f"{fact('subject')} LIKE ? ESCAPE '\\'")
-        params.append("%" + _like_escape(f.subject) + "%")
+        sql, args = contains(fact("subject"), f.subject)
+        clauses.append(sql)
+        params.extend(args)
     if f.providers:
         any_of("provider", f.providers)
     if f.message_id:
@@ -373,14 +374,32 @@ def fts_literal(text: str) -> str:
     return " ".join('"' + token.replace('"', '""') + '"' for token in tokens) or '""'
 
 
-def _like_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def contains(column: str, text: str) -> tuple[str, list[Any]]:
+    """`column` holds `text`, ASCII case folded, every character literal. instr, not LIKE:
+    no wildcard to escape, and no pattern length limit (a LIKE pattern over 50,000 bytes
+    failed as "not a usable maillog database")."""
+    return f"instr(lower({column}), lower(?)) > 0", [text]
+
+
+def starts_with(column: str, prefix: str) -> tuple[str, list[Any]]:
+    """`column` begins with `prefix`, ASCII case folded, every character literal (as
+    `contains`, never LIKE)."""
+    return f"lower(substr({column}, 1, ?)) = lower(?)", [len(prefix), prefix]
+
+
+# SQLite's SQLITE_MAX_LIKE_PATTERN_LENGTH: a longer GLOB fails as "pattern too complex"
+GLOB_LIMIT = 50_000
 
 
 def _match_address(clauses: list[str], params: list[Any], column: str, value: str) -> None:
     """A full address matches exactly (its domain in either IDNA spelling); `*` globs; a
     bare local part or word matches by prefix."""
     if "*" in value or "?" in value:
+        if len(value.encode()) > GLOB_LIMIT:
+            raise MaillogError(
+                f"the pattern {value[:40]!r}… is longer than {GLOB_LIMIT} bytes",
+                "give a shorter pattern, or a full address without * or ?",
+            )
         clauses.append(f"{column} GLOB ?")
         params.append(value)
     elif "@" in value:
@@ -394,8 +413,9 @@ def _match_address(clauses: list[str], params: list[Any], column: str, value: st
         )
         params.extend(spelled)
     else:
-        clauses.append(f"{column} LIKE ? ESCAPE '\\'")
-        params.append(_like_escape(value) + "@%")
+        sql, args = starts_with(column, value + "@")
+        clauses.append(sql)
+        params.extend(args)
 
 
 EVENT_SELECT = (

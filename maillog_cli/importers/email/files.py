@@ -68,6 +68,7 @@ from maillog_cli.importers.base import Context, custom_ids, finish, other_ids
 from maillog_cli.importers.email import dsn as _dsn
 from maillog_cli.importers.email import kinds as _kinds
 from maillog_cli.model import Event, Skip, StoredMessage
+from maillog_cli.redaction import redact_email_headers
 
 NAME = "email"
 PROVIDER = None
@@ -627,7 +628,7 @@ def _sent_items(
         recipients=recipients,
         subject=subject,
         size=len(raw),
-        raw=raw,
+        raw=redact_email_headers(raw),
         spf=spf,
         dkim=dkim,
         dmarc=dmarc,
