@@ -82,7 +82,21 @@ class MaillogApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._restyle_screen()
         self.emails.table.focus()
+
+    def _restyle_screen(self) -> None:
+        """Re-apply CSS to the first screen now that the app's own rules are in place.
+
+        Textual applies the app's CSS (where the text colour lives: `App { color:
+        $foreground }`) only after composing, while the first screen can already have
+        resumed, styled and painted its widgets; each widget caches its text style until its
+        own rules change, so on a busy machine the Emails header drew in a transparent
+        colour (invisible) for good. Re-applying clears those caches; the repaint redraws.
+        """
+        self.screen.update_node_styles(animate=False)
+        for widget in self.screen.walk_children(with_self=True):
+            widget.refresh()
 
     @property
     def emails(self) -> EmailsView:

@@ -365,3 +365,25 @@ async def test_follow_on_a_store_replaced_under_it_stops_and_says_so(
         await settle(pilot)
         assert f"{tui_store} was removed or replaced" in (view.error or "")
         assert "maillog tui again" in (view.error or "")
+
+
+async def test_text_stays_visible_when_the_apps_css_comes_after_the_first_paint(make_app) -> None:
+    """Textual applies the app's own CSS (`App { color: $foreground }`) after composing; on a
+    busy machine the first screen has already styled and painted by then, and each widget
+    keeps the text style it cached (transparent: no colour yet). Simulated here: the header
+    caches its style while the app has no colour rule; the restyle the app does once mounted
+    must give it a visible colour again."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        header = app.query_one("#emails-header", Static)
+        colour = app.styles.base.color
+        app.styles.base.clear_rule("color")
+        header.notify_style_update()
+        assert header.visual_style.foreground.a == 0  # cached: the race's state
+        app.styles.base.color = colour
+        assert header.visual_style.foreground.a == 0  # an ancestor's change does not clear it
+        app._restyle_screen()
+        await pilot.pause()
+        assert header.visual_style.foreground == colour
+        assert app.query_one("#emails-columns", Static).visual_style.foreground == colour
