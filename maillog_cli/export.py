@@ -314,30 +314,38 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
         raw = open(part, "wb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
-    binary: io.BufferedIOBase | None = None
-    text: io.TextIOWrapper | None = None
     try:
-        binary = (
-            # no name and no time in the gzip header: the same rows give the same bytes
-            gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0)
-            if path.name.endswith(".gz")
-            else raw
-        )
-        text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
-        yield text
-        text.flush()
-        text.detach()
-        if binary is not raw:
-            binary.close()
+        with _text_into(raw, path.name) as text:
+            yield text
         raw.flush()
         os.fsync(raw.fileno())
         raw.close()
         os.replace(part, path)
     except OSError as exc:
-        abandon_part(part, text, binary, raw)
+        abandon_part(part, raw)
         raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
-        abandon_part(part, text, binary, raw)
+        abandon_part(part, raw)
+        raise
+
+
+@contextmanager
+def _text_into(raw: IO[bytes], name: str) -> Iterator[io.TextIOWrapper]:
+    """UTF-8 text into `raw`, gzipped when `name` ends in .gz; finished (not closed: the
+    caller syncs and closes `raw`) when the block ends, closed when it fails."""
+    binary: IO[bytes] | gzip.GzipFile = (
+        # no name and no time in the gzip header: the same rows give the same bytes
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) if name.endswith(".gz") else raw
+    )
+    text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
+    try:
+        yield text
+        text.flush()
+        text.detach()
+        if binary is not raw:
+            binary.close()
+    except BaseException:
+        abandon_part(None, text, binary)
         raise
 
 
@@ -359,17 +367,8 @@ def _straight_into(path: Path) -> Iterator[IO[str]]:
     except OSError as exc:
         raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        binary = (
-            gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0)
-            if path.name.endswith(".gz")
-            else raw
-        )
-        text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
-        yield text
-        text.flush()
-        text.detach()
-        if binary is not raw:
-            binary.close()
+        with _text_into(raw, path.name) as text:
+            yield text
         raw.close()
     except OSError as exc:
         abandon_part(None, raw)
