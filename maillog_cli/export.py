@@ -313,7 +313,7 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
     try:
         raw = open(part, "wb")  # noqa: SIM115 - closed below
     except OSError as exc:
-        raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _cannot_write(path, exc) from None
     try:
         with _text_into(raw, path.name) as text:
             yield text
@@ -323,7 +323,7 @@ def open_output(target: str, force: bool = False) -> Iterator[IO[str]]:
         os.replace(part, path)
     except OSError as exc:
         abandon_part(part, raw)
-        raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _cannot_write(path, exc) from None
     except BaseException:
         abandon_part(part, raw)
         raise
@@ -349,6 +349,11 @@ def _text_into(raw: IO[bytes], name: str) -> Iterator[io.TextIOWrapper]:
         raise
 
 
+def _cannot_write(path: Path, exc: OSError) -> MaillogError:
+    """The one line for an output file that could not be opened, written or finished."""
+    return MaillogError(f"cannot write {path}: {exc.strerror or exc}")
+
+
 def _special(path: Path) -> bool:
     """Whether `path` is there and not a regular file: a device (/dev/null, /dev/stdout) or
     a named pipe, which the rename of a finished file would replace (the node itself, for
@@ -365,14 +370,14 @@ def _straight_into(path: Path) -> Iterator[IO[str]]:
     try:
         raw = open(path, "wb")  # noqa: SIM115 - closed below
     except OSError as exc:
-        raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _cannot_write(path, exc) from None
     try:
         with _text_into(raw, path.name) as text:
             yield text
         raw.close()
     except OSError as exc:
         abandon_part(None, raw)
-        raise MaillogError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _cannot_write(path, exc) from None
 
 
 def abandon_part(part: Path | None, *streams: io.IOBase | IO[Any] | None) -> None:
